@@ -1,0 +1,572 @@
+//! The data-plane client (`ik_live_` keys): per-workload endpoints for chat completions
+//! (plain and streamed), embeddings and rerank (wire §7, sdk §5).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::config::{CallOptions, ClientConfig, Plane};
+use crate::error::{Error, ErrorKind, Result};
+use crate::spec::{path_segment, validate_slug};
+use crate::token::{Token, TokenKind};
+use crate::transport::{Call, EventReader, Reply, Transport};
+
+/// A data-plane client for one project; hands out cheap [`Endpoint`]s sharing its pool.
+#[derive(Clone)]
+pub struct DataClient {
+    transport: Transport,
+    base_url: String,
+    project: String,
+    /// The raw default key; checked (and wrapped) only in `endpoint()`, as the spec says.
+    default_key: Option<Arc<zeroize::Zeroizing<String>>>,
+}
+
+impl DataClient {
+    pub fn new(config: &ClientConfig) -> Result<DataClient> {
+        if config.sdk_token.is_some() {
+            return Err(Error::invalid_json("unknown key \"sdk_token\" for a data client"));
+        }
+        let resolved = config.resolve()?;
+        let project = resolved.project.ok_or_else(|| {
+            Error::config(
+                "missing_project",
+                "No project configured. Set INFERENCEKEY_PROJECT or pass project=.",
+            )
+        })?;
+        Ok(DataClient {
+            transport: Transport::new(resolved.limits, &resolved.user_agent)?,
+            base_url: resolved.base_url,
+            project,
+            default_key: config.token(Plane::Data).map(|k| Arc::new(zeroize::Zeroizing::new(k))),
+        })
+    }
+
+    pub fn with_options(&self, options: &CallOptions) -> Result<DataClient> {
+        let limits = self.transport.limits.with(options)?;
+        Ok(DataClient { transport: self.transport.with_limits(limits)?, ..self.clone() })
+    }
+
+    pub fn describe(&self) -> Value {
+        json!({"base_url": self.base_url, "project": self.project})
+    }
+
+    /// An endpoint for one workload. No network; the slug and key are checked here.
+    pub fn endpoint(&self, workload_slug: &str, api_key: Option<&str>) -> Result<Endpoint> {
+        validate_slug(workload_slug, "workload_slug")?;
+        let raw = crate::config::non_blank(api_key)
+            .map(zeroize::Zeroizing::new)
+            .or_else(|| self.default_key.as_deref().cloned())
+            .ok_or_else(|| {
+                Error::config(
+                    "missing_api_key",
+                    format!(
+                        "No ik_live_ key for workload \"{workload_slug}\". Pass api_key= or set INFERENCEKEY_API_KEY."
+                    ),
+                )
+            })?;
+        let key = Token::parse(&raw, TokenKind::Live)?;
+        let prefix = format!(
+            "/endpoint/{}/{}/v1",
+            path_segment(&self.project),
+            path_segment(workload_slug)
+        );
+        Ok(Endpoint {
+            transport: self.transport.clone(),
+            key: Arc::new(key),
+            root_url: self.base_url.clone(),
+            base_url: format!("{}{}", self.base_url, prefix),
+            path_prefix: prefix,
+            project: self.project.clone(),
+            slug: workload_slug.to_owned(),
+        })
+    }
+}
+
+/// One workload's OpenAI-compatible endpoint. Cheap to clone and thread-safe.
+#[derive(Clone)]
+pub struct Endpoint {
+    transport: Transport,
+    key: Arc<Token>,
+    /// The client's base URL, to which request paths are appended.
+    root_url: String,
+    /// `…/endpoint/{project}/{workload}/v1`, for any OpenAI client.
+    base_url: String,
+    path_prefix: String,
+    project: String,
+    slug: String,
+}
+
+/// Arguments of `generate_text` / `generate_text_stream`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateRequest {
+    pub prompt: Option<String>,
+    pub messages: Option<Value>,
+    pub temperature: Option<Value>,
+    pub max_tokens: Option<Value>,
+    pub top_p: Option<Value>,
+    pub stop: Option<Value>,
+    pub seed: Option<Value>,
+    pub extra_body: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedRequest {
+    pub input: Value,
+    pub extra_body: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RerankRequest {
+    pub query: Value,
+    pub documents: Value,
+    pub top_n: Option<Value>,
+    pub extra_body: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TextResult {
+    pub text: String,
+    pub model: String,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+    pub request_id: Option<String>,
+    pub raw: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TextChunk {
+    pub text: String,
+    pub finish_reason: Option<String>,
+    pub raw: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbedResult {
+    pub embeddings: Vec<Vec<f64>>,
+    pub model: String,
+    pub usage: Option<Usage>,
+    pub request_id: Option<String>,
+    pub raw: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RerankItem {
+    pub index: u64,
+    pub relevance_score: f64,
+    pub document: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RerankResult {
+    pub results: Vec<RerankItem>,
+    pub model: String,
+    pub usage: Option<Usage>,
+    pub request_id: Option<String>,
+    pub raw: Value,
+}
+
+impl Endpoint {
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn project_slug(&self) -> &str {
+        &self.project
+    }
+
+    pub fn workload_slug(&self) -> &str {
+        &self.slug
+    }
+
+    /// What a `repr` may show.
+    pub fn describe(&self) -> Value {
+        json!({"project_slug": self.project, "workload_slug": self.slug,
+               "base_url": self.base_url, "api_key": self.key.redacted()})
+    }
+
+    pub fn with_options(&self, options: &CallOptions) -> Result<Endpoint> {
+        let limits = self.transport.limits.with(options)?;
+        Ok(Endpoint { transport: self.transport.with_limits(limits)?, ..self.clone() })
+    }
+
+    /// Chat completion, `stream: false` (wire §7.1).
+    pub async fn generate_text(&self, request: &GenerateRequest) -> Result<TextResult> {
+        let body = self.chat_body(request, false)?;
+        let reply = self.post("/chat/completions", body, false).await?;
+        let raw = reply.json()?;
+        let choice = first_choice(&raw).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
+        Ok(TextResult {
+            text: text_of(choice.get("message").and_then(|m| m.get("content"))),
+            model: self.model_of(&raw),
+            finish_reason: choice.get("finish_reason").and_then(Value::as_str).map(str::to_owned),
+            usage: usage_of(&raw),
+            request_id: reply.request_id,
+            raw,
+        })
+    }
+
+    /// Chat completion as SSE (wire §7.2). Status errors raise here, before any chunk.
+    pub async fn generate_text_stream(&self, request: &GenerateRequest) -> Result<TextStream> {
+        let body = self.chat_body(request, true)?;
+        let path = format!("{}/chat/completions", self.path_prefix);
+        let call = self.call(&path, body, true);
+        let (resp, request_id) = self.transport.open_stream(&call).await?;
+        Ok(TextStream {
+            reader: EventReader::new(resp, self.transport.limits.request_timeout),
+            request_id,
+            usage: None,
+            saw_finish: false,
+            done: false,
+        })
+    }
+
+    /// Embeddings, in input order (wire §7.3).
+    pub async fn embed(&self, request: &EmbedRequest) -> Result<EmbedResult> {
+        let inputs = match &request.input {
+            Value::String(s) => vec![Value::String(s.clone())],
+            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => items.clone(),
+            _ => return Err(Error::invalid_argument("input must be a string or a non-empty list of strings")),
+        };
+        let count = inputs.len();
+        let mut body = json!({"model": self.slug, "input": inputs});
+        merge_extra(&mut body, request.extra_body.as_ref(), &["model", "input"])?;
+        let reply = self.post("/embeddings", body, false).await?;
+        let raw = reply.json()?;
+        let embeddings = embeddings_of(&raw, count).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
+        Ok(EmbedResult {
+            embeddings,
+            model: self.model_of(&raw),
+            usage: usage_of(&raw),
+            request_id: reply.request_id,
+            raw,
+        })
+    }
+
+    /// Rerank, best first (wire §7.4).
+    pub async fn rerank(&self, request: &RerankRequest) -> Result<RerankResult> {
+        let query = request.query.as_str().filter(|q| !q.trim().is_empty());
+        let query = query.ok_or_else(|| Error::invalid_argument("query must be a non-blank string"))?;
+        let documents = match &request.documents {
+            Value::Array(d) if !d.is_empty() && d.iter().all(Value::is_string) => d,
+            _ => return Err(Error::invalid_argument("documents must be a non-empty list of strings")),
+        };
+        let mut body = json!({"model": self.slug, "query": query, "documents": documents});
+        if let Some(top_n) = &request.top_n {
+            body["top_n"] = Value::from(positive_int("top_n", top_n)?);
+        }
+        merge_extra(&mut body, request.extra_body.as_ref(), &["model", "query", "documents"])?;
+        let reply = self.post("/rerank", body, false).await?;
+        let raw = reply.json()?;
+        let results = rerank_items_of(&raw).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
+        Ok(RerankResult {
+            results,
+            model: self.model_of(&raw),
+            usage: usage_of(&raw),
+            request_id: reply.request_id,
+            raw,
+        })
+    }
+
+    fn chat_body(&self, r: &GenerateRequest, stream: bool) -> Result<Value> {
+        let messages = match (&r.prompt, &r.messages) {
+            (Some(_), Some(_)) => return Err(Error::invalid_argument("provide either prompt or messages, not both")),
+            (None, None) => return Err(Error::invalid_argument("provide a prompt or messages")),
+            (Some(p), None) if p.trim().is_empty() => {
+                return Err(Error::invalid_argument("prompt must not be blank"))
+            }
+            (Some(p), None) => json!([{"role": "user", "content": p}]),
+            (None, Some(m)) => validate_messages(m)?,
+        };
+        let mut body = json!({"model": self.slug, "messages": messages, "stream": stream});
+        if let Some(t) = &r.temperature {
+            body["temperature"] = finite("temperature", t)?;
+        }
+        if let Some(t) = &r.top_p {
+            body["top_p"] = finite("top_p", t)?;
+        }
+        if let Some(n) = &r.max_tokens {
+            body["max_tokens"] = Value::from(positive_int("max_tokens", n)?);
+        }
+        if let Some(s) = &r.seed {
+            body["seed"] = match s.as_i64().or_else(|| s.as_u64().map(|u| u as i64)) {
+                Some(_) if s.is_number() => s.clone(),
+                _ => return Err(Error::invalid_argument("seed must be an integer")),
+            };
+        }
+        if let Some(stop) = &r.stop {
+            let ok = stop.is_string()
+                || stop.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+            if !ok {
+                return Err(Error::invalid_argument("stop must be a string or a list of strings"));
+            }
+            body["stop"] = stop.clone();
+        }
+        merge_extra(&mut body, r.extra_body.as_ref(), &["model", "messages", "stream"])?;
+        Ok(body)
+    }
+
+    fn model_of(&self, raw: &Value) -> String {
+        raw.get("model").and_then(Value::as_str).map_or_else(|| self.slug.clone(), str::to_owned)
+    }
+
+    fn call<'a>(&'a self, path: &'a str, body: Value, sse: bool) -> Call<'a> {
+        Call {
+            method: Method::POST,
+            url: format!("{}{}", self.root_url, path),
+            path,
+            token: &self.key,
+            body: Some(Bytes::from(body.to_string())),
+            sse,
+            limits: self.transport.limits,
+        }
+    }
+
+    async fn post(&self, route: &str, body: Value, sse: bool) -> Result<Reply> {
+        let path = format!("{}{}", self.path_prefix, route);
+        let call = self.call(&path, body, sse);
+        self.transport.send(&call).await?.ok()
+    }
+}
+
+/// A streamed chat completion: pull one chunk at a time; single consumer.
+pub struct TextStream {
+    reader: EventReader,
+    request_id: Option<String>,
+    usage: Option<Usage>,
+    saw_finish: bool,
+    done: bool,
+}
+
+impl TextStream {
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// Usage, once the server has sent it (usually with the last events).
+    pub fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+
+    /// The next chunk, or `None` at the end (`[DONE]`, or EOF after a finish reason).
+    pub async fn next(&mut self) -> Result<Option<TextChunk>> {
+        while !self.done {
+            let Some(data) = self.reader.next_data().await.map_err(|e| self.attach(e))? else {
+                self.done = true;
+                if self.saw_finish {
+                    return Ok(None);
+                }
+                let err = Error::connection("stream_truncated", "the stream ended before it was complete");
+                return Err(self.attach(err));
+            };
+            if data.trim() == "[DONE]" {
+                self.done = true;
+                return Ok(None);
+            }
+            let Ok(event) = serde_json::from_str::<Value>(&data) else { continue };
+            if let Some(error) = event.get("error") {
+                self.done = true;
+                return Err(self.attach(stream_error(error)));
+            }
+            if let Some(usage) = usage_of(&event) {
+                self.usage = Some(usage);
+            }
+            let Some(choice) = event.get("choices").and_then(Value::as_array).and_then(|c| c.first()) else {
+                continue;
+            };
+            let finish_reason = choice.get("finish_reason").and_then(Value::as_str).map(str::to_owned);
+            self.saw_finish |= finish_reason.is_some();
+            return Ok(Some(TextChunk {
+                text: text_of(choice.get("delta").and_then(|d| d.get("content"))),
+                finish_reason,
+                raw: event,
+            }));
+        }
+        Ok(None)
+    }
+
+    fn attach(&self, err: Error) -> Error {
+        err.with_request_id(self.request_id.clone())
+    }
+}
+
+/// An `error` event inside a stream: status unknown, code from the event.
+fn stream_error(error: &Value) -> Error {
+    let code = error.get("code").and_then(Value::as_str).or_else(|| error.as_str()).unwrap_or("stream_error");
+    let message = error.get("message").and_then(Value::as_str).unwrap_or("the server reported an error mid-stream");
+    Error::new(ErrorKind::Api, code, message)
+}
+
+fn validate_messages(messages: &Value) -> Result<Value> {
+    let list = messages
+        .as_array()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| Error::invalid_argument("messages must be a non-empty list"))?;
+    for (i, m) in list.iter().enumerate() {
+        let obj = m.as_object().ok_or_else(|| Error::invalid_argument(format!("messages[{i}] must be a mapping")))?;
+        if !obj.get("role").and_then(Value::as_str).is_some_and(|r| !r.trim().is_empty()) {
+            return Err(Error::invalid_argument(format!("messages[{i}].role must be a non-blank string")));
+        }
+        if !matches!(obj.get("content"), Some(Value::String(_)) | Some(Value::Array(_))) {
+            return Err(Error::invalid_argument(format!(
+                "messages[{i}].content must be a string or a list of content parts"
+            )));
+        }
+    }
+    Ok(messages.clone())
+}
+
+fn finite(name: &str, v: &Value) -> Result<Value> {
+    match v.as_f64() {
+        Some(f) if f.is_finite() => Ok(v.clone()),
+        _ => Err(Error::invalid_argument(format!("{name} must be a finite number"))),
+    }
+}
+
+fn positive_int(name: &str, v: &Value) -> Result<u64> {
+    v.as_u64().filter(|n| *n >= 1).ok_or_else(|| Error::invalid_argument(format!("{name} must be an integer >= 1")))
+}
+
+/// Merges caller keys last; reserved keys stay ours.
+fn merge_extra(body: &mut Value, extra: Option<&Map<String, Value>>, reserved: &[&str]) -> Result<()> {
+    let Some(extra) = extra else { return Ok(()) };
+    if let Some(key) = extra.keys().find(|k| reserved.contains(&k.as_str())) {
+        return Err(Error::invalid_argument(format!("extra_body may not set \"{key}\"")));
+    }
+    if let Value::Object(obj) = body {
+        obj.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Ok(())
+}
+
+fn first_choice(raw: &Value) -> Result<&Value> {
+    raw.get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+        .ok_or_else(|| Error::invalid_response("the response has no choices"))
+}
+
+/// A message or delta `content`: `null` or missing is empty text.
+fn text_of(content: Option<&Value>) -> String {
+    content.and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+fn usage_of(raw: &Value) -> Option<Usage> {
+    let u = raw.get("usage")?.as_object()?;
+    let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let (prompt, completion) = (n("prompt_tokens"), n("completion_tokens"));
+    let total = u.get("total_tokens").and_then(Value::as_u64).unwrap_or(prompt + completion);
+    Some(Usage { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total })
+}
+
+/// Vectors ordered by `index` when every element has one, else by list order.
+fn embeddings_of(raw: &Value, expected: usize) -> Result<Vec<Vec<f64>>> {
+    let data = raw
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::invalid_response("the embeddings response has no data list"))?;
+    let mut items: Vec<(Option<u64>, &Value)> =
+        data.iter().map(|d| (d.get("index").and_then(Value::as_u64), d)).collect();
+    if items.iter().all(|(i, _)| i.is_some()) {
+        items.sort_by_key(|(i, _)| *i);
+    }
+    let vectors = items
+        .into_iter()
+        .map(|(_, d)| {
+            d.get("embedding")
+                .and_then(Value::as_array)
+                .and_then(|v| v.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>())
+                .ok_or_else(|| Error::invalid_response("an embedding is not a list of numbers"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if vectors.len() < expected {
+        return Err(Error::invalid_response(format!(
+            "expected {expected} embeddings, the server sent {}",
+            vectors.len()
+        )));
+    }
+    Ok(vectors)
+}
+
+fn rerank_items_of(raw: &Value) -> Result<Vec<RerankItem>> {
+    let results = raw
+        .get("results")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::invalid_response("the rerank response has no results list"))?;
+    let mut items = results
+        .iter()
+        .map(|r| {
+            let index = r.get("index").and_then(Value::as_u64);
+            let score = r.get("relevance_score").or_else(|| r.get("score")).and_then(Value::as_f64);
+            let document = match r.get("document") {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(d) => d.get("text").and_then(Value::as_str).map(str::to_owned),
+                None => None,
+            };
+            match (index, score) {
+                (Some(index), Some(relevance_score)) => Ok(RerankItem { index, relevance_score, document }),
+                _ => Err(Error::invalid_response("a rerank result lacks index or relevance_score")),
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    items.sort_by(|a, b| b.relevance_score.total_cmp(&a.relevance_score));
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embeddings_follow_index_order() {
+        let raw = json!({"data": [{"index": 1, "embedding": [2.0]}, {"index": 0, "embedding": [1.0]}]});
+        assert_eq!(embeddings_of(&raw, 2).unwrap(), vec![vec![1.0], vec![2.0]]);
+        let raw = json!({"data": [{"embedding": [2.0]}, {"index": 0, "embedding": [1.0]}]});
+        assert_eq!(embeddings_of(&raw, 2).unwrap(), vec![vec![2.0], vec![1.0]]);
+        assert_eq!(embeddings_of(&raw, 3).unwrap_err().code, "invalid_response");
+    }
+
+    #[test]
+    fn rerank_accepts_score_fallback_and_sorts() {
+        let raw = json!({"results": [{"index": 0, "score": 0.1}, {"index": 1, "relevance_score": 0.9, "document": {"text": "d"}}]});
+        let items = rerank_items_of(&raw).unwrap();
+        assert_eq!((items[0].index, items[0].document.as_deref()), (1, Some("d")));
+    }
+
+    #[test]
+    fn usage_defaults() {
+        let u = usage_of(&json!({"usage": {"prompt_tokens": 3, "total_tokens": 3}})).unwrap();
+        assert_eq!(u, Usage { prompt_tokens: 3, completion_tokens: 0, total_tokens: 3 });
+        assert!(usage_of(&json!({"usage": null})).is_none());
+    }
+
+    #[test]
+    fn extra_body_cannot_replace_reserved_keys() {
+        let mut body = json!({"model": "m"});
+        let extra: Map<String, Value> = serde_json::from_str(r#"{"model": "x"}"#).unwrap();
+        assert_eq!(merge_extra(&mut body, Some(&extra), &["model"]).unwrap_err().code, "invalid_argument");
+        let extra: Map<String, Value> = serde_json::from_str(r#"{"input_type": "passage"}"#).unwrap();
+        merge_extra(&mut body, Some(&extra), &["model"]).unwrap();
+        assert_eq!(body["input_type"], "passage");
+    }
+
+    #[test]
+    fn message_validation() {
+        assert!(validate_messages(&json!([{"role": "user", "content": "hi", "name": "x"}])).is_ok());
+        for bad in [json!([]), json!([1]), json!([{"role": " ", "content": "x"}]), json!([{"role": "user"}])] {
+            assert_eq!(validate_messages(&bad).unwrap_err().code, "invalid_argument", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Typed errors: one `Error` struct whose `kind` is the error class every binding maps to.
+//!
+//! Messages are always redacted (no token secret can be inside) and carry no class prefix;
+//! bindings add the documented prefixes (`authentication failed: `, …) themselves.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::token::scrub_secrets;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The class of an error. Each maps to one ABI status and one binding exception class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A bad argument from the caller (a local check; `ValidationError` in Python).
+    InvalidArgument,
+    /// Malformed JSON handed to the core by a binding.
+    InvalidJson,
+    /// The object cannot do this now: closed client, forked stream, wrong thread.
+    InvalidState,
+    Config,
+    Auth,
+    Permission,
+    Validation,
+    Drift,
+    NotFound,
+    Conflict,
+    RateLimited,
+    Api,
+    Server,
+    WorkloadFailed,
+    Connection,
+    Timeout,
+    ReadinessTimeout,
+    Cancelled,
+}
+
+/// An error raised by the core.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    /// HTTP status of the response that caused it, when there was one.
+    pub http_status: Option<u16>,
+    /// Machine-readable code: the server's, or one of ours (`missing_token`, …).
+    pub code: String,
+    /// Human-readable, redacted, without class prefix.
+    pub message: String,
+    pub request_id: Option<String>,
+    /// Class-specific extras: `changes`, `retry_after`, `field`, `last_event`, `log_tail`.
+    pub details: Map<String, Value>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl AsRef<str>) -> Self {
+        Error {
+            kind,
+            http_status: None,
+            code: code.into(),
+            message: scrub_secrets(message.as_ref()),
+            request_id: None,
+            details: Map::new(),
+        }
+    }
+
+    pub fn config(code: &str, message: impl AsRef<str>) -> Self {
+        Self::new(ErrorKind::Config, code, message)
+    }
+
+    pub fn validation(code: &str, message: impl AsRef<str>) -> Self {
+        Self::new(ErrorKind::Validation, code, message)
+    }
+
+    /// A caller argument that fails a local check (`invalid_argument`).
+    pub fn invalid_argument(message: impl AsRef<str>) -> Self {
+        Self::new(ErrorKind::Validation, "invalid_argument", message)
+    }
+
+    pub fn invalid_json(message: impl AsRef<str>) -> Self {
+        Self::new(ErrorKind::InvalidJson, "invalid_json", message)
+    }
+
+    pub fn invalid_state(code: &str, message: impl AsRef<str>) -> Self {
+        Self::new(ErrorKind::InvalidState, code, message)
+    }
+
+    pub fn connection(code: &str, message: impl AsRef<str>) -> Self {
+        Self::new(ErrorKind::Connection, code, message)
+    }
+
+    pub fn timeout(message: impl AsRef<str>) -> Self {
+        Self::new(ErrorKind::Timeout, "timeout", message)
+    }
+
+    pub fn cancelled() -> Self {
+        Self::new(ErrorKind::Cancelled, "cancelled", "the operation was cancelled")
+    }
+
+    /// A 2xx body we cannot decode.
+    pub fn invalid_response(message: impl AsRef<str>) -> Self {
+        Self::new(ErrorKind::Api, "invalid_response", message)
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.http_status = Some(status);
+        self
+    }
+
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        if request_id.is_some() {
+            self.request_id = request_id;
+        }
+        self
+    }
+
+    pub fn with_detail(mut self, key: &str, value: Value) -> Self {
+        self.details.insert(key.to_owned(), value);
+        self
+    }
+
+    /// The `field` detail of a validation error, if any.
+    pub fn field(&self) -> Option<&str> {
+        self.details.get("field").and_then(Value::as_str)
+    }
+
+    /// Whether a retry may help (connection errors and retryable statuses; wire §3.3).
+    pub fn is_retryable_status(status: u16) -> bool {
+        matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.code, self.message)?;
+        if let Some(id) = &self.request_id {
+            write!(f, " (request_id: {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The class of an HTTP error status (sdk-behaviour.md §7).
+pub fn kind_for_status(status: u16) -> ErrorKind {
+    match status {
+        400 | 422 => ErrorKind::Validation,
+        401 => ErrorKind::Auth,
+        403 => ErrorKind::Permission,
+        404 => ErrorKind::NotFound,
+        409 => ErrorKind::Conflict,
+        429 => ErrorKind::RateLimited,
+        500..=599 => ErrorKind::Server,
+        _ => ErrorKind::Api,
+    }
+}
+
+/// The default `code` for a status when the body names none (wire §3.1).
+pub fn default_code(status: u16) -> String {
+    match status {
+        400 => "bad_request".into(),
+        401 => "unauthorized".into(),
+        403 => "forbidden".into(),
+        404 => "not_found".into(),
+        409 => "conflict".into(),
+        422 => "validation_failed".into(),
+        429 => "rate_limited".into(),
+        500..=599 => "server_error".into(),
+        s => format!("http_{s}"),
+    }
+}
+
+/// Decodes any error body a server may send (wire §3.1) into an [`Error`]; never fails.
+pub fn from_response(status: u16, reason: &str, body: &[u8], request_id: Option<String>) -> Error {
+    let (code, message, field) = decode_error_body(status, reason, body);
+    let mut err = Error::new(kind_for_status(status), code, message)
+        .with_status(status)
+        .with_request_id(request_id);
+    if let Some(field) = field {
+        err.details.insert("field".into(), Value::String(field));
+    }
+    err
+}
+
+fn non_empty_str(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn decode_error_body(status: u16, reason: &str, body: &[u8]) -> (String, String, Option<String>) {
+    let fallback_message = || {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if text.is_empty() {
+            reason.to_owned()
+        } else {
+            text.chars().take(512).collect()
+        }
+    };
+    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
+        return (default_code(status), fallback_message(), None);
+    };
+    match obj.get("error") {
+        Some(Value::Object(e)) => {
+            let code = non_empty_str(e.get("code"))
+                .or_else(|| non_empty_str(e.get("type")))
+                .map(str::to_owned)
+                .unwrap_or_else(|| default_code(status));
+            let message = e
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(fallback_message);
+            let field = e.get("field").and_then(Value::as_str).map(str::to_owned);
+            (code, message, field)
+        }
+        Some(Value::String(code)) if !code.is_empty() => {
+            let message = obj
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or(code)
+                .to_owned();
+            (code.clone(), message, None)
+        }
+        _ => {
+            let message = non_empty_str(obj.get("message"))
+                .or_else(|| non_empty_str(obj.get("detail")))
+                .map(str::to_owned)
+                .unwrap_or_else(fallback_message);
+            (default_code(status), message, None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(status: u16, body: &str) -> Error {
+        from_response(status, "Reason", body.as_bytes(), Some("req_1".into()))
+    }
+
+    #[test]
+    fn nested_shape() {
+        let e = decode(
+            422,
+            r#"{"error":{"code":"invalid_field","message":"bad","field":"task_type"}}"#,
+        );
+        assert_eq!(e.kind, ErrorKind::Validation);
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("invalid_field", "bad"));
+        assert_eq!(e.field(), Some("task_type"));
+        assert_eq!(e.request_id.as_deref(), Some("req_1"));
+        assert_eq!(e.http_status, Some(422));
+    }
+
+    #[test]
+    fn openai_shape_uses_type_when_code_is_null_or_number() {
+        let e = decode(400, r#"{"error":{"message":"m","type":"invalid_request_error","code":null}}"#);
+        assert_eq!(e.code, "invalid_request_error");
+        let e = decode(400, r#"{"error":{"message":"m","type":"t","code":42}}"#);
+        assert_eq!(e.code, "t");
+    }
+
+    #[test]
+    fn flat_shape() {
+        let e = decode(403, r#"{"error":"wrong_credential_type"}"#);
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("wrong_credential_type", "wrong_credential_type"));
+        let e = decode(403, r#"{"error":"x","message":"why"}"#);
+        assert_eq!(e.message, "why");
+    }
+
+    #[test]
+    fn message_and_detail_shapes_use_status_default() {
+        assert_eq!(decode(404, r#"{"message":"gone"}"#).code, "not_found");
+        let e = decode(409, r#"{"detail":"dup"}"#);
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("conflict", "dup"));
+    }
+
+    #[test]
+    fn odd_bodies_never_fail() {
+        let e = decode(502, "  <html>bad gateway</html> ");
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("server_error", "<html>bad gateway</html>"));
+        assert_eq!(decode(418, "").message, "Reason");
+        assert_eq!(decode(418, "").code, "http_418");
+        assert_eq!(decode(500, "[1,2]").code, "server_error");
+        assert_eq!(decode(400, &"x".repeat(2000)).message.len(), 512);
+    }
+
+    #[test]
+    fn server_messages_are_scrubbed() {
+        let body = r#"{"error":{"code":"c","message":"bad token ik_live_9f8e7d6c_ffee"}}"#;
+        let e = decode(401, body);
+        assert!(!e.message.contains("ffee"), "{}", e.message);
+        assert!(e.message.contains("ik_live_9f8e7d6c…"));
+    }
+}

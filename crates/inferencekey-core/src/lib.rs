@@ -1,0 +1,23 @@
+//! The InferenceKey SDK core: everything a binding needs except the binding itself.
+//!
+//! Safe, idiomatic Rust with no `extern "C"` (the C ABI lives in `inferencekey-ffi`).
+//! Pure logic (tokens, specs, reconcile, SSE and error-body decoding) is separated from
+//! I/O (transport, management and data clients) so it can be unit-tested without a network.
+
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod log;
+pub mod management;
+pub mod readiness;
+pub mod reconcile;
+pub mod spec;
+pub mod sse;
+pub mod token;
+pub mod transport;
+pub mod workload;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// The core's semantic version, as in `Cargo.toml`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,209 @@
+//! The control-plane client (`ik_sdk_` token): list, get, ensure/plan, delete, readiness.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::config::{pick_project, CallOptions, ClientConfig, Plane};
+use crate::error::{Error, ErrorKind, Result};
+use crate::readiness::{workload_failed, ReadinessEvent, ReadinessStream};
+use crate::reconcile::{Ensure, EnsureResult, HttpResponse, OnDrift, Step};
+use crate::spec::{path_segment, validate_slug, WorkloadSpec};
+use crate::token::{Token, TokenKind};
+use crate::transport::{Call, Reply, Transport};
+use crate::workload::{decode_list, Workload};
+
+/// A control-plane client scoped to one project. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct ManagementClient {
+    transport: Transport,
+    token: Arc<Token>,
+    base_url: String,
+    project: Option<String>,
+}
+
+impl ManagementClient {
+    /// Resolves the configuration and checks the token before any request.
+    pub fn new(config: &ClientConfig) -> Result<ManagementClient> {
+        if config.api_key.is_some() {
+            return Err(Error::invalid_json("unknown key \"api_key\" for a management client"));
+        }
+        let resolved = config.resolve()?;
+        let raw = config.token(Plane::Management).ok_or_else(|| {
+            Error::config(
+                "missing_token",
+                "No ik_sdk_ token configured. Pass sdk_token= or set INFERENCEKEY_SDK_TOKEN.",
+            )
+        })?;
+        let token = Token::parse(&raw, TokenKind::Sdk)?;
+        Ok(ManagementClient {
+            transport: Transport::new(resolved.limits, &resolved.user_agent)?,
+            token: Arc::new(token),
+            base_url: resolved.base_url,
+            project: resolved.project,
+        })
+    }
+
+    /// A copy with other timeouts or retries, sharing credentials and pool.
+    pub fn with_options(&self, options: &CallOptions) -> Result<ManagementClient> {
+        let limits = self.transport.limits.with(options)?;
+        Ok(ManagementClient { transport: self.transport.with_limits(limits)?, ..self.clone() })
+    }
+
+    /// What a `repr` may show: base URL, project and the redacted token.
+    pub fn describe(&self) -> Value {
+        json!({"base_url": self.base_url, "project": self.project, "token": self.token.redacted()})
+    }
+
+    /// Every workload of the project (lenient decoding, wire §6.1).
+    pub async fn list(&self, project: Option<&str>) -> Result<Vec<Workload>> {
+        let project = self.project(project, None)?;
+        let reply = self.send(Method::GET, &list_path(&project), None).await?.ok()?;
+        decode_list(&reply.json()?).map_err(|e| e.with_request_id(reply.request_id))
+    }
+
+    /// The workload with exactly this slug; absent → `NotFoundError`.
+    pub async fn get(&self, workload_slug: &str, project: Option<&str>) -> Result<Workload> {
+        validate_slug(workload_slug, "workload_slug")?;
+        let project = self.project(project, None)?;
+        self.find(&project, workload_slug).await?.ok_or_else(|| not_found(&project, workload_slug))
+    }
+
+    /// Reconciles `spec` with what exists (sdk §4.1), driving the sans-I/O [`Ensure`] machine.
+    pub async fn ensure(
+        &self,
+        spec: WorkloadSpec,
+        on_drift: OnDrift,
+        project: Option<&str>,
+    ) -> Result<EnsureResult> {
+        spec.validate()?;
+        let project = self.project(project, spec.project.as_deref())?;
+        let mut machine = Ensure::new(spec, on_drift, project);
+        let mut step = machine.start();
+        loop {
+            match step {
+                Step::Done(result) => return result,
+                Step::Send(request) => {
+                    let method = Method::from_bytes(request.method.as_bytes())
+                        .map_err(|_| Error::invalid_state("internal", "bad method from reconcile"))?;
+                    let reply = self.send(method, &request.path, request.body.as_ref()).await?;
+                    let error = (!(200..300).contains(&reply.status)).then(|| reply.error());
+                    step = machine.on_response(HttpResponse {
+                        status: reply.status,
+                        body: reply.body.to_vec(),
+                        request_id: reply.request_id,
+                        error,
+                    });
+                }
+            }
+        }
+    }
+
+    /// `ensure` with `DRY_RUN`: never writes.
+    pub async fn plan(&self, spec: WorkloadSpec, project: Option<&str>) -> Result<EnsureResult> {
+        self.ensure(spec, OnDrift::DryRun, project).await
+    }
+
+    /// Deletes by slug: `true` when removed, `false` when absent or lost a race (wire §6.4).
+    pub async fn delete(&self, workload_slug: &str, project: Option<&str>) -> Result<bool> {
+        validate_slug(workload_slug, "workload_slug")?;
+        let project = self.project(project, None)?;
+        let Some(workload) = self.find(&project, workload_slug).await? else {
+            return Ok(false);
+        };
+        let path = format!("/api/workloads/{}", path_segment(workload.path_id()));
+        let reply = self.send(Method::DELETE, &path, None).await?;
+        match reply.status {
+            404 => Ok(false),
+            _ => reply.ok().map(|_| true),
+        }
+    }
+
+    /// Opens the readiness stream eagerly; `timeout` bounds it all, reconnects included.
+    pub async fn readiness_events(
+        &self,
+        workload_slug: &str,
+        project: Option<&str>,
+        timeout: Duration,
+    ) -> Result<ReadinessStream> {
+        validate_slug(workload_slug, "workload_slug")?;
+        let project = self.project(project, None)?;
+        let path = format!(
+            "/api/projects/{}/workloads/{}/readiness-events",
+            path_segment(&project),
+            path_segment(workload_slug)
+        );
+        ReadinessStream::open(
+            self.transport.clone(),
+            self.token.clone(),
+            format!("{}{}", self.base_url, path),
+            path,
+            workload_slug.to_owned(),
+            timeout,
+        )
+        .await
+    }
+
+    /// Waits for `ready`; `error` raises `ReadinessError`, the deadline `ReadinessTimeoutError`.
+    /// `on_event` sees every event and may abort the wait by returning an error.
+    pub async fn wait_until_ready(
+        &self,
+        workload_slug: &str,
+        project: Option<&str>,
+        timeout: Duration,
+        mut on_event: impl FnMut(&ReadinessEvent) -> Result<()>,
+    ) -> Result<ReadinessEvent> {
+        let mut stream = self.readiness_events(workload_slug, project, timeout).await?;
+        while let Some(event) = stream.next().await? {
+            on_event(&event)?;
+            match event.phase.as_str() {
+                "ready" => return Ok(event),
+                "error" => return Err(workload_failed(workload_slug, &event)),
+                _ => {}
+            }
+        }
+        Err(Error::new(
+            ErrorKind::ReadinessTimeout,
+            "readiness_timeout",
+            format!("the readiness stream of \"{workload_slug}\" ended without a terminal phase"),
+        ))
+    }
+
+    fn project(&self, explicit: Option<&str>, spec: Option<&str>) -> Result<String> {
+        pick_project(&[explicit, spec, self.project.as_deref()])
+    }
+
+    async fn find(&self, project: &str, slug: &str) -> Result<Option<Workload>> {
+        let reply = self.send(Method::GET, &list_path(project), None).await?.ok()?;
+        let list = decode_list(&reply.json()?).map_err(|e| e.with_request_id(reply.request_id))?;
+        Ok(list.into_iter().find(|w| w.slug == slug))
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Reply> {
+        let call = Call {
+            method,
+            url: format!("{}{}", self.base_url, path),
+            path,
+            token: &self.token,
+            body: body.map(|b| Bytes::from(b.to_string())),
+            sse: false,
+            limits: self.transport.limits,
+        };
+        self.transport.send(&call).await
+    }
+}
+
+fn list_path(project: &str) -> String {
+    format!("/api/projects/{}/workloads", path_segment(project))
+}
+
+fn not_found(project: &str, slug: &str) -> Error {
+    Error::new(
+        ErrorKind::NotFound,
+        "not_found",
+        format!("workload \"{slug}\" does not exist in project \"{project}\""),
+    )
+}

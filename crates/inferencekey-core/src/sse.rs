@@ -1,0 +1,230 @@
+//! Incremental Server-Sent Events decoder (wire §6.5 client rules, used by §7.2 too).
+//!
+//! Bytes go in as they arrive, in chunks cut anywhere (inside a CRLF or a UTF-8 character
+//! too); complete events come out as their joined `data`. Only the `data` field is read:
+//! comments and `event:`/`id:`/`retry:` (any other field) are skipped, and so are events with
+//! no or empty data. Lines end with LF, CRLF or CR. Every byte is scanned once, so long
+//! streams cost linear time. Detecting `[DONE]` and decoding JSON are the caller's job.
+
+use std::collections::VecDeque;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    /// The current line, until its terminator arrives.
+    line: Vec<u8>,
+    /// The joined `data` of the current event.
+    data: String,
+    /// Whether the current event has a `data` line yet (so the next one is joined with `\n`).
+    has_data: bool,
+    /// The last byte fed was CR: an LF starting the next chunk ends the same line.
+    after_cr: bool,
+    /// A first line was seen (a UTF-8 BOM before it is dropped).
+    started: bool,
+    ready: VecDeque<String>,
+}
+
+impl SseDecoder {
+    pub fn new() -> SseDecoder {
+        SseDecoder::default()
+    }
+
+    /// Adds bytes from the stream.
+    pub fn feed(&mut self, mut chunk: &[u8]) {
+        if chunk.is_empty() {
+            return;
+        }
+        if std::mem::take(&mut self.after_cr) && chunk[0] == b'\n' {
+            chunk = &chunk[1..];
+        }
+        while let Some(end) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+            if self.line.is_empty() {
+                self.line_done(&chunk[..end]);
+            } else {
+                // Reuse the buffer's allocation across lines.
+                let mut line = std::mem::take(&mut self.line);
+                line.extend_from_slice(&chunk[..end]);
+                self.line_done(&line);
+                line.clear();
+                self.line = line;
+            }
+            let cr = chunk[end] == b'\r';
+            chunk = &chunk[end + 1..];
+            if cr {
+                match chunk.first() {
+                    Some(b'\n') => chunk = &chunk[1..],
+                    None => self.after_cr = true,
+                    Some(_) => {}
+                }
+            }
+        }
+        self.line.extend_from_slice(chunk);
+    }
+
+    /// The `data` of the next complete event, if one is ready.
+    pub fn next_event(&mut self) -> Option<String> {
+        self.ready.pop_front()
+    }
+
+    /// Ends the stream (EOF) and returns the next event still pending. Unlike a browser, a
+    /// last event that lacks its blank line (or even its final line end) still counts: some
+    /// servers close right after `data: [DONE]`. A frame cut mid-way then fails to decode and
+    /// is skipped by the caller like any other bad frame.
+    pub fn finish(&mut self) -> Option<String> {
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            self.line_done(&line);
+        }
+        self.after_cr = false;
+        self.line_done(b"");
+        self.next_event()
+    }
+
+    fn line_done(&mut self, mut line: &[u8]) {
+        if !self.started {
+            self.started = true;
+            line = line.strip_prefix(BOM).unwrap_or(line);
+        }
+        if line.is_empty() {
+            self.has_data = false;
+            let data = std::mem::take(&mut self.data);
+            if !data.is_empty() {
+                self.ready.push_back(data);
+            }
+            return;
+        }
+        if line[0] == b':' {
+            return; // comment, e.g. `: keepalive`
+        }
+        let (name, value) = match line.iter().position(|&b| b == b':') {
+            Some(colon) => {
+                let value = &line[colon + 1..];
+                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &b""[..]),
+        };
+        if name == b"data" {
+            if self.has_data {
+                self.data.push('\n');
+            }
+            self.has_data = true;
+            self.data.push_str(&String::from_utf8_lossy(value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(d: &mut SseDecoder, out: &mut Vec<String>) {
+        while let Some(e) = d.next_event() {
+            out.push(e);
+        }
+    }
+
+    fn decode_chunks(chunks: &[&[u8]]) -> Vec<String> {
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            d.feed(c);
+            drain(&mut d, &mut out);
+        }
+        while let Some(e) = d.finish() {
+            out.push(e);
+        }
+        out
+    }
+
+    /// Every way of cutting `stream` into two and three chunks gives `expected`.
+    fn assert_every_split(stream: &[u8], expected: &[&str]) {
+        assert_eq!(decode_chunks(&[stream]), expected, "whole");
+        for i in 0..=stream.len() {
+            assert_eq!(
+                decode_chunks(&[&stream[..i], &stream[i..]]),
+                expected,
+                "split at {i}"
+            );
+            for j in i..=stream.len() {
+                let got = decode_chunks(&[&stream[..i], &stream[i..j], &stream[j..]]);
+                assert_eq!(got, expected, "split at {i}, {j}");
+            }
+        }
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(decode_chunks(&bytes), expected, "byte by byte");
+    }
+
+    #[test]
+    fn readiness_frames() {
+        let stream =
+            b": keepalive\n\ndata: {\"phase\":\"scheduling\"}\n\ndata: {\"phase\":\"ready\"}\n\n";
+        assert_every_split(
+            stream,
+            &[r#"{"phase":"scheduling"}"#, r#"{"phase":"ready"}"#],
+        );
+    }
+
+    #[test]
+    fn line_endings_fields_and_joining() {
+        let stream = "\u{feff}event: chunk\r\nid: 7\r\nretry: 10\r\ndata:a\r\ndata:  b\r\n\r\n\
+                      data: ¡hé€😀\r\rdata\n\ndata:\ndata\n\ndata: x: y\n\n: c\ndata: [DONE]\n\n"
+            .as_bytes();
+        assert_every_split(stream, &["a\n b", "¡hé€😀", "\n", "x: y", "[DONE]"]);
+    }
+
+    #[test]
+    fn blank_and_dataless_events_are_skipped() {
+        assert_every_split(b"\n\n\r\nevent: ping\nid: 1\n\ndata:\n\n", &[]);
+        assert!(decode_chunks(&[b""]).is_empty());
+    }
+
+    #[test]
+    fn eof_flushes_an_unterminated_event() {
+        assert_every_split(b"data: 1\n\ndata: [DONE]", &["1", "[DONE]"]);
+        assert_every_split(b"data: 1\ndata: 2\n", &["1\n2"]);
+        assert_every_split(b"data: 1\r", &["1"]);
+        let mut d = SseDecoder::new();
+        d.feed(b"data: x");
+        assert_eq!(d.next_event(), None);
+        assert_eq!(d.finish().as_deref(), Some("x"));
+        assert_eq!(d.finish(), None);
+    }
+
+    #[test]
+    fn events_queue_until_pulled() {
+        let mut d = SseDecoder::new();
+        d.feed(b"data: 1\n\ndata: 2\n\ndata: 3");
+        assert_eq!(d.next_event().as_deref(), Some("1"));
+        assert_eq!(d.next_event().as_deref(), Some("2"));
+        assert_eq!(d.next_event(), None);
+        d.feed(b"\n\n");
+        assert_eq!(d.next_event().as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_fatal() {
+        assert_every_split(b"data: a\xffb\n\n", &["a\u{fffd}b"]);
+    }
+
+    #[test]
+    fn large_streams_are_linear() {
+        let event = format!("data: {}\n\n", "x".repeat(1000));
+        let stream = event.repeat(2000);
+        let mut d = SseDecoder::new();
+        let mut n = 0;
+        for chunk in stream.as_bytes().chunks(7) {
+            d.feed(chunk);
+            while d.next_event().is_some() {
+                n += 1;
+            }
+        }
+        assert_eq!(n, 2000);
+        let huge = format!("data: {}\n\n", "y".repeat(4 << 20));
+        let mut d = SseDecoder::new();
+        for chunk in huge.as_bytes().chunks(100) {
+            d.feed(chunk);
+        }
+        assert_eq!(d.next_event().map(|e| e.len()), Some(4 << 20));
+    }
+}

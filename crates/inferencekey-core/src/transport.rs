@@ -1,0 +1,471 @@
+//! HTTP transport: one pooled connection set per process, per-attempt timeouts, and the
+//! retry contract of wire §3.3 (backoff, `Retry-After`, which methods may be repeated).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::Rng;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::config::Limits;
+use crate::error::{self, Error, ErrorKind, Result};
+use crate::log::Level;
+use crate::sse::SseDecoder;
+use crate::token::Token;
+
+/// `Retry-After` values above this are not waited for: the error is raised at once.
+const MAX_HONOURED_RETRY_AFTER: Duration = Duration::from_secs(60);
+const BACKOFF_BASE: f64 = 0.5;
+const BACKOFF_CAP: f64 = 8.0;
+
+/// A connection pool that is rebuilt in a forked child: a parent's connections are never reused.
+struct Pool {
+    connect_timeout: Duration,
+    client: Mutex<(u32, reqwest::Client)>,
+}
+
+impl Pool {
+    fn new(connect_timeout: Duration) -> Result<Pool> {
+        Ok(Pool {
+            connect_timeout,
+            client: Mutex::new((std::process::id(), build_client(connect_timeout)?)),
+        })
+    }
+
+    fn client(&self) -> Result<reqwest::Client> {
+        let pid = std::process::id();
+        let mut slot = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.0 != pid {
+            // The parent's pool is leaked, never dropped: its sockets belong to the parent.
+            let fresh = build_client(self.connect_timeout)?;
+            std::mem::forget(std::mem::replace(&mut slot.1, fresh));
+            slot.0 = pid;
+        }
+        Ok(slot.1.clone())
+    }
+}
+
+fn build_client(connect_timeout: Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Error::config("invalid_option", format!("cannot build the HTTP client: {e}")))
+}
+
+/// Shared by a client and every endpoint or `with_options` copy made from it.
+#[derive(Clone)]
+pub struct Transport {
+    pool: Arc<Pool>,
+    user_agent: HeaderValue,
+    pub limits: Limits,
+}
+
+/// One logical request; attempts are made by [`Transport::send`].
+pub struct Call<'a> {
+    pub method: Method,
+    pub url: String,
+    /// For logs: the path without the base URL.
+    pub path: &'a str,
+    pub token: &'a Token,
+    pub body: Option<Bytes>,
+    pub sse: bool,
+    pub limits: Limits,
+}
+
+/// A complete response (any status).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub request_id: Option<String>,
+}
+
+impl Reply {
+    /// The typed error for a non-2xx reply (wire §3.1), with `retry_after` when sent.
+    pub fn error(&self) -> Error {
+        let status = reqwest::StatusCode::from_u16(self.status).ok();
+        let reason = status.and_then(|s| s.canonical_reason()).unwrap_or("");
+        let mut err = error::from_response(self.status, reason, &self.body, self.request_id.clone());
+        if let Some(delay) = retry_after(&self.headers) {
+            err = err.with_detail("retry_after", Value::from(delay.as_secs_f64()));
+        }
+        err
+    }
+
+    /// `Ok(self)` for 2xx, else the typed error.
+    pub fn ok(self) -> Result<Reply> {
+        if (200..300).contains(&self.status) {
+            Ok(self)
+        } else {
+            Err(self.error())
+        }
+    }
+
+    /// The body decoded as JSON; an undecodable 2xx body is `invalid_response`.
+    pub fn json(&self) -> Result<Value> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::invalid_response(format!("the server sent a body that is not JSON: {e}"))
+                .with_status(self.status)
+                .with_request_id(self.request_id.clone())
+        })
+    }
+}
+
+/// What one attempt produced.
+enum Attempt {
+    Reply(reqwest::Response),
+    Failed { err: Error, reached_server: bool },
+}
+
+impl Transport {
+    pub fn new(limits: Limits, user_agent: &str) -> Result<Transport> {
+        let user_agent = HeaderValue::from_str(user_agent)
+            .map_err(|_| Error::config("invalid_option", "the User-Agent is not valid ASCII"))?;
+        Ok(Transport { pool: Arc::new(Pool::new(limits.connect_timeout)?), user_agent, limits })
+    }
+
+    /// A copy with other limits, sharing the pool unless the connect timeout changed.
+    pub fn with_limits(&self, limits: Limits) -> Result<Transport> {
+        let pool = if limits.connect_timeout == self.pool.connect_timeout {
+            self.pool.clone()
+        } else {
+            Arc::new(Pool::new(limits.connect_timeout)?)
+        };
+        Ok(Transport { pool, user_agent: self.user_agent.clone(), limits })
+    }
+
+    /// Sends with retries and returns the last reply, whatever its status; errors only when no
+    /// usable response came (connection failure, timeout).
+    pub async fn send(&self, call: &Call<'_>) -> Result<Reply> {
+        let mut attempt = 0u32;
+        loop {
+            let started = Instant::now();
+            let outcome = tokio::time::timeout(call.limits.request_timeout, async {
+                match self.attempt(call).await {
+                    Attempt::Reply(resp) => read_reply(resp).await,
+                    Attempt::Failed { err, reached_server } => Err((err, reached_server)),
+                }
+            })
+            .await
+            .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)));
+            match outcome {
+                Ok(reply) => {
+                    log_attempt(call, attempt, started, Some(reply.status), reply.request_id.as_deref());
+                    match self.retry_delay_for_status(call, &reply, attempt) {
+                        Some(delay) => self.wait(call, attempt, delay, &reply.error()).await,
+                        None => return Ok(reply),
+                    }
+                }
+                Err((err, reached_server)) => {
+                    log_attempt(call, attempt, started, None, None);
+                    match self.retry_delay_for_failure(call, &err, reached_server, attempt) {
+                        Some(delay) => self.wait(call, attempt, delay, &err).await,
+                        None => return Err(err),
+                    }
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Opens a streaming exchange: retried like [`send`](Self::send) until 2xx headers arrive;
+    /// a non-2xx status is read whole and raised.
+    pub async fn open_stream(&self, call: &Call<'_>) -> Result<(reqwest::Response, Option<String>)> {
+        let mut attempt = 0u32;
+        loop {
+            let started = Instant::now();
+            let outcome = tokio::time::timeout(call.limits.request_timeout, self.attempt(call))
+                .await
+                .unwrap_or_else(|_| Attempt::Failed {
+                    err: timed_out(call.limits.request_timeout),
+                    reached_server: true,
+                });
+            let delay = match outcome {
+                Attempt::Reply(resp) if resp.status().is_success() => {
+                    let request_id = request_id(resp.headers());
+                    log_attempt(call, attempt, started, Some(resp.status().as_u16()), request_id.as_deref());
+                    return Ok((resp, request_id));
+                }
+                Attempt::Reply(resp) => {
+                    let reply = tokio::time::timeout(call.limits.request_timeout, read_reply(resp))
+                        .await
+                        .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)))
+                        .map_err(|(e, _)| e)?;
+                    log_attempt(call, attempt, started, Some(reply.status), reply.request_id.as_deref());
+                    let err = reply.error();
+                    match self.retry_delay_for_status(call, &reply, attempt) {
+                        Some(delay) => (delay, err),
+                        None => return Err(err),
+                    }
+                }
+                Attempt::Failed { err, reached_server } => {
+                    log_attempt(call, attempt, started, None, None);
+                    match self.retry_delay_for_failure(call, &err, reached_server, attempt) {
+                        Some(delay) => (delay, err),
+                        None => return Err(err),
+                    }
+                }
+            };
+            self.wait(call, attempt, delay.0, &delay.1).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&self, call: &Call<'_>) -> Attempt {
+        let client = match self.pool.client() {
+            Ok(c) => c,
+            Err(err) => return Attempt::Failed { err, reached_server: false },
+        };
+        let mut auth = match HeaderValue::from_str(&format!("Bearer {}", call.token.expose())) {
+            Ok(v) => v,
+            Err(_) => {
+                let err = Error::new(ErrorKind::Auth, "invalid_credential", "the token is not valid ASCII");
+                return Attempt::Failed { err, reached_server: false };
+            }
+        };
+        auth.set_sensitive(true);
+        let accept = if call.sse { "text/event-stream" } else { "application/json" };
+        let mut req = client
+            .request(call.method.clone(), &call.url)
+            .header(AUTHORIZATION, auth)
+            .header(USER_AGENT, self.user_agent.clone())
+            .header(ACCEPT, accept);
+        if let Some(body) = &call.body {
+            req = req.header(CONTENT_TYPE, "application/json").body(body.clone());
+        }
+        match req.send().await {
+            Ok(resp) => Attempt::Reply(resp),
+            Err(e) => {
+                let reached_server = !e.is_connect();
+                Attempt::Failed { err: connection_error(&e), reached_server }
+            }
+        }
+    }
+
+    /// The delay before retrying a reply, or `None` when it is final (wire §3.3).
+    fn retry_delay_for_status(&self, call: &Call<'_>, reply: &Reply, attempt: u32) -> Option<Duration> {
+        if attempt >= call.limits.max_retries || !Error::is_retryable_status(reply.status) {
+            return None;
+        }
+        let retry_after = retry_after(&reply.headers);
+        if retry_after.is_some_and(|d| d > MAX_HONOURED_RETRY_AFTER) {
+            return None;
+        }
+        let idempotent = call.method != Method::POST;
+        let post_may_retry = matches!(reply.status, 429 | 503) && retry_after.is_some();
+        if !idempotent && !post_may_retry {
+            return None;
+        }
+        Some(retry_after.unwrap_or_else(|| backoff(attempt + 1)))
+    }
+
+    /// A failed attempt is retried when the request never reached the server, or for
+    /// idempotent methods on a connection error. A timeout after sending is final, so a hung
+    /// server surfaces within the timeout (sdk §9).
+    fn retry_delay_for_failure(
+        &self,
+        call: &Call<'_>,
+        err: &Error,
+        reached_server: bool,
+        attempt: u32,
+    ) -> Option<Duration> {
+        if attempt >= call.limits.max_retries || err.kind == ErrorKind::Timeout {
+            return None;
+        }
+        let idempotent = call.method != Method::POST;
+        (idempotent || !reached_server).then(|| backoff(attempt + 1))
+    }
+
+    async fn wait(&self, call: &Call<'_>, attempt: u32, delay: Duration, why: &Error) {
+        crate::log!(Level::Info, "inferencekey.http",
+            "retrying {} {} in {:.2}s (attempt {} failed: {})",
+            call.method, call.path, delay.as_secs_f64(), attempt + 1, why;
+            "delay_s" => delay.as_secs_f64(), "attempt" => attempt + 1, "code" => why.code);
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Reads SSE events from an open response, one `data` payload at a time.
+pub struct EventReader {
+    resp: reqwest::Response,
+    decoder: SseDecoder,
+    /// Longest silence allowed between two chunks.
+    idle: Duration,
+    eof: bool,
+}
+
+impl EventReader {
+    pub fn new(resp: reqwest::Response, idle: Duration) -> EventReader {
+        EventReader { resp, decoder: SseDecoder::default(), idle, eof: false }
+    }
+
+    /// The next event's data; `Ok(None)` at the end of the body. A silence longer than the
+    /// idle limit is a timeout error; a broken body is a connection error.
+    pub async fn next_data(&mut self) -> Result<Option<String>> {
+        loop {
+            if let Some(data) = self.decoder.next_event() {
+                return Ok(Some(data));
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            match tokio::time::timeout(self.idle, self.resp.chunk()).await {
+                Err(_) => return Err(timed_out(self.idle)),
+                Ok(Err(e)) => return Err(connection_error(&e)),
+                Ok(Ok(Some(chunk))) => self.decoder.feed(&chunk),
+                Ok(Ok(None)) => {
+                    self.eof = true;
+                    if let Some(data) = self.decoder.finish() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Delay before retry `n` (1-based): `min(8, 0.5 × 2^(n−1))` s × a factor in [0.75, 1.0].
+pub fn backoff(n: u32) -> Duration {
+    let base = (BACKOFF_BASE * 2f64.powi(n.saturating_sub(1).min(16) as i32)).min(BACKOFF_CAP);
+    Duration::from_secs_f64(base * rand::rng().random_range(0.75..=1.0))
+}
+
+/// `retry-after-ms` wins over `Retry-After` (seconds or an HTTP-date).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        if ms.is_finite() && ms >= 0.0 {
+            return Some(Duration::from_secs_f64(ms / 1000.0));
+        }
+    }
+    let value = text("retry-after")?;
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = httpdate_to_unix(value)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(Duration::from_secs(when.saturating_sub(now.as_secs())))
+}
+
+/// Parses the IMF-fixdate form of an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn httpdate_to_unix(s: &str) -> Option<u64> {
+    let mut parts = s.split_whitespace().skip(1);
+    let day: u64 = parts.next()?.parse().ok()?;
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month_name = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == month_name)? as u64 + 1;
+    let year: u64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    // Days from civil date (Howard Hinnant's algorithm), for years after 1970.
+    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    Some(days * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+/// `X-Request-Id`, else `Request-Id`.
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .or_else(|| headers.get("request-id"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn read_reply(resp: reqwest::Response) -> std::result::Result<Reply, (Error, bool)> {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let request_id = request_id(&headers);
+    let body = resp.bytes().await.map_err(|e| (connection_error(&e).with_request_id(request_id.clone()), true))?;
+    Ok(Reply { status, headers, body, request_id })
+}
+
+fn timed_out(after: Duration) -> Error {
+    Error::timeout(format!("no answer within {:.1}s", after.as_secs_f64()))
+}
+
+/// Maps a reqwest failure to a connection or timeout error; never includes the URL's secrets
+/// (tokens never travel in URLs, so the URL is safe to show).
+pub fn connection_error(e: &reqwest::Error) -> Error {
+    if e.is_timeout() {
+        return Error::timeout(format!("the request timed out: {}", chain(e)));
+    }
+    let code = if e.is_connect() { "connection_failed" } else { "connection_error" };
+    Error::connection(code, chain(e))
+}
+
+/// The error with its causes, as one line ("connection refused" is usually a cause).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn log_attempt(call: &Call<'_>, attempt: u32, started: Instant, status: Option<u16>, request_id: Option<&str>) {
+    crate::log!(Level::Debug, "inferencekey.http",
+        "{} {} -> {} (attempt {}, {} ms{})",
+        call.method, call.path,
+        status.map_or_else(|| "no response".to_owned(), |s| s.to_string()),
+        attempt + 1, started.elapsed().as_millis(),
+        request_id.map_or_else(String::new, |id| format!(", request_id {id}"));
+        "method" => call.method.as_str(), "path" => call.path, "status" => status,
+        "attempt" => attempt + 1, "elapsed_ms" => started.elapsed().as_millis() as u64,
+        "request_id" => request_id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        for (n, base) in [(1, 0.5), (2, 1.0), (3, 2.0), (5, 8.0), (9, 8.0)] {
+            let d = backoff(n).as_secs_f64();
+            assert!(d >= base * 0.75 - 1e-9 && d <= base + 1e-9, "retry {n}: {d}");
+        }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert("retry-after-ms", HeaderValue::from_static("250"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        assert_eq!(httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        h.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn request_id_fallback() {
+        let mut h = HeaderMap::new();
+        h.insert("request-id", HeaderValue::from_static("req_b"));
+        assert_eq!(request_id(&h).as_deref(), Some("req_b"));
+        h.insert("x-request-id", HeaderValue::from_static("req_a"));
+        assert_eq!(request_id(&h).as_deref(), Some("req_a"));
+    }
+}

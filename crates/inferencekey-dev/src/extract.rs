@@ -1,0 +1,120 @@
+//! Request plumbing: decoded path segments and JSON bodies, with the contract's errors.
+
+use axum::body::Body;
+use futures_util::StreamExt;
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::{header, request::Parts, HeaderMap, StatusCode};
+use serde_json::Value;
+
+use crate::errors::ApiError;
+
+/// Largest accepted request body (wire §1).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The path parameters, percent-decoded once. A decoded segment holding `/` (or invalid
+/// UTF-8) matches nothing: 404.
+pub struct Segments(pub Vec<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segments {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("no such route"))?;
+        let mut out = Vec::new();
+        for (_, value) in &raw {
+            if value.contains('/') || value.is_empty() {
+                return Err(ApiError::not_found("no such route"));
+            }
+            out.push(value.to_string());
+        }
+        Ok(Segments(out))
+    }
+}
+
+/// Reads a JSON object body: 415 for a non-JSON content type, 413 over 16 MiB, 400
+/// `invalid_json` for anything but a JSON object. A missing content type is read as JSON.
+pub async fn read_json(headers: &HeaderMap, body: Body) -> Result<serde_json::Map<String, Value>, ApiError> {
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let media = content_type
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !(media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("request bodies are application/json, not {media}"),
+            ));
+        }
+    }
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than 16 MiB",
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("could not read the body: {e}"))
+        })?;
+        if bytes.len() + chunk.len() > MAX_BODY {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )),
+    }
+}
+
+/// Rejects any string, at any depth (keys included), that holds a token (422 `secret_in_spec`).
+pub fn reject_secrets(body: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
+    fn holds_secret(v: &Value) -> bool {
+        match v {
+            Value::String(s) => has_token(s),
+            Value::Array(items) => items.iter().any(holds_secret),
+            Value::Object(map) => map.iter().any(|(k, v)| has_token(k) || holds_secret(v)),
+            _ => false,
+        }
+    }
+    fn has_token(s: &str) -> bool {
+        s.contains("ik_sdk_") || s.contains("ik_live_")
+    }
+    for (key, value) in body {
+        if has_token(key) || holds_secret(value) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "secret_in_spec",
+                format!("{key} holds what looks like an InferenceKey token; tokens never belong in a workload spec"),
+            )
+            .with_field(key.clone()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! Child processes: started in their own process group, tied to the platform with
+//! `PR_SET_PDEATHSIG`, stopped with SIGTERM then SIGKILL, their output kept in a log file whose
+//! tail feeds readiness errors.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use super::launch::Plan;
+use crate::tokens::redact_text;
+
+/// Environment variables holding credentials that a workload process must not inherit.
+const SCRUBBED_ENV: [&str; 3] = [
+    "INFERENCEKEY_SDK_TOKEN",
+    "INFERENCEKEY_API_KEY",
+    "INFERENCEKEY_DEV_ADMIN_SECRET",
+];
+
+/// A running workload process and its process group.
+pub struct Proc {
+    pub child: Child,
+    pub pgid: i32,
+}
+
+/// Starts `plan` with stdout and stderr appended to `log_path`.
+///
+/// Must be called from a runtime worker thread (not `spawn_blocking`): `PR_SET_PDEATHSIG` fires
+/// when the *thread* that forked the child exits, and worker threads live as long as the
+/// platform's runtime.
+pub fn spawn(plan: &Plan, work_dir: &Path, log_path: &Path) -> std::io::Result<Proc> {
+    let log = File::create(log_path)?;
+    let log_err = log.try_clone()?;
+    let mut command = Command::new(&plan.program);
+    command
+        .args(&plan.args)
+        .envs(plan.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(work_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log_err))
+        .process_group(0)
+        .kill_on_drop(true);
+    for key in SCRUBBED_ENV {
+        command.env_remove(key);
+    }
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The platform died between fork and prctl: do not outlive it.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn()?;
+    let pgid = child.id().map(|id| id as i32).unwrap_or(0);
+    Ok(Proc { child, pgid })
+}
+
+/// Sends `signal` to the whole process group (no-op once it is empty).
+pub fn signal_group(pgid: i32, signal: libc::c_int) {
+    if pgid > 0 {
+        // SAFETY: plain syscall; a negative pid addresses the process group. Linux never reuses
+        // a pid that is still some group's id, so this cannot reach an unrelated process.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// SIGTERM to the group, SIGKILL after `grace`, then reap.
+pub async fn terminate(mut proc: Proc, grace: Duration) {
+    if proc.child.try_wait().ok().flatten().is_none() {
+        signal_group(proc.pgid, libc::SIGTERM);
+        if tokio::time::timeout(grace, proc.child.wait()).await.is_err() {
+            signal_group(proc.pgid, libc::SIGKILL);
+            let _ = proc.child.wait().await;
+        }
+    }
+    // Whatever the leader left behind in its group goes too.
+    signal_group(proc.pgid, libc::SIGKILL);
+}
+
+/// `process exited with status 3`, `process was killed by signal 9`.
+pub fn describe_exit(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("process exited with status {code}"),
+        (None, Some(signal)) => format!("process was killed by signal {signal}"),
+        _ => "process exited".to_string(),
+    }
+}
+
+/// The last ≤ 40 lines / 4 KiB of a log file, redacted; `None` when empty.
+pub fn log_tail(path: &Path) -> Option<String> {
+    const MAX_BYTES: u64 = 4096;
+    const MAX_LINES: usize = 40;
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let start = len.saturating_sub(MAX_BYTES);
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0); // cut mid-line
+    }
+    let keep = lines.len().saturating_sub(MAX_LINES);
+    let mut tail = lines[keep..].join("\n");
+    tail = redact_text(&tail);
+    while tail.len() > MAX_BYTES as usize {
+        match tail.find('\n') {
+            Some(pos) => tail.drain(..=pos),
+            None => break,
+        };
+    }
+    let tail = tail.trim_matches('\n');
+    (!tail.trim().is_empty()).then(|| format!("{tail}\n"))
+}
+
+/// Reserves a free loopback port (bind to 0, read, release).
+pub fn reserve_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}

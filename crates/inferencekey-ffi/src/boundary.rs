@@ -1,0 +1,115 @@
+//! The panic boundary and argument checks every export goes through (c-abi rules 8–14).
+
+use std::ffi::{c_char, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use inferencekey_core::{Error, ErrorKind};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ik_error, report};
+use crate::handles::{self, Kind};
+use crate::status::*;
+
+/// What a fallible export body returns; `Err` is turned into a status and an `ik_error`.
+pub(crate) type FfiResult<T = ()> = Result<T, ik_error>;
+
+/// Runs a fallible export body: a panic becomes `IK_ERR_PANIC`, an error is reported.
+pub(crate) fn guard(err_out: *mut *mut ik_error, body: impl FnOnce() -> FfiResult) -> ik_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => IK_OK,
+        Ok(Err(error)) => report(err_out, error),
+        Err(_) => report(err_out, panic_error()),
+    }
+}
+
+/// Runs an infallible export body; a panic yields `default`.
+pub(crate) fn guard_or<T>(default: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(default)
+}
+
+pub(crate) fn panic_error() -> ik_error {
+    ffi_error(IK_ERR_PANIC, "internal_panic", "a bug in the library was caught at the C boundary")
+}
+
+/// An error raised by the boundary itself (bad pointer, bad UTF-8, …).
+pub(crate) fn ffi_error(status: ik_status, code: &str, message: &str) -> ik_error {
+    let kind = match status {
+        IK_ERR_INVALID_JSON => ErrorKind::InvalidJson,
+        IK_ERR_CANCELLED => ErrorKind::Cancelled,
+        IK_ERR_INVALID_ARG => ErrorKind::InvalidArgument,
+        _ => ErrorKind::InvalidState,
+    };
+    ik_error::new(status, &Error::new(kind, code, message))
+}
+
+pub(crate) fn null_arg(name: &str) -> ik_error {
+    ffi_error(IK_ERR_NULL_ARG, "null_argument", &format!("{name} must not be NULL"))
+}
+
+pub(crate) fn core_error(err: Error) -> ik_error {
+    ik_error::from_core(&err)
+}
+
+/// A borrowed UTF-8 string argument (`ptr`, `len`); no terminator needed.
+pub(crate) fn arg_str<'a>(ptr: *const c_char, len: usize, name: &str) -> FfiResult<&'a str> {
+    if ptr.is_null() {
+        return Err(null_arg(name));
+    }
+    // SAFETY: the caller guarantees `len` readable bytes at `ptr` (c-abi rule 10).
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ffi_error(IK_ERR_INVALID_UTF8, "invalid_utf8", &format!("{name} is not valid UTF-8: {e}"))
+    })?;
+    if text.contains('\0') {
+        return Err(ffi_error(IK_ERR_INVALID_ARG, "interior_nul", &format!("{name} contains a NUL byte")));
+    }
+    Ok(text)
+}
+
+/// A JSON argument decoded strictly (unknown keys are errors that name the key).
+pub(crate) fn arg_json<T: DeserializeOwned>(ptr: *const c_char, len: usize, name: &str) -> FfiResult<T> {
+    let text = arg_str(ptr, len, name)?;
+    serde_json::from_str(text).map_err(|e| {
+        ffi_error(IK_ERR_INVALID_JSON, "invalid_json", &format!("{name} is not valid request JSON: {e}"))
+    })
+}
+
+/// Checks an out-parameter before any work, so failures never leave partial results.
+pub(crate) fn out_ptr<T>(ptr: *mut T, name: &str) -> FfiResult<*mut T> {
+    if ptr.is_null() {
+        Err(null_arg(name))
+    } else {
+        Ok(ptr)
+    }
+}
+
+/// A library-owned C string (interior NULs, impossible in our JSON, are replaced).
+pub(crate) fn to_cstring(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default())
+}
+
+/// Writes a library-allocated string and its length to checked out-parameters.
+pub(crate) fn write_string(out: *mut *mut c_char, out_len: *mut usize, text: &str) {
+    let c = to_cstring(text);
+    let len = c.as_bytes().len();
+    // SAFETY: both pointers were checked with `out_ptr` before the operation ran.
+    unsafe {
+        let raw = c.into_raw();
+        handles::record(raw, Kind::String);
+        *out = raw;
+        if !out_len.is_null() {
+            *out_len = len;
+        }
+    }
+}
+
+/// Frees a string returned by the library; NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn ik_string_free(s: *mut c_char) {
+    guard_or((), || {
+        if handles::forget(s, Kind::String) {
+            // SAFETY: every recorded string comes from `CString::into_raw`.
+            drop(unsafe { CString::from_raw(s) })
+        }
+    });
+}

@@ -1,0 +1,38 @@
+//! The InferenceKey C ABI (`include/inferencekey.h`), following `shared/spec/c-abi.md`.
+//!
+//! Every export is a thin, hand-written wrapper: it checks its pointers, parses JSON, and
+//! runs the operation of `inferencekey-core` inside one panic boundary ([`boundary`]).
+//! Operations come in a blocking form and an `_async` twin completing through a callback.
+#![allow(non_camel_case_types)]
+// Exports take raw pointers by design; each one is checked in `boundary` before use.
+#![allow(clippy::missing_safety_doc, clippy::not_unsafe_ptr_arg_deref)]
+
+mod boundary;
+mod cancel;
+#[cfg(feature = "dev-server")]
+mod dev;
+mod endpoint;
+mod error;
+mod handles;
+mod log;
+mod management;
+mod ops;
+mod runtime;
+mod status;
+mod stream;
+mod testing;
+mod version;
+
+pub use cancel::*;
+#[cfg(feature = "dev-server")]
+pub use dev::*;
+pub use endpoint::*;
+pub use error::*;
+pub use log::*;
+pub use management::*;
+pub use ops::ik_callback;
+pub use runtime::ik_after_fork_child;
+pub use status::*;
+pub use stream::*;
+pub use testing::*;
+pub use version::*;

@@ -1,0 +1,378 @@
+//! `ik_management_client`: the control plane (ensure, plan, get, list, delete, readiness).
+
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+use inferencekey_core::config::{seconds, CallOptions, ClientConfig};
+use inferencekey_core::management::ManagementClient;
+use inferencekey_core::reconcile::OnDrift;
+use inferencekey_core::spec::WorkloadSpec;
+use serde::Deserialize;
+
+use crate::boundary::{arg_json, core_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult};
+use crate::cancel::ik_cancel;
+use crate::error::ik_error;
+use crate::handles::{self, Kind};
+use crate::ops::{export_async, export_blocking, ik_callback, to_json, OpFuture};
+use crate::status::ik_status;
+use crate::stream::{ik_stream, open_stream, StreamSource};
+
+/// Opaque control-plane client; thread-safe; holds the `ik_sdk_` token (zeroed when freed).
+pub struct ik_management_client {
+    inner: ManagementClient,
+}
+
+const DEFAULT_READINESS_TIMEOUT_S: f64 = 600.0;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnsureRequest {
+    spec: WorkloadSpec,
+    #[serde(default)]
+    on_drift: OnDrift,
+    project: Option<String>,
+    options: Option<CallOptions>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectRequest {
+    project: Option<String>,
+    options: Option<CallOptions>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlugRequest {
+    workload_slug: String,
+    project: Option<String>,
+    /// Readiness only: the hard deadline in seconds (default 600).
+    timeout_s: Option<f64>,
+    options: Option<CallOptions>,
+}
+
+fn client<'a>(c: *const ik_management_client) -> FfiResult<&'a ManagementClient> {
+    unsafe { handles::borrow(c, Kind::ManagementClient) }
+        .map(|c| &c.inner)
+        .ok_or_else(|| null_arg("client (not a live ik_management_client)"))
+}
+
+/// The client to use for one call: the handle's, or a copy with per-call options.
+fn with_options(c: *const ik_management_client, options: Option<CallOptions>) -> FfiResult<ManagementClient> {
+    let base = client(c)?;
+    match options {
+        Some(opts) => base.with_options(&opts).map_err(core_error),
+        None => Ok(base.clone()),
+    }
+}
+
+fn readiness_timeout(req: &SlugRequest) -> FfiResult<Duration> {
+    seconds("timeout", req.timeout_s.unwrap_or(DEFAULT_READINESS_TIMEOUT_S)).map_err(core_error)
+}
+
+/// Creates a client from config JSON (c-abi §4). The token is checked here, before any request.
+#[no_mangle]
+pub extern "C" fn ik_management_client_new(
+    cfg: *const c_char,
+    cfg_len: usize,
+    out: *mut *mut ik_management_client,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    guard(err, || {
+        let out = out_ptr(out, "out")?;
+        let config: ClientConfig = arg_json(cfg, cfg_len, "cfg")?;
+        let inner = ManagementClient::new(&config).map_err(core_error)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { *out = handles::register(Box::new(ik_management_client { inner }), Kind::ManagementClient) };
+        Ok(())
+    })
+}
+
+/// A new client sharing credentials and pool, with other `timeout_s`/`connect_timeout_s`/`max_retries`.
+#[no_mangle]
+pub extern "C" fn ik_management_client_with_options(
+    c: *const ik_management_client,
+    opts: *const c_char,
+    opts_len: usize,
+    out: *mut *mut ik_management_client,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    guard(err, || {
+        let out = out_ptr(out, "out")?;
+        let opts: CallOptions = arg_json(opts, opts_len, "opts")?;
+        let inner = with_options(c, Some(opts))?;
+        unsafe { *out = handles::register(Box::new(ik_management_client { inner }), Kind::ManagementClient) };
+        Ok(())
+    })
+}
+
+/// `{"base_url","project","token"}` with the token redacted, for `repr`.
+#[no_mangle]
+pub extern "C" fn ik_management_client_describe(
+    c: *const ik_management_client,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    guard(err, || {
+        out_ptr(out, "out")?;
+        write_string(out, out_len, &client(c)?.describe().to_string());
+        Ok(())
+    })
+}
+
+/// Frees the client; operations in flight keep their own reference. NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn ik_management_client_free(c: *mut ik_management_client) {
+    guard_or((), || unsafe { handles::release(c, Kind::ManagementClient) });
+}
+
+fn ensure_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+    let r: EnsureRequest = arg_json(req, len, "req")?;
+    let client = with_options(c, r.options)?;
+    Ok(Box::pin(async move {
+        to_json(&client.ensure(r.spec, r.on_drift, r.project.as_deref()).await?)
+    }))
+}
+
+fn plan_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+    let r: EnsureRequest = arg_json(req, len, "req")?;
+    let client = with_options(c, r.options)?;
+    Ok(Box::pin(async move { to_json(&client.plan(r.spec, r.project.as_deref()).await?) }))
+}
+
+fn list_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+    let r: ProjectRequest = arg_json(req, len, "req")?;
+    let client = with_options(c, r.options)?;
+    Ok(Box::pin(async move { to_json(&client.list(r.project.as_deref()).await?) }))
+}
+
+fn get_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+    let r: SlugRequest = arg_json(req, len, "req")?;
+    let client = with_options(c, r.options)?;
+    Ok(Box::pin(async move { to_json(&client.get(&r.workload_slug, r.project.as_deref()).await?) }))
+}
+
+fn delete_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+    let r: SlugRequest = arg_json(req, len, "req")?;
+    let client = with_options(c, r.options)?;
+    Ok(Box::pin(async move {
+        let removed = client.delete(&r.workload_slug, r.project.as_deref()).await?;
+        to_json(&serde_json::json!({ "deleted": removed }))
+    }))
+}
+
+fn wait_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+    let r: SlugRequest = arg_json(req, len, "req")?;
+    let timeout = readiness_timeout(&r)?;
+    let client = with_options(c, r.options)?;
+    Ok(Box::pin(async move {
+        let ready = client
+            .wait_until_ready(&r.workload_slug, r.project.as_deref(), timeout, |_| Ok(()))
+            .await?;
+        to_json(&ready)
+    }))
+}
+
+/// `{"spec":{…},"on_drift":"reconcile","project":null}` → the `EnsureResult` JSON.
+#[no_mangle]
+pub extern "C" fn ik_management_ensure(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_blocking(err, cancel, out, out_len, || ensure_op(c, req, req_len))
+}
+
+#[no_mangle]
+pub extern "C" fn ik_management_ensure_async(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    cb: ik_callback,
+    user_data: *mut c_void,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_async(err, cancel, cb, user_data, || ensure_op(c, req, req_len))
+}
+
+/// As `ensure` with `on_drift` = `dry_run` (an `on_drift` key is ignored): never writes.
+#[no_mangle]
+pub extern "C" fn ik_management_plan(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_blocking(err, cancel, out, out_len, || plan_op(c, req, req_len))
+}
+
+#[no_mangle]
+pub extern "C" fn ik_management_plan_async(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    cb: ik_callback,
+    user_data: *mut c_void,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_async(err, cancel, cb, user_data, || plan_op(c, req, req_len))
+}
+
+/// `{"project":null}` → a JSON array of `Workload`.
+#[no_mangle]
+pub extern "C" fn ik_management_list(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_blocking(err, cancel, out, out_len, || list_op(c, req, req_len))
+}
+
+#[no_mangle]
+pub extern "C" fn ik_management_list_async(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    cb: ik_callback,
+    user_data: *mut c_void,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_async(err, cancel, cb, user_data, || list_op(c, req, req_len))
+}
+
+/// `{"workload_slug":"…","project":null}` → one `Workload`; absent → `IK_ERR_NOT_FOUND`.
+#[no_mangle]
+pub extern "C" fn ik_management_get(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_blocking(err, cancel, out, out_len, || get_op(c, req, req_len))
+}
+
+#[no_mangle]
+pub extern "C" fn ik_management_get_async(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    cb: ik_callback,
+    user_data: *mut c_void,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_async(err, cancel, cb, user_data, || get_op(c, req, req_len))
+}
+
+/// `{"workload_slug":"…"}` → `{"deleted":true|false}` (false: absent or lost a race).
+#[no_mangle]
+pub extern "C" fn ik_management_delete(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_blocking(err, cancel, out, out_len, || delete_op(c, req, req_len))
+}
+
+#[no_mangle]
+pub extern "C" fn ik_management_delete_async(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    cb: ik_callback,
+    user_data: *mut c_void,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_async(err, cancel, cb, user_data, || delete_op(c, req, req_len))
+}
+
+/// `{"workload_slug":"…","timeout_s":600}` → the `ready` `ReadinessEvent`; phase `error` →
+/// `IK_ERR_WORKLOAD_FAILED`; the deadline → `IK_ERR_READINESS_TIMEOUT`.
+#[no_mangle]
+pub extern "C" fn ik_management_wait_until_ready(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_blocking(err, cancel, out, out_len, || wait_op(c, req, req_len))
+}
+
+#[no_mangle]
+pub extern "C" fn ik_management_wait_until_ready_async(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    cb: ik_callback,
+    user_data: *mut c_void,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_async(err, cancel, cb, user_data, || wait_op(c, req, req_len))
+}
+
+fn readiness_source(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<StreamSource> {
+    let r: SlugRequest = arg_json(req, len, "req")?;
+    let timeout = readiness_timeout(&r)?;
+    let client = with_options(c, r.options)?;
+    Ok(Box::pin(async move {
+        let stream = client.readiness_events(&r.workload_slug, r.project.as_deref(), timeout).await?;
+        Ok(crate::stream::Source::Readiness(stream))
+    }))
+}
+
+/// Opens the readiness SSE stream eagerly (auth and 404 errors fail here); items are
+/// `ReadinessEvent` JSON, the terminal one included.
+#[no_mangle]
+pub extern "C" fn ik_management_readiness_events(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    out: *mut *mut ik_stream,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    open_stream(err, cancel, out, || readiness_source(c, req, req_len))
+}
+
+/// Async twin: `*out` is written at once; `cb` runs once the stream is open (`json` =
+/// `{"request_id":…}`) or failed. Pull items only after that callback.
+#[no_mangle]
+pub extern "C" fn ik_management_readiness_events_async(
+    c: *const ik_management_client,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    out: *mut *mut ik_stream,
+    cb: ik_callback,
+    user_data: *mut c_void,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    crate::stream::open_stream_async(err, cancel, out, cb, user_data, || readiness_source(c, req, req_len))
+}

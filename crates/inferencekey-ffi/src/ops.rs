@@ -1,0 +1,155 @@
+//! Running core operations from exports: blocking on the caller's thread, or spawned with a
+//! completion callback that runs exactly once (c-abi rules 17–19).
+
+use std::ffi::{c_char, c_void};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use inferencekey_core::Error;
+use tokio_util::sync::CancellationToken;
+
+use crate::boundary::{core_error, ffi_error, null_arg, panic_error, to_cstring, FfiResult};
+use crate::error::ik_error;
+use crate::handles::{self, Kind};
+use crate::runtime;
+use crate::status::{ik_status, IK_ERR_CANCELLED, IK_OK};
+
+/// Completion callback of every `_async` export. `json` (NULL on failure or at the end of a
+/// stream) and `err` (NULL on success) are borrowed for the duration of the call only.
+pub type ik_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        status: ik_status,
+        json: *const c_char,
+        json_len: usize,
+        err: *const ik_error,
+    ),
+>;
+
+pub(crate) fn cancelled() -> ik_error {
+    ffi_error(IK_ERR_CANCELLED, "cancelled", "the operation was cancelled")
+}
+
+/// Races `fut` against the caller's token.
+async fn cancellable<T>(
+    cancel: Option<CancellationToken>,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> FfiResult<T> {
+    match cancel {
+        None => fut.await.map_err(core_error),
+        Some(token) => tokio::select! {
+            biased;
+            _ = token.cancelled() => Err(cancelled()),
+            result = fut => result.map_err(core_error),
+        },
+    }
+}
+
+/// Runs an operation on the caller's thread.
+pub(crate) fn blocking<T>(
+    cancel: Option<CancellationToken>,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> FfiResult<T> {
+    runtime::block_on(cancellable(cancel, fut))?
+}
+
+/// The `user_data` pointer travels to a runtime thread; the binding owns what it points to.
+struct UserData(*mut c_void);
+// SAFETY: the library never dereferences user_data; it only hands it back to `cb`.
+unsafe impl Send for UserData {}
+
+/// Spawns an operation whose JSON result (or `None` at a stream's end) goes to `cb`.
+pub(crate) fn spawn<F>(cancel: Option<CancellationToken>, cb: ik_callback, user_data: *mut c_void, fut: F) -> FfiResult
+where
+    F: Future<Output = Result<Option<String>, Error>> + Send + 'static,
+{
+    let cb = cb.ok_or_else(|| null_arg("cb"))?;
+    let rt = runtime::get()?;
+    let user_data = UserData(user_data);
+    rt.spawn(async move {
+        let outcome = AssertUnwindSafe(cancellable(cancel, fut)).catch_unwind().await;
+        let outcome = outcome.unwrap_or_else(|_| Err(panic_error()));
+        let user_data = user_data;
+        // SAFETY: `cb` is the binding's function; arguments are valid for the call.
+        unsafe { complete(cb, user_data.0, outcome) };
+    });
+    Ok(())
+}
+
+unsafe fn complete(
+    cb: unsafe extern "C" fn(*mut c_void, ik_status, *const c_char, usize, *const ik_error),
+    user_data: *mut c_void,
+    outcome: FfiResult<Option<String>>,
+) {
+    match outcome {
+        Ok(Some(json)) => {
+            let text = to_cstring(&json);
+            cb(user_data, IK_OK, text.as_ptr(), text.as_bytes().len(), std::ptr::null());
+        }
+        Ok(None) => cb(user_data, IK_OK, std::ptr::null(), 0, std::ptr::null()),
+        Err(error) => {
+            let status = error.status();
+            // Registered for the duration of the call so the accessors accept it.
+            let ptr = handles::register(Box::new(error), Kind::Error);
+            cb(user_data, status, std::ptr::null(), 0, ptr);
+            handles::release(ptr, Kind::Error);
+        }
+    }
+}
+
+/// An operation prepared by an export: arguments already checked, result serialised to JSON
+/// (`None` only at the end of a stream).
+pub(crate) type OpFuture = std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, Error>> + Send>>;
+
+/// The blocking form of an export: prepares, waits, writes `*out` only on success.
+pub(crate) fn export_blocking(
+    err: *mut *mut ik_error,
+    cancel: *const crate::cancel::ik_cancel,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    prepare: impl FnOnce() -> FfiResult<OpFuture>,
+) -> ik_status {
+    crate::boundary::guard(err, || {
+        crate::boundary::out_ptr(out, "out")?;
+        let cancel = crate::cancel::token_of(cancel)?;
+        let fut = prepare()?;
+        match blocking(cancel, fut)? {
+            Some(json) => crate::boundary::write_string(out, out_len, &json),
+            // SAFETY: `out` was checked above; NULL marks the end of a stream.
+            None => unsafe {
+                *out = std::ptr::null_mut();
+                if !out_len.is_null() {
+                    *out_len = 0;
+                }
+            },
+        }
+        Ok(())
+    })
+}
+
+/// The `_async` form: prepares on the caller's thread (argument errors return here and `cb`
+/// never runs), then completes through `cb` exactly once.
+pub(crate) fn export_async(
+    err: *mut *mut ik_error,
+    cancel: *const crate::cancel::ik_cancel,
+    cb: ik_callback,
+    user_data: *mut c_void,
+    prepare: impl FnOnce() -> FfiResult<OpFuture>,
+) -> ik_status {
+    crate::boundary::guard(err, || {
+        if cb.is_none() {
+            return Err(null_arg("cb"));
+        }
+        let cancel = crate::cancel::token_of(cancel)?;
+        let fut = prepare()?;
+        spawn(cancel, cb, user_data, fut)
+    })
+}
+
+/// Serialises a result for the boundary.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Option<String>, Error> {
+    serde_json::to_string(value)
+        .map(Some)
+        .map_err(|e| Error::invalid_state("internal", format!("cannot encode the result: {e}")))
+}

@@ -1,0 +1,60 @@
+//! The process-global tokio runtime (c-abi rule 16): created lazily on first use, small and
+//! fixed, and keyed by PID so that a forked child builds its own instead of touching the
+//! parent's threads (which do not exist in the child).
+
+use std::future::Future;
+use std::sync::Mutex;
+
+use tokio::runtime::Runtime;
+
+use crate::boundary::{ffi_error, FfiResult};
+use crate::status::IK_ERR_INVALID_STATE;
+
+const WORKER_THREADS: usize = 2;
+
+static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
+
+/// The runtime of this process, built on first use (never at load).
+pub(crate) fn get() -> FfiResult<&'static Runtime> {
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((owner, rt)) = *slot {
+        if owner == pid {
+            return Ok(rt);
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKER_THREADS)
+        .thread_name("inferencekey-rt")
+        .enable_all()
+        .build()
+        .map_err(|e| ffi_error(IK_ERR_INVALID_STATE, "runtime", &format!("cannot start the runtime: {e}")))?;
+    // Leaked on purpose: a parent's runtime must never be dropped in a forked child.
+    let rt: &'static Runtime = Box::leak(Box::new(rt));
+    *slot = Some((pid, rt));
+    Ok(rt)
+}
+
+/// Runs `fut` to completion on the caller's thread. Refused on a runtime thread (e.g. inside
+/// a callback), where blocking would deadlock.
+pub(crate) fn block_on<F: Future>(fut: F) -> FfiResult<F::Output> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(ffi_error(
+            IK_ERR_INVALID_STATE,
+            "wrong_thread",
+            "a blocking call was made from a runtime thread; use the _async variant",
+        ));
+    }
+    Ok(get()?.block_on(fut))
+}
+
+/// Rebuilds the runtime in a forked child now rather than on first use.
+#[no_mangle]
+pub extern "C" fn ik_after_fork_child() {
+    crate::boundary::guard_or((), || {
+        let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some_and(|(owner, _)| owner != std::process::id()) {
+            *slot = None;
+        }
+    });
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job: install everything, start the local platform (real CPU models), declare the
+# chat and embedding workloads, run examples/quickstart.py against them, stop everything.
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/env.sh"
+cd "$ROOT"
+exec "$VENV/bin/inferencekey" dev --project acme -- \
+    sh -c '"$0" examples/declare_workloads.py && "$0" examples/quickstart.py' "$VENV/bin/python"

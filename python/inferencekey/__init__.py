@@ -1,0 +1,98 @@
+"""InferenceKey: declare AI inference workloads in code and call them.
+
+Two planes, two tokens (least privilege):
+
+* :class:`ManagementClient` (an ``ik_sdk_`` token, one project) reconciles declared
+  :class:`WorkloadSpec`\\ s with what exists: ``ensure()``, ``plan()``, ``get()``, ``list()``,
+  ``delete()``, ``wait_until_ready()``.
+* :class:`DataClient` hands out per-workload :class:`Endpoint`\\ s, each called with its own
+  ``ik_live_`` key: ``generate_text()``, ``generate_text_stream()``, ``embed()``, ``rerank()``.
+
+Everything runs in one native core (Rust) reached through a C ABI; nothing starts at import.
+"""
+
+from . import _logging
+from ._ffi import native_version as _native_version
+from ._streams import ReadinessStream, TextStream
+from ._version import __version__
+from .data import DataClient, Endpoint
+from .enums import Backend, EnsureAction, ExecutionPolicy, OnDrift, TaskType
+from .errors import (
+    APIConnectionError,
+    ApiError,
+    APITimeoutError,
+    AuthError,
+    ConfigurationError,
+    ConflictError,
+    DriftError,
+    DriftWarning,
+    InferenceKeyError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDenied,
+    RateLimitError,
+    ReadinessError,
+    ReadinessTimeoutError,
+    ValidationError,
+)
+from .management import ManagementClient
+from .types import (
+    EmbedResult,
+    EndpointRef,
+    EnsureResult,
+    FieldChange,
+    ReadinessEvent,
+    RerankItem,
+    RerankResult,
+    TextChunk,
+    TextResult,
+    Timeout,
+    Usage,
+    Workload,
+    WorkloadSpec,
+)
+
+_logging.configure_from_env()
+
+__all__ = [
+    "APIConnectionError",
+    "APITimeoutError",
+    "ApiError",
+    "AuthError",
+    "Backend",
+    "ConfigurationError",
+    "ConflictError",
+    "DataClient",
+    "DriftError",
+    "DriftWarning",
+    "EmbedResult",
+    "Endpoint",
+    "EndpointRef",
+    "EnsureAction",
+    "EnsureResult",
+    "ExecutionPolicy",
+    "FieldChange",
+    "InferenceKeyError",
+    "InternalServerError",
+    "ManagementClient",
+    "NotFoundError",
+    "OnDrift",
+    "PermissionDenied",
+    "RateLimitError",
+    "ReadinessError",
+    "ReadinessEvent",
+    "ReadinessStream",
+    "ReadinessTimeoutError",
+    "RerankItem",
+    "RerankResult",
+    "TaskType",
+    "TextChunk",
+    "TextResult",
+    "TextStream",
+    "Timeout",
+    "Usage",
+    "ValidationError",
+    "Workload",
+    "WorkloadSpec",
+    "__version__",
+]

@@ -1,0 +1,167 @@
+"""Standard ``logging`` for the SDK (sdk-behaviour §11) and the bridge for core log records.
+
+The package installs only a ``NullHandler`` on ``inferencekey``; applications decide where
+records go. ``INFERENCEKEY_LOG=debug|info`` is the one shortcut that adds a stderr handler.
+The core sends records (already redacted) through the ABI log callback; they become ordinary
+records on the logger named by their target, with the structured fields under
+``record.ik_fields``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from . import _status as st
+
+__all__ = [
+    "FIELDS_ATTR",
+    "configure_from_env",
+    "emit_native_record",
+    "http_logger",
+    "install_native_level_setter",
+    "logger",
+    "native_max_level",
+    "readiness_logger",
+    "reconcile_logger",
+    "sync_native_level",
+]
+
+LOGGER_NAME: Final = "inferencekey"
+#: The ``LogRecord`` attribute holding a core record's structured fields.
+FIELDS_ATTR: Final = "ik_fields"
+ENV_VAR: Final = "INFERENCEKEY_LOG"
+
+logger: Final = logging.getLogger(LOGGER_NAME)
+http_logger: Final = logging.getLogger(f"{LOGGER_NAME}.http")
+reconcile_logger: Final = logging.getLogger(f"{LOGGER_NAME}.reconcile")
+readiness_logger: Final = logging.getLogger(f"{LOGGER_NAME}.readiness")
+_ALL: Final = (logger, http_logger, reconcile_logger, readiness_logger)
+
+if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+    logger.addHandler(logging.NullHandler())
+
+_lock = threading.Lock()
+_setter: Callable[[int], object] | None = None
+_pushed: int | None = None
+_env_applied = False
+
+_ENV_LEVELS: Final = {"debug": logging.DEBUG, "info": logging.INFO}
+_NATIVE_NAMES: Final = {
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+}
+_NATIVE_NUMBERS: Final = {
+    st.IK_LOG_ERROR: logging.ERROR,
+    st.IK_LOG_WARN: logging.WARNING,
+    st.IK_LOG_INFO: logging.INFO,
+    st.IK_LOG_DEBUG: logging.DEBUG,
+}
+
+
+def configure_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """Applies ``INFERENCEKEY_LOG`` (``debug`` or ``info``, any case; other values ignored).
+
+    Sets the ``inferencekey`` logger's level and, when it has no handler besides the
+    ``NullHandler``, adds one writing to stderr. Idempotent. Returns whether it applied.
+    """
+    global _env_applied
+    _env_applied = True
+    value = (os.environ if environ is None else environ).get(ENV_VAR, "")
+    level = _ENV_LEVELS.get(value.strip().lower())
+    if level is None:
+        return False
+    logger.setLevel(level)
+    if all(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    return True
+
+
+def native_max_level() -> int:
+    """The most verbose native level any SDK logger accepts now: 4 debug, 3 info, 2 warning,
+    1 error, 0 off. The core builds no record above it, so quiet loggers cost nothing."""
+    for level, native in (
+        (logging.DEBUG, st.IK_LOG_DEBUG),
+        (logging.INFO, st.IK_LOG_INFO),
+        (logging.WARNING, st.IK_LOG_WARN),
+        (logging.ERROR, st.IK_LOG_ERROR),
+    ):
+        if any(lg.isEnabledFor(level) for lg in _ALL):
+            return native
+    return st.IK_LOG_OFF
+
+
+def install_native_level_setter(setter: Callable[[int], object]) -> None:
+    """Registers how to tell the core its max level (the binding wraps
+    ``ik_log_set_callback``); the next :func:`sync_native_level` pushes the level."""
+    global _setter, _pushed
+    with _lock:
+        _setter = setter
+        _pushed = None
+
+
+def sync_native_level() -> int:
+    """Applies ``INFERENCEKEY_LOG`` unless already done, then pushes :func:`native_max_level`
+    to the core if it changed since the last push. Cheap; call it when a client is created."""
+    global _pushed
+    with _lock:
+        if not _env_applied:
+            configure_from_env()
+        level = native_max_level()
+        if _setter is not None and level != _pushed:
+            _setter(level)
+            _pushed = level
+        return level
+
+
+def emit_native_record(level: int, record_json: str) -> None:
+    """Logs one core record ``{"level","target","message","fields"}``.
+
+    Runs on a core thread from the ABI callback, so it never raises: an undecodable record is
+    logged as text on ``inferencekey``. The message is used as is (no ``%`` formatting).
+    """
+    try:
+        try:
+            record: Any = json.loads(record_json)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            record = {"message": record_json}
+        name = record.get("level")
+        py_level = _NATIVE_NAMES.get(name.lower()) if isinstance(name, str) else None
+        if py_level is None:
+            py_level = _NATIVE_NUMBERS.get(level, logging.INFO)
+        target = record.get("target")
+        if not (
+            isinstance(target, str)
+            and (target == LOGGER_NAME or target.startswith(LOGGER_NAME + "."))
+        ):
+            target = LOGGER_NAME
+        lg = logging.getLogger(target)
+        if not lg.isEnabledFor(py_level):
+            return
+        message = record.get("message")
+        fields = record.get("fields")
+        log_record = lg.makeRecord(
+            target,
+            py_level,
+            "(native)",
+            0,
+            message if isinstance(message, str) else str(message),
+            (),
+            None,
+            extra={FIELDS_ATTR: fields if isinstance(fields, dict) else {}},
+        )
+        lg.handle(log_record)
+    except Exception:  # a log record must never break the core's thread
+        pass

@@ -1,0 +1,242 @@
+"""The data plane: :class:`DataClient` hands out per-workload :class:`Endpoint`\\ s, each
+calling its workload with its own ``ik_live_`` key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from . import _ffi
+from ._client import NativeClient, describe, native_config, opt_str, slug_arg
+from ._ffi import NULL, lib
+from ._streams import TextStream, open_stream
+from .errors import ValidationError
+from .types import EmbedResult, RerankResult, TextResult, Timeout
+
+_unpack = _ffi.ffi.unpack
+_loads = _ffi._loads
+
+
+class DataClient(NativeClient):
+    """A data-plane client for one project. Cheap endpoints share its connection pool."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        *,
+        project: str | None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | Timeout = 60.0,
+        max_retries: int = 2,
+        _from_env: bool = False,
+    ) -> None:
+        config = native_config(
+            from_env=_from_env,
+            base_url=base_url,
+            project=project,
+            timeout=timeout,
+            max_retries=max_retries,
+            api_key=api_key,
+        )
+        ptr = _ffi.call_into(lib.ik_data_client_new, "ik_data_client", config, len(config))
+        super().__init__(_ffi.Handle(ptr, lib.ik_data_client_free))
+        self._description = describe(lib.ik_data_client_describe, ptr)
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        project: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | Timeout = 60.0,
+        max_retries: int = 2,
+    ) -> DataClient:
+        """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults."""
+        return cls(
+            project=project,
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            _from_env=True,
+        )
+
+    def with_options(
+        self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
+    ) -> DataClient:
+        """A client with other timeouts or retries, sharing the connection pool."""
+        from ._options import partial_options
+
+        opts = _ffi.encode(partial_options(timeout, max_retries))
+        ptr = _ffi.call_into(lib.ik_data_client_with_options, "ik_data_client", self._ptr, opts, len(opts))
+        clone = DataClient.__new__(DataClient)
+        NativeClient.__init__(clone, _ffi.Handle(ptr, lib.ik_data_client_free))
+        clone._description = self._description
+        return clone
+
+    def endpoint(self, workload_slug: str, *, api_key: str | None = None) -> Endpoint:
+        """The endpoint of one workload. No network; the slug and key are checked here."""
+        body = _ffi.encode(
+            {"workload_slug": slug_arg(workload_slug), "api_key": opt_str("api_key", api_key)}
+        )
+        ptr = _ffi.call_into(lib.ik_endpoint_new, "ik_endpoint", self._ptr, body, len(body))
+        return Endpoint(_ffi.Handle(ptr, lib.ik_endpoint_free))
+
+    def __repr__(self) -> str:
+        d = self._description
+        return f"DataClient(base_url={d.get('base_url')!r}, project={d.get('project')!r})"
+
+    def __enter__(self) -> DataClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Endpoint:
+    """One workload's OpenAI-compatible endpoint. Thread-safe; cheap to create."""
+
+    __slots__ = ("_handle", "base_url", "project_slug", "workload_slug", "_key")
+
+    def __init__(self, handle: _ffi.Handle) -> None:
+        self._handle = handle
+        info = describe(lib.ik_endpoint_describe, handle.ptr)
+        self.project_slug: str = info["project_slug"]
+        self.workload_slug: str = info["workload_slug"]
+        #: The ``…/v1`` base, for any OpenAI-compatible client.
+        self.base_url: str = info["base_url"]
+        self._key: str = info["api_key"]
+
+    def _call(self, fn: Any, request: dict[str, Any]) -> Any:
+        body = _ffi.encode(request)
+        out = _ffi.ffi.new("char **")
+        out_len = _ffi.ffi.new("size_t *")
+        err = _ffi.ffi.new("ik_error **")
+        status = fn(self._handle.ptr, body, len(body), NULL, out, out_len, err)
+        if status:
+            _ffi.raise_error(status, err[0])
+        ptr = out[0]
+        try:
+            return _loads(_unpack(ptr, out_len[0]))
+        finally:
+            lib.ik_string_free(ptr)
+
+    def generate_text(
+        self,
+        *,
+        prompt: str | None = None,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> TextResult:
+        """One chat completion (``stream: false``)."""
+        request = _chat_request(prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body)
+        return TextResult._from_native(self._call(lib.ik_endpoint_generate_text, request))
+
+    def generate_text_stream(
+        self,
+        *,
+        prompt: str | None = None,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> TextStream:
+        """A streamed chat completion. Status errors raise here; iterate for chunks."""
+        request = _chat_request(prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body)
+        body = _ffi.encode(request)
+        return TextStream(open_stream(lib.ik_endpoint_generate_text_stream, self._handle.ptr, body, len(body)))
+
+    def embed(self, *, input: str | Sequence[str], extra_body: Mapping[str, Any] | None = None) -> EmbedResult:
+        """Embeddings of one string or a list of strings, in input order."""
+        request: dict[str, Any] = {"input": input if isinstance(input, str) else _str_list("input", input)}
+        if extra_body is not None:
+            request["extra_body"] = _mapping("extra_body", extra_body)
+        return EmbedResult._from_native(self._call(lib.ik_endpoint_embed, request))
+
+    def rerank(
+        self,
+        *,
+        query: str,
+        documents: Sequence[str],
+        top_n: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> RerankResult:
+        """Documents ranked by relevance to ``query``, best first."""
+        request: dict[str, Any] = {"query": query, "documents": _str_list("documents", documents)}
+        if top_n is not None:
+            request["top_n"] = top_n
+        if extra_body is not None:
+            request["extra_body"] = _mapping("extra_body", extra_body)
+        return RerankResult._from_native(self._call(lib.ik_endpoint_rerank, request))
+
+    def close(self) -> None:
+        """Releases the native endpoint (and its key) now rather than at garbage collection."""
+        self._handle.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Endpoint(project_slug={self.project_slug!r}, workload_slug={self.workload_slug!r}, "
+            f"api_key={self._key!r})"
+        )
+
+
+def _chat_request(
+    prompt: object,
+    messages: object,
+    temperature: object,
+    max_tokens: object,
+    top_p: object,
+    stop: object,
+    seed: object,
+    extra_body: object,
+) -> dict[str, Any]:
+    """Only set keys are sent; values are checked by the core (sdk §5)."""
+    request: dict[str, Any] = {}
+    if prompt is not None:
+        request["prompt"] = prompt
+    if messages is not None:
+        if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
+            raise ValidationError("messages must be a list of mappings", code="invalid_argument", field="messages")
+        request["messages"] = [dict(m) if isinstance(m, Mapping) else m for m in messages]
+    if temperature is not None:
+        request["temperature"] = temperature
+    if max_tokens is not None:
+        request["max_tokens"] = max_tokens
+    if top_p is not None:
+        request["top_p"] = top_p
+    if stop is not None:
+        request["stop"] = stop if isinstance(stop, str) else _str_list("stop", stop)
+    if seed is not None:
+        request["seed"] = seed
+    if extra_body is not None:
+        request["extra_body"] = _mapping("extra_body", extra_body)
+    return request
+
+
+def _str_list(name: str, value: object) -> list[Any]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise ValidationError(f"{name} must be a list of strings", code="invalid_argument", field=name)
+    return list(value)
+
+
+def _mapping(name: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"{name} must be a mapping", code="invalid_argument", field=name)
+    return dict(value)

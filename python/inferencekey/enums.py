@@ -1,0 +1,126 @@
+"""Public enums: ``str`` enums whose values are the wire strings (sdk-behaviour §1).
+
+Every parameter that takes one of these also takes the plain string, and a value decoded from
+the server that no enum knows stays a plain ``str`` (wire §4): a new server value must never
+fail a call.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TypeVar
+
+__all__ = [
+    "Backend",
+    "EnsureAction",
+    "ExecutionPolicy",
+    "OnDrift",
+    "TaskType",
+    "decode_enum",
+    "to_wire",
+]
+
+
+class _WireEnum(str, enum.Enum):
+    """A ``str`` enum that prints as its wire value on every Python version.
+
+    Python 3.11 changed ``str()``/``format()`` of mixed-in enums to ``Class.MEMBER``; pinning
+    both here keeps ``str(Backend.VLLM) == f"{Backend.VLLM}" == "vllm"`` on 3.10-3.13.
+    """
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, format_spec: str) -> str:
+        return str(self.value).__format__(format_spec)
+
+
+class Backend(_WireEnum):
+    """Native backends; any other canonical slug is a custom backend, passed as a plain string."""
+
+    OLLAMA = "ollama"
+    VLLM = "vllm"
+    VLLM_OMNI = "vllm-omni"
+    SGLANG = "sglang"
+    LLAMACPP = "llamacpp"
+    STABLE_DIFFUSION_CPP = "stablediffusioncpp"
+
+
+class TaskType(_WireEnum):
+    """What a workload serves; fixed at creation (``task_type`` is not patchable)."""
+
+    TEXT2TEXT = "text2text"
+    EMBEDDING = "embedding"
+    TEXT2IMAGE = "text2image"
+    TEXT2VIDEO = "text2video"
+    TEXT2AUDIO = "text2audio"
+    IMAGE2IMAGE = "image2image"
+    IMAGE2VIDEO = "image2video"
+    AUDIO2TEXT = "audio2text"
+    OMNI = "omni"
+    RERANKER = "reranker"
+    CLASSIFICATION = "classification"
+    REWARD = "reward"
+    FORECAST = "forecast"
+
+
+class OnDrift(_WireEnum):
+    """What ``ensure()`` does when the live workload differs from the spec (§4.1)."""
+
+    RECONCILE = "reconcile"
+    FAIL = "fail"
+    DRY_RUN = "dry_run"
+    WARN = "warn"
+    IGNORE = "ignore"
+
+
+class ExecutionPolicy(_WireEnum):
+    FIXED = "fixed"
+    SCHEDULED = "scheduled"
+    AUTOSCALING = "autoscaling"
+
+
+class EnsureAction(_WireEnum):
+    """Outcome of ``ensure()`` / ``plan()``."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    PLANNED = "planned"
+    DRIFT_IGNORED = "drift_ignored"
+    DRIFT_WARNED = "drift_warned"
+
+
+_E = TypeVar("_E", bound=_WireEnum)
+
+
+def to_wire(value: object, *, field: str, allowed: type[_WireEnum] | None = None) -> str:
+    """Returns the wire string of an enum member or plain string parameter.
+
+    Anything else raises ``ValidationError`` (``invalid_argument``) naming ``field``. With
+    ``allowed``, the value must also be one of that enum's values (for closed sets such as
+    ``OnDrift``; ``Backend`` is open, so callers pass no ``allowed`` there).
+    """
+    wire = value.value if isinstance(value, enum.Enum) else value
+    if not isinstance(wire, str):
+        from .errors import ValidationError
+
+        raise ValidationError(
+            f"{field} must be a string, got {type(value).__name__}",
+            code="invalid_argument",
+            field=field,
+        )
+    if allowed is not None and wire not in allowed._value2member_map_:
+        from .errors import ValidationError
+
+        choices = ", ".join(str(m.value) for m in allowed)
+        raise ValidationError(
+            f"{field} must be one of {choices}", code="invalid_argument", field=field
+        )
+    return wire
+
+
+def decode_enum(cls: type[_E], value: str) -> _E | str:
+    """Maps a server string to its member, or keeps the plain string when no member knows it."""
+    member = cls._value2member_map_.get(value)
+    return member if isinstance(member, cls) else value

@@ -1,0 +1,473 @@
+"""The exception hierarchy of sdk-behaviour §7, and the one mapping from native ABI errors.
+
+Every error carries ``message`` (no prefix, redacted), ``status_code``, ``code`` and
+``request_id``; ``str(error)`` adds the documented class prefix and the request id. Messages
+are scrubbed of token-like text once more on construction, so no error text, attribute or
+``repr`` can show a secret even if a caller builds one from untrusted text (§8).
+
+Errors pickle with all their attributes (they cross ``multiprocessing`` boundaries): every
+class is constructible from its message alone, and the attributes travel in ``__dict__``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from . import _status as st
+
+if TYPE_CHECKING:
+    from .types import FieldChange, ReadinessEvent
+
+__all__ = [
+    "APIConnectionError",
+    "APITimeoutError",
+    "ApiError",
+    "AuthError",
+    "ConfigurationError",
+    "ConflictError",
+    "DriftError",
+    "DriftWarning",
+    "InferenceKeyError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDenied",
+    "RateLimitError",
+    "ReadinessError",
+    "ReadinessTimeoutError",
+    "ValidationError",
+    "error_from_native",
+    "redact_token",
+    "scrub_secrets",
+]
+
+# --------------------------------------------------------------------------------------------
+# Redaction (wire §2): shared by errors, warnings and reprs.
+
+_TOKEN_PREFIXES: Final = ("ik_sdk_", "ik_live_")
+# A prefix followed by printable ASCII, stopping at characters that delimit tokens in prose.
+_TOKEN_CHARS: Final = "".join(
+    re.escape(c) for c in map(chr, range(0x21, 0x7F)) if c not in "\"'`,;()<>[]{}"
+)
+_TOKEN_RE: Final = re.compile(f"ik_(?:sdk|live)_[{_TOKEN_CHARS}]*")
+
+
+def redact_token(token: str) -> str:
+    """Display form of a token: ``ik_sdk_1a2b3c4d…``, ``ik_sdk_…`` or ``<redacted>``."""
+    text = token.strip()
+    for prefix in _TOKEN_PREFIXES:
+        if text.startswith(prefix):
+            ident, sep, secret = text[len(prefix) :].partition("_")
+            if sep and ident and secret:
+                return f"{prefix}{ident[:8]}\u2026"
+            return f"{prefix}\u2026"
+    return "<redacted>"
+
+
+def _scrub_match(match: re.Match[str]) -> str:
+    token = match.group(0)
+    body = token[token.index("_", 3) + 1 :]
+    # "an ik_sdk_ token" names a kind and "ik_sdk_1a2b3c4d…" is already redacted: keep both.
+    if not body or ("_" not in body and match.string.startswith("\u2026", match.end())):
+        return token
+    return redact_token(token)
+
+
+def scrub_secrets(text: str) -> str:
+    """Replaces every token-like substring of free text by its redacted form."""
+    if "ik_" not in text:
+        return text
+    return _TOKEN_RE.sub(_scrub_match, text)
+
+
+def _scrub_opt(text: str | None) -> str | None:
+    return None if text is None else scrub_secrets(text)
+
+
+# --------------------------------------------------------------------------------------------
+# The hierarchy.
+
+
+class InferenceKeyError(Exception):
+    """Base of every SDK error. Also raised directly for client-state errors (``client_closed``,
+    ``forked``, ``wrong_event_loop``), binding bugs and ``internal_panic``."""
+
+    message: str
+    status_code: int | None
+    code: str | None
+    request_id: str | None
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        message = scrub_secrets(str(message))
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = _scrub_opt(code)
+        self.request_id = request_id
+
+    def _prefix(self) -> str:
+        return f"inferencekey error [{self.code}]: " if self.code else "inferencekey error: "
+
+    def __str__(self) -> str:
+        text = self._prefix() + self.message
+        if self.request_id:
+            text += f" (request_id: {self.request_id})"
+        return text
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        return [
+            ("code", self.code),
+            ("status_code", self.status_code),
+            ("request_id", self.request_id),
+            ("message", self.message),
+        ]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._repr_fields())
+        return f"{type(self).__name__}({inner})"
+
+
+class AuthError(InferenceKeyError):
+    """401, or a token that is unrecognised or malformed (checked before any request)."""
+
+    def _prefix(self) -> str:
+        return "authentication failed: "
+
+
+class PermissionDenied(InferenceKeyError):
+    """403 (``code`` says why), or a token of the other plane (``wrong_credential_type``)."""
+
+    def _prefix(self) -> str:
+        return f"permission denied [{self.code}]: " if self.code else "permission denied: "
+
+
+class ValidationError(InferenceKeyError):
+    """400/422 from the server, or a local argument or spec check; ``field`` names the input."""
+
+    field: str | None
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        field: str | None = None,
+        status_code: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, code=code, request_id=request_id)
+        self.field = field
+
+    def _prefix(self) -> str:
+        return "validation error: "
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        fields = super()._repr_fields()
+        if self.field is not None:
+            fields.insert(-1, ("field", self.field))
+        return fields
+
+
+class DriftError(ValidationError):
+    """The live workload differs from the spec under ``OnDrift.FAIL``, or a change cannot be
+    patched under ``RECONCILE``. ``changes`` holds every drifted field."""
+
+    changes: tuple[FieldChange, ...]
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        changes: Sequence[FieldChange] = (),
+        field: str | None = None,
+        status_code: int | None = None,
+        code: str | None = "drift_detected",
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, field=field, status_code=status_code, code=code, request_id=request_id
+        )
+        self.changes = tuple(changes)
+
+
+class ConfigurationError(InferenceKeyError):
+    """A local setup problem: missing token/project/key, a bad option, a secret in a spec."""
+
+    def _prefix(self) -> str:
+        return "configuration error: "
+
+
+class ApiError(InferenceKeyError):
+    """Any other non-2xx answer, an undecodable 2xx body (``invalid_response``), or an error
+    event inside a stream (``status_code=None``)."""
+
+    def _prefix(self) -> str:
+        status = f" (status {self.status_code})" if self.status_code is not None else ""
+        code = f" [{self.code}]" if self.code else ""
+        return f"api error{status}{code}: "
+
+
+class NotFoundError(ApiError):
+    def _prefix(self) -> str:
+        return "not found: "
+
+
+class ConflictError(ApiError):
+    """409, e.g. ``slug_conflict`` when a re-list after a create conflict misses the slug."""
+
+
+class RateLimitError(ApiError):
+    """429. ``retry_after`` (seconds) is set when the server sent ``Retry-After``; above 60 s
+    the error is raised at once instead of retried."""
+
+    retry_after: float | None
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        retry_after: float | None = None,
+        status_code: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, code=code, request_id=request_id)
+        self.retry_after = retry_after
+
+
+class InternalServerError(ApiError):
+    """5xx after retries."""
+
+
+class ReadinessError(ApiError):
+    """The workload reached phase ``error`` while waiting for it; ``log_tail`` holds the last
+    lines of its process output (redacted by the server)."""
+
+    last_event: ReadinessEvent | None
+    log_tail: str | None
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        last_event: ReadinessEvent | None = None,
+        log_tail: str | None = None,
+        status_code: int | None = None,
+        code: str | None = "workload_failed",
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, code=code, request_id=request_id)
+        self.last_event = last_event
+        if log_tail is None and last_event is not None:
+            log_tail = last_event.log_tail
+        self.log_tail = log_tail
+
+
+class APIConnectionError(InferenceKeyError):
+    """No usable response: refused, reset, DNS, TLS, or a truncated stream."""
+
+    def _prefix(self) -> str:
+        return "connection error: "
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """A request exceeded its timeout. Also a builtin ``TimeoutError`` so generic timeout
+    handling catches it."""
+
+    def _prefix(self) -> str:
+        return "timed out: "
+
+
+class ReadinessTimeoutError(APITimeoutError):
+    """``wait_until_ready``'s hard deadline passed; ``last_event`` is the last phase seen."""
+
+    last_event: ReadinessEvent | None
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        last_event: ReadinessEvent | None = None,
+        status_code: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, code=code, request_id=request_id)
+        self.last_event = last_event
+
+
+class DriftWarning(UserWarning):
+    """Issued by ``ensure(on_drift=OnDrift.WARN)``: shows even without logging set up."""
+
+    message: str
+    changes: tuple[FieldChange, ...]
+
+    def __init__(self, message: str = "", changes: Sequence[FieldChange] = ()) -> None:
+        message = scrub_secrets(str(message))
+        super().__init__(message)
+        self.message = message
+        self.changes = tuple(changes)
+
+
+class _Cancelled(InferenceKeyError):
+    """Internal signal for ``IK_ERR_CANCELLED``: the binding turns it into
+    ``asyncio.CancelledError``, ``KeyboardInterrupt`` or the end of a closed stream. It is an
+    ``InferenceKeyError`` (code ``cancelled``) so that, should it ever escape, user code that
+    catches SDK errors still catches it."""
+
+    def __init__(
+        self,
+        message: str = "the operation was cancelled",
+        *,
+        status_code: int | None = None,
+        code: str | None = "cancelled",
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, code=code, request_id=request_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Native mapping (c-abi §2): exact value first, then the block of 100.
+
+_EXACT: Final[Mapping[int, type[InferenceKeyError]]] = {
+    st.IK_ERR_INVALID_ARG: ValidationError,
+    st.IK_ERR_NULL_ARG: InferenceKeyError,
+    st.IK_ERR_INVALID_UTF8: InferenceKeyError,
+    st.IK_ERR_INVALID_JSON: InferenceKeyError,
+    st.IK_ERR_INVALID_STATE: InferenceKeyError,
+    st.IK_ERR_CONFIG: ConfigurationError,
+    st.IK_ERR_AUTH: AuthError,
+    st.IK_ERR_PERMISSION: PermissionDenied,
+    st.IK_ERR_VALIDATION: ValidationError,
+    st.IK_ERR_DRIFT: DriftError,
+    st.IK_ERR_NOT_FOUND: NotFoundError,
+    st.IK_ERR_CONFLICT: ConflictError,
+    st.IK_ERR_RATE_LIMITED: RateLimitError,
+    st.IK_ERR_API: ApiError,
+    st.IK_ERR_SERVER: InternalServerError,
+    st.IK_ERR_WORKLOAD_FAILED: ReadinessError,
+    st.IK_ERR_CONNECTION: APIConnectionError,
+    st.IK_ERR_TIMEOUT: APITimeoutError,
+    st.IK_ERR_READINESS_TIMEOUT: ReadinessTimeoutError,
+    st.IK_ERR_CANCELLED: _Cancelled,
+    st.IK_ERR_PANIC: InferenceKeyError,
+    st.IK_ERR_UNKNOWN: InferenceKeyError,
+}
+
+# Fallback for numbers a newer core may add. Block 1000 is the binding-bug block: only 1000
+# itself is a user error, so an unknown 10xx stays a plain InferenceKeyError.
+_BLOCK: Final[Mapping[int, type[InferenceKeyError]]] = {
+    1000: InferenceKeyError,
+    1100: ConfigurationError,
+    1200: AuthError,
+    1300: PermissionDenied,
+    1400: ValidationError,
+    1500: NotFoundError,
+    1600: ConflictError,
+    1700: RateLimitError,
+    1800: ApiError,
+    1900: APIConnectionError,
+    2000: APITimeoutError,
+    2100: _Cancelled,
+}
+
+# Codes given when the core sends none (it always should).
+_DEFAULT_CODE: Final[Mapping[int, str]] = {
+    st.IK_ERR_NULL_ARG: "null_argument",
+    st.IK_ERR_INVALID_UTF8: "invalid_utf8",
+    st.IK_ERR_INVALID_JSON: "invalid_json",
+    st.IK_ERR_INVALID_STATE: "invalid_state",
+    st.IK_ERR_DRIFT: "drift_detected",
+    st.IK_ERR_WORKLOAD_FAILED: "workload_failed",
+    st.IK_ERR_CANCELLED: "cancelled",
+    st.IK_ERR_PANIC: "internal_panic",
+    st.IK_ERR_UNKNOWN: "unknown",
+}
+
+
+def _class_for(status: int) -> type[InferenceKeyError]:
+    cls = _EXACT.get(status)
+    if cls is None and status > 0:
+        cls = _BLOCK.get(status - status % 100)
+    return cls or InferenceKeyError
+
+
+def _opt_str(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value) if isinstance(value, (int, float, str)) else math.nan
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def error_from_native(
+    status: int,
+    http_status: int,
+    code: str,
+    message: str,
+    request_id: str | None,
+    details: dict[str, Any] | None,
+) -> InferenceKeyError:
+    """Builds the Python error for a failed native call (c-abi §2).
+
+    ``http_status`` 0 means none; ``details`` is the decoded ``ik_error_details_json``
+    (``changes``, ``retry_after``, ``field``, ``last_event``, ``log_tail``). Never raises: a
+    malformed detail is dropped rather than hiding the real error. ``IK_ERR_CANCELLED`` gives
+    the internal ``_Cancelled`` signal, which callers translate; it is never meant to reach
+    users.
+    """
+    cls = _class_for(status)
+    common: dict[str, Any] = {
+        "status_code": http_status if http_status > 0 else None,
+        "code": code or _DEFAULT_CODE.get(status) or ("cancelled" if cls is _Cancelled else None),
+        "request_id": request_id or None,
+    }
+    try:
+        extra = _extras(cls, details if isinstance(details, dict) else {})
+        return cls(message, **common, **extra)
+    except Exception:  # pragma: no cover - a defensive net; details come from our own core
+        return cls(message, **common)
+
+
+def _extras(cls: type[InferenceKeyError], details: dict[str, Any]) -> dict[str, Any]:
+    from .types import FieldChange, ReadinessEvent
+
+    extra: dict[str, Any] = {}
+    if issubclass(cls, ValidationError):
+        extra["field"] = _opt_str(details.get("field"))
+    if issubclass(cls, DriftError):
+        raw_changes = details.get("changes")
+        if isinstance(raw_changes, list):
+            extra["changes"] = tuple(
+                FieldChange._from_native(c) for c in raw_changes if isinstance(c, dict)
+            )
+    if issubclass(cls, RateLimitError):
+        extra["retry_after"] = _seconds(details.get("retry_after"))
+    if issubclass(cls, (ReadinessError, ReadinessTimeoutError)):
+        raw_event = details.get("last_event")
+        if isinstance(raw_event, dict):
+            extra["last_event"] = ReadinessEvent._from_native(raw_event)
+    if issubclass(cls, ReadinessError):
+        log_tail = details.get("log_tail")
+        if isinstance(log_tail, str):
+            extra["log_tail"] = log_tail
+    return extra

@@ -1,0 +1,225 @@
+"""The control plane: :class:`ManagementClient` (an ``ik_sdk_`` token, one project)."""
+
+from __future__ import annotations
+
+import builtins
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from . import _ffi
+from ._client import NativeClient, describe, native_config, opt_str, slug_arg
+from ._ffi import lib
+from ._options import wait_timeout
+from ._streams import ReadinessStream, open_stream
+from .enums import EnsureAction, OnDrift, to_wire
+from .errors import DriftWarning, ReadinessError, ValidationError
+from .types import EnsureResult, ReadinessEvent, Timeout, Workload, WorkloadSpec
+
+
+class ManagementClient(NativeClient):
+    """Declares and inspects workloads of one project. Thread-safe; share one per process."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        *,
+        sdk_token: str | None,
+        base_url: str | None = None,
+        project: str | None = None,
+        timeout: float | Timeout = 60.0,
+        max_retries: int = 2,
+        _from_env: bool = False,
+    ) -> None:
+        config = native_config(
+            from_env=_from_env,
+            base_url=base_url,
+            project=project,
+            timeout=timeout,
+            max_retries=max_retries,
+            sdk_token=sdk_token,
+        )
+        ptr = _ffi.call_into(lib.ik_management_client_new, "ik_management_client", config, len(config))
+        super().__init__(_ffi.Handle(ptr, lib.ik_management_client_free))
+        self._description = describe(lib.ik_management_client_describe, ptr)
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        sdk_token: str | None = None,
+        base_url: str | None = None,
+        project: str | None = None,
+        timeout: float | Timeout = 60.0,
+        max_retries: int = 2,
+    ) -> ManagementClient:
+        """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults."""
+        return cls(
+            sdk_token=sdk_token,
+            base_url=base_url,
+            project=project,
+            timeout=timeout,
+            max_retries=max_retries,
+            _from_env=True,
+        )
+
+    def with_options(
+        self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
+    ) -> ManagementClient:
+        """A client with other timeouts or retries, sharing credentials and connections."""
+        from ._options import partial_options
+
+        opts = _ffi.encode(partial_options(timeout, max_retries))
+        ptr = _ffi.call_into(
+            lib.ik_management_client_with_options, "ik_management_client", self._ptr, opts, len(opts)
+        )
+        clone = ManagementClient.__new__(ManagementClient)
+        NativeClient.__init__(clone, _ffi.Handle(ptr, lib.ik_management_client_free))
+        clone._description = self._description
+        return clone
+
+    def _call(self, fn: Callable[..., int], request: dict[str, Any]) -> Any:
+        body = _ffi.encode(request)
+        return _ffi.call(fn, self._ptr, body, len(body), _ffi.NULL)
+
+    def ensure(
+        self,
+        spec: WorkloadSpec,
+        *,
+        on_drift: OnDrift | str = OnDrift.RECONCILE,
+        project: str | None = None,
+    ) -> EnsureResult:
+        """Makes the workload match ``spec``: create, no-op, or act on drift per ``on_drift``."""
+        request = {
+            "spec": _spec_arg(spec),
+            "on_drift": to_wire(on_drift, field="on_drift", allowed=OnDrift),
+            "project": opt_str("project", project),
+        }
+        result = EnsureResult._from_native(self._call(lib.ik_management_ensure, request))
+        if result.action == EnsureAction.DRIFT_WARNED:
+            fields = ", ".join(c.field for c in result.changes)
+            warnings.warn(
+                DriftWarning(
+                    f'workload "{result.workload_slug}" drifted from spec: {fields}', result.changes
+                ),
+                stacklevel=2,
+            )
+        return result
+
+    def plan(self, spec: WorkloadSpec, *, project: str | None = None) -> EnsureResult:
+        """What ``ensure`` would do, without writing anything (``OnDrift.DRY_RUN``)."""
+        request = {"spec": _spec_arg(spec), "project": opt_str("project", project)}
+        return EnsureResult._from_native(self._call(lib.ik_management_plan, request))
+
+    def get(self, workload_slug: str, *, project: str | None = None) -> Workload:
+        """The workload with exactly this slug; raises ``NotFoundError`` when absent."""
+        request = {"workload_slug": slug_arg(workload_slug), "project": opt_str("project", project)}
+        return Workload._from_native(self._call(lib.ik_management_get, request))
+
+    def list(self, *, project: str | None = None) -> builtins.list[Workload]:
+        """Every workload of the project, oldest first."""
+        items = self._call(lib.ik_management_list, {"project": opt_str("project", project)})
+        return [Workload._from_native(item) for item in items]
+
+    def delete(self, workload_slug: str, *, project: str | None = None) -> bool:
+        """Deletes the workload. ``True`` if removed, ``False`` if it was not there. Irreversible."""
+        request = {"workload_slug": slug_arg(workload_slug), "project": opt_str("project", project)}
+        return bool(self._call(lib.ik_management_delete, request)["deleted"])
+
+    def readiness_events(
+        self, workload_slug: str, *, project: str | None = None, timeout: float = 600.0
+    ) -> ReadinessStream:
+        """Opens the readiness stream (errors raise here) and yields events until a terminal one."""
+        body = _ffi.encode(
+            {
+                "workload_slug": slug_arg(workload_slug),
+                "project": opt_str("project", project),
+                "timeout_s": wait_timeout(timeout),
+            }
+        )
+        ptr = open_stream(lib.ik_management_readiness_events, self._ptr, body, len(body))
+        return ReadinessStream(ptr)
+
+    def wait_until_ready(
+        self,
+        workload_slug: str,
+        *,
+        project: str | None = None,
+        timeout: float = 600.0,
+        on_progress: Callable[[ReadinessEvent], object] | None = None,
+        silent: bool = False,
+    ) -> ReadinessEvent:
+        """Blocks until the workload is ``ready``. Phase ``error`` raises ``ReadinessError``
+        (with the process's log tail); the hard ``timeout`` raises ``ReadinessTimeoutError``."""
+        report = on_progress or (None if silent else _StderrProgress(slug_arg(workload_slug)))
+        with self.readiness_events(workload_slug, project=project, timeout=timeout) as events:
+            for event in events:
+                if report is not None:
+                    report(event)
+                if event.phase == "ready":
+                    return event
+                if event.phase == "error":
+                    raise ReadinessError(
+                        f'workload "{workload_slug}" failed: {event.message}',
+                        code="workload_failed",
+                        last_event=event,
+                        log_tail=event.log_tail,
+                    )
+        raise ReadinessError(  # pragma: no cover - the core ends streams on terminal phases only
+            f'the readiness stream of "{workload_slug}" ended early', code="stream_ended"
+        )
+
+    def __repr__(self) -> str:
+        d = self._description
+        state = ", closed" if self._handle.closed else ""
+        return (
+            f"ManagementClient(base_url={d.get('base_url')!r}, project={d.get('project')!r}, "
+            f"token={d.get('token')!r}{state})"
+        )
+
+    def __enter__(self) -> ManagementClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _spec_arg(spec: object) -> dict[str, Any]:
+    if not isinstance(spec, WorkloadSpec):
+        raise ValidationError(
+            f"spec must be a WorkloadSpec, not {type(spec).__name__}", code="invalid_argument"
+        )
+    return spec._to_native()
+
+
+class _StderrProgress:
+    """Default progress: one rewritten line on a TTY, else one line per phase or step change."""
+
+    def __init__(self, slug: str) -> None:
+        self._slug = slug
+        self._tty = sys.stderr.isatty()
+        self._last: tuple[str, str | None] | None = None
+        self._started = time.monotonic()
+
+    def __call__(self, event: ReadinessEvent) -> None:
+        key = (event.phase, event.step)
+        if not self._tty and key == self._last:
+            return
+        self._last = key
+        elapsed = event.elapsed_ms / 1000 if event.elapsed_ms else time.monotonic() - self._started
+        line = f"{self._slug}: {event.phase} ({elapsed:.1f}s) {event.message}"
+        if self._tty:
+            end = "\n" if event.terminal else ""
+            sys.stderr.write(f"\r\x1b[2K{line}{end}")
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()

