@@ -83,7 +83,9 @@ impl FromRequestParts<Shared> for ControlCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
-        authenticate(parts, state, Kind::Sdk).await.map(ControlCaller)
+        authenticate(parts, state, Kind::Sdk)
+            .await
+            .map(ControlCaller)
     }
 }
 

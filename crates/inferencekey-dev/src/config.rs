@@ -79,8 +79,9 @@ impl Settings {
                 }
                 secret.to_string()
             }
-            None => crate::tokens::random_secret()
-                .map_err(|e| DevError::new("internal_error", e))?,
+            None => {
+                crate::tokens::random_secret().map_err(|e| DevError::new("internal_error", e))?
+            }
         };
         let python = config
             .python

@@ -202,7 +202,11 @@ impl Db {
     pub fn revoke_token(&self, token_id: &str, now: &str) -> Result<bool, rusqlite::Error> {
         let conn = self.conn();
         let exists = conn
-            .query_row("SELECT 1 FROM tokens WHERE token_id = ?1", [token_id], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM tokens WHERE token_id = ?1",
+                [token_id],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some();
         if exists {
@@ -271,7 +275,10 @@ impl Db {
     }
 
     pub fn delete_workload(&self, id: &str) -> Result<bool, rusqlite::Error> {
-        Ok(self.conn().execute("DELETE FROM workloads WHERE id = ?1", [id])? > 0)
+        Ok(self
+            .conn()
+            .execute("DELETE FROM workloads WHERE id = ?1", [id])?
+            > 0)
     }
 
     /// The workloads of one project, oldest first.
@@ -409,8 +416,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("platform.db");
         let db = Db::open(&path).unwrap();
-        let p = db.create_or_get_project("proj_a", "acme", "Acme", "t").unwrap();
-        let again = db.create_or_get_project("proj_b", "acme", "Other", "t").unwrap();
+        let p = db
+            .create_or_get_project("proj_a", "acme", "Acme", "t")
+            .unwrap();
+        let again = db
+            .create_or_get_project("proj_b", "acme", "Other", "t")
+            .unwrap();
         assert_eq!(p, again);
         let w = Workload {
             id: "wl_1".into(),
@@ -431,8 +442,14 @@ mod tests {
             updated_at: "t".into(),
         };
         db.insert_workload(&w).unwrap();
-        let dup = Workload { id: "wl_2".into(), ..w.clone() };
-        assert!(matches!(db.insert_workload(&dup), Err(InsertError::SlugConflict)));
+        let dup = Workload {
+            id: "wl_2".into(),
+            ..w.clone()
+        };
+        assert!(matches!(
+            db.insert_workload(&dup),
+            Err(InsertError::SlugConflict)
+        ));
         drop(db);
         let db = Db::open(&path).unwrap();
         assert_eq!(db.list_workloads("proj_a").unwrap(), vec![w.clone()]);

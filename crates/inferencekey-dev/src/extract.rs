@@ -1,9 +1,9 @@
 //! Request plumbing: decoded path segments and JSON bodies, with the contract's errors.
 
 use axum::body::Body;
-use futures_util::StreamExt;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
+use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::errors::ApiError;
@@ -35,7 +35,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Segments {
 
 /// Reads a JSON object body: 415 for a non-JSON content type, 413 over 16 MiB, 400
 /// `invalid_json` for anything but a JSON object. A missing content type is read as JSON.
-pub async fn read_json(headers: &HeaderMap, body: Body) -> Result<serde_json::Map<String, Value>, ApiError> {
+pub async fn read_json(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let media = content_type
             .to_str()
@@ -45,7 +48,9 @@ pub async fn read_json(headers: &HeaderMap, body: Body) -> Result<serde_json::Ma
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        if !(media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))) {
+        if !(media == "application/json"
+            || (media.starts_with("application/") && media.ends_with("+json")))
+        {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -71,7 +76,11 @@ pub async fn read_json(headers: &HeaderMap, body: Body) -> Result<serde_json::Ma
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("could not read the body: {e}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("could not read the body: {e}"),
+            )
         })?;
         if bytes.len() + chunk.len() > MAX_BODY {
             return Err(too_large());

@@ -162,22 +162,32 @@ impl DevServer {
                 let temp = tempfile::Builder::new()
                     .prefix("inferencekey-dev-")
                     .tempdir()
-                    .map_err(|e| DevError::new("internal_error", format!("temporary folder: {e}")))?;
+                    .map_err(|e| {
+                        DevError::new("internal_error", format!("temporary folder: {e}"))
+                    })?;
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
         let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
         let lock = lock_data_dir(&data_dir)?;
 
-        let io_error = |what: &str, e: std::io::Error| DevError::new("internal_error", format!("{what}: {e}"));
+        let io_error =
+            |what: &str, e: std::io::Error| DevError::new("internal_error", format!("{what}: {e}"));
         let logs_dir = data_dir.join("logs");
         std::fs::create_dir_all(&logs_dir).map_err(|e| io_error("logs folder", e))?;
-        let log_path = config.log_file.clone().unwrap_or_else(|| logs_dir.join("platform.log"));
+        let log_path = config
+            .log_file
+            .clone()
+            .unwrap_or_else(|| logs_dir.join("platform.log"));
         let log = Arc::new(log::Logger::open(&log_path).map_err(|e| {
-            DevError::new("invalid_config", format!("log_file {}: {e}", log_path.display()))
+            DevError::new(
+                "invalid_config",
+                format!("log_file {}: {e}", log_path.display()),
+            )
         })?);
         let scripts_dir = data_dir.join("standins");
-        runner::standin::write_scripts(&scripts_dir).map_err(|e| io_error("stand-in launchers", e))?;
+        runner::standin::write_scripts(&scripts_dir)
+            .map_err(|e| io_error("stand-in launchers", e))?;
 
         let db = Arc::new(
             db::Db::open(&data_dir.join("platform.db"))
@@ -223,7 +233,9 @@ impl DevServer {
         let state = Arc::new(state::AppState {
             db: db.clone(),
             runner: runner.clone(),
-            limiter: settings.rate_limit_per_minute.map(middleware::RateLimiter::new),
+            limiter: settings
+                .rate_limit_per_minute
+                .map(middleware::RateLimiter::new),
             settings: settings.clone(),
             log: log.clone(),
             upstream,
@@ -299,13 +311,21 @@ impl DevServer {
 
     /// Same as `POST /_dev/projects`: creates the project (or finds it by slug) and mints a
     /// fresh `ik_sdk_` token (all scopes) and `ik_live_` key (`<slug>/*`).
-    pub fn create_project(&self, slug: &str, name: Option<&str>) -> Result<ProjectCredentials, DevError> {
+    pub fn create_project(
+        &self,
+        slug: &str,
+        name: Option<&str>,
+    ) -> Result<ProjectCredentials, DevError> {
         let db = self.db()?;
         Ok(ops::create_project(&db, slug, name)?)
     }
 
     /// Same as `POST /_dev/projects/{project}/tokens`. Returns (token, token_id).
-    pub fn mint_token(&self, project: &str, request: &serde_json::Value) -> Result<(String, String), DevError> {
+    pub fn mint_token(
+        &self,
+        project: &str,
+        request: &serde_json::Value,
+    ) -> Result<(String, String), DevError> {
         let db = self.db()?;
         Ok(ops::mint_token(&db, project, request)?)
     }
@@ -313,7 +333,11 @@ impl DevServer {
     /// Stops accepting, stops every workload process (SIGTERM, then SIGKILL after 3 s), closes
     /// the database and removes a temporary data folder. Idempotent.
     pub fn stop(&self) {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         let Some(running) = running else { return };
         let Running {
             runtime,
@@ -328,7 +352,10 @@ impl DevServer {
         run_on(&runtime, async {
             shutdown.cancel();
             runner.shutdown().await;
-            if tokio::time::timeout(Duration::from_secs(3), &mut server).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(3), &mut server)
+                .await
+                .is_err()
+            {
                 server.abort();
             }
         });

@@ -38,7 +38,9 @@ fn parse_args() -> Result<Option<Args>, String> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_string(), Some(value.to_string()))
+            }
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| {
@@ -58,18 +60,28 @@ fn parse_args() -> Result<Option<Args>, String> {
             }
             "--host" => config.host = Some(value("--host")?),
             "--port" => {
-                config.port = Some(value("--port")?.parse().map_err(|_| "--port takes a number from 0 to 65535")?)
+                config.port = Some(
+                    value("--port")?
+                        .parse()
+                        .map_err(|_| "--port takes a number from 0 to 65535")?,
+                )
             }
             "--data-dir" => config.data_dir = Some(PathBuf::from(value("--data-dir")?)),
             "--python" => config.python = Some(PathBuf::from(value("--python")?)),
             "--project" => project = value("--project")?,
             "--rate-limit" => {
-                config.rate_limit_per_minute =
-                    Some(value("--rate-limit")?.parse().map_err(|_| "--rate-limit takes a whole number")?)
+                config.rate_limit_per_minute = Some(
+                    value("--rate-limit")?
+                        .parse()
+                        .map_err(|_| "--rate-limit takes a whole number")?,
+                )
             }
             "--upstream-timeout" => {
-                config.upstream_timeout_s =
-                    Some(value("--upstream-timeout")?.parse().map_err(|_| "--upstream-timeout takes seconds")?)
+                config.upstream_timeout_s = Some(
+                    value("--upstream-timeout")?
+                        .parse()
+                        .map_err(|_| "--upstream-timeout takes seconds")?,
+                )
             }
             "--admin-secret" => config.admin_secret = Some(value("--admin-secret")?),
             "--log-file" => config.log_file = Some(PathBuf::from(value("--log-file")?)),
@@ -90,7 +102,10 @@ fn main() -> ExitCode {
     };
 
     // Signals are caught before anything is printed, so a supervisor may signal at once.
-    let signals = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let signals = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("inferencekey-dev: {e}");
@@ -100,7 +115,10 @@ fn main() -> ExitCode {
     let (mut interrupt, mut terminate) = {
         let _guard = signals.enter();
         use tokio::signal::unix::{signal, SignalKind};
-        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
             (Ok(i), Ok(t)) => (i, t),
             (Err(e), _) | (_, Err(e)) => {
                 eprintln!("inferencekey-dev: cannot handle signals: {e}");
@@ -130,7 +148,11 @@ fn main() -> ExitCode {
     let _ = writeln!(out, "export INFERENCEKEY_PROJECT={}", args.project);
     let _ = writeln!(out, "export INFERENCEKEY_SDK_TOKEN={}", creds.sdk_token);
     let _ = writeln!(out, "export INFERENCEKEY_API_KEY={}", creds.api_key);
-    let _ = writeln!(out, "export INFERENCEKEY_DEV_ADMIN_SECRET={}", info.admin_secret);
+    let _ = writeln!(
+        out,
+        "export INFERENCEKEY_DEV_ADMIN_SECRET={}",
+        info.admin_secret
+    );
     let _ = out.flush();
     drop(out);
     eprintln!(

@@ -25,7 +25,11 @@ fn valid_request_id(value: &HeaderValue) -> Option<String> {
 }
 
 /// Outermost layer: every response carries `X-Request-Id`; one access-log line per request.
-pub async fn request_context(State(state): State<Shared>, request: Request, next: Next) -> Response {
+pub async fn request_context(
+    State(state): State<Shared>,
+    request: Request,
+    next: Next,
+) -> Response {
     let request_id = request
         .headers()
         .get(REQUEST_ID)

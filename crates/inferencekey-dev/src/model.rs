@@ -126,6 +126,8 @@ impl Workload {
 
     /// Whether any stored value differs (drives `updated_at`).
     pub fn differs_from(&self, other: &Workload) -> bool {
-        self.needs_restart(other) || self.name != other.name || self.description != other.description
+        self.needs_restart(other)
+            || self.name != other.name
+            || self.description != other.description
     }
 }

@@ -11,7 +11,11 @@ use crate::ProjectCredentials;
 
 /// Creates project `slug` (or finds it) and mints a fresh control token with every scope and a
 /// data key granted `<slug>/*`.
-pub fn create_project(db: &Db, slug: &str, name: Option<&str>) -> Result<ProjectCredentials, ApiError> {
+pub fn create_project(
+    db: &Db,
+    slug: &str,
+    name: Option<&str>,
+) -> Result<ProjectCredentials, ApiError> {
     if !is_canonical_slug(slug) {
         return Err(ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -38,7 +42,11 @@ pub fn create_project(db: &Db, slug: &str, name: Option<&str>) -> Result<Project
 
 /// Mints a token for `project_key` (slug or id) from `{"kind":"sdk","scopes":[…]}` or
 /// `{"kind":"live","grants":["acme/support-bot", "acme/*"]}`. Returns (token, token_id).
-pub fn mint_token(db: &Db, project_key: &str, request: &Value) -> Result<(String, String), ApiError> {
+pub fn mint_token(
+    db: &Db,
+    project_key: &str,
+    request: &Value,
+) -> Result<(String, String), ApiError> {
     let project = db
         .find_project(project_key)?
         .ok_or_else(|| ApiError::not_found(format!("no project \"{project_key}\"")))?;
@@ -50,7 +58,12 @@ pub fn mint_token(db: &Db, project_key: &str, request: &Value) -> Result<(String
         ));
     };
     let kind = match request.get("kind") {
-        None | Some(Value::Null) => return Err(ApiError::invalid_request("kind", "kind is required (\"sdk\" or \"live\")")),
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid_request(
+                "kind",
+                "kind is required (\"sdk\" or \"live\")",
+            ))
+        }
         Some(Value::String(kind)) => Kind::parse(kind)
             .ok_or_else(|| ApiError::invalid_field("kind", "kind must be \"sdk\" or \"live\""))?,
         Some(_) => return Err(ApiError::invalid_request("kind", "kind must be a string")),
@@ -61,18 +74,25 @@ pub fn mint_token(db: &Db, project_key: &str, request: &Value) -> Result<(String
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|item| {
-                    item.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| ApiError::invalid_request(field, format!("{field} must be an array of strings")))
+                    item.as_str().map(str::to_string).ok_or_else(|| {
+                        ApiError::invalid_request(
+                            field,
+                            format!("{field} must be an array of strings"),
+                        )
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(_) => Err(ApiError::invalid_request(field, format!("{field} must be an array of strings"))),
+            Some(_) => Err(ApiError::invalid_request(
+                field,
+                format!("{field} must be an array of strings"),
+            )),
         }
     };
     let (scopes, grants) = match kind {
         Kind::Sdk => {
-            let scopes = list("scopes")?.unwrap_or_else(|| SCOPES.iter().map(|s| s.to_string()).collect());
+            let scopes =
+                list("scopes")?.unwrap_or_else(|| SCOPES.iter().map(|s| s.to_string()).collect());
             if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
                 return Err(ApiError::invalid_field(
                     "scopes",
@@ -89,7 +109,10 @@ pub fn mint_token(db: &Db, project_key: &str, request: &Value) -> Result<(String
                 if !project.is_named_by(p) {
                     return Err(ApiError::invalid_field(
                         "grants",
-                        format!("grant \"{grant}\" must be \"{}/<workload>\" or \"{}/*\"", project.slug, project.slug),
+                        format!(
+                            "grant \"{grant}\" must be \"{}/<workload>\" or \"{}/*\"",
+                            project.slug, project.slug
+                        ),
                     ));
                 }
                 if w != "*" && !is_canonical_slug(w) {
@@ -125,7 +148,15 @@ fn store_new_token(
 ) -> Result<(String, String), ApiError> {
     for _ in 0..16 {
         let minted = tokens::mint(kind).map_err(ApiError::internal)?;
-        if db.insert_token(&minted.token_id, kind, &project.id, &minted.hash, scopes, grants, &now_rfc3339())? {
+        if db.insert_token(
+            &minted.token_id,
+            kind,
+            &project.id,
+            &minted.hash,
+            scopes,
+            grants,
+            &now_rfc3339(),
+        )? {
             return Ok((minted.token, minted.token_id));
         }
     }

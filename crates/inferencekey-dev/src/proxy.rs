@@ -96,9 +96,10 @@ fn fix_model(value: &mut Value) -> bool {
 fn json_response(status: StatusCode, body: Bytes) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -143,7 +144,10 @@ fn finish_json(status: reqwest::StatusCode, bytes: Bytes) -> Result<Response, Ap
         }
     };
     if fix_model(&mut value) {
-        return Ok(json_response(StatusCode::OK, Bytes::from(value.to_string())));
+        return Ok(json_response(
+            StatusCode::OK,
+            Bytes::from(value.to_string()),
+        ));
     }
     Ok(json_response(StatusCode::OK, bytes))
 }
@@ -198,7 +202,10 @@ pub async fn stream(
     });
     let mut response = Body::from_stream(events).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
@@ -230,7 +237,9 @@ impl Relay {
             if let Some(event) = self.take_event() {
                 match self.classify(&event) {
                     Outcome::Skip => continue,
-                    Outcome::Forward(data) => return Some(Bytes::from(format!("data: {data}\n\n"))),
+                    Outcome::Forward(data) => {
+                        return Some(Bytes::from(format!("data: {data}\n\n")))
+                    }
                     Outcome::Done => {
                         self.finished = true;
                         return Some(Bytes::from_static(b"data: [DONE]\n\n"));
@@ -304,7 +313,8 @@ impl Relay {
                 .and_then(Value::as_str)
                 .or_else(|| error.as_str())
                 .unwrap_or("the workload process reported an error mid-stream");
-            let event = json!({"error": {"code": "upstream_error", "message": redact_text(message)}});
+            let event =
+                json!({"error": {"code": "upstream_error", "message": redact_text(message)}});
             return Outcome::Failed(event.to_string());
         }
         if let Some(choices) = value.get("choices").and_then(Value::as_array) {

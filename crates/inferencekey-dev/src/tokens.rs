@@ -101,7 +101,9 @@ pub fn parse_exact(token: &str) -> Option<(Kind, &str)> {
     };
     let (id, secret) = rest.split_once('_')?;
     let lower_hex = |s: &str, n: usize| {
-        s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
     (lower_hex(id, 8) && lower_hex(secret, 64)).then_some((kind, id))
 }

@@ -58,9 +58,7 @@ pub fn new_id(prefix: &str) -> String {
 
 /// Whether `s` is a canonical slug: `^[a-z0-9]+(-[a-z0-9]+)*$`, 1–63 chars.
 pub fn is_canonical_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && is_kebab(s)
+    !s.is_empty() && s.len() <= 63 && is_kebab(s)
 }
 
 /// `^[a-z0-9]+(-[a-z0-9]+)*$` with no length limit (backend slugs).
@@ -69,8 +67,7 @@ pub fn is_kebab(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--")
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
@@ -122,7 +119,10 @@ mod tests {
         assert!(!is_canonical_slug("-a"));
         assert!(!is_canonical_slug(""));
         assert!(!is_canonical_slug(&"a".repeat(64)));
-        assert_eq!(slug_from_name("  Billing Embeddings! v2 "), "billing-embeddings-v2");
+        assert_eq!(
+            slug_from_name("  Billing Embeddings! v2 "),
+            "billing-embeddings-v2"
+        );
         assert_eq!(slug_from_name("Ünïcode"), "n-code");
         assert_eq!(slug_from_name("!!!"), "");
     }

@@ -34,12 +34,16 @@ async fn setup_matrix() -> (Platform, Vec<Route>) {
     let (_, _) = p.create_fake("rr", "reranker", "").await;
     // A workload with no stand-in: reaches `error` at once and runs no process.
     let target = p
-        .create_ok(json!({"name": "Target", "slug": "target", "task_type": "text2image",
-                          "backend": "custom-engine", "model_name": "m"}))
+        .create_ok(
+            json!({"name": "Target", "slug": "target", "task_type": "text2image",
+                          "backend": "custom-engine", "model_name": "m"}),
+        )
         .await;
     let doomed = p
-        .create_ok(json!({"name": "Doomed", "slug": "doomed", "task_type": "text2image",
-                          "backend": "custom-engine", "model_name": "m"}))
+        .create_ok(
+            json!({"name": "Doomed", "slug": "doomed", "task_type": "text2image",
+                          "backend": "custom-engine", "model_name": "m"}),
+        )
         .await;
     for slug in ["chat", "emb", "rr"] {
         p.wait_ready(slug).await;
@@ -60,8 +64,10 @@ async fn setup_matrix() -> (Platform, Vec<Route>) {
             name: "create",
             method: Method::POST,
             path: "/api/projects/acme/workloads".into(),
-            body: Some(json!({"name": "Matrix", "slug": "matrix-created", "task_type": "text2image",
-                              "backend": "custom-engine", "model_name": "m"})),
+            body: Some(
+                json!({"name": "Matrix", "slug": "matrix-created", "task_type": "text2image",
+                              "backend": "custom-engine", "model_name": "m"}),
+            ),
             control: true,
             write: true,
             project_in_path: true,
@@ -101,7 +107,9 @@ async fn setup_matrix() -> (Platform, Vec<Route>) {
             name: "chat",
             method: Method::POST,
             path: "/endpoint/acme/chat/v1/chat/completions".into(),
-            body: Some(json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "stream": false})),
+            body: Some(
+                json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "stream": false}),
+            ),
             control: false,
             write: false,
             project_in_path: true,
@@ -157,7 +165,12 @@ async fn every_route_enforces_every_token_kind_in_contract_order() {
 
     // Another project, with its own tokens.
     let other = p
-        .send(Method::POST, "/_dev/projects", Some(&p.admin), Some(json!({"slug": "other"})))
+        .send(
+            Method::POST,
+            "/_dev/projects",
+            Some(&p.admin),
+            Some(json!({"slug": "other"})),
+        )
         .await;
     assert_eq!(other.status(), 201);
     let other: Value = other.json().await.unwrap();
@@ -165,9 +178,16 @@ async fn every_route_enforces_every_token_kind_in_contract_order() {
     let other_live = other["api_key"].as_str().unwrap().to_string();
 
     // Tokens of acme with too little.
-    let (sdk_read_only, _) = p.mint("acme", json!({"kind": "sdk", "scopes": ["workload:read"]})).await;
+    let (sdk_read_only, _) = p
+        .mint("acme", json!({"kind": "sdk", "scopes": ["workload:read"]}))
+        .await;
     let (sdk_no_scope, _) = p.mint("acme", json!({"kind": "sdk", "scopes": []})).await;
-    let (live_elsewhere, _) = p.mint("acme", json!({"kind": "live", "grants": ["acme/not-these"]})).await;
+    let (live_elsewhere, _) = p
+        .mint(
+            "acme",
+            json!({"kind": "live", "grants": ["acme/not-these"]}),
+        )
+        .await;
     // Revoked tokens of both kinds.
     let (revoked_sdk, id) = p.mint("acme", json!({"kind": "sdk"})).await;
     p.revoke(&id).await;
@@ -204,16 +224,46 @@ async fn every_route_enforces_every_token_kind_in_contract_order() {
         println!("route {}", route.name);
 
         assert_error(send(None).await, 401, "missing_credential").await;
-        assert_error(send(Some("Basic dXNlcjpwYXNz".into())).await, 401, "missing_credential").await;
-        assert_error(send(Some("Bearer   ".into())).await, 401, "missing_credential").await;
+        assert_error(
+            send(Some("Basic dXNlcjpwYXNz".into())).await,
+            401,
+            "missing_credential",
+        )
+        .await;
+        assert_error(
+            send(Some("Bearer   ".into())).await,
+            401,
+            "missing_credential",
+        )
+        .await;
         assert_error(send(bearer("not-a-token")).await, 401, "invalid_credential").await;
-        assert_error(send(bearer("ik_sdk_1234_short")).await, 401, "invalid_credential").await;
-        assert_error(send(bearer(&own.to_uppercase())).await, 401, "invalid_credential").await;
-        assert_error(send(bearer(wrong_plane)).await, 403, "wrong_credential_type").await;
+        assert_error(
+            send(bearer("ik_sdk_1234_short")).await,
+            401,
+            "invalid_credential",
+        )
+        .await;
+        assert_error(
+            send(bearer(&own.to_uppercase())).await,
+            401,
+            "invalid_credential",
+        )
+        .await;
+        assert_error(
+            send(bearer(wrong_plane)).await,
+            403,
+            "wrong_credential_type",
+        )
+        .await;
         assert_error(send(bearer(revoked)).await, 401, "invalid_credential").await;
         assert_error(send(bearer(unknown)).await, 401, "invalid_credential").await;
         if route.project_in_path {
-            assert_error(send(bearer(other_project)).await, 403, "project_scope_mismatch").await;
+            assert_error(
+                send(bearer(other_project)).await,
+                403,
+                "project_scope_mismatch",
+            )
+            .await;
         } else {
             // `/api/workloads/{id}` of another project: not found, not forbidden.
             assert_error(send(bearer(other_project)).await, 404, "not_found").await;
@@ -229,50 +279,140 @@ async fn every_route_enforces_every_token_kind_in_contract_order() {
     }
 
     // Path project that does not exist: 403 (never reveals existence).
-    let r = p.send(Method::GET, "/api/projects/nope/workloads", Some(&p.sdk), None).await;
+    let r = p
+        .send(
+            Method::GET,
+            "/api/projects/nope/workloads",
+            Some(&p.sdk),
+            None,
+        )
+        .await;
     assert_error(r, 403, "project_scope_mismatch").await;
-    let r = p.send(Method::GET, "/endpoint/nope/chat/v1/models", Some(&p.live), None).await;
+    let r = p
+        .send(
+            Method::GET,
+            "/endpoint/nope/chat/v1/models",
+            Some(&p.live),
+            None,
+        )
+        .await;
     assert_error(r, 403, "project_scope_mismatch").await;
     // The project id works like its slug.
-    let r = p.send(Method::GET, &format!("/api/projects/{}/workloads", p.project_id), Some(&p.sdk), None).await;
+    let r = p
+        .send(
+            Method::GET,
+            &format!("/api/projects/{}/workloads", p.project_id),
+            Some(&p.sdk),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 200);
     // A specific grant: another workload is 403 whether or not it exists; `project/*`: 404.
-    let (chat_only, _) = p.mint("acme", json!({"kind": "live", "grants": ["acme/chat"]})).await;
+    let (chat_only, _) = p
+        .mint("acme", json!({"kind": "live", "grants": ["acme/chat"]}))
+        .await;
     for slug in ["emb", "ghost"] {
-        let r = p.send(Method::GET, &format!("/endpoint/acme/{slug}/v1/models"), Some(&chat_only), None).await;
+        let r = p
+            .send(
+                Method::GET,
+                &format!("/endpoint/acme/{slug}/v1/models"),
+                Some(&chat_only),
+                None,
+            )
+            .await;
         assert_error(r, 403, "scope_insufficient").await;
     }
-    let r = p.send(Method::GET, "/endpoint/acme/chat/v1/models", Some(&chat_only), None).await;
+    let r = p
+        .send(
+            Method::GET,
+            "/endpoint/acme/chat/v1/models",
+            Some(&chat_only),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 200);
-    let r = p.send(Method::GET, "/endpoint/acme/ghost/v1/models", Some(&p.live), None).await;
+    let r = p
+        .send(
+            Method::GET,
+            "/endpoint/acme/ghost/v1/models",
+            Some(&p.live),
+            None,
+        )
+        .await;
     assert_error(r, 404, "not_found").await;
     // Unknown workload on the control plane.
-    let r = p.send(Method::PATCH, "/api/workloads/wl_00000000000000000000000000", Some(&p.sdk), Some(json!({}))).await;
+    let r = p
+        .send(
+            Method::PATCH,
+            "/api/workloads/wl_00000000000000000000000000",
+            Some(&p.sdk),
+            Some(json!({})),
+        )
+        .await;
     assert_error(r, 404, "not_found").await;
-    let r = p.send(Method::GET, "/api/projects/acme/workloads/ghost/readiness-events", Some(&p.sdk), None).await;
+    let r = p
+        .send(
+            Method::GET,
+            "/api/projects/acme/workloads/ghost/readiness-events",
+            Some(&p.sdk),
+            None,
+        )
+        .await;
     assert_error(r, 404, "not_found").await;
     // assignment:write guards worker_id / gpu_resource_id.
     let (no_assign, _) = p
-        .mint("acme", json!({"kind": "sdk", "scopes": ["workload:read", "workload:write"]}))
+        .mint(
+            "acme",
+            json!({"kind": "sdk", "scopes": ["workload:read", "workload:write"]}),
+        )
         .await;
     let body = json!({"name": "Placed", "task_type": "text2image", "backend": "b", "model_name": "m", "worker_id": "w1"});
-    let r = p.send(Method::POST, "/api/projects/acme/workloads", Some(&no_assign), Some(body.clone())).await;
+    let r = p
+        .send(
+            Method::POST,
+            "/api/projects/acme/workloads",
+            Some(&no_assign),
+            Some(body.clone()),
+        )
+        .await;
     assert_error(r, 403, "scope_insufficient").await;
-    let r = p.send(Method::POST, "/api/projects/acme/workloads", Some(&p.sdk), Some(body)).await;
+    let r = p
+        .send(
+            Method::POST,
+            "/api/projects/acme/workloads",
+            Some(&p.sdk),
+            Some(body),
+        )
+        .await;
     assert_eq!(r.status(), 201);
     // Task type mismatch.
     let r = p
-        .send(Method::POST, "/endpoint/acme/emb/v1/chat/completions", Some(&p.live),
-              Some(json!({"messages": [{"role": "user", "content": "x"}]})))
+        .send(
+            Method::POST,
+            "/endpoint/acme/emb/v1/chat/completions",
+            Some(&p.live),
+            Some(json!({"messages": [{"role": "user", "content": "x"}]})),
+        )
         .await;
     assert_error(r, 400, "task_type_mismatch").await;
     let r = p
-        .send(Method::POST, "/endpoint/acme/chat/v1/rerank", Some(&p.live),
-              Some(json!({"query": "q", "documents": ["a"]})))
+        .send(
+            Method::POST,
+            "/endpoint/acme/chat/v1/rerank",
+            Some(&p.live),
+            Some(json!({"query": "q", "documents": ["a"]})),
+        )
         .await;
     assert_error(r, 400, "task_type_mismatch").await;
     // Unknown data route.
-    let r = p.send(Method::POST, "/endpoint/acme/chat/v1/images/generations", Some(&p.live), Some(json!({}))).await;
+    let r = p
+        .send(
+            Method::POST,
+            "/endpoint/acme/chat/v1/images/generations",
+            Some(&p.live),
+            Some(json!({})),
+        )
+        .await;
     assert_error(r, 404, "not_found").await;
 }
 
@@ -306,15 +446,41 @@ async fn malformed_requests_get_contract_errors_and_the_platform_keeps_serving()
 
     // Invalid JSON, and JSON that is not an object.
     for body in [&b"{\"name\": "[..], b"", b"[1,2]", b"\"text\"", b"\xff\xfe"] {
-        assert_error(raw(Method::POST, create_path, json_ct, body.to_vec()).await, 400, "invalid_json").await;
-        assert_error(raw(Method::PATCH, &target_path, json_ct, body.to_vec()).await, 400, "invalid_json").await;
+        assert_error(
+            raw(Method::POST, create_path, json_ct, body.to_vec()).await,
+            400,
+            "invalid_json",
+        )
+        .await;
+        assert_error(
+            raw(Method::PATCH, &target_path, json_ct, body.to_vec()).await,
+            400,
+            "invalid_json",
+        )
+        .await;
         healthy().await;
     }
     // A missing content type is read as JSON; a non-JSON one is 415.
-    let ok = raw(Method::PATCH, &target_path, None, br#"{"description": "no header"}"#.to_vec()).await;
+    let ok = raw(
+        Method::PATCH,
+        &target_path,
+        None,
+        br#"{"description": "no header"}"#.to_vec(),
+    )
+    .await;
     assert_eq!(ok.status(), 200);
-    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
-        let r = raw(Method::POST, create_path, Some(ct), br#"{"name":"x"}"#.to_vec()).await;
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let r = raw(
+            Method::POST,
+            create_path,
+            Some(ct),
+            br#"{"name":"x"}"#.to_vec(),
+        )
+        .await;
         assert_error(r, 415, "unsupported_media_type").await;
     }
     healthy().await;
@@ -334,29 +500,61 @@ async fn malformed_requests_get_contract_errors_and_the_platform_keeps_serving()
     ] {
         let mut body = base.clone();
         body[field] = value;
-        let r = p.send(Method::POST, create_path, Some(&p.sdk), Some(body)).await;
+        let r = p
+            .send(Method::POST, create_path, Some(&p.sdk), Some(body))
+            .await;
         let error = assert_error(r, 400, "invalid_request").await;
         assert_eq!(error["field"], field);
-        let r = p.send(Method::PATCH, &target_path, Some(&p.sdk), Some(json!({field: base[field].clone(), "name": 5}))).await;
+        let r = p
+            .send(
+                Method::PATCH,
+                &target_path,
+                Some(&p.sdk),
+                Some(json!({field: base[field].clone(), "name": 5})),
+            )
+            .await;
         assert_error(r, 400, "invalid_request").await;
     }
     // Required fields missing.
     for field in ["name", "backend", "model_name"] {
         let mut body = base.clone();
         body.as_object_mut().unwrap().remove(field);
-        let r = p.send(Method::POST, create_path, Some(&p.sdk), Some(body)).await;
-        assert_eq!(assert_error(r, 400, "invalid_request").await["field"], field);
+        let r = p
+            .send(Method::POST, create_path, Some(&p.sdk), Some(body))
+            .await;
+        assert_eq!(
+            assert_error(r, 400, "invalid_request").await["field"],
+            field
+        );
     }
     healthy().await;
 
     // Non-canonical slugs: 422 invalid_slug.
-    for slug in ["Support-Bot", "support_bot", "-bot", "bot-", "a--b", "", "sp ace", &"a".repeat(64)] {
+    for slug in [
+        "Support-Bot",
+        "support_bot",
+        "-bot",
+        "bot-",
+        "a--b",
+        "",
+        "sp ace",
+        &"a".repeat(64),
+    ] {
         let mut body = base.clone();
         body["slug"] = json!(slug);
-        let r = p.send(Method::POST, create_path, Some(&p.sdk), Some(body)).await;
+        let r = p
+            .send(Method::POST, create_path, Some(&p.sdk), Some(body))
+            .await;
         assert_eq!(assert_error(r, 422, "invalid_slug").await["field"], "slug");
     }
-    let r = p.send(Method::POST, create_path, Some(&p.sdk), Some(json!({"name": "!!!", "backend": "b", "model_name": "m"}))).await;
+    let r = p
+        .send(
+            Method::POST,
+            create_path,
+            Some(&p.sdk),
+            Some(json!({"name": "!!!", "backend": "b", "model_name": "m"})),
+        )
+        .await;
     assert_error(r, 422, "invalid_slug").await;
     // Invalid values: 422 invalid_field.
     for (field, value) in [
@@ -367,20 +565,54 @@ async fn malformed_requests_get_contract_errors_and_the_platform_keeps_serving()
     ] {
         let mut body = base.clone();
         body[field] = value;
-        let r = p.send(Method::POST, create_path, Some(&p.sdk), Some(body)).await;
+        let r = p
+            .send(Method::POST, create_path, Some(&p.sdk), Some(body))
+            .await;
         assert_eq!(assert_error(r, 422, "invalid_field").await["field"], field);
     }
     for field in ["name", "backend", "model_name", "execution_policy"] {
-        let r = p.send(Method::PATCH, &target_path, Some(&p.sdk), Some(json!({field: null}))).await;
+        let r = p
+            .send(
+                Method::PATCH,
+                &target_path,
+                Some(&p.sdk),
+                Some(json!({field: null})),
+            )
+            .await;
         assert_eq!(assert_error(r, 422, "invalid_field").await["field"], field);
     }
     // Immutable fields: only equal values are accepted.
-    let r = p.send(Method::PATCH, &target_path, Some(&p.sdk), Some(json!({"task_type": "embedding"}))).await;
-    assert_eq!(assert_error(r, 422, "immutable_field").await["field"], "task_type");
-    let r = p.send(Method::PATCH, &target_path, Some(&p.sdk), Some(json!({"slug": "renamed"}))).await;
-    assert_eq!(assert_error(r, 422, "immutable_field").await["field"], "slug");
     let r = p
-        .send(Method::PATCH, &target_path, Some(&p.sdk), Some(json!({"slug": "target", "task_type": "classification"})))
+        .send(
+            Method::PATCH,
+            &target_path,
+            Some(&p.sdk),
+            Some(json!({"task_type": "embedding"})),
+        )
+        .await;
+    assert_eq!(
+        assert_error(r, 422, "immutable_field").await["field"],
+        "task_type"
+    );
+    let r = p
+        .send(
+            Method::PATCH,
+            &target_path,
+            Some(&p.sdk),
+            Some(json!({"slug": "renamed"})),
+        )
+        .await;
+    assert_eq!(
+        assert_error(r, 422, "immutable_field").await["field"],
+        "slug"
+    );
+    let r = p
+        .send(
+            Method::PATCH,
+            &target_path,
+            Some(&p.sdk),
+            Some(json!({"slug": "target", "task_type": "classification"})),
+        )
         .await;
     assert_eq!(r.status(), 200);
     healthy().await;
@@ -393,19 +625,38 @@ async fn malformed_requests_get_contract_errors_and_the_platform_keeps_serving()
     ] {
         let mut body = base.clone();
         body[field] = value.clone();
-        let r = p.send(Method::POST, create_path, Some(&p.sdk), Some(body)).await;
+        let r = p
+            .send(Method::POST, create_path, Some(&p.sdk), Some(body))
+            .await;
         let error = assert_error(r, 422, "secret_in_spec").await;
-        assert!(!error["message"].as_str().unwrap().contains(&p.live[12..]), "the secret is not echoed");
-        let r = p.send(Method::PATCH, &target_path, Some(&p.sdk), Some(json!({field: value}))).await;
+        assert!(
+            !error["message"].as_str().unwrap().contains(&p.live[12..]),
+            "the secret is not echoed"
+        );
+        let r = p
+            .send(
+                Method::PATCH,
+                &target_path,
+                Some(&p.sdk),
+                Some(json!({field: value})),
+            )
+            .await;
         assert_error(r, 422, "secret_in_spec").await;
     }
     healthy().await;
 
     // Over 16 MiB: 413 (control and data plane), with and without a Content-Length.
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(16 * 1024 * 1024 + 10)).into_bytes();
-    assert_error(raw(Method::POST, create_path, json_ct, big.clone()).await, 413, "payload_too_large").await;
+    assert_error(
+        raw(Method::POST, create_path, json_ct, big.clone()).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
     let chunks = futures_util::stream::iter(
-        big.chunks(1 << 20).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>(),
+        big.chunks(1 << 20)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>(),
     );
     let r = p
         .http
@@ -422,7 +673,15 @@ async fn malformed_requests_get_contract_errors_and_the_platform_keeps_serving()
     healthy().await;
 
     // Unknown routes and methods.
-    for path in ["/", "/api", "/api/projects/acme", "/api/projects/acme/workloads/target", "/v1/models", "/endpoint/acme/target/v2/models", "/_dev"] {
+    for path in [
+        "/",
+        "/api",
+        "/api/projects/acme",
+        "/api/projects/acme/workloads/target",
+        "/v1/models",
+        "/endpoint/acme/target/v2/models",
+        "/_dev",
+    ] {
         let r = p.send(Method::GET, path, Some(&p.sdk), None).await;
         assert_error(r, 404, "not_found").await;
     }
@@ -431,19 +690,33 @@ async fn malformed_requests_get_contract_errors_and_the_platform_keeps_serving()
         (Method::DELETE, create_path.to_string()),
         (Method::GET, target_path.clone()),
         (Method::POST, target_path.clone()),
-        (Method::GET, "/endpoint/acme/target/v1/chat/completions".to_string()),
+        (
+            Method::GET,
+            "/endpoint/acme/target/v1/chat/completions".to_string(),
+        ),
         (Method::POST, "/healthz".to_string()),
     ] {
         let r = p.send(method, &path, Some(&p.sdk), None).await;
         assert_error(r, 405, "method_not_allowed").await;
     }
     // A percent-decoded segment holding `/` matches nothing.
-    for path in ["/api/projects/ac%2Fme/workloads", "/api/workloads/a%2Fb", "/endpoint/acme/ta%2frget/v1/models"] {
+    for path in [
+        "/api/projects/ac%2Fme/workloads",
+        "/api/workloads/a%2Fb",
+        "/endpoint/acme/ta%2frget/v1/models",
+    ] {
         let r = p.send(Method::GET, path, Some(&p.sdk), None).await;
         assert_error(r, 404, "not_found").await;
     }
     // Percent-encoded ordinary characters decode once.
-    let r = p.send(Method::GET, "/api/projects/%61cme/workloads", Some(&p.sdk), None).await;
+    let r = p
+        .send(
+            Method::GET,
+            "/api/projects/%61cme/workloads",
+            Some(&p.sdk),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 200);
     healthy().await;
 
@@ -452,14 +725,34 @@ async fn malformed_requests_get_contract_errors_and_the_platform_keeps_serving()
     p.wait_ready("chat").await;
     let chat = "/endpoint/acme/chat/v1/chat/completions";
     let live = |body: Vec<u8>| {
-        let request = p.http.post(p.url(chat)).bearer_auth(&p.live).header("Content-Type", "application/json").body(body);
+        let request = p
+            .http
+            .post(p.url(chat))
+            .bearer_auth(&p.live)
+            .header("Content-Type", "application/json")
+            .body(body);
         async move { request.send().await.unwrap() }
     };
     assert_error(live(b"{oops".to_vec()).await, 400, "invalid_json").await;
-    for body in [json!({}), json!({"messages": "hi"}), json!({"messages": []}), json!({"messages": [{"role": "user", "content": "x"}], "stream": "yes"})] {
-        assert_error(live(body.to_string().into_bytes()).await, 400, "invalid_request").await;
+    for body in [
+        json!({}),
+        json!({"messages": "hi"}),
+        json!({"messages": []}),
+        json!({"messages": [{"role": "user", "content": "x"}], "stream": "yes"}),
+    ] {
+        assert_error(
+            live(body.to_string().into_bytes()).await,
+            400,
+            "invalid_request",
+        )
+        .await;
     }
-    let r = live(json!({"messages": [{"role": "user", "content": "x"}]}).to_string().into_bytes()).await;
+    let r = live(
+        json!({"messages": [{"role": "user", "content": "x"}]})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     healthy().await;
 }
@@ -469,14 +762,20 @@ async fn create_list_patch_delete_follow_the_contract() {
     let p = Platform::start();
     let create_path = "/api/projects/acme/workloads";
     let r = p.send(Method::GET, create_path, Some(&p.sdk), None).await;
-    assert_eq!(r.json::<Value>().await.unwrap(), json!([]), "bare empty array");
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!([]),
+        "bare empty array"
+    );
 
     let body = json!({"name": "Support Bot", "slug": "support-bot", "description": "Customer support",
                       "task_type": "text2image", "backend": "vllm", "model_name": "meta-llama/Llama-3.1-8B-Instruct",
                       "config": {"command": "vllm-missing-here serve x", "vllm_version": "0.6.3"},
                       "execution_policy": "autoscaling", "execution_policy_config": {"min_replicas": 0},
                       "unknown_key": "ignored"});
-    let r = p.send(Method::POST, create_path, Some(&p.sdk), Some(body)).await;
+    let r = p
+        .send(Method::POST, create_path, Some(&p.sdk), Some(body))
+        .await;
     assert_eq!(r.status(), 201);
     let location = r.headers()["location"].to_str().unwrap().to_string();
     let w: Value = r.json().await.unwrap();
@@ -484,9 +783,26 @@ async fn create_list_patch_delete_follow_the_contract() {
     assert_eq!(location, format!("/api/workloads/{id}"));
     assert!(id.starts_with("wl_") && id.len() == 29 && id == id.to_lowercase());
     assert!(w["project_id"].as_str().unwrap().starts_with("proj_"));
-    for key in ["id", "project_id", "project_slug", "slug", "workload_slug", "name", "description", "task_type",
-                "backend", "model_name", "config", "worker_id", "gpu_resource_id", "execution_policy",
-                "execution_policy_config", "phase", "created_at", "updated_at"] {
+    for key in [
+        "id",
+        "project_id",
+        "project_slug",
+        "slug",
+        "workload_slug",
+        "name",
+        "description",
+        "task_type",
+        "backend",
+        "model_name",
+        "config",
+        "worker_id",
+        "gpu_resource_id",
+        "execution_policy",
+        "execution_policy_config",
+        "phase",
+        "created_at",
+        "updated_at",
+    ] {
         assert!(w.get(key).is_some(), "missing key {key}");
     }
     assert_eq!(w["workload_slug"], "support-bot");
@@ -495,7 +811,10 @@ async fn create_list_patch_delete_follow_the_contract() {
     assert_eq!(w["config"]["vllm_version"], "0.6.3");
     assert!(w.get("unknown_key").is_none());
     let created = w["created_at"].as_str().unwrap();
-    assert!(created.ends_with('Z') && created.len() == 24, "RFC 3339 with ms: {created}");
+    assert!(
+        created.ends_with('Z') && created.len() == 24,
+        "RFC 3339 with ms: {created}"
+    );
 
     // Minimal create: defaults.
     let m = p
@@ -509,28 +828,56 @@ async fn create_list_patch_delete_follow_the_contract() {
     assert_eq!(m2["task_type"], "text2text");
 
     // List: oldest first.
-    let list: Value = p.send(Method::GET, create_path, Some(&p.sdk), None).await.json().await.unwrap();
-    let slugs: Vec<&str> = list.as_array().unwrap().iter().map(|w| w["slug"].as_str().unwrap()).collect();
+    let list: Value = p
+        .send(Method::GET, create_path, Some(&p.sdk), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let slugs: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(slugs, ["support-bot", "billing-embeddings", "default-task"]);
 
     // Duplicate slug.
     let r = p
-        .send(Method::POST, create_path, Some(&p.sdk),
-              Some(json!({"name": "x", "slug": "support-bot", "backend": "b", "model_name": "m"})))
+        .send(
+            Method::POST,
+            create_path,
+            Some(&p.sdk),
+            Some(json!({"name": "x", "slug": "support-bot", "backend": "b", "model_name": "m"})),
+        )
         .await;
     let error = assert_error(r, 409, "slug_conflict").await;
-    assert_eq!(error["message"], "workload slug \"support-bot\" already exists in project \"acme\"");
+    assert_eq!(
+        error["message"],
+        "workload slug \"support-bot\" already exists in project \"acme\""
+    );
 
     // Patch: `{}` changes nothing, not even updated_at.
     let path = format!("/api/workloads/{id}");
-    let same: Value = p.send(Method::PATCH, &path, Some(&p.sdk), Some(json!({}))).await.json().await.unwrap();
+    let same: Value = p
+        .send(Method::PATCH, &path, Some(&p.sdk), Some(json!({})))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(same["updated_at"], w["updated_at"]);
     tokio::time::sleep(Duration::from_millis(5)).await;
     // Config is replaced whole; null clears nullable fields; slug works as the path id.
     let r = p
-        .send(Method::PATCH, "/api/workloads/support-bot", Some(&p.sdk),
-              Some(json!({"name": "Support Bot v2", "config": {"command": "x"}, "description": null,
-                          "execution_policy_config": null})))
+        .send(
+            Method::PATCH,
+            "/api/workloads/support-bot",
+            Some(&p.sdk),
+            Some(
+                json!({"name": "Support Bot v2", "config": {"command": "x"}, "description": null,
+                          "execution_policy_config": null}),
+            ),
+        )
         .await;
     assert_eq!(r.status(), 200);
     let patched: Value = r.json().await.unwrap();
@@ -540,16 +887,42 @@ async fn create_list_patch_delete_follow_the_contract() {
     assert_eq!(patched["execution_policy_config"], Value::Null);
     assert_eq!(patched["created_at"], w["created_at"]);
     assert_ne!(patched["updated_at"], w["updated_at"]);
-    let cleared: Value = p.send(Method::PATCH, &path, Some(&p.sdk), Some(json!({"config": null}))).await.json().await.unwrap();
+    let cleared: Value = p
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&p.sdk),
+            Some(json!({"config": null})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(cleared["config"], json!({}));
 
     // Delete, then gone.
     let r = p.send(Method::DELETE, &path, Some(&p.sdk), None).await;
     assert_eq!(r.status(), 204);
     assert!(r.text().await.unwrap().is_empty());
-    assert_error(p.send(Method::DELETE, &path, Some(&p.sdk), None).await, 404, "not_found").await;
-    assert_error(p.send(Method::PATCH, &path, Some(&p.sdk), Some(json!({}))).await, 404, "not_found").await;
-    let list: Value = p.send(Method::GET, create_path, Some(&p.sdk), None).await.json().await.unwrap();
+    assert_error(
+        p.send(Method::DELETE, &path, Some(&p.sdk), None).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        p.send(Method::PATCH, &path, Some(&p.sdk), Some(json!({})))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let list: Value = p
+        .send(Method::GET, create_path, Some(&p.sdk), None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2);
     // The slug is free again.
     p.create_ok(json!({"name": "again", "slug": "support-bot", "task_type": "reward", "backend": "b", "model_name": "m"}))
@@ -587,7 +960,17 @@ async fn eight_racing_creates_of_one_slug_leave_exactly_one_workload() {
         }
     }
     assert_eq!((created, conflicts), (1, 7));
-    let list: Value = p.send(Method::GET, "/api/projects/acme/workloads", Some(&p.sdk), None).await.json().await.unwrap();
+    let list: Value = p
+        .send(
+            Method::GET,
+            "/api/projects/acme/workloads",
+            Some(&p.sdk),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["slug"], "racer");
 }
@@ -596,19 +979,45 @@ async fn eight_racing_creates_of_one_slug_leave_exactly_one_workload() {
 async fn the_database_holds_no_token_secret() {
     let mut p = Platform::start();
     let mut secrets = vec![p.sdk.clone(), p.live.clone()];
-    let other = p.server.as_ref().unwrap().create_project("other", None).unwrap();
+    let other = p
+        .server
+        .as_ref()
+        .unwrap()
+        .create_project("other", None)
+        .unwrap();
     secrets.extend([other.sdk_token, other.api_key]);
-    let again = p.server.as_ref().unwrap().create_project("acme", None).unwrap();
+    let again = p
+        .server
+        .as_ref()
+        .unwrap()
+        .create_project("acme", None)
+        .unwrap();
     secrets.extend([again.sdk_token, again.api_key]);
-    secrets.push(p.mint("acme", json!({"kind": "sdk", "scopes": ["workload:read"]})).await.0);
-    secrets.push(p.mint("acme", json!({"kind": "live", "grants": ["acme/x"]})).await.0);
+    secrets.push(
+        p.mint("acme", json!({"kind": "sdk", "scopes": ["workload:read"]}))
+            .await
+            .0,
+    );
+    secrets.push(
+        p.mint("acme", json!({"kind": "live", "grants": ["acme/x"]}))
+            .await
+            .0,
+    );
     let (revoked, id) = p.mint("acme", json!({"kind": "live"})).await;
     p.revoke(&id).await;
     secrets.push(revoked);
-    let (t, _) = p.server.as_ref().unwrap().mint_token("acme", &json!({"kind": "sdk"})).unwrap();
+    let (t, _) = p
+        .server
+        .as_ref()
+        .unwrap()
+        .mint_token("acme", &json!({"kind": "sdk"}))
+        .unwrap();
     secrets.push(t);
     // Use them, including a rejected attempt to store one.
-    p.create_ok(json!({"name": "Used", "task_type": "text2image", "backend": "b", "model_name": "m"})).await;
+    p.create_ok(
+        json!({"name": "Used", "task_type": "text2image", "backend": "b", "model_name": "m"}),
+    )
+    .await;
     let r = p
         .send(Method::POST, "/api/projects/acme/workloads", Some(&p.sdk),
               Some(json!({"name": "Leak", "backend": "b", "model_name": "m", "config": {"k": p.live.clone()}})))
@@ -625,9 +1034,16 @@ async fn the_database_holds_no_token_secret() {
         ]
     };
     let check = |stage: &str| {
-        let mut files = vec![db.clone(), db.with_extension("db-wal"), p.data_dir.join("logs/platform.log")];
+        let mut files = vec![
+            db.clone(),
+            db.with_extension("db-wal"),
+            p.data_dir.join("logs/platform.log"),
+        ];
         files.retain(|f| f.exists());
-        assert!(files.len() >= 2, "{stage}: the database files exist: {files:?}");
+        assert!(
+            files.len() >= 2,
+            "{stage}: the database files exist: {files:?}"
+        );
         for file in &files {
             let bytes = std::fs::read(file).unwrap();
             for secret in &secrets {
@@ -641,14 +1057,20 @@ async fn the_database_holds_no_token_secret() {
             }
         }
     };
-    assert!(db.with_extension("db-wal").exists(), "the database runs in WAL mode");
+    assert!(
+        db.with_extension("db-wal").exists(),
+        "the database runs in WAL mode"
+    );
     check("while running");
     // Keep the folder: stop, then read what is left on disk.
     let data_dir = p.data_dir.clone();
     let keep = tempfile::tempdir().unwrap();
     let _ = std::fs::copy(&db, keep.path().join("copy.db"));
     p.stop();
-    assert!(!data_dir.exists(), "a temporary data folder is removed at stop");
+    assert!(
+        !data_dir.exists(),
+        "a temporary data folder is removed at stop"
+    );
     let copy = std::fs::read(keep.path().join("copy.db")).unwrap();
     for secret in &secrets {
         assert!(!copy.windows(secret.len()).any(|w| w == secret.as_bytes()));
@@ -673,7 +1095,10 @@ async fn request_ids_are_minted_or_echoed_on_every_response() {
         assert_eq!(r.headers()["x-request-id"], "client-trace-42");
         let long = "x".repeat(129);
         let r = get(path, Some(&long)).await;
-        assert!(r.headers()["x-request-id"].to_str().unwrap().starts_with("req_"));
+        assert!(r.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("req_"));
     }
     // User-Agent and Accept are never required.
     let r = p
@@ -691,47 +1116,120 @@ async fn request_ids_are_minted_or_echoed_on_every_response() {
 async fn dev_routes_need_the_admin_secret() {
     let p = Platform::start();
     let r = p.send(Method::GET, "/healthz", None, None).await;
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "ok", "version": "0.3.0"}));
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"status": "ok", "version": "0.3.0"})
+    );
 
     let body = json!({"slug": "beta", "name": "Beta"});
     for token in [None, Some("wrong-secret"), Some(p.sdk.as_str())] {
-        let r = p.send(Method::POST, "/_dev/projects", token, Some(body.clone())).await;
-        let code = if token.is_none() { "missing_credential" } else { "invalid_credential" };
+        let r = p
+            .send(Method::POST, "/_dev/projects", token, Some(body.clone()))
+            .await;
+        let code = if token.is_none() {
+            "missing_credential"
+        } else {
+            "invalid_credential"
+        };
         assert_error(r, 401, code).await;
     }
-    let r = p.send(Method::POST, "/_dev/projects", Some(&p.admin), Some(body.clone())).await;
+    let r = p
+        .send(
+            Method::POST,
+            "/_dev/projects",
+            Some(&p.admin),
+            Some(body.clone()),
+        )
+        .await;
     assert_eq!(r.status(), 201);
     let created: Value = r.json().await.unwrap();
     assert_eq!(created["project"]["slug"], "beta");
     assert_eq!(created["project"]["name"], "Beta");
-    assert!(created["project"]["id"].as_str().unwrap().starts_with("proj_"));
+    assert!(created["project"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("proj_"));
     let sdk = created["sdk_token"].as_str().unwrap();
     let live = created["api_key"].as_str().unwrap();
     assert!(sdk.starts_with("ik_sdk_") && sdk.len() == 7 + 8 + 1 + 64);
     assert!(live.starts_with("ik_live_") && live.len() == 8 + 8 + 1 + 64);
     // Same slug again: same project, fresh tokens, old ones still valid.
-    let again: Value = p.send(Method::POST, "/_dev/projects", Some(&p.admin), Some(body)).await.json().await.unwrap();
+    let again: Value = p
+        .send(Method::POST, "/_dev/projects", Some(&p.admin), Some(body))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["project"], created["project"]);
     assert_ne!(again["sdk_token"], created["sdk_token"]);
     for token in [sdk, again["sdk_token"].as_str().unwrap()] {
-        let r = p.send(Method::GET, "/api/projects/beta/workloads", Some(token), None).await;
+        let r = p
+            .send(
+                Method::GET,
+                "/api/projects/beta/workloads",
+                Some(token),
+                None,
+            )
+            .await;
         assert_eq!(r.status(), 200);
     }
 
-    let r = p.send(Method::POST, "/_dev/projects", Some(&p.admin), Some(json!({"slug": "Bad Slug"}))).await;
+    let r = p
+        .send(
+            Method::POST,
+            "/_dev/projects",
+            Some(&p.admin),
+            Some(json!({"slug": "Bad Slug"})),
+        )
+        .await;
     assert_error(r, 422, "invalid_slug").await;
-    let r = p.send(Method::POST, "/_dev/projects", Some(&p.admin), Some(json!({"name": "no slug"}))).await;
+    let r = p
+        .send(
+            Method::POST,
+            "/_dev/projects",
+            Some(&p.admin),
+            Some(json!({"name": "no slug"})),
+        )
+        .await;
     assert_error(r, 400, "invalid_request").await;
     let mint = |project: &str, body: Value| {
         let path = format!("/_dev/projects/{project}/tokens");
         let p = &p;
-        async move { p.send(Method::POST, &path, Some(&p.admin), Some(body)).await }
+        async move {
+            p.send(Method::POST, &path, Some(&p.admin), Some(body))
+                .await
+        }
     };
-    assert_error(mint("beta", json!({"kind": "admin"})).await, 422, "invalid_field").await;
-    assert_error(mint("beta", json!({"scopes": []})).await, 400, "invalid_request").await;
-    assert_error(mint("beta", json!({"kind": "sdk", "scopes": ["everything"]})).await, 422, "invalid_field").await;
-    assert_error(mint("beta", json!({"kind": "live", "grants": ["acme/*"]})).await, 422, "invalid_field").await;
-    assert_error(mint("ghost", json!({"kind": "sdk"})).await, 404, "not_found").await;
+    assert_error(
+        mint("beta", json!({"kind": "admin"})).await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert_error(
+        mint("beta", json!({"scopes": []})).await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_error(
+        mint("beta", json!({"kind": "sdk", "scopes": ["everything"]})).await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert_error(
+        mint("beta", json!({"kind": "live", "grants": ["acme/*"]})).await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert_error(
+        mint("ghost", json!({"kind": "sdk"})).await,
+        404,
+        "not_found",
+    )
+    .await;
     let r = mint("beta", json!({"kind": "sdk", "scopes": ["workload:read"]})).await;
     assert_eq!(r.status(), 201);
     let minted: Value = r.json().await.unwrap();
@@ -739,17 +1237,50 @@ async fn dev_routes_need_the_admin_secret() {
     assert_eq!(&token[7..15], minted["token_id"].as_str().unwrap());
 
     // Revocation takes effect on the next request, on both planes.
-    let r = p.send(Method::GET, "/api/projects/beta/workloads", Some(token), None).await;
+    let r = p
+        .send(
+            Method::GET,
+            "/api/projects/beta/workloads",
+            Some(token),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 200);
-    let r = p.send(Method::POST, &format!("/_dev/tokens/{}/revoke", minted["token_id"].as_str().unwrap()), Some(&p.admin), None).await;
+    let r = p
+        .send(
+            Method::POST,
+            &format!(
+                "/_dev/tokens/{}/revoke",
+                minted["token_id"].as_str().unwrap()
+            ),
+            Some(&p.admin),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 204);
-    let r = p.send(Method::GET, "/api/projects/beta/workloads", Some(token), None).await;
+    let r = p
+        .send(
+            Method::GET,
+            "/api/projects/beta/workloads",
+            Some(token),
+            None,
+        )
+        .await;
     assert_error(r, 401, "invalid_credential").await;
     let live_id = &live[8..16];
     p.revoke(live_id).await;
-    let r = p.send(Method::GET, "/endpoint/beta/x/v1/models", Some(live), None).await;
+    let r = p
+        .send(Method::GET, "/endpoint/beta/x/v1/models", Some(live), None)
+        .await;
     assert_error(r, 401, "invalid_credential").await;
-    let r = p.send(Method::POST, "/_dev/tokens/deadbeef/revoke", Some(&p.admin), None).await;
+    let r = p
+        .send(
+            Method::POST,
+            "/_dev/tokens/deadbeef/revoke",
+            Some(&p.admin),
+            None,
+        )
+        .await;
     assert_error(r, 404, "not_found").await;
 }
 
@@ -760,15 +1291,40 @@ async fn a_rate_limit_answers_429_with_retry_after() {
         ..Default::default()
     });
     for _ in 0..3 {
-        let r = p.send(Method::GET, "/api/projects/acme/workloads", Some(&p.sdk), None).await;
+        let r = p
+            .send(
+                Method::GET,
+                "/api/projects/acme/workloads",
+                Some(&p.sdk),
+                None,
+            )
+            .await;
         assert_eq!(r.status(), 200);
     }
-    let r = p.send(Method::GET, "/api/projects/acme/workloads", Some(&p.sdk), None).await;
-    let retry_after: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let r = p
+        .send(
+            Method::GET,
+            "/api/projects/acme/workloads",
+            Some(&p.sdk),
+            None,
+        )
+        .await;
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
     assert_error(r, 429, "rate_limited").await;
     // Per credential: another token still passes; local routes are not limited.
-    let r = p.send(Method::GET, "/endpoint/acme/none/v1/models", Some(&p.live), None).await;
+    let r = p
+        .send(
+            Method::GET,
+            "/endpoint/acme/none/v1/models",
+            Some(&p.live),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 404);
     let r = p.send(Method::GET, "/healthz", None, None).await;
     assert_eq!(r.status(), 200);
@@ -777,13 +1333,29 @@ async fn a_rate_limit_answers_429_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_stream_sends_a_snapshot_then_closes_after_a_terminal_frame() {
     let p = Platform::start();
-    p.create_ok(json!({"name": "Painter", "task_type": "text2image", "backend": "b", "model_name": "m"})).await;
+    p.create_ok(
+        json!({"name": "Painter", "task_type": "text2image", "backend": "b", "model_name": "m"}),
+    )
+    .await;
     let frames = p.readiness("painter").await;
     let last = frames.last().unwrap();
     assert_eq!(last["phase"], "error");
-    assert!(last["message"].as_str().unwrap().contains("no local stand-in"), "{last}");
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("no local stand-in"),
+        "{last}"
+    );
     // A new connection to a terminal workload: exactly one frame, then EOF.
-    let r = p.send(Method::GET, "/api/projects/acme/workloads/painter/readiness-events", Some(&p.sdk), None).await;
+    let r = p
+        .send(
+            Method::GET,
+            "/api/projects/acme/workloads/painter/readiness-events",
+            Some(&p.sdk),
+            None,
+        )
+        .await;
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     assert_eq!(r.headers()["cache-control"], "no-cache");
     let frames = sse_data(r).await;

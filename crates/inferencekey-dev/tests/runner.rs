@@ -40,12 +40,17 @@ async fn a_failing_command_reaches_error_with_its_output_tail() {
     p.create_ok(json!({"name": "Shell", "slug": "shell", "task_type": "embedding", "backend": "custom",
                        "model_name": "m", "config": {"command": "sh -c 'echo bad flag --frobnicate >&2; exit 7'"}}))
         .await;
-    p.create_ok(json!({"name": "False", "slug": "false", "task_type": "reranker", "backend": "custom",
-                       "model_name": "m", "config": {"command": "false"}}))
-        .await;
+    p.create_ok(
+        json!({"name": "False", "slug": "false", "task_type": "reranker", "backend": "custom",
+                       "model_name": "m", "config": {"command": "false"}}),
+    )
+    .await;
 
     let frames = p.readiness("crasher").await;
-    let phases: Vec<&str> = frames.iter().map(|f| f["phase"].as_str().unwrap()).collect();
+    let phases: Vec<&str> = frames
+        .iter()
+        .map(|f| f["phase"].as_str().unwrap())
+        .collect();
     assert_eq!(phases.last(), Some(&"error"), "{frames:#?}");
     for frame in &frames {
         assert!(frame["message"].is_string() && !frame["message"].as_str().unwrap().contains('\n'));
@@ -53,23 +58,55 @@ async fn a_failing_command_reaches_error_with_its_output_tail() {
     let error = frames.last().unwrap();
     assert_eq!(error["message"], "process exited with status 3");
     let tail = error["log_tail"].as_str().expect("log_tail on error");
-    assert!(tail.contains("engine: fatal: CUDA is not available"), "{tail}");
-    assert!(tail.lines().count() <= 40 && tail.len() <= 4096, "tail is bounded");
-    assert!(!tail.contains("loading weights"), "only the last 40 lines are kept");
-    assert!(!tail.contains(&secret[17..]), "the tail is redacted: {tail}");
+    assert!(
+        tail.contains("engine: fatal: CUDA is not available"),
+        "{tail}"
+    );
+    assert!(
+        tail.lines().count() <= 40 && tail.len() <= 4096,
+        "tail is bounded"
+    );
+    assert!(
+        !tail.contains("loading weights"),
+        "only the last 40 lines are kept"
+    );
+    assert!(
+        !tail.contains(&secret[17..]),
+        "the tail is redacted: {tail}"
+    );
     assert!(tail.contains("ik_live_0123abcd\u{2026}"), "{tail}");
 
     let frames = p.readiness("shell").await;
     let error = frames.last().unwrap();
     assert_eq!(error["phase"], "error");
     assert_eq!(error["message"], "process exited with status 7");
-    assert!(error["log_tail"].as_str().unwrap().contains("bad flag --frobnicate"));
+    assert!(error["log_tail"]
+        .as_str()
+        .unwrap()
+        .contains("bad flag --frobnicate"));
     let frames = p.readiness("false").await;
-    assert_eq!(frames.last().unwrap()["message"], "process exited with status 1");
+    assert_eq!(
+        frames.last().unwrap()["message"],
+        "process exited with status 1"
+    );
 
     // The list shows the phase; data calls say the workload failed (no Retry-After).
-    let list: Value = p.send(Method::GET, "/api/projects/acme/workloads", Some(&p.sdk), None).await.json().await.unwrap();
-    assert!(list.as_array().unwrap().iter().all(|w| w["phase"] == "error"));
+    let list: Value = p
+        .send(
+            Method::GET,
+            "/api/projects/acme/workloads",
+            Some(&p.sdk),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|w| w["phase"] == "error"));
     let r = p.chat("crasher", "hi", false).await;
     assert!(r.headers().get("retry-after").is_none());
     let error = assert_error(r, 503, "workload_failed").await;
@@ -78,7 +115,12 @@ async fn a_failing_command_reaches_error_with_its_output_tail() {
     // Patching the command restarts it: back to scheduling, then ready.
     let (command, _) = p.fake_command("crasher", "");
     let r = p
-        .send(Method::PATCH, "/api/workloads/crasher", Some(&p.sdk), Some(json!({"config": {"command": command}})))
+        .send(
+            Method::PATCH,
+            "/api/workloads/crasher",
+            Some(&p.sdk),
+            Some(json!({"config": {"command": command}})),
+        )
         .await;
     assert_eq!(r.status(), 200);
     let patched: Value = r.json().await.unwrap();
@@ -93,28 +135,47 @@ async fn workloads_that_cannot_run_say_why() {
         python: Some("/nonexistent/python3".into()),
         ..Default::default()
     });
-    p.create_ok(json!({"name": "Painter", "task_type": "text2image", "backend": "b", "model_name": "sdxl",
-                       "config": {"command": "stable-diffusion-not-installed --x"}}))
-        .await;
+    p.create_ok(
+        json!({"name": "Painter", "task_type": "text2image", "backend": "b", "model_name": "sdxl",
+                       "config": {"command": "stable-diffusion-not-installed --x"}}),
+    )
+    .await;
     let error = p.readiness("painter").await.pop().unwrap();
     assert_eq!(error["phase"], "error");
     let message = error["message"].as_str().unwrap();
-    assert!(message.contains("no local stand-in serves task type text2image"), "{message}");
-    assert!(message.contains("stable-diffusion-not-installed is not installed"), "{message}");
+    assert!(
+        message.contains("no local stand-in serves task type text2image"),
+        "{message}"
+    );
+    assert!(
+        message.contains("stable-diffusion-not-installed is not installed"),
+        "{message}"
+    );
 
     // A stand-in whose interpreter is missing.
-    p.create_ok(json!({"name": "Chat", "task_type": "text2text", "backend": "vllm", "model_name": "m"})).await;
+    p.create_ok(
+        json!({"name": "Chat", "task_type": "text2text", "backend": "vllm", "model_name": "m"}),
+    )
+    .await;
     let error = p.readiness("chat").await.pop().unwrap();
     assert_eq!(error["phase"], "error");
     let message = error["message"].as_str().unwrap();
-    assert!(message.contains("could not start /nonexistent/python3"), "{message}");
+    assert!(
+        message.contains("could not start /nonexistent/python3"),
+        "{message}"
+    );
 
     // A command that does not parse.
-    p.create_ok(json!({"name": "Quote", "task_type": "text2text", "backend": "vllm", "model_name": "m",
-                       "config": {"command": "vllm serve 'unterminated"}}))
-        .await;
+    p.create_ok(
+        json!({"name": "Quote", "task_type": "text2text", "backend": "vllm", "model_name": "m",
+                       "config": {"command": "vllm serve 'unterminated"}}),
+    )
+    .await;
     let error = p.readiness("quote").await.pop().unwrap();
-    assert!(error["message"].as_str().unwrap().contains("unterminated single quote"));
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("unterminated single quote"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +195,10 @@ async fn an_interrupted_upstream_stream_becomes_an_error_event() {
     for chunk in chunks {
         let chunk: Value = serde_json::from_str(chunk).unwrap();
         assert_eq!(chunk["object"], "chat.completion.chunk");
-        assert_eq!(chunk["model"], "fake-model.Q4", "a file path is never shown as the model");
+        assert_eq!(
+            chunk["model"], "fake-model.Q4",
+            "a file path is never shown as the model"
+        );
     }
     let last: Value = serde_json::from_str(last).unwrap();
     assert_eq!(
@@ -146,12 +210,23 @@ async fn an_interrupted_upstream_stream_becomes_an_error_event() {
     // A complete stream ends with [DONE]; empty-choices events only when usage is asked for.
     let events = sse_data(p.chat("breaker", "usage", true).await).await;
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
-    assert!(events.iter().all(|e| !e.contains("\"choices\": []") && !e.contains("\"choices\":[]")), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.contains("\"choices\": []") && !e.contains("\"choices\":[]")),
+        "{events:?}"
+    );
     assert_eq!(events.len(), 3, "hello, finish, [DONE]: {events:?}");
     let r = p
-        .send(Method::POST, "/endpoint/acme/breaker/v1/chat/completions", Some(&p.live),
-              Some(json!({"messages": [{"role": "user", "content": "usage"}], "stream": true,
-                          "stream_options": {"include_usage": true}})))
+        .send(
+            Method::POST,
+            "/endpoint/acme/breaker/v1/chat/completions",
+            Some(&p.live),
+            Some(
+                json!({"messages": [{"role": "user", "content": "usage"}], "stream": true,
+                          "stream_options": {"include_usage": true}}),
+            ),
+        )
         .await;
     let events = sse_data(r).await;
     assert_eq!(events.len(), 4, "{events:?}");
@@ -178,7 +253,10 @@ async fn a_client_disconnect_cancels_the_upstream_request() {
             .unwrap();
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
-    assert!(started.elapsed() < Duration::from_secs(5), "streamed, not buffered");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "streamed, not buffered"
+    );
     drop(stream); // the client goes away mid-stream
 
     let cancelled = markers.join("cancelled");
@@ -205,17 +283,34 @@ async fn upstream_failures_map_to_the_contract_codes() {
     let r = p.chat("flaky", "hi", false).await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["choices"][0]["message"]["content"], "received model=fake-model.Q4");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "received model=fake-model.Q4"
+    );
     assert_eq!(body["model"], "fake-model.Q4");
 
     // Not ready yet: 503 with Retry-After.
     let r = p.chat("sleepy", "hi", false).await;
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=5).contains(&retry));
     assert_error(r, 503, "workload_not_ready").await;
 
-    assert_error(p.chat("flaky", "garbage", false).await, 502, "upstream_error").await;
-    assert_error(p.chat("flaky", "sleep", false).await, 504, "upstream_timeout").await;
+    assert_error(
+        p.chat("flaky", "garbage", false).await,
+        502,
+        "upstream_error",
+    )
+    .await;
+    assert_error(
+        p.chat("flaky", "sleep", false).await,
+        504,
+        "upstream_timeout",
+    )
+    .await;
     let pid = fake_pids(&markers)[0];
     assert_error(p.chat("flaky", "crash", false).await, 502, "upstream_error").await;
     let frames = p.readiness("flaky").await;
@@ -229,7 +324,12 @@ async fn upstream_failures_map_to_the_contract_codes() {
     assert_eq!(p.chat("sleepy", "hi", false).await.status(), 200);
     // /v1/models says what serves it.
     let models: Value = p
-        .send(Method::GET, "/endpoint/acme/sleepy/v1/models", Some(&p.live), None)
+        .send(
+            Method::GET,
+            "/endpoint/acme/sleepy/v1/models",
+            Some(&p.live),
+            None,
+        )
         .await
         .json()
         .await
@@ -237,7 +337,10 @@ async fn upstream_failures_map_to_the_contract_codes() {
     assert_eq!(models["data"][0]["id"], "sleepy");
     assert_eq!(models["data"][0]["root"], "fake-model.Q4");
     assert_eq!(models["data"][0]["inferencekey"]["stand_in"], false);
-    assert_eq!(models["data"][0]["inferencekey"]["declared_model"], "acme/fake-model");
+    assert_eq!(
+        models["data"][0]["inferencekey"]["declared_model"],
+        "acme/fake-model"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,12 +360,24 @@ async fn delete_stop_and_restart_manage_the_processes() {
     assert!(process_alive(kept_pid) && process_alive(gone_pid));
 
     // Delete stops the process before answering.
-    let r = p.send(Method::DELETE, "/api/workloads/gone", Some(&p.sdk), None).await;
+    let r = p
+        .send(Method::DELETE, "/api/workloads/gone", Some(&p.sdk), None)
+        .await;
     assert_eq!(r.status(), 204);
-    assert!(!process_alive(gone_pid), "the process is gone when DELETE answers");
+    assert!(
+        !process_alive(gone_pid),
+        "the process is gone when DELETE answers"
+    );
 
     // A patch of name/description does not restart; a config change does.
-    let r = p.send(Method::PATCH, "/api/workloads/kept", Some(&p.sdk), Some(json!({"description": "d"}))).await;
+    let r = p
+        .send(
+            Method::PATCH,
+            "/api/workloads/kept",
+            Some(&p.sdk),
+            Some(json!({"description": "d"})),
+        )
+        .await;
     assert_eq!(r.json::<Value>().await.unwrap()["phase"], "ready");
     assert_eq!(fake_pids(&kept_markers), vec![kept_pid]);
 
@@ -271,7 +386,17 @@ async fn delete_stop_and_restart_manage_the_processes() {
     assert!(!process_alive(kept_pid), "stop leaves no child behind");
     let p = Platform::start_with(config);
     p.wait_ready("kept").await;
-    let list: Value = p.send(Method::GET, "/api/projects/acme/workloads", Some(&p.sdk), None).await.json().await.unwrap();
+    let list: Value = p
+        .send(
+            Method::GET,
+            "/api/projects/acme/workloads",
+            Some(&p.sdk),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], kept["id"]);
     assert_eq!(list[0]["description"], "d");

@@ -102,7 +102,10 @@ pub async fn create(
             Some(p) => check_policy(p)?,
             None => "fixed".to_string(),
         }),
-        execution_policy_config: f.object("execution_policy_config")?.flatten().map(Value::Object),
+        execution_policy_config: f
+            .object("execution_policy_config")?
+            .flatten()
+            .map(Value::Object),
         created_at: now.clone(),
         updated_at: now,
     };
@@ -159,7 +162,10 @@ pub async fn patch(
         .db(move |db| db.modify_workload(&project_id, &key, |old| changes.apply(old)))
         .await?;
     let Some((old, new)) = result else {
-        return Err(ApiError::not_found(format!("no workload \"{}\"", segments[0])));
+        return Err(ApiError::not_found(format!(
+            "no workload \"{}\"",
+            segments[0]
+        )));
     };
     if old.needs_restart(&new) {
         state.runner.launch(&new.id).await;
@@ -185,7 +191,10 @@ pub async fn delete(
         })
         .await?;
     let Some(id) = deleted else {
-        return Err(ApiError::not_found(format!("no workload \"{}\"", segments[0])));
+        return Err(ApiError::not_found(format!(
+            "no workload \"{}\"",
+            segments[0]
+        )));
     };
     state.runner.remove(&id).await;
     Ok(StatusCode::NO_CONTENT)
@@ -223,7 +232,10 @@ pub async fn readiness(
     });
     let mut response = Body::from_stream(frames).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
@@ -305,14 +317,20 @@ fn check_policy(p: String) -> Result<String, ApiError> {
     } else {
         Err(ApiError::invalid_field(
             "execution_policy",
-            format!("execution_policy must be one of {}", EXECUTION_POLICIES.join(", ")),
+            format!(
+                "execution_policy must be one of {}",
+                EXECUTION_POLICIES.join(", ")
+            ),
         ))
     }
 }
 
 fn check_text(field: &str, s: String) -> Result<String, ApiError> {
     if s.trim().is_empty() {
-        Err(ApiError::invalid_field(field, format!("{field} must not be blank")))
+        Err(ApiError::invalid_field(
+            field,
+            format!("{field} must not be blank"),
+        ))
     } else {
         Ok(s)
     }
@@ -327,7 +345,10 @@ impl Fields<'_> {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
             Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
-            Some(_) => Err(ApiError::invalid_request(field, format!("{field} must be a string"))),
+            Some(_) => Err(ApiError::invalid_request(
+                field,
+                format!("{field} must be a string"),
+            )),
         }
     }
 
@@ -336,7 +357,10 @@ impl Fields<'_> {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
             Some(Value::Object(m)) => Ok(Some(Some(m.clone()))),
-            Some(_) => Err(ApiError::invalid_request(field, format!("{field} must be an object"))),
+            Some(_) => Err(ApiError::invalid_request(
+                field,
+                format!("{field} must be an object"),
+            )),
         }
     }
 
@@ -370,7 +394,10 @@ fn parse_patch(body: &Map<String, Value>) -> Result<Patch, ApiError> {
     let f = Fields(body);
     let not_null = |field: &str, v: Option<Option<String>>| -> Result<Option<String>, ApiError> {
         match v {
-            Some(None) => Err(ApiError::invalid_field(field, format!("{field} cannot be null"))),
+            Some(None) => Err(ApiError::invalid_field(
+                field,
+                format!("{field} cannot be null"),
+            )),
             Some(Some(s)) => Ok(Some(s)),
             None => Ok(None),
         }

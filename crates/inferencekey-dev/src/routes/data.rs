@@ -52,19 +52,30 @@ impl Route {
     fn validate(self, body: &Map<String, Value>) -> Result<(), ApiError> {
         let require = |field: &str, ok: fn(&Value) -> bool, what: &str| match body.get(field) {
             Some(v) if ok(v) => Ok(()),
-            Some(_) => Err(ApiError::invalid_request(field, format!("{field} must be {what}"))),
-            None => Err(ApiError::invalid_request(field, format!("{field} is required"))),
+            Some(_) => Err(ApiError::invalid_request(
+                field,
+                format!("{field} must be {what}"),
+            )),
+            None => Err(ApiError::invalid_request(
+                field,
+                format!("{field} is required"),
+            )),
         };
         let optional = |field: &str, ok: fn(&Value) -> bool, what: &str| match body.get(field) {
-            Some(v) if !v.is_null() && !ok(v) => {
-                Err(ApiError::invalid_request(field, format!("{field} must be {what}")))
-            }
+            Some(v) if !v.is_null() && !ok(v) => Err(ApiError::invalid_request(
+                field,
+                format!("{field} must be {what}"),
+            )),
             _ => Ok(()),
         };
         let string_or_array = |v: &Value| v.is_string() || v.is_array();
         match self {
             Route::ChatCompletions => {
-                require("messages", |v| v.as_array().is_some_and(|a| !a.is_empty()), "a non-empty array")?;
+                require(
+                    "messages",
+                    |v| v.as_array().is_some_and(|a| !a.is_empty()),
+                    "a non-empty array",
+                )?;
             }
             Route::Completions => require("prompt", string_or_array, "a string or an array")?,
             Route::Embeddings => require("input", string_or_array, "a string or an array")?,
@@ -88,7 +99,15 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    call(state, segments, caller, Route::ChatCompletions, headers, body).await
+    call(
+        state,
+        segments,
+        caller,
+        Route::ChatCompletions,
+        headers,
+        body,
+    )
+    .await
 }
 
 pub async fn completions(
@@ -158,7 +177,11 @@ pub async fn models(
 }
 
 /// Steps 5–7 of wire §2.2 for a data route: project, grant, existence.
-async fn resolve(state: &Shared, segments: &[String], caller: &Caller) -> Result<Workload, ApiError> {
+async fn resolve(
+    state: &Shared,
+    segments: &[String],
+    caller: &Caller,
+) -> Result<Workload, ApiError> {
     caller.check_project(&segments[0])?;
     let project_id = caller.project().id.clone();
     let key = segments[1].clone();
@@ -166,7 +189,10 @@ async fn resolve(state: &Shared, segments: &[String], caller: &Caller) -> Result
         .db(move |db| Ok(db.find_workload(&project_id, &key)?))
         .await?;
     // Grants never reveal existence: check them against the slug the path names.
-    let slug = workload.as_ref().map(|w| w.slug.as_str()).unwrap_or(&segments[1]);
+    let slug = workload
+        .as_ref()
+        .map(|w| w.slug.as_str())
+        .unwrap_or(&segments[1]);
     caller.require_grant(slug)?;
     workload.ok_or_else(|| ApiError::not_found(format!("no workload \"{}\"", segments[1])))
 }

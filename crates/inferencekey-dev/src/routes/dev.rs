@@ -28,7 +28,9 @@ pub async fn create_project(
     let body = read_json(&headers, body).await?;
     let slug = match body.get("slug") {
         Some(Value::String(slug)) => slug.clone(),
-        None | Some(Value::Null) => return Err(ApiError::invalid_request("slug", "slug is required")),
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid_request("slug", "slug is required"))
+        }
         Some(_) => return Err(ApiError::invalid_request("slug", "slug must be a string")),
     };
     let name = match body.get("name") {

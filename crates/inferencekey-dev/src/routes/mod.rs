@@ -39,8 +39,14 @@ pub fn router(state: Shared) -> Router {
             "/endpoint/{project}/{workload}/v1/embeddings",
             post(data::embeddings),
         )
-        .route("/endpoint/{project}/{workload}/v1/rerank", post(data::rerank))
-        .route("/endpoint/{project}/{workload}/v1/models", get(data::models))
+        .route(
+            "/endpoint/{project}/{workload}/v1/rerank",
+            post(data::rerank),
+        )
+        .route(
+            "/endpoint/{project}/{workload}/v1/models",
+            get(data::models),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::rate_limit,

@@ -93,11 +93,19 @@ impl Choice {
                 let exe = exe_name(&words[0]);
                 let mut args: Vec<String> = words[1..]
                     .iter()
-                    .map(|a| a.replace("{port}", &port.to_string()).replace("{host}", "127.0.0.1"))
+                    .map(|a| {
+                        a.replace("{port}", &port.to_string())
+                            .replace("{host}", "127.0.0.1")
+                    })
                     .collect();
                 if takes_host_port_flags(exe, &args) {
                     args = strip_flags(&args, &["--host", "--port"]);
-                    args.extend(["--host".into(), "127.0.0.1".into(), "--port".into(), port.to_string()]);
+                    args.extend([
+                        "--host".into(),
+                        "127.0.0.1".into(),
+                        "--port".into(),
+                        port.to_string(),
+                    ]);
                 }
                 if exe == "ollama" {
                     env.push(("OLLAMA_HOST".to_string(), format!("127.0.0.1:{port}")));
@@ -112,17 +120,27 @@ impl Choice {
                 }
             }
             Choice::StandIn { which, reason } => {
-                let mut args = vec![scripts_dir.join(which.script_name()).to_string_lossy().into_owned()];
+                let mut args = vec![scripts_dir
+                    .join(which.script_name())
+                    .to_string_lossy()
+                    .into_owned()];
                 args.extend(which.args(port));
                 env.extend(which.env());
-                let why = reason.as_ref().map(|r| format!("; {r}")).unwrap_or_default();
+                let why = reason
+                    .as_ref()
+                    .map(|r| format!("; {r}"))
+                    .unwrap_or_default();
                 Plan {
                     program: python.to_path_buf(),
                     display: format!("the {} stand-in ({})", which.served_by(), python.display()),
                     args,
                     env,
                     loading_message: Some(one_line(
-                        &format!("loading {} (stand-in for {}{why})", which.model(), w.model_name),
+                        &format!(
+                            "loading {} (stand-in for {}{why})",
+                            which.model(),
+                            w.model_name
+                        ),
                         300,
                     )),
                     ready_message: which.ready_message().to_string(),
@@ -303,7 +321,10 @@ mod tests {
 
     #[test]
     fn missing_engines_fall_back_to_stand_ins() {
-        let w = wl("text2text", serde_json::json!({"command": "vllm-not-here-xyz serve m"}));
+        let w = wl(
+            "text2text",
+            serde_json::json!({"command": "vllm-not-here-xyz serve m"}),
+        );
         match choose(&w).unwrap() {
             Choice::StandIn { which, reason } => {
                 assert_eq!(which, StandIn::Chat);
@@ -312,7 +333,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(choose(&wl("text2image", serde_json::json!({}))).is_err());
-        let w = wl("embedding", serde_json::json!({"command": "sh -c 'exit 3'"}));
+        let w = wl(
+            "embedding",
+            serde_json::json!({"command": "sh -c 'exit 3'"}),
+        );
         assert!(matches!(choose(&w).unwrap(), Choice::Command { .. }));
     }
 
@@ -326,10 +350,24 @@ mod tests {
         let plan = choice.plan(&w, 4242, Path::new("python3"), Path::new("/s"));
         assert_eq!(
             plan.args,
-            vec!["serve", "m", "--max-model-len", "8192", "--host", "127.0.0.1", "--port", "4242"]
+            vec![
+                "serve",
+                "m",
+                "--max-model-len",
+                "8192",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "4242"
+            ]
         );
-        let w = wl("text2text", serde_json::json!({"command": "/x/fake --listen {host}:{port}"}));
-        let plan = choose(&w).unwrap().plan(&w, 9, Path::new("python3"), Path::new("/s"));
+        let w = wl(
+            "text2text",
+            serde_json::json!({"command": "/x/fake --listen {host}:{port}"}),
+        );
+        let plan = choose(&w)
+            .unwrap()
+            .plan(&w, 9, Path::new("python3"), Path::new("/s"));
         assert_eq!(plan.args, vec!["--listen", "127.0.0.1:9"]);
         assert!(plan.env.contains(&("PORT".into(), "9".into())));
     }

@@ -326,7 +326,10 @@ impl Runner {
     }
 
     /// The current frame and a receiver of every later one (subscribed atomically).
-    pub fn subscribe(&self, id: &str) -> Option<(ReadinessEvent, broadcast::Receiver<ReadinessEvent>)> {
+    pub fn subscribe(
+        &self,
+        id: &str,
+    ) -> Option<(ReadinessEvent, broadcast::Receiver<ReadinessEvent>)> {
         let slot = self.slot(id)?;
         let s = slot.lock();
         Some((s.current.clone(), s.tx.subscribe()))
@@ -387,9 +390,21 @@ async fn rollout(
 
     let port = match process::reserve_port() {
         Ok(port) => port,
-        Err(e) => return emit(Phase::Error, None, format!("no free loopback port: {e}"), None),
+        Err(e) => {
+            return emit(
+                Phase::Error,
+                None,
+                format!("no free loopback port: {e}"),
+                None,
+            )
+        }
     };
-    emit(Phase::Provisioning, None, format!("port {port} reserved"), None);
+    emit(
+        Phase::Provisioning,
+        None,
+        format!("port {port} reserved"),
+        None,
+    );
 
     let plan = choice.plan(w, port, &inner.config.python, &inner.config.scripts_dir);
     emit(
@@ -415,7 +430,12 @@ async fn rollout(
         }
     }
     if let Some(message) = &plan.loading_message {
-        emit(Phase::Bootstrapping, Some("model_load"), message.clone(), None);
+        emit(
+            Phase::Bootstrapping,
+            Some("model_load"),
+            message.clone(),
+            None,
+        );
     }
 
     let Some(p) = proc.as_mut() else { return };
@@ -427,7 +447,11 @@ async fn rollout(
             process::signal_group(p.pgid, libc::SIGKILL);
             return emit(
                 Phase::Error,
-                Some(if health_seen { "health_probe" } else { "model_load" }),
+                Some(if health_seen {
+                    "health_probe"
+                } else {
+                    "model_load"
+                }),
                 process::describe_exit(status),
                 process::log_tail(&log_path),
             );

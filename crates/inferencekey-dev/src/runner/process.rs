@@ -51,7 +51,14 @@ pub fn spawn(plan: &Plan, work_dir: &Path, log_path: &Path) -> std::io::Result<P
     // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
     unsafe {
         command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             // The platform died between fork and prctl: do not outlive it.
@@ -81,7 +88,10 @@ pub fn signal_group(pgid: i32, signal: libc::c_int) {
 pub async fn terminate(mut proc: Proc, grace: Duration) {
     if proc.child.try_wait().ok().flatten().is_none() {
         signal_group(proc.pgid, libc::SIGTERM);
-        if tokio::time::timeout(grace, proc.child.wait()).await.is_err() {
+        if tokio::time::timeout(grace, proc.child.wait())
+            .await
+            .is_err()
+        {
             signal_group(proc.pgid, libc::SIGKILL);
             let _ = proc.child.wait().await;
         }

