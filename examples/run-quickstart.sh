@@ -3,5 +3,5 @@
 # chat and embedding workloads, run examples/quickstart.py against them, stop everything.
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/env.sh"
 cd "$ROOT"
-exec "$VENV/bin/inferencekey" dev --project acme -- \
+exec "$VENV/bin/inferencekey" dev --project acme --temp --port 0 -- \
     sh -c '"$0" examples/declare_workloads.py && "$0" examples/quickstart.py' "$VENV/bin/python"

@@ -382,3 +382,82 @@ impl Drop for DevServer {
 pub fn database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("platform.db")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedding_api_is_thread_safe() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<DevServer>();
+        assert_send_sync::<DevError>();
+    }
+
+    #[test]
+    fn config_parses_from_json_and_rejects_unknown_keys() {
+        let config: DevConfig =
+            serde_json::from_str(r#"{"port": 0, "data_dir": "/tmp/x", "upstream_timeout_s": 2.5}"#)
+                .unwrap();
+        assert_eq!(config.port, Some(0));
+        assert_eq!(config.upstream_timeout_s, Some(2.5));
+        assert!(serde_json::from_str::<DevConfig>(r#"{"prot": 1}"#).is_err());
+    }
+
+    #[test]
+    fn invalid_configs_are_refused_before_anything_starts() {
+        for config in [
+            DevConfig {
+                upstream_timeout_s: Some(0.0),
+                ..Default::default()
+            },
+            DevConfig {
+                admin_secret: Some("short".into()),
+                ..Default::default()
+            },
+            DevConfig {
+                host: Some(" ".into()),
+                ..Default::default()
+            },
+        ] {
+            assert_eq!(
+                DevServer::start(config).err().unwrap().code,
+                "invalid_config"
+            );
+        }
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let err = DevServer::start(DevConfig {
+            port: Some(taken.local_addr().unwrap().port()),
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        assert_eq!(err.code, "bind_failed");
+    }
+
+    #[test]
+    fn start_and_stop_work_inside_another_runtime() {
+        let outer = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        outer.block_on(async {
+            let server = DevServer::start(DevConfig {
+                port: Some(0),
+                ..Default::default()
+            })
+            .unwrap();
+            let creds = server.create_project("acme", None).unwrap();
+            assert!(creds.sdk_token.starts_with("ik_sdk_"));
+            let data_dir = PathBuf::from(&server.info().data_dir);
+            assert!(data_dir.exists());
+            server.stop();
+            server.stop();
+            assert!(!data_dir.exists());
+            assert_eq!(
+                server.create_project("acme", None).err().unwrap().code,
+                "stopped"
+            );
+        });
+    }
+}

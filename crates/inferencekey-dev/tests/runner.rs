@@ -165,6 +165,28 @@ async fn workloads_that_cannot_run_say_why() {
         "{message}"
     );
 
+    // A process that never becomes ready within its startup deadline is stopped.
+    let (command, markers) = p.fake_command("late", "--slow-start 60");
+    p.create_ok(
+        json!({"name": "Late", "task_type": "text2text", "backend": "vllm", "model_name": "m",
+                       "config": {"command": command, "startup_timeout_s": 1.5}}),
+    )
+    .await;
+    let error = p.readiness("late").await.pop().unwrap();
+    assert_eq!(error["phase"], "error");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("not ready after 1.5 s"),
+        "{error}"
+    );
+    let pid = fake_pids(&markers)[0];
+    assert!(
+        eventually(Duration::from_secs(5), || !process_alive(pid)).await,
+        "the late process is stopped"
+    );
+
     // A command that does not parse.
     p.create_ok(
         json!({"name": "Quote", "task_type": "text2text", "backend": "vllm", "model_name": "m",

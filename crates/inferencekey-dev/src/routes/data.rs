@@ -88,7 +88,8 @@ impl Route {
             optional("stream", Value::is_boolean, "a boolean")?;
             optional("stream_options", Value::is_object, "an object")?;
         }
-        optional("model", Value::is_string, "a string")
+        // `model` may be anything (or absent): it is rewritten to the served model.
+        Ok(())
     }
 }
 

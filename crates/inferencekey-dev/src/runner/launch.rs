@@ -6,6 +6,9 @@
 //! command also gets `HOST`/`PORT` in its environment and `{host}`/`{port}` replaced in its
 //! arguments. Otherwise (no command, or its executable is not installed) a CPU stand-in serves
 //! the workload by task type; other task types cannot run here.
+//!
+//! A workload is ready once `GET /health` answers and `GET /v1/models` answers 200 with JSON,
+//! within 120 s or `config.startup_timeout_s`.
 
 use std::path::{Path, PathBuf};
 

@@ -439,7 +439,8 @@ async fn rollout(
     }
 
     let Some(p) = proc.as_mut() else { return };
-    let deadline = Instant::now() + inner.config.startup_deadline;
+    let startup = startup_deadline(w, inner.config.startup_deadline);
+    let deadline = Instant::now() + startup;
     let base = format!("http://127.0.0.1:{port}");
     let mut health_seen = false;
     let served_model = loop {
@@ -464,7 +465,7 @@ async fn rollout(
                 Some("health_probe"),
                 format!(
                     "not ready after {} s: no answer on /health and /v1/models",
-                    inner.config.startup_deadline.as_secs()
+                    startup.as_secs_f64()
                 ),
                 process::log_tail(&log_path),
             );
@@ -507,6 +508,16 @@ async fn rollout(
         Err(e) => format!("lost track of the process: {e}"),
     };
     emit(Phase::Error, None, message, process::log_tail(&log_path));
+}
+
+/// The startup deadline: `config.startup_timeout_s` (seconds, > 0) if set, else the default.
+fn startup_deadline(w: &Workload, default: Duration) -> Duration {
+    w.config
+        .get("startup_timeout_s")
+        .and_then(serde_json::Value::as_f64)
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(default)
 }
 
 /// `/health` answers (2xx; a 404 means the server has no such route, which is fine too).

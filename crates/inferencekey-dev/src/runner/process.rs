@@ -122,20 +122,56 @@ pub fn log_tail(path: &Path) -> Option<String> {
     file.read_to_end(&mut bytes).ok()?;
     let text = String::from_utf8_lossy(&bytes);
     let mut lines: Vec<&str> = text.lines().collect();
-    if start > 0 && !lines.is_empty() {
+    if start > 0 && lines.len() > 1 {
         lines.remove(0); // cut mid-line
     }
     let keep = lines.len().saturating_sub(MAX_LINES);
-    let mut tail = lines[keep..].join("\n");
-    tail = redact_text(&tail);
+    let mut tail = redact_text(lines[keep..].join("\n").trim_matches('\n'));
+    tail.push('\n');
+    // Redaction and lossy decoding can lengthen it: drop leading lines (or bytes) to fit.
     while tail.len() > MAX_BYTES as usize {
         match tail.find('\n') {
-            Some(pos) => tail.drain(..=pos),
-            None => break,
-        };
+            Some(pos) if pos + 1 < tail.len() => {
+                tail.drain(..=pos);
+            }
+            _ => {
+                let cut = tail.len() - MAX_BYTES as usize;
+                let boundary = (cut..tail.len())
+                    .find(|i| tail.is_char_boundary(*i))
+                    .unwrap_or(0);
+                tail.drain(..boundary);
+            }
+        }
     }
-    let tail = tail.trim_matches('\n');
-    (!tail.trim().is_empty()).then(|| format!("{tail}\n"))
+    (!tail.trim().is_empty()).then_some(tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails_are_bounded_and_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let mut text = String::new();
+        for i in 0..100 {
+            text.push_str(&format!("line {i} ik_sdk_\n"));
+        }
+        text.push_str(&format!("last ik_live_0123abcd_{}\n", "7".repeat(64)));
+        std::fs::write(&path, &text).unwrap();
+        let tail = log_tail(&path).unwrap();
+        assert!(tail.lines().count() <= 40 && tail.len() <= 4096);
+        assert!(tail.ends_with("last ik_live_0123abcd\u{2026}\n"), "{tail}");
+        assert!(tail.contains("line 99 ik_sdk_\u{2026}"));
+
+        std::fs::write(&path, "x".repeat(10_000)).unwrap();
+        let tail = log_tail(&path).unwrap();
+        assert!(tail.len() <= 4096 && tail.starts_with('x'));
+
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(log_tail(&path), None);
+    }
 }
 
 /// Reserves a free loopback port (bind to 0, read, release).
