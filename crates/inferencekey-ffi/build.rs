@@ -10,10 +10,15 @@ fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
 
-    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let mut config =
+        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let version = env::var("CARGO_PKG_VERSION").expect("cargo sets it");
     config.after_includes = Some(format!("\n#define IK_VERSION \"{version}\""));
-    let header = match cbindgen::Builder::new().with_crate(&crate_dir).with_config(config).generate() {
+    let header = match cbindgen::Builder::new()
+        .with_crate(&crate_dir)
+        .with_config(config)
+        .generate()
+    {
         Ok(bindings) => {
             let mut text = Vec::new();
             bindings.write(&mut text);
@@ -57,7 +62,9 @@ fn cffi_safe(header: &str) -> String {
             let mut parts = t.split_whitespace();
             let is_int_define = parts.next() == Some("#define")
                 && parts.next().is_some()
-                && parts.next().is_some_and(|v| v.trim_start_matches('-').parse::<i64>().is_ok());
+                && parts
+                    .next()
+                    .is_some_and(|v| v.trim_start_matches('-').parse::<i64>().is_ok());
             if !is_int_define {
                 continue;
             }
@@ -74,5 +81,7 @@ fn target_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(dir));
     }
     let out = PathBuf::from(env::var("OUT_DIR").ok()?);
-    out.ancestors().find(|p| p.file_name().is_some_and(|n| n == "target")).map(Path::to_path_buf)
+    out.ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "target"))
+        .map(Path::to_path_buf)
 }

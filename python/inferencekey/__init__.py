@@ -12,7 +12,6 @@ Everything runs in one native core (Rust) reached through a C ABI; nothing start
 """
 
 from . import _logging
-from ._ffi import native_version as _native_version
 from ._streams import ReadinessStream, TextStream
 from ._version import __version__
 from .data import DataClient, Endpoint

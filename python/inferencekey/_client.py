@@ -56,7 +56,7 @@ def slug_arg(value: object) -> str:
 class NativeClient:
     """A native client handle with the ``close()``/``with`` protocol of sdk §4."""
 
-    __slots__ = ("_handle", "_description")
+    __slots__ = ("_description", "_handle")
 
     def __init__(self, handle: _ffi.Handle) -> None:
         self._handle = handle
@@ -76,4 +76,3 @@ class NativeClient:
 def describe(fn: Any, ptr: Any) -> dict[str, Any]:
     result = _ffi.call(fn, ptr)
     return result if isinstance(result, dict) else {}
-

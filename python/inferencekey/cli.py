@@ -55,20 +55,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="inferencekey", description="InferenceKey SDK command line")
+    parser = argparse.ArgumentParser(
+        prog="inferencekey", description="InferenceKey SDK command line"
+    )
     parser.add_argument("--version", action="version", version=f"inferencekey {__version__}")
     sub = parser.add_subparsers(dest="command")
     dev = sub.add_parser("dev", help="run the local platform (real CPU inference)")
     dev.add_argument("--project", default="acme", help="project to create (default: acme)")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8787, help="0 picks a free port (default: 8787)")
-    dev.add_argument("--data-dir", type=Path, default=None, help="state folder (default: XDG data dir)")
-    dev.add_argument("--temp", action="store_true", help="use a temporary data folder, removed at exit")
+    dev.add_argument(
+        "--data-dir", type=Path, default=None, help="state folder (default: XDG data dir)"
+    )
+    dev.add_argument(
+        "--temp", action="store_true", help="use a temporary data folder, removed at exit"
+    )
     dev.add_argument("--python", default=None, help="interpreter that runs the CPU stand-ins")
     dev.add_argument("--rate-limit", type=int, default=None, help="requests per minute per token")
     dev_sub = dev.add_subparsers(dest="dev_command")
     token = dev_sub.add_parser("token", help="mint an ik_live_ key on the running platform")
-    token.add_argument("--workload", action="append", required=True, help="workload slug (repeatable)")
+    token.add_argument(
+        "--workload", action="append", required=True, help="workload slug (repeatable)"
+    )
     token.add_argument("--project", dest="token_project", default=None)
     token.add_argument("--data-dir", dest="token_data_dir", type=Path, default=None)
     return parser
@@ -126,14 +134,21 @@ def _dev_token(ns: argparse.Namespace) -> int:
     try:
         state = json.loads(state_path.read_text())
     except FileNotFoundError:
-        print(f"inferencekey: no running local platform ({state_path} is missing); start `inferencekey dev`", file=sys.stderr)
+        print(
+            f"inferencekey: no local platform runs from {state_path.parent}; "
+            "start `inferencekey dev` first",
+            file=sys.stderr,
+        )
         return 1
     project = ns.token_project or os.environ.get("INFERENCEKEY_PROJECT") or "acme"
     body = json.dumps({"kind": "live", "grants": [f"{project}/{w}" for w in ns.workload]}).encode()
     request = urllib.request.Request(
         f"{state['base_url']}/_dev/projects/{project}/tokens",
         data=body,
-        headers={"Authorization": f"Bearer {state['admin_secret']}", "Content-Type": "application/json"},
+        headers={
+            "Authorization": f"Bearer {state['admin_secret']}",
+            "Content-Type": "application/json",
+        },
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:

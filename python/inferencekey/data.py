@@ -72,7 +72,9 @@ class DataClient(NativeClient):
         from ._options import partial_options
 
         opts = _ffi.encode(partial_options(timeout, max_retries))
-        ptr = _ffi.call_into(lib.ik_data_client_with_options, "ik_data_client", self._ptr, opts, len(opts))
+        ptr = _ffi.call_into(
+            lib.ik_data_client_with_options, "ik_data_client", self._ptr, opts, len(opts)
+        )
         clone = DataClient.__new__(DataClient)
         NativeClient.__init__(clone, _ffi.Handle(ptr, lib.ik_data_client_free))
         clone._description = self._description
@@ -105,7 +107,7 @@ class DataClient(NativeClient):
 class Endpoint:
     """One workload's OpenAI-compatible endpoint. Thread-safe; cheap to create."""
 
-    __slots__ = ("_handle", "base_url", "project_slug", "workload_slug", "_key")
+    __slots__ = ("_handle", "_key", "base_url", "project_slug", "workload_slug")
 
     def __init__(self, handle: _ffi.Handle) -> None:
         self._handle = handle
@@ -143,7 +145,9 @@ class Endpoint:
         extra_body: Mapping[str, Any] | None = None,
     ) -> TextResult:
         """One chat completion (``stream: false``)."""
-        request = _chat_request(prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body)
+        request = _chat_request(
+            prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
+        )
         return TextResult._from_native(self._call(lib.ik_endpoint_generate_text, request))
 
     def generate_text_stream(
@@ -159,13 +163,21 @@ class Endpoint:
         extra_body: Mapping[str, Any] | None = None,
     ) -> TextStream:
         """A streamed chat completion. Status errors raise here; iterate for chunks."""
-        request = _chat_request(prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body)
+        request = _chat_request(
+            prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
+        )
         body = _ffi.encode(request)
-        return TextStream(open_stream(lib.ik_endpoint_generate_text_stream, self._handle.ptr, body, len(body)))
+        return TextStream(
+            open_stream(lib.ik_endpoint_generate_text_stream, self._handle.ptr, body, len(body))
+        )
 
-    def embed(self, *, input: str | Sequence[str], extra_body: Mapping[str, Any] | None = None) -> EmbedResult:
+    def embed(
+        self, *, input: str | Sequence[str], extra_body: Mapping[str, Any] | None = None
+    ) -> EmbedResult:
         """Embeddings of one string or a list of strings, in input order."""
-        request: dict[str, Any] = {"input": input if isinstance(input, str) else _str_list("input", input)}
+        request: dict[str, Any] = {
+            "input": input if isinstance(input, str) else _str_list("input", input)
+        }
         if extra_body is not None:
             request["extra_body"] = _mapping("extra_body", extra_body)
         return EmbedResult._from_native(self._call(lib.ik_endpoint_embed, request))
@@ -213,7 +225,9 @@ def _chat_request(
         request["prompt"] = prompt
     if messages is not None:
         if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
-            raise ValidationError("messages must be a list of mappings", code="invalid_argument", field="messages")
+            raise ValidationError(
+                "messages must be a list of mappings", code="invalid_argument", field="messages"
+            )
         request["messages"] = [dict(m) if isinstance(m, Mapping) else m for m in messages]
     if temperature is not None:
         request["temperature"] = temperature
@@ -232,7 +246,9 @@ def _chat_request(
 
 def _str_list(name: str, value: object) -> list[Any]:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        raise ValidationError(f"{name} must be a list of strings", code="invalid_argument", field=name)
+        raise ValidationError(
+            f"{name} must be a list of strings", code="invalid_argument", field=name
+        )
     return list(value)
 
 

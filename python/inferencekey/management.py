@@ -43,7 +43,9 @@ class ManagementClient(NativeClient):
             max_retries=max_retries,
             sdk_token=sdk_token,
         )
-        ptr = _ffi.call_into(lib.ik_management_client_new, "ik_management_client", config, len(config))
+        ptr = _ffi.call_into(
+            lib.ik_management_client_new, "ik_management_client", config, len(config)
+        )
         super().__init__(_ffi.Handle(ptr, lib.ik_management_client_free))
         self._description = describe(lib.ik_management_client_describe, ptr)
 
@@ -75,7 +77,11 @@ class ManagementClient(NativeClient):
 
         opts = _ffi.encode(partial_options(timeout, max_retries))
         ptr = _ffi.call_into(
-            lib.ik_management_client_with_options, "ik_management_client", self._ptr, opts, len(opts)
+            lib.ik_management_client_with_options,
+            "ik_management_client",
+            self._ptr,
+            opts,
+            len(opts),
         )
         clone = ManagementClient.__new__(ManagementClient)
         NativeClient.__init__(clone, _ffi.Handle(ptr, lib.ik_management_client_free))
@@ -126,7 +132,7 @@ class ManagementClient(NativeClient):
         return [Workload._from_native(item) for item in items]
 
     def delete(self, workload_slug: str, *, project: str | None = None) -> bool:
-        """Deletes the workload. ``True`` if removed, ``False`` if it was not there. Irreversible."""
+        """Deletes the workload: ``True`` if removed, ``False`` if absent. Irreversible."""
         request = {"workload_slug": slug_arg(workload_slug), "project": opt_str("project", project)}
         return bool(self._call(lib.ik_management_delete, request)["deleted"])
 

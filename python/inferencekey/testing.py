@@ -85,7 +85,11 @@ class DevServer:
         """An ``ik_live_`` key granted only the named workloads (``"*"`` for the whole project)."""
         project = project or self.project
         grants = [f"{project}/{w}" for w in workloads]
-        return str(self._call(lib.ik_dev_server_mint_token, {"project": project, "kind": "live", "grants": grants})["token"])
+        return str(
+            self._call(
+                lib.ik_dev_server_mint_token, {"project": project, "kind": "live", "grants": grants}
+            )["token"]
+        )
 
     def mint_sdk_token(self, *scopes: str, project: str | None = None) -> str:
         """An ``ik_sdk_`` token with only these scopes (e.g. ``"workload:read"``)."""
@@ -107,7 +111,9 @@ class DevServer:
         )
 
     def data_client(self, **kwargs: Any) -> DataClient:
-        return DataClient(project=self.project, base_url=self.base_url, api_key=self.api_key, **kwargs)
+        return DataClient(
+            project=self.project, base_url=self.base_url, api_key=self.api_key, **kwargs
+        )
 
     def stop(self) -> None:
         """Stops the platform and every workload process. Idempotent."""

@@ -158,13 +158,19 @@ impl ClientConfig {
 
 /// Trimmed value, or `None` when empty or only whitespace.
 pub fn non_blank(value: Option<&str>) -> Option<String> {
-    value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 /// Checks scheme, host, no query or fragment; strips trailing slashes.
 pub fn normalize_base_url(raw: &str) -> Result<String> {
     let invalid = |why: &str| {
-        Error::config("invalid_base_url", format!("invalid base_url {raw:?}: {why}"))
+        Error::config(
+            "invalid_base_url",
+            format!("invalid base_url {raw:?}: {why}"),
+        )
     };
     let url = reqwest::Url::parse(raw).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -184,13 +190,11 @@ pub fn normalize_base_url(raw: &str) -> Result<String> {
 
 /// `inferencekey-python/0.3.0 (core 0.3.0; linux; x86_64)` (wire §1.1).
 pub fn user_agent(binding: &str, binding_version: &str) -> String {
-    let os = match std::env::consts::OS {
-        "macos" => "macos",
-        other => other,
-    };
+    // `std::env::consts::OS` already uses the wire names (linux, macos, windows).
     format!(
-        "inferencekey-{binding}/{binding_version} (core {}; {os}; {})",
+        "inferencekey-{binding}/{binding_version} (core {}; {}; {})",
         crate::VERSION,
+        std::env::consts::OS,
         std::env::consts::ARCH
     )
 }
@@ -214,10 +218,23 @@ mod tests {
 
     #[test]
     fn base_url_rules() {
-        assert_eq!(normalize_base_url("http://127.0.0.1:8787/").unwrap(), "http://127.0.0.1:8787");
+        assert_eq!(
+            normalize_base_url("http://127.0.0.1:8787/").unwrap(),
+            "http://127.0.0.1:8787"
+        );
         assert_eq!(normalize_base_url("http://h/ik//").unwrap(), "http://h/ik");
-        for bad in ["ftp://h", "http://h/?a=1", "http://h/#f", "not a url", "http://u:p@h"] {
-            assert_eq!(normalize_base_url(bad).unwrap_err().code, "invalid_base_url", "{bad}");
+        for bad in [
+            "ftp://h",
+            "http://h/?a=1",
+            "http://h/#f",
+            "not a url",
+            "http://u:p@h",
+        ] {
+            assert_eq!(
+                normalize_base_url(bad).unwrap_err().code,
+                "invalid_base_url",
+                "{bad}"
+            );
         }
     }
 
@@ -227,11 +244,17 @@ mod tests {
             assert_eq!(seconds("timeout", bad).unwrap_err().code, "invalid_option");
         }
         let l = Limits::default()
-            .with(&CallOptions { timeout_s: Some(2.0), ..Default::default() })
+            .with(&CallOptions {
+                timeout_s: Some(2.0),
+                ..Default::default()
+            })
             .unwrap();
         assert_eq!(l.connect_timeout, Duration::from_secs(2));
         let err = Limits::default()
-            .with(&CallOptions { max_retries: Some(11), ..Default::default() })
+            .with(&CallOptions {
+                max_retries: Some(11),
+                ..Default::default()
+            })
             .unwrap_err();
         assert_eq!(err.code, "invalid_option");
     }
@@ -257,6 +280,9 @@ mod tests {
     #[test]
     fn project_resolution() {
         assert_eq!(pick_project(&[None, Some("a"), Some("b")]).unwrap(), "a");
-        assert_eq!(pick_project(&[Some(" "), None]).unwrap_err().code, "missing_project");
+        assert_eq!(
+            pick_project(&[Some(" "), None]).unwrap_err().code,
+            "missing_project"
+        );
     }
 }

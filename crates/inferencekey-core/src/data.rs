@@ -27,7 +27,9 @@ pub struct DataClient {
 impl DataClient {
     pub fn new(config: &ClientConfig) -> Result<DataClient> {
         if config.sdk_token.is_some() {
-            return Err(Error::invalid_json("unknown key \"sdk_token\" for a data client"));
+            return Err(Error::invalid_json(
+                "unknown key \"sdk_token\" for a data client",
+            ));
         }
         let resolved = config.resolve()?;
         let project = resolved.project.ok_or_else(|| {
@@ -40,13 +42,18 @@ impl DataClient {
             transport: Transport::new(resolved.limits, &resolved.user_agent)?,
             base_url: resolved.base_url,
             project,
-            default_key: config.token(Plane::Data).map(|k| Arc::new(zeroize::Zeroizing::new(k))),
+            default_key: config
+                .token(Plane::Data)
+                .map(|k| Arc::new(zeroize::Zeroizing::new(k))),
         })
     }
 
     pub fn with_options(&self, options: &CallOptions) -> Result<DataClient> {
         let limits = self.transport.limits.with(options)?;
-        Ok(DataClient { transport: self.transport.with_limits(limits)?, ..self.clone() })
+        Ok(DataClient {
+            transport: self.transport.with_limits(limits)?,
+            ..self.clone()
+        })
     }
 
     pub fn describe(&self) -> Value {
@@ -199,7 +206,10 @@ impl Endpoint {
 
     pub fn with_options(&self, options: &CallOptions) -> Result<Endpoint> {
         let limits = self.transport.limits.with(options)?;
-        Ok(Endpoint { transport: self.transport.with_limits(limits)?, ..self.clone() })
+        Ok(Endpoint {
+            transport: self.transport.with_limits(limits)?,
+            ..self.clone()
+        })
     }
 
     /// Chat completion, `stream: false` (wire §7.1).
@@ -211,7 +221,10 @@ impl Endpoint {
         Ok(TextResult {
             text: text_of(choice.get("message").and_then(|m| m.get("content"))),
             model: self.model_of(&raw),
-            finish_reason: choice.get("finish_reason").and_then(Value::as_str).map(str::to_owned),
+            finish_reason: choice
+                .get("finish_reason")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             usage: usage_of(&raw),
             request_id: reply.request_id,
             raw,
@@ -237,15 +250,22 @@ impl Endpoint {
     pub async fn embed(&self, request: &EmbedRequest) -> Result<EmbedResult> {
         let inputs = match &request.input {
             Value::String(s) => vec![Value::String(s.clone())],
-            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => items.clone(),
-            _ => return Err(Error::invalid_argument("input must be a string or a non-empty list of strings")),
+            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
+                items.clone()
+            }
+            _ => {
+                return Err(Error::invalid_argument(
+                    "input must be a string or a non-empty list of strings",
+                ))
+            }
         };
         let count = inputs.len();
         let mut body = json!({"model": self.slug, "input": inputs});
         merge_extra(&mut body, request.extra_body.as_ref(), &["model", "input"])?;
         let reply = self.post("/embeddings", body, false).await?;
         let raw = reply.json()?;
-        let embeddings = embeddings_of(&raw, count).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
+        let embeddings =
+            embeddings_of(&raw, count).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
         Ok(EmbedResult {
             embeddings,
             model: self.model_of(&raw),
@@ -258,19 +278,29 @@ impl Endpoint {
     /// Rerank, best first (wire §7.4).
     pub async fn rerank(&self, request: &RerankRequest) -> Result<RerankResult> {
         let query = request.query.as_str().filter(|q| !q.trim().is_empty());
-        let query = query.ok_or_else(|| Error::invalid_argument("query must be a non-blank string"))?;
+        let query =
+            query.ok_or_else(|| Error::invalid_argument("query must be a non-blank string"))?;
         let documents = match &request.documents {
             Value::Array(d) if !d.is_empty() && d.iter().all(Value::is_string) => d,
-            _ => return Err(Error::invalid_argument("documents must be a non-empty list of strings")),
+            _ => {
+                return Err(Error::invalid_argument(
+                    "documents must be a non-empty list of strings",
+                ))
+            }
         };
         let mut body = json!({"model": self.slug, "query": query, "documents": documents});
         if let Some(top_n) = &request.top_n {
             body["top_n"] = Value::from(positive_int("top_n", top_n)?);
         }
-        merge_extra(&mut body, request.extra_body.as_ref(), &["model", "query", "documents"])?;
+        merge_extra(
+            &mut body,
+            request.extra_body.as_ref(),
+            &["model", "query", "documents"],
+        )?;
         let reply = self.post("/rerank", body, false).await?;
         let raw = reply.json()?;
-        let results = rerank_items_of(&raw).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
+        let results =
+            rerank_items_of(&raw).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
         Ok(RerankResult {
             results,
             model: self.model_of(&raw),
@@ -282,7 +312,11 @@ impl Endpoint {
 
     fn chat_body(&self, r: &GenerateRequest, stream: bool) -> Result<Value> {
         let messages = match (&r.prompt, &r.messages) {
-            (Some(_), Some(_)) => return Err(Error::invalid_argument("provide either prompt or messages, not both")),
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid_argument(
+                    "provide either prompt or messages, not both",
+                ))
+            }
             (None, None) => return Err(Error::invalid_argument("provide a prompt or messages")),
             (Some(p), None) if p.trim().is_empty() => {
                 return Err(Error::invalid_argument("prompt must not be blank"))
@@ -308,18 +342,28 @@ impl Endpoint {
         }
         if let Some(stop) = &r.stop {
             let ok = stop.is_string()
-                || stop.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+                || stop
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(Value::is_string));
             if !ok {
-                return Err(Error::invalid_argument("stop must be a string or a list of strings"));
+                return Err(Error::invalid_argument(
+                    "stop must be a string or a list of strings",
+                ));
             }
             body["stop"] = stop.clone();
         }
-        merge_extra(&mut body, r.extra_body.as_ref(), &["model", "messages", "stream"])?;
+        merge_extra(
+            &mut body,
+            r.extra_body.as_ref(),
+            &["model", "messages", "stream"],
+        )?;
         Ok(body)
     }
 
     fn model_of(&self, raw: &Value) -> String {
-        raw.get("model").and_then(Value::as_str).map_or_else(|| self.slug.clone(), str::to_owned)
+        raw.get("model")
+            .and_then(Value::as_str)
+            .map_or_else(|| self.slug.clone(), str::to_owned)
     }
 
     fn call<'a>(&'a self, path: &'a str, body: Value, sse: bool) -> Call<'a> {
@@ -368,14 +412,19 @@ impl TextStream {
                 if self.saw_finish {
                     return Ok(None);
                 }
-                let err = Error::connection("stream_truncated", "the stream ended before it was complete");
+                let err = Error::connection(
+                    "stream_truncated",
+                    "the stream ended before it was complete",
+                );
                 return Err(self.attach(err));
             };
             if data.trim() == "[DONE]" {
                 self.done = true;
                 return Ok(None);
             }
-            let Ok(event) = serde_json::from_str::<Value>(&data) else { continue };
+            let Ok(event) = serde_json::from_str::<Value>(&data) else {
+                continue;
+            };
             if let Some(error) = event.get("error") {
                 self.done = true;
                 return Err(self.attach(stream_error(error)));
@@ -383,10 +432,17 @@ impl TextStream {
             if let Some(usage) = usage_of(&event) {
                 self.usage = Some(usage);
             }
-            let Some(choice) = event.get("choices").and_then(Value::as_array).and_then(|c| c.first()) else {
+            let Some(choice) = event
+                .get("choices")
+                .and_then(Value::as_array)
+                .and_then(|c| c.first())
+            else {
                 continue;
             };
-            let finish_reason = choice.get("finish_reason").and_then(Value::as_str).map(str::to_owned);
+            let finish_reason = choice
+                .get("finish_reason")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             self.saw_finish |= finish_reason.is_some();
             return Ok(Some(TextChunk {
                 text: text_of(choice.get("delta").and_then(|d| d.get("content"))),
@@ -404,8 +460,15 @@ impl TextStream {
 
 /// An `error` event inside a stream: status unknown, code from the event.
 fn stream_error(error: &Value) -> Error {
-    let code = error.get("code").and_then(Value::as_str).or_else(|| error.as_str()).unwrap_or("stream_error");
-    let message = error.get("message").and_then(Value::as_str).unwrap_or("the server reported an error mid-stream");
+    let code = error
+        .get("code")
+        .and_then(Value::as_str)
+        .or_else(|| error.as_str())
+        .unwrap_or("stream_error");
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("the server reported an error mid-stream");
     Error::new(ErrorKind::Api, code, message)
 }
 
@@ -415,11 +478,22 @@ fn validate_messages(messages: &Value) -> Result<Value> {
         .filter(|l| !l.is_empty())
         .ok_or_else(|| Error::invalid_argument("messages must be a non-empty list"))?;
     for (i, m) in list.iter().enumerate() {
-        let obj = m.as_object().ok_or_else(|| Error::invalid_argument(format!("messages[{i}] must be a mapping")))?;
-        if !obj.get("role").and_then(Value::as_str).is_some_and(|r| !r.trim().is_empty()) {
-            return Err(Error::invalid_argument(format!("messages[{i}].role must be a non-blank string")));
+        let obj = m
+            .as_object()
+            .ok_or_else(|| Error::invalid_argument(format!("messages[{i}] must be a mapping")))?;
+        if obj
+            .get("role")
+            .and_then(Value::as_str)
+            .is_none_or(|r| r.trim().is_empty())
+        {
+            return Err(Error::invalid_argument(format!(
+                "messages[{i}].role must be a non-blank string"
+            )));
         }
-        if !matches!(obj.get("content"), Some(Value::String(_)) | Some(Value::Array(_))) {
+        if !matches!(
+            obj.get("content"),
+            Some(Value::String(_)) | Some(Value::Array(_))
+        ) {
             return Err(Error::invalid_argument(format!(
                 "messages[{i}].content must be a string or a list of content parts"
             )));
@@ -431,19 +505,29 @@ fn validate_messages(messages: &Value) -> Result<Value> {
 fn finite(name: &str, v: &Value) -> Result<Value> {
     match v.as_f64() {
         Some(f) if f.is_finite() => Ok(v.clone()),
-        _ => Err(Error::invalid_argument(format!("{name} must be a finite number"))),
+        _ => Err(Error::invalid_argument(format!(
+            "{name} must be a finite number"
+        ))),
     }
 }
 
 fn positive_int(name: &str, v: &Value) -> Result<u64> {
-    v.as_u64().filter(|n| *n >= 1).ok_or_else(|| Error::invalid_argument(format!("{name} must be an integer >= 1")))
+    v.as_u64()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| Error::invalid_argument(format!("{name} must be an integer >= 1")))
 }
 
 /// Merges caller keys last; reserved keys stay ours.
-fn merge_extra(body: &mut Value, extra: Option<&Map<String, Value>>, reserved: &[&str]) -> Result<()> {
+fn merge_extra(
+    body: &mut Value,
+    extra: Option<&Map<String, Value>>,
+    reserved: &[&str],
+) -> Result<()> {
     let Some(extra) = extra else { return Ok(()) };
     if let Some(key) = extra.keys().find(|k| reserved.contains(&k.as_str())) {
-        return Err(Error::invalid_argument(format!("extra_body may not set \"{key}\"")));
+        return Err(Error::invalid_argument(format!(
+            "extra_body may not set \"{key}\""
+        )));
     }
     if let Value::Object(obj) = body {
         obj.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -460,15 +544,25 @@ fn first_choice(raw: &Value) -> Result<&Value> {
 
 /// A message or delta `content`: `null` or missing is empty text.
 fn text_of(content: Option<&Value>) -> String {
-    content.and_then(Value::as_str).unwrap_or_default().to_owned()
+    content
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn usage_of(raw: &Value) -> Option<Usage> {
     let u = raw.get("usage")?.as_object()?;
     let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
     let (prompt, completion) = (n("prompt_tokens"), n("completion_tokens"));
-    let total = u.get("total_tokens").and_then(Value::as_u64).unwrap_or(prompt + completion);
-    Some(Usage { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total })
+    let total = u
+        .get("total_tokens")
+        .and_then(Value::as_u64)
+        .unwrap_or(prompt + completion);
+    Some(Usage {
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: total,
+    })
 }
 
 /// Vectors ordered by `index` when every element has one, else by list order.
@@ -477,8 +571,10 @@ fn embeddings_of(raw: &Value, expected: usize) -> Result<Vec<Vec<f64>>> {
         .get("data")
         .and_then(Value::as_array)
         .ok_or_else(|| Error::invalid_response("the embeddings response has no data list"))?;
-    let mut items: Vec<(Option<u64>, &Value)> =
-        data.iter().map(|d| (d.get("index").and_then(Value::as_u64), d)).collect();
+    let mut items: Vec<(Option<u64>, &Value)> = data
+        .iter()
+        .map(|d| (d.get("index").and_then(Value::as_u64), d))
+        .collect();
     if items.iter().all(|(i, _)| i.is_some()) {
         items.sort_by_key(|(i, _)| *i);
     }
@@ -509,15 +605,24 @@ fn rerank_items_of(raw: &Value) -> Result<Vec<RerankItem>> {
         .iter()
         .map(|r| {
             let index = r.get("index").and_then(Value::as_u64);
-            let score = r.get("relevance_score").or_else(|| r.get("score")).and_then(Value::as_f64);
+            let score = r
+                .get("relevance_score")
+                .or_else(|| r.get("score"))
+                .and_then(Value::as_f64);
             let document = match r.get("document") {
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(d) => d.get("text").and_then(Value::as_str).map(str::to_owned),
                 None => None,
             };
             match (index, score) {
-                (Some(index), Some(relevance_score)) => Ok(RerankItem { index, relevance_score, document }),
-                _ => Err(Error::invalid_response("a rerank result lacks index or relevance_score")),
+                (Some(index), Some(relevance_score)) => Ok(RerankItem {
+                    index,
+                    relevance_score,
+                    document,
+                }),
+                _ => Err(Error::invalid_response(
+                    "a rerank result lacks index or relevance_score",
+                )),
             }
         })
         .collect::<Result<Vec<_>>>()?;
@@ -531,7 +636,8 @@ mod tests {
 
     #[test]
     fn embeddings_follow_index_order() {
-        let raw = json!({"data": [{"index": 1, "embedding": [2.0]}, {"index": 0, "embedding": [1.0]}]});
+        let raw =
+            json!({"data": [{"index": 1, "embedding": [2.0]}, {"index": 0, "embedding": [1.0]}]});
         assert_eq!(embeddings_of(&raw, 2).unwrap(), vec![vec![1.0], vec![2.0]]);
         let raw = json!({"data": [{"embedding": [2.0]}, {"index": 0, "embedding": [1.0]}]});
         assert_eq!(embeddings_of(&raw, 2).unwrap(), vec![vec![2.0], vec![1.0]]);
@@ -542,13 +648,23 @@ mod tests {
     fn rerank_accepts_score_fallback_and_sorts() {
         let raw = json!({"results": [{"index": 0, "score": 0.1}, {"index": 1, "relevance_score": 0.9, "document": {"text": "d"}}]});
         let items = rerank_items_of(&raw).unwrap();
-        assert_eq!((items[0].index, items[0].document.as_deref()), (1, Some("d")));
+        assert_eq!(
+            (items[0].index, items[0].document.as_deref()),
+            (1, Some("d"))
+        );
     }
 
     #[test]
     fn usage_defaults() {
         let u = usage_of(&json!({"usage": {"prompt_tokens": 3, "total_tokens": 3}})).unwrap();
-        assert_eq!(u, Usage { prompt_tokens: 3, completion_tokens: 0, total_tokens: 3 });
+        assert_eq!(
+            u,
+            Usage {
+                prompt_tokens: 3,
+                completion_tokens: 0,
+                total_tokens: 3
+            }
+        );
         assert!(usage_of(&json!({"usage": null})).is_none());
     }
 
@@ -556,17 +672,34 @@ mod tests {
     fn extra_body_cannot_replace_reserved_keys() {
         let mut body = json!({"model": "m"});
         let extra: Map<String, Value> = serde_json::from_str(r#"{"model": "x"}"#).unwrap();
-        assert_eq!(merge_extra(&mut body, Some(&extra), &["model"]).unwrap_err().code, "invalid_argument");
-        let extra: Map<String, Value> = serde_json::from_str(r#"{"input_type": "passage"}"#).unwrap();
+        assert_eq!(
+            merge_extra(&mut body, Some(&extra), &["model"])
+                .unwrap_err()
+                .code,
+            "invalid_argument"
+        );
+        let extra: Map<String, Value> =
+            serde_json::from_str(r#"{"input_type": "passage"}"#).unwrap();
         merge_extra(&mut body, Some(&extra), &["model"]).unwrap();
         assert_eq!(body["input_type"], "passage");
     }
 
     #[test]
     fn message_validation() {
-        assert!(validate_messages(&json!([{"role": "user", "content": "hi", "name": "x"}])).is_ok());
-        for bad in [json!([]), json!([1]), json!([{"role": " ", "content": "x"}]), json!([{"role": "user"}])] {
-            assert_eq!(validate_messages(&bad).unwrap_err().code, "invalid_argument", "{bad}");
+        assert!(
+            validate_messages(&json!([{"role": "user", "content": "hi", "name": "x"}])).is_ok()
+        );
+        for bad in [
+            json!([]),
+            json!([1]),
+            json!([{"role": " ", "content": "x"}]),
+            json!([{"role": "user"}]),
+        ] {
+            assert_eq!(
+                validate_messages(&bad).unwrap_err().code,
+                "invalid_argument",
+                "{bad}"
+            );
         }
     }
 }

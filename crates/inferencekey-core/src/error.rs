@@ -96,7 +96,11 @@ impl Error {
     }
 
     pub fn cancelled() -> Self {
-        Self::new(ErrorKind::Cancelled, "cancelled", "the operation was cancelled")
+        Self::new(
+            ErrorKind::Cancelled,
+            "cancelled",
+            "the operation was cancelled",
+        )
     }
 
     /// A 2xx body we cannot decode.
@@ -249,7 +253,10 @@ mod tests {
             r#"{"error":{"code":"invalid_field","message":"bad","field":"task_type"}}"#,
         );
         assert_eq!(e.kind, ErrorKind::Validation);
-        assert_eq!((e.code.as_str(), e.message.as_str()), ("invalid_field", "bad"));
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("invalid_field", "bad")
+        );
         assert_eq!(e.field(), Some("task_type"));
         assert_eq!(e.request_id.as_deref(), Some("req_1"));
         assert_eq!(e.http_status, Some(422));
@@ -257,7 +264,10 @@ mod tests {
 
     #[test]
     fn openai_shape_uses_type_when_code_is_null_or_number() {
-        let e = decode(400, r#"{"error":{"message":"m","type":"invalid_request_error","code":null}}"#);
+        let e = decode(
+            400,
+            r#"{"error":{"message":"m","type":"invalid_request_error","code":null}}"#,
+        );
         assert_eq!(e.code, "invalid_request_error");
         let e = decode(400, r#"{"error":{"message":"m","type":"t","code":42}}"#);
         assert_eq!(e.code, "t");
@@ -266,7 +276,10 @@ mod tests {
     #[test]
     fn flat_shape() {
         let e = decode(403, r#"{"error":"wrong_credential_type"}"#);
-        assert_eq!((e.code.as_str(), e.message.as_str()), ("wrong_credential_type", "wrong_credential_type"));
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("wrong_credential_type", "wrong_credential_type")
+        );
         let e = decode(403, r#"{"error":"x","message":"why"}"#);
         assert_eq!(e.message, "why");
     }
@@ -281,7 +294,10 @@ mod tests {
     #[test]
     fn odd_bodies_never_fail() {
         let e = decode(502, "  <html>bad gateway</html> ");
-        assert_eq!((e.code.as_str(), e.message.as_str()), ("server_error", "<html>bad gateway</html>"));
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("server_error", "<html>bad gateway</html>")
+        );
         assert_eq!(decode(418, "").message, "Reason");
         assert_eq!(decode(418, "").code, "http_418");
         assert_eq!(decode(500, "[1,2]").code, "server_error");

@@ -49,7 +49,11 @@ static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 pub fn set_sink(max_level: Option<Level>, sink: Option<Sink>) {
     let mut slot = SINK.write().unwrap_or_else(|p| p.into_inner());
     *slot = sink;
-    let level = if slot.is_some() { max_level.map_or(0, |l| l as u8) } else { 0 };
+    let level = if slot.is_some() {
+        max_level.map_or(0, |l| l as u8)
+    } else {
+        0
+    };
     MAX_LEVEL.store(level, Ordering::Relaxed);
 }
 

@@ -29,7 +29,9 @@ impl ManagementClient {
     /// Resolves the configuration and checks the token before any request.
     pub fn new(config: &ClientConfig) -> Result<ManagementClient> {
         if config.api_key.is_some() {
-            return Err(Error::invalid_json("unknown key \"api_key\" for a management client"));
+            return Err(Error::invalid_json(
+                "unknown key \"api_key\" for a management client",
+            ));
         }
         let resolved = config.resolve()?;
         let raw = config.token(Plane::Management).ok_or_else(|| {
@@ -50,7 +52,10 @@ impl ManagementClient {
     /// A copy with other timeouts or retries, sharing credentials and pool.
     pub fn with_options(&self, options: &CallOptions) -> Result<ManagementClient> {
         let limits = self.transport.limits.with(options)?;
-        Ok(ManagementClient { transport: self.transport.with_limits(limits)?, ..self.clone() })
+        Ok(ManagementClient {
+            transport: self.transport.with_limits(limits)?,
+            ..self.clone()
+        })
     }
 
     /// What a `repr` may show: base URL, project and the redacted token.
@@ -61,7 +66,10 @@ impl ManagementClient {
     /// Every workload of the project (lenient decoding, wire §6.1).
     pub async fn list(&self, project: Option<&str>) -> Result<Vec<Workload>> {
         let project = self.project(project, None)?;
-        let reply = self.send(Method::GET, &list_path(&project), None).await?.ok()?;
+        let reply = self
+            .send(Method::GET, &list_path(&project), None)
+            .await?
+            .ok()?;
         decode_list(&reply.json()?).map_err(|e| e.with_request_id(reply.request_id))
     }
 
@@ -69,7 +77,9 @@ impl ManagementClient {
     pub async fn get(&self, workload_slug: &str, project: Option<&str>) -> Result<Workload> {
         validate_slug(workload_slug, "workload_slug")?;
         let project = self.project(project, None)?;
-        self.find(&project, workload_slug).await?.ok_or_else(|| not_found(&project, workload_slug))
+        self.find(&project, workload_slug)
+            .await?
+            .ok_or_else(|| not_found(&project, workload_slug))
     }
 
     /// Reconciles `spec` with what exists (sdk §4.1), driving the sans-I/O [`Ensure`] machine.
@@ -87,9 +97,12 @@ impl ManagementClient {
             match step {
                 Step::Done(result) => return result,
                 Step::Send(request) => {
-                    let method = Method::from_bytes(request.method.as_bytes())
-                        .map_err(|_| Error::invalid_state("internal", "bad method from reconcile"))?;
-                    let reply = self.send(method, &request.path, request.body.as_ref()).await?;
+                    let method = Method::from_bytes(request.method.as_bytes()).map_err(|_| {
+                        Error::invalid_state("internal", "bad method from reconcile")
+                    })?;
+                    let reply = self
+                        .send(method, &request.path, request.body.as_ref())
+                        .await?;
                     let error = (!(200..300).contains(&reply.status)).then(|| reply.error());
                     step = machine.on_response(HttpResponse {
                         status: reply.status,
@@ -156,7 +169,9 @@ impl ManagementClient {
         timeout: Duration,
         mut on_event: impl FnMut(&ReadinessEvent) -> Result<()>,
     ) -> Result<ReadinessEvent> {
-        let mut stream = self.readiness_events(workload_slug, project, timeout).await?;
+        let mut stream = self
+            .readiness_events(workload_slug, project, timeout)
+            .await?;
         while let Some(event) = stream.next().await? {
             on_event(&event)?;
             match event.phase.as_str() {
@@ -177,7 +192,10 @@ impl ManagementClient {
     }
 
     async fn find(&self, project: &str, slug: &str) -> Result<Option<Workload>> {
-        let reply = self.send(Method::GET, &list_path(project), None).await?.ok()?;
+        let reply = self
+            .send(Method::GET, &list_path(project), None)
+            .await?
+            .ok()?;
         let list = decode_list(&reply.json()?).map_err(|e| e.with_request_id(reply.request_id))?;
         Ok(list.into_iter().find(|w| w.slug == slug))
     }

@@ -45,7 +45,10 @@ impl ReadinessEvent {
         Some(ReadinessEvent {
             phase: text("phase")?,
             message: text("message").unwrap_or_default(),
-            elapsed_ms: obj.get("elapsed_ms").and_then(Value::as_f64).map_or(0, |v| v.max(0.0) as u64),
+            elapsed_ms: obj
+                .get("elapsed_ms")
+                .and_then(Value::as_f64)
+                .map_or(0, |v| v.max(0.0) as u64),
             step: text("step"),
             log_tail: text("log_tail"),
         })
@@ -133,8 +136,14 @@ impl ReadinessStream {
                     return Ok(None);
                 }
                 Ok(Some(data)) => {
-                    let Some(event) = ReadinessEvent::decode(&data) else { continue };
-                    if self.last.as_ref().is_none_or(|l| l.phase != event.phase || l.step != event.step) {
+                    let Some(event) = ReadinessEvent::decode(&data) else {
+                        continue;
+                    };
+                    if self
+                        .last
+                        .as_ref()
+                        .is_none_or(|l| l.phase != event.phase || l.step != event.step)
+                    {
                         crate::log!(Level::Info, "inferencekey.readiness",
                             "{}: {} ({})", self.slug, event.phase, event.message;
                             "workload_slug" => self.slug, "phase" => event.phase, "elapsed_ms" => event.elapsed_ms);
@@ -186,7 +195,10 @@ impl ReadinessStream {
     }
 
     async fn connect_once(&self) -> Result<EventReader> {
-        let remaining = self.deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let remaining = self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
         let mut limits = self.transport.limits;
         limits.max_retries = 0;
         limits.request_timeout = limits.request_timeout.min(remaining);
@@ -219,7 +231,10 @@ fn readiness_timeout(slug: &str, last: Option<&ReadinessEvent>) -> Error {
         ),
     );
     if let Some(event) = last {
-        err = err.with_detail("last_event", serde_json::to_value(event).unwrap_or(Value::Null));
+        err = err.with_detail(
+            "last_event",
+            serde_json::to_value(event).unwrap_or(Value::Null),
+        );
     }
     err
 }
@@ -231,7 +246,10 @@ pub fn workload_failed(slug: &str, event: &ReadinessEvent) -> Error {
         "workload_failed",
         format!("workload \"{slug}\" failed: {}", event.message),
     )
-    .with_detail("last_event", serde_json::to_value(event).unwrap_or(Value::Null));
+    .with_detail(
+        "last_event",
+        serde_json::to_value(event).unwrap_or(Value::Null),
+    );
     if let Some(tail) = &event.log_tail {
         err = err.with_detail("log_tail", Value::String(tail.clone()));
     }
@@ -244,11 +262,16 @@ mod tests {
 
     #[test]
     fn frames_decode_leniently() {
-        let e = ReadinessEvent::decode(r#"{"phase":"ready","message":"ok","elapsed_ms":612,"x":1}"#).unwrap();
+        let e =
+            ReadinessEvent::decode(r#"{"phase":"ready","message":"ok","elapsed_ms":612,"x":1}"#)
+                .unwrap();
         assert!(e.is_terminal());
         assert_eq!(e.elapsed_ms, 612);
         let e = ReadinessEvent::decode(r#"{"phase":"bootstrapping"}"#).unwrap();
-        assert_eq!((e.message.as_str(), e.elapsed_ms, e.is_terminal()), ("", 0, false));
+        assert_eq!(
+            (e.message.as_str(), e.elapsed_ms, e.is_terminal()),
+            ("", 0, false)
+        );
         assert!(ReadinessEvent::decode("not json").is_none());
         assert!(ReadinessEvent::decode(r#"{"message":"no phase"}"#).is_none());
     }

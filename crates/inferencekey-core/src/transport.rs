@@ -55,7 +55,12 @@ fn build_client(connect_timeout: Duration) -> Result<reqwest::Client> {
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| Error::config("invalid_option", format!("cannot build the HTTP client: {e}")))
+        .map_err(|e| {
+            Error::config(
+                "invalid_option",
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })
 }
 
 /// Shared by a client and every endpoint or `with_options` copy made from it.
@@ -92,7 +97,8 @@ impl Reply {
     pub fn error(&self) -> Error {
         let status = reqwest::StatusCode::from_u16(self.status).ok();
         let reason = status.and_then(|s| s.canonical_reason()).unwrap_or("");
-        let mut err = error::from_response(self.status, reason, &self.body, self.request_id.clone());
+        let mut err =
+            error::from_response(self.status, reason, &self.body, self.request_id.clone());
         if let Some(delay) = retry_after(&self.headers) {
             err = err.with_detail("retry_after", Value::from(delay.as_secs_f64()));
         }
@@ -128,7 +134,11 @@ impl Transport {
     pub fn new(limits: Limits, user_agent: &str) -> Result<Transport> {
         let user_agent = HeaderValue::from_str(user_agent)
             .map_err(|_| Error::config("invalid_option", "the User-Agent is not valid ASCII"))?;
-        Ok(Transport { pool: Arc::new(Pool::new(limits.connect_timeout)?), user_agent, limits })
+        Ok(Transport {
+            pool: Arc::new(Pool::new(limits.connect_timeout)?),
+            user_agent,
+            limits,
+        })
     }
 
     /// A copy with other limits, sharing the pool unless the connect timeout changed.
@@ -138,7 +148,11 @@ impl Transport {
         } else {
             Arc::new(Pool::new(limits.connect_timeout)?)
         };
-        Ok(Transport { pool, user_agent: self.user_agent.clone(), limits })
+        Ok(Transport {
+            pool,
+            user_agent: self.user_agent.clone(),
+            limits,
+        })
     }
 
     /// Sends with retries and returns the last reply, whatever its status; errors only when no
@@ -150,14 +164,23 @@ impl Transport {
             let outcome = tokio::time::timeout(call.limits.request_timeout, async {
                 match self.attempt(call).await {
                     Attempt::Reply(resp) => read_reply(resp).await,
-                    Attempt::Failed { err, reached_server } => Err((err, reached_server)),
+                    Attempt::Failed {
+                        err,
+                        reached_server,
+                    } => Err((err, reached_server)),
                 }
             })
             .await
             .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)));
             match outcome {
                 Ok(reply) => {
-                    log_attempt(call, attempt, started, Some(reply.status), reply.request_id.as_deref());
+                    log_attempt(
+                        call,
+                        attempt,
+                        started,
+                        Some(reply.status),
+                        reply.request_id.as_deref(),
+                    );
                     match self.retry_delay_for_status(call, &reply, attempt) {
                         Some(delay) => self.wait(call, attempt, delay, &reply.error()).await,
                         None => return Ok(reply),
@@ -177,7 +200,10 @@ impl Transport {
 
     /// Opens a streaming exchange: retried like [`send`](Self::send) until 2xx headers arrive;
     /// a non-2xx status is read whole and raised.
-    pub async fn open_stream(&self, call: &Call<'_>) -> Result<(reqwest::Response, Option<String>)> {
+    pub async fn open_stream(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<(reqwest::Response, Option<String>)> {
         let mut attempt = 0u32;
         loop {
             let started = Instant::now();
@@ -190,7 +216,13 @@ impl Transport {
             let delay = match outcome {
                 Attempt::Reply(resp) if resp.status().is_success() => {
                     let request_id = request_id(resp.headers());
-                    log_attempt(call, attempt, started, Some(resp.status().as_u16()), request_id.as_deref());
+                    log_attempt(
+                        call,
+                        attempt,
+                        started,
+                        Some(resp.status().as_u16()),
+                        request_id.as_deref(),
+                    );
                     return Ok((resp, request_id));
                 }
                 Attempt::Reply(resp) => {
@@ -198,14 +230,23 @@ impl Transport {
                         .await
                         .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)))
                         .map_err(|(e, _)| e)?;
-                    log_attempt(call, attempt, started, Some(reply.status), reply.request_id.as_deref());
+                    log_attempt(
+                        call,
+                        attempt,
+                        started,
+                        Some(reply.status),
+                        reply.request_id.as_deref(),
+                    );
                     let err = reply.error();
                     match self.retry_delay_for_status(call, &reply, attempt) {
                         Some(delay) => (delay, err),
                         None => return Err(err),
                     }
                 }
-                Attempt::Failed { err, reached_server } => {
+                Attempt::Failed {
+                    err,
+                    reached_server,
+                } => {
                     log_attempt(call, attempt, started, None, None);
                     match self.retry_delay_for_failure(call, &err, reached_server, attempt) {
                         Some(delay) => (delay, err),
@@ -221,36 +262,62 @@ impl Transport {
     async fn attempt(&self, call: &Call<'_>) -> Attempt {
         let client = match self.pool.client() {
             Ok(c) => c,
-            Err(err) => return Attempt::Failed { err, reached_server: false },
+            Err(err) => {
+                return Attempt::Failed {
+                    err,
+                    reached_server: false,
+                }
+            }
         };
         let mut auth = match HeaderValue::from_str(&format!("Bearer {}", call.token.expose())) {
             Ok(v) => v,
             Err(_) => {
-                let err = Error::new(ErrorKind::Auth, "invalid_credential", "the token is not valid ASCII");
-                return Attempt::Failed { err, reached_server: false };
+                let err = Error::new(
+                    ErrorKind::Auth,
+                    "invalid_credential",
+                    "the token is not valid ASCII",
+                );
+                return Attempt::Failed {
+                    err,
+                    reached_server: false,
+                };
             }
         };
         auth.set_sensitive(true);
-        let accept = if call.sse { "text/event-stream" } else { "application/json" };
+        let accept = if call.sse {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
         let mut req = client
             .request(call.method.clone(), &call.url)
             .header(AUTHORIZATION, auth)
             .header(USER_AGENT, self.user_agent.clone())
             .header(ACCEPT, accept);
         if let Some(body) = &call.body {
-            req = req.header(CONTENT_TYPE, "application/json").body(body.clone());
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
         }
         match req.send().await {
             Ok(resp) => Attempt::Reply(resp),
             Err(e) => {
                 let reached_server = !e.is_connect();
-                Attempt::Failed { err: connection_error(&e), reached_server }
+                Attempt::Failed {
+                    err: connection_error(&e),
+                    reached_server,
+                }
             }
         }
     }
 
     /// The delay before retrying a reply, or `None` when it is final (wire §3.3).
-    fn retry_delay_for_status(&self, call: &Call<'_>, reply: &Reply, attempt: u32) -> Option<Duration> {
+    fn retry_delay_for_status(
+        &self,
+        call: &Call<'_>,
+        reply: &Reply,
+        attempt: u32,
+    ) -> Option<Duration> {
         if attempt >= call.limits.max_retries || !Error::is_retryable_status(reply.status) {
             return None;
         }
@@ -303,7 +370,12 @@ pub struct EventReader {
 
 impl EventReader {
     pub fn new(resp: reqwest::Response, idle: Duration) -> EventReader {
-        EventReader { resp, decoder: SseDecoder::default(), idle, eof: false }
+        EventReader {
+            resp,
+            decoder: SseDecoder::default(),
+            idle,
+            eof: false,
+        }
     }
 
     /// The next event's data; `Ok(None)` at the end of the body. A silence longer than the
@@ -339,7 +411,12 @@ pub fn backoff(n: u32) -> Duration {
 
 /// `retry-after-ms` wins over `Retry-After` (seconds or an HTTP-date).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         if ms.is_finite() && ms >= 0.0 {
             return Some(Duration::from_secs_f64(ms / 1000.0));
@@ -350,7 +427,9 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }
     let when = httpdate_to_unix(value)?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
     Some(Duration::from_secs(when.saturating_sub(now.as_secs())))
 }
 
@@ -358,15 +437,20 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 fn httpdate_to_unix(s: &str) -> Option<u64> {
     let mut parts = s.split_whitespace().skip(1);
     let day: u64 = parts.next()?.parse().ok()?;
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let month_name = parts.next()?;
     let month = MONTHS.iter().position(|m| *m == month_name)? as u64 + 1;
     let year: u64 = parts.next()?.parse().ok()?;
     let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
     // Days from civil date (Howard Hinnant's algorithm), for years after 1970.
-    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y / 400;
     let yoe = y - era * 400;
     let doy = (153 * mo + 2) / 5 + day - 1;
@@ -388,8 +472,18 @@ async fn read_reply(resp: reqwest::Response) -> std::result::Result<Reply, (Erro
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let request_id = request_id(&headers);
-    let body = resp.bytes().await.map_err(|e| (connection_error(&e).with_request_id(request_id.clone()), true))?;
-    Ok(Reply { status, headers, body, request_id })
+    let body = resp.bytes().await.map_err(|e| {
+        (
+            connection_error(&e).with_request_id(request_id.clone()),
+            true,
+        )
+    })?;
+    Ok(Reply {
+        status,
+        headers,
+        body,
+        request_id,
+    })
 }
 
 fn timed_out(after: Duration) -> Error {
@@ -402,7 +496,11 @@ pub fn connection_error(e: &reqwest::Error) -> Error {
     if e.is_timeout() {
         return Error::timeout(format!("the request timed out: {}", chain(e)));
     }
-    let code = if e.is_connect() { "connection_failed" } else { "connection_error" };
+    let code = if e.is_connect() {
+        "connection_failed"
+    } else {
+        "connection_error"
+    };
     Error::connection(code, chain(e))
 }
 
@@ -421,7 +519,13 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn log_attempt(call: &Call<'_>, attempt: u32, started: Instant, status: Option<u16>, request_id: Option<&str>) {
+fn log_attempt(
+    call: &Call<'_>,
+    attempt: u32,
+    started: Instant,
+    status: Option<u16>,
+    request_id: Option<&str>,
+) {
     crate::log!(Level::Debug, "inferencekey.http",
         "{} {} -> {} (attempt {}, {} ms{})",
         call.method, call.path,
@@ -441,7 +545,10 @@ mod tests {
     fn backoff_doubles_and_caps() {
         for (n, base) in [(1, 0.5), (2, 1.0), (3, 2.0), (5, 8.0), (9, 8.0)] {
             let d = backoff(n).as_secs_f64();
-            assert!(d >= base * 0.75 - 1e-9 && d <= base + 1e-9, "retry {n}: {d}");
+            assert!(
+                d >= base * 0.75 - 1e-9 && d <= base + 1e-9,
+                "retry {n}: {d}"
+            );
         }
     }
 
@@ -453,9 +560,15 @@ mod tests {
         h.insert("retry-after-ms", HeaderValue::from_static("250"));
         assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
         let mut h = HeaderMap::new();
-        h.insert("retry-after", HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        assert_eq!(httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(
+            httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
         h.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
     }

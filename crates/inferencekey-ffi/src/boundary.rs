@@ -28,7 +28,11 @@ pub(crate) fn guard_or<T>(default: T, body: impl FnOnce() -> T) -> T {
 }
 
 pub(crate) fn panic_error() -> ik_error {
-    ffi_error(IK_ERR_PANIC, "internal_panic", "a bug in the library was caught at the C boundary")
+    ffi_error(
+        IK_ERR_PANIC,
+        "internal_panic",
+        "a bug in the library was caught at the C boundary",
+    )
 }
 
 /// An error raised by the boundary itself (bad pointer, bad UTF-8, …).
@@ -43,7 +47,11 @@ pub(crate) fn ffi_error(status: ik_status, code: &str, message: &str) -> ik_erro
 }
 
 pub(crate) fn null_arg(name: &str) -> ik_error {
-    ffi_error(IK_ERR_NULL_ARG, "null_argument", &format!("{name} must not be NULL"))
+    ffi_error(
+        IK_ERR_NULL_ARG,
+        "null_argument",
+        &format!("{name} must not be NULL"),
+    )
 }
 
 pub(crate) fn core_error(err: Error) -> ik_error {
@@ -58,19 +66,35 @@ pub(crate) fn arg_str<'a>(ptr: *const c_char, len: usize, name: &str) -> FfiResu
     // SAFETY: the caller guarantees `len` readable bytes at `ptr` (c-abi rule 10).
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        ffi_error(IK_ERR_INVALID_UTF8, "invalid_utf8", &format!("{name} is not valid UTF-8: {e}"))
+        ffi_error(
+            IK_ERR_INVALID_UTF8,
+            "invalid_utf8",
+            &format!("{name} is not valid UTF-8: {e}"),
+        )
     })?;
     if text.contains('\0') {
-        return Err(ffi_error(IK_ERR_INVALID_ARG, "interior_nul", &format!("{name} contains a NUL byte")));
+        return Err(ffi_error(
+            IK_ERR_INVALID_ARG,
+            "interior_nul",
+            &format!("{name} contains a NUL byte"),
+        ));
     }
     Ok(text)
 }
 
 /// A JSON argument decoded strictly (unknown keys are errors that name the key).
-pub(crate) fn arg_json<T: DeserializeOwned>(ptr: *const c_char, len: usize, name: &str) -> FfiResult<T> {
+pub(crate) fn arg_json<T: DeserializeOwned>(
+    ptr: *const c_char,
+    len: usize,
+    name: &str,
+) -> FfiResult<T> {
     let text = arg_str(ptr, len, name)?;
     serde_json::from_str(text).map_err(|e| {
-        ffi_error(IK_ERR_INVALID_JSON, "invalid_json", &format!("{name} is not valid request JSON: {e}"))
+        ffi_error(
+            IK_ERR_INVALID_JSON,
+            "invalid_json",
+            &format!("{name} is not valid request JSON: {e}"),
+        )
     })
 }
 
@@ -85,7 +109,8 @@ pub(crate) fn out_ptr<T>(ptr: *mut T, name: &str) -> FfiResult<*mut T> {
 
 /// A library-owned C string (interior NULs, impossible in our JSON, are replaced).
 pub(crate) fn to_cstring(s: &str) -> CString {
-    CString::new(s).unwrap_or_else(|_| CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default())
+    CString::new(s)
+        .unwrap_or_else(|_| CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default())
 }
 
 /// Writes a library-allocated string and its length to checked out-parameters.

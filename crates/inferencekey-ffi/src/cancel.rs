@@ -15,7 +15,12 @@ pub struct ik_cancel {
 #[no_mangle]
 pub extern "C" fn ik_cancel_new() -> *mut ik_cancel {
     guard_or(std::ptr::null_mut(), || {
-        handles::register(Box::new(ik_cancel { token: CancellationToken::new() }), Kind::Cancel)
+        handles::register(
+            Box::new(ik_cancel {
+                token: CancellationToken::new(),
+            }),
+            Kind::Cancel,
+        )
     })
 }
 
@@ -33,7 +38,9 @@ pub extern "C" fn ik_cancel_cancel(c: *const ik_cancel) {
 /// 1 when cancelled, 0 otherwise (also for NULL).
 #[no_mangle]
 pub extern "C" fn ik_cancel_is_cancelled(c: *const ik_cancel) -> i32 {
-    guard_or(0, || unsafe { handles::borrow(c, Kind::Cancel) }.is_some_and(|c| c.token.is_cancelled()) as i32)
+    guard_or(0, || {
+        unsafe { handles::borrow(c, Kind::Cancel) }.is_some_and(|c| c.token.is_cancelled()) as i32
+    })
 }
 
 /// Frees a token; NULL is a no-op.

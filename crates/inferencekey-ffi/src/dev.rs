@@ -7,7 +7,9 @@ use inferencekey_dev::{DevConfig, DevError, DevServer};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::boundary::{arg_json, ffi_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult};
+use crate::boundary::{
+    arg_json, ffi_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult,
+};
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
 use crate::status::{ik_status, IK_ERR_CONFIG, IK_ERR_INVALID_ARG, IK_ERR_NOT_FOUND};
@@ -86,7 +88,9 @@ pub extern "C" fn ik_dev_server_create_project(
     guard(err, || {
         out_ptr(out, "out")?;
         let r: ProjectRequest = arg_json(req, req_len, "req")?;
-        let creds = server(s)?.create_project(&r.slug, r.name.as_deref()).map_err(dev_error)?;
+        let creds = server(s)?
+            .create_project(&r.slug, r.name.as_deref())
+            .map_err(dev_error)?;
         let text = serde_json::to_string(&creds)
             .map_err(|e| ffi_error(IK_ERR_CONFIG, "internal", &e.to_string()))?;
         write_string(out, out_len, &text);
@@ -115,8 +119,14 @@ pub extern "C" fn ik_dev_server_mint_token(
         if let Some(grants) = r.grants {
             body["grants"] = grants;
         }
-        let (token, token_id) = server(s)?.mint_token(&r.project, &body).map_err(dev_error)?;
-        write_string(out, out_len, &json!({"token": token, "token_id": token_id}).to_string());
+        let (token, token_id) = server(s)?
+            .mint_token(&r.project, &body)
+            .map_err(dev_error)?;
+        write_string(
+            out,
+            out_len,
+            &json!({"token": token, "token_id": token_id}).to_string(),
+        );
         Ok(())
     })
 }

@@ -8,7 +8,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::boundary::{arg_json, core_error, ffi_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult};
+use crate::boundary::{
+    arg_json, core_error, ffi_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult,
+};
 use crate::cancel::ik_cancel;
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
@@ -67,7 +69,11 @@ fn request<T: DeserializeOwned>(
 
 fn decode<T: DeserializeOwned>(value: Value) -> FfiResult<T> {
     serde_json::from_value(value).map_err(|e| {
-        ffi_error(IK_ERR_INVALID_JSON, "invalid_json", &format!("req is not valid request JSON: {e}"))
+        ffi_error(
+            IK_ERR_INVALID_JSON,
+            "invalid_json",
+            &format!("req is not valid request JSON: {e}"),
+        )
     })
 }
 
@@ -139,7 +145,9 @@ pub extern "C" fn ik_endpoint_new(
     guard(err, || {
         let out = out_ptr(out, "out")?;
         let r: EndpointRequest = arg_json(req, req_len, "req")?;
-        let inner = data_client(c)?.endpoint(&r.workload_slug, r.api_key.as_deref()).map_err(core_error)?;
+        let inner = data_client(c)?
+            .endpoint(&r.workload_slug, r.api_key.as_deref())
+            .map_err(core_error)?;
         unsafe { *out = handles::register(Box::new(ik_endpoint { inner }), Kind::Endpoint) };
         Ok(())
     })
@@ -167,7 +175,9 @@ pub extern "C" fn ik_endpoint_free(e: *mut ik_endpoint) {
 
 fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
     let (ep, r) = request::<GenerateRequest>(e, req, len)?;
-    Ok(Box::pin(async move { to_json(&ep.generate_text(&r).await?) }))
+    Ok(Box::pin(
+        async move { to_json(&ep.generate_text(&r).await?) },
+    ))
 }
 
 fn embed_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
@@ -180,9 +190,15 @@ fn rerank_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult
     Ok(Box::pin(async move { to_json(&ep.rerank(&r).await?) }))
 }
 
-fn text_stream_source(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<StreamSource> {
+fn text_stream_source(
+    e: *const ik_endpoint,
+    req: *const c_char,
+    len: usize,
+) -> FfiResult<StreamSource> {
     let (ep, r) = request::<GenerateRequest>(e, req, len)?;
-    Ok(Box::pin(async move { Ok(Source::Text(ep.generate_text_stream(&r).await?)) }))
+    Ok(Box::pin(async move {
+        Ok(Source::Text(ep.generate_text_stream(&r).await?))
+    }))
 }
 
 /// `{"prompt"|"messages", "temperature", "max_tokens", "top_p", "stop", "seed", "extra_body"}`
@@ -238,7 +254,9 @@ pub extern "C" fn ik_endpoint_generate_text_stream_async(
     user_data: *mut c_void,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    open_stream_async(err, cancel, out, cb, user_data, || text_stream_source(e, req, req_len))
+    open_stream_async(err, cancel, out, cb, user_data, || {
+        text_stream_source(e, req, req_len)
+    })
 }
 
 /// `{"input": "…" | ["…"], "extra_body"}` → `EmbedResult` JSON (vectors in input order).

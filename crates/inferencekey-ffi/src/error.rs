@@ -58,9 +58,11 @@ pub extern "C" fn ik_error_free(e: *mut ik_error) {
 }
 
 fn with_error<T: Copy>(e: *const ik_error, default: T, f: impl FnOnce(&ik_error) -> T) -> T {
-    guard_or(default, || match unsafe { handles::borrow(e, Kind::Error) } {
-        Some(error) => f(error),
-        None => default,
+    guard_or(default, || {
+        match unsafe { handles::borrow(e, Kind::Error) } {
+            Some(error) => f(error),
+            None => default,
+        }
     })
 }
 
@@ -91,12 +93,16 @@ pub extern "C" fn ik_error_message(e: *const ik_error) -> *const c_char {
 /// The server's request id; NULL when unknown.
 #[no_mangle]
 pub extern "C" fn ik_error_request_id(e: *const ik_error) -> *const c_char {
-    with_error(e, ptr::null(), |e| e.request_id.as_ref().map_or(ptr::null(), |s| s.as_ptr()))
+    with_error(e, ptr::null(), |e| {
+        e.request_id.as_ref().map_or(ptr::null(), |s| s.as_ptr())
+    })
 }
 
 /// Class-specific extras as a JSON object (`changes`, `retry_after`, `field`, `last_event`,
 /// `log_tail`); NULL when there are none.
 #[no_mangle]
 pub extern "C" fn ik_error_details_json(e: *const ik_error) -> *const c_char {
-    with_error(e, ptr::null(), |e| e.details.as_ref().map_or(ptr::null(), |s| s.as_ptr()))
+    with_error(e, ptr::null(), |e| {
+        e.details.as_ref().map_or(ptr::null(), |s| s.as_ptr())
+    })
 }

@@ -28,7 +28,9 @@ fn live() -> MutexGuard<'static, Option<HashMap<usize, Kind>>> {
 /// Leaks `value` to the caller and records the pointer.
 pub(crate) fn register<T>(value: Box<T>, kind: Kind) -> *mut T {
     let ptr = Box::into_raw(value);
-    live().get_or_insert_with(HashMap::new).insert(ptr as usize, kind);
+    live()
+        .get_or_insert_with(HashMap::new)
+        .insert(ptr as usize, kind);
     ptr
 }
 
@@ -51,7 +53,9 @@ pub(crate) unsafe fn borrow<'a, T>(ptr: *const T, kind: Kind) -> Option<&'a T> {
 
 /// Records a pointer allocated elsewhere (strings).
 pub(crate) fn record<T>(ptr: *mut T, kind: Kind) {
-    live().get_or_insert_with(HashMap::new).insert(ptr as usize, kind);
+    live()
+        .get_or_insert_with(HashMap::new)
+        .insert(ptr as usize, kind);
 }
 
 /// Forgets a live pointer; `false` when it was not live under `kind`.

@@ -11,8 +11,9 @@ use crate::status::{ik_status, IK_ERR_INVALID_ARG};
 
 /// Receives one redacted record as JSON `{"level","target","message","fields"}`, from any
 /// thread. `level`: 1 error, 2 warning, 3 info, 4 debug. `json` is borrowed for the call.
-pub type ik_log_callback =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, level: i32, json: *const c_char, json_len: usize)>;
+pub type ik_log_callback = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, level: i32, json: *const c_char, json_len: usize),
+>;
 
 struct SinkData(*mut c_void);
 // SAFETY: only handed back to the host's callback, which must accept any thread (documented).
@@ -32,7 +33,11 @@ pub extern "C" fn ik_log_set_callback(
         let level = match max_level {
             0 => None,
             n => Some(Level::from_i32(n).ok_or_else(|| {
-                ffi_error(IK_ERR_INVALID_ARG, "invalid_level", "max_level must be 0 to 4")
+                ffi_error(
+                    IK_ERR_INVALID_ARG,
+                    "invalid_level",
+                    "max_level must be 0 to 4",
+                )
             })?),
         };
         match (cb, level) {

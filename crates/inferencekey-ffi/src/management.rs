@@ -9,7 +9,9 @@ use inferencekey_core::reconcile::OnDrift;
 use inferencekey_core::spec::WorkloadSpec;
 use serde::Deserialize;
 
-use crate::boundary::{arg_json, core_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult};
+use crate::boundary::{
+    arg_json, core_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult,
+};
 use crate::cancel::ik_cancel;
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
@@ -58,7 +60,10 @@ fn client<'a>(c: *const ik_management_client) -> FfiResult<&'a ManagementClient>
 }
 
 /// The client to use for one call: the handle's, or a copy with per-call options.
-fn with_options(c: *const ik_management_client, options: Option<CallOptions>) -> FfiResult<ManagementClient> {
+fn with_options(
+    c: *const ik_management_client,
+    options: Option<CallOptions>,
+) -> FfiResult<ManagementClient> {
     let base = client(c)?;
     match options {
         Some(opts) => base.with_options(&opts).map_err(core_error),
@@ -67,7 +72,11 @@ fn with_options(c: *const ik_management_client, options: Option<CallOptions>) ->
 }
 
 fn readiness_timeout(req: &SlugRequest) -> FfiResult<Duration> {
-    seconds("timeout", req.timeout_s.unwrap_or(DEFAULT_READINESS_TIMEOUT_S)).map_err(core_error)
+    seconds(
+        "timeout",
+        req.timeout_s.unwrap_or(DEFAULT_READINESS_TIMEOUT_S),
+    )
+    .map_err(core_error)
 }
 
 /// Creates a client from config JSON (c-abi §4). The token is checked here, before any request.
@@ -83,7 +92,12 @@ pub extern "C" fn ik_management_client_new(
         let config: ClientConfig = arg_json(cfg, cfg_len, "cfg")?;
         let inner = ManagementClient::new(&config).map_err(core_error)?;
         // SAFETY: checked non-NULL above.
-        unsafe { *out = handles::register(Box::new(ik_management_client { inner }), Kind::ManagementClient) };
+        unsafe {
+            *out = handles::register(
+                Box::new(ik_management_client { inner }),
+                Kind::ManagementClient,
+            )
+        };
         Ok(())
     })
 }
@@ -101,7 +115,12 @@ pub extern "C" fn ik_management_client_with_options(
         let out = out_ptr(out, "out")?;
         let opts: CallOptions = arg_json(opts, opts_len, "opts")?;
         let inner = with_options(c, Some(opts))?;
-        unsafe { *out = handles::register(Box::new(ik_management_client { inner }), Kind::ManagementClient) };
+        unsafe {
+            *out = handles::register(
+                Box::new(ik_management_client { inner }),
+                Kind::ManagementClient,
+            )
+        };
         Ok(())
     })
 }
@@ -124,40 +143,62 @@ pub extern "C" fn ik_management_client_describe(
 /// Frees the client; operations in flight keep their own reference. NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ik_management_client_free(c: *mut ik_management_client) {
-    guard_or((), || unsafe { handles::release(c, Kind::ManagementClient) });
+    guard_or((), || unsafe {
+        handles::release(c, Kind::ManagementClient)
+    });
 }
 
-fn ensure_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+fn ensure_op(
+    c: *const ik_management_client,
+    req: *const c_char,
+    len: usize,
+) -> FfiResult<OpFuture> {
     let r: EnsureRequest = arg_json(req, len, "req")?;
     let client = with_options(c, r.options)?;
     Ok(Box::pin(async move {
-        to_json(&client.ensure(r.spec, r.on_drift, r.project.as_deref()).await?)
+        to_json(
+            &client
+                .ensure(r.spec, r.on_drift, r.project.as_deref())
+                .await?,
+        )
     }))
 }
 
 fn plan_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
     let r: EnsureRequest = arg_json(req, len, "req")?;
     let client = with_options(c, r.options)?;
-    Ok(Box::pin(async move { to_json(&client.plan(r.spec, r.project.as_deref()).await?) }))
+    Ok(Box::pin(async move {
+        to_json(&client.plan(r.spec, r.project.as_deref()).await?)
+    }))
 }
 
 fn list_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
     let r: ProjectRequest = arg_json(req, len, "req")?;
     let client = with_options(c, r.options)?;
-    Ok(Box::pin(async move { to_json(&client.list(r.project.as_deref()).await?) }))
+    Ok(Box::pin(async move {
+        to_json(&client.list(r.project.as_deref()).await?)
+    }))
 }
 
 fn get_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
     let r: SlugRequest = arg_json(req, len, "req")?;
     let client = with_options(c, r.options)?;
-    Ok(Box::pin(async move { to_json(&client.get(&r.workload_slug, r.project.as_deref()).await?) }))
+    Ok(Box::pin(async move {
+        to_json(&client.get(&r.workload_slug, r.project.as_deref()).await?)
+    }))
 }
 
-fn delete_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+fn delete_op(
+    c: *const ik_management_client,
+    req: *const c_char,
+    len: usize,
+) -> FfiResult<OpFuture> {
     let r: SlugRequest = arg_json(req, len, "req")?;
     let client = with_options(c, r.options)?;
     Ok(Box::pin(async move {
-        let removed = client.delete(&r.workload_slug, r.project.as_deref()).await?;
+        let removed = client
+            .delete(&r.workload_slug, r.project.as_deref())
+            .await?;
         to_json(&serde_json::json!({ "deleted": removed }))
     }))
 }
@@ -337,12 +378,18 @@ pub extern "C" fn ik_management_wait_until_ready_async(
     export_async(err, cancel, cb, user_data, || wait_op(c, req, req_len))
 }
 
-fn readiness_source(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<StreamSource> {
+fn readiness_source(
+    c: *const ik_management_client,
+    req: *const c_char,
+    len: usize,
+) -> FfiResult<StreamSource> {
     let r: SlugRequest = arg_json(req, len, "req")?;
     let timeout = readiness_timeout(&r)?;
     let client = with_options(c, r.options)?;
     Ok(Box::pin(async move {
-        let stream = client.readiness_events(&r.workload_slug, r.project.as_deref(), timeout).await?;
+        let stream = client
+            .readiness_events(&r.workload_slug, r.project.as_deref(), timeout)
+            .await?;
         Ok(crate::stream::Source::Readiness(stream))
     }))
 }
@@ -374,5 +421,7 @@ pub extern "C" fn ik_management_readiness_events_async(
     user_data: *mut c_void,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    crate::stream::open_stream_async(err, cancel, out, cb, user_data, || readiness_source(c, req, req_len))
+    crate::stream::open_stream_async(err, cancel, out, cb, user_data, || {
+        readiness_source(c, req, req_len)
+    })
 }

@@ -60,7 +60,12 @@ struct UserData(*mut c_void);
 unsafe impl Send for UserData {}
 
 /// Spawns an operation whose JSON result (or `None` at a stream's end) goes to `cb`.
-pub(crate) fn spawn<F>(cancel: Option<CancellationToken>, cb: ik_callback, user_data: *mut c_void, fut: F) -> FfiResult
+pub(crate) fn spawn<F>(
+    cancel: Option<CancellationToken>,
+    cb: ik_callback,
+    user_data: *mut c_void,
+    fut: F,
+) -> FfiResult
 where
     F: Future<Output = Result<Option<String>, Error>> + Send + 'static,
 {
@@ -68,7 +73,9 @@ where
     let rt = runtime::get()?;
     let user_data = UserData(user_data);
     rt.spawn(async move {
-        let outcome = AssertUnwindSafe(cancellable(cancel, fut)).catch_unwind().await;
+        let outcome = AssertUnwindSafe(cancellable(cancel, fut))
+            .catch_unwind()
+            .await;
         let outcome = outcome.unwrap_or_else(|_| Err(panic_error()));
         let user_data = user_data;
         // SAFETY: `cb` is the binding's function; arguments are valid for the call.
@@ -85,7 +92,13 @@ unsafe fn complete(
     match outcome {
         Ok(Some(json)) => {
             let text = to_cstring(&json);
-            cb(user_data, IK_OK, text.as_ptr(), text.as_bytes().len(), std::ptr::null());
+            cb(
+                user_data,
+                IK_OK,
+                text.as_ptr(),
+                text.as_bytes().len(),
+                std::ptr::null(),
+            );
         }
         Ok(None) => cb(user_data, IK_OK, std::ptr::null(), 0, std::ptr::null()),
         Err(error) => {
@@ -100,7 +113,8 @@ unsafe fn complete(
 
 /// An operation prepared by an export: arguments already checked, result serialised to JSON
 /// (`None` only at the end of a stream).
-pub(crate) type OpFuture = std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, Error>> + Send>>;
+pub(crate) type OpFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, Error>> + Send>>;
 
 /// The blocking form of an export: prepares, waits, writes `*out` only on success.
 pub(crate) fn export_blocking(

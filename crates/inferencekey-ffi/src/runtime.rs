@@ -28,7 +28,13 @@ pub(crate) fn get() -> FfiResult<&'static Runtime> {
         .thread_name("inferencekey-rt")
         .enable_all()
         .build()
-        .map_err(|e| ffi_error(IK_ERR_INVALID_STATE, "runtime", &format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| {
+            ffi_error(
+                IK_ERR_INVALID_STATE,
+                "runtime",
+                &format!("cannot start the runtime: {e}"),
+            )
+        })?;
     // Leaked on purpose: a parent's runtime must never be dropped in a forked child.
     let rt: &'static Runtime = Box::leak(Box::new(rt));
     *slot = Some((pid, rt));

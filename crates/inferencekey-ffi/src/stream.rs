@@ -19,7 +19,8 @@ use crate::handles::{self, Kind};
 use crate::ops::{blocking, export_async, export_blocking, ik_callback, spawn, to_json, OpFuture};
 use crate::status::{ik_status, IK_ERR_INVALID_STATE};
 
-/// What a stream reads from.
+/// What a stream reads from. Lives behind the handle's heap allocation, moved once.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Source {
     Text(TextStream),
     Readiness(ReadinessStream),
@@ -50,6 +51,7 @@ impl Source {
     }
 }
 
+#[allow(clippy::large_enum_variant)]
 enum State {
     /// An `_async` open is still running.
     Opening,
@@ -67,28 +69,43 @@ pub struct ik_stream {
 
 impl ik_stream {
     fn new(state: State) -> ik_stream {
-        ik_stream { pid: std::process::id(), state: Arc::new(Mutex::new(state)), closed: CancellationToken::new() }
+        ik_stream {
+            pid: std::process::id(),
+            state: Arc::new(Mutex::new(state)),
+            closed: CancellationToken::new(),
+        }
     }
 }
 
 fn stream<'a>(s: *const ik_stream) -> FfiResult<&'a ik_stream> {
-    let s = unsafe { handles::borrow(s, Kind::Stream) }.ok_or_else(|| null_arg("stream (not a live ik_stream)"))?;
+    let s = unsafe { handles::borrow(s, Kind::Stream) }
+        .ok_or_else(|| null_arg("stream (not a live ik_stream)"))?;
     if s.pid != std::process::id() {
-        return Err(ffi_error(IK_ERR_INVALID_STATE, "forked", "this stream was opened before fork() and is unusable here"));
+        return Err(ffi_error(
+            IK_ERR_INVALID_STATE,
+            "forked",
+            "this stream was opened before fork() and is unusable here",
+        ));
     }
     Ok(s)
 }
 
 /// The exclusive right to read; a concurrent reader is a binding bug (c-abi rule 15).
 fn take(s: &ik_stream) -> FfiResult<OwnedMutexGuard<State>> {
-    s.state
-        .clone()
-        .try_lock_owned()
-        .map_err(|_| ffi_error(IK_ERR_INVALID_STATE, "stream_busy", "another call is using this stream"))
+    s.state.clone().try_lock_owned().map_err(|_| {
+        ffi_error(
+            IK_ERR_INVALID_STATE,
+            "stream_busy",
+            "another call is using this stream",
+        )
+    })
 }
 
 /// Reads the next item; moves to `Ended` at the end, on error or on close.
-async fn advance(mut state: OwnedMutexGuard<State>, closed: CancellationToken) -> Result<Option<String>, Error> {
+async fn advance(
+    mut state: OwnedMutexGuard<State>,
+    closed: CancellationToken,
+) -> Result<Option<String>, Error> {
     let State::Open(source, _) = &mut *state else {
         return Ok(None);
     };

@@ -146,6 +146,12 @@ pub fn log_tail(path: &Path) -> Option<String> {
     (!tail.trim().is_empty()).then_some(tail)
 }
 
+/// Reserves a free loopback port (bind to 0, read, release).
+pub fn reserve_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,10 +178,4 @@ mod tests {
         std::fs::write(&path, "").unwrap();
         assert_eq!(log_tail(&path), None);
     }
-}
-
-/// Reserves a free loopback port (bind to 0, read, release).
-pub fn reserve_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    Ok(listener.local_addr()?.port())
 }
