@@ -32,7 +32,7 @@ mod util;
 use std::fs::File;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -378,11 +378,6 @@ impl Drop for DevServer {
     }
 }
 
-/// Where a data folder keeps its database (tests read it to prove no secret is stored).
-pub fn database_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("platform.db")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,7 +444,7 @@ mod tests {
             .unwrap();
             let creds = server.create_project("acme", None).unwrap();
             assert!(creds.sdk_token.starts_with("ik_sdk_"));
-            let data_dir = PathBuf::from(&server.info().data_dir);
+            let data_dir = std::path::PathBuf::from(&server.info().data_dir);
             assert!(data_dir.exists());
             server.stop();
             server.stop();

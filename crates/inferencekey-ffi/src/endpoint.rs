@@ -3,10 +3,12 @@
 use std::ffi::{c_char, c_void};
 
 use inferencekey_core::config::{CallOptions, ClientConfig};
-use inferencekey_core::data::{DataClient, EmbedRequest, Endpoint, GenerateRequest, RerankRequest};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use inferencekey_core::data::{DataClient, EmbedRequest, EmbedResult, Endpoint, GenerateRequest, RerankRequest};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::boundary::{
     arg_json, core_error, ffi_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult,
@@ -182,7 +184,34 @@ fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResu
 
 fn embed_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
     let (ep, r) = request::<EmbedRequest>(e, req, len)?;
-    Ok(Box::pin(async move { to_json(&ep.embed(&r).await?) }))
+    Ok(Box::pin(async move { to_json(&packed_embeddings(ep.embed(&r).await?)) }))
+}
+
+/// The `EmbedResult` JSON with the vectors packed (`{"b64","rows","cols"}`: row-major
+/// little-endian float64, base64) and left out of `raw.data[]`, where bindings put them back
+/// on demand. Decoding numbers from JSON text dominated the cost of large embeddings; this is
+/// exact and about ten times cheaper for every binding. Ragged vectors stay plain lists.
+fn packed_embeddings(mut result: EmbedResult) -> Value {
+    let cols = result.embeddings.first().map_or(0, Vec::len);
+    if result.embeddings.iter().any(|v| v.len() != cols) {
+        return serde_json::to_value(&result).unwrap_or(Value::Null);
+    }
+    let mut bytes = Vec::with_capacity(result.embeddings.len() * cols * 8);
+    for value in result.embeddings.iter().flatten() {
+        bytes.extend_from_slice(&value.to_le_bytes());
+    }
+    if let Some(items) = result.raw.get_mut("data").and_then(Value::as_array_mut) {
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            item.remove("embedding");
+        }
+    }
+    json!({
+        "embeddings": {"b64": BASE64.encode(&bytes), "rows": result.embeddings.len(), "cols": cols},
+        "model": result.model,
+        "usage": result.usage,
+        "request_id": result.request_id,
+        "raw": result.raw,
+    })
 }
 
 fn rerank_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
