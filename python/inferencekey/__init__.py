@@ -14,6 +14,13 @@ Everything runs in one native core (Rust) reached through a C ABI; nothing start
 from . import _logging
 from ._streams import ReadinessStream, TextStream
 from ._version import __version__
+from .aio import (
+    AsyncDataClient,
+    AsyncEndpoint,
+    AsyncManagementClient,
+    AsyncReadinessStream,
+    AsyncTextStream,
+)
 from .data import DataClient, Endpoint
 from .enums import Backend, EnsureAction, ExecutionPolicy, OnDrift, TaskType
 from .errors import (
@@ -57,6 +64,11 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "ApiError",
+    "AsyncDataClient",
+    "AsyncEndpoint",
+    "AsyncManagementClient",
+    "AsyncReadinessStream",
+    "AsyncTextStream",
     "AuthError",
     "Backend",
     "ConfigurationError",

@@ -145,7 +145,7 @@ class Endpoint:
         extra_body: Mapping[str, Any] | None = None,
     ) -> TextResult:
         """One chat completion (``stream: false``)."""
-        request = _chat_request(
+        request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
         return TextResult._from_native(self._call(lib.ik_endpoint_generate_text, request))
@@ -163,7 +163,7 @@ class Endpoint:
         extra_body: Mapping[str, Any] | None = None,
     ) -> TextStream:
         """A streamed chat completion. Status errors raise here; iterate for chunks."""
-        request = _chat_request(
+        request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
         body = _ffi.encode(request)
@@ -175,11 +175,7 @@ class Endpoint:
         self, *, input: str | Sequence[str], extra_body: Mapping[str, Any] | None = None
     ) -> EmbedResult:
         """Embeddings of one string or a list of strings, in input order."""
-        request: dict[str, Any] = {
-            "input": input if isinstance(input, str) else _str_list("input", input)
-        }
-        if extra_body is not None:
-            request["extra_body"] = _mapping("extra_body", extra_body)
+        request = embed_request(input, extra_body)
         return EmbedResult._from_native(self._call(lib.ik_endpoint_embed, request))
 
     def rerank(
@@ -191,11 +187,7 @@ class Endpoint:
         extra_body: Mapping[str, Any] | None = None,
     ) -> RerankResult:
         """Documents ranked by relevance to ``query``, best first."""
-        request: dict[str, Any] = {"query": query, "documents": _str_list("documents", documents)}
-        if top_n is not None:
-            request["top_n"] = top_n
-        if extra_body is not None:
-            request["extra_body"] = _mapping("extra_body", extra_body)
+        request = rerank_request(query, documents, top_n, extra_body)
         return RerankResult._from_native(self._call(lib.ik_endpoint_rerank, request))
 
     def close(self) -> None:
@@ -209,7 +201,7 @@ class Endpoint:
         )
 
 
-def _chat_request(
+def chat_request(
     prompt: object,
     messages: object,
     temperature: object,
@@ -239,6 +231,26 @@ def _chat_request(
         request["stop"] = stop if isinstance(stop, str) else _str_list("stop", stop)
     if seed is not None:
         request["seed"] = seed
+    if extra_body is not None:
+        request["extra_body"] = _mapping("extra_body", extra_body)
+    return request
+
+
+def embed_request(input: object, extra_body: object) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "input": input if isinstance(input, str) else _str_list("input", input)
+    }
+    if extra_body is not None:
+        request["extra_body"] = _mapping("extra_body", extra_body)
+    return request
+
+
+def rerank_request(
+    query: object, documents: object, top_n: object, extra_body: object
+) -> dict[str, Any]:
+    request: dict[str, Any] = {"query": query, "documents": _str_list("documents", documents)}
+    if top_n is not None:
+        request["top_n"] = top_n
     if extra_body is not None:
         request["extra_body"] = _mapping("extra_body", extra_body)
     return request

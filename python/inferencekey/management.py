@@ -100,30 +100,19 @@ class ManagementClient(NativeClient):
         project: str | None = None,
     ) -> EnsureResult:
         """Makes the workload match ``spec``: create, no-op, or act on drift per ``on_drift``."""
-        request = {
-            "spec": _spec_arg(spec),
-            "on_drift": to_wire(on_drift, field="on_drift", allowed=OnDrift),
-            "project": opt_str("project", project),
-        }
+        request = ensure_request(spec, on_drift, project)
         result = EnsureResult._from_native(self._call(lib.ik_management_ensure, request))
-        if result.action == EnsureAction.DRIFT_WARNED:
-            fields = ", ".join(c.field for c in result.changes)
-            warnings.warn(
-                DriftWarning(
-                    f'workload "{result.workload_slug}" drifted from spec: {fields}', result.changes
-                ),
-                stacklevel=2,
-            )
+        warn_if_drifted(result, stacklevel=3)
         return result
 
     def plan(self, spec: WorkloadSpec, *, project: str | None = None) -> EnsureResult:
         """What ``ensure`` would do, without writing anything (``OnDrift.DRY_RUN``)."""
-        request = {"spec": _spec_arg(spec), "project": opt_str("project", project)}
+        request = ensure_request(spec, OnDrift.DRY_RUN, project)
         return EnsureResult._from_native(self._call(lib.ik_management_plan, request))
 
     def get(self, workload_slug: str, *, project: str | None = None) -> Workload:
         """The workload with exactly this slug; raises ``NotFoundError`` when absent."""
-        request = {"workload_slug": slug_arg(workload_slug), "project": opt_str("project", project)}
+        request = slug_request(workload_slug, project)
         return Workload._from_native(self._call(lib.ik_management_get, request))
 
     def list(self, *, project: str | None = None) -> builtins.list[Workload]:
@@ -133,20 +122,14 @@ class ManagementClient(NativeClient):
 
     def delete(self, workload_slug: str, *, project: str | None = None) -> bool:
         """Deletes the workload: ``True`` if removed, ``False`` if absent. Irreversible."""
-        request = {"workload_slug": slug_arg(workload_slug), "project": opt_str("project", project)}
+        request = slug_request(workload_slug, project)
         return bool(self._call(lib.ik_management_delete, request)["deleted"])
 
     def readiness_events(
         self, workload_slug: str, *, project: str | None = None, timeout: float = 600.0
     ) -> ReadinessStream:
         """Opens the readiness stream (errors raise here) and yields events until a terminal one."""
-        body = _ffi.encode(
-            {
-                "workload_slug": slug_arg(workload_slug),
-                "project": opt_str("project", project),
-                "timeout_s": wait_timeout(timeout),
-            }
-        )
+        body = _ffi.encode(readiness_request(workload_slug, project, timeout))
         ptr = open_stream(lib.ik_management_readiness_events, self._ptr, body, len(body))
         return ReadinessStream(ptr)
 
@@ -161,23 +144,14 @@ class ManagementClient(NativeClient):
     ) -> ReadinessEvent:
         """Blocks until the workload is ``ready``. Phase ``error`` raises ``ReadinessError``
         (with the process's log tail); the hard ``timeout`` raises ``ReadinessTimeoutError``."""
-        report = on_progress or (None if silent else _StderrProgress(slug_arg(workload_slug)))
+        report = progress_reporter(workload_slug, on_progress, silent)
         with self.readiness_events(workload_slug, project=project, timeout=timeout) as events:
             for event in events:
                 if report is not None:
                     report(event)
-                if event.phase == "ready":
+                if is_ready(workload_slug, event):
                     return event
-                if event.phase == "error":
-                    raise ReadinessError(
-                        f'workload "{workload_slug}" failed: {event.message}',
-                        code="workload_failed",
-                        last_event=event,
-                        log_tail=event.log_tail,
-                    )
-        raise ReadinessError(  # pragma: no cover - the core ends streams on terminal phases only
-            f'the readiness stream of "{workload_slug}" ended early', code="stream_ended"
-        )
+        raise stream_ended(workload_slug)
 
     def __repr__(self) -> str:
         d = self._description
@@ -199,12 +173,63 @@ class ManagementClient(NativeClient):
         self.close()
 
 
-def _spec_arg(spec: object) -> dict[str, Any]:
+# Request building and result handling shared with the async client (``aio``).
+
+
+def ensure_request(spec: object, on_drift: OnDrift | str, project: object) -> dict[str, Any]:
     if not isinstance(spec, WorkloadSpec):
         raise ValidationError(
             f"spec must be a WorkloadSpec, not {type(spec).__name__}", code="invalid_argument"
         )
-    return spec._to_native()
+    return {
+        "spec": spec._to_native(),
+        "on_drift": to_wire(on_drift, field="on_drift", allowed=OnDrift),
+        "project": opt_str("project", project),
+    }
+
+
+def slug_request(workload_slug: object, project: object) -> dict[str, Any]:
+    return {"workload_slug": slug_arg(workload_slug), "project": opt_str("project", project)}
+
+
+def readiness_request(workload_slug: object, project: object, timeout: float) -> dict[str, Any]:
+    return {**slug_request(workload_slug, project), "timeout_s": wait_timeout(timeout)}
+
+
+def warn_if_drifted(result: EnsureResult, *, stacklevel: int) -> None:
+    """``OnDrift.WARN``: a visible ``DriftWarning`` (the core also logs it on WARNING)."""
+    if result.action == EnsureAction.DRIFT_WARNED:
+        fields = ", ".join(c.field for c in result.changes)
+        message = f'workload "{result.workload_slug}" drifted from spec: {fields}'
+        warnings.warn(DriftWarning(message, result.changes), stacklevel=stacklevel)
+
+
+def progress_reporter(
+    workload_slug: object, on_progress: Callable[[ReadinessEvent], object] | None, silent: bool
+) -> Callable[[ReadinessEvent], object] | None:
+    if on_progress is not None:
+        return on_progress
+    return None if silent else _StderrProgress(slug_arg(workload_slug))
+
+
+def is_ready(workload_slug: str, event: ReadinessEvent) -> bool:
+    """``True`` for ``ready``; raises ``ReadinessError`` (with the log tail) for ``error``."""
+    if event.phase == "error":
+        raise ReadinessError(
+            f'workload "{workload_slug}" failed: {event.message}',
+            code="workload_failed",
+            last_event=event,
+            log_tail=event.log_tail,
+        )
+    return event.phase == "ready"
+
+
+def stream_ended(workload_slug: str) -> ReadinessError:
+    # The core ends a readiness stream only after a terminal phase; this is a safety net.
+    return ReadinessError(
+        f'the readiness stream of "{workload_slug}" ended without a terminal phase',
+        code="stream_ended",
+    )
 
 
 class _StderrProgress:

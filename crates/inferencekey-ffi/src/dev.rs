@@ -44,7 +44,7 @@ fn server<'a>(s: *const ik_dev_server) -> FfiResult<&'a DevServer> {
 fn dev_error(e: DevError) -> ik_error {
     let status = match e.code.as_str() {
         "not_found" => IK_ERR_NOT_FOUND,
-        "invalid_request" => IK_ERR_INVALID_ARG,
+        code if code.starts_with("invalid_") && code != "invalid_config" => IK_ERR_INVALID_ARG,
         _ => IK_ERR_CONFIG,
     };
     ffi_error(status, &e.code, &e.message)
