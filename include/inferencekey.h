@@ -251,6 +251,10 @@ ik_status ik_management_readiness_events(const ik_management_client *c, const ch
 // `{"request_id":…}`) or failed. Pull items only after that callback.
 ik_status ik_management_readiness_events_async(const ik_management_client *c, const char *req, size_t req_len, const ik_cancel *cancel, ik_stream **out, ik_callback cb, void *user_data, ik_error **err);
 
+// Checks a `WorkloadSpec` JSON with the same rules `ensure` applies before any request
+// (sdk §3.1), without a client or a network: lets tools validate a whole file first.
+ik_status ik_workload_spec_validate(const char *spec, size_t spec_len, ik_error **err);
+
 // Rebuilds the runtime in a forked child now rather than on first use.
 void ik_after_fork_child(void);
 

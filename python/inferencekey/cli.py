@@ -1,11 +1,8 @@
-"""The ``inferencekey`` command. ``dev`` runs the local platform:
+"""The ``inferencekey`` command: declarative workloads (``plan``, ``apply``), inspection
+(``get``, ``list``, ``wait``), ``delete``, and the local platform (``dev``).
 
-* ``inferencekey dev [--project acme]`` starts it in the foreground and prints the ``export``
-  lines that point the SDK at it, until Ctrl-C;
-* ``inferencekey dev [...] -- COMMAND …`` runs COMMAND with those variables set, then stops
-  everything and exits with COMMAND's status;
-* ``inferencekey dev token --workload NAME`` mints an ``ik_live_`` key for one workload on the
-  platform running from the same data folder.
+Configuration comes from the ``INFERENCEKEY_*`` environment variables; flags override them.
+``plan`` exits 0 when nothing would change, 2 when something would, 1 on error.
 """
 
 from __future__ import annotations
@@ -18,20 +15,29 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import InferenceKeyError
+from .enums import EnsureAction, OnDrift
+from .errors import InferenceKeyError, ReadinessError
+from .management import ManagementClient, validate_spec
+from .types import EnsureResult, FieldChange, ReadinessEvent, Workload, WorkloadSpec
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 _STATE_FILE = "dev-server.json"
 
 
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(base) / "inferencekey" / "dev"
+class WorkloadsFileError(InferenceKeyError):
+    """A workloads file that cannot be applied; names the file, the workload and the field."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,47 +48,291 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, command = args[:split], args[split + 1 :]
     parser = _parser()
     ns = parser.parse_args(args)
+    if ns.command is None:
+        parser.print_help()
+        return EXIT_ERROR
     try:
-        if ns.command == "dev" and ns.dev_command == "token":
-            return _dev_token(ns)
         if ns.command == "dev":
-            return _dev(ns, command)
+            return _dev_token(ns) if ns.dev_command == "token" else _dev(ns, command)
+        handler = _COMMANDS[ns.command]
+        return handler(ns)
     except InferenceKeyError as exc:
         print(f"inferencekey: {exc}", file=sys.stderr)
-        return 1
-    parser.print_help()
-    return 1
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="inferencekey", description="InferenceKey SDK command line"
+        prog="inferencekey", description="Declare, inspect and run InferenceKey workloads."
     )
     parser.add_argument("--version", action="version", version=f"inferencekey {__version__}")
+    conn = argparse.ArgumentParser(add_help=False)
+    conn.add_argument("--base-url", help="platform URL (env INFERENCEKEY_BASE_URL)")
+    conn.add_argument("--project", help="project slug (env INFERENCEKEY_PROJECT)")
+    conn.add_argument("--sdk-token", help="ik_sdk_ token (env INFERENCEKEY_SDK_TOKEN)")
+    conn.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     sub = parser.add_subparsers(dest="command")
+
+    plan = sub.add_parser("plan", parents=[conn], help="show what apply would change")
+    plan.add_argument("-f", "--file", type=Path, required=True, help="workloads TOML file")
+
+    apply = sub.add_parser("apply", parents=[conn], help="ensure every workload of a file")
+    apply.add_argument("-f", "--file", type=Path, required=True, help="workloads TOML file")
+    apply.add_argument(
+        "--on-drift",
+        default="reconcile",
+        choices=[m.value for m in OnDrift],
+        help="what to do when a workload drifted (default: reconcile)",
+    )
+    apply.add_argument("--wait", action="store_true", help="wait until every workload is ready")
+    apply.add_argument("--wait-timeout", type=float, default=600.0, help="seconds (default 600)")
+
+    get = sub.add_parser("get", parents=[conn], help="show one workload")
+    get.add_argument("slug")
+    get.add_argument("--json", action="store_true", help="machine-readable output")
+
+    lst = sub.add_parser("list", parents=[conn], help="list the project's workloads")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+
+    delete = sub.add_parser("delete", parents=[conn], help="delete a workload (irreversible)")
+    delete.add_argument("slug")
+
+    wait = sub.add_parser("wait", parents=[conn], help="wait until a workload is ready")
+    wait.add_argument("slug")
+    wait.add_argument("--wait-timeout", type=float, default=600.0, help="seconds (default 600)")
+
     dev = sub.add_parser("dev", help="run the local platform (real CPU inference)")
     dev.add_argument("--project", default="acme", help="project to create (default: acme)")
     dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=8787, help="0 picks a free port (default: 8787)")
-    dev.add_argument(
-        "--data-dir", type=Path, default=None, help="state folder (default: XDG data dir)"
-    )
-    dev.add_argument(
-        "--temp", action="store_true", help="use a temporary data folder, removed at exit"
-    )
+    dev.add_argument("--port", type=int, default=8787, help="0 picks a free port (default 8787)")
+    dev.add_argument("--data-dir", type=Path, default=None, help="state folder")
+    dev.add_argument("--temp", action="store_true", help="temporary data folder, removed at exit")
     dev.add_argument("--python", default=None, help="interpreter that runs the CPU stand-ins")
     dev.add_argument("--rate-limit", type=int, default=None, help="requests per minute per token")
     dev_sub = dev.add_subparsers(dest="dev_command")
     token = dev_sub.add_parser("token", help="mint an ik_live_ key on the running platform")
-    token.add_argument(
-        "--workload", action="append", required=True, help="workload slug (repeatable)"
-    )
+    token.add_argument("--workload", action="append", required=True, help="slug (repeatable)")
     token.add_argument("--project", dest="token_project", default=None)
     token.add_argument("--data-dir", dest="token_data_dir", type=Path, default=None)
     return parser
 
 
+def _client(ns: argparse.Namespace) -> ManagementClient:
+    return ManagementClient.from_env(
+        sdk_token=ns.sdk_token, base_url=ns.base_url, project=ns.project, timeout=ns.timeout
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Workloads files
+
+
+def load_workloads(path: Path) -> tuple[str | None, list[WorkloadSpec]]:
+    """Reads and checks every workload of a file before anything is applied.
+
+    The file holds ``[[workload]]`` tables with the ``WorkloadSpec`` fields, and optionally a
+    top-level ``project``.
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise WorkloadsFileError(f"{path}: {exc.strerror or exc}", code="invalid_file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkloadsFileError(f"{path}: not valid TOML: {exc}", code="invalid_file") from None
+    project = document.get("project")
+    if project is not None and not isinstance(project, str):
+        raise WorkloadsFileError(f'{path}: "project" must be a string', code="invalid_file")
+    unknown = set(document) - {"project", "workload"}
+    if unknown:
+        raise WorkloadsFileError(
+            f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}; "
+            "declare workloads as [[workload]] tables",
+            code="invalid_file",
+        )
+    tables = document.get("workload", [])
+    if not isinstance(tables, list) or not tables:
+        raise WorkloadsFileError(f"{path}: declares no [[workload]]", code="invalid_file")
+    specs: list[WorkloadSpec] = []
+    seen: set[str] = set()
+    for number, table in enumerate(tables, start=1):
+        label = f'workload {number} ("{table.get("slug", "?")}")'
+        try:
+            spec = WorkloadSpec(**table)
+            validate_spec(spec)
+        except TypeError as exc:  # an unknown or missing keyword
+            raise WorkloadsFileError(f"{path}: {label}: {exc}", code="invalid_file") from None
+        except InferenceKeyError as exc:
+            field = getattr(exc, "field", None)
+            where = f': field "{field}"' if field else ""
+            raise WorkloadsFileError(
+                f"{path}: {label}{where}: {exc.message}", code=exc.code or "invalid_file"
+            ) from None
+        if spec.slug in seen:
+            raise WorkloadsFileError(
+                f'{path}: {label}: slug "{spec.slug}" is declared twice', code="invalid_file"
+            )
+        seen.add(spec.slug)
+        specs.append(spec)
+    return project, specs
+
+
+# --------------------------------------------------------------------------------------------
+# plan / apply
+
+
+def _plan(ns: argparse.Namespace) -> int:
+    project, specs = load_workloads(ns.file)
+    with _client(ns) as client:
+        results = [client.plan(spec, project=ns.project or project) for spec in specs]
+    for result in results:
+        _print_result(result)
+    creates = sum(r.planned_operation == "create" for r in results)
+    updates = sum(r.planned_operation == "update" for r in results)
+    unchanged = len(results) - creates - updates
+    print(f"\nPlan: {creates} to create, {updates} to update, {unchanged} unchanged.")
+    return EXIT_CHANGES if creates or updates else EXIT_OK
+
+
+def _apply(ns: argparse.Namespace) -> int:
+    project, specs = load_workloads(ns.file)
+    with _client(ns) as client:
+        for spec in specs:
+            result = client.ensure(spec, on_drift=ns.on_drift, project=ns.project or project)
+            _print_result(result)
+        if ns.wait:
+            for spec in specs:
+                _wait_one(client, spec.slug, ns.project or project, ns.wait_timeout)
+    return EXIT_OK
+
+
+_SYMBOLS = {
+    EnsureAction.CREATED: "+",
+    EnsureAction.UPDATED: "~",
+    EnsureAction.UNCHANGED: "=",
+    EnsureAction.DRIFT_IGNORED: "!",
+    EnsureAction.DRIFT_WARNED: "!",
+}
+
+
+def _print_result(result: EnsureResult) -> None:
+    if result.action == EnsureAction.PLANNED:
+        verb = "create" if result.planned_operation == "create" else "update"
+        symbol = "+" if verb == "create" else "~"
+        print(f"{symbol} {result.workload_slug}: will {verb}")
+    else:
+        label = str(result.action).replace("_", " ")
+        print(f"{_SYMBOLS.get(result.action, '?')} {result.workload_slug}: {label}")
+    for change in result.changes:
+        print(f"    {_format_change(change)}")
+
+
+def _format_change(change: FieldChange) -> str:
+    desired = json.dumps(change.desired, ensure_ascii=False)
+    note = (
+        "" if change.patchable else "  (cannot be patched: delete the workload or change its slug)"
+    )
+    if change.live is None:
+        return f"{change.field}: {desired}{note}"
+    return f"{change.field}: {json.dumps(change.live, ensure_ascii=False)} → {desired}{note}"
+
+
+# --------------------------------------------------------------------------------------------
+# get / list / delete / wait
+
+
+def _get(ns: argparse.Namespace) -> int:
+    with _client(ns) as client:
+        workload = client.get(ns.slug)
+    if ns.json:
+        print(json.dumps(_workload_json(workload), indent=2, ensure_ascii=False))
+    else:
+        for key, value in _workload_json(workload).items():
+            print(f"{key:24} {'' if value is None else value}")
+    return EXIT_OK
+
+
+def _list(ns: argparse.Namespace) -> int:
+    with _client(ns) as client:
+        workloads = client.list()
+    if ns.json:
+        print(json.dumps([_workload_json(w) for w in workloads], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    columns = ("slug", "name", "task_type", "backend", "model", "phase")
+    rows = [[_text(getattr(w, c)) for c in columns] for w in workloads]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def _delete(ns: argparse.Namespace) -> int:
+    with _client(ns) as client:
+        removed = client.delete(ns.slug)
+    print(f"{ns.slug}: {'deleted' if removed else 'not found (nothing to delete)'}")
+    return EXIT_OK
+
+
+def _wait(ns: argparse.Namespace) -> int:
+    with _client(ns) as client:
+        _wait_one(client, ns.slug, ns.project, ns.wait_timeout)
+    return EXIT_OK
+
+
+def _wait_one(client: ManagementClient, slug: str, project: str | None, timeout: float) -> None:
+    started = time.monotonic()
+
+    def progress(event: ReadinessEvent) -> None:
+        print(f"  {slug}: {event.phase} ({time.monotonic() - started:.1f}s) {event.message}")
+        sys.stdout.flush()
+
+    try:
+        client.wait_until_ready(slug, project=project, timeout=timeout, on_progress=progress)
+    except ReadinessError as exc:
+        if exc.log_tail:
+            print(f"  {slug}: output tail:\n{exc.log_tail}", file=sys.stderr)
+        raise
+
+
+def _workload_json(workload: Workload) -> dict[str, Any]:
+    data = workload.model_dump(mode="json", exclude={"raw"})
+    return {
+        k: (str(v) if k in {"task_type", "backend", "execution_policy"} and v else v)
+        for k, v in data.items()
+    }
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+_COMMANDS = {
+    "plan": _plan,
+    "apply": _apply,
+    "get": _get,
+    "list": _list,
+    "delete": _delete,
+    "wait": _wait,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# dev
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "inferencekey" / "dev"
+
+
 def _dev(ns: argparse.Namespace, command: list[str]) -> int:
+    """Starts the platform; with a command, runs it with the environment set, then stops."""
     from .testing import DevServer
 
     data_dir = None if ns.temp else (ns.data_dir or default_data_dir())
@@ -108,7 +358,7 @@ def _dev(ns: argparse.Namespace, command: list[str]) -> int:
         print(f"# local platform at {server.base_url}; Ctrl-C stops it", file=sys.stderr)
         sys.stdout.flush()
         _wait_for_signal()
-        return 0
+        return EXIT_OK
     finally:
         state.unlink(missing_ok=True)
         server.stop()
@@ -130,6 +380,7 @@ def _write_private(path: Path, payload: dict[str, Any]) -> None:
 
 
 def _dev_token(ns: argparse.Namespace) -> int:
+    """Mints a workload-scoped key through the running platform's admin route."""
     state_path = (ns.token_data_dir or default_data_dir()) / _STATE_FILE
     try:
         state = json.loads(state_path.read_text())
@@ -139,7 +390,7 @@ def _dev_token(ns: argparse.Namespace) -> int:
             "start `inferencekey dev` first",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_ERROR
     project = ns.token_project or os.environ.get("INFERENCEKEY_PROJECT") or "acme"
     body = json.dumps({"kind": "live", "grants": [f"{project}/{w}" for w in ns.workload]}).encode()
     request = urllib.request.Request(
@@ -154,7 +405,7 @@ def _dev_token(ns: argparse.Namespace) -> int:
     with urllib.request.urlopen(request, timeout=10) as response:
         token = json.loads(response.read())["token"]
     print(f"export INFERENCEKEY_API_KEY={shlex.quote(token)}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -254,3 +254,12 @@ class _StderrProgress:
         else:
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
+
+
+def validate_spec(spec: WorkloadSpec) -> None:
+    """Applies the checks ``ensure`` runs before any request, without a client or network."""
+    body = _ffi.encode(ensure_request(spec, OnDrift.DRY_RUN, None)["spec"])
+    err = _ffi.ffi.new("ik_error **")
+    status = lib.ik_workload_spec_validate(body, len(body), err)
+    if status:
+        _ffi.raise_error(status, err[0])

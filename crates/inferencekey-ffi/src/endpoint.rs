@@ -2,10 +2,12 @@
 
 use std::ffi::{c_char, c_void};
 
-use inferencekey_core::config::{CallOptions, ClientConfig};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use inferencekey_core::data::{DataClient, EmbedRequest, EmbedResult, Endpoint, GenerateRequest, RerankRequest};
+use inferencekey_core::config::{CallOptions, ClientConfig};
+use inferencekey_core::data::{
+    DataClient, EmbedRequest, EmbedResult, Endpoint, GenerateRequest, RerankRequest,
+};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -184,7 +186,9 @@ fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResu
 
 fn embed_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
     let (ep, r) = request::<EmbedRequest>(e, req, len)?;
-    Ok(Box::pin(async move { to_json(&packed_embeddings(ep.embed(&r).await?)) }))
+    Ok(Box::pin(async move {
+        to_json(&packed_embeddings(ep.embed(&r).await?))
+    }))
 }
 
 /// The `EmbedResult` JSON with the vectors packed (`{"b64","rows","cols"}`: row-major

@@ -425,3 +425,17 @@ pub extern "C" fn ik_management_readiness_events_async(
         readiness_source(c, req, req_len)
     })
 }
+
+/// Checks a `WorkloadSpec` JSON with the same rules `ensure` applies before any request
+/// (sdk §3.1), without a client or a network: lets tools validate a whole file first.
+#[no_mangle]
+pub extern "C" fn ik_workload_spec_validate(
+    spec: *const c_char,
+    spec_len: usize,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    guard(err, || {
+        let spec: WorkloadSpec = arg_json(spec, spec_len, "spec")?;
+        spec.validate().map_err(core_error)
+    })
+}
