@@ -139,6 +139,7 @@ def take_string(out: Any, out_len: Any) -> str | None:
 def call(fn: Callable[..., int], *args: Any) -> Any:
     """Calls ``fn(*args, &out, &out_len, &err)`` and returns the decoded JSON result
     (``None`` at the end of a stream)."""
+    _logging.sync_native_level()
     out = ffi.new("char **")
     out_len = ffi.new("size_t *")
     err = ffi.new("ik_error **")
@@ -151,6 +152,7 @@ def call(fn: Callable[..., int], *args: Any) -> Any:
 
 def call_into(fn: Callable[..., int], ctype: str, *args: Any) -> Any:
     """Calls ``fn(*args, &out, &err)`` for a function that returns a new handle."""
+    _logging.sync_native_level()
     out = ffi.new(f"{ctype} **")
     err = ffi.new("ik_error **")
     status = fn(*args, out, err)

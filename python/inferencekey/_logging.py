@@ -112,8 +112,14 @@ def install_native_level_setter(setter: Callable[[int], object]) -> None:
 
 def sync_native_level() -> int:
     """Applies ``INFERENCEKEY_LOG`` unless already done, then pushes :func:`native_max_level`
-    to the core if it changed since the last push. Cheap; call it when a client is created."""
+    to the core if it changed since the last push. Cheap (no lock when nothing changed), so
+    the binding calls it before every native operation: logging configured after a client was
+    created still gets the core's records."""
     global _pushed
+    if _env_applied and _setter is not None:
+        level = native_max_level()
+        if level == _pushed:
+            return level
     with _lock:
         if not _env_applied:
             configure_from_env()

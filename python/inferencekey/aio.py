@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from . import _ffi
+from . import _ffi, _logging
 from ._client import NativeClient, describe, native_config, opt_str, slug_arg
 from ._ffi import NULL, ffi, lib
 from .data import chat_request, embed_request, rerank_request
@@ -91,6 +91,7 @@ def _settle(future: asyncio.Future[bytes | None], outcome: bytes | BaseException
 
 async def _native(start: Callable[[Any, Any, Any, Any], int]) -> bytes | None:
     """Starts one native operation via ``start(cancel, cb, user_data, err)`` and awaits it."""
+    _logging.sync_native_level()
     loop = asyncio.get_running_loop()
     future: asyncio.Future[bytes | None] = loop.create_future()
     cancel = _ffi.Cancel()

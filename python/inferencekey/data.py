@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from . import _ffi
+from . import _ffi, _logging
 from ._client import NativeClient, describe, native_config, opt_str, slug_arg
 from ._ffi import NULL, lib
 from ._streams import TextStream, open_stream
@@ -15,6 +15,7 @@ from .errors import ValidationError
 from .types import EmbedResult, RerankResult, TextResult, Timeout
 
 _unpack = _ffi.ffi.unpack
+_sync_log_level = _logging.sync_native_level
 _loads = _ffi._loads
 
 
@@ -119,6 +120,7 @@ class Endpoint:
         self._key: str = info["api_key"]
 
     def _call(self, fn: Any, request: dict[str, Any]) -> Any:
+        _sync_log_level()
         body = _ffi.encode(request)
         out = _ffi.ffi.new("char **")
         out_len = _ffi.ffi.new("size_t *")

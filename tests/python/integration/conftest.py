@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from support.recording import RecordingProxy
+
 from inferencekey import DataClient, ManagementClient
 from inferencekey.testing import DevServer
-from support.recording import RecordingProxy
 
 _counter = itertools.count(1)
 _run = uuid.uuid4().hex[:6]

@@ -10,12 +10,16 @@ at the replay server, and checks the requests (method, path, body) and the outco
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.httpio import dumps, json_equal
+from support.replay import ReplayServer
+
 from inferencekey import (
     DriftError,
     DriftWarning,
@@ -26,13 +30,11 @@ from inferencekey import (
     ManagementClient,
     WorkloadSpec,
 )
-from support.httpio import dumps, json_equal
-from support.replay import ReplayServer
 
 pytestmark = pytest.mark.timeout(30)
 
 # ``../shared`` beside the repository root, here and in CI.
-VECTORS = Path(__file__).resolve().parents[3].parent / "shared/conformance/ensure.json"
+VECTORS = Path(__file__).parents[3].parent / "shared/conformance/ensure.json"
 TOKEN = "ik_sdk_1a2b3c4d_" + "0" * 64
 
 
@@ -113,8 +115,7 @@ def _assert_outcome(outcome: Outcome, expect: dict[str, Any], *, warns: bool) ->
     error = expect["error"]
     if error is not None:
         assert outcome.error is not None, (
-            f"expected {error['class']} ({error['code']}), but the call returned "
-            f"{outcome.result!r}"
+            f"expected {error['class']} ({error['code']}), but the call returned {outcome.result!r}"
         )
         assert type(outcome.error).__name__ == error["class"], (
             f"expected {error['class']}, got {type(outcome.error).__name__}: {outcome.error}"
@@ -208,3 +209,21 @@ def test_json_equal_rules() -> None:
     assert not json_equal(True, 1)
     assert not json_equal({"a": None}, {})
     assert not json_equal("1", 1)
+
+
+def test_suffixed_slug_is_logged_naming_both_slugs(caplog: pytest.LogCaptureFixture) -> None:
+    # sdk §4.3: a 2xx create under another slug is reported, with a WARNING naming both.
+    case = _case("create-suffixed-slug")
+    sent = case["spec"]["slug"]
+    got = case["exchanges"][-1]["response"]["body"]["slug"]
+    assert sent != got
+    caplog.set_level(logging.WARNING, logger="inferencekey")
+    outcome = _replay(case, lambda client, spec: client.ensure(spec, on_drift=case["on_drift"]))
+    assert outcome.result is not None and outcome.result.workload_slug == got
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("inferencekey") and r.levelno == logging.WARNING
+    ]
+    # One record names both (``sent`` is a prefix of ``got``, so look for it without ``got``).
+    assert any(got in m and sent in m.replace(got, "") for m in warned), warned

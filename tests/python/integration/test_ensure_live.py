@@ -17,6 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.recording import RecordingProxy
+from support.specs import cheap_spec, list_path, snapshot
+
 from inferencekey import (
     DriftError,
     DriftWarning,
@@ -25,35 +28,13 @@ from inferencekey import (
     ManagementClient,
     NotFoundError,
     OnDrift,
+    PermissionDenied,
     Workload,
     WorkloadSpec,
 )
 from inferencekey.testing import DevServer
-from support.recording import RecordingProxy
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def cheap_spec(slug: str, **overrides: Any) -> WorkloadSpec:
-    """A spec that costs the platform nothing to run.
-
-    ``text2image`` has no CPU stand-in on the local platform and no ``command`` is given, so
-    the platform stores, lists, patches and deletes the workload like any other but starts no
-    process: its readiness goes straight to phase ``error``. That is deliberate -- these are
-    control-plane tests, and a ``text2text`` spec would start a SmolLM2 server (~180 MB RSS,
-    ~1 s of CPU) for each of the dozens of workloads below, on a 2-core CI machine.
-    """
-    values: dict[str, Any] = {
-        "name": f"Live {slug}",
-        "slug": slug,
-        "model": "stabilityai/sd-turbo",
-        "backend": "stablediffusioncpp",
-        "task_type": "text2image",
-        "description": "control-plane test workload",
-        "config": {"steps": 4, "sampler": {"name": "euler", "eta": 0.5}},
-    }
-    values.update(overrides)
-    return WorkloadSpec(**values)
 
 
 def drifted_spec(slug: str) -> WorkloadSpec:
@@ -64,10 +45,6 @@ def drifted_spec(slug: str) -> WorkloadSpec:
         model="stabilityai/sdxl-turbo",
         config={"steps": 8, "sampler": {"name": "euler", "eta": 0.5}},
     )
-
-
-def list_path(dev: DevServer) -> str:
-    return f"/api/projects/{dev.project}/workloads"
 
 
 def ensure_recorded(
@@ -81,23 +58,13 @@ def ensure_recorded(
         except DriftError as exc:
             result, error = None, exc
     drift = [w.message for w in caught if isinstance(w.message, DriftWarning)]
+    # stacklevel=2: the warning points at the line that called ensure(), not into the SDK.
+    assert all(w.filename == __file__ for w in caught if isinstance(w.message, DriftWarning))
     return result, error, drift
 
 
 def as_tuples(result_changes: Any) -> list[tuple[str, Any, Any, bool]]:
     return [(c.field, c.live, c.desired, c.patchable) for c in result_changes]
-
-
-def snapshot(workload: Workload) -> dict[str, Any]:
-    """What a write would change, including the server's ``updated_at``."""
-    return {
-        "name": workload.name,
-        "model": workload.model,
-        "config": workload.config,
-        "description": workload.description,
-        "task_type": workload.task_type,
-        "updated_at": workload.updated_at,
-    }
 
 
 MODES = [OnDrift.RECONCILE, OnDrift.FAIL, OnDrift.DRY_RUN, OnDrift.WARN, OnDrift.IGNORE]
@@ -177,6 +144,7 @@ def test_ensure_matrix(
         assert result.changes == ()
         assert not result.changed
         assert before is not None and result.workload_id == before.id
+        assert result.workload is not None and snapshot(result.workload) == snapshot(before)
         assert snapshot(mgmt.get(slug)) == snapshot(before)
     elif mode is OnDrift.RECONCILE:
         assert before is not None
@@ -201,13 +169,14 @@ def test_ensure_matrix(
             assert type(error) is DriftError and error.code == "drift_detected"
             assert as_tuples(error.changes) == drift_changes
             assert str(error) == (
-                f'validation error: workload "{slug}" drifted from spec: '
-                "name, model, config.steps"
+                f'validation error: workload "{slug}" drifted from spec: name, model, config.steps'
             )
         else:
             assert error is None and result is not None
             assert as_tuples(result.changes) == drift_changes
             assert result.workload_id == before.id
+            assert result.workload is not None  # the listed record, as it still is
+            assert snapshot(result.workload) == snapshot(before)
             if mode is OnDrift.DRY_RUN:
                 assert result.action == EnsureAction.PLANNED
                 assert result.planned_operation == "update"
@@ -320,12 +289,210 @@ def test_task_type_drift_under_reconcile_is_refused(
 ) -> None:
     mgmt.ensure(cheap_spec(unique_slug))
     before = mgmt.get(unique_slug)
-    # text2video has no stand-in either; the only drift is the task type.
+    # text2video has no stand-in either; the task type drifts, and so does the name.
     with pytest.raises(DriftError) as caught:
-        tapped.ensure(cheap_spec(unique_slug, task_type="text2video"))
+        tapped.ensure(cheap_spec(unique_slug, task_type="text2video", name="Renamed"))
     error = caught.value
     assert type(error) is DriftError and error.code == "immutable_field"
-    assert as_tuples(error.changes) == [("task_type", "text2image", "text2video", False)]
-    assert "task_type" in str(error) and "delete" in str(error)
+    # Every drifted field, patchable or not; nothing written, not even the patchable name.
+    assert as_tuples(error.changes) == [
+        ("name", f"Live {unique_slug}", "Renamed", True),
+        ("task_type", "text2image", "text2video", False),
+    ]
+    assert str(error) == (
+        f'validation error: workload "{unique_slug}" drifted from spec: name, task_type; '
+        "task_type cannot be patched: delete the workload or change the slug"
+    )
     assert proxy.requests == [("GET", list_path(dev))]
     assert snapshot(mgmt.get(unique_slug)) == snapshot(before)
+
+
+@pytest.mark.parametrize("mode", [m for m in MODES if m is not OnDrift.RECONCILE], ids=str)
+def test_task_type_drift_in_the_other_modes(
+    dev: DevServer,
+    mgmt: ManagementClient,
+    tapped: ManagementClient,
+    proxy: RecordingProxy,
+    unique_slug: str,
+    mode: OnDrift,
+) -> None:
+    mgmt.ensure(cheap_spec(unique_slug))
+    before = mgmt.get(unique_slug)
+    result, error, drift_warnings = ensure_recorded(
+        tapped, cheap_spec(unique_slug, task_type="text2video"), mode
+    )
+    expected = [("task_type", "text2image", "text2video", False)]
+    if mode is OnDrift.FAIL:
+        assert error is not None and error.code == "drift_detected"
+        assert as_tuples(error.changes) == expected
+    else:
+        assert error is None and result is not None
+        assert as_tuples(result.changes) == expected
+        assert (
+            result.action
+            == {
+                OnDrift.DRY_RUN: EnsureAction.PLANNED,
+                OnDrift.WARN: EnsureAction.DRIFT_WARNED,
+                OnDrift.IGNORE: EnsureAction.DRIFT_IGNORED,
+            }[mode]
+        )
+    assert len(drift_warnings) == (1 if mode is OnDrift.WARN else 0)
+    assert proxy.requests == [("GET", list_path(dev))]
+    assert snapshot(mgmt.get(unique_slug)) == snapshot(before)
+
+
+def test_ensure_decisions_are_logged_at_info(
+    dev: DevServer, proxy: RecordingProxy, unique_slug: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # sdk §11: INFO carries each ensure decision (action, changed fields).
+    caplog.set_level(logging.INFO, logger="inferencekey")
+    with ManagementClient(
+        sdk_token=dev.sdk_token, base_url=proxy.url, project=dev.project
+    ) as client:
+        client.ensure(cheap_spec(unique_slug))
+        client.ensure(cheap_spec(unique_slug, name="Renamed"))
+    decisions = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "inferencekey.reconcile" and r.levelno == logging.INFO
+    ]
+    assert len(decisions) == 2, decisions
+    assert unique_slug in decisions[0] and "created" in decisions[0]
+    assert "updated" in decisions[1] and "name" in decisions[1]
+
+
+def test_logging_configured_after_the_client_still_gets_ensure_decisions(
+    tapped: ManagementClient, unique_slug: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The usual order: a client made at import time, logging set up later in main(). The
+    # records come from the core, which must learn about the new level.
+    caplog.set_level(logging.INFO, logger="inferencekey")
+    tapped.ensure(cheap_spec(unique_slug))
+    decisions = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "inferencekey.reconcile" and r.levelno == logging.INFO
+    ]
+    assert decisions and unique_slug in decisions[0] and "created" in decisions[0]
+
+
+def test_every_declared_field_round_trips_without_false_drift(
+    dev: DevServer, tapped: ManagementClient, proxy: RecordingProxy, unique_slug: str
+) -> None:
+    # Every optional field set: what the server stores and lists back must compare equal, or
+    # every later ensure() would "fix" a drift that is not there.
+    spec = cheap_spec(
+        unique_slug,
+        command="sd-server-not-installed --steps 4",  # not on PATH: nothing runs
+        vllm_version="0.6.3",
+        execution_policy="autoscaling",
+        execution_policy_config={"min_replicas": 0, "max_replicas": 2, "window": {"s": 30}},
+        worker_id="wk_01j3a7d9f2h4k6m8p0r2t4v6x8",
+        gpu_resource_id="gpu_01j3a7d9f2h4k6m8p0r2t4v6x8",
+        description="",
+    )
+    assert tapped.ensure(spec).action == EnsureAction.CREATED
+    proxy.clear()
+    again = tapped.ensure(spec, on_drift=OnDrift.FAIL)
+    assert again.action == EnsureAction.UNCHANGED, as_tuples(again.changes)
+    assert proxy.requests == [("GET", list_path(dev))]
+    live = again.workload
+    assert live is not None
+    assert live.config == {**spec.config, "command": spec.command, "vllm_version": "0.6.3"}
+    assert (live.execution_policy, live.worker_id, live.gpu_resource_id) == (
+        "autoscaling",
+        spec.worker_id,
+        spec.gpu_resource_id,
+    )
+    assert live.execution_policy_config == spec.execution_policy_config
+
+
+def test_execution_policy_change_is_patched(
+    dev: DevServer,
+    mgmt: ManagementClient,
+    tapped: ManagementClient,
+    proxy: RecordingProxy,
+    unique_slug: str,
+) -> None:
+    created = mgmt.ensure(cheap_spec(unique_slug, execution_policy="fixed"))
+    desired = cheap_spec(
+        unique_slug,
+        execution_policy="scheduled",
+        execution_policy_config={"cron": "0 8 * * 1-5", "duration_s": 3600},
+    )
+    result = tapped.ensure(desired)
+    assert result.action == EnsureAction.UPDATED
+    # The policy change comes first; how a null live policy config vs a declared one is
+    # itemised is not pinned by the spec, so only the field family is checked.
+    assert result.changes[0].field == "execution_policy"
+    assert all(c.field.startswith("execution_policy") for c in result.changes)
+    assert proxy.requests == [
+        ("GET", list_path(dev)),
+        ("PATCH", f"/api/workloads/{created.workload_id}"),
+    ]
+    live = mgmt.get(unique_slug)
+    assert live.execution_policy == "scheduled"
+    assert live.execution_policy_config == desired.execution_policy_config
+    proxy.clear()
+    assert tapped.ensure(desired).action == EnsureAction.UNCHANGED
+    assert proxy.requests == [("GET", list_path(dev))]
+
+
+def test_patch_of_a_workload_deleted_meanwhile_raises_not_found(
+    dev: DevServer,
+    mgmt: ManagementClient,
+    tapped: ManagementClient,
+    proxy: RecordingProxy,
+    unique_slug: str,
+) -> None:
+    created = mgmt.ensure(cheap_spec(unique_slug))
+
+    def delete_first(method: str, path: str) -> None:
+        if method == "PATCH":  # the list saw it; delete it before the PATCH lands
+            assert mgmt.delete(unique_slug) is True
+
+    proxy.hold = delete_first
+    with pytest.raises(NotFoundError) as caught:
+        tapped.ensure(drifted_spec(unique_slug))
+    proxy.hold = None
+    assert type(caught.value) is NotFoundError and caught.value.status_code == 404
+    assert proxy.requests == [
+        ("GET", list_path(dev)),
+        ("PATCH", f"/api/workloads/{created.workload_id}"),
+    ]
+    with pytest.raises(NotFoundError):  # ensure never re-creates on its own
+        mgmt.get(unique_slug)
+
+
+def test_project_resolution_order(dev: DevServer, proxy: RecordingProxy, unique_slug: str) -> None:
+    other = dev.create_project(f"q-{unique_slug}"[:63])
+    project = other["project"]["slug"]
+    with ManagementClient(
+        sdk_token=other["sdk_token"], base_url=proxy.url, project="client-default"
+    ) as client:
+        # spec.project beats the client's project ...
+        result = client.ensure(cheap_spec(unique_slug, project=project))
+        assert (result.action, result.project_slug) == (EnsureAction.CREATED, project)
+        # ... and project= beats spec.project.
+        planned = client.plan(cheap_spec(unique_slug, project="spec-project"), project=project)
+        assert planned.action == EnsureAction.UNCHANGED
+    path = f"/api/projects/{project}/workloads"
+    assert proxy.requests == [("GET", path), ("POST", path), ("GET", path)]
+
+
+def test_read_only_token_can_plan_but_not_create(
+    dev: DevServer, mgmt: ManagementClient, proxy: RecordingProxy, unique_slug: str
+) -> None:
+    token = dev.mint_sdk_token("workload:read")
+    with ManagementClient(sdk_token=token, base_url=proxy.url, project=dev.project) as client:
+        assert client.plan(cheap_spec(unique_slug)).action == EnsureAction.PLANNED
+        with pytest.raises(PermissionDenied) as caught:
+            client.ensure(cheap_spec(unique_slug))
+    assert caught.value.code == "scope_insufficient" and caught.value.status_code == 403
+    assert proxy.requests == [
+        ("GET", list_path(dev)),
+        ("GET", list_path(dev)),
+        ("POST", list_path(dev)),  # refused by the server, not retried
+    ]
+    with pytest.raises(NotFoundError):
+        mgmt.get(unique_slug)

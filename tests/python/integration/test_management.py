@@ -7,24 +7,30 @@
 from __future__ import annotations
 
 import math
+import platform
+import re
 from typing import Any
 
 import pytest
+from support.recording import RecordingProxy
+from support.specs import cheap_spec, list_path, snapshot
+
+import inferencekey
 from inferencekey import (
     ConfigurationError,
+    EndpointRef,
     EnsureAction,
     InferenceKeyError,
     ManagementClient,
     NotFoundError,
+    PermissionDenied,
     Timeout,
     ValidationError,
     Workload,
     WorkloadSpec,
 )
+from inferencekey._ffi import native_version
 from inferencekey.testing import DevServer
-from support.recording import RecordingProxy
-
-from .test_ensure_live import cheap_spec, list_path, snapshot
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -63,7 +69,10 @@ def described(client: ManagementClient) -> str:
 
 
 def test_get_returns_the_workload(
-    dev: DevServer, mgmt: ManagementClient, tapped: ManagementClient, proxy: RecordingProxy,
+    dev: DevServer,
+    mgmt: ManagementClient,
+    tapped: ManagementClient,
+    proxy: RecordingProxy,
     unique_slug: str,
 ) -> None:
     spec = cheap_spec(unique_slug)
@@ -112,7 +121,9 @@ def test_list_and_get_take_a_project_argument(dev: DevServer, unique_slug: str) 
     with ManagementClient(
         sdk_token=other["sdk_token"], base_url=dev.base_url, project=dev.project
     ) as client:
+        assert client.list(project=project) == []  # a new project has none
         result = client.ensure(cheap_spec(unique_slug), project=project)
+        assert isinstance(result, EndpointRef)  # what DataClient.endpoint() needs
         assert result.project_slug == project
         assert [w.slug for w in client.list(project=project)] == [unique_slug]
         assert client.get(unique_slug, project=project).project_slug == project
@@ -120,7 +131,10 @@ def test_list_and_get_take_a_project_argument(dev: DevServer, unique_slug: str) 
 
 
 def test_delete_true_then_false(
-    dev: DevServer, mgmt: ManagementClient, tapped: ManagementClient, proxy: RecordingProxy,
+    dev: DevServer,
+    mgmt: ManagementClient,
+    tapped: ManagementClient,
+    proxy: RecordingProxy,
     unique_slug: str,
 ) -> None:
     created = mgmt.ensure(cheap_spec(unique_slug))
@@ -136,11 +150,80 @@ def test_delete_true_then_false(
     assert proxy.requests == [("GET", list_path(dev))]  # absent: nothing to delete
 
 
+def test_delete_that_loses_a_race_returns_false(
+    dev: DevServer,
+    mgmt: ManagementClient,
+    tapped: ManagementClient,
+    proxy: RecordingProxy,
+    unique_slug: str,
+) -> None:
+    created = mgmt.ensure(cheap_spec(unique_slug))
+
+    def someone_else_deletes_first(method: str, path: str) -> None:
+        if method == "DELETE":
+            assert mgmt.delete(unique_slug) is True
+
+    proxy.hold = someone_else_deletes_first
+    assert tapped.delete(unique_slug) is False  # the DELETE got 404: already gone
+    proxy.hold = None
+    assert proxy.requests == [
+        ("GET", list_path(dev)),
+        ("DELETE", f"/api/workloads/{created.workload_id}"),
+    ]
+
+
+# --- what goes on the wire ---------------------------------------------------------------
+
+
+def test_every_request_carries_the_wire_headers(
+    dev: DevServer, tapped: ManagementClient, proxy: RecordingProxy, unique_slug: str
+) -> None:
+    tapped.ensure(cheap_spec(unique_slug))
+    tapped.ensure(cheap_spec(unique_slug, name="Renamed"))
+    list(tapped.readiness_events(unique_slug, timeout=10))
+    tapped.delete(unique_slug)
+    methods = [m for m, _ in proxy.requests]
+    assert methods == ["GET", "POST", "GET", "PATCH", "GET", "GET", "DELETE"]
+    agent = re.compile(
+        rf"inferencekey-python/{re.escape(inferencekey.__version__)} "
+        rf"\(core {re.escape(native_version())}; linux; {re.escape(platform.machine())}\)"
+    )
+    for (method, path), headers in zip(proxy.requests, proxy.headers, strict=True):
+        where = f"{method} {path}"
+        assert headers.get("authorization") == f"Bearer {dev.sdk_token}", where
+        assert agent.fullmatch(headers.get("user-agent", "")), (where, headers.get("user-agent"))
+        sse = path.endswith("/readiness-events")
+        assert headers.get("accept") == ("text/event-stream" if sse else "application/json"), where
+        if method in ("POST", "PATCH"):
+            assert headers.get("content-type") == "application/json", where
+        else:
+            assert "content-type" not in headers and headers.get("content-length", "0") == "0"
+        assert dev.sdk_token not in path  # tokens never travel in the URL
+
+
+def test_path_segments_are_percent_encoded(
+    dev: DevServer, tapped: ManagementClient, proxy: RecordingProxy
+) -> None:
+    # Not slugs, so the server refuses them -- but only after they arrived intact.
+    for project in ("a b/c", "\u00e9", "x?y#z", "%41"):
+        with pytest.raises((PermissionDenied, NotFoundError)):
+            tapped.list(project=project)
+    assert [path for _, path in proxy.requests] == [
+        "/api/projects/a%20b%2Fc/workloads",
+        "/api/projects/%C3%A9/workloads",
+        "/api/projects/x%3Fy%23z/workloads",
+        "/api/projects/%2541/workloads",
+    ]
+
+
 # --- plan ----------------------------------------------------------------------------------
 
 
 def test_plan_never_writes(
-    dev: DevServer, mgmt: ManagementClient, tapped: ManagementClient, proxy: RecordingProxy,
+    dev: DevServer,
+    mgmt: ManagementClient,
+    tapped: ManagementClient,
+    proxy: RecordingProxy,
     unique_slug: str,
 ) -> None:
     absent = tapped.plan(cheap_spec(unique_slug))
@@ -261,6 +344,24 @@ def test_from_env_blank_counts_as_unset(
     assert caught.value.code == "missing_token"
 
 
+def test_base_url_path_and_trailing_slash(dev: DevServer, proxy: RecordingProxy) -> None:
+    token = f"  {dev.sdk_token}\n"  # tokens are trimmed too
+    with ManagementClient(sdk_token=token, base_url=proxy.url + "/", project=dev.project) as c:
+        assert isinstance(c.list(), list)
+    # Paths are relative to the base URL, which may carry a path of its own.
+    with (
+        ManagementClient(
+            sdk_token=dev.sdk_token, base_url=proxy.url + "/gateway/", project=dev.project
+        ) as client,
+        pytest.raises(NotFoundError),
+    ):  # the local platform has no such prefix
+        client.list()
+    assert proxy.requests == [
+        ("GET", list_path(dev)),
+        ("GET", "/gateway" + list_path(dev)),
+    ]
+
+
 def test_missing_token(clean_env: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError) as caught:
         ManagementClient.from_env(project="acme")
@@ -281,9 +382,7 @@ def test_constructor_never_reads_the_environment(
         assert DEFAULT_BASE_URL in described(client)
 
 
-def test_management_never_reads_the_data_key(
-    dev: DevServer, clean_env: pytest.MonkeyPatch
-) -> None:
+def test_management_never_reads_the_data_key(dev: DevServer, clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("INFERENCEKEY_API_KEY", dev.api_key)
     with pytest.raises(ConfigurationError) as caught:
         ManagementClient.from_env(base_url=dev.base_url, project=dev.project)
@@ -383,21 +482,22 @@ def test_valid_edge_options_work(dev: DevServer) -> None:
 def test_non_canonical_slug_argument(
     mgmt: ManagementClient, tapped: ManagementClient, proxy: RecordingProxy
 ) -> None:
+    # (argument name, call): the message names the argument and the canonical form.
     calls = [
-        lambda s: tapped.get(s),
-        lambda s: tapped.delete(s),
-        lambda s: tapped.readiness_events(s, timeout=5),
-        lambda s: tapped.wait_until_ready(s, timeout=5, silent=True),
-        lambda s: tapped.ensure(cheap_spec("x").model_copy(update={"slug": s})),
-        lambda s: tapped.plan(cheap_spec("x").model_copy(update={"slug": s})),
+        ("workload_slug", lambda s: tapped.get(s)),
+        ("workload_slug", lambda s: tapped.delete(s)),
+        ("workload_slug", lambda s: tapped.readiness_events(s, timeout=5)),
+        ("workload_slug", lambda s: tapped.wait_until_ready(s, timeout=5, silent=True)),
+        ("slug", lambda s: tapped.ensure(cheap_spec("x").model_copy(update={"slug": s}))),
+        ("slug", lambda s: tapped.plan(cheap_spec("x").model_copy(update={"slug": s}))),
     ]
-    for call in calls:
+    for name, call in calls:
         with pytest.raises(ValidationError) as caught:
             call("Support Bot")
         assert type(caught.value) is ValidationError
         assert caught.value.code == "invalid_slug"
         assert str(caught.value) == (
-            'validation error: slug "Support Bot" is not canonical; use "support-bot"'
+            f'validation error: {name} "Support Bot" is not canonical; use "support-bot"'
         )
     with pytest.raises(ValidationError) as caught:
         tapped.get(" support-bot")  # never trimmed, never rewritten

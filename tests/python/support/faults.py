@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from inferencekey import WorkloadSpec
+from inferencekey import WorkloadSpec, _logging
 
 FAKE_UPSTREAMS = Path(__file__).resolve().parent / "fake_upstreams"
 
@@ -221,7 +221,7 @@ class ScriptedServer(_Background):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _any(self) -> None:
@@ -308,11 +308,15 @@ def captured_logs(name: str = "inferencekey") -> Iterator[ListHandler]:
     old_level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
+    # The core is told the most verbose level wanted only when a client is created; push it
+    # now so clients made before this block report too (see test_secrets for that gap).
+    _logging.sync_native_level()
     try:
         yield handler
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+        _logging.sync_native_level()
 
 
 def attempt_records(records: Iterable[logging.LogRecord]) -> list[dict[str, Any]]:
@@ -320,7 +324,10 @@ def attempt_records(records: Iterable[logging.LogRecord]) -> list[dict[str, Any]
     out = []
     for record in records:
         fields = getattr(record, "ik_fields", None)
-        if record.name == "inferencekey.http" and isinstance(fields, dict):
-            if "elapsed_ms" in fields:
-                out.append(fields)
+        if (
+            record.name == "inferencekey.http"
+            and isinstance(fields, dict)
+            and "elapsed_ms" in fields
+        ):
+            out.append(fields)
     return out

@@ -26,7 +26,7 @@ def read_body(handler: BaseHTTPRequestHandler) -> bytes:
     """The request body: by ``Content-Length``, or decoded from ``chunked`` encoding."""
     encoding = (handler.headers.get("Transfer-Encoding") or "").lower()
     if "chunked" in encoding:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size_line = handler.rfile.readline()
             size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
@@ -57,7 +57,7 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, str) and isinstance(b, str):

@@ -3,12 +3,17 @@
 Every request is forwarded as it came (method, path with query, headers including
 ``Authorization``, body) to the upstream platform, and the upstream answer is streamed back
 chunk by chunk (so SSE readiness streams flow through live). The proxy records
-``(method, path)`` of each request, so a test can assert exactly which requests reached the
-server. It never invents an answer: it is a tap, not a fake.
+``(method, path)`` of each request (and its headers), so a test can assert exactly which
+requests reached the server. It never invents an answer: it is a tap, not a fake.
 
 ``hold`` (optional) is called with ``(method, path)`` before a request is forwarded; a test
 can block there to line up a race (e.g. two concurrent ``ensure()`` calls both listing before
-either creates).
+either creates, or a workload deleted between a list and the write that follows it).
+
+``cut_streams`` (default 0) is a fault on the tap, not a fake answer: that many of the next
+streamed (unknown-length) responses are passed on up to the end of their first
+``cut_after_frames`` SSE frames (default 1; 0 = right after the headers), and then the
+connection is dropped mid-stream, as a network failure would.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ _HOP_BY_HOP = frozenset(
     }
 )
 
+_BLANK_LINES = (b"\r\n\r\n", b"\n\n", b"\n\r\n")
+
 
 class RecordingProxy:
     """``with RecordingProxy(dev.base_url) as proxy:`` -- point a client at ``proxy.url``."""
@@ -62,8 +69,11 @@ class RecordingProxy:
         self._up_prefix = parts.path.rstrip("/")
         self._up_timeout = upstream_timeout
         self.hold = hold
+        self.cut_streams = 0
+        self.cut_after_frames = 1
         self._lock = threading.Lock()
         self._requests: list[tuple[str, str]] = []
+        self._headers: list[dict[str, str]] = []
         self._open: set[http.client.HTTPConnection] = set()
         self.errors: list[str] = []
         self._server = QuietServer(("127.0.0.1", 0), self._handler_class())
@@ -71,8 +81,7 @@ class RecordingProxy:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
 
     # -- what the tests read -----------------------------------------------------------------
 
@@ -82,15 +91,23 @@ class RecordingProxy:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def headers(self) -> list[dict[str, str]]:
+        """The request headers (names lower-cased) of each request in :attr:`requests`."""
+        with self._lock:
+            return [dict(h) for h in self._headers]
+
     def clear(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._headers.clear()
 
     # -- forwarding -------------------------------------------------------------------------
 
-    def _record(self, method: str, path: str) -> None:
+    def _record(self, method: str, path: str, headers: dict[str, str]) -> None:
         with self._lock:
             self._requests.append((method, path))
+            self._headers.append(headers)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -104,7 +121,7 @@ class RecordingProxy:
             def _forward(self) -> None:
                 body = read_body(self)
                 path = urlsplit(self.path).path
-                proxy._record(self.command, path)
+                proxy._record(self.command, path, {k.lower(): v for k, v in self.headers.items()})
                 if proxy.hold is not None:
                     proxy.hold(self.command, path)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -152,18 +169,46 @@ class RecordingProxy:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 self.wfile.flush()
+                frames = proxy._take_cut()
+                if frames == 0:
+                    self._drop()
+                    return
+                seen = b""
                 while True:
                     piece = upstream.read1(65536)
                     if not piece:
                         break
+                    if frames is not None:
+                        seen += piece
+                        end = _frames_end(seen, frames)
+                        if end < 0:
+                            continue
+                        piece = seen[:end]
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                     self.wfile.flush()
+                    if frames is not None:
+                        self._drop()
+                        return
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
+
+            def _drop(self) -> None:
+                """Ends the client connection without the final chunk (a truncated stream)."""
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
 
             do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = _forward
 
         return Handler
+
+    def _take_cut(self) -> int | None:
+        """How many frames the next stream may pass before it is cut (``None``: no cut)."""
+        with self._lock:
+            if self.cut_streams > 0:
+                self.cut_streams -= 1
+                return self.cut_after_frames
+            return None
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -189,3 +234,14 @@ class RecordingProxy:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _frames_end(data: bytes, frames: int) -> int:
+    """The offset just past the blank line ending the ``frames``-th SSE frame, or -1."""
+    offset = 0
+    for _ in range(frames):
+        ends = [data.find(sep, offset) + len(sep) for sep in _BLANK_LINES if sep in data[offset:]]
+        if not ends:
+            return -1
+        offset = min(ends)
+    return offset

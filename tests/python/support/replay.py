@@ -36,8 +36,7 @@ class ReplayServer:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
 
     # -- the handler ------------------------------------------------------------------------
 
@@ -123,8 +122,7 @@ class ReplayServer:
             raise AssertionError("replay mismatch:\n  " + "\n  ".join(failures))
         if used != len(self._exchanges):
             missing = [
-                f"{e['request']['method']} {e['request']['path']}"
-                for e in self._exchanges[used:]
+                f"{e['request']['method']} {e['request']['path']}" for e in self._exchanges[used:]
             ]
             raise AssertionError(
                 f"only {used} of {len(self._exchanges)} exchange(s) were used; never sent: "

