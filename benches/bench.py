@@ -182,7 +182,10 @@ class RawClient:
 Call = Callable[[], Any]
 
 
-def make_client(name: str, base: str) -> tuple[Call, Call, Callable[[Any], str], Callable[[Any], Any]]:
+Client = tuple[Call, Call, Callable[[Any], str], Callable[[Any], Any]]
+
+
+def make_client(name: str, base: str) -> Client:
     v1 = f"{base}/endpoint/{PROJECT}/{SLUG}/v1"
     messages = [{"role": "user", "content": "Hi"}]
     if name == "ours":
@@ -369,7 +372,8 @@ def orchestrate(args: argparse.Namespace) -> None:
             result = run_worker(pythons[client], client, args)
             rounds[client].append(result)
             print(
-                f"  round {r + 1}/{args.rounds} {client:<9} per call {result['call_median_us']:8.1f} us"
+                f"  round {r + 1}/{args.rounds} {client:<9}"
+                f" per call {result['call_median_us']:8.1f} us"
                 f" (p90 {result['call_p90_us']:8.1f}, n={result['calls']})"
                 f"   embed {result['embed_median_ms']:7.2f} ms (n={result['embeds']})",
                 flush=True,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _ffi, _logging
-from ._options import client_options
+from ._options import client_options, partial_options
 from ._version import __version__
 from .errors import InferenceKeyError, ValidationError
 
@@ -71,6 +71,24 @@ class NativeClient:
     def close(self) -> None:
         """Releases the native client (and its token). Later calls raise ``client_closed``."""
         self._handle.close()
+
+
+C = TypeVar("C", bound=NativeClient)
+
+
+def clone_with_options(
+    client: C, new: Any, free: Any, ctype: str, timeout: object, max_retries: object
+) -> C:
+    """A copy of ``client`` with other timeouts or retries, sharing credentials, connections
+    and (async clients) the event loop binding."""
+    opts = _ffi.encode(partial_options(timeout, max_retries))
+    ptr = _ffi.call_into(new, ctype, client._ptr, opts, len(opts))
+    clone = type(client).__new__(type(client))
+    NativeClient.__init__(clone, _ffi.Handle(ptr, free))
+    clone._description = client._description
+    if hasattr(client, "_loop"):
+        clone._loop = client._loop  # type: ignore[attr-defined]
+    return clone
 
 
 def describe(fn: Any, ptr: Any) -> dict[str, Any]:

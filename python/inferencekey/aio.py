@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from . import _ffi, _logging
-from ._client import NativeClient, describe, native_config, opt_str, slug_arg
+from ._client import NativeClient, clone_with_options, describe, native_config, opt_str, slug_arg
 from ._ffi import NULL, ffi, lib
 from .data import chat_request, embed_request, rerank_request
 from .enums import OnDrift
@@ -44,6 +44,7 @@ from .types import (
     Timeout,
     Usage,
     Workload,
+    WorkloadSpec,
 )
 
 T = TypeVar("T")
@@ -281,13 +282,26 @@ class AsyncManagementClient(NativeClient, _LoopBound):
             _from_env=True,
         )
 
+    def with_options(
+        self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
+    ) -> AsyncManagementClient:
+        """A client with other timeouts or retries, sharing credentials, connections and loop."""
+        return clone_with_options(
+            self,
+            lib.ik_management_client_with_options,
+            lib.ik_management_client_free,
+            "ik_management_client",
+            timeout,
+            max_retries,
+        )
+
     async def _call(self, fn: Any, request: dict[str, Any]) -> Any:
         self._check_loop()
         return await _call_json(fn, self._ptr, request)
 
     async def ensure(
         self,
-        spec: Any,
+        spec: WorkloadSpec,
         *,
         on_drift: OnDrift | str = OnDrift.RECONCILE,
         project: str | None = None,
@@ -299,7 +313,7 @@ class AsyncManagementClient(NativeClient, _LoopBound):
         warn_if_drifted(result, stacklevel=3)
         return result
 
-    async def plan(self, spec: Any, *, project: str | None = None) -> EnsureResult:
+    async def plan(self, spec: WorkloadSpec, *, project: str | None = None) -> EnsureResult:
         request = ensure_request(spec, OnDrift.DRY_RUN, project)
         return EnsureResult._from_native(await self._call(lib.ik_management_plan_async, request))
 
@@ -413,6 +427,19 @@ class AsyncDataClient(NativeClient, _LoopBound):
             timeout=timeout,
             max_retries=max_retries,
             _from_env=True,
+        )
+
+    def with_options(
+        self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
+    ) -> AsyncDataClient:
+        """A client with other timeouts or retries, sharing credentials, connections and loop."""
+        return clone_with_options(
+            self,
+            lib.ik_data_client_with_options,
+            lib.ik_data_client_free,
+            "ik_data_client",
+            timeout,
+            max_retries,
         )
 
     def endpoint(self, workload_slug: str, *, api_key: str | None = None) -> AsyncEndpoint:

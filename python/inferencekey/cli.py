@@ -17,13 +17,14 @@ import sys
 import threading
 import time
 import urllib.request
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ._version import __version__
 from .enums import EnsureAction, OnDrift
-from .errors import InferenceKeyError, ReadinessError
+from .errors import DriftWarning, InferenceKeyError, ReadinessError
 from .management import ManagementClient, validate_spec
 from .types import EnsureResult, FieldChange, ReadinessEvent, Workload, WorkloadSpec
 
@@ -38,6 +39,9 @@ _STATE_FILE = "dev-server.json"
 
 class WorkloadsFileError(InferenceKeyError):
     """A workloads file that cannot be applied; names the file, the workload and the field."""
+
+    def _prefix(self) -> str:
+        return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,9 +127,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _client(ns: argparse.Namespace) -> ManagementClient:
+def _client(ns: argparse.Namespace, file_project: str | None = None) -> ManagementClient:
+    """Project: ``--project`` > the file's ``project`` > ``INFERENCEKEY_PROJECT``; a
+    workload's own ``project`` key still wins for that workload (sdk §4)."""
     return ManagementClient.from_env(
-        sdk_token=ns.sdk_token, base_url=ns.base_url, project=ns.project, timeout=ns.timeout
+        sdk_token=ns.sdk_token,
+        base_url=ns.base_url,
+        project=ns.project or file_project,
+        timeout=ns.timeout,
     )
 
 
@@ -161,7 +170,18 @@ def load_workloads(path: Path) -> tuple[str | None, list[WorkloadSpec]]:
     specs: list[WorkloadSpec] = []
     seen: set[str] = set()
     for number, table in enumerate(tables, start=1):
+        if not isinstance(table, dict):
+            raise WorkloadsFileError(
+                f"{path}: workload {number}: must be a table of WorkloadSpec fields, "
+                f"not {type(table).__name__}",
+                code="invalid_file",
+            )
         label = f'workload {number} ("{table.get("slug", "?")}")'
+        unknown_keys = sorted(set(table) - set(WorkloadSpec.model_fields))
+        if unknown_keys:
+            raise WorkloadsFileError(
+                f'{path}: {label}: unknown field "{unknown_keys[0]}"', code="invalid_file"
+            )
         try:
             spec = WorkloadSpec(**table)
             validate_spec(spec)
@@ -188,8 +208,8 @@ def load_workloads(path: Path) -> tuple[str | None, list[WorkloadSpec]]:
 
 def _plan(ns: argparse.Namespace) -> int:
     project, specs = load_workloads(ns.file)
-    with _client(ns) as client:
-        results = [client.plan(spec, project=ns.project or project) for spec in specs]
+    with _client(ns, project) as client:
+        results = [client.plan(spec) for spec in specs]
     for result in results:
         _print_result(result)
     creates = sum(r.planned_operation == "create" for r in results)
@@ -201,14 +221,33 @@ def _plan(ns: argparse.Namespace) -> int:
 
 def _apply(ns: argparse.Namespace) -> int:
     project, specs = load_workloads(ns.file)
-    with _client(ns) as client:
-        for spec in specs:
-            result = client.ensure(spec, on_drift=ns.on_drift, project=ns.project or project)
-            _print_result(result)
+    with _client(ns, project) as client:
+        _refuse_before_writing(client, specs, OnDrift(ns.on_drift))
+        with warnings.catch_warnings():
+            # The drift is printed below with its changes; the Python warning would repeat it.
+            warnings.simplefilter("ignore", DriftWarning)
+            for spec in specs:
+                _print_result(client.ensure(spec, on_drift=ns.on_drift))
         if ns.wait:
             for spec in specs:
-                _wait_one(client, spec.slug, ns.project or project, ns.wait_timeout)
+                _wait_one(client, spec.slug, spec.project, ns.wait_timeout)
     return EXIT_OK
+
+
+def _refuse_before_writing(
+    client: ManagementClient, specs: list[WorkloadSpec], mode: OnDrift
+) -> None:
+    """Plans every workload first, so that a refusal (drift under ``fail``, a change that
+    cannot be patched under ``reconcile``) is raised before any workload is written."""
+    if mode not in (OnDrift.FAIL, OnDrift.RECONCILE):
+        return
+    for spec in specs:
+        plan = client.plan(spec)
+        if plan.planned_operation != "update":
+            continue
+        frozen = [c for c in plan.changes if not c.patchable]
+        if mode == OnDrift.FAIL or frozen:
+            client.ensure(spec, on_drift=mode)  # raises DriftError, and writes nothing
 
 
 _SYMBOLS = {
@@ -228,17 +267,18 @@ def _print_result(result: EnsureResult) -> None:
     else:
         label = str(result.action).replace("_", " ")
         print(f"{_SYMBOLS.get(result.action, '?')} {result.workload_slug}: {label}")
+    creating = result.action == EnsureAction.CREATED or result.planned_operation == "create"
     for change in result.changes:
-        print(f"    {_format_change(change)}")
+        print(f"    {_format_change(change, creating)}")
 
 
-def _format_change(change: FieldChange) -> str:
+def _format_change(change: FieldChange, creating: bool) -> str:
     desired = json.dumps(change.desired, ensure_ascii=False)
+    if creating:
+        return f"{change.field}: {desired}"
     note = (
         "" if change.patchable else "  (cannot be patched: delete the workload or change its slug)"
     )
-    if change.live is None:
-        return f"{change.field}: {desired}{note}"
     return f"{change.field}: {json.dumps(change.live, ensure_ascii=False)} → {desired}{note}"
 
 
@@ -253,7 +293,10 @@ def _get(ns: argparse.Namespace) -> int:
         print(json.dumps(_workload_json(workload), indent=2, ensure_ascii=False))
     else:
         for key, value in _workload_json(workload).items():
-            print(f"{key:24} {'' if value is None else value}")
+            shown = (
+                json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+            )
+            print(f"{key:24} {'' if shown is None else shown}")
     return EXIT_OK
 
 
@@ -265,7 +308,7 @@ def _list(ns: argparse.Namespace) -> int:
         return EXIT_OK
     columns = ("slug", "name", "task_type", "backend", "model", "phase")
     rows = [[_text(getattr(w, c)) for c in columns] for w in workloads]
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in rows:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _ffi, _logging
-from ._client import NativeClient, describe, native_config, opt_str, slug_arg
+from ._client import NativeClient, clone_with_options, describe, native_config, opt_str, slug_arg
 from ._ffi import NULL, lib
 from ._streams import TextStream, open_stream
 from .errors import ValidationError
@@ -70,16 +70,14 @@ class DataClient(NativeClient):
         self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
     ) -> DataClient:
         """A client with other timeouts or retries, sharing the connection pool."""
-        from ._options import partial_options
-
-        opts = _ffi.encode(partial_options(timeout, max_retries))
-        ptr = _ffi.call_into(
-            lib.ik_data_client_with_options, "ik_data_client", self._ptr, opts, len(opts)
+        return clone_with_options(
+            self,
+            lib.ik_data_client_with_options,
+            lib.ik_data_client_free,
+            "ik_data_client",
+            timeout,
+            max_retries,
         )
-        clone = DataClient.__new__(DataClient)
-        NativeClient.__init__(clone, _ffi.Handle(ptr, lib.ik_data_client_free))
-        clone._description = self._description
-        return clone
 
     def endpoint(self, workload_slug: str, *, api_key: str | None = None) -> Endpoint:
         """The endpoint of one workload. No network; the slug and key are checked here."""

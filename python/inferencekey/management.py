@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _ffi
-from ._client import NativeClient, describe, native_config, opt_str, slug_arg
+from ._client import NativeClient, clone_with_options, describe, native_config, opt_str, slug_arg
 from ._ffi import lib
 from ._options import wait_timeout
 from ._streams import ReadinessStream, open_stream
@@ -73,20 +73,14 @@ class ManagementClient(NativeClient):
         self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
     ) -> ManagementClient:
         """A client with other timeouts or retries, sharing credentials and connections."""
-        from ._options import partial_options
-
-        opts = _ffi.encode(partial_options(timeout, max_retries))
-        ptr = _ffi.call_into(
+        return clone_with_options(
+            self,
             lib.ik_management_client_with_options,
+            lib.ik_management_client_free,
             "ik_management_client",
-            self._ptr,
-            opts,
-            len(opts),
+            timeout,
+            max_retries,
         )
-        clone = ManagementClient.__new__(ManagementClient)
-        NativeClient.__init__(clone, _ffi.Handle(ptr, lib.ik_management_client_free))
-        clone._description = self._description
-        return clone
 
     def _call(self, fn: Callable[..., int], request: dict[str, Any]) -> Any:
         body = _ffi.encode(request)

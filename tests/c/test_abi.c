@@ -186,6 +186,56 @@ static void test_double_free_and_foreign_pointers_are_ignored(void) {
     ik_cancel_cancel(c);
 }
 
+/* c-abi rules 6 and 8: `*err` is written only on failure; a successful call leaves it as it
+ * was (here: a sentinel that is not a valid error). */
+static void test_err_is_untouched_on_success(void) {
+    ik_error *const sentinel = (ik_error *)SENTINEL_STR;
+    ik_error *err = sentinel;
+    ik_management_client *m = NULL, *m2 = NULL;
+    ik_data_client *d = NULL, *d2 = NULL;
+    ik_endpoint *e = NULL;
+    char *out = NULL;
+    waiter *w = waiter_new();
+    CHECK_STATUS(ik_management_client_new(g_mcfg, strlen(g_mcfg), &m, &err), IK_OK);
+    CHECK(err == sentinel);
+    CHECK_STATUS(ik_management_client_with_options(m, LIT("{}"), &m2, &err), IK_OK);
+    CHECK(err == sentinel);
+    CHECK_STATUS(ik_management_client_describe(m, &out, NULL, &err), IK_OK);
+    CHECK(err == sentinel);
+    ik_string_free(out);
+    out = NULL;
+    CHECK_STATUS(ik_data_client_new(g_dcfg, strlen(g_dcfg), &d, &err), IK_OK);
+    CHECK(err == sentinel);
+    CHECK_STATUS(ik_data_client_with_options(d, LIT("{}"), &d2, &err), IK_OK);
+    CHECK(err == sentinel);
+    CHECK_STATUS(ik_data_client_describe(d, &out, NULL, &err), IK_OK);
+    CHECK(err == sentinel);
+    ik_string_free(out);
+    out = NULL;
+    CHECK_STATUS(ik_endpoint_new(d, LIT("{\"workload_slug\":\"bot\"}"), &e, &err), IK_OK);
+    CHECK(err == sentinel);
+    CHECK_STATUS(ik_endpoint_describe(e, &out, NULL, &err), IK_OK);
+    CHECK(err == sentinel);
+    ik_string_free(out);
+    CHECK_STATUS(ik_log_set_callback(0, NULL, NULL, &err), IK_OK);
+    CHECK(err == sentinel);
+    CHECK_STATUS(ik_workload_spec_validate(LIT("{\"name\":\"B\",\"slug\":\"b\",\"model\":\"m\","
+                                               "\"backend\":\"vllm\"}"),
+                                           &err),
+                 IK_OK);
+    CHECK(err == sentinel);
+    /* An `_async` call that was accepted: IK_OK, err untouched; the failure goes to cb. */
+    CHECK_STATUS(ik_management_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), IK_OK);
+    CHECK(err == sentinel);
+    CHECK_ASYNC(w, 20, IK_ERR_CONNECTION, NULL);
+    waiter_free(w);
+    ik_endpoint_free(e);
+    ik_data_client_free(d2);
+    ik_data_client_free(d);
+    ik_management_client_free(m2);
+    ik_management_client_free(m);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Errors and the panic boundary                                                            */
 
@@ -387,6 +437,36 @@ static void test_log_callback_receives_redacted_json_and_can_be_removed(void) {
     CHECK(out == NULL);
     ik_management_client_free(m);
     pthread_mutex_destroy(&sink.mu);
+}
+
+/* A log callback may call back into the library, here to remove itself. */
+static atomic_int g_reentrant_records;
+static void self_removing_log_cb(void *ud, int32_t level, const char *json, size_t len) {
+    ik_error *err = NULL;
+    ik_cancel *c;
+    (void)ud, (void)level, (void)json, (void)len;
+    atomic_fetch_add(&g_reentrant_records, 1);
+    c = ik_cancel_new(); /* takes the handle registry's lock */
+    ik_cancel_free(c);
+    if (ik_log_set_callback(0, NULL, NULL, &err) != IK_OK) ik_error_free(err);
+}
+
+static void test_log_callback_may_reenter_the_library(void) {
+    ik_management_client *m = new_mgmt(g_mcfg);
+    ik_error *err = NULL;
+    char *out = NULL;
+    int n;
+    REQUIRE(m);
+    atomic_store(&g_reentrant_records, 0);
+    REQUIRE_OK(ik_log_set_callback(4, self_removing_log_cb, NULL, &err), &err);
+    CHECK_ERR(ik_management_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
+              NULL);
+    n = atomic_load(&g_reentrant_records);
+    CHECK(n >= 1);
+    CHECK_ERR(ik_management_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
+              NULL);
+    CHECK_EQ_INT(atomic_load(&g_reentrant_records), n); /* it removed itself */
+    ik_management_client_free(m);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1586,6 +1666,7 @@ int main(void) {
 
     RUN(test_version_matches_header, 10);
     RUN(test_free_null_is_noop, 10);
+    RUN(test_err_is_untouched_on_success, 30);
     RUN(test_double_free_and_foreign_pointers_are_ignored, 20);
     RUN(test_error_accessors_reject_invalid_pointers, 10);
     RUN(test_error_accessors_on_a_boundary_error, 10);
@@ -1594,6 +1675,7 @@ int main(void) {
     RUN(test_cancel_token_lifecycle_and_threads, 20);
     RUN(test_log_set_callback_argument_errors, 10);
     RUN(test_log_callback_receives_redacted_json_and_can_be_removed, 30);
+    RUN(test_log_callback_may_reenter_the_library, 30);
     RUN(test_management_client_new_errors, 20);
     RUN(test_data_client_new_errors, 20);
     RUN(test_invalid_utf8_variants, 10);

@@ -192,6 +192,34 @@ static void test_dev_server_start_on_a_port_in_use_fails(void) {
     CHECK(s == (ik_dev_server *)SENTINEL_STR && info == SENTINEL_STR && len == SENTINEL_LEN);
 }
 
+static void test_dev_server_data_dir_is_exclusive(void) {
+    char dir[] = "/tmp/ik-c-tests-XXXXXX", cfg[512], cmd[600], *info = NULL;
+    size_t len = 0;
+    ik_dev_server *a = NULL, *b = (ik_dev_server *)SENTINEL_STR;
+    ik_error *err = NULL;
+    REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(cfg, sizeof cfg, "{\"port\":0,\"data_dir\":\"%s\"}", dir);
+    if (CHECK_OK(ik_dev_server_start(cfg, strlen(cfg), &a, &info, &len, &err), &err)) {
+        CHECK_CONTAINS(info, dir);
+        ik_string_free(info);
+        info = SENTINEL_STR;
+        CHECK_ERR(ik_dev_server_start(cfg, strlen(cfg), &b, &info, &len, &err), &err,
+                  IK_ERR_CONFIG, "data_dir_in_use");
+        CHECK(b == (ik_dev_server *)SENTINEL_STR && info == SENTINEL_STR);
+        ik_dev_server_stop(a);
+        ik_dev_server_free(a);
+        /* Released at stop: the folder can be used again. */
+        a = NULL;
+        info = NULL;
+        if (CHECK_OK(ik_dev_server_start(cfg, strlen(cfg), &a, &info, &len, &err), &err)) {
+            ik_string_free(info);
+            ik_dev_server_free(a);
+        }
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Management: blocking                                                                     */
 
@@ -283,12 +311,12 @@ static void test_list_get_and_describe(void) {
 }
 
 static void test_readiness_stream_to_the_end(void) {
+    REQUIRE(g_ready);
     ik_stream *s = NULL;
     ik_error *err = NULL;
     char *out = NULL, *meta = NULL;
     size_t len = 0;
     int items = 0, saw_ready = 0;
-    REQUIRE(g_ready);
     REQUIRE_OK(ik_management_readiness_events(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &s,
                                               &err),
                &err);
@@ -479,21 +507,19 @@ static void test_auth_permission_and_rate_limit_errors(void) {
         CHECK_ERR(st, &err, IK_ERR_RATE_LIMITED, "rate_limited");
     }
     ik_management_client_free(rl);
-    ik_dev_server_stop(limited);
-    ik_dev_server_stop(limited); /* idempotent */
-    ik_dev_server_free(limited);
+    ik_dev_server_free(limited); /* stops it first */
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Management: async                                                                        */
 
 static void test_management_async_operations(void) {
+    REQUIRE(g_ready);
     waiter *w = waiter_new();
     ik_error *err = NULL;
     static const char tmp_spec[] =
         "{\"spec\":{\"name\":\"Tmp\",\"slug\":\"tmp\",\"model\":\"t\",\"backend\":\"custom-x\","
         "\"command\":\"/bin/false\"}}";
-    REQUIRE(g_ready);
     CHECK_OK(ik_management_plan_async(g_m, LIT(tmp_spec), NULL, waiter_cb, w, &err), &err);
     if (CHECK_ASYNC(w, 30, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"action\":\"planned\"");
     waiter_reset(w);
@@ -583,17 +609,18 @@ static int drain_async(ik_stream *s, struct chain *c, waiter *w, double timeout_
 }
 
 static void test_readiness_stream_async(void) {
+    REQUIRE(g_ready);
     waiter *open = waiter_new(), *w = waiter_new();
     struct chain c;
     ik_stream *s = NULL;
     ik_error *err = NULL;
-    REQUIRE(g_ready);
     memset(&c, 0, sizeof c);
     REQUIRE_OK(ik_management_readiness_events_async(g_m, LIT("{\"workload_slug\":\"rr\"}"), NULL,
                                                     &s, waiter_cb, open, &err),
                &err);
     REQUIRE(s != NULL);
     if (CHECK_ASYNC(open, 30, IK_OK, NULL)) CHECK(open->json != NULL && open->json[0] == '{');
+    h_log("readiness open callback json: %s", open->json ? open->json : "(null)");
     w->hook = chain_hook;
     w->ctx = &c;
     CHECK(drain_async(s, &c, w, 30));
@@ -604,15 +631,34 @@ static void test_readiness_stream_async(void) {
     waiter_free(w);
 }
 
+/* The header documents the open callback of ik_management_readiness_events_async as
+ * `json` = `{"request_id":…}`. */
+static void test_readiness_open_callback_json_matches_the_header(void) {
+    waiter *open;
+    ik_stream *s = NULL;
+    ik_error *err = NULL;
+    REQUIRE(g_ready);
+    open = waiter_new();
+    if (CHECK_OK(ik_management_readiness_events_async(g_m, LIT("{\"workload_slug\":\"emb\"}"),
+                                                      NULL, &s, waiter_cb, open, &err),
+                 &err) &&
+        CHECK_ASYNC(open, 30, IK_OK, NULL))
+        CHECKF(open->json != NULL && strstr(open->json, "\"request_id\"") != NULL,
+               "open callback json is %s; the header documents {\"request_id\":…}",
+               open->json ? open->json : "(null)");
+    ik_stream_free(s);
+    waiter_free(open);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Data plane                                                                               */
 
 static void test_generate_text_blocking_and_async(void) {
+    REQUIRE(g_ready && g_bot);
     char *out = NULL;
     size_t len = 0;
     ik_error *err = NULL;
     waiter *w = waiter_new();
-    REQUIRE(g_ready && g_bot);
     out = CALL_JSON(ik_endpoint_generate_text(g_bot, LIT(GEN_REQ), NULL, &out, &len, &err), &out,
                     &err);
     CHECK_CONTAINS(out, "\"text\":");
@@ -629,12 +675,12 @@ static void test_generate_text_blocking_and_async(void) {
 }
 
 static void test_text_stream_to_the_end(void) {
+    REQUIRE(g_ready && g_bot);
     ik_stream *s = NULL;
     ik_error *err = NULL;
     char *out = NULL, *meta = NULL;
     size_t len = 0;
     int items = 0, finished = 0;
-    REQUIRE(g_ready && g_bot);
     REQUIRE_OK(ik_endpoint_generate_text_stream(g_bot, LIT(GEN_REQ), NULL, &s, &err), &err);
     for (;;) {
         out = NULL;
@@ -655,11 +701,11 @@ static void test_text_stream_to_the_end(void) {
 }
 
 static void test_text_stream_async(void) {
+    REQUIRE(g_ready && g_bot);
     waiter *open = waiter_new(), *w = waiter_new();
     struct chain c;
     ik_stream *s = NULL;
     ik_error *err = NULL;
-    REQUIRE(g_ready && g_bot);
     memset(&c, 0, sizeof c);
     REQUIRE_OK(ik_endpoint_generate_text_stream_async(g_bot, LIT(GEN_REQ), NULL, &s, waiter_cb,
                                                       open, &err),
@@ -677,12 +723,12 @@ static void test_text_stream_async(void) {
 }
 
 static void test_text_streams_closed_early(void) {
+    REQUIRE(g_ready && g_bot);
     ik_stream *s = NULL;
     ik_error *err = NULL;
     char *out = NULL, *meta = NULL;
     waiter *open = waiter_new();
     static const char long_req[] = "{\"prompt\":\"Count to fifty\",\"max_tokens\":48}";
-    REQUIRE(g_ready && g_bot);
     /* Read one chunk, then free with the rest unread. */
     REQUIRE_OK(ik_endpoint_generate_text_stream(g_bot, LIT(long_req), NULL, &s, &err), &err);
     if (CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err)) CHECK(out != NULL);
@@ -719,12 +765,40 @@ static void test_text_streams_closed_early(void) {
     waiter_free(open);
 }
 
+/* A `next_async` cancelled by its token does not consume or corrupt the stream. */
+static void test_a_cancelled_next_leaves_the_stream_usable(void) {
+    ik_stream *s = NULL;
+    ik_error *err = NULL;
+    ik_cancel *c;
+    waiter *w;
+    char *out = NULL;
+    int items = 0, finished = 0;
+    REQUIRE(g_ready && g_bot);
+    REQUIRE_OK(ik_endpoint_generate_text_stream(g_bot, LIT(GEN_REQ), NULL, &s, &err), &err);
+    c = ik_cancel_new();
+    w = waiter_new();
+    ik_cancel_cancel(c);
+    CHECK_OK(ik_stream_next_async(s, c, waiter_cb, w, &err), &err);
+    CHECK_ASYNC(w, 10, IK_ERR_CANCELLED, "cancelled");
+    for (;;) {
+        out = NULL;
+        if (!CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err) || out == NULL) break;
+        finished |= strstr(out, "\"finish_reason\":\"") != NULL;
+        ik_string_free(out);
+        if (++items > 200) break;
+    }
+    CHECK(items >= 1 && finished);
+    ik_stream_free(s);
+    ik_cancel_free(c);
+    waiter_free(w);
+}
+
 static void test_embed_and_rerank_blocking_and_async(void) {
+    REQUIRE(g_ready && g_emb && g_rr);
     char *out = NULL;
     size_t len = 0;
     ik_error *err = NULL;
     waiter *w = waiter_new();
-    REQUIRE(g_ready && g_emb && g_rr);
     out = CALL_JSON(ik_endpoint_embed(g_emb, LIT("{\"input\":[\"a\",\"b\"]}"), NULL, &out, &len,
                                       &err),
                     &out, &err);
@@ -752,14 +826,16 @@ static void test_embed_and_rerank_blocking_and_async(void) {
 }
 
 static void test_data_plane_error_statuses(void) {
+    REQUIRE(g_ready && g_sleeper);
     char *out = SENTINEL_STR, tok[256];
     size_t len = SENTINEL_LEN;
     ik_error *err = NULL;
     ik_endpoint *nope = endpoint_for("nope", NULL), *bad_key, *bot_only = NULL;
-    waiter *w = waiter_new();
-    REQUIRE(g_ready && nope && g_sleeper);
+    waiter *w;
+    REQUIRE(nope);
     bad_key = endpoint_for("bot", "ik_live_deadbeef_0123456789abcdef0123456789abcdef");
     REQUIRE(bad_key);
+    w = waiter_new();
     CHECK_STATUS(ik_endpoint_generate_text(nope, LIT(GEN_REQ), NULL, &out, &len, &err),
                  IK_ERR_NOT_FOUND);
     if (err) {
@@ -847,6 +923,7 @@ static void *cancel_later(void *arg) {
 }
 
 static void test_cancel_during_blocking_calls(void) {
+    REQUIRE(g_ready && g_bot);
     struct canceller k;
     pthread_t t;
     char *out = SENTINEL_STR;
@@ -866,7 +943,6 @@ static void test_cancel_during_blocking_calls(void) {
     CHECK(out == SENTINEL_STR && len == SENTINEL_LEN);
     ik_cancel_free(k.c);
     /* A generation in progress. */
-    REQUIRE(g_ready && g_bot);
     k.c = ik_cancel_new();
     k.after_ms = 200;
     pthread_create(&t, NULL, cancel_later, &k);
@@ -882,11 +958,11 @@ static void test_cancel_during_blocking_calls(void) {
 }
 
 static void test_cancel_during_async_calls(void) {
+    REQUIRE(g_ready && g_bot);
     ik_cancel *c = ik_cancel_new();
     waiter *w = waiter_new(), *w2 = waiter_new();
     ik_error *err = NULL;
     double t0;
-    REQUIRE(g_ready && g_bot);
     /* Two calls in flight on one token: a wait that cannot end soon, and a generation. */
     REQUIRE_OK(ik_management_wait_until_ready_async(
                    g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"), c, waiter_cb, w,
@@ -1022,10 +1098,10 @@ static void blocking_next_inside(waiter *w, ik_status st, const char *json, size
 }
 
 static void test_blocking_calls_inside_a_stream_callback(void) {
+    REQUIRE(g_ready);
     struct in_cb x;
     waiter *w = waiter_new();
     ik_error *err = NULL;
-    REQUIRE(g_ready);
     memset(&x, 0, sizeof x);
     REQUIRE_OK(ik_management_readiness_events(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &x.s,
                                               &err),
@@ -1089,10 +1165,10 @@ static void *shared_worker(void *arg) {
 }
 
 static void test_one_client_and_endpoint_shared_by_threads(void) {
+    REQUIRE(g_ready);
     pthread_t t[4];
     struct worker wk[4];
     int i;
-    REQUIRE(g_ready);
     memset(wk, 0, sizeof wk);
     for (i = 0; i < 4; i++) pthread_create(&t[i], NULL, shared_worker, &wk[i]);
     for (i = 0; i < 4; i++) {
@@ -1175,6 +1251,15 @@ static int fork_child_with_stream(void *ctx) {
     if (ik_stream_metadata(s, &o, NULL, &e) != IK_ERR_INVALID_STATE) code = 11;
     ik_error_free(e);
     e = NULL;
+    {
+        waiter *w = waiter_new();
+        if (ik_stream_next_async(s, NULL, waiter_cb, w, &e) != IK_ERR_INVALID_STATE) code = 13;
+        ik_error_free(e);
+        e = NULL;
+        sleep_ms(50);
+        if (waiter_calls(w) != 0) code = 14;
+        waiter_free(w);
+    }
     if (ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &o, NULL, &e) != IK_OK)
         code = 12;
     ik_string_free(o);
@@ -1184,11 +1269,11 @@ static int fork_child_with_stream(void *ctx) {
 }
 
 static void test_fork_with_an_open_stream(void) {
+    REQUIRE(g_ready && g_bot);
     ik_stream *s = NULL;
     ik_error *err = NULL;
     char *out = NULL;
     int code, items = 0;
-    REQUIRE(g_ready && g_bot);
     REQUIRE_OK(ik_endpoint_generate_text_stream(
                    g_bot, LIT("{\"prompt\":\"Count from one to ten\",\"max_tokens\":16,\"temperature\":0}"),
                    NULL, &s, &err),
@@ -1324,7 +1409,10 @@ int main(void) {
 
     RUN(test_dev_server_info_and_tokens, 30);
     RUN(test_dev_server_start_on_a_port_in_use_fails, 30);
+    RUN(test_dev_server_data_dir_is_exclusive, 60);
+    h_always = 1; /* the workloads every later test uses */
     RUN(test_ensure_plan_and_wait_until_ready, 240);
+    h_always = 0;
     RUN(test_list_get_and_describe, 30);
     RUN(test_readiness_stream_to_the_end, 30);
     RUN(test_readiness_errors, 120);
@@ -1332,10 +1420,12 @@ int main(void) {
     RUN(test_auth_permission_and_rate_limit_errors, 60);
     RUN(test_management_async_operations, 120);
     RUN(test_readiness_stream_async, 60);
+    RUN(test_readiness_open_callback_json_matches_the_header, 60);
     RUN(test_generate_text_blocking_and_async, 240);
     RUN(test_text_stream_to_the_end, 120);
     RUN(test_text_stream_async, 120);
     RUN(test_text_streams_closed_early, 180);
+    RUN(test_a_cancelled_next_leaves_the_stream_usable, 120);
     RUN(test_embed_and_rerank_blocking_and_async, 120);
     RUN(test_data_plane_error_statuses, 120);
     RUN(test_cancel_during_blocking_calls, 60);

@@ -166,7 +166,8 @@ def test_plan_apply_cycle_exit_codes_and_no_write_the_second_time(
     out = ok(cli(dev, "apply", "-f", str(path), "--base-url", proxy.url))
     assert f"= {a}: unchanged" in out and f"= {b}: unchanged" in out
     list_path = f"/api/projects/{dev.project}/workloads"
-    assert proxy.requests == [("GET", list_path), ("GET", list_path)]
+    # apply plans every workload before writing anything, then ensures: lists only, no write.
+    assert proxy.requests and set(proxy.requests) == {("GET", list_path)}
     assert {s: mgmt.get(s).updated_at for s in (a, b)} == {
         s: w.updated_at for s, w in before.items()
     }
@@ -284,8 +285,10 @@ def test_apply_on_drift_fail_exits_1_with_the_drift_error_and_writes_nothing(
     assert mgmt.get(unique_slug).name == f"CLI {unique_slug}"
 
     result = cli(dev, "apply", "-f", str(path), "--on-drift", "warn")
-    assert f"! {unique_slug}: drift warned" in ok(result)
-    assert "DriftWarning" in result.stderr
+    out = ok(result)
+    assert f"! {unique_slug}: drift warned" in out
+    assert f'name: "CLI {unique_slug}" → "Drifted name"' in out
+    assert "DriftWarning" not in result.stderr  # reported once, with its changes, not twice
     assert mgmt.get(unique_slug).name == f"CLI {unique_slug}"
 
     assert f"~ {unique_slug}: updated" in ok(cli(dev, "apply", "-f", str(path)))

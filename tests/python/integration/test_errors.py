@@ -642,19 +642,23 @@ def test_504_upstream_timeout(strict: DevServer, records: Path) -> None:
     assert len(faults.read_records(record)) == before + 1  # not retried
 
 
-def test_500_on_a_get_is_retried_then_raised() -> None:
-    reply = faults.Reply(
-        500, faults.error_body("internal_error", "boom"), {"X-Request-Id": "req_" + "2" * 26}
-    )
-    with faults.ScriptedServer([reply]) as server:
+def test_500_on_a_get_is_retried_then_the_last_answer_is_raised() -> None:
+    replies = [
+        faults.Reply(
+            500, faults.error_body("internal_error", f"boom {n}"), {"X-Request-Id": f"req_{n * 26}"}
+        )
+        for n in "789"
+    ]
+    with faults.ScriptedServer(replies) as server:
         client = ManagementClient(
             sdk_token=faults.well_formed("sdk"), base_url=server.url, project="acme", max_retries=2
         )
         with pytest.raises(InternalServerError) as info:
             client.list()
     assert_error(
-        info.value, InternalServerError, 500, "internal_error", request_id="req_" + "2" * 26
+        info.value, InternalServerError, 500, "internal_error", request_id="req_" + "9" * 26
     )
+    assert info.value.message == "boom 9"
     assert len(server.requests) == 3
     first, second, third = (r.at for r in server.requests)
     assert second - first >= 0.5 * 0.75 and third - second >= 1.0 * 0.75  # backoff

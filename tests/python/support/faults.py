@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from inferencekey import WorkloadSpec, _logging
+from inferencekey import WorkloadSpec
 
 FAKE_UPSTREAMS = Path(__file__).resolve().parent / "fake_upstreams"
 
@@ -308,15 +308,11 @@ def captured_logs(name: str = "inferencekey") -> Iterator[ListHandler]:
     old_level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-    # The core is told the most verbose level wanted only when a client is created; push it
-    # now so clients made before this block report too (see test_secrets for that gap).
-    _logging.sync_native_level()
     try:
         yield handler
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
-        _logging.sync_native_level()
 
 
 def attempt_records(records: Iterable[logging.LogRecord]) -> list[dict[str, Any]]:

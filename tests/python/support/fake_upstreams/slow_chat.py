@@ -1,9 +1,9 @@
 """Fake upstream: a correct OpenAI-compatible chat server that takes its time.
 
-Every chat completion answers after ``--delay`` seconds (default 0.2), or after the request's
-``fake_delay`` (sent through ``extra_body``). Requests are served concurrently, so N parallel
-calls take about one delay, not N. Streams send ``fake_chunks`` chunks (default 3), one per
-delay, then a ``finish_reason`` and ``[DONE]``.
+Every chat completion answers after ``--delay`` seconds (e.g. ``--delay 0.2``; default 0),
+or after the request's ``fake_delay`` (sent through ``extra_body``). Requests are served
+concurrently, so N parallel calls take about one delay, not N. Streams send ``fake_chunks``
+chunks (default 3), one per delay, then a ``finish_reason`` and ``[DONE]``.
 """
 
 from __future__ import annotations
