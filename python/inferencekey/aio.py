@@ -483,9 +483,15 @@ class AsyncEndpoint:
         self.base_url: str = info["base_url"]
         self._key: str = info["api_key"]
 
+    @property
+    def _ptr(self) -> Any:
+        if self._handle.closed:
+            raise InferenceKeyError("this endpoint is closed", code="client_closed")
+        return self._handle.ptr
+
     async def _call(self, fn: Any, request: dict[str, Any]) -> Any:
         self._client._check_loop()
-        return await _call_json(fn, self._handle.ptr, request)
+        return await _call_json(fn, self._ptr, request)
 
     async def generate_text(
         self,
@@ -524,7 +530,7 @@ class AsyncEndpoint:
         )
         self._client._check_loop()
         ptr, meta = await _open_stream(
-            lib.ik_endpoint_generate_text_stream_async, self._handle.ptr, request
+            lib.ik_endpoint_generate_text_stream_async, self._ptr, request
         )
         return AsyncTextStream(ptr, TextChunk._from_native, meta)
 

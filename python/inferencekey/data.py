@@ -11,7 +11,7 @@ from . import _ffi, _logging
 from ._client import NativeClient, clone_with_options, describe, native_config, opt_str, slug_arg
 from ._ffi import NULL, lib
 from ._streams import TextStream, open_stream
-from .errors import ValidationError
+from .errors import InferenceKeyError, ValidationError
 from .types import EmbedResult, RerankResult, TextResult, Timeout
 
 _unpack = _ffi.ffi.unpack
@@ -117,13 +117,19 @@ class Endpoint:
         self.base_url: str = info["base_url"]
         self._key: str = info["api_key"]
 
+    @property
+    def _ptr(self) -> Any:
+        if self._handle.closed:
+            raise InferenceKeyError("this endpoint is closed", code="client_closed")
+        return self._handle.ptr
+
     def _call(self, fn: Any, request: dict[str, Any]) -> Any:
         _sync_log_level()
         body = _ffi.encode(request)
         out = _ffi.ffi.new("char **")
         out_len = _ffi.ffi.new("size_t *")
         err = _ffi.ffi.new("ik_error **")
-        status = fn(self._handle.ptr, body, len(body), NULL, out, out_len, err)
+        status = fn(self._ptr, body, len(body), NULL, out, out_len, err)
         if status:
             _ffi.raise_error(status, err[0])
         ptr = out[0]
@@ -168,7 +174,7 @@ class Endpoint:
         )
         body = _ffi.encode(request)
         return TextStream(
-            open_stream(lib.ik_endpoint_generate_text_stream, self._handle.ptr, body, len(body))
+            open_stream(lib.ik_endpoint_generate_text_stream, self._ptr, body, len(body))
         )
 
     def embed(

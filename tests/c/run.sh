@@ -9,7 +9,8 @@
 #  3. builds the tests with AddressSanitizer + UBSan, checks `__asan_init` is linked, runs them
 #     with leak detection;
 #  4. builds them again without sanitizers and runs them under valgrind (memcheck): zero
-#     errors, zero definite or indirect leaks;
+#     errors, zero definite, indirect or possible leaks (see valgrind.supp for why possible
+#     leaks count);
 #  5. builds and runs a smoke program against the committed header and the static archive;
 #  6. checks IK_VERSION / IK_ABI_VERSION against ik_version() / ik_abi_version() and the
 #     workspace version in Cargo.toml.
@@ -117,6 +118,12 @@ for t in "${TESTS[@]}"; do
     grep -q ' __asan_init$' "$OUT/$t.asan.nm" || die "$t.asan: __asan_init is not linked"
 done
 echo "   __asan_init linked in: ${TESTS[*]/%/.asan}"
+cc "${CFLAGS[@]}" -fsanitize=address "$HERE/leak_canary.c" -o "$OUT/leak_canary.asan" "${LINK[@]}"
+if ASAN_OPTIONS=detect_leaks=1 "$OUT/leak_canary.asan" c >"$OUT/leak_canary.asan.log" 2>&1 \
+    || ! grep -q 'LeakSanitizer: detected memory leaks' "$OUT/leak_canary.asan.log"; then
+    die "LeakSanitizer did not report the canary's leak: $OUT/leak_canary.asan.log"
+fi
+echo "   canary: LeakSanitizer reports a leaked block"
 for t in "${TESTS[@]}"; do
     run_test "$t (ASan)" "$OUT/$t.asan.log" env \
         ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_string_checks=1" \
@@ -127,28 +134,39 @@ done
 # --- 4. valgrind -------------------------------------------------------------------------
 if [ "${IK_C_SKIP_VALGRIND:-0}" != 1 ]; then
     step "valgrind memcheck"
-    # Leak kinds: "still reachable" is the deliberate process-lifetime state (the global tokio
-    # runtime, leaked on purpose so that a forked child never drops it; the live-handle
-    # registry; the log sink); "possibly lost" is interior pointers into that state. Errors
-    # are definite and indirect leaks, plus every memcheck error. Forked children are silent:
-    # they leak their parent's runtime and pools by design (c-abi rule 16), and report their
+    # Leak kinds. Every string, error and handle the library hands out stays recorded in its
+    # live-handle registry (a hash map, referenced through an interior pointer) until it is
+    # freed; anything forgotten therefore ends up "possibly lost", never "definitely lost". So
+    # definite, indirect AND possible leaks are errors here; valgrind.supp suppresses only the
+    # benign "possible" roots (the registry's own table, tokio's blocking-pool table, the TLS
+    # of live threads, Rust's handle of the C main thread). "Still reachable" is the
+    # deliberate process-lifetime state: the global tokio runtime (leaked on purpose so that a
+    # forked child never drops it), the registry, the log sink. Forked children are silent:
+    # they leak their parent's runtime and pools by design (c-abi rule 16) and report their
     # result through a pipe (harness.h, h_fork_run).
-    VALGRIND=(valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect
-        --errors-for-leak-kinds=definite,indirect --error-exitcode=86 --child-silent-after-fork=yes
+    VALGRIND=(valgrind --tool=memcheck --leak-check=full
+        --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible
+        --suppressions="$HERE/valgrind.supp" --error-exitcode=86 --child-silent-after-fork=yes
         --num-callers=40)
     for t in "${TESTS[@]}"; do
         cc "${CFLAGS[@]}" -O0 "$HERE/$t.c" -o "$OUT/$t.vg" "${LINK[@]}"
         nm "$OUT/$t.vg" >"$OUT/$t.vg.nm"
         ! grep -q '__asan' "$OUT/$t.vg.nm" || die "$t.vg must not be built with ASan"
     done
+    # The canary: a forgotten string and error must be reported.
+    cc "${CFLAGS[@]}" -O0 "$HERE/leak_canary.c" -o "$OUT/leak_canary.vg" "${LINK[@]}"
+    rc=0
+    "${VALGRIND[@]}" "--log-file=$OUT/leak_canary.valgrind.log" "$OUT/leak_canary.vg" abi || rc=$?
+    [ "$rc" = 86 ] && grep -q 'write_string' "$OUT/leak_canary.valgrind.log" \
+        || die "valgrind did not report the canary's leaked string (exit $rc): $OUT/leak_canary.valgrind.log"
+    echo "   canary: a leaked ik_string / ik_error is reported"
     for t in "${TESTS[@]}"; do
-        run_test "$t (valgrind)" "$OUT/$t.valgrind.log" env IK_TEST_TIME_SCALE=10 \
-            "${VALGRIND[@]}" "--log-file=$OUT/$t.valgrind.memcheck.log" "$OUT/$t.vg" || failed=1
         mc="$OUT/$t.valgrind.memcheck.log"
+        run_test "$t (valgrind)" "$OUT/$t.valgrind.log" env IK_TEST_TIME_SCALE=10 \
+            "${VALGRIND[@]}" "--log-file=$mc" "$OUT/$t.vg" || failed=1
         errors="$(grep -E 'ERROR SUMMARY:' "$mc" | tail -n 1 | sed 's/.*ERROR SUMMARY: //')"
-        definite="$(grep -E 'definitely lost:' "$mc" | tail -n 1 | sed 's/.*definitely lost: //')"
-        indirect="$(grep -E 'indirectly lost:' "$mc" | tail -n 1 | sed 's/.*indirectly lost: //')"
-        echo "   $t (valgrind): errors: ${errors:-?}; definitely lost: ${definite:-0 bytes}; indirectly lost: ${indirect:-0 bytes}"
+        leaks="$(grep -E '(definitely|indirectly|possibly) lost:' "$mc" | sed 's/.*== *//' | paste -sd ';' -)"
+        echo "   $t (valgrind): errors: ${errors:-?}; ${leaks:-no leaks}"
         if ! grep -q 'ERROR SUMMARY: 0 errors' "$mc"; then
             echo "   memcheck found errors: $mc"
             failed=1
