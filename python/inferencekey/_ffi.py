@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import json.scanner
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, Final
@@ -70,7 +72,28 @@ def _set_native_log_level(level: int) -> None:
 
 _logging.install_native_level_setter(_set_native_log_level)
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
-_loads = json.loads
+# The core's JSON is compact UTF-8 with no BOM or padding, so the scanner can be called
+# directly, skipping json.loads' encoding sniffing and whitespace checks.
+_scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
+def _loads(text: str | bytes) -> Any:
+    if isinstance(text, bytes):
+        text = text.decode()
+    return _scan_once(text, 0)[0]
+
+
+_tls = threading.local()
+
+
+def out_params() -> tuple[Any, Any, Any]:
+    """This thread's ``char **out``, ``size_t *out_len`` and ``ik_error **err``, allocated once
+    (each call's results are copied out before the next call on the thread)."""
+    try:
+        return _tls.out  # type: ignore[no-any-return]
+    except AttributeError:
+        _tls.out = (ffi.new("char **"), ffi.new("size_t *"), ffi.new("ik_error **"))
+        return _tls.out  # type: ignore[no-any-return]
 
 
 def native_version() -> str:
@@ -140,9 +163,7 @@ def call(fn: Callable[..., int], *args: Any) -> Any:
     """Calls ``fn(*args, &out, &out_len, &err)`` and returns the decoded JSON result
     (``None`` at the end of a stream)."""
     _logging.sync_native_level()
-    out = ffi.new("char **")
-    out_len = ffi.new("size_t *")
-    err = ffi.new("ik_error **")
+    out, out_len, err = out_params()
     status = fn(*args, out, out_len, err)
     if status:
         raise_error(status, err[0])

@@ -89,15 +89,22 @@ def configure_from_env(environ: Mapping[str, str] | None = None) -> bool:
 
 def native_max_level() -> int:
     """The most verbose native level any SDK logger accepts now: 4 debug, 3 info, 2 warning,
-    1 error, 0 off. The core builds no record above it, so quiet loggers cost nothing."""
-    for level, native in (
-        (logging.DEBUG, st.IK_LOG_DEBUG),
-        (logging.INFO, st.IK_LOG_INFO),
-        (logging.WARNING, st.IK_LOG_WARN),
-        (logging.ERROR, st.IK_LOG_ERROR),
-    ):
-        if any(lg.isEnabledFor(level) for lg in _ALL):
-            return native
+    1 error, 0 off. The core builds no record above it, so quiet loggers cost nothing.
+    Called before every native operation, so it reads levels without building records."""
+    lowest = logging.CRITICAL + 1
+    for lg in _ALL:
+        level = lg.getEffectiveLevel()
+        if level < lowest:
+            lowest = level
+    lowest = max(lowest, logging.root.manager.disable + 1)
+    if lowest <= logging.DEBUG:
+        return st.IK_LOG_DEBUG
+    if lowest <= logging.INFO:
+        return st.IK_LOG_INFO
+    if lowest <= logging.WARNING:
+        return st.IK_LOG_WARN
+    if lowest <= logging.ERROR:
+        return st.IK_LOG_ERROR
     return st.IK_LOG_OFF
 
 

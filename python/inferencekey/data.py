@@ -16,6 +16,7 @@ from .types import EmbedResult, RerankResult, TextResult, Timeout
 
 _unpack = _ffi.ffi.unpack
 _sync_log_level = _logging.sync_native_level
+_out_params = _ffi.out_params
 _loads = _ffi._loads
 
 
@@ -126,9 +127,7 @@ class Endpoint:
     def _call(self, fn: Any, request: dict[str, Any]) -> Any:
         _sync_log_level()
         body = _ffi.encode(request)
-        out = _ffi.ffi.new("char **")
-        out_len = _ffi.ffi.new("size_t *")
-        err = _ffi.ffi.new("ik_error **")
+        out, out_len, err = _out_params()
         status = fn(self._ptr, body, len(body), NULL, out, out_len, err)
         if status:
             _ffi.raise_error(status, err[0])

@@ -1177,6 +1177,51 @@ static void test_one_client_and_endpoint_shared_by_threads(void) {
     }
 }
 
+/* One client used by one thread, then by another while the first is idle (not inside the
+ * library): the second must not depend on the first thread to make progress (a pooled
+ * connection must not be tied to a runtime that only runs while its thread is in a call). */
+struct later_call {
+    ik_status status;
+    double elapsed;
+    char message[256];
+};
+
+static void *get_on_another_thread(void *arg) {
+    struct later_call *r = arg;
+    char *out = NULL;
+    ik_error *err = NULL;
+    double t0 = now_s();
+    r->status = ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, NULL, &err);
+    r->elapsed = now_s() - t0;
+    snprintf(r->message, sizeof r->message, "%s", err ? ik_error_message(err) : "");
+    ik_string_free(out);
+    ik_error_free(err);
+    return NULL;
+}
+
+static void test_a_client_moves_between_threads(void) {
+    struct later_call r[3];
+    pthread_t t;
+    char *out = NULL;
+    ik_error *err = NULL;
+    int i;
+    REQUIRE(g_ready);
+    for (i = 0; i < 3; i++) {
+        /* This thread makes a call (a keep-alive connection goes back to the pool)... */
+        CHECK_OK(ik_management_list(g_m, LIT("{}"), NULL, &out, NULL, &err), &err);
+        ik_string_free(out);
+        out = NULL;
+        /* ...then waits, outside the library, for another thread's call. */
+        memset(&r[i], 0, sizeof r[i]);
+        pthread_create(&t, NULL, get_on_another_thread, &r[i]);
+        pthread_join(t, NULL);
+        CHECKF(r[i].status == IK_OK, "call %d on another thread: %d %s after %.1fs", i,
+               r[i].status, r[i].message, r[i].elapsed);
+        CHECKF(r[i].elapsed < h_scale(3.0), "call %d on another thread took %.1fs", i,
+               r[i].elapsed);
+    }
+}
+
 struct log_sink {
     pthread_mutex_t mu;
     int debug, info;
@@ -1436,6 +1481,7 @@ int main(void) {
     RUN(test_stream_metadata_while_next_blocks, 60);
     RUN(test_blocking_calls_inside_a_stream_callback, 60);
     RUN(test_one_client_and_endpoint_shared_by_threads, 180);
+    RUN(test_a_client_moves_between_threads, 240);
     RUN(test_log_callback_with_the_platform, 60);
     RUN(test_fork_with_an_open_stream, 180);
     RUN(test_delete_blocking, 30);

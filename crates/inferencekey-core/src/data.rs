@@ -12,7 +12,7 @@ use crate::config::{CallOptions, ClientConfig, Plane};
 use crate::error::{Error, ErrorKind, Result};
 use crate::spec::{path_segment, validate_slug};
 use crate::token::{Token, TokenKind};
-use crate::transport::{Call, EventReader, Reply, Transport};
+use crate::transport::{join_url, Call, EventReader, Reply, Transport};
 
 /// A data-plane client for one project; hands out cheap [`Endpoint`]s sharing its pool.
 #[derive(Clone)]
@@ -83,9 +83,12 @@ impl DataClient {
         Ok(Endpoint {
             transport: self.transport.clone(),
             key: Arc::new(key),
-            root_url: self.base_url.clone(),
+            urls: Arc::new(RouteUrls {
+                chat: join_url(&self.base_url, &format!("{prefix}/chat/completions"))?,
+                embeddings: join_url(&self.base_url, &format!("{prefix}/embeddings"))?,
+                rerank: join_url(&self.base_url, &format!("{prefix}/rerank"))?,
+            }),
             base_url: format!("{}{}", self.base_url, prefix),
-            path_prefix: prefix,
             project: self.project.clone(),
             slug: workload_slug.to_owned(),
         })
@@ -97,13 +100,18 @@ impl DataClient {
 pub struct Endpoint {
     transport: Transport,
     key: Arc<Token>,
-    /// The client's base URL, to which request paths are appended.
-    root_url: String,
+    /// The routes, parsed once when the endpoint is made.
+    urls: Arc<RouteUrls>,
     /// `…/endpoint/{project}/{workload}/v1`, for any OpenAI client.
     base_url: String,
-    path_prefix: String,
     project: String,
     slug: String,
+}
+
+struct RouteUrls {
+    chat: reqwest::Url,
+    embeddings: reqwest::Url,
+    rerank: reqwest::Url,
 }
 
 /// Arguments of `generate_text` / `generate_text_stream`.
@@ -151,6 +159,9 @@ pub struct TextResult {
     pub usage: Option<Usage>,
     pub request_id: Option<String>,
     pub raw: Value,
+    /// The undecoded body `raw` came from, for bindings that hand `raw` over as text.
+    #[serde(skip)]
+    pub body: Bytes,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -215,7 +226,7 @@ impl Endpoint {
     /// Chat completion, `stream: false` (wire §7.1).
     pub async fn generate_text(&self, request: &GenerateRequest) -> Result<TextResult> {
         let body = self.chat_body(request, false)?;
-        let reply = self.post("/chat/completions", body, false).await?;
+        let reply = self.post(&self.urls.chat, body).await?;
         let raw = reply.json()?;
         let choice = first_choice(&raw).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
         Ok(TextResult {
@@ -228,14 +239,14 @@ impl Endpoint {
             usage: usage_of(&raw),
             request_id: reply.request_id,
             raw,
+            body: reply.body,
         })
     }
 
     /// Chat completion as SSE (wire §7.2). Status errors raise here, before any chunk.
     pub async fn generate_text_stream(&self, request: &GenerateRequest) -> Result<TextStream> {
         let body = self.chat_body(request, true)?;
-        let path = format!("{}/chat/completions", self.path_prefix);
-        let call = self.call(&path, body, true);
+        let call = self.call(&self.urls.chat, body, true);
         let (resp, request_id) = self.transport.open_stream(&call).await?;
         Ok(TextStream {
             reader: EventReader::new(resp, self.transport.limits.request_timeout),
@@ -262,7 +273,7 @@ impl Endpoint {
         let count = inputs.len();
         let mut body = json!({"model": self.slug, "input": inputs});
         merge_extra(&mut body, request.extra_body.as_ref(), &["model", "input"])?;
-        let reply = self.post("/embeddings", body, false).await?;
+        let reply = self.post(&self.urls.embeddings, body).await?;
         let raw = reply.json()?;
         let embeddings =
             embeddings_of(&raw, count).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
@@ -297,7 +308,7 @@ impl Endpoint {
             request.extra_body.as_ref(),
             &["model", "query", "documents"],
         )?;
-        let reply = self.post("/rerank", body, false).await?;
+        let reply = self.post(&self.urls.rerank, body).await?;
         let raw = reply.json()?;
         let results =
             rerank_items_of(&raw).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
@@ -366,11 +377,11 @@ impl Endpoint {
             .map_or_else(|| self.slug.clone(), str::to_owned)
     }
 
-    fn call<'a>(&'a self, path: &'a str, body: Value, sse: bool) -> Call<'a> {
+    fn call<'a>(&'a self, url: &'a reqwest::Url, body: Value, sse: bool) -> Call<'a> {
         Call {
             method: Method::POST,
-            url: format!("{}{}", self.root_url, path),
-            path,
+            url: url.clone(),
+            path: url.path(),
             token: &self.key,
             body: Some(Bytes::from(body.to_string())),
             sse,
@@ -378,10 +389,11 @@ impl Endpoint {
         }
     }
 
-    async fn post(&self, route: &str, body: Value, sse: bool) -> Result<Reply> {
-        let path = format!("{}{}", self.path_prefix, route);
-        let call = self.call(&path, body, sse);
-        self.transport.send(&call).await?.ok()
+    async fn post(&self, url: &reqwest::Url, body: Value) -> Result<Reply> {
+        self.transport
+            .send(&self.call(url, body, false))
+            .await?
+            .ok()
     }
 }
 

@@ -13,7 +13,7 @@ use crate::readiness::{workload_failed, ReadinessEvent, ReadinessStream};
 use crate::reconcile::{Ensure, EnsureResult, HttpResponse, OnDrift, Step};
 use crate::spec::{path_segment, validate_slug, WorkloadSpec};
 use crate::token::{Token, TokenKind};
-use crate::transport::{Call, Reply, Transport};
+use crate::transport::{join_url, Call, Reply, Transport};
 use crate::workload::{decode_list, Workload};
 
 /// A control-plane client scoped to one project. Cheap to clone; clones share the pool.
@@ -152,7 +152,7 @@ impl ManagementClient {
         ReadinessStream::open(
             self.transport.clone(),
             self.token.clone(),
-            format!("{}{}", self.base_url, path),
+            join_url(&self.base_url, &path)?,
             path,
             workload_slug.to_owned(),
             timeout,
@@ -203,7 +203,7 @@ impl ManagementClient {
     async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Reply> {
         let call = Call {
             method,
-            url: format!("{}{}", self.base_url, path),
+            url: join_url(&self.base_url, path)?,
             path,
             token: &self.token,
             body: body.map(|b| Bytes::from(b.to_string())),

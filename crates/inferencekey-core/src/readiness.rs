@@ -59,7 +59,7 @@ impl ReadinessEvent {
 pub struct ReadinessStream {
     transport: Transport,
     token: Arc<Token>,
-    url: String,
+    url: reqwest::Url,
     path: String,
     slug: String,
     deadline: Instant,
@@ -74,7 +74,7 @@ impl ReadinessStream {
     pub(crate) async fn open(
         transport: Transport,
         token: Arc<Token>,
-        url: String,
+        url: reqwest::Url,
         path: String,
         slug: String,
         timeout: Duration,

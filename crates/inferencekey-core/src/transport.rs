@@ -1,7 +1,8 @@
 //! HTTP transport: one pooled connection set per process, per-attempt timeouts, and the
 //! retry contract of wire §3.3 (backoff, `Retry-After`, which methods may be repeated).
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,6 +26,22 @@ const BACKOFF_CAP: f64 = 8.0;
 struct Pool {
     connect_timeout: Duration,
     client: Mutex<(u32, reqwest::Client)>,
+    /// Identifies this pool's per-thread clients; they die with it.
+    identity: Arc<()>,
+}
+
+/// A client of one pool for one thread and process.
+struct ThreadClient {
+    pool: Weak<()>,
+    pid: u32,
+    client: reqwest::Client,
+}
+
+thread_local! {
+    /// Clients used under a current-thread runtime (a blocking call driven by its caller's
+    /// thread, with no hop to a worker): their connections belong to that thread's runtime,
+    /// so each thread keeps its own.
+    static THREAD_CLIENTS: RefCell<Vec<ThreadClient>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Pool {
@@ -32,10 +49,16 @@ impl Pool {
         Ok(Pool {
             connect_timeout,
             client: Mutex::new((std::process::id(), build_client(connect_timeout)?)),
+            identity: Arc::new(()),
         })
     }
 
     fn client(&self) -> Result<reqwest::Client> {
+        let on_caller_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        if on_caller_thread {
+            return self.thread_client();
+        }
         let pid = std::process::id();
         let mut slot = self.client.lock().unwrap_or_else(|p| p.into_inner());
         if slot.0 != pid {
@@ -45,6 +68,32 @@ impl Pool {
             slot.0 = pid;
         }
         Ok(slot.1.clone())
+    }
+
+    fn thread_client(&self) -> Result<reqwest::Client> {
+        let pid = std::process::id();
+        THREAD_CLIENTS.with(|cell| {
+            let mut clients = cell.borrow_mut();
+            // Clients of dropped pools go; a forked parent's are leaked, never dropped.
+            clients.retain_mut(|c| {
+                let keep = c.pid == pid && c.pool.strong_count() > 0;
+                if c.pid != pid {
+                    std::mem::forget(c.client.clone());
+                }
+                keep
+            });
+            let me = Arc::as_ptr(&self.identity);
+            if let Some(found) = clients.iter().find(|c| c.pool.as_ptr() == me) {
+                return Ok(found.client.clone());
+            }
+            let client = build_client(self.connect_timeout)?;
+            clients.push(ThreadClient {
+                pool: Arc::downgrade(&self.identity),
+                pid,
+                client: client.clone(),
+            });
+            Ok(client)
+        })
     }
 }
 
@@ -74,7 +123,7 @@ pub struct Transport {
 /// One logical request; attempts are made by [`Transport::send`].
 pub struct Call<'a> {
     pub method: Method,
-    pub url: String,
+    pub url: reqwest::Url,
     /// For logs: the path without the base URL.
     pub path: &'a str,
     pub token: &'a Token,
@@ -87,7 +136,8 @@ pub struct Call<'a> {
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
-    pub headers: HeaderMap,
+    /// `retry-after-ms` or `Retry-After`, when sent.
+    pub retry_after: Option<Duration>,
     pub body: Bytes,
     pub request_id: Option<String>,
 }
@@ -99,7 +149,7 @@ impl Reply {
         let reason = status.and_then(|s| s.canonical_reason()).unwrap_or("");
         let mut err =
             error::from_response(self.status, reason, &self.body, self.request_id.clone());
-        if let Some(delay) = retry_after(&self.headers) {
+        if let Some(delay) = self.retry_after {
             err = err.with_detail("retry_after", Value::from(delay.as_secs_f64()));
         }
         err
@@ -290,7 +340,7 @@ impl Transport {
             "application/json"
         };
         let mut req = client
-            .request(call.method.clone(), &call.url)
+            .request(call.method.clone(), call.url.clone())
             .header(AUTHORIZATION, auth)
             .header(USER_AGENT, self.user_agent.clone())
             .header(ACCEPT, accept);
@@ -321,7 +371,7 @@ impl Transport {
         if attempt >= call.limits.max_retries || !Error::is_retryable_status(reply.status) {
             return None;
         }
-        let retry_after = retry_after(&reply.headers);
+        let retry_after = reply.retry_after;
         if retry_after.is_some_and(|d| d > MAX_HONOURED_RETRY_AFTER) {
             return None;
         }
@@ -459,6 +509,16 @@ fn httpdate_to_unix(s: &str) -> Option<u64> {
     Some(days * 86_400 + h * 3600 + m * 60 + sec)
 }
 
+/// Joins the base URL and an encoded path (parsed once here, not per attempt).
+pub fn join_url(base_url: &str, path: &str) -> Result<reqwest::Url> {
+    reqwest::Url::parse(&format!("{base_url}{path}")).map_err(|e| {
+        Error::config(
+            "invalid_base_url",
+            format!("cannot build a URL for {path}: {e}"),
+        )
+    })
+}
+
 /// `X-Request-Id`, else `Request-Id`.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
@@ -470,8 +530,8 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
 
 async fn read_reply(resp: reqwest::Response) -> std::result::Result<Reply, (Error, bool)> {
     let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let request_id = request_id(&headers);
+    let request_id = request_id(resp.headers());
+    let retry_after = retry_after(resp.headers());
     let body = resp.bytes().await.map_err(|e| {
         (
             connection_error(&e).with_request_id(request_id.clone()),
@@ -480,7 +540,7 @@ async fn read_reply(resp: reqwest::Response) -> std::result::Result<Reply, (Erro
     })?;
     Ok(Reply {
         status,
-        headers,
+        retry_after,
         body,
         request_id,
     })

@@ -46,12 +46,21 @@ async fn cancellable<T>(
     }
 }
 
-/// Runs an operation on the caller's thread.
+/// Runs an operation that completes within the call, on the caller's thread and runtime.
 pub(crate) fn blocking<T>(
     cancel: Option<CancellationToken>,
     fut: impl Future<Output = Result<T, Error>>,
 ) -> FfiResult<T> {
-    runtime::block_on(cancellable(cancel, fut))?
+    runtime::block_on_caller(cancellable(cancel, fut))?
+}
+
+/// Runs an operation on the shared runtime, blocking the caller: for streams, whose
+/// connection outlives the call that opens or reads them.
+pub(crate) fn blocking_shared<T>(
+    cancel: Option<CancellationToken>,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> FfiResult<T> {
+    runtime::block_on_shared(cancellable(cancel, fut))?
 }
 
 /// The `user_data` pointer travels to a runtime thread; the binding owns what it points to.
@@ -124,11 +133,33 @@ pub(crate) fn export_blocking(
     out_len: *mut usize,
     prepare: impl FnOnce() -> FfiResult<OpFuture>,
 ) -> ik_status {
+    export_blocking_on(err, cancel, out, out_len, prepare, blocking)
+}
+
+/// `export_blocking` for a stream read: on the shared runtime that owns the connection.
+pub(crate) fn export_blocking_shared(
+    err: *mut *mut ik_error,
+    cancel: *const crate::cancel::ik_cancel,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    prepare: impl FnOnce() -> FfiResult<OpFuture>,
+) -> ik_status {
+    export_blocking_on(err, cancel, out, out_len, prepare, blocking_shared)
+}
+
+fn export_blocking_on(
+    err: *mut *mut ik_error,
+    cancel: *const crate::cancel::ik_cancel,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    prepare: impl FnOnce() -> FfiResult<OpFuture>,
+    run: fn(Option<CancellationToken>, OpFuture) -> FfiResult<Option<String>>,
+) -> ik_status {
     crate::boundary::guard(err, || {
         crate::boundary::out_ptr(out, "out")?;
         let cancel = crate::cancel::token_of(cancel)?;
         let fut = prepare()?;
-        match blocking(cancel, fut)? {
+        match run(cancel, fut)? {
             Some(json) => crate::boundary::write_string(out, out_len, &json),
             // SAFETY: `out` was checked above; NULL marks the end of a stream.
             None => unsafe {

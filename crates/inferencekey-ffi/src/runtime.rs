@@ -2,6 +2,7 @@
 //! fixed, and keyed by PID so that a forked child builds its own instead of touching the
 //! parent's threads (which do not exist in the child).
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Mutex;
 
@@ -41,9 +42,14 @@ pub(crate) fn get() -> FfiResult<&'static Runtime> {
     Ok(rt)
 }
 
-/// Runs `fut` to completion on the caller's thread. Refused on a runtime thread (e.g. inside
-/// a callback), where blocking would deadlock.
-pub(crate) fn block_on<F: Future>(fut: F) -> FfiResult<F::Output> {
+thread_local! {
+    /// The calling thread's own current-thread runtime, for blocking calls that complete
+    /// within the call: request, connection and reply all run on the caller's thread, with no
+    /// hop to a worker (the hop cost more than the HTTP exchange on loopback).
+    static CALLER_RUNTIME: RefCell<Option<(u32, Runtime)>> = const { RefCell::new(None) };
+}
+
+fn refuse_on_runtime_thread() -> FfiResult {
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(ffi_error(
             IK_ERR_INVALID_STATE,
@@ -51,7 +57,42 @@ pub(crate) fn block_on<F: Future>(fut: F) -> FfiResult<F::Output> {
             "a blocking call was made from a runtime thread; use the _async variant",
         ));
     }
+    Ok(())
+}
+
+/// Runs `fut` to completion on the shared runtime, blocking the caller. For work whose
+/// connections must outlive the call (streams). Refused on a runtime thread (e.g. inside a
+/// callback), where blocking would deadlock.
+pub(crate) fn block_on_shared<F: Future>(fut: F) -> FfiResult<F::Output> {
+    refuse_on_runtime_thread()?;
     Ok(get()?.block_on(fut))
+}
+
+/// Runs `fut` to completion on the caller's own runtime (built on first use per thread and
+/// rebuilt in a forked child, leaking the parent's). For calls that finish within the call.
+pub(crate) fn block_on_caller<F: Future>(fut: F) -> FfiResult<F::Output> {
+    refuse_on_runtime_thread()?;
+    CALLER_RUNTIME.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let pid = std::process::id();
+        if slot.as_ref().is_none_or(|(owner, _)| *owner != pid) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    ffi_error(
+                        IK_ERR_INVALID_STATE,
+                        "runtime",
+                        &format!("cannot start a runtime: {e}"),
+                    )
+                })?;
+            if let Some(parent) = slot.replace((pid, rt)) {
+                std::mem::forget(parent);
+            }
+        }
+        let (_, rt) = slot.as_ref().expect("set above");
+        Ok(rt.block_on(fut))
+    })
 }
 
 /// Rebuilds the runtime in a forked child now rather than on first use.

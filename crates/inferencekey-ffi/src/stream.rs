@@ -16,7 +16,9 @@ use crate::boundary::{ffi_error, guard, guard_or, null_arg, out_ptr, write_strin
 use crate::cancel::{ik_cancel, token_of};
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
-use crate::ops::{blocking, export_async, export_blocking, ik_callback, spawn, to_json, OpFuture};
+use crate::ops::{
+    blocking_shared, export_async, export_blocking_shared, ik_callback, spawn, to_json, OpFuture,
+};
 use crate::status::{ik_status, IK_ERR_INVALID_STATE};
 
 /// What a stream reads from. Lives behind the handle's heap allocation, moved once.
@@ -132,7 +134,7 @@ pub(crate) fn open_stream(
     guard(err, || {
         let out = out_ptr(out, "out")?;
         let cancel = token_of(cancel)?;
-        let source = blocking(cancel, prepare()?)?;
+        let source = blocking_shared(cancel, prepare()?)?;
         let meta = source.metadata();
         let handle = ik_stream::new(State::Open(source, meta));
         unsafe { *out = handles::register(Box::new(handle), Kind::Stream) };
@@ -192,7 +194,7 @@ pub extern "C" fn ik_stream_next(
     out_len: *mut usize,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    export_blocking(err, std::ptr::null(), out, out_len, || {
+    export_blocking_shared(err, std::ptr::null(), out, out_len, || {
         let s = stream(s)?;
         let state = take(s)?;
         Ok(Box::pin(advance(state, s.closed.clone())))
