@@ -32,7 +32,8 @@ typedef struct ik_error ik_error;
 // Opaque control-plane client; thread-safe; holds the `ik_sdk_` token (zeroed when freed).
 typedef struct ik_management_client ik_management_client;
 
-// Opaque stream handle. One consumer at a time; `ik_stream_close` may come from any thread.
+// Opaque stream handle. One consumer at a time; `ik_stream_close` and `ik_stream_metadata`
+// may come from any thread at any time.
 typedef struct ik_stream ik_stream;
 
 // The result of every fallible export.

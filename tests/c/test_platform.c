@@ -104,6 +104,7 @@ static ik_stream *open_blocked_sleeper_stream(void) {
 
 struct blocked_next {
     ik_stream *s;
+    atomic_int entered;
     ik_status status;
     char code[64];
     int got_item;
@@ -115,6 +116,7 @@ static void *run_blocked_next(void *arg) {
     struct blocked_next *b = arg;
     ik_error *err = NULL;
     char *out = NULL;
+    atomic_store(&b->entered, 1);
     b->status = ik_stream_next(b->s, &out, NULL, &err);
     b->returned_at = now_s();
     b->got_item = out != NULL;
@@ -122,6 +124,19 @@ static void *run_blocked_next(void *arg) {
     ik_error_free(err);
     ik_string_free(out);
     return NULL;
+}
+
+/* Time for a thread (or a spawned task) to get into a call and block there. */
+static void settle(void) {
+    double s = h_scale(1.0);
+    sleep_ms((long)(300 * (s > 4 ? 4 : s)));
+}
+
+/* Starts a thread blocked in ik_stream_next(b->s) and waits until it is inside. */
+static void start_blocked_next(struct blocked_next *b) {
+    pthread_create(&b->thread, NULL, run_blocked_next, b);
+    while (!atomic_load(&b->entered)) sleep_ms(5);
+    settle();
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -953,8 +968,6 @@ static void test_cancel_during_blocking_calls(void) {
     pthread_join(t, NULL);
     CHECKF(done - k.at < h_scale(2.0), "cancellation took %.2fs", done - k.at);
     ik_cancel_free(k.c);
-    /* Opening a readiness stream with a token, then cancelling it later: the stream itself
-     * is not bound to the token once open (close is the way to stop it). */
 }
 
 static void test_cancel_during_async_calls(void) {
@@ -992,14 +1005,14 @@ static void test_cancel_a_stream_next_async(void) {
     ik_error *err = NULL;
     REQUIRE(s);
     CHECK_OK(ik_stream_next_async(s, c, waiter_cb, w, &err), &err);
-    sleep_ms(300);
+    settle();
     CHECK_EQ_INT(waiter_calls(w), 0);
     ik_cancel_cancel(c);
     CHECK_ASYNC(w, 5, IK_ERR_CANCELLED, "cancelled");
     /* A next_async in flight when the stream is freed completes with CANCELLED. */
     waiter_reset(w);
     CHECK_OK(ik_stream_next_async(s, NULL, waiter_cb, w, &err), &err);
-    sleep_ms(200);
+    settle();
     ik_stream_free(s);
     CHECK_ASYNC(w, 5, IK_ERR_CANCELLED, "cancelled");
     ik_cancel_free(c);
@@ -1014,8 +1027,7 @@ static void test_stream_close_from_another_thread_wakes_next(void) {
     memset(&b, 0, sizeof b);
     b.s = open_blocked_sleeper_stream();
     REQUIRE(b.s);
-    pthread_create(&b.thread, NULL, run_blocked_next, &b);
-    sleep_ms(300);
+    start_blocked_next(&b);
     closed_at = now_s();
     ik_stream_close(b.s);
     pthread_join(b.thread, NULL);
@@ -1037,8 +1049,7 @@ static void test_a_second_concurrent_next_is_refused(void) {
     memset(&b, 0, sizeof b);
     b.s = open_blocked_sleeper_stream();
     REQUIRE(b.s);
-    pthread_create(&b.thread, NULL, run_blocked_next, &b);
-    sleep_ms(300);
+    start_blocked_next(&b);
     CHECK_ERR(ik_stream_next(b.s, &out, NULL, &err), &err, IK_ERR_INVALID_STATE, "stream_busy");
     CHECK_ERR(ik_stream_next_async(b.s, NULL, waiter_cb, w, &err), &err, IK_ERR_INVALID_STATE,
               "stream_busy");
@@ -1061,8 +1072,7 @@ static void test_stream_metadata_while_next_blocks(void) {
     memset(&b, 0, sizeof b);
     b.s = open_blocked_sleeper_stream();
     REQUIRE(b.s);
-    pthread_create(&b.thread, NULL, run_blocked_next, &b);
-    sleep_ms(300);
+    start_blocked_next(&b);
     if (CHECK_OK(ik_stream_metadata(b.s, &meta, NULL, &err), &err)) {
         CHECK_CONTAINS(meta, "\"last_event\"");
         ik_string_free(meta);

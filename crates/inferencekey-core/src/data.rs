@@ -126,6 +126,8 @@ pub struct GenerateRequest {
     pub stop: Option<Value>,
     pub seed: Option<Value>,
     pub extra_body: Option<Map<String, Value>>,
+    /// Per-call timeout and retry overrides (applied by the binding layer).
+    pub options: Option<CallOptions>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +135,8 @@ pub struct GenerateRequest {
 pub struct EmbedRequest {
     pub input: Value,
     pub extra_body: Option<Map<String, Value>>,
+    /// Per-call timeout and retry overrides (applied by the binding layer).
+    pub options: Option<CallOptions>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,6 +146,8 @@ pub struct RerankRequest {
     pub documents: Value,
     pub top_n: Option<Value>,
     pub extra_body: Option<Map<String, Value>>,
+    /// Per-call timeout and retry overrides (applied by the binding layer).
+    pub options: Option<CallOptions>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -67,6 +67,8 @@ pub struct ReadinessStream {
     reconnects: u32,
     finished: bool,
     last: Option<ReadinessEvent>,
+    /// The request id of the current (or last) connection.
+    request_id: Option<String>,
 }
 
 impl ReadinessStream {
@@ -90,11 +92,17 @@ impl ReadinessStream {
             reconnects: 0,
             finished: false,
             last: None,
+            request_id: None,
         };
         match tokio::time::timeout_at(stream.deadline, stream.connect_until_open()).await {
             Ok(result) => result.map(|()| stream),
             Err(_) => Err(stream.expired()),
         }
+    }
+
+    /// The request id of the current connection, when the server sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 
     /// The last event seen, if any.
@@ -180,8 +188,9 @@ impl ReadinessStream {
     async fn connect_until_open(&mut self) -> Result<()> {
         loop {
             match self.connect_once().await {
-                Ok(reader) => {
+                Ok((reader, request_id)) => {
                     self.reader = Some(reader);
+                    self.request_id = request_id;
                     return Ok(());
                 }
                 Err(err) if is_transient(&err) => {
@@ -194,7 +203,7 @@ impl ReadinessStream {
         }
     }
 
-    async fn connect_once(&self) -> Result<EventReader> {
+    async fn connect_once(&self) -> Result<(EventReader, Option<String>)> {
         let remaining = self
             .deadline
             .saturating_duration_since(Instant::now())
@@ -211,8 +220,8 @@ impl ReadinessStream {
             sse: true,
             limits,
         };
-        let (resp, _request_id) = self.transport.open_stream(&call).await?;
-        Ok(EventReader::new(resp, IDLE_LIMIT))
+        let (resp, request_id) = self.transport.open_stream(&call).await?;
+        Ok((EventReader::new(resp, IDLE_LIMIT), request_id))
     }
 }
 

@@ -13,13 +13,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::boundary::{
-    arg_json, core_error, ffi_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult,
+    arg_json, core_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult,
 };
 use crate::cancel::ik_cancel;
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
 use crate::ops::{export_async, export_blocking, ik_callback, to_json, OpFuture};
-use crate::status::{ik_status, IK_ERR_INVALID_JSON};
+use crate::status::ik_status;
 use crate::stream::{ik_stream, open_stream, open_stream_async, Source, StreamSource};
 
 /// Opaque data-plane client for one project; hands out endpoints sharing its pool.
@@ -52,33 +52,42 @@ fn endpoint<'a>(e: *const ik_endpoint) -> FfiResult<&'a Endpoint> {
 }
 
 /// Splits the optional `"options"` key off a request and decodes the rest strictly.
-fn request<T: DeserializeOwned>(
+/// A data-plane request that may carry per-call `"options"`.
+trait WithOptions: DeserializeOwned {
+    fn options(&self) -> Option<&CallOptions>;
+}
+
+impl WithOptions for GenerateRequest {
+    fn options(&self) -> Option<&CallOptions> {
+        self.options.as_ref()
+    }
+}
+
+impl WithOptions for EmbedRequest {
+    fn options(&self) -> Option<&CallOptions> {
+        self.options.as_ref()
+    }
+}
+
+impl WithOptions for RerankRequest {
+    fn options(&self) -> Option<&CallOptions> {
+        self.options.as_ref()
+    }
+}
+
+/// Decodes a request strictly and picks the endpoint to run it with (per-call options).
+fn request<T: WithOptions>(
     e: *const ik_endpoint,
     req: *const c_char,
     len: usize,
 ) -> FfiResult<(Endpoint, T)> {
-    let mut value: Value = arg_json(req, len, "req")?;
-    let options = match value.as_object_mut().and_then(|o| o.remove("options")) {
-        Some(opts) => Some(decode::<CallOptions>(opts)?),
-        None => None,
-    };
-    let request = decode::<T>(value)?;
+    let request: T = arg_json(req, len, "req")?;
     let base = endpoint(e)?;
-    let endpoint = match options {
-        Some(opts) => base.with_options(&opts).map_err(core_error)?,
+    let endpoint = match request.options() {
+        Some(opts) => base.with_options(opts).map_err(core_error)?,
         None => base.clone(),
     };
     Ok((endpoint, request))
-}
-
-fn decode<T: DeserializeOwned>(value: Value) -> FfiResult<T> {
-    serde_json::from_value(value).map_err(|e| {
-        ffi_error(
-            IK_ERR_INVALID_JSON,
-            "invalid_json",
-            &format!("req is not valid request JSON: {e}"),
-        )
-    })
 }
 
 /// Creates a data client from config JSON (c-abi §4); needs a project.

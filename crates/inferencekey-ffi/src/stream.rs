@@ -8,7 +8,7 @@ use std::sync::Arc;
 use inferencekey_core::data::TextStream;
 use inferencekey_core::readiness::ReadinessStream;
 use inferencekey_core::Error;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio_util::sync::CancellationToken;
 
@@ -48,7 +48,9 @@ impl Source {
     fn metadata(&self) -> serde_json::Value {
         match self {
             Source::Text(s) => json!({"request_id": s.request_id(), "usage": s.usage()}),
-            Source::Readiness(s) => json!({"last_event": s.last_event()}),
+            Source::Readiness(s) => {
+                json!({"request_id": s.request_id(), "last_event": s.last_event()})
+            }
         }
     }
 }
@@ -57,26 +59,34 @@ impl Source {
 enum State {
     /// An `_async` open is still running.
     Opening,
-    Open(Source, serde_json::Value),
-    /// Ended, failed or closed; the connection is gone. Keeps the last metadata.
-    Ended(serde_json::Value),
+    Open(Source),
+    /// Ended, failed or closed; the connection is gone.
+    Ended,
 }
 
-/// Opaque stream handle. One consumer at a time; `ik_stream_close` may come from any thread.
+/// Opaque stream handle. One consumer at a time; `ik_stream_close` and `ik_stream_metadata`
+/// may come from any thread at any time.
 pub struct ik_stream {
     pid: u32,
     state: Arc<Mutex<State>>,
+    /// Kept apart from `state`, so reading it never waits for a blocked `next`.
+    meta: Arc<std::sync::Mutex<Value>>,
     closed: CancellationToken,
 }
 
 impl ik_stream {
-    fn new(state: State) -> ik_stream {
+    fn new(state: State, meta: Value) -> ik_stream {
         ik_stream {
             pid: std::process::id(),
             state: Arc::new(Mutex::new(state)),
+            meta: Arc::new(std::sync::Mutex::new(meta)),
             closed: CancellationToken::new(),
         }
     }
+}
+
+fn set_meta(meta: &std::sync::Mutex<Value>, value: Value) {
+    *meta.lock().unwrap_or_else(|p| p.into_inner()) = value;
 }
 
 fn stream<'a>(s: *const ik_stream) -> FfiResult<&'a ik_stream> {
@@ -104,25 +114,25 @@ fn take(s: &ik_stream) -> FfiResult<OwnedMutexGuard<State>> {
 }
 
 /// Reads the next item; moves to `Ended` at the end, on error or on close.
-async fn advance(
-    mut state: OwnedMutexGuard<State>,
-    closed: CancellationToken,
-) -> Result<Option<String>, Error> {
-    let State::Open(source, _) = &mut *state else {
-        return Ok(None);
-    };
-    let outcome = tokio::select! {
-        biased;
-        _ = closed.cancelled() => Err(Error::cancelled()),
-        item = source.next_json() => item,
-    };
-    if !matches!(outcome, Ok(Some(_))) {
-        let meta = source.metadata();
-        *state = State::Ended(meta);
-    } else if let State::Open(source, meta) = &mut *state {
-        *meta = source.metadata();
-    }
-    outcome
+fn advance(s: &ik_stream) -> FfiResult<OpFuture> {
+    let mut state = take(s)?;
+    let closed = s.closed.clone();
+    let meta = s.meta.clone();
+    Ok(Box::pin(async move {
+        let State::Open(source) = &mut *state else {
+            return Ok(None);
+        };
+        let outcome = tokio::select! {
+            biased;
+            _ = closed.cancelled() => Err(Error::cancelled()),
+            item = source.next_json() => item,
+        };
+        set_meta(&meta, source.metadata());
+        if !matches!(outcome, Ok(Some(_))) {
+            *state = State::Ended;
+        }
+        outcome
+    }))
 }
 
 pub(crate) fn open_stream(
@@ -136,12 +146,14 @@ pub(crate) fn open_stream(
         let cancel = token_of(cancel)?;
         let source = blocking_shared(cancel, prepare()?)?;
         let meta = source.metadata();
-        let handle = ik_stream::new(State::Open(source, meta));
+        let handle = ik_stream::new(State::Open(source), meta);
         unsafe { *out = handles::register(Box::new(handle), Kind::Stream) };
         Ok(())
     })
 }
 
+/// Writes `*out` (a live handle) before the open is spawned, so the callback, where a
+/// binding starts pulling, always finds it.
 pub(crate) fn open_stream_async(
     err: *mut *mut ik_error,
     cancel: *const ik_cancel,
@@ -157,9 +169,11 @@ pub(crate) fn open_stream_async(
         }
         let cancel = token_of(cancel)?;
         let source = prepare()?;
-        let handle = ik_stream::new(State::Opening);
+        crate::runtime::get()?;
+        let handle = ik_stream::new(State::Opening, json!({}));
         let mut state = take(&handle)?;
         let closed = handle.closed.clone();
+        let meta = handle.meta.clone();
         let open: OpFuture = Box::pin(async move {
             let opened = tokio::select! {
                 biased;
@@ -168,20 +182,19 @@ pub(crate) fn open_stream_async(
             };
             match opened {
                 Ok(source) => {
-                    let meta = source.metadata();
-                    let reply = to_json(&meta);
-                    *state = State::Open(source, meta);
-                    reply
+                    let current = source.metadata();
+                    set_meta(&meta, current.clone());
+                    *state = State::Open(source);
+                    to_json(&current)
                 }
                 Err(e) => {
-                    *state = State::Ended(json!({}));
+                    *state = State::Ended;
                     Err(e)
                 }
             }
         });
-        spawn(cancel, cb, user_data, open)?;
         unsafe { *out = handles::register(Box::new(handle), Kind::Stream) };
-        Ok(())
+        spawn(cancel, cb, user_data, open)
     })
 }
 
@@ -194,11 +207,7 @@ pub extern "C" fn ik_stream_next(
     out_len: *mut usize,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    export_blocking_shared(err, std::ptr::null(), out, out_len, || {
-        let s = stream(s)?;
-        let state = take(s)?;
-        Ok(Box::pin(advance(state, s.closed.clone())))
-    })
+    export_blocking_shared(err, std::ptr::null(), out, out_len, || advance(stream(s)?))
 }
 
 /// Async twin of `ik_stream_next`: `cb` gets the item (or NULL at the end).
@@ -210,11 +219,7 @@ pub extern "C" fn ik_stream_next_async(
     user_data: *mut c_void,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    export_async(err, cancel, cb, user_data, || {
-        let s = stream(s)?;
-        let state = take(s)?;
-        Ok(Box::pin(advance(state, s.closed.clone())))
-    })
+    export_async(err, cancel, cb, user_data, || advance(stream(s)?))
 }
 
 /// `{"request_id","usage"}` for chat streams (usage once sent), `{"last_event"}` for readiness.
@@ -227,13 +232,12 @@ pub extern "C" fn ik_stream_metadata(
 ) -> ik_status {
     guard(err, || {
         out_ptr(out, "out")?;
-        let s = stream(s)?;
-        let state = take(s)?;
-        let meta = match &*state {
-            State::Open(_, meta) | State::Ended(meta) => meta.clone(),
-            State::Opening => json!({}),
-        };
-        write_string(out, out_len, &meta.to_string());
+        let meta = stream(s)?
+            .meta
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .to_string();
+        write_string(out, out_len, &meta);
         Ok(())
     })
 }
@@ -246,9 +250,9 @@ pub extern "C" fn ik_stream_close(s: *mut ik_stream) {
         if let Some(s) = unsafe { handles::borrow(s, Kind::Stream) } {
             s.closed.cancel();
             if let Ok(mut state) = s.state.try_lock() {
-                if let State::Open(source, _) = &*state {
-                    let meta = source.metadata();
-                    *state = State::Ended(meta);
+                if let State::Open(source) = &*state {
+                    set_meta(&s.meta, source.metadata());
+                    *state = State::Ended;
                 }
             }
         }
