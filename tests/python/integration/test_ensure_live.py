@@ -6,6 +6,9 @@ The management client under test talks to the platform through a ``RecordingProx
 test asserts exactly the requests that were sent -- and that none was a write for ``DRY_RUN``,
 and for ``FAIL``/``WARN``/``IGNORE`` on drift. Setting up the "present" situations goes
 straight to the platform (``mgmt``) and is not recorded.
+
+Every test here runs twice, ``[sync]`` and ``[async]`` (its async twin: the same body on
+``AsyncManagementClient``, see ``support/asyncio_twin.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.asyncio_twin import Maker, warned_at_caller
 from support.recording import RecordingProxy
 from support.specs import cheap_spec, list_path, snapshot
 
@@ -58,8 +62,11 @@ def ensure_recorded(
         except DriftError as exc:
             result, error = None, exc
     drift = [w.message for w in caught if isinstance(w.message, DriftWarning)]
-    # stacklevel=2: the warning points at the line that called ensure(), not into the SDK.
-    assert all(w.filename == __file__ for w in caught if isinstance(w.message, DriftWarning))
+    # stacklevel=2: the warning points at the line that called ensure(), not into the SDK
+    # (for an async client: the line that awaited it).
+    assert all(
+        warned_at_caller(w, client, __file__) for w in caught if isinstance(w.message, DriftWarning)
+    )
     return result, error, drift
 
 
@@ -342,13 +349,15 @@ def test_task_type_drift_in_the_other_modes(
 
 
 def test_ensure_decisions_are_logged_at_info(
-    dev: DevServer, proxy: RecordingProxy, unique_slug: str, caplog: pytest.LogCaptureFixture
+    dev: DevServer,
+    make_mgmt: Maker[ManagementClient],
+    proxy: RecordingProxy,
+    unique_slug: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # sdk §11: INFO carries each ensure decision (action, changed fields).
     caplog.set_level(logging.INFO, logger="inferencekey")
-    with ManagementClient(
-        sdk_token=dev.sdk_token, base_url=proxy.url, project=dev.project
-    ) as client:
+    with make_mgmt(sdk_token=dev.sdk_token, base_url=proxy.url, project=dev.project) as client:
         client.ensure(cheap_spec(unique_slug))
         client.ensure(cheap_spec(unique_slug, name="Renamed"))
     decisions = [
@@ -464,10 +473,12 @@ def test_patch_of_a_workload_deleted_meanwhile_raises_not_found(
         mgmt.get(unique_slug)
 
 
-def test_project_resolution_order(dev: DevServer, proxy: RecordingProxy, unique_slug: str) -> None:
+def test_project_resolution_order(
+    dev: DevServer, make_mgmt: Maker[ManagementClient], proxy: RecordingProxy, unique_slug: str
+) -> None:
     other = dev.create_project(f"q-{unique_slug}"[:63])
     project = other["project"]["slug"]
-    with ManagementClient(
+    with make_mgmt(
         sdk_token=other["sdk_token"], base_url=proxy.url, project="client-default"
     ) as client:
         # spec.project beats the client's project ...
@@ -481,10 +492,14 @@ def test_project_resolution_order(dev: DevServer, proxy: RecordingProxy, unique_
 
 
 def test_read_only_token_can_plan_but_not_create(
-    dev: DevServer, mgmt: ManagementClient, proxy: RecordingProxy, unique_slug: str
+    dev: DevServer,
+    mgmt: ManagementClient,
+    make_mgmt: Maker[ManagementClient],
+    proxy: RecordingProxy,
+    unique_slug: str,
 ) -> None:
     token = dev.mint_sdk_token("workload:read")
-    with ManagementClient(sdk_token=token, base_url=proxy.url, project=dev.project) as client:
+    with make_mgmt(sdk_token=token, base_url=proxy.url, project=dev.project) as client:
         assert client.plan(cheap_spec(unique_slug)).action == EnsureAction.PLANNED
         with pytest.raises(PermissionDenied) as caught:
             client.ensure(cheap_spec(unique_slug))

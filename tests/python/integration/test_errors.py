@@ -10,6 +10,11 @@ server that never answers, and a closed port for a refused connection.
 
 Each error is checked for its class, ``status_code``, ``code``, ``message`` and
 ``request_id`` (``req_…``, the platform's ``X-Request-Id``).
+
+Every test here runs twice, ``[sync]`` and ``[async]`` (its async twin: the same body on the
+async clients, see ``support/asyncio_twin.py``): clients come from the ``mgmt`` / ``data``
+fixtures and the ``make_mgmt`` / ``make_data`` factories. The workloads and the strict platform
+are set up once, with sync clients.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from support import faults
+from support.asyncio_twin import Maker
 
 from inferencekey import (
     APIConnectionError,
@@ -111,7 +117,7 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def err_workloads(mgmt: ManagementClient, records: Path) -> Iterator[None]:
+def err_workloads(sync_mgmt: ManagementClient, records: Path) -> Iterator[None]:
     ready = [
         faults.fake_spec(SLOW, "slow_chat.py", "--record", str(records / "slow.jsonl")),
         faults.fake_spec(GARBAGE, "garbage_chat.py", "--record", str(records / "garbage.jsonl")),
@@ -120,15 +126,15 @@ def err_workloads(mgmt: ManagementClient, records: Path) -> Iterator[None]:
     ]
     crashed = faults.fake_spec(CRASHED, "exit_at_start.py")
     for spec in [*ready, crashed]:
-        mgmt.ensure(spec)
+        sync_mgmt.ensure(spec)
     for spec in ready:
-        mgmt.wait_until_ready(spec.slug, timeout=60, silent=True)
+        sync_mgmt.wait_until_ready(spec.slug, timeout=60, silent=True)
     with pytest.raises(ReadinessError) as info:
-        mgmt.wait_until_ready(CRASHED, timeout=60, silent=True)
+        sync_mgmt.wait_until_ready(CRASHED, timeout=60, silent=True)
     assert "simulated crash" in (info.value.log_tail or "")
     yield
     for spec in [*ready, crashed]:
-        mgmt.delete(spec.slug)
+        sync_mgmt.delete(spec.slug)
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +161,8 @@ def strict(records: Path) -> Iterator[DevServer]:
 # 401
 
 
-def test_401_unknown_sdk_token(dev: DevServer) -> None:
-    client = ManagementClient(
+def test_401_unknown_sdk_token(make_mgmt: Maker[ManagementClient], dev: DevServer) -> None:
+    client = make_mgmt(
         sdk_token=faults.well_formed("sdk"), base_url=dev.base_url, project=dev.project
     )
     with pytest.raises(AuthError) as info:
@@ -164,24 +170,26 @@ def test_401_unknown_sdk_token(dev: DevServer) -> None:
     assert_error(info.value, AuthError, 401, "invalid_credential")
 
 
-def test_401_unknown_live_key(dev: DevServer, err_workloads: None) -> None:
-    data = DataClient(project=dev.project, base_url=dev.base_url)
+def test_401_unknown_live_key(
+    make_data: Maker[DataClient], dev: DevServer, err_workloads: None
+) -> None:
+    data = make_data(project=dev.project, base_url=dev.base_url)
     endpoint = data.endpoint(SLOW, api_key=faults.well_formed("live"))
     with pytest.raises(AuthError) as info:
         endpoint.generate_text(prompt="hi")
     assert_error(info.value, AuthError, 401, "invalid_credential")
 
 
-def test_401_missing_credential_from_the_platform_maps_to_auth_error(dev: DevServer) -> None:
+def test_401_missing_credential_from_the_platform_maps_to_auth_error(
+    make_mgmt: Maker[ManagementClient], dev: DevServer
+) -> None:
     """The SDK always sends a token; the platform's answer without one is replayed to it."""
     raw = httpx.get(f"{dev.base_url}/api/projects/{dev.project}/workloads")
     assert raw.status_code == 401
     assert raw.json()["error"]["code"] == "missing_credential"
     assert raw.headers["www-authenticate"] == 'Bearer realm="inferencekey"'
     with faults.ScriptedServer([replay_of(raw)]) as server:
-        client = ManagementClient(
-            sdk_token=faults.well_formed("sdk"), base_url=server.url, project="acme"
-        )
+        client = make_mgmt(sdk_token=faults.well_formed("sdk"), base_url=server.url, project="acme")
         with pytest.raises(AuthError) as info:
             client.list()
     assert_error(
@@ -194,19 +202,21 @@ def test_401_missing_credential_from_the_platform_maps_to_auth_error(dev: DevSer
 # 403
 
 
-def test_403_wrong_credential_type_is_checked_locally(dev: DevServer) -> None:
+def test_403_wrong_credential_type_is_checked_locally(
+    make_mgmt: Maker[ManagementClient], make_data: Maker[DataClient], dev: DevServer
+) -> None:
     with pytest.raises(PermissionDenied) as info:
-        ManagementClient(sdk_token=dev.api_key, base_url=dev.base_url, project=dev.project)
+        make_mgmt(sdk_token=dev.api_key, base_url=dev.base_url, project=dev.project)
     assert_error(info.value, PermissionDenied, None, "wrong_credential_type", request_id=False)
     assert "the management plane requires an ik_sdk_ token" in info.value.message
     with pytest.raises(PermissionDenied) as info:
-        dev.data_client().endpoint(SLOW, api_key=dev.sdk_token)
+        make_data.dev_client().endpoint(SLOW, api_key=dev.sdk_token)
     assert_error(info.value, PermissionDenied, None, "wrong_credential_type", request_id=False)
 
 
 @pytest.mark.parametrize("plane", ["control", "data"])
 def test_403_wrong_credential_type_from_the_platform_maps_to_permission_denied(
-    dev: DevServer, plane: str
+    make_mgmt: Maker[ManagementClient], make_data: Maker[DataClient], dev: DevServer, plane: str
 ) -> None:
     """The platform's own 403 for a token of the other plane (which the SDK refuses to send),
     captured raw and replayed to the SDK."""
@@ -219,13 +229,13 @@ def test_403_wrong_credential_type_from_the_platform_maps_to_permission_denied(
     assert raw.json()["error"]["code"] == "wrong_credential_type"
     with faults.ScriptedServer([replay_of(raw)]) as server:
         if plane == "control":
-            client = ManagementClient(
+            client = make_mgmt(
                 sdk_token=faults.well_formed("sdk"), base_url=server.url, project="acme"
             )
             with pytest.raises(PermissionDenied) as info:
                 client.list()
         else:
-            data = DataClient(
+            data = make_data(
                 project="acme", base_url=server.url, api_key=faults.well_formed("live")
             )
             with pytest.raises(PermissionDenied) as info:
@@ -239,26 +249,31 @@ def test_403_wrong_credential_type_from_the_platform_maps_to_permission_denied(
     )
 
 
-def test_403_project_scope_mismatch(dev: DevServer, mgmt: ManagementClient) -> None:
+def test_403_project_scope_mismatch(
+    make_mgmt: Maker[ManagementClient],
+    make_data: Maker[DataClient],
+    dev: DevServer,
+    mgmt: ManagementClient,
+) -> None:
     with pytest.raises(PermissionDenied) as info:
         mgmt.list(project="err-other-project")
     assert_error(info.value, PermissionDenied, 403, "project_scope_mismatch")
     other = dev.create_project("err-beta")
-    client = ManagementClient(
-        sdk_token=other["sdk_token"], base_url=dev.base_url, project=dev.project
-    )
+    client = make_mgmt(sdk_token=other["sdk_token"], base_url=dev.base_url, project=dev.project)
     with pytest.raises(PermissionDenied) as info:
         client.list()
     assert_error(info.value, PermissionDenied, 403, "project_scope_mismatch")
     assert client.list(project="err-beta") == []
-    data = DataClient(project=dev.project, base_url=dev.base_url, api_key=other["api_key"])
+    data = make_data(project=dev.project, base_url=dev.base_url, api_key=other["api_key"])
     with pytest.raises(PermissionDenied) as info:
         data.endpoint(SLOW).generate_text(prompt="hi")
     assert_error(info.value, PermissionDenied, 403, "project_scope_mismatch")
 
 
-def test_403_scope_insufficient_on_the_control_plane(dev: DevServer, err_workloads: None) -> None:
-    reader = ManagementClient(
+def test_403_scope_insufficient_on_the_control_plane(
+    make_mgmt: Maker[ManagementClient], dev: DevServer, err_workloads: None
+) -> None:
+    reader = make_mgmt(
         sdk_token=dev.mint_sdk_token("workload:read"), base_url=dev.base_url, project=dev.project
     )
     assert SLOW in [w.slug for w in reader.list()]
@@ -271,7 +286,7 @@ def test_403_scope_insufficient_on_the_control_plane(dev: DevServer, err_workloa
     assert_error(info.value, PermissionDenied, 403, "scope_insufficient")
     assert SLOW in [w.slug for w in reader.list()]
 
-    writer = ManagementClient(
+    writer = make_mgmt(
         sdk_token=dev.mint_sdk_token("workload:read", "workload:write"),
         base_url=dev.base_url,
         project=dev.project,
@@ -286,9 +301,9 @@ def test_403_scope_insufficient_on_the_control_plane(dev: DevServer, err_workloa
 
 
 def test_403_scope_insufficient_on_the_data_plane_hides_existence(
-    dev: DevServer, err_workloads: None
+    make_data: Maker[DataClient], dev: DevServer, err_workloads: None
 ) -> None:
-    data = DataClient(project=dev.project, base_url=dev.base_url, api_key=dev.mint_key(SLOW))
+    data = make_data(project=dev.project, base_url=dev.base_url, api_key=dev.mint_key(SLOW))
     assert data.endpoint(SLOW).generate_text(prompt="hi").text
     for other in (GARBAGE, "err-does-not-exist"):  # existing or not: the same 403
         with pytest.raises(PermissionDenied) as info:
@@ -362,7 +377,7 @@ def test_get_of_a_missing_slug_raises_not_found(mgmt: ManagementClient) -> None:
 
 
 def test_409_slug_conflict_from_the_platform_maps_to_conflict_error(
-    dev: DevServer, mgmt: ManagementClient
+    make_mgmt: Maker[ManagementClient], dev: DevServer, mgmt: ManagementClient
 ) -> None:
     """ensure() copes with a 409 by listing again; only a 409 whose re-list still misses the
     slug raises. The platform's real 409 is captured and replayed in that situation."""
@@ -384,9 +399,7 @@ def test_409_slug_conflict_from_the_platform_maps_to_conflict_error(
     assert raw.json()["error"]["code"] == "slug_conflict"
     script = [faults.Reply(200, []), replay_of(raw), faults.Reply(200, [])]
     with faults.ScriptedServer(script) as server:
-        client = ManagementClient(
-            sdk_token=faults.well_formed("sdk"), base_url=server.url, project="acme"
-        )
+        client = make_mgmt(sdk_token=faults.well_formed("sdk"), base_url=server.url, project="acme")
         spec = WorkloadSpec(
             name="Conflict",
             slug="err-conflict",
@@ -427,8 +440,10 @@ def _empty_bucket(call: Any) -> None:
     raise AssertionError("the rate limit never answered 429")
 
 
-def test_429_raised_at_once_when_no_retry_is_left(strict: DevServer) -> None:
-    client = ManagementClient(
+def test_429_raised_at_once_when_no_retry_is_left(
+    make_mgmt: Maker[ManagementClient], strict: DevServer
+) -> None:
+    client = make_mgmt(
         sdk_token=strict.mint_sdk_token("workload:read"),
         base_url=strict.base_url,
         project=strict.project,
@@ -443,9 +458,11 @@ def test_429_raised_at_once_when_no_retry_is_left(strict: DevServer) -> None:
     assert info.value.retry_after == 1.0
 
 
-def test_429_is_retried_after_retry_after_then_succeeds(strict: DevServer) -> None:
+def test_429_is_retried_after_retry_after_then_succeeds(
+    make_mgmt: Maker[ManagementClient], strict: DevServer
+) -> None:
     token = strict.mint_sdk_token("workload:read")
-    drain = ManagementClient(
+    drain = make_mgmt(
         sdk_token=token, base_url=strict.base_url, project=strict.project, max_retries=0
     )
     client = drain.with_options(max_retries=2)
@@ -462,8 +479,10 @@ def test_429_is_retried_after_retry_after_then_succeeds(strict: DevServer) -> No
     assert len(retries) == 1 and retries[0].ik_fields["delay_s"] == 1.0  # type: ignore[attr-defined]
 
 
-def test_429_on_a_post_with_retry_after_is_retried(strict: DevServer) -> None:
-    data = DataClient(
+def test_429_on_a_post_with_retry_after_is_retried(
+    make_data: Maker[DataClient], strict: DevServer
+) -> None:
+    data = make_data(
         project=strict.project,
         base_url=strict.base_url,
         api_key=strict.mint_key(SLOW),
@@ -481,14 +500,14 @@ def test_429_on_a_post_with_retry_after_is_retried(strict: DevServer) -> None:
     assert elapsed >= 1.0
 
 
-def test_429_retried_until_retries_run_out_then_raised() -> None:
+def test_429_retried_until_retries_run_out_then_raised(make_mgmt: Maker[ManagementClient]) -> None:
     reply = faults.Reply(
         429,
         faults.error_body("rate_limited", "slow down"),
         {"Retry-After": "1", "X-Request-Id": "req_" + "0" * 26},
     )
     with faults.ScriptedServer([reply]) as server:
-        client = ManagementClient(
+        client = make_mgmt(
             sdk_token=faults.well_formed("sdk"), base_url=server.url, project="acme", max_retries=1
         )
         with pytest.raises(RateLimitError) as info:
@@ -499,14 +518,14 @@ def test_429_retried_until_retries_run_out_then_raised() -> None:
     assert second.at - first.at >= 1.0
 
 
-def test_retry_after_ms_wins_and_is_honoured_for_a_post() -> None:
+def test_retry_after_ms_wins_and_is_honoured_for_a_post(make_data: Maker[DataClient]) -> None:
     reply = faults.Reply(
         429,
         faults.error_body("rate_limited", "slow down"),
         {"Retry-After": "30", "retry-after-ms": "300"},
     )
     with faults.ScriptedServer([reply]) as server:
-        endpoint = DataClient(
+        endpoint = make_data(
             project="acme", base_url=server.url, api_key=faults.well_formed("live"), max_retries=2
         ).endpoint("x")
         with pytest.raises(RateLimitError) as info:
@@ -517,12 +536,12 @@ def test_retry_after_ms_wins_and_is_honoured_for_a_post() -> None:
     assert all(0.3 <= gap < 5 for gap in gaps), gaps
 
 
-def test_retry_after_above_60_s_raises_at_once() -> None:
+def test_retry_after_above_60_s_raises_at_once(make_mgmt: Maker[ManagementClient]) -> None:
     reply = faults.Reply(
         429, faults.error_body("rate_limited", "come back later"), {"Retry-After": "120"}
     )
     with faults.ScriptedServer([reply]) as server:
-        client = ManagementClient(
+        client = make_mgmt(
             sdk_token=faults.well_formed("sdk"), base_url=server.url, project="acme", max_retries=2
         )
         started = time.monotonic()
@@ -610,13 +629,15 @@ def test_stream_broken_mid_way_raises_the_error_event(
     assert list(stream) == []
 
 
-def test_stream_that_ends_without_done_or_finish_reason_is_truncated() -> None:
+def test_stream_that_ends_without_done_or_finish_reason_is_truncated(
+    make_data: Maker[DataClient],
+) -> None:
     events = 'data: {"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n'
     reply = faults.Reply(
         200, events, {"Content-Type": "text/event-stream", "X-Request-Id": "req_" + "1" * 26}
     )
     with faults.ScriptedServer([reply]) as server:
-        endpoint = DataClient(
+        endpoint = make_data(
             project="acme", base_url=server.url, api_key=faults.well_formed("live")
         ).endpoint("x")
         stream = endpoint.generate_text_stream(prompt="hi")
@@ -628,8 +649,10 @@ def test_stream_that_ends_without_done_or_finish_reason_is_truncated() -> None:
     )
 
 
-def test_504_upstream_timeout(strict: DevServer, records: Path) -> None:
-    endpoint = DataClient(
+def test_504_upstream_timeout(
+    make_data: Maker[DataClient], strict: DevServer, records: Path
+) -> None:
+    endpoint = make_data(
         project=strict.project, base_url=strict.base_url, api_key=strict.mint_key(HANG)
     ).endpoint(HANG)
     record = records / "hang.jsonl"
@@ -642,7 +665,9 @@ def test_504_upstream_timeout(strict: DevServer, records: Path) -> None:
     assert len(faults.read_records(record)) == before + 1  # not retried
 
 
-def test_500_on_a_get_is_retried_then_the_last_answer_is_raised() -> None:
+def test_500_on_a_get_is_retried_then_the_last_answer_is_raised(
+    make_mgmt: Maker[ManagementClient],
+) -> None:
     replies = [
         faults.Reply(
             500, faults.error_body("internal_error", f"boom {n}"), {"X-Request-Id": f"req_{n * 26}"}
@@ -650,7 +675,7 @@ def test_500_on_a_get_is_retried_then_the_last_answer_is_raised() -> None:
         for n in "789"
     ]
     with faults.ScriptedServer(replies) as server:
-        client = ManagementClient(
+        client = make_mgmt(
             sdk_token=faults.well_formed("sdk"), base_url=server.url, project="acme", max_retries=2
         )
         with pytest.raises(InternalServerError) as info:
@@ -664,10 +689,10 @@ def test_500_on_a_get_is_retried_then_the_last_answer_is_raised() -> None:
     assert second - first >= 0.5 * 0.75 and third - second >= 1.0 * 0.75  # backoff
 
 
-def test_undecodable_2xx_body_is_an_api_error() -> None:
+def test_undecodable_2xx_body_is_an_api_error(make_data: Maker[DataClient]) -> None:
     reply = faults.Reply(200, b"<html>not json", {"X-Request-Id": "req_" + "3" * 26})
     with faults.ScriptedServer([reply]) as server:
-        endpoint = DataClient(
+        endpoint = make_data(
             project="acme", base_url=server.url, api_key=faults.well_formed("live")
         ).endpoint("x")
         with pytest.raises(ApiError) as info:
@@ -693,9 +718,10 @@ def _assert_timeout(err: BaseException, started: float, timeout: float) -> None:
 
 
 def test_hung_server_post_times_out_within_timeout_plus_one_second(
+    make_data: Maker[DataClient],
     silent: faults.SilentServer,
 ) -> None:
-    endpoint = DataClient(
+    endpoint = make_data(
         project="acme", base_url=silent.url, api_key=faults.well_formed("live"), timeout=1.0
     ).endpoint("x")
     started = time.monotonic()
@@ -706,9 +732,10 @@ def test_hung_server_post_times_out_within_timeout_plus_one_second(
 
 
 def test_hung_server_stream_times_out_within_timeout_plus_one_second(
+    make_data: Maker[DataClient],
     silent: faults.SilentServer,
 ) -> None:
-    endpoint = DataClient(
+    endpoint = make_data(
         project="acme", base_url=silent.url, api_key=faults.well_formed("live"), timeout=1.0
     ).endpoint("x")
     started = time.monotonic()
@@ -718,9 +745,10 @@ def test_hung_server_stream_times_out_within_timeout_plus_one_second(
 
 
 def test_hung_server_get_times_out_within_timeout_plus_one_second(
+    make_mgmt: Maker[ManagementClient],
     silent: faults.SilentServer,
 ) -> None:
-    client = ManagementClient(
+    client = make_mgmt(
         sdk_token=faults.well_formed("sdk"), base_url=silent.url, project="acme", timeout=1.0
     )
     started = time.monotonic()
@@ -747,12 +775,14 @@ def test_stream_times_out_between_two_events(data: DataClient, err_workloads: No
     assert info.value.code == "timeout" and info.value.status_code is None
 
 
-def test_connection_refused() -> None:
+def test_connection_refused(
+    make_mgmt: Maker[ManagementClient], make_data: Maker[DataClient]
+) -> None:
     url = faults.refused_url()
-    client = ManagementClient(
+    client = make_mgmt(
         sdk_token=faults.well_formed("sdk"), base_url=url, project="acme", max_retries=1
     )
-    endpoint = DataClient(
+    endpoint = make_data(
         project="acme", base_url=url, api_key=faults.well_formed("live"), max_retries=1
     ).endpoint("x")
     for call in (client.list, lambda: endpoint.generate_text(prompt="hi")):

@@ -2,6 +2,10 @@
 ``delete``, ``plan``, closing, configuration (constructor and ``from_env``), slug arguments and
 ``with_options``. Requests that must (not) reach the server are checked through the
 ``RecordingProxy`` tap (``tapped``/``proxy`` fixtures).
+
+Every test here runs twice, ``[sync]`` and ``[async]`` (its async twin: the same body on
+``AsyncManagementClient``, see ``support/asyncio_twin.py``); clients are made through the
+``make_mgmt`` factory, never by calling ``ManagementClient`` directly.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 from typing import Any
 
 import pytest
+from support.asyncio_twin import Maker, is_instance
 from support.recording import RecordingProxy
 from support.specs import cheap_spec, list_path, snapshot
 
@@ -114,11 +119,13 @@ def test_list_holds_every_workload_oldest_first(mgmt: ManagementClient, unique_s
     assert listed == mgmt.get(first)
 
 
-def test_list_and_get_take_a_project_argument(dev: DevServer, unique_slug: str) -> None:
+def test_list_and_get_take_a_project_argument(
+    dev: DevServer, make_mgmt: Maker[ManagementClient], unique_slug: str
+) -> None:
     other = dev.create_project(f"p-{unique_slug}"[:63])
     project = other["project"]["slug"]
     # A token of the other project, with the client's default project being the session one.
-    with ManagementClient(
+    with make_mgmt(
         sdk_token=other["sdk_token"], base_url=dev.base_url, project=dev.project
     ) as client:
         assert client.list(project=project) == []  # a new project has none
@@ -263,11 +270,9 @@ def _every_call(client: ManagementClient, slug: str) -> list[Any]:
 
 
 def test_context_manager_closes_the_client(
-    dev: DevServer, proxy: RecordingProxy, unique_slug: str
+    dev: DevServer, make_mgmt: Maker[ManagementClient], proxy: RecordingProxy, unique_slug: str
 ) -> None:
-    with ManagementClient(
-        sdk_token=dev.sdk_token, base_url=proxy.url, project=dev.project
-    ) as client:
+    with make_mgmt(sdk_token=dev.sdk_token, base_url=proxy.url, project=dev.project) as client:
         assert isinstance(client.list(), list)
     proxy.clear()
     for call in _every_call(client, unique_slug):
@@ -279,8 +284,8 @@ def test_context_manager_closes_the_client(
     assert "closed" in repr(client)
 
 
-def test_close_is_idempotent_and_final(dev: DevServer) -> None:
-    client = dev.management_client()
+def test_close_is_idempotent_and_final(make_mgmt: Maker[ManagementClient]) -> None:
+    client = make_mgmt.dev_client()
     client.list()
     client.close()
     client.close()
@@ -292,22 +297,26 @@ def test_close_is_idempotent_and_final(dev: DevServer) -> None:
 # --- configuration -------------------------------------------------------------------------
 
 
-def test_from_env_reads_every_setting(dev: DevServer, clean_env: pytest.MonkeyPatch) -> None:
+def test_from_env_reads_every_setting(
+    dev: DevServer, make_mgmt: Maker[ManagementClient], clean_env: pytest.MonkeyPatch
+) -> None:
     clean_env.setenv("INFERENCEKEY_BASE_URL", dev.base_url)
     clean_env.setenv("INFERENCEKEY_PROJECT", dev.project)
     clean_env.setenv("INFERENCEKEY_SDK_TOKEN", dev.sdk_token)
-    with ManagementClient.from_env() as client:
+    with make_mgmt.from_env() as client:
         assert isinstance(client.list(), list)  # the env token, URL and project work
         text = described(client)
     assert dev.base_url in text and repr(dev.project) in text
     assert dev.sdk_token not in text and "ik_sdk_" in text
 
 
-def test_from_env_explicit_beats_env(dev: DevServer, clean_env: pytest.MonkeyPatch) -> None:
+def test_from_env_explicit_beats_env(
+    dev: DevServer, make_mgmt: Maker[ManagementClient], clean_env: pytest.MonkeyPatch
+) -> None:
     clean_env.setenv("INFERENCEKEY_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
     clean_env.setenv("INFERENCEKEY_PROJECT", "no-such-project")
     clean_env.setenv("INFERENCEKEY_SDK_TOKEN", "ik_sdk_deadbeef_" + "1" * 64)
-    with ManagementClient.from_env(
+    with make_mgmt.from_env(
         sdk_token=dev.sdk_token, base_url=dev.base_url, project=dev.project
     ) as client:
         assert isinstance(client.list(), list)
@@ -316,41 +325,45 @@ def test_from_env_explicit_beats_env(dev: DevServer, clean_env: pytest.MonkeyPat
     assert repr(dev.project) in text
 
 
-def test_from_env_default_base_url(clean_env: pytest.MonkeyPatch) -> None:
+def test_from_env_default_base_url(
+    make_mgmt: Maker[ManagementClient], clean_env: pytest.MonkeyPatch
+) -> None:
     clean_env.setenv("INFERENCEKEY_SDK_TOKEN", "ik_sdk_1a2b3c4d_" + "0" * 64)
-    with ManagementClient.from_env(project="acme") as client:
+    with make_mgmt.from_env(project="acme") as client:
         assert DEFAULT_BASE_URL in described(client)
 
 
 @pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
 def test_from_env_blank_counts_as_unset(
-    dev: DevServer, clean_env: pytest.MonkeyPatch, blank: str
+    dev: DevServer, make_mgmt: Maker[ManagementClient], clean_env: pytest.MonkeyPatch, blank: str
 ) -> None:
     # Blank env values fall back to the default ...
     clean_env.setenv("INFERENCEKEY_BASE_URL", blank)
     clean_env.setenv("INFERENCEKEY_SDK_TOKEN", dev.sdk_token)
-    with ManagementClient.from_env(project=dev.project) as client:
+    with make_mgmt.from_env(project=dev.project) as client:
         assert DEFAULT_BASE_URL in described(client)
     # ... and blank explicit arguments fall back to the environment, trimmed.
     clean_env.setenv("INFERENCEKEY_BASE_URL", f"  {dev.base_url}  ")
     clean_env.setenv("INFERENCEKEY_PROJECT", f" {dev.project} ")
-    with ManagementClient.from_env(base_url=blank, project=blank, sdk_token=blank) as client:
+    with make_mgmt.from_env(base_url=blank, project=blank, sdk_token=blank) as client:
         assert isinstance(client.list(), list)
         assert f"'{dev.base_url}" in described(client)
     # A blank env token is no token.
     clean_env.setenv("INFERENCEKEY_SDK_TOKEN", blank)
     with pytest.raises(ConfigurationError) as caught:
-        ManagementClient.from_env()
+        make_mgmt.from_env()
     assert caught.value.code == "missing_token"
 
 
-def test_base_url_path_and_trailing_slash(dev: DevServer, proxy: RecordingProxy) -> None:
+def test_base_url_path_and_trailing_slash(
+    dev: DevServer, make_mgmt: Maker[ManagementClient], proxy: RecordingProxy
+) -> None:
     token = f"  {dev.sdk_token}\n"  # tokens are trimmed too
-    with ManagementClient(sdk_token=token, base_url=proxy.url + "/", project=dev.project) as c:
+    with make_mgmt(sdk_token=token, base_url=proxy.url + "/", project=dev.project) as c:
         assert isinstance(c.list(), list)
     # Paths are relative to the base URL, which may carry a path of its own.
     with (
-        ManagementClient(
+        make_mgmt(
             sdk_token=dev.sdk_token, base_url=proxy.url + "/gateway/", project=dev.project
         ) as client,
         pytest.raises(NotFoundError),
@@ -362,38 +375,44 @@ def test_base_url_path_and_trailing_slash(dev: DevServer, proxy: RecordingProxy)
     ]
 
 
-def test_missing_token(clean_env: pytest.MonkeyPatch) -> None:
+def test_missing_token(make_mgmt: Maker[ManagementClient], clean_env: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        ManagementClient.from_env(project="acme")
+        make_mgmt.from_env(project="acme")
     assert caught.value.code == "missing_token"
     assert str(caught.value) == MISSING_TOKEN
 
 
 def test_constructor_never_reads_the_environment(
-    dev: DevServer, clean_env: pytest.MonkeyPatch
+    dev: DevServer, make_mgmt: Maker[ManagementClient], clean_env: pytest.MonkeyPatch
 ) -> None:
     clean_env.setenv("INFERENCEKEY_SDK_TOKEN", dev.sdk_token)
     clean_env.setenv("INFERENCEKEY_BASE_URL", dev.base_url)
     with pytest.raises(ConfigurationError) as caught:
-        ManagementClient(sdk_token=None)
+        make_mgmt(sdk_token=None)
     assert caught.value.code == "missing_token"
     assert str(caught.value) == MISSING_TOKEN
-    with ManagementClient(sdk_token=dev.sdk_token, project=dev.project) as client:
+    with make_mgmt(sdk_token=dev.sdk_token, project=dev.project) as client:
         assert DEFAULT_BASE_URL in described(client)
 
 
-def test_management_never_reads_the_data_key(dev: DevServer, clean_env: pytest.MonkeyPatch) -> None:
+def test_management_never_reads_the_data_key(
+    dev: DevServer, make_mgmt: Maker[ManagementClient], clean_env: pytest.MonkeyPatch
+) -> None:
     clean_env.setenv("INFERENCEKEY_API_KEY", dev.api_key)
     with pytest.raises(ConfigurationError) as caught:
-        ManagementClient.from_env(base_url=dev.base_url, project=dev.project)
+        make_mgmt.from_env(base_url=dev.base_url, project=dev.project)
     assert caught.value.code == "missing_token"
 
 
 def test_missing_project_raises_at_the_call(
-    dev: DevServer, clean_env: pytest.MonkeyPatch, proxy: RecordingProxy, unique_slug: str
+    dev: DevServer,
+    make_mgmt: Maker[ManagementClient],
+    clean_env: pytest.MonkeyPatch,
+    proxy: RecordingProxy,
+    unique_slug: str,
 ) -> None:
     clean_env.setenv("INFERENCEKEY_SDK_TOKEN", dev.sdk_token)
-    with ManagementClient.from_env(base_url=proxy.url) as client:  # constructing is fine
+    with make_mgmt.from_env(base_url=proxy.url) as client:  # constructing is fine
         spec = cheap_spec(unique_slug)
         calls = [
             lambda: client.list(),
@@ -426,9 +445,9 @@ def test_missing_project_raises_at_the_call(
         "not a url",
     ],
 )
-def test_invalid_base_url(base_url: str) -> None:
+def test_invalid_base_url(make_mgmt: Maker[ManagementClient], base_url: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        ManagementClient(sdk_token="ik_sdk_1a2b3c4d_" + "0" * 64, base_url=base_url)
+        make_mgmt(sdk_token="ik_sdk_1a2b3c4d_" + "0" * 64, base_url=base_url)
     assert caught.value.code == "invalid_base_url"
 
 
@@ -436,9 +455,9 @@ BAD_TIMEOUTS: list[Any] = [0, 0.0, -1.0, math.nan, math.inf, None]
 
 
 @pytest.mark.parametrize("timeout", BAD_TIMEOUTS, ids=repr)
-def test_invalid_timeout(dev: DevServer, timeout: Any) -> None:
+def test_invalid_timeout(make_mgmt: Maker[ManagementClient], timeout: Any) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        dev.management_client(timeout=timeout)
+        make_mgmt.dev_client(timeout=timeout)
     assert caught.value.code == "invalid_option"
 
 
@@ -452,27 +471,27 @@ def test_invalid_wait_timeout(mgmt: ManagementClient, unique_slug: str, timeout:
     assert caught.value.code == "invalid_option"
 
 
-def test_invalid_timeout_object(dev: DevServer) -> None:
+def test_invalid_timeout_object(make_mgmt: Maker[ManagementClient]) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        dev.management_client(timeout=Timeout(request=0.0))
+        make_mgmt.dev_client(timeout=Timeout(request=0.0))
     assert caught.value.code == "invalid_option"
 
 
 @pytest.mark.parametrize("max_retries", [11, -1])
-def test_invalid_max_retries(dev: DevServer, max_retries: int) -> None:
+def test_invalid_max_retries(make_mgmt: Maker[ManagementClient], max_retries: int) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        dev.management_client(max_retries=max_retries)
+        make_mgmt.dev_client(max_retries=max_retries)
     assert caught.value.code == "invalid_option"
 
 
-def test_valid_edge_options_work(dev: DevServer) -> None:
+def test_valid_edge_options_work(make_mgmt: Maker[ManagementClient]) -> None:
     for options in (
         {"max_retries": 0},
         {"max_retries": 10},
         {"timeout": Timeout(request=10.0, connect=1.0)},
         {"timeout": 0.5},
     ):
-        with dev.management_client(**options) as client:
+        with make_mgmt.dev_client(**options) as client:
             assert isinstance(client.list(), list)
 
 
@@ -520,11 +539,11 @@ def test_ensure_with_a_non_canonical_spec_slug_is_refused(
 
 
 def test_with_options_returns_a_working_client(
-    dev: DevServer, mgmt: ManagementClient, unique_slug: str
+    make_mgmt: Maker[ManagementClient], mgmt: ManagementClient, unique_slug: str
 ) -> None:
-    base = dev.management_client()
+    base = make_mgmt.dev_client()
     clone = base.with_options(timeout=10.0, max_retries=0)
-    assert isinstance(clone, ManagementClient) and clone is not base
+    assert is_instance(clone, ManagementClient) and clone is not base
     assert repr(clone) == repr(base)
     result = clone.ensure(cheap_spec(unique_slug))
     assert result.action == EnsureAction.CREATED

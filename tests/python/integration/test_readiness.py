@@ -5,6 +5,11 @@ whose command fails, and one that never becomes ready.
 Only one real model runs here (module-scoped, deleted afterwards). The failing and the
 never-ready workloads run tiny commands (``sh`` and ``sleep``): the platform runs a
 ``config.command`` whose first word is a path as is (crates/inferencekey-dev/src/runner).
+
+Every test here runs twice, ``[sync]`` and ``[async]`` (its async twin: the same body on
+``AsyncManagementClient``, see ``support/asyncio_twin.py``). The chat workload's first rollout
+is followed by a sync and an async stream at the same time, so both twins of the rollout test
+check a real model load.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from support.asyncio_twin import Clients, Maker, is_instance
 from support.recording import RecordingProxy
 
 from inferencekey import (
@@ -47,16 +54,17 @@ def command_spec(slug: str, command: str) -> WorkloadSpec:
     )
 
 
-#: The events of the chat workload's first rollout, seen from its creation on.
-FIRST_ROLLOUT: list[ReadinessEvent] = []
+#: The events of the chat workload's first rollout, seen from its creation on, by flavour.
+FIRST_ROLLOUT: dict[str, list[ReadinessEvent]] = {}
 
 
 @pytest.fixture(scope="module")
-def chat(mgmt: ManagementClient, dev: DevServer) -> Iterator[str]:
+def chat(sync_mgmt: ManagementClient, dev: DevServer) -> Iterator[str]:
     """A real chat workload (SmolLM2-135M on the llama.cpp stand-in); its slug. Its first
-    rollout is followed from creation to the end and kept in ``FIRST_ROLLOUT``."""
+    rollout is followed from creation to the end, by a sync and an async client at the same
+    time, and kept in ``FIRST_ROLLOUT["sync"]`` / ``["async"]``."""
     slug = f"readiness-chat-{int(time.time() * 1000) % 10**9}"
-    mgmt.ensure(
+    sync_mgmt.ensure(
         WorkloadSpec(
             name="Readiness chat",
             slug=slug,
@@ -65,27 +73,41 @@ def chat(mgmt: ManagementClient, dev: DevServer) -> Iterator[str]:
             task_type="text2text",
         )
     )
-    with mgmt.readiness_events(slug, timeout=90) as events:
-        FIRST_ROLLOUT[:] = list(events)
+    with Clients("async") as clients:
+        twin = clients.management(
+            sdk_token=dev.sdk_token, base_url=dev.base_url, project=dev.project
+        )
+        clients_by_flavour = {"sync": sync_mgmt, "async": twin}
+        # Both streams open right after the create, and are read at the same time.
+        streams = {f: c.readiness_events(slug, timeout=90) for f, c in clients_by_flavour.items()}
+
+        def follow(flavour: str) -> None:
+            with streams[flavour] as events:
+                FIRST_ROLLOUT[flavour] = list(events)
+
+        with ThreadPoolExecutor(2) as pool:
+            for done in [pool.submit(follow, f) for f in streams]:
+                done.result()
+        twin.close()
     yield slug
-    mgmt.delete(slug)
+    sync_mgmt.delete(slug)
 
 
 @pytest.fixture
-def failing(mgmt: ManagementClient, unique_slug: str) -> Iterator[str]:
+def failing(sync_mgmt: ManagementClient, unique_slug: str) -> Iterator[str]:
     """A workload whose command writes to stderr and exits with status 3."""
-    mgmt.ensure(command_spec(unique_slug, FAILING_COMMAND))
+    sync_mgmt.ensure(command_spec(unique_slug, FAILING_COMMAND))
     yield unique_slug
-    mgmt.delete(unique_slug)
+    sync_mgmt.delete(unique_slug)
 
 
 @pytest.fixture
-def never_ready(mgmt: ManagementClient, unique_slug: str) -> Iterator[str]:
+def never_ready(sync_mgmt: ManagementClient, unique_slug: str) -> Iterator[str]:
     """A workload whose process runs but never answers ``/health`` (deleted afterwards,
     which stops the process)."""
-    mgmt.ensure(command_spec(unique_slug, f"{SLEEP} 600"))
+    sync_mgmt.ensure(command_spec(unique_slug, f"{SLEEP} 600"))
     yield unique_slug
-    mgmt.delete(unique_slug)
+    sync_mgmt.delete(unique_slug)
 
 
 def assert_well_formed(events: list[ReadinessEvent]) -> None:
@@ -103,7 +125,7 @@ def test_readiness_events_end_with_the_terminal_error_event(
     mgmt: ManagementClient, failing: str
 ) -> None:
     with mgmt.readiness_events(failing, timeout=30) as events:
-        assert isinstance(events, ReadinessStream)
+        assert is_instance(events, ReadinessStream)
         collected = list(events)  # an error event is yielded, not raised
     assert_well_formed(collected)
     last = collected[-1]
@@ -113,8 +135,8 @@ def test_readiness_events_end_with_the_terminal_error_event(
     assert list(events) == []  # the stream is over
 
 
-def test_readiness_events_follow_a_real_rollout_to_ready(chat: str) -> None:
-    events = FIRST_ROLLOUT
+def test_readiness_events_follow_a_real_rollout_to_ready(chat: str, flavour: str) -> None:
+    events = FIRST_ROLLOUT[flavour]
     assert_well_formed(events)
     assert events[-1].phase == "ready", [(e.phase, e.message, e.log_tail) for e in events]
     order = ["scheduling", "provisioning", "bootstrapping", "ready"]
@@ -143,7 +165,11 @@ def test_readiness_events_unknown_workload_raises_at_the_call(
 
 
 def test_readiness_stream_reconnects_after_a_dropped_connection(
-    dev: DevServer, mgmt: ManagementClient, proxy: RecordingProxy, unique_slug: str
+    dev: DevServer,
+    mgmt: ManagementClient,
+    make_mgmt: Maker[ManagementClient],
+    proxy: RecordingProxy,
+    unique_slug: str,
 ) -> None:
     # Fails 2 s after it starts, so the first connection is dropped well before the end.
     mgmt.ensure(command_spec(unique_slug, "/bin/sh -c 'sleep 2; echo late >&2; exit 4'"))
@@ -151,9 +177,7 @@ def test_readiness_stream_reconnects_after_a_dropped_connection(
     path = f"/api/projects/{dev.project}/workloads/{unique_slug}/readiness-events"
     try:
         with (
-            ManagementClient(
-                sdk_token=dev.sdk_token, base_url=proxy.url, project=dev.project
-            ) as client,
+            make_mgmt(sdk_token=dev.sdk_token, base_url=proxy.url, project=dev.project) as client,
             pytest.raises(ReadinessError) as caught,
         ):
             client.wait_until_ready(unique_slug, timeout=30, silent=True)
@@ -164,7 +188,7 @@ def test_readiness_stream_reconnects_after_a_dropped_connection(
 
 
 def test_readiness_reconnects_back_off_while_no_event_arrives(
-    dev: DevServer, mgmt: ManagementClient, proxy: RecordingProxy, never_ready: str
+    dev: DevServer, make_mgmt: Maker[ManagementClient], proxy: RecordingProxy, never_ready: str
 ) -> None:
     # Every stream is dropped right after its headers: no event ever arrives, so the waits
     # between connections grow 1 s, 2 s, 4 s (wire §6.5): connects at 0, 1 and 3 s, and the
@@ -173,9 +197,7 @@ def test_readiness_reconnects_back_off_while_no_event_arrives(
     path = f"/api/projects/{dev.project}/workloads/{never_ready}/readiness-events"
     started = time.monotonic()
     with (
-        ManagementClient(
-            sdk_token=dev.sdk_token, base_url=proxy.url, project=dev.project
-        ) as client,
+        make_mgmt(sdk_token=dev.sdk_token, base_url=proxy.url, project=dev.project) as client,
         pytest.raises(ReadinessTimeoutError),
     ):
         client.wait_until_ready(never_ready, timeout=3.5, silent=True)

@@ -1,5 +1,11 @@
 """Native resources are released: memory stays flat over many calls of every operation
-(c-abi §7, "an RSS-growth loop over every operation"), and versions agree across layers."""
+(c-abi §7, "an RSS-growth loop over every operation"), and versions agree across layers.
+
+The RSS loop runs twice, ``[sync]`` and ``[async]``: in the async run every operation goes
+through the async clients (``support/asyncio_twin.py``), so the callback path (futures,
+pending-call table, stream handles) is checked for leaks too. Not twinned:
+``test_versions_agree_across_layers`` reads versions from the C ABI and uses no client.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,11 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from support.asyncio_twin import Maker
 
 import inferencekey
 from inferencekey import DataClient, ManagementClient, NotFoundError, WorkloadSpec
 from inferencekey._ffi import ABI_VERSION, ffi, lib, native_version
-from inferencekey.testing import DevServer
 
 ROUNDS = 100
 # A coarse guard: allocator noise and lazily grown pools stay well under it, while leaking a
@@ -27,7 +33,7 @@ def _rss() -> int:
 
 
 @pytest.fixture(scope="module")
-def workloads(dev: DevServer, mgmt: ManagementClient) -> Iterator[dict[str, WorkloadSpec]]:
+def workloads(sync_mgmt: ManagementClient) -> Iterator[dict[str, WorkloadSpec]]:
     specs = {
         "chat": WorkloadSpec(name="RSS chat", slug="rss-chat", model="m", backend="vllm"),
         "embed": WorkloadSpec(
@@ -38,16 +44,20 @@ def workloads(dev: DevServer, mgmt: ManagementClient) -> Iterator[dict[str, Work
         ),
     }
     for spec in specs.values():
-        mgmt.ensure(spec)
+        sync_mgmt.ensure(spec)
     for spec in specs.values():
-        mgmt.wait_until_ready(spec.slug, timeout=120, silent=True)
+        sync_mgmt.wait_until_ready(spec.slug, timeout=120, silent=True)
     yield specs
     for spec in specs.values():
-        mgmt.delete(spec.slug)
+        sync_mgmt.delete(spec.slug)
 
 
 def _operations(
-    dev: DevServer, mgmt: ManagementClient, data: DataClient, specs: dict[str, WorkloadSpec]
+    make_mgmt: Maker[ManagementClient],
+    make_data: Maker[DataClient],
+    mgmt: ManagementClient,
+    data: DataClient,
+    specs: dict[str, WorkloadSpec],
 ) -> dict[str, Callable[[], object]]:
     chat = data.endpoint("rss-chat")
     embed = data.endpoint("rss-embed")
@@ -62,9 +72,9 @@ def _operations(
             mgmt.get("rss-absent")
 
     def client_lifecycle() -> None:
-        with dev.management_client() as client:
+        with make_mgmt.dev_client() as client:
             repr(client)
-        dev.data_client().endpoint("rss-chat").close()
+        make_data.dev_client().endpoint("rss-chat").close()
 
     return {
         "ensure": lambda: mgmt.ensure(specs["chat"]),
@@ -83,12 +93,13 @@ def _operations(
 
 @pytest.mark.timeout(600)
 def test_memory_stays_flat_over_every_operation(
-    dev: DevServer,
+    make_mgmt: Maker[ManagementClient],
+    make_data: Maker[DataClient],
     mgmt: ManagementClient,
     data: DataClient,
     workloads: dict[str, WorkloadSpec],
 ) -> None:
-    operations = _operations(dev, mgmt, data, workloads)
+    operations = _operations(make_mgmt, make_data, mgmt, data, workloads)
     growth: dict[str, int] = {}
     for name, op in operations.items():
         for _ in range(10):  # warm-up: pools, caches, lazily created runtime threads

@@ -7,6 +7,12 @@ DEBUG, and a scan of everything the SDK can show: ``str``/``repr``/attributes/pi
 client, endpoint, stream, result and error, every log record (message and ``__dict__``), the
 stderr of the ``INFERENCEKEY_LOG`` handler and of the progress lines, and the platform's own
 logs. No token and no token secret may appear anywhere.
+
+Every test here runs twice, ``[sync]`` and ``[async]`` (its async twin: the same body on the
+async clients, see ``support/asyncio_twin.py``); clients come from the ``make_mgmt`` /
+``make_data`` factories. In the async run the scan covers the async clients, endpoints and
+streams (reached through the twins' attributes) and the progress lines of the async
+``wait_until_ready``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 from support import faults
+from support.asyncio_twin import Maker
 
 from inferencekey import (
     APIConnectionError,
@@ -81,10 +88,13 @@ MALFORMED_LIVE = [
 
 
 def test_a_data_key_given_to_the_management_client_raises_before_any_request(
-    probe: faults.SilentServer, dev: DevServer, monkeypatch: pytest.MonkeyPatch
+    make_mgmt: Maker[ManagementClient],
+    probe: faults.SilentServer,
+    dev: DevServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with pytest.raises(PermissionDenied) as info:
-        ManagementClient(sdk_token=dev.api_key, base_url=probe.url, project="acme")
+        make_mgmt(sdk_token=dev.api_key, base_url=probe.url, project="acme")
     err = info.value
     assert (err.code, err.status_code, err.request_id) == ("wrong_credential_type", None, None)
     assert str(err) == (
@@ -93,16 +103,16 @@ def test_a_data_key_given_to_the_management_client_raises_before_any_request(
     )
     monkeypatch.setenv("INFERENCEKEY_SDK_TOKEN", dev.api_key)
     with pytest.raises(PermissionDenied) as info:
-        ManagementClient.from_env(base_url=probe.url, project="acme")
+        make_mgmt.from_env(base_url=probe.url, project="acme")
     assert info.value.code == "wrong_credential_type"
     assert probe.connections == 0
 
 
 def test_a_control_token_given_to_endpoint_raises_before_any_request(
-    probe: faults.SilentServer, dev: DevServer
+    make_data: Maker[DataClient], probe: faults.SilentServer, dev: DevServer
 ) -> None:
-    with_default = DataClient(project="acme", base_url=probe.url, api_key=dev.sdk_token)
-    without = DataClient(project="acme", base_url=probe.url)
+    with_default = make_data(project="acme", base_url=probe.url, api_key=dev.sdk_token)
+    without = make_data(project="acme", base_url=probe.url)
     for make in (
         lambda: with_default.endpoint("bot"),
         lambda: without.endpoint("bot", api_key=dev.sdk_token),
@@ -118,10 +128,10 @@ def test_a_control_token_given_to_endpoint_raises_before_any_request(
 
 @pytest.mark.parametrize("token", MALFORMED_SDK)
 def test_a_malformed_control_token_raises_before_any_request(
-    probe: faults.SilentServer, token: str
+    make_mgmt: Maker[ManagementClient], probe: faults.SilentServer, token: str
 ) -> None:
     with pytest.raises(AuthError) as info:
-        ManagementClient(sdk_token=token, base_url=probe.url, project="acme")
+        make_mgmt(sdk_token=token, base_url=probe.url, project="acme")
     assert info.value.code == "wrong_credential_type"
     assert info.value.status_code is None
     assert probe.connections == 0
@@ -129,9 +139,9 @@ def test_a_malformed_control_token_raises_before_any_request(
 
 @pytest.mark.parametrize("token", MALFORMED_LIVE)
 def test_a_malformed_data_key_raises_before_any_request(
-    probe: faults.SilentServer, token: str
+    make_data: Maker[DataClient], probe: faults.SilentServer, token: str
 ) -> None:
-    data = DataClient(project="acme", base_url=probe.url)
+    data = make_data(project="acme", base_url=probe.url)
     with pytest.raises(AuthError) as info:
         data.endpoint("bot", api_key=token)
     assert info.value.code == "wrong_credential_type"
@@ -139,9 +149,11 @@ def test_a_malformed_data_key_raises_before_any_request(
     assert probe.connections == 0
 
 
-def test_the_probe_counts_requests(probe: faults.SilentServer) -> None:
+def test_the_probe_counts_requests(
+    make_mgmt: Maker[ManagementClient], probe: faults.SilentServer
+) -> None:
     """Guards the tests above: a well-formed token does reach the probe."""
-    client = ManagementClient(
+    client = make_mgmt(
         sdk_token=_fresh("sdk"), base_url=probe.url, project="acme", timeout=0.5, max_retries=0
     )
     with pytest.raises(APITimeoutError):
@@ -153,7 +165,7 @@ def test_the_probe_counts_requests(probe: faults.SilentServer) -> None:
 # Focused redaction checks
 
 
-def test_server_messages_are_scrubbed_of_tokens() -> None:
+def test_server_messages_are_scrubbed_of_tokens(make_data: Maker[DataClient]) -> None:
     key = _fresh("live")
     shown = f"ik_live_{_public_id(key)}\u2026"
     replies = [
@@ -163,7 +175,7 @@ def test_server_messages_are_scrubbed_of_tokens() -> None:
         faults.Reply(502, f"<html>upstream said {key}</html>".encode()),
     ]
     with faults.ScriptedServer(replies) as server:
-        endpoint = DataClient(
+        endpoint = make_data(
             project="acme", base_url=server.url, api_key=key, max_retries=0
         ).endpoint("bot")
         errors = []
@@ -177,8 +189,10 @@ def test_server_messages_are_scrubbed_of_tokens() -> None:
     assert shown in errors[0].message and shown in errors[3].message
 
 
-def test_a_secret_in_a_spec_is_refused_without_showing_it(dev: DevServer) -> None:
-    mgmt = dev.management_client()
+def test_a_secret_in_a_spec_is_refused_without_showing_it(
+    make_mgmt: Maker[ManagementClient], dev: DevServer
+) -> None:
+    mgmt = make_mgmt.dev_client()
     cases = {
         "command": {"command": f"vllm serve m --api-key {dev.api_key}"},
         "description": {"description": f"token: {dev.sdk_token}"},
@@ -196,11 +210,13 @@ def test_a_secret_in_a_spec_is_refused_without_showing_it(dev: DevServer) -> Non
     assert "sec-leaky" not in [w.slug for w in mgmt.list()]
 
 
-def test_debug_records_flow_when_logging_is_set_up_after_the_client(dev: DevServer) -> None:
+def test_debug_records_flow_when_logging_is_set_up_after_the_client(
+    make_mgmt: Maker[ManagementClient], dev: DevServer
+) -> None:
     """sdk §11: DEBUG gives one record per HTTP attempt. Applications often configure
     logging after creating their clients (e.g. a module-level client); the level must still
     reach the core."""
-    mgmt = dev.management_client()  # created while inferencekey logs nothing
+    mgmt = make_mgmt.dev_client()  # created while inferencekey logs nothing
     logger = logging.getLogger("inferencekey")
     handler = faults.ListHandler()
     old = logger.level
@@ -256,6 +272,8 @@ def _raised(call: Callable[[], object]) -> InferenceKeyError:
 
 
 def test_no_secret_in_any_output(
+    make_mgmt: Maker[ManagementClient],
+    make_data: Maker[DataClient],
     dev: DevServer,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
@@ -300,6 +318,8 @@ def test_no_secret_in_any_output(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             shown += _exercise(
+                make_mgmt,
+                make_data,
                 dev,
                 chat,
                 embed,
@@ -372,6 +392,8 @@ def test_no_secret_in_any_output(
 
 
 def _exercise(
+    make_mgmt: Maker[ManagementClient],
+    make_data: Maker[DataClient],
     dev: DevServer,
     chat: str,
     embed: str,
@@ -387,8 +409,8 @@ def _exercise(
 ) -> list[object]:
     """Every operation once (and every error it can give); returns all it produced."""
     out: list[object] = []
-    mgmt = ManagementClient(sdk_token=dev.sdk_token, base_url=dev.base_url, project=dev.project)
-    data = DataClient(project=dev.project, base_url=dev.base_url, api_key=dev.api_key)
+    mgmt = make_mgmt(sdk_token=dev.sdk_token, base_url=dev.base_url, project=dev.project)
+    data = make_data(project=dev.project, base_url=dev.base_url, api_key=dev.api_key)
     out += [mgmt, data, mgmt.with_options(timeout=5.0), data.with_options(max_retries=0)]
 
     specs = [
@@ -437,28 +459,28 @@ def _exercise(
     # Errors: from the platform, from local checks, from the network.
     refused = faults.refused_url()
     # Lenient shape check: accepted locally, refused by the platform (401).
-    unsplit_client = ManagementClient(sdk_token=unsplit, base_url=dev.base_url, project=dev.project)
+    unsplit_client = make_mgmt(sdk_token=unsplit, base_url=dev.base_url, project=dev.project)
     out.append(unsplit_client)
     out += [
         _raised(
-            lambda: ManagementClient(
+            lambda: make_mgmt(
                 sdk_token=unknown_sdk, base_url=dev.base_url, project=dev.project
             ).list()
         ),
         _raised(lambda: data.endpoint(chat, api_key=unknown_live).generate_text(prompt="hi")),
-        _raised(lambda: ManagementClient(sdk_token=dev.api_key, base_url=dev.base_url)),
+        _raised(lambda: make_mgmt(sdk_token=dev.api_key, base_url=dev.base_url)),
         _raised(lambda: data.endpoint(chat, api_key=dev.sdk_token)),
         _raised(lambda: unsplit_client.list()),
-        _raised(lambda: ManagementClient(sdk_token=foreign, base_url=dev.base_url)),
+        _raised(lambda: make_mgmt(sdk_token=foreign, base_url=dev.base_url)),
         _raised(lambda: data.endpoint(chat, api_key=foreign)),
         _raised(
-            lambda: ManagementClient(
-                sdk_token=reader, base_url=dev.base_url, project=dev.project
-            ).ensure(faults.fake_spec("sec-denied", "slow_chat.py"))
+            lambda: make_mgmt(sdk_token=reader, base_url=dev.base_url, project=dev.project).ensure(
+                faults.fake_spec("sec-denied", "slow_chat.py")
+            )
         ),
         _raised(lambda: data.endpoint(embed, api_key=narrow).embed(input="x")),
         _raised(
-            lambda: ManagementClient(
+            lambda: make_mgmt(
                 sdk_token=beta["sdk_token"], base_url=dev.base_url, project=dev.project
             ).list()
         ),
@@ -471,18 +493,16 @@ def _exercise(
                 )
             )
         ),
-        _raised(lambda: DataClient(project=dev.project, base_url=dev.base_url).endpoint(chat)),
+        _raised(lambda: make_data(project=dev.project, base_url=dev.base_url).endpoint(chat)),
         _raised(
             lambda: (
-                DataClient(
-                    project=dev.project, base_url=refused, api_key=dev.api_key, max_retries=0
-                )
+                make_data(project=dev.project, base_url=refused, api_key=dev.api_key, max_retries=0)
                 .endpoint(chat)
                 .generate_text(prompt="hi")
             )
         ),
         _raised(
-            lambda: ManagementClient(
+            lambda: make_mgmt(
                 sdk_token=dev.sdk_token, base_url=refused, project=dev.project, max_retries=0
             ).list()
         ),
@@ -490,7 +510,7 @@ def _exercise(
     with faults.SilentServer() as silent:
         out.append(
             _raised(
-                lambda: ManagementClient(
+                lambda: make_mgmt(
                     sdk_token=dev.sdk_token,
                     base_url=silent.url,
                     project=dev.project,
