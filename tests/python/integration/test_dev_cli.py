@@ -1,0 +1,100 @@
+"""``inferencekey dev`` in the foreground: prints the ``export`` lines, mints workload-scoped
+keys for ``inferencekey dev token``, and stops cleanly on SIGINT."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "inferencekey", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_dev_prints_exports_mints_scoped_keys_and_stops_on_sigint(tmp_path: Path) -> None:
+    data_dir = tmp_path / "platform"
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "inferencekey", "dev", "--port", "0", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert dev.stdout is not None
+        exports = dict(
+            dev.stdout.readline().removeprefix("export ").strip().split("=", 1) for _ in range(4)
+        )
+        assert set(exports) == {
+            "INFERENCEKEY_BASE_URL",
+            "INFERENCEKEY_PROJECT",
+            "INFERENCEKEY_SDK_TOKEN",
+            "INFERENCEKEY_API_KEY",
+        }
+        base, project = exports["INFERENCEKEY_BASE_URL"], exports["INFERENCEKEY_PROJECT"]
+        assert project == "acme"
+        assert exports["INFERENCEKEY_SDK_TOKEN"].startswith("ik_sdk_")
+        assert exports["INFERENCEKEY_API_KEY"].startswith("ik_live_")
+        # The printed control token really works against the printed URL.
+        listing = httpx.get(
+            f"{base}/api/projects/{project}/workloads",
+            headers={"Authorization": f"Bearer {exports['INFERENCEKEY_SDK_TOKEN']}"},
+        )
+        assert listing.status_code == 200 and listing.json() == []
+
+        minted = _run_cli("dev", "token", "--workload", "bot", "--data-dir", str(data_dir))
+        assert minted.returncode == 0, minted.stderr
+        line = minted.stdout.strip()
+        assert line.startswith("export INFERENCEKEY_API_KEY=ik_live_")
+        key = line.split("=", 1)[1]
+
+        def models(workload: str) -> httpx.Response:
+            return httpx.get(
+                f"{base}/endpoint/{project}/{workload}/v1/models",
+                headers={"Authorization": f"Bearer {key}"},
+            )
+
+        # Granted "bot" only: an absent "bot" is 404, any other workload 403 (grants never
+        # reveal existence).
+        assert models("bot").status_code == 404
+        other = models("other")
+        assert other.status_code == 403
+        assert other.json()["error"]["code"] == "scope_insufficient"
+
+        dev.send_signal(signal.SIGINT)
+        assert dev.wait(timeout=30) == 0
+        assert not (data_dir / "dev-server.json").exists()
+        with_stopped = _run_cli("dev", "token", "--workload", "bot", "--data-dir", str(data_dir))
+        assert with_stopped.returncode == 1
+        assert "start `inferencekey dev` first" in with_stopped.stderr
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+            dev.wait()
+
+
+def test_dev_runs_a_command_with_the_environment_and_passes_its_status(tmp_path: Path) -> None:
+    script = (
+        "import os, sys; "
+        "print(os.environ['INFERENCEKEY_BASE_URL'], os.environ['INFERENCEKEY_PROJECT']); "
+        "sys.exit(7)"
+    )
+    started = time.monotonic()
+    result = _run_cli("dev", "--temp", "--port", "0", "--", sys.executable, "-c", script)
+    assert result.returncode == 7
+    url, project = result.stdout.split()
+    assert url.startswith("http://127.0.0.1:") and project == "acme"
+    assert time.monotonic() - started < 30
+    assert "local platform at" in result.stderr
+    assert os.environ.get("INFERENCEKEY_BASE_URL") != url  # the parent's environment is untouched
