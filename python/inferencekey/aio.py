@@ -376,9 +376,10 @@ class AsyncManagementClient(NativeClient, _LoopBound):
 
     def __repr__(self) -> str:
         d = self._description
+        state = ", closed" if self._handle.closed else ""
         return (
             f"AsyncManagementClient(base_url={d.get('base_url')!r}, "
-            f"project={d.get('project')!r}, token={d.get('token')!r})"
+            f"project={d.get('project')!r}, token={d.get('token')!r}{state})"
         )
 
 

@@ -1,5 +1,8 @@
 """``inferencekey dev`` in the foreground: prints the ``export`` lines, mints workload-scoped
-keys for ``inferencekey dev token``, and stops cleanly on SIGINT."""
+keys for ``inferencekey dev token``, and stops cleanly on SIGINT.
+
+No async twins here: both tests run the ``inferencekey dev`` program in subprocesses and use no
+SDK client, so there is nothing sync or async to twin (see ``support/asyncio_twin.py``)."""
 
 from __future__ import annotations
 

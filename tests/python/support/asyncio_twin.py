@@ -82,7 +82,7 @@ async def _await(method: Callable[..., Awaitable[T]], args: Any, kwargs: Any) ->
 
 #: ``(filename, lineno)`` of the ``await`` through which a twin calls an async method: the
 #: caller a warning raised with the SDK's ``stacklevel`` must point at.
-AWAIT_SITE = (__file__, _await.__code__.co_firstlineno + 1)
+AWAIT_SITE = (__file__, max(line for *_, line in _await.__code__.co_lines() if line))
 
 
 class Driver:
@@ -283,7 +283,7 @@ class Clients:
             return self._driver
 
     def _make(self, sync_cls: type, from_env: bool, kwargs: Mapping[str, Any]) -> Any:
-        cls = sync_cls if self.flavour == "sync" else ASYNC_OF[sync_cls]
+        cls: Any = sync_cls if self.flavour == "sync" else ASYNC_OF[sync_cls]
         client = cls.from_env(**kwargs) if from_env else cls(**kwargs)
         return client if self.flavour == "sync" else _wrap(self.driver, client)
 
