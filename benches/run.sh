@@ -95,7 +95,7 @@ daemon off;
 master_process on;
 pid $WORK/nginx.pid;
 error_log $WORK/error.log warn;
-events { worker_connections 256; }
+events { worker_connections 2048; }
 http {
     log_format bench '\$request \$status \$body_bytes_sent';
     access_log $WORK/access.log bench buffer=256k flush=1s;
@@ -166,6 +166,9 @@ fi
 log "python: $("$VENV/bin/python" -V) (SDK), $("$REF/bin/python" -V) (reference), $("$PEERS/bin/python" -V) (peers); $(nproc) CPUs"
 "$PEERS/bin/python" "$HERE/bench.py" run --base "$BASE" \
     --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" "$@"
+# Async: 256 concurrent calls through AsyncDataClient against openai.AsyncOpenAI.
+"$PEERS/bin/python" "$HERE/bench_async.py" run --base "$BASE" \
+    --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python"
 
 # What the answerer saw, per path and status (a client that retried or failed shows here).
 kill -USR1 "$NGINX_PID" 2>/dev/null || true  # reopen the logs: flushes the buffered access log

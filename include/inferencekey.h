@@ -256,6 +256,12 @@ ik_status ik_management_readiness_events_async(const ik_management_client *c, co
 // (sdk §3.1), without a client or a network: lets tools validate a whole file first.
 ik_status ik_workload_spec_validate(const char *spec, size_t spec_len, ik_error **err);
 
+// The host process is exiting: from now on no callback runs, neither completion nor log;
+// operations still in flight are dropped. An interpreter that is finalizing cannot take a
+// callback (CPython ends such a thread mid-call), so bindings call this from their exit
+// hook. Irreversible.
+void ik_shutdown(void);
+
 // Rebuilds the runtime in a forked child now rather than on first use.
 void ik_after_fork_child(void);
 

@@ -7,6 +7,7 @@ for calls that return a handle), which checks the status in one place, frees the
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import json.scanner
@@ -71,6 +72,10 @@ def _set_native_log_level(level: int) -> None:
 
 
 _logging.install_native_level_setter(_set_native_log_level)
+# A finalizing interpreter cannot take callbacks (CPython ends the calling thread mid-call,
+# which aborts the process), so in-flight async completions and log records are dropped
+# from here on.
+atexit.register(lib.ik_shutdown)
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
 # The core's JSON is compact UTF-8 with no BOM or padding, so the scanner can be called
 # directly, skipping json.loads' encoding sniffing and whitespace checks.

@@ -1432,6 +1432,27 @@ static void test_freeing_the_borrowed_callback_error_is_harmless(void) {
     ik_management_client_free(m);
 }
 
+/* After ik_shutdown no completion is delivered (the operation still runs and is dropped),
+ * and blocking calls keep working. */
+static void test_shutdown_stops_every_callback(void) {
+    ik_management_client *m = new_mgmt(g_mcfg);
+    waiter *w = waiter_new();
+    ik_error *err = NULL;
+    char *out = NULL;
+    size_t len = 0;
+    REQUIRE(m);
+    ik_shutdown();
+    ik_shutdown(); /* idempotent */
+    CHECK_OK(ik_management_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
+    CHECK(!waiter_wait(w, 1.5));
+    CHECK(w->calls == 0);
+    CHECK_STATUS(ik_management_list(m, LIT("{}"), NULL, &out, &len, &err), IK_ERR_CONNECTION);
+    ik_error_free(err);
+    /* The dropped operation has finished by now; its waiter is no longer referenced. */
+    waiter_free(w);
+    ik_management_client_free(m);
+}
+
 /* Inside a callback (a runtime thread), every blocking call must refuse: wrong_thread. */
 struct in_cb_ctx {
     ik_management_client *m;
@@ -1698,5 +1719,7 @@ int main(void) {
     RUN(test_one_client_shared_by_threads, 90);
     RUN(test_fork_child_gets_a_fresh_runtime, 90);
     RUN(test_dev_server_argument_errors, 20);
+    /* Last: it is irreversible for the process. */
+    RUN(test_shutdown_stops_every_callback, 30);
     return h_summary();
 }

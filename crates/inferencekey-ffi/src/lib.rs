@@ -30,7 +30,7 @@ pub use endpoint::*;
 pub use error::*;
 pub use log::*;
 pub use management::*;
-pub use ops::ik_callback;
+pub use ops::{ik_callback, ik_shutdown};
 pub use runtime::ik_after_fork_child;
 pub use status::*;
 pub use stream::*;

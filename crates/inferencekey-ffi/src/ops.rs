@@ -4,6 +4,7 @@
 use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::FutureExt;
 use inferencekey_core::Error;
@@ -93,11 +94,29 @@ where
     Ok(())
 }
 
+/// Set by `ik_shutdown`: completions are dropped instead of delivered.
+static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// The host process is exiting: from now on no callback runs, neither completion nor log;
+/// operations still in flight are dropped. An interpreter that is finalizing cannot take a
+/// callback (CPython ends such a thread mid-call), so bindings call this from their exit
+/// hook. Irreversible.
+#[no_mangle]
+pub extern "C" fn ik_shutdown() {
+    crate::boundary::guard_or((), || {
+        SHUT_DOWN.store(true, Ordering::SeqCst);
+        inferencekey_core::log::set_sink(None, None);
+    });
+}
+
 unsafe fn complete(
     cb: unsafe extern "C" fn(*mut c_void, ik_status, *const c_char, usize, *const ik_error),
     user_data: *mut c_void,
     outcome: FfiResult<Option<String>>,
 ) {
+    if SHUT_DOWN.load(Ordering::SeqCst) {
+        return;
+    }
     match outcome {
         Ok(Some(json)) => {
             let text = to_cstring(&json);
