@@ -10,11 +10,13 @@ each call through one module-level trampoline, which hops to the awaiting event 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import builtins
 import contextlib
 import itertools
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -73,6 +75,18 @@ def _on_complete(user_data: Any, status: int, json: Any, json_len: int, err: Any
     with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(_settle, future, outcome)
 
+
+def _quiesce_at_exit() -> None:
+    """Stops completions before the interpreter finalizes, then lets any callback already
+    waiting for the GIL finish (a finalizing CPython would end that thread mid-call, which
+    aborts the process). Costs nothing when no async call is in flight."""
+    lib.ik_shutdown()
+    deadline = time.monotonic() + 0.5
+    while _pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+atexit.register(_quiesce_at_exit)
 
 _trampoline = ffi.callback(
     "void(void *, int32_t, const char *, size_t, const ik_error *)", _on_complete

@@ -335,7 +335,15 @@ async fn upstream_failures_map_to_the_contract_codes() {
     .await;
     let pid = fake_pids(&markers)[0];
     assert_error(p.chat("flaky", "crash", false).await, 502, "upstream_error").await;
-    let frames = p.readiness("flaky").await;
+    // The supervisor notices the exit just after the 502; give it a bounded moment.
+    let mut frames = p.readiness("flaky").await;
+    for _ in 0..100 {
+        if frames.last().is_some_and(|f| f["phase"] == "error") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        frames = p.readiness("flaky").await;
+    }
     let last = frames.last().unwrap();
     assert_eq!(last["phase"], "error", "{frames:#?}");
     assert!(last["message"].as_str().unwrap().contains("while serving"));
