@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from . import _ffi, _logging
 from ._options import client_options, partial_options
@@ -53,14 +54,51 @@ def slug_arg(value: object) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Plane:
+    """The native functions of one client type (management or data)."""
+
+    ctype: str
+    new: Any
+    free: Any
+    describe: Any
+    with_options: Any
+
+
+MANAGEMENT = Plane(
+    "ik_management_client",
+    _ffi.lib.ik_management_client_new,
+    _ffi.lib.ik_management_client_free,
+    _ffi.lib.ik_management_client_describe,
+    _ffi.lib.ik_management_client_with_options,
+)
+DATA = Plane(
+    "ik_data_client",
+    _ffi.lib.ik_data_client_new,
+    _ffi.lib.ik_data_client_free,
+    _ffi.lib.ik_data_client_describe,
+    _ffi.lib.ik_data_client_with_options,
+)
+
+
+C = TypeVar("C", bound="NativeClient")
+
+
 class NativeClient:
-    """A native client handle with the ``close()``/``with`` protocol of sdk §4."""
+    """A native client handle with the ``close()``/``with`` protocol of sdk §4. Sync and async
+    clients of one plane open and clone through the same :class:`Plane`."""
 
     __slots__ = ("_description", "_handle")
 
-    def __init__(self, handle: _ffi.Handle) -> None:
-        self._handle = handle
-        self._description: dict[str, Any] = {}
+    _plane: ClassVar[Plane]
+
+    def __init__(self, config: bytes) -> None:
+        ptr = _ffi.call_into(self._plane.new, self._plane.ctype, config, len(config))
+        self._adopt(ptr)
+        self._description: dict[str, Any] = describe(self._plane.describe, ptr)
+
+    def _adopt(self, ptr: Any) -> None:
+        self._handle = _ffi.Handle(ptr, self._plane.free)
 
     @property
     def _ptr(self) -> Any:
@@ -68,27 +106,23 @@ class NativeClient:
             raise InferenceKeyError("this client is closed", code="client_closed")
         return self._handle.ptr
 
+    def _clone_with_options(self: C, timeout: object, max_retries: object) -> C:
+        """A copy with other timeouts or retries, sharing credentials, connections and (async
+        clients) the event loop binding."""
+        opts = _ffi.encode(partial_options(timeout, max_retries))
+        ptr = _ffi.call_into(
+            self._plane.with_options, self._plane.ctype, self._ptr, opts, len(opts)
+        )
+        clone = type(self).__new__(type(self))
+        clone._adopt(ptr)
+        clone._description = self._description
+        if hasattr(self, "_loop"):
+            clone._loop = self._loop  # type: ignore[attr-defined]
+        return clone
+
     def close(self) -> None:
         """Releases the native client (and its token). Later calls raise ``client_closed``."""
         self._handle.close()
-
-
-C = TypeVar("C", bound=NativeClient)
-
-
-def clone_with_options(
-    client: C, new: Any, free: Any, ctype: str, timeout: object, max_retries: object
-) -> C:
-    """A copy of ``client`` with other timeouts or retries, sharing credentials, connections
-    and (async clients) the event loop binding."""
-    opts = _ffi.encode(partial_options(timeout, max_retries))
-    ptr = _ffi.call_into(new, ctype, client._ptr, opts, len(opts))
-    clone = type(client).__new__(type(client))
-    NativeClient.__init__(clone, _ffi.Handle(ptr, free))
-    clone._description = client._description
-    if hasattr(client, "_loop"):
-        clone._loop = client._loop  # type: ignore[attr-defined]
-    return clone
 
 
 def describe(fn: Any, ptr: Any) -> dict[str, Any]:

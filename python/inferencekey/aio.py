@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from . import _ffi, _logging
-from ._client import NativeClient, clone_with_options, describe, native_config, opt_str, slug_arg
+from ._client import DATA, MANAGEMENT, NativeClient, describe, native_config, opt_str, slug_arg
 from ._ffi import NULL, ffi, lib
 from .data import chat_request, embed_request, rerank_request
 from .enums import OnDrift
@@ -251,6 +251,7 @@ class AsyncManagementClient(NativeClient, _LoopBound):
     """The async twin of :class:`~inferencekey.ManagementClient`."""
 
     __slots__ = ("_loop",)
+    _plane = MANAGEMENT
 
     def __init__(
         self,
@@ -262,19 +263,16 @@ class AsyncManagementClient(NativeClient, _LoopBound):
         max_retries: int = 2,
         _from_env: bool = False,
     ) -> None:
-        config = native_config(
-            from_env=_from_env,
-            base_url=base_url,
-            project=project,
-            timeout=timeout,
-            max_retries=max_retries,
-            sdk_token=sdk_token,
+        super().__init__(
+            native_config(
+                from_env=_from_env,
+                base_url=base_url,
+                project=project,
+                timeout=timeout,
+                max_retries=max_retries,
+                sdk_token=sdk_token,
+            )
         )
-        ptr = _ffi.call_into(
-            lib.ik_management_client_new, "ik_management_client", config, len(config)
-        )
-        super().__init__(_ffi.Handle(ptr, lib.ik_management_client_free))
-        self._description = describe(lib.ik_management_client_describe, ptr)
         self._loop = None
 
     @classmethod
@@ -300,14 +298,7 @@ class AsyncManagementClient(NativeClient, _LoopBound):
         self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
     ) -> AsyncManagementClient:
         """A client with other timeouts or retries, sharing credentials, connections and loop."""
-        return clone_with_options(
-            self,
-            lib.ik_management_client_with_options,
-            lib.ik_management_client_free,
-            "ik_management_client",
-            timeout,
-            max_retries,
-        )
+        return self._clone_with_options(timeout, max_retries)
 
     async def _call(self, fn: Any, request: dict[str, Any]) -> Any:
         self._check_loop()
@@ -401,6 +392,7 @@ class AsyncDataClient(NativeClient, _LoopBound):
     """The async twin of :class:`~inferencekey.DataClient`."""
 
     __slots__ = ("_loop",)
+    _plane = DATA
 
     def __init__(
         self,
@@ -412,17 +404,16 @@ class AsyncDataClient(NativeClient, _LoopBound):
         max_retries: int = 2,
         _from_env: bool = False,
     ) -> None:
-        config = native_config(
-            from_env=_from_env,
-            base_url=base_url,
-            project=project,
-            timeout=timeout,
-            max_retries=max_retries,
-            api_key=api_key,
+        super().__init__(
+            native_config(
+                from_env=_from_env,
+                base_url=base_url,
+                project=project,
+                timeout=timeout,
+                max_retries=max_retries,
+                api_key=api_key,
+            )
         )
-        ptr = _ffi.call_into(lib.ik_data_client_new, "ik_data_client", config, len(config))
-        super().__init__(_ffi.Handle(ptr, lib.ik_data_client_free))
-        self._description = describe(lib.ik_data_client_describe, ptr)
         self._loop = None
 
     @classmethod
@@ -448,14 +439,7 @@ class AsyncDataClient(NativeClient, _LoopBound):
         self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
     ) -> AsyncDataClient:
         """A client with other timeouts or retries, sharing credentials, connections and loop."""
-        return clone_with_options(
-            self,
-            lib.ik_data_client_with_options,
-            lib.ik_data_client_free,
-            "ik_data_client",
-            timeout,
-            max_retries,
-        )
+        return self._clone_with_options(timeout, max_retries)
 
     def endpoint(self, workload_slug: str, *, api_key: str | None = None) -> AsyncEndpoint:
         """Synchronous: no network. The endpoint shares this client's loop binding."""

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _ffi, _logging
-from ._client import NativeClient, clone_with_options, describe, native_config, opt_str, slug_arg
+from ._client import DATA, NativeClient, describe, native_config, opt_str, slug_arg
 from ._ffi import NULL, lib
 from ._streams import TextStream, open_stream
 from .errors import InferenceKeyError, ValidationError
@@ -24,6 +24,7 @@ class DataClient(NativeClient):
     """A data-plane client for one project. Cheap endpoints share its connection pool."""
 
     __slots__ = ()
+    _plane = DATA
 
     def __init__(
         self,
@@ -35,17 +36,16 @@ class DataClient(NativeClient):
         max_retries: int = 2,
         _from_env: bool = False,
     ) -> None:
-        config = native_config(
-            from_env=_from_env,
-            base_url=base_url,
-            project=project,
-            timeout=timeout,
-            max_retries=max_retries,
-            api_key=api_key,
+        super().__init__(
+            native_config(
+                from_env=_from_env,
+                base_url=base_url,
+                project=project,
+                timeout=timeout,
+                max_retries=max_retries,
+                api_key=api_key,
+            )
         )
-        ptr = _ffi.call_into(lib.ik_data_client_new, "ik_data_client", config, len(config))
-        super().__init__(_ffi.Handle(ptr, lib.ik_data_client_free))
-        self._description = describe(lib.ik_data_client_describe, ptr)
 
     @classmethod
     def from_env(
@@ -71,14 +71,7 @@ class DataClient(NativeClient):
         self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
     ) -> DataClient:
         """A client with other timeouts or retries, sharing the connection pool."""
-        return clone_with_options(
-            self,
-            lib.ik_data_client_with_options,
-            lib.ik_data_client_free,
-            "ik_data_client",
-            timeout,
-            max_retries,
-        )
+        return self._clone_with_options(timeout, max_retries)
 
     def endpoint(self, workload_slug: str, *, api_key: str | None = None) -> Endpoint:
         """The endpoint of one workload. No network; the slug and key are checked here."""

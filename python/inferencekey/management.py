@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _ffi
-from ._client import NativeClient, clone_with_options, describe, native_config, opt_str, slug_arg
+from ._client import MANAGEMENT, NativeClient, native_config, opt_str, slug_arg
 from ._ffi import lib
 from ._options import wait_timeout
 from ._streams import ReadinessStream, open_stream
@@ -24,6 +24,7 @@ class ManagementClient(NativeClient):
     """Declares and inspects workloads of one project. Thread-safe; share one per process."""
 
     __slots__ = ()
+    _plane = MANAGEMENT
 
     def __init__(
         self,
@@ -35,19 +36,16 @@ class ManagementClient(NativeClient):
         max_retries: int = 2,
         _from_env: bool = False,
     ) -> None:
-        config = native_config(
-            from_env=_from_env,
-            base_url=base_url,
-            project=project,
-            timeout=timeout,
-            max_retries=max_retries,
-            sdk_token=sdk_token,
+        super().__init__(
+            native_config(
+                from_env=_from_env,
+                base_url=base_url,
+                project=project,
+                timeout=timeout,
+                max_retries=max_retries,
+                sdk_token=sdk_token,
+            )
         )
-        ptr = _ffi.call_into(
-            lib.ik_management_client_new, "ik_management_client", config, len(config)
-        )
-        super().__init__(_ffi.Handle(ptr, lib.ik_management_client_free))
-        self._description = describe(lib.ik_management_client_describe, ptr)
 
     @classmethod
     def from_env(
@@ -73,14 +71,7 @@ class ManagementClient(NativeClient):
         self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
     ) -> ManagementClient:
         """A client with other timeouts or retries, sharing credentials and connections."""
-        return clone_with_options(
-            self,
-            lib.ik_management_client_with_options,
-            lib.ik_management_client_free,
-            "ik_management_client",
-            timeout,
-            max_retries,
-        )
+        return self._clone_with_options(timeout, max_retries)
 
     def _call(self, fn: Callable[..., int], request: dict[str, Any]) -> Any:
         body = _ffi.encode(request)
