@@ -76,7 +76,24 @@ _logging.install_native_level_setter(_set_native_log_level)
 # which aborts the process), so in-flight async completions and log records are dropped
 # from here on.
 atexit.register(lib.ik_shutdown)
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+
+
+def _make_dumps() -> Callable[[Any], str]:
+    """Compact JSON with NaN refused. The C encoder that ``JSONEncoder.encode`` builds on every
+    call is built once here, with no circular-reference markers (a cycle ends in
+    ``RecursionError``, refused like any unencodable value)."""
+    encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return encoder.encode
+    c_encode = make(
+        None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    join = "".join
+    return lambda payload: join(c_encode(payload, 0))
+
+
+_dumps = _make_dumps()
 # The core's JSON is compact UTF-8 with no BOM or padding, so the scanner can be called
 # directly, skipping json.loads' encoding sniffing and whitespace checks.
 _scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
@@ -109,7 +126,7 @@ def encode(payload: Any) -> bytes:
     """JSON for the boundary. NaN and infinities are refused here, as the core would."""
     try:
         return _dumps(payload).encode()
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         from .errors import ValidationError
 
         raise ValidationError(

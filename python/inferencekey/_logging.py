@@ -47,6 +47,9 @@ if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
     logger.addHandler(logging.NullHandler())
 
 _lock = threading.Lock()
+# ``logging`` empties every logger's ``_cache`` whenever a level changes (``setLevel``,
+# ``logging.disable``): this key, left in it after a push, means nothing changed since.
+_PUSHED_KEY: Final = object()
 _setter: Callable[[int], object] | None = None
 _pushed: int | None = None
 _env_applied = False
@@ -115,17 +118,25 @@ def install_native_level_setter(setter: Callable[[int], object]) -> None:
     with _lock:
         _setter = setter
         _pushed = None
+        getattr(logger, "_cache", {}).pop(_PUSHED_KEY, None)
 
 
 def sync_native_level() -> int:
     """Applies ``INFERENCEKEY_LOG`` unless already done, then pushes :func:`native_max_level`
-    to the core if it changed since the last push. Cheap (no lock when nothing changed), so
-    the binding calls it before every native operation: logging configured after a client was
-    created still gets the core's records."""
+    to the core if it changed since the last push. Cheap (a dict lookup when nothing
+    changed), so the binding calls it before every native operation: logging configured after
+    a client was created still gets the core's records."""
     global _pushed
+    cache: dict[object, Any] | None = getattr(logger, "_cache", None)
     if _env_applied and _setter is not None:
+        if cache is not None:
+            known = cache.get(_PUSHED_KEY)
+            if known is not None:
+                return known  # type: ignore[no-any-return]
         level = native_max_level()
         if level == _pushed:
+            if cache is not None:
+                cache[_PUSHED_KEY] = level
             return level
     with _lock:
         if not _env_applied:
@@ -134,6 +145,8 @@ def sync_native_level() -> int:
         if _setter is not None and level != _pushed:
             _setter(level)
             _pushed = level
+        if cache is not None and _setter is not None:
+            cache[_PUSHED_KEY] = level
         return level
 
 

@@ -157,6 +157,8 @@ pub struct Usage {
     pub total_tokens: u64,
 }
 
+/// A chat completion. Serialised with `raw` as the response body's own JSON text, so
+/// bindings decode it only if it is read (and the core never encodes it again).
 #[derive(Debug, Clone, Serialize)]
 pub struct TextResult {
     pub text: String,
@@ -164,10 +166,20 @@ pub struct TextResult {
     pub finish_reason: Option<String>,
     pub usage: Option<Usage>,
     pub request_id: Option<String>,
-    pub raw: Value,
-    /// The undecoded body `raw` came from, for bindings that hand `raw` over as text.
-    #[serde(skip)]
+    /// The response body, a JSON object.
+    #[serde(rename = "raw", serialize_with = "body_as_text")]
     pub body: Bytes,
+}
+
+impl TextResult {
+    /// The decoded response body.
+    pub fn raw(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+fn body_as_text<S: serde::Serializer>(body: &Bytes, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(body))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -233,18 +245,17 @@ impl Endpoint {
     pub async fn generate_text(&self, request: &GenerateRequest) -> Result<TextResult> {
         let body = self.chat_body(request, false)?;
         let reply = self.post(&self.urls.chat, body).await?;
-        let raw = reply.json()?;
-        let choice = first_choice(&raw).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
+        let (text, model, finish_reason, usage) = match Completion::decode(&reply.body) {
+            Some(c) => c.into_parts(&self.slug),
+            None => lenient_parts(&reply.json()?, &self.slug)
+                .map_err(|e| e.with_request_id(reply.request_id.clone()))?,
+        };
         Ok(TextResult {
-            text: text_of(choice.get("message").and_then(|m| m.get("content"))),
-            model: self.model_of(&raw),
-            finish_reason: choice
-                .get("finish_reason")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            usage: usage_of(&raw),
+            text,
+            model,
+            finish_reason,
+            usage,
             request_id: reply.request_id,
-            raw,
             body: reply.body,
         })
     }
@@ -378,9 +389,7 @@ impl Endpoint {
     }
 
     fn model_of(&self, raw: &Value) -> String {
-        raw.get("model")
-            .and_then(Value::as_str)
-            .map_or_else(|| self.slug.clone(), str::to_owned)
+        model_or(raw, &self.slug)
     }
 
     fn call<'a>(&'a self, url: &'a reqwest::Url, body: Value, sse: bool) -> Call<'a> {
@@ -389,7 +398,7 @@ impl Endpoint {
             url: url.clone(),
             path: url.path(),
             token: &self.key,
-            body: Some(Bytes::from(body.to_string())),
+            body: Some(Bytes::from(serde_json::to_vec(&body).unwrap_or_default())),
             sse,
             limits: self.transport.limits,
         }
@@ -553,6 +562,92 @@ fn merge_extra(
     Ok(())
 }
 
+/// The usual shape of a chat completion, decoded without building a `Value` tree. Any other
+/// shape (a missing choice, a number where text belongs) fails here and goes through the
+/// lenient `Value` path, which decides what it means.
+#[derive(Deserialize)]
+struct Completion<'a> {
+    #[serde(borrow)]
+    choices: Vec<CompletionChoice<'a>>,
+    #[serde(borrow)]
+    model: Option<std::borrow::Cow<'a, str>>,
+    usage: Option<CompletionUsage>,
+}
+
+#[derive(Deserialize)]
+struct CompletionChoice<'a> {
+    #[serde(borrow)]
+    message: CompletionMessage<'a>,
+    #[serde(borrow)]
+    finish_reason: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct CompletionMessage<'a> {
+    #[serde(borrow)]
+    content: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct CompletionUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    total_tokens: Option<u64>,
+}
+
+type CompletionParts = (String, String, Option<String>, Option<Usage>);
+
+impl<'a> Completion<'a> {
+    fn decode(body: &'a [u8]) -> Option<Completion<'a>> {
+        serde_json::from_slice::<Completion<'a>>(body)
+            .ok()
+            .filter(|c| !c.choices.is_empty())
+    }
+
+    /// What `generate_text` returns, as the `Value` path would compute it.
+    fn into_parts(self, slug: &str) -> CompletionParts {
+        let choice = self.choices.into_iter().next().expect("checked non-empty");
+        let usage = self.usage.map(|u| {
+            let (prompt, completion) = (
+                u.prompt_tokens.unwrap_or(0),
+                u.completion_tokens.unwrap_or(0),
+            );
+            Usage {
+                prompt_tokens: prompt,
+                completion_tokens: completion,
+                total_tokens: u.total_tokens.unwrap_or(prompt + completion),
+            }
+        });
+        (
+            choice.message.content.map(String::from).unwrap_or_default(),
+            self.model.map_or_else(|| slug.to_owned(), String::from),
+            choice.finish_reason.map(String::from),
+            usage,
+        )
+    }
+}
+
+/// A chat completion's parts from any decoded body (the fallback of [`Completion`]).
+fn lenient_parts(raw: &Value, slug: &str) -> Result<CompletionParts> {
+    let choice = first_choice(raw)?;
+    Ok((
+        text_of(choice.get("message").and_then(|m| m.get("content"))),
+        model_or(raw, slug),
+        choice
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        usage_of(raw),
+    ))
+}
+
+/// `model` when it is text, else the workload's slug.
+fn model_or(raw: &Value, slug: &str) -> String {
+    raw.get("model")
+        .and_then(Value::as_str)
+        .map_or_else(|| slug.to_owned(), str::to_owned)
+}
+
 fn first_choice(raw: &Value) -> Result<&Value> {
     raw.get("choices")
         .and_then(Value::as_array)
@@ -651,6 +746,39 @@ fn rerank_items_of(raw: &Value) -> Result<Vec<RerankItem>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_completion_decoding_agrees_with_the_lenient_path() {
+        let bodies = [
+            r#"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"model":"m","usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#,
+            r#"{"choices":[{"message":{"content":null},"finish_reason":null}],"model":null,"usage":null}"#,
+            r#"{"choices":[{"message":{"content":"a\"b\u00e9"},"finish_reason":"length"}],"usage":{"prompt_tokens":1}}"#,
+            r#"{"choices":[{"message":{"content":"t"}},{"message":{"content":"second"}}],"model":"m"}"#,
+            // Shapes only the lenient path accepts: each must still give its answer.
+            r#"{"choices":[{"message":{"content":7},"finish_reason":3}],"model":5}"#,
+            r#"{"choices":[{"delta":{}}],"usage":{"prompt_tokens":-1,"completion_tokens":2.5}}"#,
+            r#"{"choices":[{"message":{"content":"x"}}],"usage":"lots"}"#,
+        ];
+        for (i, body) in bodies.iter().enumerate() {
+            let raw: Value = serde_json::from_str(body).unwrap();
+            let lenient = lenient_parts(&raw, "slug").unwrap();
+            match Completion::decode(body.as_bytes()) {
+                Some(c) => {
+                    assert!(i < 4, "case {i} should need the lenient path");
+                    assert_eq!(c.into_parts("slug"), lenient, "case {i}");
+                }
+                None => assert!(i >= 4, "case {i} should decode typed"),
+            }
+        }
+        for body in [r#"{"choices":[]}"#, r#"{"model":"m"}"#, r#"{"choices":{}}"#] {
+            assert!(Completion::decode(body.as_bytes()).is_none());
+            let raw: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(
+                lenient_parts(&raw, "s").unwrap_err().code,
+                "invalid_response"
+            );
+        }
+    }
 
     #[test]
     fn embeddings_follow_index_order() {

@@ -1,7 +1,10 @@
 //! HTTP transport: one pooled connection set per process, per-attempt timeouts, and the
 //! retry contract of wire §3.3 (backoff, `Retry-After`, which methods may be repeated).
+//!
+//! Attempts go through reqwest, except unary exchanges of a thread marked a blocking caller
+//! ([`as_blocking_caller`]), which do their socket I/O on that thread ([`crate::http1`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -13,6 +16,7 @@ use serde_json::Value;
 
 use crate::config::Limits;
 use crate::error::{self, Error, ErrorKind, Result};
+use crate::http1;
 use crate::log::Level;
 use crate::sse::SseDecoder;
 use crate::token::Token;
@@ -26,6 +30,8 @@ const BACKOFF_CAP: f64 = 8.0;
 struct Pool {
     connect_timeout: Duration,
     client: Mutex<(u32, reqwest::Client)>,
+    /// Connections of blocking callers' unary exchanges.
+    blocking: http1::Pool,
     /// Identifies this pool's per-thread clients; they die with it.
     identity: Arc<()>,
 }
@@ -42,6 +48,23 @@ thread_local! {
     /// thread, with no hop to a worker): their connections belong to that thread's runtime,
     /// so each thread keeps its own.
     static THREAD_CLIENTS: RefCell<Vec<ThreadClient>> = const { RefCell::new(Vec::new()) };
+
+    /// Set while this thread runs a blocking call that nothing else waits on or cancels.
+    static BLOCKING_CALLER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with this thread marked as a blocking caller: the unary HTTP exchanges that `f`
+/// drives (on a current-thread runtime) block this thread in their socket calls instead of
+/// going through the async client. Only for calls that cannot be cancelled from elsewhere.
+pub fn as_blocking_caller<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BLOCKING_CALLER.with(|b| b.set(self.0));
+        }
+    }
+    let _restore = Restore(BLOCKING_CALLER.with(|b| b.replace(true)));
+    f()
 }
 
 impl Pool {
@@ -49,6 +72,7 @@ impl Pool {
         Ok(Pool {
             connect_timeout,
             client: Mutex::new((std::process::id(), build_client(connect_timeout)?)),
+            blocking: http1::Pool::new(connect_timeout),
             identity: Arc::new(()),
         })
     }
@@ -211,17 +235,21 @@ impl Transport {
         let mut attempt = 0u32;
         loop {
             let started = Instant::now();
-            let outcome = tokio::time::timeout(call.limits.request_timeout, async {
-                match self.attempt(call).await {
-                    Attempt::Reply(resp) => read_reply(resp).await,
-                    Attempt::Failed {
-                        err,
-                        reached_server,
-                    } => Err((err, reached_server)),
-                }
-            })
-            .await
-            .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)));
+            let outcome = if !call.sse && BLOCKING_CALLER.with(Cell::get) {
+                self.exchange_blocking(call)
+            } else {
+                tokio::time::timeout(call.limits.request_timeout, async {
+                    match self.attempt(call).await {
+                        Attempt::Reply(resp) => read_reply(resp).await,
+                        Attempt::Failed {
+                            err,
+                            reached_server,
+                        } => Err((err, reached_server)),
+                    }
+                })
+                .await
+                .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)))
+            };
             match outcome {
                 Ok(reply) => {
                     log_attempt(
@@ -322,28 +350,18 @@ impl Transport {
         let mut auth = match HeaderValue::from_str(&format!("Bearer {}", call.token.expose())) {
             Ok(v) => v,
             Err(_) => {
-                let err = Error::new(
-                    ErrorKind::Auth,
-                    "invalid_credential",
-                    "the token is not valid ASCII",
-                );
                 return Attempt::Failed {
-                    err,
+                    err: unusable_token(),
                     reached_server: false,
                 };
             }
         };
         auth.set_sensitive(true);
-        let accept = if call.sse {
-            "text/event-stream"
-        } else {
-            "application/json"
-        };
         let mut req = client
             .request(call.method.clone(), call.url.clone())
             .header(AUTHORIZATION, auth)
             .header(USER_AGENT, self.user_agent.clone())
-            .header(ACCEPT, accept);
+            .header(ACCEPT, accept(call));
         if let Some(body) = &call.body {
             req = req
                 .header(CONTENT_TYPE, "application/json")
@@ -358,6 +376,35 @@ impl Transport {
                     reached_server,
                 }
             }
+        }
+    }
+
+    /// One attempt of a unary exchange, on this thread.
+    fn exchange_blocking(&self, call: &Call<'_>) -> std::result::Result<Reply, (Error, bool)> {
+        let token = call.token.expose();
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err((unusable_token(), false));
+        }
+        let request = http1::Request {
+            method: call.method.as_str(),
+            url: &call.url,
+            token,
+            user_agent: self.user_agent.to_str().unwrap_or_default(),
+            accept: accept(call),
+            body: call.body.as_deref(),
+        };
+        match self
+            .pool
+            .blocking
+            .exchange(&request, call.limits.request_timeout)
+        {
+            Ok(r) => Ok(Reply {
+                status: r.status,
+                retry_after: retry_after_of(r.retry_after_ms.as_deref(), r.retry_after.as_deref()),
+                body: r.body,
+                request_id: r.request_id,
+            }),
+            Err(f) => Err((f.err, f.reached_server)),
         }
     }
 
@@ -461,18 +508,18 @@ pub fn backoff(n: u32) -> Duration {
 
 /// `retry-after-ms` wins over `Retry-After` (seconds or an HTTP-date).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    retry_after_of(text("retry-after-ms"), text("retry-after"))
+}
+
+/// [`retry_after`] from the two header values.
+fn retry_after_of(ms: Option<&str>, retry_after: Option<&str>) -> Option<Duration> {
+    if let Some(ms) = ms.and_then(|v| v.trim().parse::<f64>().ok()) {
         if ms.is_finite() && ms >= 0.0 {
             return Some(Duration::from_secs_f64(ms / 1000.0));
         }
     }
-    let value = text("retry-after")?;
+    let value = retry_after?.trim();
     if let Ok(secs) = value.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }
@@ -544,6 +591,22 @@ async fn read_reply(resp: reqwest::Response) -> std::result::Result<Reply, (Erro
         body,
         request_id,
     })
+}
+
+fn accept(call: &Call<'_>) -> &'static str {
+    if call.sse {
+        "text/event-stream"
+    } else {
+        "application/json"
+    }
+}
+
+fn unusable_token() -> Error {
+    Error::new(
+        ErrorKind::Auth,
+        "invalid_credential",
+        "the token is not valid ASCII",
+    )
 }
 
 fn timed_out(after: Duration) -> Error {

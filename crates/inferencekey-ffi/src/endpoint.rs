@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use inferencekey_core::config::{CallOptions, ClientConfig};
 use inferencekey_core::data::{
-    DataClient, EmbedRequest, EmbedResult, Endpoint, GenerateRequest, RerankRequest, TextResult,
+    DataClient, EmbedRequest, EmbedResult, Endpoint, GenerateRequest, RerankRequest,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -188,22 +188,9 @@ pub extern "C" fn ik_endpoint_free(e: *mut ik_endpoint) {
 
 fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
     let (ep, r) = request::<GenerateRequest>(e, req, len)?;
-    Ok(Box::pin(async move {
-        to_json(&text_result(ep.generate_text(&r).await?))
-    }))
-}
-
-/// The `TextResult` JSON with `raw` as the body's own JSON text: bindings decode it only if
-/// it is read, and the core does not encode it again.
-fn text_result(result: TextResult) -> Value {
-    json!({
-        "text": result.text,
-        "model": result.model,
-        "finish_reason": result.finish_reason,
-        "usage": result.usage,
-        "request_id": result.request_id,
-        "raw": String::from_utf8_lossy(&result.body),
-    })
+    Ok(Box::pin(
+        async move { to_json(&ep.generate_text(&r).await?) },
+    ))
 }
 
 fn embed_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {

@@ -48,11 +48,17 @@ async fn cancellable<T>(
 }
 
 /// Runs an operation that completes within the call, on the caller's thread and runtime.
+/// With no token to watch, its HTTP exchanges block the thread in socket calls directly.
 pub(crate) fn blocking<T>(
     cancel: Option<CancellationToken>,
     fut: impl Future<Output = Result<T, Error>>,
 ) -> FfiResult<T> {
-    runtime::block_on_caller(cancellable(cancel, fut))?
+    match cancel {
+        None => inferencekey_core::transport::as_blocking_caller(|| {
+            runtime::block_on_caller(fut.map(|r| r.map_err(core_error)))
+        })?,
+        Some(_) => runtime::block_on_caller(cancellable(cancel, fut))?,
+    }
 }
 
 /// Runs an operation on the shared runtime, blocking the caller: for streams, whose

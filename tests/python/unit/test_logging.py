@@ -188,6 +188,26 @@ def test_sync_native_level_pushes_only_changes(monkeypatch: pytest.MonkeyPatch) 
     assert pushed == [2, 4]
 
 
+def test_sync_sees_disable_and_a_new_setter_after_its_cached_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("INFERENCEKEY_LOG", raising=False)
+    pushed: list[int] = []
+    _logging.install_native_level_setter(pushed.append)
+    logging.getLogger("inferencekey").setLevel(logging.DEBUG)
+    assert sync_native_level() == sync_native_level() == 4
+    logging.disable(logging.INFO)
+    try:
+        assert sync_native_level() == 2
+    finally:
+        logging.disable(logging.NOTSET)
+    assert sync_native_level() == 4
+    again: list[int] = []
+    _logging.install_native_level_setter(again.append)
+    assert sync_native_level() == 4
+    assert (pushed, again) == ([4, 2, 4], [4])
+
+
 def test_sync_applies_the_env_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INFERENCEKEY_LOG", "debug")
     _logging._env_applied = False
