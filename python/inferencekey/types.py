@@ -12,6 +12,7 @@ raises ``inferencekey.ValidationError`` (``invalid_field``), never pydantic's ow
 
 from __future__ import annotations
 
+import binascii
 import enum
 import json
 import math
@@ -559,13 +560,19 @@ class ReadinessEvent(_Frozen):
 # Data-plane results, with a lazily built ``raw``.
 
 
+class _Base64Json(str):
+    """A response body as the core hands it over (``raw_b64``): base64 of its JSON text."""
+
+    __slots__ = ()
+
+
 class _RawResult(_Frozen):
     """Base of results that expose the decoded response body as ``raw``.
 
     ``raw`` is kept privately and resolved on first access: the core may hand it over as a
-    dict, as JSON text (parsed on access), or, for embeddings, with the vectors left out of
-    ``data[]`` (filled back in from ``embeddings`` on access) so that a large body is decoded
-    once (sdk-behaviour §3.2). It is still part of ``model_dump()`` and of equality.
+    dict, as base64 of its JSON text (decoded on access), or, for embeddings, with the vectors
+    left out of ``data[]`` (filled back in from ``embeddings`` on access) so that a large body
+    is decoded once (sdk-behaviour §3.2). It is still part of ``model_dump()`` and of equality.
     """
 
     _raw: Any = PrivateAttr(default=None)
@@ -584,9 +591,9 @@ class _RawResult(_Frozen):
         return value
 
     def _resolve_raw(self, source: object) -> dict[str, Any]:
-        if isinstance(source, str):
+        if isinstance(source, _Base64Json):
             try:
-                source = json.loads(source)
+                source = json.loads(binascii.a2b_base64(source))
             except ValueError:
                 return {}
         return source if isinstance(source, dict) else {}
@@ -642,7 +649,8 @@ class TextResult(_RawResult):
     def _from_native(cls, data: dict[str, Any]) -> Self:
         g = data.get
         usage = g("usage")
-        raw = g("raw")
+        packed = g("raw_b64")
+        raw = _Base64Json(packed) if packed.__class__ is str else g("raw")
         return _build(
             cls,
             {

@@ -157,8 +157,8 @@ pub struct Usage {
     pub total_tokens: u64,
 }
 
-/// A chat completion. Serialised with `raw` as the response body's own JSON text, so
-/// bindings decode it only if it is read (and the core never encodes it again).
+/// A chat completion. `raw` is kept as the response body (a JSON object) and decoded only on
+/// request: bindings receive the body as it came, with nothing encoded twice.
 #[derive(Debug, Clone, Serialize)]
 pub struct TextResult {
     pub text: String,
@@ -166,8 +166,8 @@ pub struct TextResult {
     pub finish_reason: Option<String>,
     pub usage: Option<Usage>,
     pub request_id: Option<String>,
-    /// The response body, a JSON object.
-    #[serde(rename = "raw", serialize_with = "body_as_text")]
+    /// The response body.
+    #[serde(skip)]
     pub body: Bytes,
 }
 
@@ -176,10 +176,6 @@ impl TextResult {
     pub fn raw(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
-}
-
-fn body_as_text<S: serde::Serializer>(body: &Bytes, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&String::from_utf8_lossy(body))
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -28,6 +28,8 @@ const PROBE_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// this, so an ordinary exchange costs no extra system call (sdk §9 allows one second).
 const TIMEOUT_SLACK: Duration = Duration::from_millis(250);
 const READ_CHUNK: usize = 16 * 1024;
+/// What one read asks for when nothing says more is coming (most replies fit).
+const MIN_READ: usize = 4 * 1024;
 /// The most one read asks for (a large body with a known length).
 const MAX_READ: usize = 256 * 1024;
 const MAX_HEAD: usize = 64 * 1024;
@@ -401,12 +403,12 @@ impl Conn {
     /// Reads more bytes into `buf`, up to `want` when more than one chunk is known to be
     /// coming; `Ok(0)` at the end of the stream.
     fn fill(&mut self, deadline: Instant, want: usize) -> Result<usize, TripError> {
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+        if self.buf.capacity() - self.buf.len() < MIN_READ {
             self.buf.reserve(READ_CHUNK);
         }
         let start = self.buf.len();
         // Reads go into zeroed memory: the window keeps that cost to what is expected.
-        let window = (self.buf.capacity() - start).min(want.clamp(READ_CHUNK, MAX_READ));
+        let window = (self.buf.capacity() - start).min(want.clamp(MIN_READ, MAX_READ));
         self.buf.resize(start + window, 0);
         let result = loop {
             let remaining = deadline.saturating_duration_since(Instant::now());

@@ -6,8 +6,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use inferencekey_core::config::{CallOptions, ClientConfig};
 use inferencekey_core::data::{
-    DataClient, EmbedRequest, EmbedResult, Endpoint, GenerateRequest, RerankRequest,
+    DataClient, EmbedRequest, EmbedResult, Endpoint, GenerateRequest, RerankRequest, TextResult,
 };
+use inferencekey_core::Error;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -188,9 +189,23 @@ pub extern "C" fn ik_endpoint_free(e: *mut ik_endpoint) {
 
 fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
     let (ep, r) = request::<GenerateRequest>(e, req, len)?;
-    Ok(Box::pin(
-        async move { to_json(&ep.generate_text(&r).await?) },
-    ))
+    Ok(Box::pin(async move {
+        text_result_json(&ep.generate_text(&r).await?)
+    }))
+}
+
+/// The `TextResult` JSON with the response body (a JSON object) as `raw_b64`: base64 needs no
+/// escaping on either side, so bindings decode the body only if `raw` is read, and scanning
+/// past it costs them a fraction of parsing it.
+fn text_result_json(result: &TextResult) -> Result<Option<String>, Error> {
+    let mut json = to_json(result)?.unwrap_or_default();
+    if json.ends_with('}') {
+        json.pop();
+        json.push_str(",\"raw_b64\":\"");
+        BASE64.encode_string(&result.body, &mut json);
+        json.push_str("\"}");
+    }
+    Ok(Some(json))
 }
 
 fn embed_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {

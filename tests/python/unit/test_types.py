@@ -468,13 +468,16 @@ def test_text_result_from_native() -> None:
     )
 
 
-def test_text_result_raw_as_json_text_is_parsed_lazily() -> None:
-    r = TextResult._from_native({**TEXT_JSON, "raw": json.dumps(TEXT_JSON["raw"])})
+def test_text_result_raw_as_base64_json_is_decoded_lazily() -> None:
+    packed = base64.b64encode(json.dumps(TEXT_JSON["raw"]).encode()).decode()
+    native = {k: v for k, v in TEXT_JSON.items() if k != "raw"}
+    r = TextResult._from_native({**native, "raw_b64": packed})
     assert r.__pydantic_private__ is not None and not r.__pydantic_private__["_raw_ready"]
     assert r.raw == TEXT_JSON["raw"]
     assert r.raw is r.raw
     assert r == TextResult._from_native(TEXT_JSON)
-    assert TextResult._from_native({**TEXT_JSON, "raw": "{not json"}).raw == {}
+    for broken in ("{not base64", base64.b64encode(b"{not json").decode(), "w4g="):
+        assert TextResult._from_native({**native, "raw_b64": broken}).raw == {}
 
 
 def test_results_built_by_users_accept_raw() -> None:
