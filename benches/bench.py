@@ -6,7 +6,8 @@ up the answerer (nginx serving canned bodies) and the interpreters, then runs ``
 Subcommands (each client runs in its own process, with its own interpreter):
 
 - ``bodies --dir D``: writes the canned chat completion and embeddings bodies under ``D/www``.
-- ``worker --client NAME --base URL``: measures one client, prints one JSON line.
+- ``worker --client NAME --base URL``: measures one client (each chat call alternating with
+  one of the raw-socket floor in the same process), prints one JSON line.
 - ``run --base URL --py-ours P --py-ref P --py-peers P``: interleaves workers in rounds,
   prints the table and the ratios, writes ``--json``.
 - ``profile --client NAME --base URL``: cProfile of one client's loops (stats to stdout).
@@ -281,6 +282,34 @@ def timed(fn: Call, count: int, budget_s: float) -> list[int]:
     return samples
 
 
+def timed_with_floor(
+    fn: Call, floor: Call, count: int, budget_s: float
+) -> tuple[list[int], list[int]]:
+    """Like :func:`timed`, alternating each call of ``fn`` with one of ``floor`` (the raw-socket
+    client in the same process), so both see the same machine at the same moments."""
+    clock = time.perf_counter_ns
+    samples: list[int] = []
+    floors: list[int] = []
+    deadline = clock() + int(budget_s * 1e9)
+    for _ in range(count):
+        t0 = clock()
+        fn()
+        t1 = clock()
+        floor()
+        t2 = clock()
+        samples.append(t1 - t0)
+        floors.append(t2 - t1)
+        if t2 > deadline:
+            break
+    return samples, floors
+
+
+def raw_chat(base: str) -> Call:
+    """One chat call of the raw-socket floor, on its own connection."""
+    chat, _, _, _ = make_client("raw", base)
+    return chat
+
+
 def quantile(samples: list[int], q: float) -> float:
     ordered = sorted(samples)
     return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
@@ -290,8 +319,9 @@ def worker(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     chat, embed, text_of, vectors_of = make_client(args.client, args.base)
     check(args.client, text_of(chat()), vectors_of(embed()))
-    timed(chat, args.warmup, args.budget)
-    per_call = timed(chat, args.calls, args.budget)
+    floor = raw_chat(args.base)
+    timed_with_floor(chat, floor, args.warmup, args.budget)
+    per_call, floor_calls = timed_with_floor(chat, floor, args.calls, args.budget)
     timed(embed, 3, args.budget)
     embeds = timed(embed, args.embeds, args.budget)
     print(
@@ -303,6 +333,7 @@ def worker(args: argparse.Namespace) -> None:
                 "call_median_us": statistics.median(per_call) / 1e3,
                 "call_p90_us": quantile(per_call, 0.9) / 1e3,
                 "call_mean_us": statistics.fmean(per_call) / 1e3,
+                "floor_median_us": statistics.median(floor_calls) / 1e3,
                 "embeds": len(embeds),
                 "embed_median_ms": statistics.median(embeds) / 1e6,
                 "embed_p90_ms": quantile(embeds, 0.9) / 1e6,
@@ -354,6 +385,11 @@ def ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
 
 
+def median_ratio(a: list[dict[str, Any]], b: list[dict[str, Any]], key: str) -> float:
+    """The median over rounds of one round's ``a[key] / b[key]``."""
+    return statistics.median(ratio(x[key], y[key]) for x, y in zip(a, b, strict=True))
+
+
 def orchestrate(args: argparse.Namespace) -> None:
     pythons = {
         "ours": args.py_ours,
@@ -370,11 +406,13 @@ def orchestrate(args: argparse.Namespace) -> None:
         order = clients[r % len(clients) :] + clients[: r % len(clients)]
         for client in order:
             result = run_worker(pythons[client], client, args)
+            result["call_over_floor"] = ratio(result["call_median_us"], result["floor_median_us"])
             rounds[client].append(result)
             print(
                 f"  round {r + 1}/{args.rounds} {client:<9}"
                 f" per call {result['call_median_us']:8.1f} us"
-                f" (p90 {result['call_p90_us']:8.1f}, n={result['calls']})"
+                f" (p90 {result['call_p90_us']:8.1f}, n={result['calls']},"
+                f" floor {result['floor_median_us']:6.1f})"
                 f"   embed {result['embed_median_ms']:7.2f} ms (n={result['embeds']})",
                 flush=True,
             )
@@ -400,16 +438,21 @@ def orchestrate(args: argparse.Namespace) -> None:
         ("ours", "reference"), ("ours", "raw"), ("ours", "openai"), ("ours", "httpx"),
         ("reference", "openai"), ("reference", "raw"),
     ]  # fmt: skip
+    # Per call, every worker times the raw-socket floor too, alternating call by call with its
+    # client: a client's time over that floor compares calls made microseconds apart, and two
+    # clients compare through their floors, which cancels the machine's drift between workers.
+    # Embeds (milliseconds each, far from their targets) compare the workers' medians.
+    # Each ratio is the median over rounds.
     ratios: dict[str, dict[str, float]] = {}
     print()
-    print(f"{'ratio (time / time)':<30} {'per call':>9} {'embed':>9}")
+    print(f"{'ratio (time / time), median of rounds':<38} {'per call':>9} {'embed':>9}")
     for a, b in pairs:
-        if a not in summary or b not in summary:
+        if a not in rounds or b not in rounds:
             continue
-        call = ratio(summary[a]["call_median_us"], summary[b]["call_median_us"])
-        emb = ratio(summary[a]["embed_median_ms"], summary[b]["embed_median_ms"])
+        call = median_ratio(rounds[a], rounds[b], "call_over_floor")
+        emb = median_ratio(rounds[a], rounds[b], "embed_median_ms")
         ratios[f"{a}/{b}"] = {"call": call, "embed": emb}
-        print(f"{a + ' / ' + b:<30} {call:>8.2f}x {emb:>8.2f}x")
+        print(f"{a + ' / ' + b:<38} {call:>8.2f}x {emb:>8.2f}x")
 
     targets = []
     if "ours/reference" in ratios:
@@ -458,7 +501,7 @@ def main() -> None:
     for name in ("worker", "profile", "run"):
         p = sub.add_parser(name)
         p.add_argument("--base", required=True, help="e.g. http://127.0.0.1:8080")
-        p.add_argument("--calls", type=int, default=3000, help="timed generate_text calls")
+        p.add_argument("--calls", type=int, default=5000, help="timed generate_text calls")
         p.add_argument("--embeds", type=int, default=40, help="timed embed calls")
         p.add_argument("--warmup", type=int, default=300)
         p.add_argument("--budget", type=float, default=3.0, help="seconds per timed loop, at most")
@@ -471,7 +514,7 @@ def main() -> None:
             p.add_argument("--py-ours", required=True)
             p.add_argument("--py-ref", required=True)
             p.add_argument("--py-peers", required=True)
-            p.add_argument("--rounds", type=int, default=3)
+            p.add_argument("--rounds", type=int, default=5)
             p.add_argument("--clients", default=",".join(CLIENTS))
             p.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()

@@ -47,9 +47,11 @@ if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
     logger.addHandler(logging.NullHandler())
 
 _lock = threading.Lock()
-# ``logging`` empties every logger's ``_cache`` whenever a level changes (``setLevel``,
-# ``logging.disable``): this key, left in it after a push, means nothing changed since.
+# ``logging`` empties every logger's ``_cache`` in place whenever a level changes
+# (``setLevel``, ``logging.disable``): this key, left in it after a push, means nothing
+# changed since. ``None`` where ``logging`` keeps no such cache: levels are then read each time.
 _PUSHED_KEY: Final = object()
+_level_cache: dict[object, Any] | None = getattr(logger, "_cache", None)
 _setter: Callable[[int], object] | None = None
 _pushed: int | None = None
 _env_applied = False
@@ -118,7 +120,8 @@ def install_native_level_setter(setter: Callable[[int], object]) -> None:
     with _lock:
         _setter = setter
         _pushed = None
-        getattr(logger, "_cache", {}).pop(_PUSHED_KEY, None)
+        if _level_cache is not None:
+            _level_cache.pop(_PUSHED_KEY, None)
 
 
 def sync_native_level() -> int:
@@ -127,7 +130,7 @@ def sync_native_level() -> int:
     changed), so the binding calls it before every native operation: logging configured after
     a client was created still gets the core's records."""
     global _pushed
-    cache: dict[object, Any] | None = getattr(logger, "_cache", None)
+    cache = _level_cache
     if _env_applied and _setter is not None:
         if cache is not None:
             known = cache.get(_PUSHED_KEY)

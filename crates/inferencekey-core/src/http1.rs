@@ -95,6 +95,8 @@ struct Conn {
     origin: Origin,
     /// Bytes received and not yet consumed.
     buf: BytesMut,
+    /// Where short reads land first (initialised once, so reads need no zeroing).
+    scratch: Box<[u8; MIN_READ]>,
     /// Request heads are assembled here (and wiped after sending: they hold the token).
     out: Vec<u8>,
     /// The socket's current read timeout.
@@ -267,6 +269,7 @@ impl Pool {
             io,
             origin: origin.clone(),
             buf: BytesMut::new(),
+            scratch: Box::new([0; MIN_READ]),
             out: Vec::new(),
             read_timeout: timeout,
             idle_since: Instant::now(),
@@ -400,26 +403,43 @@ impl Conn {
         })
     }
 
-    /// Reads more bytes into `buf`, up to `want` when more than one chunk is known to be
+    /// Reads more bytes into `buf`, up to `want` when more than a short read is known to be
     /// coming; `Ok(0)` at the end of the stream.
     fn fill(&mut self, deadline: Instant, want: usize) -> Result<usize, TripError> {
-        if self.buf.capacity() - self.buf.len() < MIN_READ {
+        if want <= MIN_READ {
+            // Most replies: one short read into the scratch buffer, then one copy.
+            let n = self.read_into(deadline, None)?;
+            self.buf.extend_from_slice(&self.scratch[..n]);
+            return Ok(n);
+        }
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK {
             self.buf.reserve(READ_CHUNK);
         }
         let start = self.buf.len();
         // Reads go into zeroed memory: the window keeps that cost to what is expected.
-        let window = (self.buf.capacity() - start).min(want.clamp(MIN_READ, MAX_READ));
+        let window = (self.buf.capacity() - start).min(want.min(MAX_READ));
         self.buf.resize(start + window, 0);
-        let result = loop {
+        let result = self.read_into(deadline, Some(start));
+        self.buf.truncate(start + *result.as_ref().unwrap_or(&0));
+        result
+    }
+
+    /// One read into the scratch buffer (`None`) or `buf` from `start`, within the deadline.
+    fn read_into(&mut self, deadline: Instant, start: Option<usize>) -> Result<usize, TripError> {
+        loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                break Err(TripError::TimedOut);
+                return Err(TripError::TimedOut);
             }
             if self.read_timeout > remaining + TIMEOUT_SLACK {
                 self.set_read_timeout(remaining);
             }
-            match self.io.read(&mut self.buf[start..]) {
-                Ok(n) => break Ok(n),
+            let into = match start {
+                None => &mut self.scratch[..],
+                Some(start) => &mut self.buf[start..],
+            };
+            match self.io.read(into) {
+                Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e)
                     if matches!(
@@ -430,16 +450,14 @@ impl Conn {
                     // A timeout left shorter by an earlier exchange: wait out the rest.
                     let remaining = deadline.saturating_duration_since(Instant::now());
                     if remaining.is_zero() {
-                        break Err(TripError::TimedOut);
+                        return Err(TripError::TimedOut);
                     }
                     self.set_read_timeout(remaining);
                 }
-                Err(e) if is_closed(&e) => break Err(TripError::Closed(e)),
-                Err(e) => break Err(TripError::Io(e)),
+                Err(e) if is_closed(&e) => return Err(TripError::Closed(e)),
+                Err(e) => return Err(TripError::Io(e)),
             }
-        };
-        self.buf.truncate(start + *result.as_ref().unwrap_or(&0));
-        result
+        }
     }
 
     fn set_read_timeout(&mut self, timeout: Duration) {

@@ -202,7 +202,7 @@ fn text_result_json(result: &TextResult) -> Result<Option<String>, Error> {
     if json.ends_with('}') {
         json.pop();
         json.push_str(",\"raw_b64\":\"");
-        BASE64.encode_string(&result.body, &mut json);
+        json.push_str(&BASE64.encode(&result.body));
         json.push_str("\"}");
     }
     Ok(Some(json))
