@@ -43,6 +43,9 @@ typedef int32_t ik_status;
 // stream) and `err` (NULL on success) are borrowed for the duration of the call only.
 typedef void (*ik_callback)(void *user_data, ik_status status, const char *json, size_t json_len, const ik_error *err);
 
+// The host's interrupt check: nonzero stops the blocking call of the thread it runs on.
+typedef int32_t (*ik_interrupt_check)(void *user_data);
+
 // Receives one redacted record as JSON `{"level","target","message","fields"}`, from any
 // thread. `level`: 1 error, 2 warning, 3 info, 4 debug. `json` is borrowed for the call.
 typedef void (*ik_log_callback)(void *user_data, int32_t level, const char *json, size_t json_len);
@@ -154,7 +157,8 @@ ik_status ik_endpoint_describe(const ik_endpoint *e, char **out, size_t *out_len
 void ik_endpoint_free(ik_endpoint *e);
 
 // `{"prompt"|"messages", "temperature", "max_tokens", "top_p", "stop", "seed", "extra_body"}`
-// → `TextResult` JSON.
+// → `TextResult` JSON, with the response body as `raw_b64` (base64 of its JSON text) in
+// place of `raw`, so that a binding decodes it only when it is read.
 ik_status ik_endpoint_generate_text(const ik_endpoint *e, const char *req, size_t req_len, const ik_cancel *cancel, char **out, size_t *out_len, ik_error **err);
 
 ik_status ik_endpoint_generate_text_async(const ik_endpoint *e, const char *req, size_t req_len, const ik_cancel *cancel, ik_callback cb, void *user_data, ik_error **err);
@@ -196,6 +200,14 @@ const char *ik_error_request_id(const ik_error *e);
 // Class-specific extras as a JSON object (`changes`, `retry_after`, `field`, `last_event`,
 // `log_tail`); NULL when there are none.
 const char *ik_error_details_json(const ik_error *e);
+
+// Registers the process's interrupt check; NULL removes it. A blocking call runs the check on
+// its own thread when a read of its socket is interrupted by a signal and about every 250 ms
+// while it waits; a nonzero answer stops the call with `IK_ERR_CANCELLED` (code
+// `interrupted`) and closes its connection. For hosts whose signal handlers run on the
+// interrupted thread, such as Python's `KeyboardInterrupt`. Never run for `_async` calls nor
+// after `ik_shutdown`. `user_data` must stay valid until the check is replaced.
+void ik_interrupt_set_check(ik_interrupt_check check, void *user_data);
 
 // Installs the log callback for records up to `max_level` (0 or a NULL `cb` turns logging
 // off). Replaces any previous callback.
@@ -256,7 +268,7 @@ ik_status ik_management_readiness_events_async(const ik_management_client *c, co
 // (sdk §3.1), without a client or a network: lets tools validate a whole file first.
 ik_status ik_workload_spec_validate(const char *spec, size_t spec_len, ik_error **err);
 
-// The host process is exiting: from now on no callback runs, neither completion nor log;
+// The host process is exiting: from now on no callback runs (completion, log, interrupt);
 // operations still in flight are dropped. An interpreter that is finalizing cannot take a
 // callback (CPython ends such a thread mid-call), so bindings call this from their exit
 // hook. Irreversible.

@@ -72,6 +72,23 @@ def _set_native_log_level(level: int) -> None:
 
 
 _logging.install_native_level_setter(_set_native_log_level)
+
+
+def _on_interrupt_check(_user_data: Any) -> int:
+    """Run by a blocking call, on its thread, when a signal interrupts it and about every
+    250 ms while it waits. Entering Python runs pending signal handlers (on the main thread);
+    one that raises (Ctrl-C's ``KeyboardInterrupt``) stops the call through ``_interrupted``."""
+    return 0
+
+
+def _interrupted(_type: Any, exc: BaseException, _tb: Any) -> int:
+    _tls.interrupt = exc
+    return 1
+
+
+_tls = threading.local()
+_interrupt_trampoline = ffi.callback("int32_t(void *)", _on_interrupt_check, onerror=_interrupted)
+lib.ik_interrupt_set_check(_interrupt_trampoline, NULL)
 # A finalizing interpreter cannot take callbacks (CPython ends the calling thread mid-call,
 # which aborts the process), so in-flight async completions and log records are dropped
 # from here on.
@@ -105,9 +122,6 @@ def _loads(text: str | bytes) -> Any:
     return _scan_once(text, 0)[0]
 
 
-_tls = threading.local()
-
-
 def out_params() -> tuple[Any, Any, Any]:
     """This thread's ``char **out``, ``size_t *out_len`` and ``ik_error **err``, allocated once
     (each call's results are copied out before the next call on the thread)."""
@@ -135,9 +149,16 @@ def encode(payload: Any) -> bytes:
 
 
 def raise_error(status: int, err: Any) -> None:
-    """Turns a failed status and its ``ik_error`` into the mapped exception (and frees it)."""
+    """Turns a failed status and its ``ik_error`` into the mapped exception (and frees it).
+    A call stopped by a signal handler's exception (Ctrl-C) re-raises that exception."""
     if err == NULL:
         raise error_from_native(status, 0, "", "native call failed", None, None)
+    interrupt = getattr(_tls, "interrupt", None)
+    if interrupt is not None:
+        _tls.interrupt = None
+        if ffi.string(lib.ik_error_code(err)) == b"interrupted":
+            lib.ik_error_free(err)
+            raise interrupt
     try:
         request_id = lib.ik_error_request_id(err)
         details = lib.ik_error_details_json(err)

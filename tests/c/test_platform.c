@@ -8,8 +8,8 @@
  * closed from another thread, cancelled, concurrent `next`); cancellation during calls; the
  * error statuses the platform can produce (auth, permission, validation, drift, not found,
  * rate limit, server, timeout, readiness timeout, workload failed, connection); blocking
- * calls from callbacks; one client shared by threads; the log callback; fork with an open
- * stream; a stopped platform.
+ * calls from callbacks; the interrupt check; one client shared by threads; the log callback;
+ * fork with an open stream; a stopped platform.
  *
  * Needs INFERENCEKEY_DEV_PYTHON: the interpreter with the model back-ends.
  */
@@ -970,6 +970,64 @@ static void test_cancel_during_blocking_calls(void) {
     ik_cancel_free(k.c);
 }
 
+/* The host's interrupt check (Ctrl-C in Python): asked while blocking calls wait. */
+static atomic_int g_interrupt_now, g_interrupt_checks;
+static double g_interrupt_at;
+
+static int32_t interrupt_check(void *user_data) {
+    CHECK(user_data == &g_interrupt_checks);
+    atomic_fetch_add(&g_interrupt_checks, 1);
+    return atomic_load(&g_interrupt_now);
+}
+
+static void *interrupt_later(void *arg) {
+    (void)arg;
+    sleep_ms(300);
+    g_interrupt_at = now_s();
+    atomic_store(&g_interrupt_now, 1);
+    return NULL;
+}
+
+static void test_interrupt_check_stops_blocking_calls(void) {
+    REQUIRE(g_ready && g_bot);
+    char *out = NULL;
+    size_t len = 0;
+    ik_error *err = NULL;
+    pthread_t t;
+    double done;
+    atomic_store(&g_interrupt_now, 0);
+    atomic_store(&g_interrupt_checks, 0);
+    ik_interrupt_set_check(interrupt_check, &g_interrupt_checks);
+    /* A check that does not ask to stop changes nothing. */
+    REQUIRE_OK(ik_endpoint_generate_text(g_bot, LIT(GEN_REQ), NULL, &out, &len, &err), &err);
+    ik_string_free(out);
+    /* It stops a wait on the shared runtime (readiness) and a socket read (a generation)
+     * within about a second, on the calling thread. */
+    for (int call = 0; call < 2; call++) {
+        atomic_store(&g_interrupt_now, 0);
+        pthread_create(&t, NULL, interrupt_later, NULL);
+        out = SENTINEL_STR;
+        ik_status st =
+            call == 0 ? ik_management_wait_until_ready(
+                            g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"),
+                            NULL, &out, &len, &err)
+                      : ik_endpoint_generate_text(
+                            g_bot, LIT("{\"prompt\":\"Tell a long story\",\"max_tokens\":200}"),
+                            NULL, &out, &len, &err);
+        done = now_s();
+        pthread_join(t, NULL);
+        CHECK_ERR(st, &err, IK_ERR_CANCELLED, "interrupted");
+        CHECKF(done - g_interrupt_at < h_scale(1.5), "call %d stopped after %.2fs", call,
+               done - g_interrupt_at);
+        CHECK(out == SENTINEL_STR);
+    }
+    CHECK(atomic_load(&g_interrupt_checks) >= 2);
+    /* Removed: nothing asks any more. */
+    ik_interrupt_set_check(NULL, NULL);
+    REQUIRE_OK(ik_endpoint_generate_text(g_bot, LIT(GEN_REQ), NULL, &out, &len, &err), &err);
+    ik_string_free(out);
+}
+
 static void test_cancel_during_async_calls(void) {
     REQUIRE(g_ready && g_bot);
     ik_cancel *c = ik_cancel_new();
@@ -1484,6 +1542,7 @@ int main(void) {
     RUN(test_embed_and_rerank_blocking_and_async, 120);
     RUN(test_data_plane_error_statuses, 120);
     RUN(test_cancel_during_blocking_calls, 60);
+    RUN(test_interrupt_check_stops_blocking_calls, 120);
     RUN(test_cancel_during_async_calls, 150);
     RUN(test_cancel_a_stream_next_async, 60);
     RUN(test_stream_close_from_another_thread_wakes_next, 60);

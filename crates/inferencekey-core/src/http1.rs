@@ -18,15 +18,13 @@ use bytes::{Buf, Bytes, BytesMut};
 use zeroize::Zeroize;
 
 use crate::error::{Error, ErrorKind};
+use crate::interrupt::{self, CHECK_INTERVAL};
 
 /// Idle connections kept per origin, and for how long.
 const MAX_IDLE_PER_ORIGIN: usize = 16;
 const IDLE_EXPIRY: Duration = Duration::from_secs(60);
 /// A connection idle longer than this is checked for a server-side close before reuse.
 const PROBE_AFTER_IDLE: Duration = Duration::from_secs(1);
-/// The socket's read timeout is shrunk to the deadline only when it overshoots by more than
-/// this, so an ordinary exchange costs no extra system call (sdk §9 allows one second).
-const TIMEOUT_SLACK: Duration = Duration::from_millis(250);
 const READ_CHUNK: usize = 16 * 1024;
 /// What one read asks for when nothing says more is coming (most replies fit).
 const MIN_READ: usize = 4 * 1024;
@@ -110,6 +108,8 @@ enum TripError {
     /// server had dropped it while idle, so the request is sent again on another.
     Closed(io::Error),
     TimedOut,
+    /// The interrupt check stopped the call.
+    Interrupted,
     Io(io::Error),
     Protocol(String),
 }
@@ -240,9 +240,11 @@ impl Pool {
                 },
             });
         };
+        // Reads wait in slices, so an interrupt check runs while a reply is awaited.
+        let read_timeout = timeout.min(CHECK_INTERVAL);
         let setup = |s: &TcpStream| {
             s.set_nodelay(true)?;
-            s.set_read_timeout(Some(timeout))?;
+            s.set_read_timeout(Some(read_timeout))?;
             s.set_write_timeout(Some(timeout))
         };
         setup(&stream).map_err(|e| failed("connection_failed", format!("{origin}: {e}")))?;
@@ -271,7 +273,7 @@ impl Pool {
             buf: BytesMut::new(),
             scratch: Box::new([0; MIN_READ]),
             out: Vec::new(),
-            read_timeout: timeout,
+            read_timeout,
             idle_since: Instant::now(),
         })
     }
@@ -284,6 +286,7 @@ impl TripError {
                 Error::timeout(format!("no answer within {:.1}s", timeout.as_secs_f64())),
                 true,
             ),
+            TripError::Interrupted => (interrupt::interrupted(), true),
             TripError::Closed(e) => (
                 Error::connection(
                     "connection_error",
@@ -431,7 +434,8 @@ impl Conn {
             if remaining.is_zero() {
                 return Err(TripError::TimedOut);
             }
-            if self.read_timeout > remaining + TIMEOUT_SLACK {
+            // The last slice ends at the deadline (a syscall only near the end of a wait).
+            if self.read_timeout > remaining {
                 self.set_read_timeout(remaining);
             }
             let into = match start {
@@ -440,19 +444,30 @@ impl Conn {
             };
             match self.io.read(into) {
                 Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A signal (Ctrl-C) or the end of a wait slice: the host may want to stop.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if interrupt::requested() {
+                        return Err(TripError::Interrupted);
+                    }
+                }
                 Err(e)
                     if matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    // A timeout left shorter by an earlier exchange: wait out the rest.
                     let remaining = deadline.saturating_duration_since(Instant::now());
                     if remaining.is_zero() {
                         return Err(TripError::TimedOut);
                     }
-                    self.set_read_timeout(remaining);
+                    if interrupt::requested() {
+                        return Err(TripError::Interrupted);
+                    }
+                    // A slice left shorter by the end of an earlier exchange is widened again.
+                    let slice = remaining.min(CHECK_INTERVAL);
+                    if self.read_timeout != slice {
+                        self.set_read_timeout(slice);
+                    }
                 }
                 Err(e) if is_closed(&e) => return Err(TripError::Closed(e)),
                 Err(e) => return Err(TripError::Io(e)),

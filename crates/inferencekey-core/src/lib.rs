@@ -8,6 +8,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 mod http1;
+pub mod interrupt;
 pub mod log;
 pub mod management;
 pub mod readiness;

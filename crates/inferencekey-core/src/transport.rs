@@ -432,7 +432,7 @@ impl Transport {
 
     /// A failed attempt is retried when the request never reached the server, or for
     /// idempotent methods on a connection error. A timeout after sending is final, so a hung
-    /// server surfaces within the timeout (sdk §9).
+    /// server surfaces within the timeout (sdk §9); so is an interrupt.
     fn retry_delay_for_failure(
         &self,
         call: &Call<'_>,
@@ -440,7 +440,9 @@ impl Transport {
         reached_server: bool,
         attempt: u32,
     ) -> Option<Duration> {
-        if attempt >= call.limits.max_retries || err.kind == ErrorKind::Timeout {
+        if attempt >= call.limits.max_retries
+            || matches!(err.kind, ErrorKind::Timeout | ErrorKind::Cancelled)
+        {
             return None;
         }
         let idempotent = call.method != Method::POST;

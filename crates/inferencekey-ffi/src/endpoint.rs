@@ -259,7 +259,8 @@ fn text_stream_source(
 }
 
 /// `{"prompt"|"messages", "temperature", "max_tokens", "top_p", "stop", "seed", "extra_body"}`
-/// → `TextResult` JSON.
+/// → `TextResult` JSON, with the response body as `raw_b64` (base64 of its JSON text) in
+/// place of `raw`, so that a binding decodes it only when it is read.
 #[no_mangle]
 pub extern "C" fn ik_endpoint_generate_text(
     e: *const ik_endpoint,

@@ -7,7 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::FutureExt;
-use inferencekey_core::Error;
+use inferencekey_core::{interrupt, Error};
 use tokio_util::sync::CancellationToken;
 
 use crate::boundary::{core_error, ffi_error, null_arg, panic_error, to_cstring, FfiResult};
@@ -47,17 +47,37 @@ async fn cancellable<T>(
     }
 }
 
+/// Races a blocking call against the host's interrupt check, run every interval on the
+/// caller's thread (the one polling this future). Free when `fut` is done at its first poll.
+async fn interruptible<T>(fut: impl Future<Output = FfiResult<T>>) -> FfiResult<T> {
+    tokio::select! {
+        biased;
+        result = fut => result,
+        () = interrupt_requested() => Err(core_error(interrupt::interrupted())),
+    }
+}
+
+async fn interrupt_requested() {
+    loop {
+        tokio::time::sleep(interrupt::CHECK_INTERVAL).await;
+        if interrupt::requested() {
+            return;
+        }
+    }
+}
+
 /// Runs an operation that completes within the call, on the caller's thread and runtime.
 /// With no token to watch, its HTTP exchanges block the thread in socket calls directly.
 pub(crate) fn blocking<T>(
     cancel: Option<CancellationToken>,
     fut: impl Future<Output = Result<T, Error>>,
 ) -> FfiResult<T> {
-    match cancel {
-        None => inferencekey_core::transport::as_blocking_caller(|| {
-            runtime::block_on_caller(fut.map(|r| r.map_err(core_error)))
-        })?,
-        Some(_) => runtime::block_on_caller(cancellable(cancel, fut))?,
+    let direct_io = cancel.is_none();
+    let fut = interruptible(cancellable(cancel, fut));
+    if direct_io {
+        inferencekey_core::transport::as_blocking_caller(|| runtime::block_on_caller(fut))?
+    } else {
+        runtime::block_on_caller(fut)?
     }
 }
 
@@ -67,7 +87,7 @@ pub(crate) fn blocking_shared<T>(
     cancel: Option<CancellationToken>,
     fut: impl Future<Output = Result<T, Error>>,
 ) -> FfiResult<T> {
-    runtime::block_on_shared(cancellable(cancel, fut))?
+    runtime::block_on_shared(interruptible(cancellable(cancel, fut)))?
 }
 
 /// The `user_data` pointer travels to a runtime thread; the binding owns what it points to.
@@ -103,7 +123,12 @@ where
 /// Set by `ik_shutdown`: completions are dropped instead of delivered.
 static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
 
-/// The host process is exiting: from now on no callback runs, neither completion nor log;
+/// True once the host is exiting: no callback of any kind runs from then on.
+pub(crate) fn shut_down() -> bool {
+    SHUT_DOWN.load(Ordering::SeqCst)
+}
+
+/// The host process is exiting: from now on no callback runs (completion, log, interrupt);
 /// operations still in flight are dropped. An interpreter that is finalizing cannot take a
 /// callback (CPython ends such a thread mid-call), so bindings call this from their exit
 /// hook. Irreversible.
@@ -112,6 +137,7 @@ pub extern "C" fn ik_shutdown() {
     crate::boundary::guard_or((), || {
         SHUT_DOWN.store(true, Ordering::SeqCst);
         inferencekey_core::log::set_sink(None, None);
+        interrupt::set_check(None);
     });
 }
 
@@ -120,7 +146,7 @@ unsafe fn complete(
     user_data: *mut c_void,
     outcome: FfiResult<Option<String>>,
 ) {
-    if SHUT_DOWN.load(Ordering::SeqCst) {
+    if shut_down() {
         return;
     }
     match outcome {

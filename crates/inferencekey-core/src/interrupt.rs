@@ -1,0 +1,59 @@
+//! Interrupting blocking calls. A host that runs its signal handlers on the thread a signal
+//! interrupted (Python's Ctrl-C) registers a check; a blocking call runs it on its own thread
+//! when a read is interrupted by a signal and every [`CHECK_INTERVAL`] while it waits, and
+//! stops with [`interrupted`] when the check says so.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind};
+
+/// How long a blocking call waits at most between two checks.
+pub const CHECK_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Returns true when the calling thread's blocking call must stop.
+pub type Check = Arc<dyn Fn() -> bool + Send + Sync>;
+
+static CHECK: RwLock<Option<Check>> = RwLock::new(None);
+
+/// Registers the process's check, or removes it (`None`).
+pub fn set_check(check: Option<Check>) {
+    *CHECK.write().unwrap_or_else(|p| p.into_inner()) = check;
+}
+
+/// Runs the registered check (false when there is none).
+pub fn requested() -> bool {
+    let check = CHECK.read().unwrap_or_else(|p| p.into_inner()).clone();
+    check.is_some_and(|check| check())
+}
+
+/// The error of a call the check stopped.
+pub fn interrupted() -> Error {
+    Error::new(
+        ErrorKind::Cancelled,
+        "interrupted",
+        "the call was interrupted",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn the_registered_check_decides() {
+        assert!(!requested());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        set_check(Some(Arc::new(move || {
+            seen.fetch_add(1, Ordering::SeqCst) >= 1
+        })));
+        assert!(!requested());
+        assert!(requested());
+        set_check(None);
+        assert!(!requested());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(interrupted().kind, ErrorKind::Cancelled);
+    }
+}
