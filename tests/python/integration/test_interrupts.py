@@ -123,3 +123,26 @@ def test_a_signal_whose_handler_returns_does_not_disturb_the_call() -> None:
     assert report["text"] == "late"
     assert report["usr1"] == 1
     assert report["after"] == "late"
+
+
+def test_exit_with_a_daemon_thread_blocked_in_a_call(silent: faults.SilentServer) -> None:
+    """The interrupt check runs Python on the blocked thread every 250 ms: once the
+    interpreter is finalizing it must not run any more (``ik_shutdown`` at exit removes it),
+    or CPython would end that thread mid-call and the process would abort."""
+    script = textwrap.dedent(
+        f"""
+        import threading, time
+        from inferencekey import DataClient
+        ep = DataClient(project="acme", base_url={silent.url!r}, api_key={KEY!r},
+                        timeout=30).endpoint("bot")
+        threading.Thread(target=lambda: ep.generate_text(prompt="hi"), daemon=True).start()
+        time.sleep(0.6)
+        print("exiting", flush=True)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFERENCEKEY_")}
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=30
+        )
+        assert (done.returncode, done.stdout.strip()) == (0, "exiting"), done.stderr
