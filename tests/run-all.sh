@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: Rust (unit, conformance, local-platform contract), the C ABI under
-# AddressSanitizer and valgrind, and pytest against the wheel in a fresh environment.
+# AddressSanitizer and valgrind, the fuzz targets, and pytest against the wheel in a fresh
+# environment.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 
@@ -19,6 +20,9 @@ cargo test --workspace --quiet
 
 echo "== C ABI tests (AddressSanitizer, then valgrind)"
 bash tests/c/run.sh
+
+echo "== fuzz: SSE parser, workload lists, tokens, request JSON (cargo fuzz)"
+bash tests/fuzz/run.sh
 
 echo "== pytest"
 "$VENV/bin/python" -m pytest -q tests/python

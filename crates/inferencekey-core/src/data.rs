@@ -335,53 +335,7 @@ impl Endpoint {
     }
 
     fn chat_body(&self, r: &GenerateRequest, stream: bool) -> Result<Value> {
-        let messages = match (&r.prompt, &r.messages) {
-            (Some(_), Some(_)) => {
-                return Err(Error::invalid_argument(
-                    "provide either prompt or messages, not both",
-                ))
-            }
-            (None, None) => return Err(Error::invalid_argument("provide a prompt or messages")),
-            (Some(p), None) if p.trim().is_empty() => {
-                return Err(Error::invalid_argument("prompt must not be blank"))
-            }
-            (Some(p), None) => json!([{"role": "user", "content": p}]),
-            (None, Some(m)) => validate_messages(m)?,
-        };
-        let mut body = json!({"model": self.slug, "messages": messages, "stream": stream});
-        if let Some(t) = &r.temperature {
-            body["temperature"] = finite("temperature", t)?;
-        }
-        if let Some(t) = &r.top_p {
-            body["top_p"] = finite("top_p", t)?;
-        }
-        if let Some(n) = &r.max_tokens {
-            body["max_tokens"] = Value::from(positive_int("max_tokens", n)?);
-        }
-        if let Some(s) = &r.seed {
-            body["seed"] = match s.as_i64().or_else(|| s.as_u64().map(|u| u as i64)) {
-                Some(_) if s.is_number() => s.clone(),
-                _ => return Err(Error::invalid_argument("seed must be an integer")),
-            };
-        }
-        if let Some(stop) = &r.stop {
-            let ok = stop.is_string()
-                || stop
-                    .as_array()
-                    .is_some_and(|a| a.iter().all(Value::is_string));
-            if !ok {
-                return Err(Error::invalid_argument(
-                    "stop must be a string or a list of strings",
-                ));
-            }
-            body["stop"] = stop.clone();
-        }
-        merge_extra(
-            &mut body,
-            r.extra_body.as_ref(),
-            &["model", "messages", "stream"],
-        )?;
-        Ok(body)
+        chat_body(&self.slug, r, stream)
     }
 
     fn model_of(&self, raw: &Value) -> String {
@@ -493,6 +447,58 @@ fn stream_error(error: &Value) -> Error {
         .and_then(Value::as_str)
         .unwrap_or("the server reported an error mid-stream");
     Error::new(ErrorKind::Api, code, message)
+}
+
+/// The chat completion body for workload `slug` (wire §7.1), after the checks of sdk §5: what
+/// `generate_text` sends. Pure, so that it can be tested and fuzzed on its own.
+pub fn chat_body(slug: &str, r: &GenerateRequest, stream: bool) -> Result<Value> {
+    let messages = match (&r.prompt, &r.messages) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid_argument(
+                "provide either prompt or messages, not both",
+            ))
+        }
+        (None, None) => return Err(Error::invalid_argument("provide a prompt or messages")),
+        (Some(p), None) if p.trim().is_empty() => {
+            return Err(Error::invalid_argument("prompt must not be blank"))
+        }
+        (Some(p), None) => json!([{"role": "user", "content": p}]),
+        (None, Some(m)) => validate_messages(m)?,
+    };
+    let mut body = json!({"model": slug, "messages": messages, "stream": stream});
+    if let Some(t) = &r.temperature {
+        body["temperature"] = finite("temperature", t)?;
+    }
+    if let Some(t) = &r.top_p {
+        body["top_p"] = finite("top_p", t)?;
+    }
+    if let Some(n) = &r.max_tokens {
+        body["max_tokens"] = Value::from(positive_int("max_tokens", n)?);
+    }
+    if let Some(s) = &r.seed {
+        body["seed"] = match s.as_i64().or_else(|| s.as_u64().map(|u| u as i64)) {
+            Some(_) if s.is_number() => s.clone(),
+            _ => return Err(Error::invalid_argument("seed must be an integer")),
+        };
+    }
+    if let Some(stop) = &r.stop {
+        let ok = stop.is_string()
+            || stop
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_string));
+        if !ok {
+            return Err(Error::invalid_argument(
+                "stop must be a string or a list of strings",
+            ));
+        }
+        body["stop"] = stop.clone();
+    }
+    merge_extra(
+        &mut body,
+        r.extra_body.as_ref(),
+        &["model", "messages", "stream"],
+    )?;
+    Ok(body)
 }
 
 fn validate_messages(messages: &Value) -> Result<Value> {

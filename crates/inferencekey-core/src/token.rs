@@ -79,10 +79,12 @@ impl Token {
             )),
             Some(kind) => {
                 let rest = &trimmed[kind.prefix().len()..];
-                if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_graphic()) {
+                // Exactly the characters `scrub_secrets` takes as part of a token, so that any
+                // token accepted here is redacted wherever it appears in text.
+                if rest.is_empty() || !rest.bytes().all(is_token_byte) {
                     return Err(auth(format!(
                         "{} is malformed: a token is its prefix followed by printable ASCII \
-                         characters without spaces",
+                         characters without spaces, quotes or brackets",
                         redact(trimmed)
                     )));
                 }
@@ -151,9 +153,9 @@ pub fn contains_token_prefix(s: &str) -> bool {
     s.contains(SDK_PREFIX) || s.contains(LIVE_PREFIX)
 }
 
-/// A byte that may belong to a token inside free text. Tokens are shaped leniently (any
-/// printable ASCII), so everything printable counts except quoting and bracketing characters,
-/// which in practice delimit tokens in JSON, logs and sentences.
+/// A byte of a token: printable ASCII except quoting and bracketing characters, which delimit
+/// tokens in JSON, logs and sentences. Parsing and scrubbing share it, so every token that
+/// parses is scrubbed.
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_graphic() && !b"\"'`,;()[]{}<>\\".contains(&b)
 }
@@ -181,8 +183,9 @@ pub fn scrub_secrets(text: &str) -> String {
                 .iter()
                 .take_while(|&&b| is_token_byte(b))
                 .count();
-        // Sentence punctuation after a token is not part of it.
-        while end > body && matches!(bytes[end - 1], b'.' | b':' | b'!' | b'?') {
+        // Sentence punctuation after a token is not part of it (a token of punctuation only,
+        // which parses, keeps its first character and is redacted).
+        while end > body + 1 && matches!(bytes[end - 1], b'.' | b':' | b'!' | b'?') {
             end -= 1;
         }
         let run = &text[body..end];
@@ -280,6 +283,8 @@ mod tests {
             "ik_sdk_a b",
             "ik_sdk_\u{7f}x",
             "ik_sdk_é",
+            "ik_sdk_[x]",
+            "ik_sdk_a\"b",
         ] {
             let e = Token::parse(raw, TokenKind::Sdk).unwrap_err();
             assert_eq!(
@@ -296,6 +301,11 @@ mod tests {
 
     #[test]
     fn scrub_replaces_every_token() {
+        // Found by the `token` fuzz target: every string that parses as a token is scrubbed.
+        for odd in ["ik_live_?", "ik_sdk_..", "ik_live_x!"] {
+            assert!(Token::parse(odd, TokenKind::of(odd).unwrap()).is_ok());
+            assert!(!scrub_secrets(odd).contains(odd), "{odd}");
+        }
         let text = format!("a {SDK} b \"{LIVE}\", c={SDK}.");
         assert_eq!(
             scrub_secrets(&text),
