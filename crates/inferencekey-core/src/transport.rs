@@ -2,7 +2,8 @@
 //! retry contract of wire §3.3 (backoff, `Retry-After`, which methods may be repeated).
 //!
 //! Attempts go through reqwest, except unary exchanges of a thread marked a blocking caller
-//! ([`as_blocking_caller`]), which do their socket I/O on that thread ([`crate::http1`]).
+//! ([`as_blocking_caller`]), which do their socket I/O on that thread ([`crate::http1`])
+//! unless a proxy is configured.
 
 use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Mutex, Weak};
@@ -32,6 +33,9 @@ struct Pool {
     client: Mutex<(u32, reqwest::Client)>,
     /// Connections of blocking callers' unary exchanges.
     blocking: http1::Pool,
+    /// No proxy is configured, so blocking callers may connect directly. (With one, every
+    /// exchange goes through reqwest, which applies the proxy variables and `NO_PROXY`.)
+    direct: bool,
     /// Identifies this pool's per-thread clients; they die with it.
     identity: Arc<()>,
 }
@@ -73,6 +77,7 @@ impl Pool {
             connect_timeout,
             client: Mutex::new((std::process::id(), build_client(connect_timeout)?)),
             blocking: http1::Pool::new(connect_timeout),
+            direct: !proxy_configured(),
             identity: Arc::new(()),
         })
     }
@@ -119,6 +124,14 @@ impl Pool {
             Ok(client)
         })
     }
+}
+
+/// Whether the environment names a proxy, as reqwest reads it when a client is built.
+fn proxy_configured() -> bool {
+    ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]
+        .iter()
+        .flat_map(|name| [name.to_string(), name.to_lowercase()])
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 fn build_client(connect_timeout: Duration) -> Result<reqwest::Client> {
@@ -235,7 +248,7 @@ impl Transport {
         let mut attempt = 0u32;
         loop {
             let started = Instant::now();
-            let outcome = if !call.sse && BLOCKING_CALLER.with(Cell::get) {
+            let outcome = if !call.sse && self.pool.direct && BLOCKING_CALLER.with(Cell::get) {
                 self.exchange_blocking(call)
             } else {
                 tokio::time::timeout(call.limits.request_timeout, async {
