@@ -3,7 +3,8 @@
 //! A blocking call waits on its caller's thread anyway. Doing its socket I/O right there (one
 //! write, then reads until the reply is whole) skips the async machinery, whose task wakeups,
 //! readiness polling and timers cost more than the exchange itself on a nearby server.
-//! Streams, `_async` calls and calls with a cancellation token stay on the async client.
+//! Streams, `_async` calls, calls with a cancellation token and proxied calls stay on the
+//! async client.
 //!
 //! Scope: what the platform's JSON exchanges need. Keep-alive connections pooled per origin
 //! (plain TCP or rustls), `Content-Length`, chunked and read-to-close bodies, 1xx skipped, a
@@ -240,11 +241,15 @@ impl Pool {
                 },
             });
         };
-        // Reads wait in slices, so an interrupt check runs while a reply is awaited.
+        // The handshake may take the rest of the attempt; afterwards reads wait in slices, so
+        // that an interrupt check runs while a reply is awaited.
+        let handshake_timeout = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
         let read_timeout = timeout.min(CHECK_INTERVAL);
         let setup = |s: &TcpStream| {
             s.set_nodelay(true)?;
-            s.set_read_timeout(Some(read_timeout))?;
+            s.set_read_timeout(Some(handshake_timeout))?;
             s.set_write_timeout(Some(timeout))
         };
         setup(&stream).map_err(|e| failed("connection_failed", format!("{origin}: {e}")))?;
@@ -267,6 +272,9 @@ impl Pool {
         } else {
             Io::Plain(stream)
         };
+        io.tcp()
+            .set_read_timeout(Some(read_timeout))
+            .map_err(|e| failed("connection_failed", format!("{origin}: {e}")))?;
         Ok(Conn {
             io,
             origin: origin.clone(),
@@ -775,7 +783,12 @@ fn handshake(
     let mut conn = rustls::ClientConnection::new(config, name)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     while conn.is_handshaking() {
-        conn.complete_io(&mut tcp)?;
+        match conn.complete_io(&mut tcp) {
+            // A signal handler ran (the attempt's deadline still bounds the handshake).
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
     }
     Ok(rustls::StreamOwned::new(conn, tcp))
 }
@@ -998,8 +1011,12 @@ mod tests {
         server.join().unwrap();
     }
 
-    /// A TLS server (the fixture certificate) answering `bodies` on one connection.
-    fn tls_server(bodies: Vec<&'static str>) -> (u16, thread::JoinHandle<Vec<String>>) {
+    /// A TLS server (the fixture certificate) answering `bodies` on one connection, after
+    /// waiting `delay` before its part of the handshake.
+    fn tls_server(
+        bodies: Vec<&'static str>,
+        delay: Duration,
+    ) -> (u16, thread::JoinHandle<Vec<String>>) {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
@@ -1021,6 +1038,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = thread::spawn(move || {
             let (sock, _) = listener.accept().unwrap();
+            thread::sleep(delay);
             let conn = rustls::ServerConnection::new(config).unwrap();
             let mut tls = rustls::StreamOwned::new(conn, sock);
             let mut seen = Vec::new();
@@ -1057,7 +1075,8 @@ mod tests {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca).unwrap();
         let pool = Pool::with_tls(SECOND, tls_config(roots).unwrap());
-        let (port, server) = tls_server(vec!["{\"n\":1}", "{\"n\":2}"]);
+        // A slow handshake (a distant server) is longer than one read slice.
+        let (port, server) = tls_server(vec!["{\"n\":1}", "{\"n\":2}"], 2 * CHECK_INTERVAL);
         let url = url::Url::parse(&format!("https://localhost:{port}/v1/x")).unwrap();
         for expected in [&b"{\"n\":1}"[..], b"{\"n\":2}"] {
             let got = pool.exchange(&post(&url, b"{}"), SECOND).unwrap();
@@ -1070,7 +1089,7 @@ mod tests {
 
     #[test]
     fn https_refuses_a_certificate_outside_the_public_roots() {
-        let (port, server) = tls_server(vec!["{}"]);
+        let (port, server) = tls_server(vec!["{}"], Duration::ZERO);
         let url = url::Url::parse(&format!("https://localhost:{port}/")).unwrap();
         let failure = Pool::new(SECOND)
             .exchange(&post(&url, b"{}"), SECOND)
