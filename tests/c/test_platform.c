@@ -988,6 +988,23 @@ static void *interrupt_later(void *arg) {
     return NULL;
 }
 
+/* A listening socket that never accepts: connections queue, requests are never answered. */
+static int silent_listener(int *port) {
+    struct sockaddr_in a;
+    socklen_t n = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &n) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
 static void test_interrupt_check_stops_blocking_calls(void) {
     REQUIRE(g_ready && g_bot);
     char *out = NULL;
@@ -995,14 +1012,26 @@ static void test_interrupt_check_stops_blocking_calls(void) {
     ik_error *err = NULL;
     pthread_t t;
     double done;
+    int port = 0, silent = silent_listener(&port);
+    REQUIRE(silent >= 0);
+    char cfg[512];
+    ik_data_client *hung_client = NULL;
+    ik_endpoint *hung = NULL;
+    snprintf(cfg, sizeof cfg,
+             "{\"base_url\":\"http://127.0.0.1:%d\",\"api_key\":\"%s\",\"project\":\"acme\","
+             "\"timeout_s\":60}",
+             port, g_key);
+    REQUIRE_OK(ik_data_client_new(cfg, strlen(cfg), &hung_client, &err), &err);
+    REQUIRE_OK(ik_endpoint_new(hung_client, LIT("{\"workload_slug\":\"bot\"}"), &hung, &err),
+               &err);
     atomic_store(&g_interrupt_now, 0);
     atomic_store(&g_interrupt_checks, 0);
     ik_interrupt_set_check(interrupt_check, &g_interrupt_checks);
     /* A check that does not ask to stop changes nothing. */
     REQUIRE_OK(ik_endpoint_generate_text(g_bot, LIT(GEN_REQ), NULL, &out, &len, &err), &err);
     ik_string_free(out);
-    /* It stops a wait on the shared runtime (readiness) and a socket read (a generation)
-     * within about a second, on the calling thread. */
+    /* It stops a wait on the shared runtime (readiness) and a socket read (a server that
+     * never answers) within about a second, on the calling thread. */
     for (int call = 0; call < 2; call++) {
         atomic_store(&g_interrupt_now, 0);
         pthread_create(&t, NULL, interrupt_later, NULL);
@@ -1011,9 +1040,7 @@ static void test_interrupt_check_stops_blocking_calls(void) {
             call == 0 ? ik_management_wait_until_ready(
                             g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"),
                             NULL, &out, &len, &err)
-                      : ik_endpoint_generate_text(
-                            g_bot, LIT("{\"prompt\":\"Tell a long story\",\"max_tokens\":200}"),
-                            NULL, &out, &len, &err);
+                      : ik_endpoint_generate_text(hung, LIT(GEN_REQ), NULL, &out, &len, &err);
         done = now_s();
         pthread_join(t, NULL);
         CHECK_ERR(st, &err, IK_ERR_CANCELLED, "interrupted");
@@ -1026,6 +1053,9 @@ static void test_interrupt_check_stops_blocking_calls(void) {
     ik_interrupt_set_check(NULL, NULL);
     REQUIRE_OK(ik_endpoint_generate_text(g_bot, LIT(GEN_REQ), NULL, &out, &len, &err), &err);
     ik_string_free(out);
+    ik_endpoint_free(hung);
+    ik_data_client_free(hung_client);
+    close(silent);
 }
 
 static void test_cancel_during_async_calls(void) {
