@@ -126,10 +126,15 @@ async def _native(start: Callable[[Any, Any, Any, Any], int]) -> bytes | None:
         raise
 
 
-async def _call_json(fn: Any, ptr: Any, request: dict[str, Any]) -> Any:
+async def _call_result(fn: Any, ptr: Any, request: dict[str, Any]) -> tuple[Any, bytes]:
+    """The decoded result JSON and its binary parts."""
     body = _ffi.encode(request)
     raw = await _native(lambda cancel, cb, ud, err: fn(ptr, body, len(body), cancel, cb, ud, err))
-    return None if raw is None else _ffi._loads(raw)
+    return (None, b"") if raw is None else _ffi.split_result(raw)
+
+
+async def _call_json(fn: Any, ptr: Any, request: dict[str, Any]) -> Any:
+    return (await _call_result(fn, ptr, request))[0]
 
 
 class _LoopBound:
@@ -488,9 +493,9 @@ class AsyncEndpoint:
             raise InferenceKeyError("this endpoint is closed", code="client_closed")
         return self._handle.ptr
 
-    async def _call(self, fn: Any, request: dict[str, Any]) -> Any:
+    async def _call(self, fn: Any, request: dict[str, Any]) -> tuple[Any, bytes]:
         self._client._check_loop()
-        return await _call_json(fn, self._ptr, request)
+        return await _call_result(fn, self._ptr, request)
 
     async def generate_text(
         self,
@@ -508,7 +513,7 @@ class AsyncEndpoint:
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
         return TextResult._from_native(
-            await self._call(lib.ik_endpoint_generate_text_async, request)
+            *await self._call(lib.ik_endpoint_generate_text_async, request)
         )
 
     async def generate_text_stream(
@@ -537,7 +542,7 @@ class AsyncEndpoint:
         self, *, input: str | Sequence[str], extra_body: Mapping[str, Any] | None = None
     ) -> EmbedResult:
         request = embed_request(input, extra_body)
-        return EmbedResult._from_native(await self._call(lib.ik_endpoint_embed_async, request))
+        return EmbedResult._from_native(*await self._call(lib.ik_endpoint_embed_async, request))
 
     async def rerank(
         self,
@@ -548,7 +553,8 @@ class AsyncEndpoint:
         extra_body: Mapping[str, Any] | None = None,
     ) -> RerankResult:
         request = rerank_request(query, documents, top_n, extra_body)
-        return RerankResult._from_native(await self._call(lib.ik_endpoint_rerank_async, request))
+        result, _ = await self._call(lib.ik_endpoint_rerank_async, request)
+        return RerankResult._from_native(result)
 
     def close(self) -> None:
         self._handle.close()

@@ -17,7 +17,7 @@ from .types import EmbedResult, RerankResult, TextResult, Timeout
 _unpack = _ffi.ffi.unpack
 _sync_log_level = _logging.sync_native_level
 _out_params = _ffi.out_params
-_loads = _ffi._loads
+_split_result = _ffi.split_result
 
 
 class DataClient(NativeClient):
@@ -117,7 +117,8 @@ class Endpoint:
             raise InferenceKeyError("this endpoint is closed", code="client_closed")
         return self._handle.ptr
 
-    def _call(self, fn: Any, request: dict[str, Any]) -> Any:
+    def _call(self, fn: Any, request: dict[str, Any]) -> tuple[Any, bytes]:
+        """The decoded result JSON and its binary parts."""
         _sync_log_level()
         body = _ffi.encode(request)
         out, out_len, err = _out_params()
@@ -126,7 +127,7 @@ class Endpoint:
             _ffi.raise_error(status, err[0])
         ptr = out[0]
         try:
-            return _loads(_unpack(ptr, out_len[0]))
+            return _split_result(_unpack(ptr, out_len[0]))
         finally:
             lib.ik_string_free(ptr)
 
@@ -146,7 +147,7 @@ class Endpoint:
         request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
-        return TextResult._from_native(self._call(lib.ik_endpoint_generate_text, request))
+        return TextResult._from_native(*self._call(lib.ik_endpoint_generate_text, request))
 
     def generate_text_stream(
         self,
@@ -174,7 +175,7 @@ class Endpoint:
     ) -> EmbedResult:
         """Embeddings of one string or a list of strings, in input order."""
         request = embed_request(input, extra_body)
-        return EmbedResult._from_native(self._call(lib.ik_endpoint_embed, request))
+        return EmbedResult._from_native(*self._call(lib.ik_endpoint_embed, request))
 
     def rerank(
         self,
@@ -186,7 +187,7 @@ class Endpoint:
     ) -> RerankResult:
         """Documents ranked by relevance to ``query``, best first."""
         request = rerank_request(query, documents, top_n, extra_body)
-        return RerankResult._from_native(self._call(lib.ik_endpoint_rerank, request))
+        return RerankResult._from_native(self._call(lib.ik_endpoint_rerank, request)[0])
 
     def close(self) -> None:
         """Releases the native endpoint (and its key) now rather than at garbage collection."""

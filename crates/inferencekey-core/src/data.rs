@@ -191,6 +191,7 @@ pub struct EmbedResult {
     pub model: String,
     pub usage: Option<Usage>,
     pub request_id: Option<String>,
+    /// The response body without `data[].embedding`: those are `embeddings`, in input order.
     pub raw: Value,
 }
 
@@ -287,9 +288,16 @@ impl Endpoint {
         let mut body = json!({"model": self.slug, "input": inputs});
         merge_extra(&mut body, request.extra_body.as_ref(), &["model", "input"])?;
         let reply = self.post(&self.urls.embeddings, body).await?;
-        let raw = reply.json()?;
-        let embeddings =
-            embeddings_of(&raw, count).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
+        let (embeddings, raw) = match EmbeddingsBody::decode(&reply.body) {
+            Some(parsed) => parsed.into_parts(),
+            None => {
+                let raw = reply.json()?;
+                (embeddings_of(&raw), without_vectors(raw))
+            }
+        };
+        let embeddings = embeddings
+            .and_then(|vectors| expect_count(vectors, count))
+            .map_err(|e| e.with_request_id(reply.request_id.clone()))?;
         Ok(EmbedResult {
             embeddings,
             model: self.model_of(&raw),
@@ -681,7 +689,61 @@ fn usage_of(raw: &Value) -> Option<Usage> {
 }
 
 /// Vectors ordered by `index` when every element has one, else by list order.
-fn embeddings_of(raw: &Value, expected: usize) -> Result<Vec<Vec<f64>>> {
+/// The usual embeddings body, decoded without a `Value` per number (a 256 x 384 body holds
+/// 98k of them); the rest is kept as `Value`s for `raw`. Anything unusual takes the lenient
+/// path of [`embeddings_of`], which also words the errors.
+#[derive(Deserialize)]
+struct EmbeddingsBody {
+    data: Vec<EmbeddingItem>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingItem {
+    embedding: Vec<f64>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+impl EmbeddingsBody {
+    fn decode(body: &[u8]) -> Option<Self> {
+        serde_json::from_slice(body).ok()
+    }
+
+    /// The vectors in `index` order (body order unless every item has one) and the body
+    /// without them, as the `Value` path computes them.
+    fn into_parts(self) -> (Result<Vec<Vec<f64>>>, Value) {
+        let mut items = self.data;
+        let mut order: Vec<(Option<u64>, usize)> = items
+            .iter()
+            .enumerate()
+            .map(|(at, item)| (item.rest.get("index").and_then(Value::as_u64), at))
+            .collect();
+        if order.iter().all(|(index, _)| index.is_some()) {
+            order.sort_by_key(|(index, _)| *index);
+        }
+        let vectors = order
+            .iter()
+            .map(|&(_, at)| std::mem::take(&mut items[at].embedding))
+            .collect();
+        let mut raw = self.rest;
+        let data = items.into_iter().map(|item| Value::Object(item.rest));
+        raw.insert("data".to_owned(), Value::Array(data.collect()));
+        (Ok(vectors), Value::Object(raw))
+    }
+}
+
+fn without_vectors(mut raw: Value) -> Value {
+    if let Some(items) = raw.get_mut("data").and_then(Value::as_array_mut) {
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            item.remove("embedding");
+        }
+    }
+    raw
+}
+
+fn embeddings_of(raw: &Value) -> Result<Vec<Vec<f64>>> {
     let data = raw
         .get("data")
         .and_then(Value::as_array)
@@ -693,7 +755,7 @@ fn embeddings_of(raw: &Value, expected: usize) -> Result<Vec<Vec<f64>>> {
     if items.iter().all(|(i, _)| i.is_some()) {
         items.sort_by_key(|(i, _)| *i);
     }
-    let vectors = items
+    items
         .into_iter()
         .map(|(_, d)| {
             d.get("embedding")
@@ -701,7 +763,11 @@ fn embeddings_of(raw: &Value, expected: usize) -> Result<Vec<Vec<f64>>> {
                 .and_then(|v| v.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>())
                 .ok_or_else(|| Error::invalid_response("an embedding is not a list of numbers"))
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// One vector per input at least (servers may not send fewer).
+fn expect_count(vectors: Vec<Vec<f64>>, expected: usize) -> Result<Vec<Vec<f64>>> {
     if vectors.len() < expected {
         return Err(Error::invalid_response(format!(
             "expected {expected} embeddings, the server sent {}",
@@ -786,10 +852,50 @@ mod tests {
     fn embeddings_follow_index_order() {
         let raw =
             json!({"data": [{"index": 1, "embedding": [2.0]}, {"index": 0, "embedding": [1.0]}]});
-        assert_eq!(embeddings_of(&raw, 2).unwrap(), vec![vec![1.0], vec![2.0]]);
+        assert_eq!(embeddings_of(&raw).unwrap(), vec![vec![1.0], vec![2.0]]);
         let raw = json!({"data": [{"embedding": [2.0]}, {"index": 0, "embedding": [1.0]}]});
-        assert_eq!(embeddings_of(&raw, 2).unwrap(), vec![vec![2.0], vec![1.0]]);
-        assert_eq!(embeddings_of(&raw, 3).unwrap_err().code, "invalid_response");
+        let vectors = embeddings_of(&raw).unwrap();
+        assert_eq!(vectors, vec![vec![2.0], vec![1.0]]);
+        assert_eq!(
+            expect_count(vectors, 3).unwrap_err().code,
+            "invalid_response"
+        );
+    }
+
+    #[test]
+    fn typed_embeddings_agree_with_the_value_path() {
+        let usual = r#"{"object":"list","data":[{"object":"embedding","index":1,"embedding":[2.5,-1]},{"object":"embedding","index":0,"embedding":[1,0.25]}],"model":"m","usage":{"prompt_tokens":2,"total_tokens":2}}"#;
+        for body in [
+            usual,
+            r#"{"data":[{"embedding":[2.0]},{"index":0,"embedding":[1.0]}]}"#,
+            r#"{"data":[{"index":"1","embedding":[2.0]},{"index":0,"embedding":[1e-7]}]}"#,
+            r#"{"data":[]}"#,
+        ] {
+            let raw: Value = serde_json::from_str(body).unwrap();
+            let (vectors, stripped) = EmbeddingsBody::decode(body.as_bytes())
+                .expect(body)
+                .into_parts();
+            assert_eq!(vectors.unwrap(), embeddings_of(&raw).unwrap(), "{body}");
+            assert_eq!(stripped, without_vectors(raw), "{body}");
+        }
+        let (_, stripped) = EmbeddingsBody::decode(usual.as_bytes())
+            .unwrap()
+            .into_parts();
+        assert_eq!(
+            stripped["data"][0],
+            json!({"object": "embedding", "index": 1})
+        );
+        // Unusual shapes take the lenient path, which words the error.
+        for body in [
+            r#"{"data":[{"index":0,"embedding":"AACAPw=="}]}"#,
+            r#"{"data":[{"index":0}]}"#,
+            r#"{"data":{}}"#,
+            r#"{"model":"m"}"#,
+        ] {
+            assert!(EmbeddingsBody::decode(body.as_bytes()).is_none(), "{body}");
+            let raw: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(embeddings_of(&raw).unwrap_err().code, "invalid_response");
+        }
     }
 
     #[test]

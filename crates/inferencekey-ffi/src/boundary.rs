@@ -7,7 +7,7 @@ use inferencekey_core::{Error, ErrorKind};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ik_error, report};
-use crate::handles::{self, Kind};
+use crate::payload::{self, Payload};
 use crate::status::*;
 
 /// What a fallible export body returns; `Err` is turned into a status and an `ik_error`.
@@ -115,26 +115,13 @@ pub(crate) fn to_cstring(s: &str) -> CString {
 
 /// Writes a library-allocated string and its length to checked out-parameters.
 pub(crate) fn write_string(out: *mut *mut c_char, out_len: *mut usize, text: &str) {
-    let c = to_cstring(text);
-    let len = c.as_bytes().len();
-    // SAFETY: both pointers were checked with `out_ptr` before the operation ran.
-    unsafe {
-        let raw = c.into_raw();
-        handles::record(raw, Kind::String);
-        *out = raw;
-        if !out_len.is_null() {
-            *out_len = len;
-        }
-    }
+    Payload::text(text).write_to(out, out_len);
 }
 
-/// Frees a string returned by the library; NULL is a no-op.
+/// Frees a result buffer (`char **out`) returned by the library; NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ik_string_free(s: *mut c_char) {
     guard_or((), || {
-        if handles::forget(s, Kind::String) {
-            // SAFETY: every recorded string comes from `CString::into_raw`.
-            drop(unsafe { CString::from_raw(s) })
-        }
+        payload::free(s);
     });
 }

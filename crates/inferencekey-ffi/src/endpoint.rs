@@ -2,16 +2,15 @@
 
 use std::ffi::{c_char, c_void};
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
 use inferencekey_core::config::{CallOptions, ClientConfig};
 use inferencekey_core::data::{
     DataClient, EmbedRequest, EmbedResult, Endpoint, GenerateRequest, RerankRequest, TextResult,
+    Usage,
 };
 use inferencekey_core::Error;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::boundary::{
     arg_json, core_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult,
@@ -20,6 +19,7 @@ use crate::cancel::ik_cancel;
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
 use crate::ops::{export_async, export_blocking, ik_callback, to_json, OpFuture};
+use crate::payload::{PartRef, Payload};
 use crate::status::ik_status;
 use crate::stream::{ik_stream, open_stream, open_stream_async, Source, StreamSource};
 
@@ -190,55 +190,89 @@ pub extern "C" fn ik_endpoint_free(e: *mut ik_endpoint) {
 fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
     let (ep, r) = request::<GenerateRequest>(e, req, len)?;
     Ok(Box::pin(async move {
-        text_result_json(&ep.generate_text(&r).await?)
+        text_result_payload(&ep.generate_text(&r).await?).map(Some)
     }))
 }
 
-/// The `TextResult` JSON with the response body (a JSON object) as `raw_b64`: base64 needs no
-/// escaping on either side, so bindings decode the body only if `raw` is read, and scanning
-/// past it costs them a fraction of parsing it.
-fn text_result_json(result: &TextResult) -> Result<Option<String>, Error> {
-    let mut json = to_json(result)?.unwrap_or_default();
-    if json.ends_with('}') {
-        json.pop();
-        json.push_str(",\"raw_b64\":\"");
-        json.push_str(&BASE64.encode(&result.body));
-        json.push_str("\"}");
-    }
-    Ok(Some(json))
+/// The `TextResult` JSON, with the response body as a binary part named by `raw_part`: a
+/// binding decodes the body only if `raw` is read, and never scans past it.
+#[derive(Serialize)]
+struct TextResultOut<'a> {
+    #[serde(flatten)]
+    result: &'a TextResult,
+    raw_part: PartRef,
+}
+
+fn text_result_payload(result: &TextResult) -> Result<Payload, Error> {
+    let body = &result.body;
+    let head = TextResultOut {
+        result,
+        raw_part: PartRef {
+            offset: 0,
+            length: body.len(),
+        },
+    };
+    Payload::with_parts(&head, body.len(), |parts| parts.extend_from_slice(body))
 }
 
 fn embed_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
     let (ep, r) = request::<EmbedRequest>(e, req, len)?;
     Ok(Box::pin(async move {
-        to_json(&packed_embeddings(ep.embed(&r).await?))
+        embed_result_payload(&ep.embed(&r).await?).map(Some)
     }))
 }
 
-/// The `EmbedResult` JSON with the vectors packed (`{"b64","rows","cols"}`: row-major
-/// little-endian float64, base64) and left out of `raw.data[]`, where bindings put them back
-/// on demand. Decoding numbers from JSON text dominated the cost of large embeddings; this is
-/// exact and about ten times cheaper for every binding. Ragged vectors stay plain lists.
-fn packed_embeddings(mut result: EmbedResult) -> Value {
-    let cols = result.embeddings.first().map_or(0, Vec::len);
-    if result.embeddings.iter().any(|v| v.len() != cols) {
-        return serde_json::to_value(&result).unwrap_or(Value::Null);
-    }
-    let mut bytes = Vec::with_capacity(result.embeddings.len() * cols * 8);
-    for value in result.embeddings.iter().flatten() {
-        bytes.extend_from_slice(&value.to_le_bytes());
-    }
-    if let Some(items) = result.raw.get_mut("data").and_then(Value::as_array_mut) {
-        for item in items.iter_mut().filter_map(Value::as_object_mut) {
-            item.remove("embedding");
+/// The `EmbedResult` JSON. Vectors of one length travel as a binary part, row-major float64
+/// in native byte order, named by `embeddings: {"offset","length","rows","cols"}`: decoding
+/// numbers from JSON text dominated the cost of large embeddings, and this is exact. Ragged
+/// vectors stay plain lists. `raw` comes without the vectors (bindings put them back).
+#[derive(Serialize)]
+struct EmbedResultOut<'a> {
+    embeddings: Embeddings<'a>,
+    model: &'a str,
+    usage: &'a Option<Usage>,
+    request_id: &'a Option<String>,
+    raw: &'a Value,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Embeddings<'a> {
+    Packed {
+        #[serde(flatten)]
+        part: PartRef,
+        rows: usize,
+        cols: usize,
+    },
+    Lists(&'a [Vec<f64>]),
+}
+
+fn embed_result_payload(result: &EmbedResult) -> Result<Payload, Error> {
+    let vectors = &result.embeddings;
+    let cols = vectors.first().map_or(0, Vec::len);
+    let ragged = vectors.iter().any(|v| v.len() != cols);
+    let length = if ragged { 0 } else { vectors.len() * cols * 8 };
+    let head = EmbedResultOut {
+        embeddings: if ragged {
+            Embeddings::Lists(vectors)
+        } else {
+            Embeddings::Packed {
+                part: PartRef { offset: 0, length },
+                rows: vectors.len(),
+                cols,
+            }
+        },
+        model: &result.model,
+        usage: &result.usage,
+        request_id: &result.request_id,
+        raw: &result.raw,
+    };
+    Payload::with_parts(&head, length, |parts| {
+        if !ragged {
+            for value in vectors.iter().flatten() {
+                parts.extend_from_slice(&value.to_ne_bytes());
+            }
         }
-    }
-    json!({
-        "embeddings": {"b64": BASE64.encode(&bytes), "rows": result.embeddings.len(), "cols": cols},
-        "model": result.model,
-        "usage": result.usage,
-        "request_id": result.request_id,
-        "raw": result.raw,
     })
 }
 
@@ -259,8 +293,9 @@ fn text_stream_source(
 }
 
 /// `{"prompt"|"messages", "temperature", "max_tokens", "top_p", "stop", "seed", "extra_body"}`
-/// → `TextResult` JSON, with the response body as `raw_b64` (base64 of its JSON text) in
-/// place of `raw`, so that a binding decodes it only when it is read.
+/// → `TextResult` JSON without `raw`; the response body's JSON text follows as a binary part
+/// named by `"raw_part": {"offset","length"}` (see "Result buffers" above), so a binding
+/// decodes it only when it is read.
 #[no_mangle]
 pub extern "C" fn ik_endpoint_generate_text(
     e: *const ik_endpoint,
@@ -318,6 +353,9 @@ pub extern "C" fn ik_endpoint_generate_text_stream_async(
 }
 
 /// `{"input": "…" | ["…"], "extra_body"}` → `EmbedResult` JSON (vectors in input order).
+/// Vectors of one length follow as a binary part, row-major float64 in native byte order,
+/// named by `"embeddings": {"offset","length","rows","cols"}`; ragged ones are JSON lists.
+/// `raw` comes without `data[].embedding` (the same vectors).
 #[no_mangle]
 pub extern "C" fn ik_endpoint_embed(
     e: *const ik_endpoint,

@@ -15,13 +15,16 @@ pub(crate) enum Kind {
     Stream,
     #[cfg_attr(not(feature = "dev-server"), allow(dead_code))]
     DevServer,
-    /// A string returned through `char **out`.
+    /// A result buffer returned through `char **out`.
     String,
 }
 
-static LIVE: Mutex<Option<HashMap<usize, Kind>>> = Mutex::new(None);
+/// Each live pointer with its family and, for buffers, the allocation's length in bytes.
+type Live = HashMap<usize, (Kind, usize)>;
 
-fn live() -> MutexGuard<'static, Option<HashMap<usize, Kind>>> {
+static LIVE: Mutex<Option<Live>> = Mutex::new(None);
+
+fn live() -> MutexGuard<'static, Option<Live>> {
     LIVE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -30,12 +33,16 @@ pub(crate) fn register<T>(value: Box<T>, kind: Kind) -> *mut T {
     let ptr = Box::into_raw(value);
     live()
         .get_or_insert_with(HashMap::new)
-        .insert(ptr as usize, kind);
+        .insert(ptr as usize, (kind, 0));
     ptr
 }
 
 pub(crate) fn is_live<T>(ptr: *const T, kind: Kind) -> bool {
-    !ptr.is_null() && live().as_ref().and_then(|m| m.get(&(ptr as usize))) == Some(&kind)
+    !ptr.is_null()
+        && live()
+            .as_ref()
+            .and_then(|m| m.get(&(ptr as usize)))
+            .is_some_and(|(k, _)| *k == kind)
 }
 
 /// Borrows a live handle; `None` for NULL or a pointer we do not own.
@@ -51,22 +58,26 @@ pub(crate) unsafe fn borrow<'a, T>(ptr: *const T, kind: Kind) -> Option<&'a T> {
     }
 }
 
-/// Records a pointer allocated elsewhere (strings).
-pub(crate) fn record<T>(ptr: *mut T, kind: Kind) {
+/// Records a buffer of `len` bytes allocated elsewhere (result buffers).
+pub(crate) fn record<T>(ptr: *mut T, kind: Kind, len: usize) {
     live()
         .get_or_insert_with(HashMap::new)
-        .insert(ptr as usize, kind);
+        .insert(ptr as usize, (kind, len));
 }
 
-/// Forgets a live pointer; `false` when it was not live under `kind`.
-pub(crate) fn forget<T>(ptr: *mut T, kind: Kind) -> bool {
+/// Forgets a live pointer, returning the length it was recorded with; `None` when it was not
+/// live under `kind`.
+pub(crate) fn forget<T>(ptr: *mut T, kind: Kind) -> Option<usize> {
     let mut guard = live();
     match guard.as_mut() {
-        Some(map) if !ptr.is_null() && map.get(&(ptr as usize)) == Some(&kind) => {
-            map.remove(&(ptr as usize));
-            true
-        }
-        _ => false,
+        Some(map) if !ptr.is_null() => match map.get(&(ptr as usize)) {
+            Some(&(k, len)) if k == kind => {
+                map.remove(&(ptr as usize));
+                Some(len)
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -75,7 +86,7 @@ pub(crate) fn forget<T>(ptr: *mut T, kind: Kind) -> bool {
 /// # Safety
 /// As for [`borrow`].
 pub(crate) unsafe fn release<T>(ptr: *mut T, kind: Kind) {
-    if forget(ptr, kind) {
+    if forget(ptr, kind).is_some() {
         drop(Box::from_raw(ptr));
     }
 }

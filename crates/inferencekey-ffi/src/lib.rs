@@ -18,6 +18,7 @@ mod interrupt;
 mod log;
 mod management;
 mod ops;
+mod payload;
 mod runtime;
 mod status;
 mod stream;

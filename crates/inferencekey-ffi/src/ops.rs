@@ -10,9 +10,10 @@ use futures_util::FutureExt;
 use inferencekey_core::{interrupt, Error};
 use tokio_util::sync::CancellationToken;
 
-use crate::boundary::{core_error, ffi_error, null_arg, panic_error, to_cstring, FfiResult};
+use crate::boundary::{core_error, ffi_error, null_arg, panic_error, FfiResult};
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
+use crate::payload::Payload;
 use crate::runtime;
 use crate::status::{ik_status, IK_ERR_CANCELLED, IK_OK};
 
@@ -103,7 +104,7 @@ pub(crate) fn spawn<F>(
     fut: F,
 ) -> FfiResult
 where
-    F: Future<Output = Result<Option<String>, Error>> + Send + 'static,
+    F: Future<Output = Result<Option<Payload>, Error>> + Send + 'static,
 {
     let cb = cb.ok_or_else(|| null_arg("cb"))?;
     let rt = runtime::get()?;
@@ -144,21 +145,14 @@ pub extern "C" fn ik_shutdown() {
 unsafe fn complete(
     cb: unsafe extern "C" fn(*mut c_void, ik_status, *const c_char, usize, *const ik_error),
     user_data: *mut c_void,
-    outcome: FfiResult<Option<String>>,
+    outcome: FfiResult<Option<Payload>>,
 ) {
     if shut_down() {
         return;
     }
     match outcome {
-        Ok(Some(json)) => {
-            let text = to_cstring(&json);
-            cb(
-                user_data,
-                IK_OK,
-                text.as_ptr(),
-                text.as_bytes().len(),
-                std::ptr::null(),
-            );
+        Ok(Some(payload)) => {
+            payload.lend(|json, len| cb(user_data, IK_OK, json, len, std::ptr::null()));
         }
         Ok(None) => cb(user_data, IK_OK, std::ptr::null(), 0, std::ptr::null()),
         Err(error) => {
@@ -174,7 +168,7 @@ unsafe fn complete(
 /// An operation prepared by an export: arguments already checked, result serialised to JSON
 /// (`None` only at the end of a stream).
 pub(crate) type OpFuture =
-    std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, Error>> + Send>>;
+    std::pin::Pin<Box<dyn Future<Output = Result<Option<Payload>, Error>> + Send>>;
 
 /// The blocking form of an export: prepares, waits, writes `*out` only on success.
 pub(crate) fn export_blocking(
@@ -204,14 +198,14 @@ fn export_blocking_on(
     out: *mut *mut c_char,
     out_len: *mut usize,
     prepare: impl FnOnce() -> FfiResult<OpFuture>,
-    run: fn(Option<CancellationToken>, OpFuture) -> FfiResult<Option<String>>,
+    run: fn(Option<CancellationToken>, OpFuture) -> FfiResult<Option<Payload>>,
 ) -> ik_status {
     crate::boundary::guard(err, || {
         crate::boundary::out_ptr(out, "out")?;
         let cancel = crate::cancel::token_of(cancel)?;
         let fut = prepare()?;
         match run(cancel, fut)? {
-            Some(json) => crate::boundary::write_string(out, out_len, &json),
+            Some(payload) => payload.write_to(out, out_len),
             // SAFETY: `out` was checked above; NULL marks the end of a stream.
             None => unsafe {
                 *out = std::ptr::null_mut();
@@ -243,9 +237,7 @@ pub(crate) fn export_async(
     })
 }
 
-/// Serialises a result for the boundary.
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Option<String>, Error> {
-    serde_json::to_string(value)
-        .map(Some)
-        .map_err(|e| Error::invalid_state("internal", format!("cannot encode the result: {e}")))
+/// Serialises a JSON-only result for the boundary.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Option<Payload>, Error> {
+    Payload::json(value).map(Some)
 }

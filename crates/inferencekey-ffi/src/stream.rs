@@ -19,6 +19,7 @@ use crate::handles::{self, Kind};
 use crate::ops::{
     blocking_shared, export_async, export_blocking_shared, ik_callback, spawn, to_json, OpFuture,
 };
+use crate::payload::Payload;
 use crate::status::{ik_status, IK_ERR_INVALID_STATE};
 
 /// What a stream reads from. Lives behind the handle's heap allocation, moved once.
@@ -32,7 +33,7 @@ pub(crate) enum Source {
 pub(crate) type StreamSource = Pin<Box<dyn Future<Output = Result<Source, Error>> + Send>>;
 
 impl Source {
-    async fn next_json(&mut self) -> Result<Option<String>, Error> {
+    async fn next_json(&mut self) -> Result<Option<Payload>, Error> {
         match self {
             Source::Text(s) => match s.next().await? {
                 Some(chunk) => to_json(&chunk),
