@@ -672,9 +672,14 @@ class TextResult(_RawResult):
 
     @classmethod
     def _from_native(cls, data: dict[str, Any], parts: bytes = b"") -> Self:
+        body = data.pop("raw_part", None)
+        usage = data.get("usage")
+        if body.__class__ is dict and data.keys() == _TEXT_FIELDS and usage.__class__ is dict:
+            # On every text call: the core's result, less the body's place, becomes the
+            # model's own dict (the core writes every field, typed).
+            data["usage"] = Usage._from_native(usage)
+            return _build(cls, data, {"_raw": _part(parts, body), "_raw_ready": False})
         g = data.get
-        usage = g("usage")
-        body = g("raw_part")
         raw = _part(parts, body) if body.__class__ is dict else g("raw")
         return _build(
             cls,
@@ -687,6 +692,9 @@ class TextResult(_RawResult):
             },
             {"_raw": raw, "_raw_ready": raw.__class__ is dict},
         )
+
+
+_TEXT_FIELDS: Final = frozenset(TextResult.model_fields)
 
 
 class TextChunk(_RawResult):

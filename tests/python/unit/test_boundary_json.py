@@ -1,0 +1,64 @@
+"""JSON across the C boundary: what the binding writes for requests and how it splits results."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from typing import Any
+
+import pytest
+
+from inferencekey import _ffi
+from inferencekey.errors import ValidationError
+
+PLAIN: list[Any] = [
+    {"prompt": "Hi", "max_tokens": 16},
+    {"prompt": "NaN and Infinity are only words here", "temperature": 0.1},
+    {"messages": [{"role": "user", "content": 'é"\\\n\u2028'}], "stop": ["a", "b"]},
+    {"seed": 2**80, "top_p": -0.0, "tiny": 5e-324, "big": 1e300, "flag": True, "none": None},
+    {"nested": {"list": [1, [2, {"three": 3}]], "tuple": (1, 2)}, "1": {1: "int key"}},
+]
+
+
+@pytest.mark.parametrize("payload", PLAIN)
+def test_requests_encode_as_the_json_module_would(payload: Any) -> None:
+    expected = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    assert _ffi.encode(payload) == expected
+
+
+def test_pydantic_types_encode_as_pydantic_writes_them() -> None:
+    when = datetime.datetime(2026, 11, 27, 8, 30, tzinfo=datetime.timezone.utc)
+    assert _ffi.encode({"at": when, "raw": b"hi"}) == b'{"at":"2026-11-27T08:30:00Z","raw":"hi"}'
+
+
+def _cycle() -> list[Any]:
+    items: list[Any] = []
+    items.append(items)
+    return items
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"temperature": math.nan},
+        {"temperature": -math.inf},
+        {"extra_body": {"deep": [1.0, math.inf]}},
+        {"prompt": "NaN", "temperature": math.nan},
+        {"object": object()},
+        {"surrogate": "\ud800"},
+        _cycle(),
+    ],
+    ids=["nan", "-inf", "nested inf", "nan beside the word", "object", "surrogate", "cycle"],
+)
+def test_values_json_cannot_hold_are_refused(payload: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        _ffi.encode(payload)
+    assert info.value.code == "invalid_argument"
+    assert "JSON values with finite numbers" in info.value.message
+
+
+def test_result_buffers_split_into_json_and_parts() -> None:
+    assert _ffi.split_result(b'{"a":1}') == ({"a": 1}, b"")
+    assert _ffi.split_result(b'{"a":"\\u0000"}\x00\x00\x01') == ({"a": "\x00"}, b"\x00\x01")
+    assert _ffi.split_result(b'{"a":[]}\x00') == ({"a": []}, b"")
