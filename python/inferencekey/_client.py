@@ -8,7 +8,7 @@ from typing import Any, ClassVar, TypeVar
 from . import _ffi, _logging
 from ._options import client_options, partial_options
 from ._version import __version__
-from .errors import InferenceKeyError, ValidationError
+from .errors import ValidationError
 
 
 def native_config(
@@ -102,9 +102,7 @@ class NativeClient:
 
     @property
     def _ptr(self) -> Any:
-        if self._handle.closed:
-            raise InferenceKeyError("this client is closed", code="client_closed")
-        return self._handle.ptr
+        return self._handle.open_ptr("client")
 
     def _clone_with_options(self: C, timeout: object, max_retries: object) -> C:
         """A copy with other timeouts or retries, sharing credentials, connections and (async

@@ -232,18 +232,33 @@ def call_into(fn: Callable[..., int], ctype: str, *args: Any) -> Any:
     return out[0]
 
 
-class Handle:
-    """Owns one native handle: freed by :meth:`close` or when garbage-collected, never twice."""
+def _release(free: Callable[[Any], None], ptr: Any, open_: list[bool]) -> None:
+    open_[0] = False
+    free(ptr)
 
-    __slots__ = ("__weakref__", "_finalizer", "ptr")
+
+class Handle:
+    """Owns one native handle: freed by :meth:`close`, when garbage-collected or at exit, never
+    twice."""
+
+    __slots__ = ("__weakref__", "_finalizer", "_open", "ptr")
 
     def __init__(self, ptr: Any, free: Callable[[Any], None]) -> None:
         self.ptr = ptr
-        self._finalizer = weakref.finalize(self, free, ptr)
+        # Shared with the finalizer, which clears it whichever way it runs: one list read
+        # per call tells whether `ptr` may still be used.
+        self._open = [True]
+        self._finalizer = weakref.finalize(self, _release, free, ptr, self._open)
 
     @property
     def closed(self) -> bool:
-        return not self._finalizer.alive
+        return not self._open[0]
+
+    def open_ptr(self, what: str) -> Any:
+        """``ptr`` while the native object lives; ``client_closed`` once it is freed."""
+        if self._open[0]:
+            return self.ptr
+        raise InferenceKeyError(f"this {what} is closed", code="client_closed")
 
     def close(self) -> None:
         self._finalizer()

@@ -489,9 +489,7 @@ class AsyncEndpoint:
 
     @property
     def _ptr(self) -> Any:
-        if self._handle.closed:
-            raise InferenceKeyError("this endpoint is closed", code="client_closed")
-        return self._handle.ptr
+        return self._handle.open_ptr("endpoint")
 
     async def _call(self, fn: Any, request: dict[str, Any]) -> tuple[Any, bytes]:
         self._client._check_loop()

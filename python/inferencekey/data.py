@@ -11,7 +11,7 @@ from . import _ffi, _logging
 from ._client import DATA, NativeClient, describe, native_config, opt_str, slug_arg
 from ._ffi import NULL, lib
 from ._streams import TextStream, open_stream
-from .errors import InferenceKeyError, ValidationError
+from .errors import ValidationError
 from .types import EmbedResult, RerankResult, TextResult, Timeout
 
 _unpack = _ffi.ffi.unpack
@@ -113,9 +113,7 @@ class Endpoint:
 
     @property
     def _ptr(self) -> Any:
-        if self._handle.closed:
-            raise InferenceKeyError("this endpoint is closed", code="client_closed")
-        return self._handle.ptr
+        return self._handle.open_ptr("endpoint")
 
     def _call(self, fn: Any, request: dict[str, Any]) -> tuple[Any, bytes]:
         """The decoded result JSON and its binary parts."""

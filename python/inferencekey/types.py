@@ -677,7 +677,10 @@ class TextResult(_RawResult):
         if body.__class__ is dict and data.keys() == _TEXT_FIELDS and usage.__class__ is dict:
             # On every text call: the core's result, less the body's place, becomes the
             # model's own dict (the core writes every field, typed).
-            data["usage"] = Usage._from_native(usage)
+            # The core's usage holds three integers, as its own type does.
+            data["usage"] = (
+                _build(Usage, usage) if usage.keys() == _USAGE_FIELDS else Usage._from_native(usage)
+            )
             return _build(cls, data, {"_raw": _part(parts, body), "_raw_ready": False})
         g = data.get
         raw = _part(parts, body) if body.__class__ is dict else g("raw")
