@@ -673,27 +673,26 @@ class TextResult(_RawResult):
     @classmethod
     def _from_native(cls, data: dict[str, Any], parts: bytes = b"") -> Self:
         body = data.pop("raw_part", None)
+        raw = _part(parts, body) if body.__class__ is dict else data.get("raw")
+        private = {"_raw": raw, "_raw_ready": raw.__class__ is dict}
         usage = data.get("usage")
-        if body.__class__ is dict and data.keys() == _TEXT_FIELDS and usage.__class__ is dict:
+        usage = Usage._from_native(usage) if usage.__class__ is dict else None
+        if raw.__class__ is bytes and data.keys() == _TEXT_FIELDS:
             # On every text call: the core's result, less the body's place, becomes the
             # model's own dict (the core writes every field, typed).
-            # The core's usage holds three integers, as its own type does.
-            data["usage"] = (
-                _build(Usage, usage) if usage.keys() == _USAGE_FIELDS else Usage._from_native(usage)
-            )
-            return _build(cls, data, {"_raw": _part(parts, body), "_raw_ready": False})
+            data["usage"] = usage
+            return _build(cls, data, private)
         g = data.get
-        raw = _part(parts, body) if body.__class__ is dict else g("raw")
         return _build(
             cls,
             {
                 "text": g("text") or "",
                 "model": g("model") or "",
                 "finish_reason": g("finish_reason"),
-                "usage": Usage._from_native(usage) if usage.__class__ is dict else None,
+                "usage": usage,
                 "request_id": g("request_id"),
             },
-            {"_raw": raw, "_raw_ready": raw.__class__ is dict},
+            private,
         )
 
 

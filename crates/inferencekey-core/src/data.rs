@@ -240,7 +240,7 @@ impl Endpoint {
 
     /// Chat completion, `stream: false` (wire §7.1).
     pub async fn generate_text(&self, request: &GenerateRequest) -> Result<TextResult> {
-        let body = self.chat_body(request, false)?;
+        let body = chat_body(&self.slug, request, false)?;
         let reply = self.post(&self.urls.chat, body).await?;
         let (text, model, finish_reason, usage) = match Completion::decode(&reply.body) {
             Some(c) => c.into_parts(&self.slug),
@@ -259,7 +259,7 @@ impl Endpoint {
 
     /// Chat completion as SSE (wire §7.2). Status errors raise here, before any chunk.
     pub async fn generate_text_stream(&self, request: &GenerateRequest) -> Result<TextStream> {
-        let body = self.chat_body(request, true)?;
+        let body = chat_body(&self.slug, request, true)?;
         let call = self.call(&self.urls.chat, body, true);
         let (resp, request_id) = self.transport.open_stream(&call).await?;
         Ok(TextStream {
@@ -340,10 +340,6 @@ impl Endpoint {
             request_id: reply.request_id,
             raw,
         })
-    }
-
-    fn chat_body(&self, r: &GenerateRequest, stream: bool) -> Result<Value> {
-        chat_body(&self.slug, r, stream)
     }
 
     fn model_of(&self, raw: &Value) -> String {
@@ -688,7 +684,6 @@ fn usage_of(raw: &Value) -> Option<Usage> {
     })
 }
 
-/// Vectors ordered by `index` when every element has one, else by list order.
 /// The usual embeddings body, decoded without a `Value` per number (a 256 x 384 body holds
 /// 98k of them); the rest is kept as `Value`s for `raw`. Anything unusual takes the lenient
 /// path of [`embeddings_of`], which also words the errors.
@@ -715,17 +710,9 @@ impl EmbeddingsBody {
     /// without them, as the `Value` path computes them.
     fn into_parts(self) -> (Result<Vec<Vec<f64>>>, Value) {
         let mut items = self.data;
-        let mut order: Vec<(Option<u64>, usize)> = items
-            .iter()
-            .enumerate()
-            .map(|(at, item)| (item.rest.get("index").and_then(Value::as_u64), at))
-            .collect();
-        if order.iter().all(|(index, _)| index.is_some()) {
-            order.sort_by_key(|(index, _)| *index);
-        }
-        let vectors = order
-            .iter()
-            .map(|&(_, at)| std::mem::take(&mut items[at].embedding))
+        let vectors = index_order(items.iter().map(|item| item.rest.get("index")))
+            .into_iter()
+            .map(|at| std::mem::take(&mut items[at].embedding))
             .collect();
         let mut raw = self.rest;
         let data = items.into_iter().map(|item| Value::Object(item.rest));
@@ -743,27 +730,35 @@ fn without_vectors(mut raw: Value) -> Value {
     raw
 }
 
+/// Vectors ordered by `index` when every element has one, else by list order.
 fn embeddings_of(raw: &Value) -> Result<Vec<Vec<f64>>> {
     let data = raw
         .get("data")
         .and_then(Value::as_array)
         .ok_or_else(|| Error::invalid_response("the embeddings response has no data list"))?;
-    let mut items: Vec<(Option<u64>, &Value)> = data
-        .iter()
-        .map(|d| (d.get("index").and_then(Value::as_u64), d))
-        .collect();
-    if items.iter().all(|(i, _)| i.is_some()) {
-        items.sort_by_key(|(i, _)| *i);
-    }
-    items
+    index_order(data.iter().map(|d| d.get("index")))
         .into_iter()
-        .map(|(_, d)| {
-            d.get("embedding")
+        .map(|at| {
+            data[at]
+                .get("embedding")
                 .and_then(Value::as_array)
                 .and_then(|v| v.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>())
                 .ok_or_else(|| Error::invalid_response("an embedding is not a list of numbers"))
         })
         .collect()
+}
+
+/// Positions of a list's items in `index` order when every item has an integer one, else
+/// in list order (wire §7.3).
+fn index_order<'a>(indices: impl Iterator<Item = Option<&'a Value>>) -> Vec<usize> {
+    let mut order: Vec<(Option<u64>, usize)> = indices
+        .enumerate()
+        .map(|(at, index)| (index.and_then(Value::as_u64), at))
+        .collect();
+    if order.iter().all(|(index, _)| index.is_some()) {
+        order.sort_by_key(|(index, _)| *index);
+    }
+    order.into_iter().map(|(_, at)| at).collect()
 }
 
 /// One vector per input at least (servers may not send fewer).
