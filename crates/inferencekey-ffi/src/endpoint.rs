@@ -251,27 +251,25 @@ fn embed_result_payload(result: &EmbedResult) -> Result<Payload, Error> {
     let vectors = &result.embeddings;
     let cols = vectors.first().map_or(0, Vec::len);
     let ragged = vectors.iter().any(|v| v.len() != cols);
-    let length = if ragged { 0 } else { vectors.len() * cols * 8 };
-    let head = EmbedResultOut {
-        embeddings: if ragged {
-            Embeddings::Lists(vectors)
-        } else {
-            Embeddings::Packed {
-                part: PartRef { offset: 0, length },
-                rows: vectors.len(),
-                cols,
-            }
-        },
+    let length = vectors.len() * cols * 8;
+    let head = |embeddings| EmbedResultOut {
+        embeddings,
         model: &result.model,
         usage: &result.usage,
         request_id: &result.request_id,
         raw: &result.raw,
     };
-    Payload::with_parts(&head, length, |parts| {
-        if !ragged {
-            for value in vectors.iter().flatten() {
-                parts.extend_from_slice(&value.to_ne_bytes());
-            }
+    if ragged {
+        return Payload::json(&head(Embeddings::Lists(vectors)));
+    }
+    let packed = Embeddings::Packed {
+        part: PartRef { offset: 0, length },
+        rows: vectors.len(),
+        cols,
+    };
+    Payload::with_parts(&head(packed), length, |parts| {
+        for value in vectors.iter().flatten() {
+            parts.extend_from_slice(&value.to_ne_bytes());
         }
     })
 }
@@ -407,4 +405,49 @@ pub extern "C" fn ik_endpoint_rerank_async(
     err: *mut *mut ik_error,
 ) -> ik_status {
     export_async(err, cancel, cb, user_data, || rerank_op(e, req, req_len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buffer(payload: Payload) -> Vec<u8> {
+        payload
+            .lend(|ptr, len| unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) }.to_vec())
+    }
+
+    fn embed_result(embeddings: Vec<Vec<f64>>) -> EmbedResult {
+        EmbedResult {
+            embeddings,
+            model: "e5".into(),
+            usage: None,
+            request_id: None,
+            raw: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn vectors_of_one_length_follow_the_json_as_one_part() {
+        let bytes = buffer(embed_result_payload(&embed_result(vec![vec![1.5, -2.0]; 3])).unwrap());
+        let end = bytes.iter().position(|&b| b == 0).unwrap();
+        let head: Value = serde_json::from_slice(&bytes[..end]).unwrap();
+        let part = &bytes[end + 1..];
+        assert_eq!(
+            head["embeddings"],
+            serde_json::json!({"offset": 0, "length": 48, "rows": 3, "cols": 2})
+        );
+        assert_eq!(part.len(), 48);
+        assert_eq!(part[8..16], (-2.0f64).to_ne_bytes());
+    }
+
+    #[test]
+    fn ragged_vectors_make_a_json_only_result() {
+        let bytes = buffer(embed_result_payload(&embed_result(vec![vec![1.0], vec![]])).unwrap());
+        assert!(
+            !bytes.contains(&0),
+            "a JSON-only result has no NUL inside its length"
+        );
+        let head: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(head["embeddings"], serde_json::json!([[1.0], []]));
+    }
 }
