@@ -394,10 +394,12 @@ class Usage(_Frozen):
 
 
 _USAGE_FIELDS: Final = frozenset(Usage.model_fields)
+# Bound once (a lookup on a model class goes through its metaclass's `__getattr__` hook).
+_usage_from_native: Final = Usage._from_native
 
 
 def _usage(value: object) -> Usage | None:
-    return Usage._from_native(value) if isinstance(value, dict) else None
+    return _usage_from_native(value) if isinstance(value, dict) else None
 
 
 class EndpointRef(_Frozen):
@@ -676,7 +678,7 @@ class TextResult(_RawResult):
         raw = _part(parts, body) if body.__class__ is dict else data.get("raw")
         private = {"_raw": raw, "_raw_ready": raw.__class__ is dict}
         usage = data.get("usage")
-        usage = Usage._from_native(usage) if usage.__class__ is dict else None
+        usage = _usage_from_native(usage) if usage.__class__ is dict else None
         if raw.__class__ is bytes and data.keys() == _TEXT_FIELDS:
             # On every text call: the core's result, less the body's place, becomes the
             # model's own dict (the core writes every field, typed).

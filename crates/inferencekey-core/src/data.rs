@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::body::{Body, Field};
 use crate::config::{CallOptions, ClientConfig, Plane};
 use crate::error::{Error, ErrorKind, Result};
 use crate::spec::{path_segment, validate_slug};
@@ -241,7 +242,7 @@ impl Endpoint {
     /// Chat completion, `stream: false` (wire §7.1).
     pub async fn generate_text(&self, request: &GenerateRequest) -> Result<TextResult> {
         let body = chat_body(&self.slug, request, false)?;
-        let reply = self.post(&self.urls.chat, body).await?;
+        let reply = self.post(&self.urls.chat, &body).await?;
         let (text, model, finish_reason, usage) = match Completion::decode(&reply.body) {
             Some(c) => c.into_parts(&self.slug),
             None => lenient_parts(&reply.json()?, &self.slug)
@@ -260,7 +261,7 @@ impl Endpoint {
     /// Chat completion as SSE (wire §7.2). Status errors raise here, before any chunk.
     pub async fn generate_text_stream(&self, request: &GenerateRequest) -> Result<TextStream> {
         let body = chat_body(&self.slug, request, true)?;
-        let call = self.call(&self.urls.chat, body, true);
+        let call = self.call(&self.urls.chat, &body, true);
         let (resp, request_id) = self.transport.open_stream(&call).await?;
         Ok(TextStream {
             reader: EventReader::new(resp, self.transport.limits.request_timeout),
@@ -273,10 +274,10 @@ impl Endpoint {
 
     /// Embeddings, in input order (wire §7.3).
     pub async fn embed(&self, request: &EmbedRequest) -> Result<EmbedResult> {
-        let inputs = match &request.input {
-            Value::String(s) => vec![Value::String(s.clone())],
+        let (input, count) = match &request.input {
+            Value::String(s) => (Field::OneText(s), 1),
             Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
-                items.clone()
+                (Field::Json(&request.input), items.len())
             }
             _ => {
                 return Err(Error::invalid_argument(
@@ -284,10 +285,9 @@ impl Endpoint {
                 ))
             }
         };
-        let count = inputs.len();
-        let mut body = json!({"model": self.slug, "input": inputs});
-        merge_extra(&mut body, request.extra_body.as_ref(), &["model", "input"])?;
-        let reply = self.post(&self.urls.embeddings, body).await?;
+        let body = Body::new([("model", Field::Text(&self.slug)), ("input", input)])
+            .extra(request.extra_body.as_ref())?;
+        let reply = self.post(&self.urls.embeddings, &body).await?;
         let (embeddings, raw) = match EmbeddingsBody::decode(&reply.body) {
             Some(parsed) => parsed.into_parts(),
             None => {
@@ -312,24 +312,25 @@ impl Endpoint {
         let query = request.query.as_str().filter(|q| !q.trim().is_empty());
         let query =
             query.ok_or_else(|| Error::invalid_argument("query must be a non-blank string"))?;
-        let documents = match &request.documents {
-            Value::Array(d) if !d.is_empty() && d.iter().all(Value::is_string) => d,
-            _ => {
-                return Err(Error::invalid_argument(
-                    "documents must be a non-empty list of strings",
-                ))
-            }
-        };
-        let mut body = json!({"model": self.slug, "query": query, "documents": documents});
-        if let Some(top_n) = &request.top_n {
-            body["top_n"] = Value::from(positive_int("top_n", top_n)?);
+        let documents = &request.documents;
+        if !documents
+            .as_array()
+            .is_some_and(|d| !d.is_empty() && d.iter().all(Value::is_string))
+        {
+            return Err(Error::invalid_argument(
+                "documents must be a non-empty list of strings",
+            ));
         }
-        merge_extra(
-            &mut body,
-            request.extra_body.as_ref(),
-            &["model", "query", "documents"],
-        )?;
-        let reply = self.post(&self.urls.rerank, body).await?;
+        let mut body = Body::new([
+            ("model", Field::Text(&self.slug)),
+            ("query", Field::Text(query)),
+            ("documents", Field::Json(documents)),
+        ]);
+        if let Some(top_n) = &request.top_n {
+            body.set("top_n", Field::Count(positive_int("top_n", top_n)?));
+        }
+        let body = body.extra(request.extra_body.as_ref())?;
+        let reply = self.post(&self.urls.rerank, &body).await?;
         let raw = reply.json()?;
         let results =
             rerank_items_of(&raw).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
@@ -346,19 +347,19 @@ impl Endpoint {
         model_or(raw, &self.slug)
     }
 
-    fn call<'a>(&'a self, url: &'a reqwest::Url, body: Value, sse: bool) -> Call<'a> {
+    fn call<'a>(&'a self, url: &'a reqwest::Url, body: &Body<'_>, sse: bool) -> Call<'a> {
         Call {
             method: Method::POST,
             url: url.clone(),
             path: url.path(),
             token: &self.key,
-            body: Some(Bytes::from(serde_json::to_vec(&body).unwrap_or_default())),
+            body: Some(Bytes::from(body.to_vec())),
             sse,
             limits: self.transport.limits,
         }
     }
 
-    async fn post(&self, url: &reqwest::Url, body: Value) -> Result<Reply> {
+    async fn post(&self, url: &reqwest::Url, body: &Body<'_>) -> Result<Reply> {
         self.transport
             .send(&self.call(url, body, false))
             .await?
@@ -455,7 +456,7 @@ fn stream_error(error: &Value) -> Error {
 
 /// The chat completion body for workload `slug` (wire §7.1), after the checks of sdk §5: what
 /// `generate_text` sends. Pure, so that it can be tested and fuzzed on its own.
-pub fn chat_body(slug: &str, r: &GenerateRequest, stream: bool) -> Result<Value> {
+pub fn chat_body<'a>(slug: &'a str, r: &'a GenerateRequest, stream: bool) -> Result<Body<'a>> {
     let messages = match (&r.prompt, &r.messages) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid_argument(
@@ -466,24 +467,28 @@ pub fn chat_body(slug: &str, r: &GenerateRequest, stream: bool) -> Result<Value>
         (Some(p), None) if p.trim().is_empty() => {
             return Err(Error::invalid_argument("prompt must not be blank"))
         }
-        (Some(p), None) => json!([{"role": "user", "content": p}]),
-        (None, Some(m)) => validate_messages(m)?,
+        (Some(p), None) => Field::Prompt(p),
+        (None, Some(m)) => Field::Json(validate_messages(m)?),
     };
-    let mut body = json!({"model": slug, "messages": messages, "stream": stream});
+    let mut body = Body::new([
+        ("model", Field::Text(slug)),
+        ("messages", messages),
+        ("stream", Field::Flag(stream)),
+    ]);
     if let Some(t) = &r.temperature {
-        body["temperature"] = finite("temperature", t)?;
+        body.set("temperature", finite("temperature", t)?);
     }
     if let Some(t) = &r.top_p {
-        body["top_p"] = finite("top_p", t)?;
+        body.set("top_p", finite("top_p", t)?);
     }
     if let Some(n) = &r.max_tokens {
-        body["max_tokens"] = Value::from(positive_int("max_tokens", n)?);
+        body.set("max_tokens", Field::Count(positive_int("max_tokens", n)?));
     }
     if let Some(s) = &r.seed {
-        body["seed"] = match s.as_i64().or_else(|| s.as_u64().map(|u| u as i64)) {
-            Some(_) if s.is_number() => s.clone(),
-            _ => return Err(Error::invalid_argument("seed must be an integer")),
-        };
+        if !(s.is_i64() || s.is_u64()) {
+            return Err(Error::invalid_argument("seed must be an integer"));
+        }
+        body.set("seed", Field::Json(s));
     }
     if let Some(stop) = &r.stop {
         let ok = stop.is_string()
@@ -495,17 +500,12 @@ pub fn chat_body(slug: &str, r: &GenerateRequest, stream: bool) -> Result<Value>
                 "stop must be a string or a list of strings",
             ));
         }
-        body["stop"] = stop.clone();
+        body.set("stop", Field::Json(stop));
     }
-    merge_extra(
-        &mut body,
-        r.extra_body.as_ref(),
-        &["model", "messages", "stream"],
-    )?;
-    Ok(body)
+    body.extra(r.extra_body.as_ref())
 }
 
-fn validate_messages(messages: &Value) -> Result<Value> {
+fn validate_messages(messages: &Value) -> Result<&Value> {
     let list = messages
         .as_array()
         .filter(|l| !l.is_empty())
@@ -532,12 +532,12 @@ fn validate_messages(messages: &Value) -> Result<Value> {
             )));
         }
     }
-    Ok(messages.clone())
+    Ok(messages)
 }
 
-fn finite(name: &str, v: &Value) -> Result<Value> {
+fn finite<'a>(name: &str, v: &'a Value) -> Result<Field<'a>> {
     match v.as_f64() {
-        Some(f) if f.is_finite() => Ok(v.clone()),
+        Some(f) if f.is_finite() => Ok(Field::Json(v)),
         _ => Err(Error::invalid_argument(format!(
             "{name} must be a finite number"
         ))),
@@ -548,24 +548,6 @@ fn positive_int(name: &str, v: &Value) -> Result<u64> {
     v.as_u64()
         .filter(|n| *n >= 1)
         .ok_or_else(|| Error::invalid_argument(format!("{name} must be an integer >= 1")))
-}
-
-/// Merges caller keys last; reserved keys stay ours.
-fn merge_extra(
-    body: &mut Value,
-    extra: Option<&Map<String, Value>>,
-    reserved: &[&str],
-) -> Result<()> {
-    let Some(extra) = extra else { return Ok(()) };
-    if let Some(key) = extra.keys().find(|k| reserved.contains(&k.as_str())) {
-        return Err(Error::invalid_argument(format!(
-            "extra_body may not set \"{key}\""
-        )));
-    }
-    if let Value::Object(obj) = body {
-        obj.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    Ok(())
 }
 
 /// The usual shape of a chat completion, decoded without building a `Value` tree. Any other
@@ -915,22 +897,6 @@ mod tests {
             }
         );
         assert!(usage_of(&json!({"usage": null})).is_none());
-    }
-
-    #[test]
-    fn extra_body_cannot_replace_reserved_keys() {
-        let mut body = json!({"model": "m"});
-        let extra: Map<String, Value> = serde_json::from_str(r#"{"model": "x"}"#).unwrap();
-        assert_eq!(
-            merge_extra(&mut body, Some(&extra), &["model"])
-                .unwrap_err()
-                .code,
-            "invalid_argument"
-        );
-        let extra: Map<String, Value> =
-            serde_json::from_str(r#"{"input_type": "passage"}"#).unwrap();
-        merge_extra(&mut body, Some(&extra), &["model"]).unwrap();
-        assert_eq!(body["input_type"], "passage");
     }
 
     #[test]

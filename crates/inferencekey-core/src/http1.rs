@@ -121,7 +121,7 @@ impl Pool {
             connect_timeout,
             tls: None,
             idle: Mutex::new(Idle {
-                pid: std::process::id(),
+                pid: crate::process::pid(),
                 conns: Vec::new(),
             }),
         }
@@ -163,7 +163,7 @@ impl Pool {
 
     fn checkout(&self, origin: &Origin) -> Option<Conn> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let pid = std::process::id();
+        let pid = crate::process::pid();
         if idle.pid != pid {
             // A forked child: the parent's connections are left alone, not even closed.
             std::mem::forget(std::mem::take(&mut idle.conns));
@@ -182,7 +182,7 @@ impl Pool {
     fn checkin(&self, mut conn: Conn) {
         conn.idle_since = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.pid != std::process::id() {
+        if idle.pid != crate::process::pid() {
             std::mem::forget(conn);
             return;
         }

@@ -4,6 +4,7 @@
 //! Pure logic (tokens, specs, reconcile, SSE and error-body decoding) is separated from
 //! I/O (transport, management and data clients) so it can be unit-tested without a network.
 
+pub mod body;
 pub mod config;
 pub mod data;
 pub mod error;
@@ -11,6 +12,7 @@ mod http1;
 pub mod interrupt;
 pub mod log;
 pub mod management;
+pub mod process;
 pub mod readiness;
 pub mod reconcile;
 pub mod spec;

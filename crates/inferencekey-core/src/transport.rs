@@ -75,7 +75,7 @@ impl Pool {
     fn new(connect_timeout: Duration) -> Result<Pool> {
         Ok(Pool {
             connect_timeout,
-            client: Mutex::new((std::process::id(), build_client(connect_timeout)?)),
+            client: Mutex::new((crate::process::pid(), build_client(connect_timeout)?)),
             blocking: http1::Pool::new(connect_timeout),
             direct: !proxy_configured(),
             identity: Arc::new(()),
@@ -88,7 +88,7 @@ impl Pool {
         if on_caller_thread {
             return self.thread_client();
         }
-        let pid = std::process::id();
+        let pid = crate::process::pid();
         let mut slot = self.client.lock().unwrap_or_else(|p| p.into_inner());
         if slot.0 != pid {
             // The parent's pool is leaked, never dropped: its sockets belong to the parent.
@@ -100,7 +100,7 @@ impl Pool {
     }
 
     fn thread_client(&self) -> Result<reqwest::Client> {
-        let pid = std::process::id();
+        let pid = crate::process::pid();
         THREAD_CLIENTS.with(|cell| {
             let mut clients = cell.borrow_mut();
             // Clients of dropped pools go; a forked parent's are leaked, never dropped.

@@ -103,6 +103,7 @@ pub extern "C" fn ik_data_client_new(
         let out = out_ptr(out, "out")?;
         let config: ClientConfig = arg_json(cfg, cfg_len, "cfg")?;
         let inner = DataClient::new(&config).map_err(core_error)?;
+        crate::runtime::track_forks();
         unsafe { *out = handles::register(Box::new(ik_data_client { inner }), Kind::DataClient) };
         Ok(())
     })
@@ -196,17 +197,26 @@ fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResu
 
 /// The `TextResult` JSON, with the response body as a binary part named by `raw_part`: a
 /// binding decodes the body only if `raw` is read, and never scans past it.
+/// (Fields spelled out rather than a flattened `TextResult`: flattening goes through serde's
+/// map path, which costs more than the rest of the encoding.)
 #[derive(Serialize)]
 struct TextResultOut<'a> {
-    #[serde(flatten)]
-    result: &'a TextResult,
+    text: &'a str,
+    model: &'a str,
+    finish_reason: &'a Option<String>,
+    usage: &'a Option<Usage>,
+    request_id: &'a Option<String>,
     raw_part: PartRef,
 }
 
 fn text_result_payload(result: &TextResult) -> Result<Payload, Error> {
     let body = &result.body;
     let head = TextResultOut {
-        result,
+        text: &result.text,
+        model: &result.model,
+        finish_reason: &result.finish_reason,
+        usage: &result.usage,
+        request_id: &result.request_id,
         raw_part: PartRef {
             offset: 0,
             length: body.len(),

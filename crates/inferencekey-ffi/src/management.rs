@@ -91,6 +91,7 @@ pub extern "C" fn ik_management_client_new(
         let out = out_ptr(out, "out")?;
         let config: ClientConfig = arg_json(cfg, cfg_len, "cfg")?;
         let inner = ManagementClient::new(&config).map_err(core_error)?;
+        crate::runtime::track_forks();
         // SAFETY: checked non-NULL above.
         unsafe {
             *out = handles::register(

@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Mutex, Once};
 
 use tokio::runtime::Runtime;
 
@@ -17,7 +17,7 @@ static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
 
 /// The runtime of this process, built on first use (never at load).
 pub(crate) fn get() -> FfiResult<&'static Runtime> {
-    let pid = std::process::id();
+    let pid = inferencekey_core::process::pid();
     let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((owner, rt)) = *slot {
         if owner == pid {
@@ -74,7 +74,7 @@ pub(crate) fn block_on_caller<F: Future>(fut: F) -> FfiResult<F::Output> {
     refuse_on_runtime_thread()?;
     CALLER_RUNTIME.with(|slot| {
         let mut slot = slot.borrow_mut();
-        let pid = std::process::id();
+        let pid = inferencekey_core::process::pid();
         if slot.as_ref().is_none_or(|(owner, _)| *owner != pid) {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -95,12 +95,28 @@ pub(crate) fn block_on_caller<F: Future>(fut: F) -> FfiResult<F::Output> {
     })
 }
 
+/// Lets the core serve its fork checks' PID from memory (no `getpid` per check): a
+/// `pthread_atfork` child handler refreshes it in every forked child before anything else
+/// runs there. Registered once, by the first client.
+pub(crate) fn track_forks() {
+    static REGISTERED: Once = Once::new();
+    REGISTERED.call_once(|| {
+        extern "C" fn in_child() {
+            inferencekey_core::process::cache_pid();
+        }
+        // SAFETY: registers a handler that only reads the PID and stores it atomically.
+        if unsafe { libc::pthread_atfork(None, None, Some(in_child)) } == 0 {
+            inferencekey_core::process::cache_pid();
+        }
+    });
+}
+
 /// Rebuilds the runtime in a forked child now rather than on first use.
 #[no_mangle]
 pub extern "C" fn ik_after_fork_child() {
     crate::boundary::guard_or((), || {
         let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_some_and(|(owner, _)| owner != std::process::id()) {
+        if slot.is_some_and(|(owner, _)| owner != inferencekey_core::process::pid()) {
             *slot = None;
         }
     });

@@ -78,7 +78,7 @@ pub struct ik_stream {
 impl ik_stream {
     fn new(state: State, meta: Value) -> ik_stream {
         ik_stream {
-            pid: std::process::id(),
+            pid: inferencekey_core::process::pid(),
             state: Arc::new(Mutex::new(state)),
             meta: Arc::new(std::sync::Mutex::new(meta)),
             closed: CancellationToken::new(),
@@ -93,7 +93,7 @@ fn set_meta(meta: &std::sync::Mutex<Value>, value: Value) {
 fn stream<'a>(s: *const ik_stream) -> FfiResult<&'a ik_stream> {
     let s = unsafe { handles::borrow(s, Kind::Stream) }
         .ok_or_else(|| null_arg("stream (not a live ik_stream)"))?;
-    if s.pid != std::process::id() {
+    if s.pid != inferencekey_core::process::pid() {
         return Err(ffi_error(
             IK_ERR_INVALID_STATE,
             "forked",

@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(request) = serde_json::from_slice::<GenerateRequest>(data) {
         if let Ok(body) = chat_body("bot", &request, false) {
+            let body: serde_json::Value = serde_json::from_slice(&body.to_vec()).unwrap();
             assert_eq!(body["model"], "bot");
             assert!(body["messages"].as_array().is_some_and(|m| !m.is_empty()));
         }
