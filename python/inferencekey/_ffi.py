@@ -100,16 +100,19 @@ atexit.register(lib.ik_shutdown)
 #: pydantic) builds the objects in half the time of ``json``'s and reuses short strings such
 #: as keys; the core never writes NaN or infinities, which it would accept.
 _loads: Callable[[str | bytes], Any] = pydantic_core.from_json
+_from_json = pydantic_core.from_json
 _to_json = pydantic_core.to_json
 
 
 def split_result(data: bytes) -> tuple[Any, bytes]:
     """A result buffer: its JSON, decoded, and the binary parts after the NUL that ends the
     JSON (``b""`` for JSON-only results; "Result buffers" in ``inferencekey.h``)."""
+    # Only keys go through jiter's string cache: values (texts, ids) rarely repeat, and
+    # skipping the cache's lookups measured faster right after a call's network wait.
     end = data.find(0)
     if end < 0:
-        return _loads(data), b""
-    return _loads(data[:end]), data[end + 1 :]
+        return _from_json(data, cache_strings="keys"), b""
+    return _from_json(data[:end], cache_strings="keys"), data[end + 1 :]
 
 
 def out_params() -> tuple[Any, Any, Any]:

@@ -18,8 +18,13 @@ _unpack = _ffi.ffi.unpack
 _sync_log_level = _logging.sync_native_level
 _out_params = _ffi.out_params
 _split_result = _ffi.split_result
-# Bound once: an attribute lookup on a pydantic model class goes through its metaclass's
-# `__getattr__` hook, about ten times the cost of a plain one.
+# Bound once for the per-call paths: each lookup on the cffi library costs a plain lookup's
+# time several times over, and one on a pydantic model class goes through its metaclass's
+# `__getattr__` hook, about ten times.
+_free = lib.ik_string_free
+_generate_text = lib.ik_endpoint_generate_text
+_embed = lib.ik_endpoint_embed
+_rerank = lib.ik_endpoint_rerank
 _text_result = TextResult._from_native
 _embed_result = EmbedResult._from_native
 _rerank_result = RerankResult._from_native
@@ -125,14 +130,14 @@ class Endpoint:
         _sync_log_level()
         body = _ffi.encode(request)
         out, out_len, err = _out_params()
-        status = fn(self._ptr, body, len(body), NULL, out, out_len, err)
+        status = fn(self._handle.open_ptr("endpoint"), body, len(body), NULL, out, out_len, err)
         if status:
             _ffi.raise_error(status, err[0])
         ptr = out[0]
         try:
             return _split_result(_unpack(ptr, out_len[0]))
         finally:
-            lib.ik_string_free(ptr)
+            _free(ptr)
 
     def generate_text(
         self,
@@ -150,7 +155,7 @@ class Endpoint:
         request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
-        return _text_result(*self._call(lib.ik_endpoint_generate_text, request))
+        return _text_result(*self._call(_generate_text, request))
 
     def generate_text_stream(
         self,
@@ -178,7 +183,7 @@ class Endpoint:
     ) -> EmbedResult:
         """Embeddings of one string or a list of strings, in input order."""
         request = embed_request(input, extra_body)
-        return _embed_result(*self._call(lib.ik_endpoint_embed, request))
+        return _embed_result(*self._call(_embed, request))
 
     def rerank(
         self,
@@ -190,7 +195,7 @@ class Endpoint:
     ) -> RerankResult:
         """Documents ranked by relevance to ``query``, best first."""
         request = rerank_request(query, documents, top_n, extra_body)
-        return _rerank_result(self._call(lib.ik_endpoint_rerank, request)[0])
+        return _rerank_result(self._call(_rerank, request)[0])
 
     def close(self) -> None:
         """Releases the native endpoint (and its key) now rather than at garbage collection."""

@@ -583,11 +583,17 @@ struct CompletionUsage {
     total_tokens: Option<u64>,
 }
 
+/// A body as text, for `serde_json::from_str`: validating UTF-8 once for the whole body
+/// is cheaper than `from_slice`'s check of every string in it, keys included.
+fn utf8(body: &[u8]) -> Option<&str> {
+    std::str::from_utf8(body).ok()
+}
+
 type CompletionParts = (String, String, Option<String>, Option<Usage>);
 
 impl<'a> Completion<'a> {
     fn decode(body: &'a [u8]) -> Option<Completion<'a>> {
-        serde_json::from_slice::<Completion<'a>>(body)
+        serde_json::from_str::<Completion<'a>>(utf8(body)?)
             .ok()
             .filter(|c| !c.choices.is_empty())
     }
@@ -685,7 +691,7 @@ struct EmbeddingItem {
 
 impl EmbeddingsBody {
     fn decode(body: &[u8]) -> Option<Self> {
-        serde_json::from_slice(body).ok()
+        serde_json::from_str(utf8(body)?).ok()
     }
 
     /// The vectors in `index` order (body order unless every item has one) and the body
