@@ -25,7 +25,7 @@ pub enum Field<'a> {
 }
 
 /// A JSON object body. Reserved keys come first and `extra_body` may not set them; it may
-/// override the optional keys, and its own keys follow (sdk §5: "caller keys last").
+/// override the optional keys, and its own keys follow (sdk §5: merged last).
 #[derive(Debug, Clone)]
 pub struct Body<'a> {
     fields: Vec<(&'static str, Field<'a>)>,
