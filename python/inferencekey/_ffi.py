@@ -99,8 +99,7 @@ atexit.register(lib.ik_shutdown)
 #: Decodes the core's JSON (UTF-8 bytes or text). pydantic's own parser (jiter, shipped with
 #: pydantic) builds the objects in half the time of ``json``'s and reuses short strings such
 #: as keys; the core never writes NaN or infinities, which it would accept.
-_loads: Callable[[str | bytes], Any] = pydantic_core.from_json
-_from_json = pydantic_core.from_json
+_loads = pydantic_core.from_json
 _to_json = pydantic_core.to_json
 
 
@@ -111,8 +110,8 @@ def split_result(data: bytes) -> tuple[Any, bytes]:
     # skipping the cache's lookups measured faster right after a call's network wait.
     end = data.find(0)
     if end < 0:
-        return _from_json(data, cache_strings="keys"), b""
-    return _from_json(data[:end], cache_strings="keys"), data[end + 1 :]
+        return _loads(data, cache_strings="keys"), b""
+    return _loads(data[:end], cache_strings="keys"), data[end + 1 :]
 
 
 def out_params() -> tuple[Any, Any, Any]:
