@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -12,12 +13,32 @@ use serde_json::{json, Value};
 /// The fault-injection fake upstream (see its docstring).
 pub const FAKE_UPSTREAM: &str = include_str!("../fixtures/fault_injection_upstream.py");
 
-/// An interpreter for the fake upstream: the backends' one if set, else `python3`.
+/// An interpreter for the fake upstream: the backends' one if set, else `python3` resolved
+/// once to its real executable. A version manager's shim (pyenv's) adds ~0.1 s to every start,
+/// and fake workloads restart on every config change: through a shim, the durability test's
+/// writers outran them.
 pub fn plain_python() -> PathBuf {
-    std::env::var_os("INFERENCEKEY_DEV_PYTHON")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("python3"))
+    static RESOLVED: OnceLock<PathBuf> = OnceLock::new();
+    RESOLVED
+        .get_or_init(|| {
+            std::env::var_os("INFERENCEKEY_DEV_PYTHON")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(real_python3)
+        })
+        .clone()
+}
+
+fn real_python3() -> PathBuf {
+    std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|path| path.trim().to_owned())
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| PathBuf::from("python3"), PathBuf::from)
 }
 
 /// The interpreter with the real CPU backends. Fails loudly (never skips) when it is missing.
