@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 from . import _ffi
 from ._ffi import ffi, lib
 from .errors import InferenceKeyError
-from .types import ReadinessEvent, TextChunk, Usage
+from .types import ReadinessEvent, TextChunk, Usage, _usage
 
 T = TypeVar("T")
 
@@ -94,8 +94,7 @@ class TextStream(_NativeStream[TextChunk]):
     @property
     def usage(self) -> Usage | None:
         """Token usage, once the server has sent it (normally after the last chunk)."""
-        raw = self._meta.get("usage")
-        return Usage._from_native(raw) if isinstance(raw, dict) else None
+        return _usage(self._meta.get("usage"))
 
     def __repr__(self) -> str:
         return f"TextStream(request_id={self.request_id!r}, done={self._done})"

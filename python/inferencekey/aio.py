@@ -47,6 +47,7 @@ from .types import (
     Usage,
     Workload,
     WorkloadSpec,
+    _usage,
 )
 
 T = TypeVar("T")
@@ -220,8 +221,7 @@ class AsyncTextStream(_AsyncNativeStream[TextChunk]):
 
     @property
     def usage(self) -> Usage | None:
-        raw = self._meta.get("usage")
-        return Usage._from_native(raw) if isinstance(raw, dict) else None
+        return _usage(self._meta.get("usage"))
 
 
 class AsyncReadinessStream(_AsyncNativeStream[ReadinessEvent]):
