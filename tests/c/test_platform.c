@@ -946,6 +946,46 @@ static void test_data_plane_error_statuses(void) {
 /* ---------------------------------------------------------------------------------------- */
 /* Cancellation and streams across threads                                                  */
 
+/* A listening socket that never accepts: connections queue, requests are never answered. */
+static int silent_listener(int *port) {
+    struct sockaddr_in a;
+    socklen_t n = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &n) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* An endpoint whose server never answers (timeout 60 s): its calls end only when stopped. */
+static int open_hung_endpoint(ik_data_client **client, ik_endpoint **endpoint) {
+    ik_error *err = NULL;
+    char cfg[512];
+    int port = 0, silent = silent_listener(&port);
+    if (silent < 0) return -1;
+    snprintf(cfg, sizeof cfg,
+             "{\"base_url\":\"http://127.0.0.1:%d\",\"api_key\":\"%s\",\"project\":\"acme\","
+             "\"timeout_s\":60}",
+             port, g_key);
+    if (!CHECK_OK(ik_data_client_new(cfg, strlen(cfg), client, &err), &err)) {
+        close(silent);
+        return -1;
+    }
+    if (!CHECK_OK(ik_endpoint_new(*client, LIT("{\"workload_slug\":\"bot\"}"), endpoint, &err),
+                  &err)) {
+        ik_data_client_free(*client);
+        close(silent);
+        return -1;
+    }
+    return silent;
+}
+
 struct canceller {
     ik_cancel *c;
     long after_ms;
@@ -980,17 +1020,24 @@ static void test_cancel_during_blocking_calls(void) {
     CHECKF(done - k.at < h_scale(2.0), "cancellation took %.2fs", done - k.at);
     CHECK(out == SENTINEL_STR && len == SENTINEL_LEN);
     ik_cancel_free(k.c);
-    /* A generation in progress. */
+    /* A generation waiting for its answer (from a server that never gives one: a real one
+     * could finish before the token fires). */
+    ik_data_client *hung_client = NULL;
+    ik_endpoint *hung = NULL;
+    int silent = open_hung_endpoint(&hung_client, &hung);
+    REQUIRE(silent >= 0);
     k.c = ik_cancel_new();
     k.after_ms = 200;
     pthread_create(&t, NULL, cancel_later, &k);
-    CHECK_ERR(ik_endpoint_generate_text(g_bot, LIT("{\"prompt\":\"Tell a long story\",\"max_tokens\":40}"),
-                                        k.c, &out, &len, &err),
-              &err, IK_ERR_CANCELLED, "cancelled");
+    CHECK_ERR(ik_endpoint_generate_text(hung, LIT(GEN_REQ), k.c, &out, &len, &err), &err,
+              IK_ERR_CANCELLED, "cancelled");
     done = now_s();
     pthread_join(t, NULL);
     CHECKF(done - k.at < h_scale(2.0), "cancellation took %.2fs", done - k.at);
     ik_cancel_free(k.c);
+    ik_endpoint_free(hung);
+    ik_data_client_free(hung_client);
+    close(silent);
 }
 
 /* The host's interrupt check (Ctrl-C in Python): asked while blocking calls wait. */
@@ -1011,23 +1058,6 @@ static void *interrupt_later(void *arg) {
     return NULL;
 }
 
-/* A listening socket that never accepts: connections queue, requests are never answered. */
-static int silent_listener(int *port) {
-    struct sockaddr_in a;
-    socklen_t n = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &n) != 0) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 static void test_interrupt_check_stops_blocking_calls(void) {
     REQUIRE(g_ready && g_bot);
     char *out = NULL;
@@ -1035,18 +1065,10 @@ static void test_interrupt_check_stops_blocking_calls(void) {
     ik_error *err = NULL;
     pthread_t t;
     double done;
-    int port = 0, silent = silent_listener(&port);
-    REQUIRE(silent >= 0);
-    char cfg[512];
     ik_data_client *hung_client = NULL;
     ik_endpoint *hung = NULL;
-    snprintf(cfg, sizeof cfg,
-             "{\"base_url\":\"http://127.0.0.1:%d\",\"api_key\":\"%s\",\"project\":\"acme\","
-             "\"timeout_s\":60}",
-             port, g_key);
-    REQUIRE_OK(ik_data_client_new(cfg, strlen(cfg), &hung_client, &err), &err);
-    REQUIRE_OK(ik_endpoint_new(hung_client, LIT("{\"workload_slug\":\"bot\"}"), &hung, &err),
-               &err);
+    int silent = open_hung_endpoint(&hung_client, &hung);
+    REQUIRE(silent >= 0);
     atomic_store(&g_interrupt_now, 0);
     atomic_store(&g_interrupt_checks, 0);
     ik_interrupt_set_check(interrupt_check, &g_interrupt_checks);
@@ -1083,19 +1105,22 @@ static void test_interrupt_check_stops_blocking_calls(void) {
 
 static void test_cancel_during_async_calls(void) {
     REQUIRE(g_ready && g_bot);
+    ik_data_client *hung_client = NULL;
+    ik_endpoint *hung = NULL;
+    int silent = open_hung_endpoint(&hung_client, &hung);
+    REQUIRE(silent >= 0);
     ik_cancel *c = ik_cancel_new();
     waiter *w = waiter_new(), *w2 = waiter_new();
     ik_error *err = NULL;
     double t0;
-    /* Two calls in flight on one token: a wait that cannot end soon, and a generation. */
+    /* Two calls in flight on one token, neither able to end by itself: a wait for a workload
+     * that never becomes ready, and a generation from a server that never answers. (A real
+     * generation finished within the settle time on a fast machine.) */
     REQUIRE_OK(ik_management_wait_until_ready_async(
                    g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"), c, waiter_cb, w,
                    &err),
                &err);
-    REQUIRE_OK(ik_endpoint_generate_text_async(
-                   g_bot, LIT("{\"prompt\":\"Tell a long story\",\"max_tokens\":40}"), c,
-                   waiter_cb, w2, &err),
-               &err);
+    REQUIRE_OK(ik_endpoint_generate_text_async(hung, LIT(GEN_REQ), c, waiter_cb, w2, &err), &err);
     sleep_ms(300);
     CHECK_EQ_INT(waiter_calls(w), 0);
     CHECK_EQ_INT(waiter_calls(w2), 0);
@@ -1107,6 +1132,9 @@ static void test_cancel_during_async_calls(void) {
     CHECKF(now_s() - t0 < h_scale(2.0), "async cancellation took %.2fs", now_s() - t0);
     waiter_free(w);
     waiter_free(w2);
+    ik_endpoint_free(hung);
+    ik_data_client_free(hung_client);
+    close(silent);
 }
 
 static void test_cancel_a_stream_next_async(void) {
