@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -16,7 +17,7 @@ const DEFAULT_MAX_RETRIES: u32 = 2;
 const MAX_MAX_RETRIES: u32 = 10;
 
 /// Client configuration as bindings send it (c-abi §4). Unknown keys are rejected.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     pub base_url: Option<String>,
@@ -35,7 +36,7 @@ pub struct ClientConfig {
 }
 
 /// Per-call overrides (`"options"` key of any request, or `with_options`).
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallOptions {
     pub timeout_s: Option<f64>,

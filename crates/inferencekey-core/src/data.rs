@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use reqwest::Method;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::body::{Body, Field};
 use crate::config::{CallOptions, ClientConfig, Plane};
 use crate::error::{Error, ErrorKind, Result};
+use crate::schema;
 use crate::spec::{path_segment, validate_slug};
 use crate::token::{Token, TokenKind};
 use crate::transport::{join_url, Call, EventReader, Reply, Transport};
@@ -57,8 +59,11 @@ impl DataClient {
         })
     }
 
-    pub fn describe(&self) -> Value {
-        json!({"base_url": self.base_url, "project": self.project})
+    pub fn describe(&self) -> DataClientDescription<'_> {
+        DataClientDescription {
+            base_url: &self.base_url,
+            project: &self.project,
+        }
     }
 
     /// An endpoint for one workload. No network; the slug and key are checked here.
@@ -96,6 +101,23 @@ impl DataClient {
     }
 }
 
+/// What a data client's `repr` may show.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DataClientDescription<'a> {
+    pub base_url: &'a str,
+    pub project: &'a str,
+}
+
+/// What an endpoint's `repr` may show: the key only redacted.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EndpointDescription<'a> {
+    pub project_slug: &'a str,
+    pub workload_slug: &'a str,
+    /// The workload's OpenAI-compatible base URL.
+    pub base_url: &'a str,
+    pub api_key: String,
+}
+
 /// One workload's OpenAI-compatible endpoint. Cheap to clone and thread-safe.
 #[derive(Clone)]
 pub struct Endpoint {
@@ -116,42 +138,54 @@ struct RouteUrls {
 }
 
 /// Arguments of `generate_text` / `generate_text_stream`.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateRequest {
+    /// Either `prompt` or `messages`.
+    #[schemars(length(min = 1))]
     pub prompt: Option<String>,
+    #[schemars(with = "Option<Vec<schema::Message>>", length(min = 1))]
     pub messages: Option<Value>,
+    #[schemars(with = "Option<f64>")]
     pub temperature: Option<Value>,
+    #[schemars(with = "Option<u64>", range(min = 1))]
     pub max_tokens: Option<Value>,
+    #[schemars(with = "Option<f64>")]
     pub top_p: Option<Value>,
+    #[schemars(with = "Option<schema::TextOrTexts>")]
     pub stop: Option<Value>,
+    #[schemars(with = "Option<i64>")]
     pub seed: Option<Value>,
     pub extra_body: Option<Map<String, Value>>,
     /// Per-call timeout and retry overrides (applied by the binding layer).
     pub options: Option<CallOptions>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbedRequest {
+    #[schemars(with = "schema::Inputs")]
     pub input: Value,
     pub extra_body: Option<Map<String, Value>>,
     /// Per-call timeout and retry overrides (applied by the binding layer).
     pub options: Option<CallOptions>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RerankRequest {
+    #[schemars(with = "String", length(min = 1))]
     pub query: Value,
+    #[schemars(with = "Vec<String>", length(min = 1))]
     pub documents: Value,
+    #[schemars(with = "Option<u64>", range(min = 1))]
     pub top_n: Option<Value>,
     pub extra_body: Option<Map<String, Value>>,
     /// Per-call timeout and retry overrides (applied by the binding layer).
     pub options: Option<CallOptions>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -179,7 +213,7 @@ impl TextResult {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TextChunk {
     pub text: String,
     pub finish_reason: Option<String>,
@@ -196,14 +230,14 @@ pub struct EmbedResult {
     pub raw: Value,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RerankItem {
     pub index: u64,
     pub relevance_score: f64,
     pub document: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RerankResult {
     pub results: Vec<RerankItem>,
     pub model: String,
@@ -226,9 +260,13 @@ impl Endpoint {
     }
 
     /// What a `repr` may show.
-    pub fn describe(&self) -> Value {
-        json!({"project_slug": self.project, "workload_slug": self.slug,
-               "base_url": self.base_url, "api_key": self.key.redacted()})
+    pub fn describe(&self) -> EndpointDescription<'_> {
+        EndpointDescription {
+            project_slug: &self.project,
+            workload_slug: &self.slug,
+            base_url: &self.base_url,
+            api_key: self.key.redacted(),
+        }
     }
 
     pub fn with_options(&self, options: &CallOptions) -> Result<Endpoint> {
@@ -797,6 +835,7 @@ fn rerank_items_of(raw: &Value) -> Result<Vec<RerankItem>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn typed_completion_decoding_agrees_with_the_lenient_path() {

@@ -15,6 +15,7 @@ pub mod management;
 pub mod process;
 pub mod readiness;
 pub mod reconcile;
+pub mod schema;
 pub mod spec;
 pub mod sse;
 pub mod token;

@@ -4,15 +4,19 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 
-use serde_json::{json, Map, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::token::scrub_secrets;
 
 /// Severity, ordered so that `level <= max_level` means "enabled".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 #[repr(u8)]
 pub enum Level {
     Error = 1,
+    #[serde(rename = "warning")]
     Warn = 2,
     Info = 3,
     Debug = 4,
@@ -28,18 +32,21 @@ impl Level {
             _ => return None,
         })
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Error => "error",
-            Level::Warn => "warning",
-            Level::Info => "info",
-            Level::Debug => "debug",
-        }
-    }
 }
 
-/// Receives one record as JSON: `{"level","target","message","fields"}`.
+/// One log record, as the sink receives it (JSON).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Record<'a> {
+    pub level: Level,
+    /// `inferencekey.http`, `inferencekey.reconcile` or `inferencekey.readiness`.
+    pub target: &'a str,
+    /// Already redacted.
+    pub message: String,
+    /// Structured extras (`method`, `path`, `status`, `action`, ...).
+    pub fields: Map<String, Value>,
+}
+
+/// Receives one record as JSON (a [`Record`]).
 pub type Sink = Arc<dyn Fn(Level, &str) + Send + Sync>;
 
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(0);
@@ -68,13 +75,15 @@ pub fn emit(level: Level, target: &str, message: &str, fields: Map<String, Value
     }
     let sink = SINK.read().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(sink) = sink {
-        let record = json!({
-            "level": level.as_str(),
-            "target": target,
-            "message": scrub_secrets(message),
-            "fields": fields,
-        });
-        sink(level, &record.to_string());
+        let record = Record {
+            level,
+            target,
+            message: scrub_secrets(message),
+            fields,
+        };
+        if let Ok(json) = serde_json::to_string(&record) {
+            sink(level, &json);
+        }
     }
 }
 

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::Method;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::config::{pick_project, CallOptions, ClientConfig, Plane};
 use crate::error::{Error, ErrorKind, Result};
@@ -15,6 +17,14 @@ use crate::spec::{path_segment, validate_slug, WorkloadSpec};
 use crate::token::{Token, TokenKind};
 use crate::transport::{join_url, Call, Reply, Transport};
 use crate::workload::{decode_list, Workload};
+
+/// What a management client's `repr` may show: the token only redacted.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ManagementDescription<'a> {
+    pub base_url: &'a str,
+    pub project: Option<&'a str>,
+    pub token: String,
+}
 
 /// A control-plane client scoped to one project. Cheap to clone; clones share the pool.
 #[derive(Clone)]
@@ -59,8 +69,12 @@ impl ManagementClient {
     }
 
     /// What a `repr` may show: base URL, project and the redacted token.
-    pub fn describe(&self) -> Value {
-        json!({"base_url": self.base_url, "project": self.project, "token": self.token.redacted()})
+    pub fn describe(&self) -> ManagementDescription<'_> {
+        ManagementDescription {
+            base_url: &self.base_url,
+            project: self.project.as_deref(),
+            token: self.token.redacted(),
+        }
     }
 
     /// Every workload of the project (lenient decoding, wire §6.1).

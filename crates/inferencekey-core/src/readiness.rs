@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -18,7 +19,7 @@ use crate::transport::{Call, EventReader, Transport};
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
 /// One readiness frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ReadinessEvent {
     pub phase: String,
     pub message: String,

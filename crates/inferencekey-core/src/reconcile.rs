@@ -3,6 +3,7 @@
 //! [`HttpResponse`]s back, so every rule here is testable without a network and replayed by
 //! the conformance vectors.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -14,7 +15,7 @@ use crate::workload::{decode_list, decode_one, find_by_slug, Workload};
 const TARGET: &str = "inferencekey.reconcile";
 
 /// What `ensure()` does when the live workload differs from the spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnDrift {
     #[default]
@@ -26,7 +27,7 @@ pub enum OnDrift {
 }
 
 /// The outcome of an `ensure()` that did not raise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EnsureAction {
     Created,
@@ -51,7 +52,7 @@ impl EnsureAction {
 }
 
 /// One drifted (or, for a create, sent) field.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct FieldChange {
     /// Spec field name, or a dotted path (`config.engine.max_running_requests`).
     pub field: String,
@@ -61,7 +62,7 @@ pub struct FieldChange {
 }
 
 /// The result of `ensure()` / `plan()` (sdk-behaviour §3.2).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct EnsureResult {
     pub project_slug: String,
     pub workload_slug: String,

@@ -2,6 +2,7 @@
 //! §3.1), the desired config (§4.2) and the create body (wire §6.2). Also the slug and
 //! path-segment helpers every route uses.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -36,26 +37,39 @@ pub const BACKENDS: [&str; 6] = [
 pub const EXECUTION_POLICIES: [&str; 3] = ["fixed", "scheduled", "autoscaling"];
 pub const DEFAULT_TASK_TYPE: &str = TASK_TYPES[0];
 pub const MAX_SLUG_LEN: usize = 63;
+/// What `is_slug_pattern` accepts, for the JSON Schema.
+const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
 
 /// The declared state of a workload, keyed by the Python keyword names.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
+// Missing or null required strings become "" so that validation reports `empty_field`; the
+// schema states what a valid spec holds.
+#[schemars(extend("required" = ["name", "slug", "model", "backend"]))]
 pub struct WorkloadSpec {
-    // Missing or null required strings become "" so validation reports `empty_field`.
     #[serde(deserialize_with = "null_as_empty")]
+    #[schemars(length(min = 1))]
     pub name: String,
+    /// Canonical: 1-63 lower-case letters, digits and single hyphens.
     #[serde(deserialize_with = "null_as_empty")]
+    #[schemars(length(min = 1, max = MAX_SLUG_LEN), pattern(SLUG_PATTERN))]
     pub slug: String,
     #[serde(deserialize_with = "null_as_empty")]
+    #[schemars(length(min = 1))]
     pub model: String,
+    /// A native backend (`vllm`, `sglang`, `ollama`, `llamacpp`, ...) or a custom backend slug.
     #[serde(deserialize_with = "null_as_empty")]
+    #[schemars(pattern(SLUG_PATTERN))]
     pub backend: String,
     pub project: Option<String>,
     pub description: Option<String>,
     pub command: Option<String>,
     pub vllm_version: Option<String>,
+    /// One of the 13 task types; default `text2text`.
+    #[schemars(extend("enum" = crate::schema::null_or(&TASK_TYPES)))]
     pub task_type: Option<String>,
     pub config: Option<Map<String, Value>>,
+    #[schemars(extend("enum" = crate::schema::null_or(&EXECUTION_POLICIES)))]
     pub execution_policy: Option<String>,
     pub execution_policy_config: Option<Map<String, Value>>,
     pub worker_id: Option<String>,

@@ -1,5 +1,6 @@
 //! The workload record (wire §5) and lenient decoding of lists (wire §6.1, sdk-behaviour §4.5).
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -8,7 +9,7 @@ use crate::log::Level;
 
 /// A workload as the server described it; serialises to the Python `Workload` shape
 /// (sdk-behaviour §3.2). Everything except `slug` may be absent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Workload {
     pub id: Option<String>,
     pub project_id: Option<String>,

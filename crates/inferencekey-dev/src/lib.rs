@@ -45,7 +45,7 @@ pub use config::DevConfig;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What a started platform tells its caller.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct DevInfo {
     pub base_url: String,
     pub admin_secret: String,
@@ -54,7 +54,7 @@ pub struct DevInfo {
 }
 
 /// A project and fresh credentials for it (shown once).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct ProjectCredentials {
     /// `{"id","slug","name"}`
     pub project: serde_json::Value,

@@ -5,6 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use inferencekey_core::{Error, ErrorKind};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::error::{ik_error, report};
 use crate::payload::{self, Payload};
@@ -113,9 +114,16 @@ pub(crate) fn to_cstring(s: &str) -> CString {
         .unwrap_or_else(|_| CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default())
 }
 
-/// Writes a library-allocated string and its length to checked out-parameters.
-pub(crate) fn write_string(out: *mut *mut c_char, out_len: *mut usize, text: &str) {
-    Payload::text(text).write_to(out, out_len);
+/// Writes `value` as a JSON result to checked out-parameters.
+pub(crate) fn write_json<T: Serialize + ?Sized>(
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    value: &T,
+) -> FfiResult<()> {
+    Payload::json(value)
+        .map_err(core_error)?
+        .write_to(out, out_len);
+    Ok(())
 }
 
 /// Frees a result buffer (`char **out`) returned by the library; NULL is a no-op.

@@ -4,11 +4,12 @@
 use std::ffi::c_char;
 
 use inferencekey_dev::{DevConfig, DevError, DevServer};
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::boundary::{
-    arg_json, ffi_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult,
+    arg_json, ffi_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
 };
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
@@ -19,20 +20,33 @@ pub struct ik_dev_server {
     inner: DevServer,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ProjectRequest {
+pub(crate) struct CreateProjectRequest {
     slug: String,
     name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TokenRequest {
+pub(crate) struct MintTokenRequest {
     project: String,
+    /// `live` (a data-plane key) or `sdk` (a management token).
+    #[schemars(extend("enum" = ["live", "sdk"]))]
     kind: String,
+    /// `sdk` tokens: e.g. `["workload:read"]`; default every scope.
+    #[schemars(with = "Option<Vec<String>>")]
     scopes: Option<Value>,
+    /// `live` keys: `project/workload` slugs or `project/*`; default the whole project.
+    #[schemars(with = "Option<Vec<String>>")]
     grants: Option<Value>,
+}
+
+/// A token minted by `ik_dev_server_mint_token`, shown this once.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct MintedToken {
+    token: String,
+    token_id: String,
 }
 
 fn server<'a>(s: *const ik_dev_server) -> FfiResult<&'a DevServer> {
@@ -67,8 +81,7 @@ pub extern "C" fn ik_dev_server_start(
         out_ptr(info, "info")?;
         let config: DevConfig = arg_json(cfg, cfg_len, "cfg")?;
         let inner = DevServer::start(config).map_err(dev_error)?;
-        let text = serde_json::to_string(inner.info()).unwrap_or_default();
-        write_string(info, info_len, &text);
+        write_json(info, info_len, inner.info())?;
         unsafe { *out = handles::register(Box::new(ik_dev_server { inner }), Kind::DevServer) };
         Ok(())
     })
@@ -87,14 +100,11 @@ pub extern "C" fn ik_dev_server_create_project(
 ) -> ik_status {
     guard(err, || {
         out_ptr(out, "out")?;
-        let r: ProjectRequest = arg_json(req, req_len, "req")?;
+        let r: CreateProjectRequest = arg_json(req, req_len, "req")?;
         let creds = server(s)?
             .create_project(&r.slug, r.name.as_deref())
             .map_err(dev_error)?;
-        let text = serde_json::to_string(&creds)
-            .map_err(|e| ffi_error(IK_ERR_CONFIG, "internal", &e.to_string()))?;
-        write_string(out, out_len, &text);
-        Ok(())
+        write_json(out, out_len, &creds)
     })
 }
 
@@ -111,7 +121,7 @@ pub extern "C" fn ik_dev_server_mint_token(
 ) -> ik_status {
     guard(err, || {
         out_ptr(out, "out")?;
-        let r: TokenRequest = arg_json(req, req_len, "req")?;
+        let r: MintTokenRequest = arg_json(req, req_len, "req")?;
         let mut body = json!({"kind": r.kind});
         if let Some(scopes) = r.scopes {
             body["scopes"] = scopes;
@@ -122,12 +132,7 @@ pub extern "C" fn ik_dev_server_mint_token(
         let (token, token_id) = server(s)?
             .mint_token(&r.project, &body)
             .map_err(dev_error)?;
-        write_string(
-            out,
-            out_len,
-            &json!({"token": token, "token_id": token_id}).to_string(),
-        );
-        Ok(())
+        write_json(out, out_len, &MintedToken { token, token_id })
     })
 }
 

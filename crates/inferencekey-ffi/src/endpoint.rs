@@ -8,12 +8,13 @@ use inferencekey_core::data::{
     Usage,
 };
 use inferencekey_core::Error;
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::boundary::{
-    arg_json, core_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult,
+    arg_json, core_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
 };
 use crate::cancel::ik_cancel;
 use crate::error::ik_error;
@@ -33,10 +34,11 @@ pub struct ik_endpoint {
     inner: Endpoint,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EndpointRequest {
+pub(crate) struct EndpointRequest {
     workload_slug: String,
+    /// An `ik_live_` key; absent or null: the client's default key.
     api_key: Option<String>,
 }
 
@@ -137,8 +139,7 @@ pub extern "C" fn ik_data_client_describe(
 ) -> ik_status {
     guard(err, || {
         out_ptr(out, "out")?;
-        write_string(out, out_len, &data_client(c)?.describe().to_string());
-        Ok(())
+        write_json(out, out_len, &data_client(c)?.describe())
     })
 }
 
@@ -178,8 +179,7 @@ pub extern "C" fn ik_endpoint_describe(
 ) -> ik_status {
     guard(err, || {
         out_ptr(out, "out")?;
-        write_string(out, out_len, &endpoint(e)?.describe().to_string());
-        Ok(())
+        write_json(out, out_len, &endpoint(e)?.describe())
     })
 }
 
@@ -197,15 +197,16 @@ fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResu
 
 /// The `TextResult` JSON, with the response body as a binary part named by `raw_part`: a
 /// binding decodes the body only if `raw` is read, and never scans past it.
-/// (Fields spelled out rather than a flattened `TextResult`: flattening goes through serde's
-/// map path, which costs more than the rest of the encoding.)
-#[derive(Serialize)]
-struct TextResultOut<'a> {
+// Fields spelled out rather than a flattened `TextResult`: flattening goes through serde's
+// map path, which costs more than the rest of the encoding.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct TextResultOut<'a> {
     text: &'a str,
     model: &'a str,
     finish_reason: &'a Option<String>,
     usage: &'a Option<Usage>,
     request_id: &'a Option<String>,
+    /// The response body (JSON), as a binary part.
     raw_part: PartRef,
 }
 
@@ -236,16 +237,19 @@ fn embed_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<
 /// in native byte order, named by `embeddings: {"offset","length","rows","cols"}`: decoding
 /// numbers from JSON text dominated the cost of large embeddings, and this is exact. Ragged
 /// vectors stay plain lists. `raw` comes without the vectors (bindings put them back).
-#[derive(Serialize)]
-struct EmbedResultOut<'a> {
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct EmbedResultOut<'a> {
     embeddings: Embeddings<'a>,
     model: &'a str,
     usage: &'a Option<Usage>,
     request_id: &'a Option<String>,
+    /// The response body without `data[].embedding`.
     raw: &'a Value,
 }
 
-#[derive(Serialize)]
+/// The vectors: one binary part of `rows` x `cols` float64 (row-major, native byte order),
+/// or lists when their lengths differ.
+#[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
 enum Embeddings<'a> {
     Packed {

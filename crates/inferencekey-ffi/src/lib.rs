@@ -20,6 +20,9 @@ mod management;
 mod ops;
 mod payload;
 mod runtime;
+// Writes and checks include/inferencekey.schema.json; nothing of it is linked.
+#[cfg(test)]
+mod schema;
 mod status;
 mod stream;
 mod testing;

@@ -7,10 +7,11 @@ use inferencekey_core::config::{seconds, CallOptions, ClientConfig};
 use inferencekey_core::management::ManagementClient;
 use inferencekey_core::reconcile::OnDrift;
 use inferencekey_core::spec::WorkloadSpec;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::boundary::{
-    arg_json, core_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult,
+    arg_json, core_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
 };
 use crate::cancel::ik_cancel;
 use crate::error::ik_error;
@@ -26,9 +27,9 @@ pub struct ik_management_client {
 
 const DEFAULT_READINESS_TIMEOUT_S: f64 = 600.0;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EnsureRequest {
+pub(crate) struct EnsureRequest {
     spec: WorkloadSpec,
     #[serde(default)]
     on_drift: OnDrift,
@@ -36,21 +37,28 @@ struct EnsureRequest {
     options: Option<CallOptions>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ProjectRequest {
+pub(crate) struct ProjectRequest {
     project: Option<String>,
     options: Option<CallOptions>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SlugRequest {
+pub(crate) struct SlugRequest {
     workload_slug: String,
     project: Option<String>,
     /// Readiness only: the hard deadline in seconds (default 600).
     timeout_s: Option<f64>,
     options: Option<CallOptions>,
+}
+
+/// The result of `ik_management_delete`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Deleted {
+    /// False when the workload was absent (or another caller deleted it first).
+    deleted: bool,
 }
 
 fn client<'a>(c: *const ik_management_client) -> FfiResult<&'a ManagementClient> {
@@ -136,8 +144,7 @@ pub extern "C" fn ik_management_client_describe(
 ) -> ik_status {
     guard(err, || {
         out_ptr(out, "out")?;
-        write_string(out, out_len, &client(c)?.describe().to_string());
-        Ok(())
+        write_json(out, out_len, &client(c)?.describe())
     })
 }
 
@@ -200,7 +207,7 @@ fn delete_op(
         let removed = client
             .delete(&r.workload_slug, r.project.as_deref())
             .await?;
-        to_json(&serde_json::json!({ "deleted": removed }))
+        to_json(&Deleted { deleted: removed })
     }))
 }
 

@@ -10,6 +10,7 @@
 use std::ffi::c_char;
 
 use inferencekey_core::Error;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::handles::{self, Kind};
@@ -19,8 +20,9 @@ pub(crate) struct Payload {
     bytes: Vec<u8>,
 }
 
-/// Where a binary part lies, as the result JSON names it.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// Where a binary part lies: `length` bytes from `offset`, counted from the byte after the
+/// NUL that ends the result's JSON.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
 pub(crate) struct PartRef {
     pub offset: usize,
     pub length: usize,
@@ -32,19 +34,6 @@ impl Payload {
         serde_json::to_vec(value)
             .map(|bytes| Self { bytes })
             .map_err(|e| Error::invalid_state("internal", format!("cannot encode the result: {e}")))
-    }
-
-    /// A JSON-only result from text already serialised (a NUL in it, impossible in our JSON,
-    /// would cut it short for C readers, so it is replaced).
-    pub(crate) fn text(text: &str) -> Self {
-        let text = if text.contains('\0') {
-            text.replace('\0', "\u{FFFD}")
-        } else {
-            text.to_owned()
-        };
-        Self {
-            bytes: text.into_bytes(),
-        }
     }
 
     /// A result whose JSON (`head`) refers to parts that `write_parts` appends, `parts_len`

@@ -5,14 +5,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use inferencekey_core::data::TextStream;
-use inferencekey_core::readiness::ReadinessStream;
+use inferencekey_core::data::{TextStream, Usage};
+use inferencekey_core::readiness::{ReadinessEvent, ReadinessStream};
 use inferencekey_core::Error;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio_util::sync::CancellationToken;
 
-use crate::boundary::{ffi_error, guard, guard_or, null_arg, out_ptr, write_string, FfiResult};
+use crate::boundary::{ffi_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult};
 use crate::cancel::{ik_cancel, token_of};
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
@@ -46,14 +47,36 @@ impl Source {
         }
     }
 
-    fn metadata(&self) -> serde_json::Value {
+    fn metadata(&self) -> StreamMetadata {
         match self {
-            Source::Text(s) => json!({"request_id": s.request_id(), "usage": s.usage()}),
-            Source::Readiness(s) => {
-                json!({"request_id": s.request_id(), "last_event": s.last_event()})
-            }
+            Source::Text(s) => StreamMetadata::Text {
+                request_id: s.request_id().map(str::to_owned),
+                usage: s.usage().cloned(),
+            },
+            Source::Readiness(s) => StreamMetadata::Readiness {
+                request_id: s.request_id().map(str::to_owned),
+                last_event: s.last_event().cloned(),
+            },
         }
     }
+}
+
+/// What `ik_stream_metadata` (and an async open's callback) returns.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum StreamMetadata {
+    /// A chat stream: `usage` once the server sent it.
+    Text {
+        request_id: Option<String>,
+        usage: Option<Usage>,
+    },
+    /// A readiness stream: the last event read.
+    Readiness {
+        request_id: Option<String>,
+        last_event: Option<ReadinessEvent>,
+    },
+    /// An `_async` open still in flight: `{}`.
+    Opening {},
 }
 
 #[allow(clippy::large_enum_variant)]
@@ -71,12 +94,12 @@ pub struct ik_stream {
     pid: u32,
     state: Arc<Mutex<State>>,
     /// Kept apart from `state`, so reading it never waits for a blocked `next`.
-    meta: Arc<std::sync::Mutex<Value>>,
+    meta: Arc<std::sync::Mutex<StreamMetadata>>,
     closed: CancellationToken,
 }
 
 impl ik_stream {
-    fn new(state: State, meta: Value) -> ik_stream {
+    fn new(state: State, meta: StreamMetadata) -> ik_stream {
         ik_stream {
             pid: inferencekey_core::process::pid(),
             state: Arc::new(Mutex::new(state)),
@@ -86,7 +109,7 @@ impl ik_stream {
     }
 }
 
-fn set_meta(meta: &std::sync::Mutex<Value>, value: Value) {
+fn set_meta(meta: &std::sync::Mutex<StreamMetadata>, value: StreamMetadata) {
     *meta.lock().unwrap_or_else(|p| p.into_inner()) = value;
 }
 
@@ -171,7 +194,7 @@ pub(crate) fn open_stream_async(
         let cancel = token_of(cancel)?;
         let source = prepare()?;
         crate::runtime::get()?;
-        let handle = ik_stream::new(State::Opening, json!({}));
+        let handle = ik_stream::new(State::Opening, StreamMetadata::Opening {});
         let mut state = take(&handle)?;
         let closed = handle.closed.clone();
         let meta = handle.meta.clone();
@@ -233,13 +256,8 @@ pub extern "C" fn ik_stream_metadata(
 ) -> ik_status {
     guard(err, || {
         out_ptr(out, "out")?;
-        let meta = stream(s)?
-            .meta
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .to_string();
-        write_string(out, out_len, &meta);
-        Ok(())
+        let meta = stream(s)?.meta.lock().unwrap_or_else(|p| p.into_inner());
+        write_json(out, out_len, &*meta)
     })
 }
 
