@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{eventually, fake_pids, plain_python, process_alive, FAKE_UPSTREAM};
+use common::{eventually, fake_alive, fake_pids, plain_python, FAKE_UPSTREAM};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -185,7 +185,7 @@ async fn sigkill_mid_writes_loses_no_acknowledged_write() {
     assert!(
         eventually(Duration::from_secs(10), || orphans_before
             .iter()
-            .all(|p| !process_alive(*p)))
+            .all(|p| !fake_alive(*p)))
         .await,
         "workload processes outlived a SIGKILLed platform"
     );
@@ -263,7 +263,7 @@ async fn sigkill_mid_writes_loses_no_acknowledged_write() {
     // A clean stop (SIGTERM) ends every child too.
     let pids: Vec<u32> = fake_pids(&pids_dir)
         .into_iter()
-        .filter(|p| process_alive(*p))
+        .filter(|p| fake_alive(*p))
         .collect();
     assert_eq!(pids.len(), list.len(), "one live process per workload");
     let pid = platform.child.id().unwrap() as i32;
@@ -276,7 +276,7 @@ async fn sigkill_mid_writes_loses_no_acknowledged_write() {
     assert!(status.success(), "clean exit: {status:?}");
     eprintln!("[{:?}] stopped", began.elapsed());
     assert!(
-        pids.iter().all(|p| !process_alive(*p)),
+        pids.iter().all(|p| !fake_alive(*p)),
         "no orphan after SIGTERM"
     );
 }

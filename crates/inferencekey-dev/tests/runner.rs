@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_error, eventually, fake_pids, process_alive, sse_data, Platform};
+use common::{assert_error, eventually, fake_alive, fake_pids, sse_data, Platform};
 use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -183,7 +183,7 @@ async fn workloads_that_cannot_run_say_why() {
     );
     let pid = fake_pids(&markers)[0];
     assert!(
-        eventually(Duration::from_secs(5), || !process_alive(pid)).await,
+        eventually(Duration::from_secs(5), || !fake_alive(pid)).await,
         "the late process is stopped"
     );
 
@@ -347,7 +347,7 @@ async fn upstream_failures_map_to_the_contract_codes() {
     let last = frames.last().unwrap();
     assert_eq!(last["phase"], "error", "{frames:#?}");
     assert!(last["message"].as_str().unwrap().contains("while serving"));
-    assert!(!process_alive(pid));
+    assert!(!fake_alive(pid));
     assert_error(p.chat("flaky", "hi", false).await, 503, "workload_failed").await;
 
     p.wait_ready("sleepy").await;
@@ -387,7 +387,7 @@ async fn delete_stop_and_restart_manage_the_processes() {
     p.wait_ready("gone").await;
     let kept_pid = fake_pids(&kept_markers)[0];
     let gone_pid = fake_pids(&gone_markers)[0];
-    assert!(process_alive(kept_pid) && process_alive(gone_pid));
+    assert!(fake_alive(kept_pid) && fake_alive(gone_pid));
 
     // Delete stops the process before answering.
     let r = p
@@ -395,7 +395,7 @@ async fn delete_stop_and_restart_manage_the_processes() {
         .await;
     assert_eq!(r.status(), 204);
     assert!(
-        !process_alive(gone_pid),
+        !fake_alive(gone_pid),
         "the process is gone when DELETE answers"
     );
 
@@ -413,7 +413,7 @@ async fn delete_stop_and_restart_manage_the_processes() {
 
     // Stop: every child goes. Start again on the same folder: restored and started.
     p.stop();
-    assert!(!process_alive(kept_pid), "stop leaves no child behind");
+    assert!(!fake_alive(kept_pid), "stop leaves no child behind");
     let p = Platform::start_with(config);
     p.wait_ready("kept").await;
     let list: Value = p

@@ -337,15 +337,20 @@ pub async fn sse_data(response: reqwest::Response) -> Vec<String> {
     frames
 }
 
-/// Whether process `pid` still exists (zombies count as gone).
-pub fn process_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
+/// Whether the fake that wrote marker `pid-<pid>` still runs. A zombie counts as gone, and so
+/// does any other process or thread that got the number since: PIDs are reused (`pid_max` is
+/// 32768 on many machines) and a test's markers outlive hundreds of restarted fakes.
+pub fn fake_alive(pid: u32) -> bool {
+    let running = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
             .rsplit(')')
             .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    });
+    let script = b"fault_injection_upstream";
+    running
+        && std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|cmdline| cmdline.windows(script.len()).any(|w| w == script))
 }
 
 /// The pids the fake wrote into `markers`.
