@@ -26,7 +26,8 @@ use crate::version::IK_ABI_VERSION;
 /// What one function reads and writes; every field a `$ref` into `$defs`.
 struct Function {
     name: &'static str,
-    /// Has an `_async` twin with the same shapes (its callback gets `result`).
+    /// Has an `_async` twin with the same shapes (its callback gets `result`; for a stream
+    /// opener, only the twin has a `result`: the stream's metadata once open).
     has_async: bool,
     request: Option<Schema>,
     result: Option<Schema>,
@@ -251,6 +252,10 @@ pub fn document() -> Value {
         }
         if f.has_async {
             table.insert(format!("{}_async", f.name), Value::Object(entry.clone()));
+        }
+        if entry.contains_key("items") {
+            // A blocking open returns the stream handle only; its `result` is the async twin's.
+            entry.remove("result");
         }
         table.insert(f.name.to_owned(), Value::Object(entry));
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,29 @@ def call(function: str, handle: Any, request: dict[str, Any] | None = None) -> A
     return conforms(function, "result", head)
 
 
+def call_async(function: str, handle: Any, request: dict[str, Any]) -> tuple[Any, Any]:
+    """``function`` (an ``_async`` twin) with a callback: the JSON the callback got, checked,
+    and for a stream opener the open stream (else ``None``)."""
+    body = json.dumps(conforms(function, "request", request)).encode()
+    done, got = threading.Event(), {}
+
+    def on_done(_user_data: Any, status: int, text: Any, length: int, _err: Any) -> None:
+        got["status"], got["json"] = status, ffi.unpack(text, length)
+        done.set()
+
+    callback = ffi.callback("ik_callback", on_done)
+    stream = ffi.new("ik_stream **") if "items" in SCHEMA["functions"][function] else None
+    err = ffi.new("ik_error **")
+    opened = (stream,) if stream is not None else ()
+    status = getattr(lib, function)(handle, body, len(body), NULL, *opened, callback, NULL, err)
+    if status:
+        raise_error(status, err[0])
+    assert done.wait(60), f"{function}: no callback"
+    assert got["status"] == 0, got
+    head, _parts = split_result(got["json"])
+    return conforms(function, "result", head), stream[0] if stream is not None else None
+
+
 def drain(opener: str, handle: Any, request: dict[str, Any]) -> tuple[list[Any], Any]:
     """Opens a stream, reads it to the end: its items and its metadata, each checked."""
     body = json.dumps(conforms(opener, "request", request)).encode()
@@ -88,11 +112,16 @@ def drain(opener: str, handle: Any, request: dict[str, Any]) -> tuple[list[Any],
     status = getattr(lib, opener)(handle, body, len(body), NULL, stream, err)
     if status:
         raise_error(status, err[0])
-    out, out_len = ffi.new("char **"), ffi.new("size_t *")
+    return read_to_end(opener, stream[0])
+
+
+def read_to_end(opener: str, stream: Any) -> tuple[list[Any], Any]:
+    """Every item of an open stream and then its metadata, each checked; frees the stream."""
+    out, out_len, err = ffi.new("char **"), ffi.new("size_t *"), ffi.new("ik_error **")
     items: list[Any] = []
     try:
         while True:
-            status = lib.ik_stream_next(stream[0], out, out_len, err)
+            status = lib.ik_stream_next(stream, out, out_len, err)
             if status:
                 raise_error(status, err[0])
             if out[0] == NULL:
@@ -101,9 +130,9 @@ def drain(opener: str, handle: Any, request: dict[str, Any]) -> tuple[list[Any],
                 items.append(conforms(opener, "items", json.loads(ffi.unpack(out[0], out_len[0]))))
             finally:
                 lib.ik_string_free(out[0])
-        return items, call("ik_stream_metadata", stream[0])
+        return items, call("ik_stream_metadata", stream)
     finally:
-        lib.ik_stream_free(stream[0])
+        lib.ik_stream_free(stream)
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +214,13 @@ def test_data_plane_requests_and_results_match_the_schema(
     )
     assert chunks and chunks[-1]["finish_reason"] in {"stop", "length"}
     assert meta["request_id"]
+    opener = "ik_endpoint_generate_text_stream_async"
+    opened, stream = call_async(opener, chat._ptr, {"prompt": "Hi", "max_tokens": 4})
+    assert opened["request_id"] and opened["usage"] is None
+    chunks, meta = read_to_end(opener, stream)
+    assert chunks and meta["request_id"] == opened["request_id"]
+    embedded, _ = call_async("ik_endpoint_embed_async", embed._ptr, {"input": "one"})
+    assert embedded["embeddings"]["rows"] == 1
     vectors = call("ik_endpoint_embed", embed._ptr, {"input": ["one", "two"]})
     assert (vectors["embeddings"]["rows"], vectors["embeddings"]["cols"]) == (2, 384)
     ranked = call(
