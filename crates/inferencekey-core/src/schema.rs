@@ -19,11 +19,11 @@ pub enum TextOrTexts {
     Texts(Vec<String>),
 }
 
-/// A non-blank string, or a non-empty list of strings.
+/// A string, or a non-empty list of strings.
 #[derive(JsonSchema)]
 #[schemars(untagged)]
 pub enum Inputs {
-    Text(#[schemars(length(min = 1))] String),
+    Text(String),
     Texts(#[schemars(length(min = 1))] Vec<String>),
 }
 

@@ -20,7 +20,6 @@ import pytest
 
 from inferencekey import DataClient, InferenceKeyError, ManagementClient, _logging
 from inferencekey._ffi import NULL, ffi, lib, raise_error, split_result
-from inferencekey._status import IK_ERR_INVALID_JSON
 from inferencekey.testing import DevServer
 
 pytestmark = pytest.mark.timeout(180)
@@ -278,23 +277,31 @@ def test_error_details_and_log_records_match_the_schema(
 def test_requests_the_library_refuses_for_shape_the_schema_refuses_too(
     clients: tuple[ManagementClient, DataClient],
 ) -> None:
-    mgmt, _ = clients
-    for request in (
-        {"spec": SPECS[CHAT], "surprise": 1},
-        {"spec": {**SPECS[CHAT], "replicas": 2}},
-        {"spec": SPECS[CHAT], "on_drift": "sometimes"},
-    ):
-        assert violates("ik_management_ensure", "request", request)
+    mgmt, data = clients
+    endpoints = [data.endpoint(slug) for slug in (CHAT, EMBED, RERANK)]  # alive to the end
+    chat, embed, rerank = (endpoint._ptr for endpoint in endpoints)
+    spec = SPECS[CHAT]
+    cases: list[tuple[str, Any, dict[str, Any], str]] = [
+        ("ik_management_ensure", mgmt._ptr, {"spec": spec, "surprise": 1}, "invalid_json"),
+        ("ik_management_ensure", mgmt._ptr, {"spec": {**spec, "replicas": 2}}, "invalid_json"),
+        ("ik_management_ensure", mgmt._ptr, {"spec": spec, "on_drift": "often"}, "invalid_json"),
+        ("ik_endpoint_generate_text", chat, {"prompt": "x", "max_tokens": 0}, "invalid_argument"),
+        ("ik_endpoint_generate_text", chat, {"messages": []}, "invalid_argument"),
+        ("ik_endpoint_generate_text", chat, {"prompt": "x", "stop": [1]}, "invalid_argument"),
+        ("ik_endpoint_embed", embed, {"input": []}, "invalid_argument"),
+        ("ik_endpoint_rerank", rerank, {"query": "q", "documents": []}, "invalid_argument"),
+    ]
+    for function, handle, request, code in cases:
+        assert violates(function, "request", request), request
         body = json.dumps(request).encode()
         out, out_len, err = ffi.new("char **"), ffi.new("size_t *"), ffi.new("ik_error **")
-        status = lib.ik_management_ensure(mgmt._ptr, body, len(body), NULL, out, out_len, err)
-        assert status == IK_ERR_INVALID_JSON
+        status = getattr(lib, function)(handle, body, len(body), NULL, out, out_len, err)
+        assert status != 0, request
         with pytest.raises(InferenceKeyError) as info:
             raise_error(status, err[0])
-        assert info.value.code == "invalid_json"
-    assert violates("ik_endpoint_generate_text", "request", {"prompt": "x", "max_tokens": 0})
-    assert violates("ik_endpoint_embed", "request", {"input": []})
-    assert not violates("ik_endpoint_embed", "request", {"input": "one"})
+        assert info.value.code == code, (request, info.value)
+    # What the library accepts, the schema accepts (`call` checks each request it sends).
+    assert not violates("ik_endpoint_embed", "request", {"input": ""})
 
 
 def test_the_schema_describes_the_loaded_library_s_abi() -> None:
