@@ -268,7 +268,8 @@ pub fn document() -> Value {
             cfg, opts, req or spec argument), the JSON it writes (`result`: its `out` string, \
             `info` for ik_dev_server_start, or the callback's `json` for `_async` twins; a \
             stream opener's async callback gets the stream's metadata) and, for stream \
-            openers, what each ik_stream_next yields (`items`). Validate one document with \
+            openers, what each ik_stream_next (or ik_stream_next_async) yields (`items`). \
+            Validate one document with \
             {\"$ref\": \"#/$defs/<Name>\"} against this file.",
         "abi_version": IK_ABI_VERSION,
         "functions": table,
