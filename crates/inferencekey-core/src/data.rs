@@ -312,11 +312,9 @@ impl Endpoint {
 
     /// Embeddings, in input order (wire §7.3).
     pub async fn embed(&self, request: &EmbedRequest) -> Result<EmbedResult> {
-        let (input, count) = match &request.input {
-            Value::String(s) => (Field::OneText(s), 1),
-            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
-                (Field::Json(&request.input), items.len())
-            }
+        let (input, count) = match (&request.input, text_list_len(&request.input)) {
+            (Value::String(s), _) => (Field::OneText(s), 1),
+            (list, Some(count)) => (Field::Json(list), count),
             _ => {
                 return Err(Error::invalid_argument(
                     "input must be a string or a non-empty list of strings",
@@ -351,10 +349,7 @@ impl Endpoint {
         let query =
             query.ok_or_else(|| Error::invalid_argument("query must be a non-blank string"))?;
         let documents = &request.documents;
-        if !documents
-            .as_array()
-            .is_some_and(|d| !d.is_empty() && d.iter().all(Value::is_string))
-        {
+        if text_list_len(documents).is_none() {
             return Err(Error::invalid_argument(
                 "documents must be a non-empty list of strings",
             ));
@@ -571,6 +566,13 @@ fn validate_messages(messages: &Value) -> Result<&Value> {
         }
     }
     Ok(messages)
+}
+
+/// The length of `v` if it is a non-empty list of strings.
+fn text_list_len(v: &Value) -> Option<usize> {
+    v.as_array()
+        .filter(|items| !items.is_empty() && items.iter().all(Value::is_string))
+        .map(Vec::len)
 }
 
 fn finite<'a>(name: &str, v: &'a Value) -> Result<Field<'a>> {

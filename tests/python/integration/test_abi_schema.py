@@ -62,14 +62,18 @@ def violates(function: str, part: str, document: Any) -> bool:
     return not jsonschema.Draft202012Validator(schema_of(function, part)).is_valid(document)
 
 
+def request_args(function: str, request: dict[str, Any], *, check: bool = True) -> tuple[Any, ...]:
+    """``req, req_len[, cancel]`` for ``function``, the request first checked against its
+    schema unless ``check`` is false."""
+    body = json.dumps(conforms(function, "request", request) if check else request).encode()
+    # Operations take a cancel token; the dev server's calls do not.
+    return (body, len(body)) if function.startswith("ik_dev_") else (body, len(body), NULL)
+
+
 def call(function: str, handle: Any, request: dict[str, Any] | None = None) -> Any:
     """``function(handle, [req, req_len, [cancel,]] &out, &out_len, &err)``: the result's JSON,
     checked against the function's schema (and the request first, against its own)."""
-    args: tuple[Any, ...] = (handle,)
-    if request is not None:
-        body = json.dumps(conforms(function, "request", request)).encode()
-        # Operations take a cancel token; the dev server's calls do not.
-        args += (body, len(body)) if function.startswith("ik_dev_") else (body, len(body), NULL)
+    args = (handle, *request_args(function, request)) if request is not None else (handle,)
     out, out_len, err = ffi.new("char **"), ffi.new("size_t *"), ffi.new("ik_error **")
     status = getattr(lib, function)(*args, out, out_len, err)
     if status:
@@ -84,7 +88,6 @@ def call(function: str, handle: Any, request: dict[str, Any] | None = None) -> A
 def call_async(function: str, handle: Any, request: dict[str, Any]) -> tuple[Any, Any]:
     """``function`` (an ``_async`` twin) with a callback: the JSON the callback got, checked,
     and for a stream opener the open stream (else ``None``)."""
-    body = json.dumps(conforms(function, "request", request)).encode()
     done, got = threading.Event(), {}
 
     def on_done(_user_data: Any, status: int, text: Any, length: int, _err: Any) -> None:
@@ -95,7 +98,8 @@ def call_async(function: str, handle: Any, request: dict[str, Any]) -> tuple[Any
     stream = ffi.new("ik_stream **") if "items" in SCHEMA["functions"][function] else None
     err = ffi.new("ik_error **")
     opened = (stream,) if stream is not None else ()
-    status = getattr(lib, function)(handle, body, len(body), NULL, *opened, callback, NULL, err)
+    args = request_args(function, request)
+    status = getattr(lib, function)(handle, *args, *opened, callback, NULL, err)
     if status:
         raise_error(status, err[0])
     assert done.wait(60), f"{function}: no callback"
@@ -106,9 +110,8 @@ def call_async(function: str, handle: Any, request: dict[str, Any]) -> tuple[Any
 
 def drain(opener: str, handle: Any, request: dict[str, Any]) -> tuple[list[Any], Any]:
     """Opens a stream, reads it to the end: its items and its metadata, each checked."""
-    body = json.dumps(conforms(opener, "request", request)).encode()
     stream, err = ffi.new("ik_stream **"), ffi.new("ik_error **")
-    status = getattr(lib, opener)(handle, body, len(body), NULL, stream, err)
+    status = getattr(lib, opener)(handle, *request_args(opener, request), stream, err)
     if status:
         raise_error(status, err[0])
     return read_to_end(opener, stream[0])
@@ -293,9 +296,9 @@ def test_requests_the_library_refuses_for_shape_the_schema_refuses_too(
     ]
     for function, handle, request, code in cases:
         assert violates(function, "request", request), request
-        body = json.dumps(request).encode()
+        args = request_args(function, request, check=False)
         out, out_len, err = ffi.new("char **"), ffi.new("size_t *"), ffi.new("ik_error **")
-        status = getattr(lib, function)(handle, body, len(body), NULL, out, out_len, err)
+        status = getattr(lib, function)(handle, *args, out, out_len, err)
         assert status != 0, request
         with pytest.raises(InferenceKeyError) as info:
             raise_error(status, err[0])
