@@ -285,7 +285,9 @@ ik_status ik_workload_spec_validate(const char *spec, size_t spec_len, ik_error 
 // hook. Irreversible.
 void ik_shutdown(void);
 
-// Rebuilds the runtime in a forked child now rather than on first use.
+// Kept for ABI 2 hosts, which call it in a forked child: there is nothing left to do, as
+// every per-process state (runtime, connection pools, clients) is rebuilt lazily by the
+// child without touching the parent's.
 void ik_after_fork_child(void);
 
 // The next item as JSON; at the end `IK_OK` with `*out == NULL`. After `ik_stream_close`

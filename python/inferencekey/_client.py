@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from . import _ffi, _logging
-from ._options import client_options, partial_options
+from ._options import byte_caps, client_options, partial_options
 from ._version import __version__
 from .errors import ValidationError
 
@@ -18,6 +18,8 @@ def native_config(
     project: object,
     timeout: object,
     max_retries: object,
+    max_response_bytes: object = None,
+    max_event_bytes: object = None,
     **token: object,
 ) -> bytes:
     """The config JSON of c-abi §4; the core resolves the environment and checks tokens."""
@@ -28,6 +30,7 @@ def native_config(
         "binding": "python",
         "binding_version": __version__,
         **client_options(timeout, max_retries),
+        **byte_caps(max_response_bytes, max_event_bytes),
     }
     for name, value in token.items():
         config[name] = opt_str(name, value)
@@ -104,10 +107,21 @@ class NativeClient:
     def _ptr(self) -> Any:
         return self._handle.open_ptr("client")
 
-    def _clone_with_options(self: C, timeout: object, max_retries: object) -> C:
-        """A copy with other timeouts or retries, sharing credentials, connections and (async
-        clients) the event loop binding."""
-        opts = _ffi.encode(partial_options(timeout, max_retries))
+    def _clone_with_options(
+        self: C,
+        timeout: object,
+        max_retries: object,
+        max_response_bytes: object = None,
+        max_event_bytes: object = None,
+    ) -> C:
+        """A copy with other timeouts, retries or caps, sharing credentials, connections and
+        (async clients) the event loop binding."""
+        opts = _ffi.encode(
+            {
+                **partial_options(timeout, max_retries),
+                **byte_caps(max_response_bytes, max_event_bytes),
+            }
+        )
         ptr = _ffi.call_into(
             self._plane.with_options, self._plane.ctype, self._ptr, opts, len(opts)
         )

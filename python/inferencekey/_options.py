@@ -14,7 +14,14 @@ from typing import Final
 from .errors import ConfigurationError
 from .types import Timeout
 
-__all__ = ["client_options", "max_retries_value", "partial_options", "timeout_pair", "wait_timeout"]
+__all__ = [
+    "byte_caps",
+    "client_options",
+    "max_retries_value",
+    "partial_options",
+    "timeout_pair",
+    "wait_timeout",
+]
 
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0
 MAX_RETRIES_LIMIT: Final = 10
@@ -86,6 +93,22 @@ def partial_options(timeout: object = None, max_retries: object = None) -> dict[
     if max_retries is not None:
         options["max_retries"] = max_retries_value(max_retries)
     return options
+
+
+def byte_caps(max_response_bytes: object, max_event_bytes: object) -> dict[str, int]:
+    """The ``max_response_bytes`` / ``max_event_bytes`` keys, only those given. Their range is
+    the core's to check; here only that each is an ``int``."""
+    caps: dict[str, int] = {}
+    for name, value in (
+        ("max_response_bytes", max_response_bytes),
+        ("max_event_bytes", max_event_bytes),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _invalid(f"{name} must be an int (bytes), got {_describe(value)}")
+        caps[name] = value
+    return caps
 
 
 def wait_timeout(timeout: object) -> float:

@@ -266,6 +266,8 @@ class AsyncManagementClient(NativeClient, _LoopBound):
         project: str | None = None,
         timeout: float | Timeout = 60.0,
         max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
         _from_env: bool = False,
     ) -> None:
         super().__init__(
@@ -275,6 +277,8 @@ class AsyncManagementClient(NativeClient, _LoopBound):
                 project=project,
                 timeout=timeout,
                 max_retries=max_retries,
+                max_response_bytes=max_response_bytes,
+                max_event_bytes=max_event_bytes,
                 sdk_token=sdk_token,
             )
         )
@@ -289,6 +293,8 @@ class AsyncManagementClient(NativeClient, _LoopBound):
         project: str | None = None,
         timeout: float | Timeout = 60.0,
         max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
     ) -> AsyncManagementClient:
         return cls(
             sdk_token=sdk_token,
@@ -296,14 +302,23 @@ class AsyncManagementClient(NativeClient, _LoopBound):
             project=project,
             timeout=timeout,
             max_retries=max_retries,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
             _from_env=True,
         )
 
     def with_options(
-        self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
+        self,
+        *,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
     ) -> AsyncManagementClient:
-        """A client with other timeouts or retries, sharing credentials, connections and loop."""
-        return self._clone_with_options(timeout, max_retries)
+        """A client with other timeouts, retries or caps, sharing credentials, connections, loop."""
+        return self._clone_with_options(
+            timeout, max_retries, max_response_bytes, max_event_bytes
+        )
 
     async def _call(self, fn: Any, request: dict[str, Any]) -> Any:
         self._check_loop()
@@ -407,6 +422,8 @@ class AsyncDataClient(NativeClient, _LoopBound):
         api_key: str | None = None,
         timeout: float | Timeout = 60.0,
         max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
         _from_env: bool = False,
     ) -> None:
         super().__init__(
@@ -416,6 +433,8 @@ class AsyncDataClient(NativeClient, _LoopBound):
                 project=project,
                 timeout=timeout,
                 max_retries=max_retries,
+                max_response_bytes=max_response_bytes,
+                max_event_bytes=max_event_bytes,
                 api_key=api_key,
             )
         )
@@ -430,6 +449,8 @@ class AsyncDataClient(NativeClient, _LoopBound):
         api_key: str | None = None,
         timeout: float | Timeout = 60.0,
         max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
     ) -> AsyncDataClient:
         return cls(
             project=project,
@@ -437,14 +458,23 @@ class AsyncDataClient(NativeClient, _LoopBound):
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
             _from_env=True,
         )
 
     def with_options(
-        self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
+        self,
+        *,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
     ) -> AsyncDataClient:
-        """A client with other timeouts or retries, sharing credentials, connections and loop."""
-        return self._clone_with_options(timeout, max_retries)
+        """A client with other timeouts, retries or caps, sharing credentials, connections, loop."""
+        return self._clone_with_options(
+            timeout, max_retries, max_response_bytes, max_event_bytes
+        )
 
     def endpoint(self, workload_slug: str, *, api_key: str | None = None) -> AsyncEndpoint:
         """Synchronous: no network. The endpoint shares this client's loop binding."""

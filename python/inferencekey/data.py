@@ -44,6 +44,8 @@ class DataClient(NativeClient):
         api_key: str | None = None,
         timeout: float | Timeout = 60.0,
         max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
         _from_env: bool = False,
     ) -> None:
         super().__init__(
@@ -53,6 +55,8 @@ class DataClient(NativeClient):
                 project=project,
                 timeout=timeout,
                 max_retries=max_retries,
+                max_response_bytes=max_response_bytes,
+                max_event_bytes=max_event_bytes,
                 api_key=api_key,
             )
         )
@@ -66,6 +70,8 @@ class DataClient(NativeClient):
         api_key: str | None = None,
         timeout: float | Timeout = 60.0,
         max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
     ) -> DataClient:
         """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults."""
         return cls(
@@ -74,14 +80,23 @@ class DataClient(NativeClient):
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
             _from_env=True,
         )
 
     def with_options(
-        self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
+        self,
+        *,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
     ) -> DataClient:
-        """A client with other timeouts or retries, sharing the connection pool."""
-        return self._clone_with_options(timeout, max_retries)
+        """A client with other timeouts, retries or memory caps, sharing the connection pool."""
+        return self._clone_with_options(
+            timeout, max_retries, max_response_bytes, max_event_bytes
+        )
 
     def endpoint(self, workload_slug: str, *, api_key: str | None = None) -> Endpoint:
         """The endpoint of one workload. No network; the slug and key are checked here."""

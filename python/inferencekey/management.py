@@ -34,6 +34,8 @@ class ManagementClient(NativeClient):
         project: str | None = None,
         timeout: float | Timeout = 60.0,
         max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
         _from_env: bool = False,
     ) -> None:
         super().__init__(
@@ -43,6 +45,8 @@ class ManagementClient(NativeClient):
                 project=project,
                 timeout=timeout,
                 max_retries=max_retries,
+                max_response_bytes=max_response_bytes,
+                max_event_bytes=max_event_bytes,
                 sdk_token=sdk_token,
             )
         )
@@ -56,6 +60,8 @@ class ManagementClient(NativeClient):
         project: str | None = None,
         timeout: float | Timeout = 60.0,
         max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
     ) -> ManagementClient:
         """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults."""
         return cls(
@@ -64,14 +70,23 @@ class ManagementClient(NativeClient):
             project=project,
             timeout=timeout,
             max_retries=max_retries,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
             _from_env=True,
         )
 
     def with_options(
-        self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
+        self,
+        *,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
     ) -> ManagementClient:
         """A client with other timeouts or retries, sharing credentials and connections."""
-        return self._clone_with_options(timeout, max_retries)
+        return self._clone_with_options(
+            timeout, max_retries, max_response_bytes, max_event_bytes
+        )
 
     def _call(self, fn: Callable[..., int], request: dict[str, Any]) -> Any:
         body = _ffi.encode(request)

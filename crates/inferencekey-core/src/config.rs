@@ -15,6 +15,11 @@ const DEFAULT_REQUEST_TIMEOUT_S: f64 = 60.0;
 const DEFAULT_CONNECT_TIMEOUT_S: f64 = 5.0;
 const DEFAULT_MAX_RETRIES: u32 = 2;
 const MAX_MAX_RETRIES: u32 = 10;
+/// The largest response body read into memory, and the longest server-sent-event line.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 << 20;
+pub const DEFAULT_MAX_EVENT_BYTES: u64 = 16 << 20;
+/// Below this a cap would refuse ordinary answers (error bodies, one chat completion).
+const MIN_CAP_BYTES: u64 = 4 << 10;
 
 /// Client configuration as bindings send it (c-abi §4). Unknown keys are rejected.
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
@@ -31,6 +36,10 @@ pub struct ClientConfig {
     pub timeout_s: Option<f64>,
     pub connect_timeout_s: Option<f64>,
     pub max_retries: Option<u32>,
+    /// Cap on one response body held in memory (default 256 MiB).
+    pub max_response_bytes: Option<u64>,
+    /// Cap on one server-sent-event line (default 16 MiB).
+    pub max_event_bytes: Option<u64>,
     pub binding: Option<String>,
     pub binding_version: Option<String>,
 }
@@ -42,15 +51,21 @@ pub struct CallOptions {
     pub timeout_s: Option<f64>,
     pub connect_timeout_s: Option<f64>,
     pub max_retries: Option<u32>,
+    pub max_response_bytes: Option<u64>,
+    pub max_event_bytes: Option<u64>,
 }
 
-/// Timeouts and retry budget of one client.
+/// Timeouts, retry budget and memory caps of one client.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// Whole exchange of one attempt; for streams, until headers and then between events.
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
     pub max_retries: u32,
+    /// A longer body is refused (`response_too_large`) before it is held in memory.
+    pub max_response_bytes: usize,
+    /// A longer server-sent-event line is refused (`event_too_large`) likewise.
+    pub max_event_bytes: usize,
 }
 
 impl Default for Limits {
@@ -59,6 +74,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs_f64(DEFAULT_REQUEST_TIMEOUT_S),
             connect_timeout: Duration::from_secs_f64(DEFAULT_CONNECT_TIMEOUT_S),
             max_retries: DEFAULT_MAX_RETRIES,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES as usize,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES as usize,
         }
     }
 }
@@ -83,7 +100,34 @@ impl Limits {
             }
             limits.max_retries = n;
         }
+        if let Some(n) = opts.max_response_bytes {
+            limits.max_response_bytes = cap_bytes("max_response_bytes", n)?;
+        }
+        if let Some(n) = opts.max_event_bytes {
+            limits.max_event_bytes = cap_bytes("max_event_bytes", n)?;
+        }
         Ok(limits)
+    }
+}
+
+/// A memory cap: at least 4 KiB, and one this machine can address.
+fn cap_bytes(what: &str, value: u64) -> Result<usize> {
+    match usize::try_from(value) {
+        Ok(n) if value >= MIN_CAP_BYTES && n < isize::MAX as usize => Ok(n),
+        _ => Err(Error::config(
+            "invalid_option",
+            format!("{what} must be a number of bytes from {MIN_CAP_BYTES} up, got {value}"),
+        )),
+    }
+}
+
+/// A byte count as people read it: `268435456 bytes (256 MiB)`.
+pub fn describe_bytes(n: usize) -> String {
+    const MIB: usize = 1 << 20;
+    if n >= MIB && n % MIB == 0 {
+        format!("{n} bytes ({} MiB)", n / MIB)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -126,6 +170,8 @@ impl ClientConfig {
             timeout_s: self.timeout_s,
             connect_timeout_s: self.connect_timeout_s,
             max_retries: self.max_retries,
+            max_response_bytes: self.max_response_bytes,
+            max_event_bytes: self.max_event_bytes,
         })?;
         Ok(Resolved {
             base_url: normalize_base_url(&base_url)?,

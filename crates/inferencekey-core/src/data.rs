@@ -302,7 +302,11 @@ impl Endpoint {
         let call = self.call(&self.urls.chat, &body, true);
         let (resp, request_id) = self.transport.open_stream(&call).await?;
         Ok(TextStream {
-            reader: EventReader::new(resp, self.transport.limits.request_timeout),
+            reader: EventReader::new(
+                resp,
+                call.limits.request_timeout,
+                call.limits.max_event_bytes,
+            ),
             request_id,
             usage: None,
             saw_finish: false,

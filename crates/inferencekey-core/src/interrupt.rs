@@ -21,6 +21,11 @@ pub fn set_check(check: Option<Check>) {
     *CHECK.write().unwrap_or_else(|p| p.into_inner()) = check;
 }
 
+/// The check's lock, held across `fork()` by [`crate::process::before_fork`].
+pub(crate) fn hold_for_fork() -> Box<dyn std::any::Any> {
+    Box::new(CHECK.write().unwrap_or_else(|p| p.into_inner()))
+}
+
 /// Runs the registered check (false when there is none).
 pub fn requested() -> bool {
     let check = CHECK.read().unwrap_or_else(|p| p.into_inner()).clone();

@@ -64,6 +64,11 @@ pub fn set_sink(max_level: Option<Level>, sink: Option<Sink>) {
     MAX_LEVEL.store(level, Ordering::Relaxed);
 }
 
+/// The sink's lock, held across `fork()` by [`crate::process::before_fork`].
+pub(crate) fn hold_for_fork() -> Box<dyn std::any::Any> {
+    Box::new(SINK.write().unwrap_or_else(|p| p.into_inner()))
+}
+
 pub fn enabled(level: Level) -> bool {
     (level as u8) <= MAX_LEVEL.load(Ordering::Relaxed)
 }

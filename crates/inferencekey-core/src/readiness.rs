@@ -222,7 +222,10 @@ impl ReadinessStream {
             limits,
         };
         let (resp, request_id) = self.transport.open_stream(&call).await?;
-        Ok((EventReader::new(resp, IDLE_LIMIT), request_id))
+        Ok((
+            EventReader::new(resp, IDLE_LIMIT, limits.max_event_bytes),
+            request_id,
+        ))
     }
 }
 

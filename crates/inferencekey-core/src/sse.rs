@@ -5,13 +5,21 @@
 //! comments and `event:`/`id:`/`retry:` (any other field) are skipped, and so are events with
 //! no or empty data. Lines end with LF, CRLF or CR. Every byte is scanned once, so long
 //! streams cost linear time. Detecting `[DONE]` and decoding JSON are the caller's job.
+//! A line, or an event's joined data, longer than the decoder's limit is refused before it is
+//! held: a hostile stream cannot make it buffer without bound.
 
 use std::collections::VecDeque;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-#[derive(Debug, Default)]
+/// A line or an event passed the decoder's limit; the stream cannot be read further.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge;
+
+#[derive(Debug)]
 pub struct SseDecoder {
+    /// The longest line, and the longest joined data of one event, in bytes.
+    limit: usize,
     /// The current line, until its terminator arrives.
     line: Vec<u8>,
     /// The joined `data` of the current event.
@@ -22,7 +30,15 @@ pub struct SseDecoder {
     after_cr: bool,
     /// A first line was seen (a UTF-8 BOM before it is dropped).
     started: bool,
+    /// A line or an event passed the limit.
+    failed: bool,
     ready: VecDeque<String>,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        SseDecoder::with_limit(crate::config::DEFAULT_MAX_EVENT_BYTES as usize)
+    }
 }
 
 impl SseDecoder {
@@ -30,8 +46,44 @@ impl SseDecoder {
         SseDecoder::default()
     }
 
-    /// Adds bytes from the stream.
-    pub fn feed(&mut self, mut chunk: &[u8]) {
+    /// A decoder refusing lines and events longer than `limit` bytes.
+    pub fn with_limit(limit: usize) -> SseDecoder {
+        SseDecoder {
+            limit,
+            line: Vec::new(),
+            data: String::new(),
+            has_data: false,
+            after_cr: false,
+            started: false,
+            failed: false,
+            ready: VecDeque::new(),
+        }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Adds bytes from the stream. Once a line or an event passes the limit, this and every
+    /// later call fail; the events completed before it still come out of `next_event`.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), TooLarge> {
+        if !self.failed {
+            self.feed_unchecked(chunk);
+        }
+        if self.failed {
+            self.line = Vec::new();
+            self.data = String::new();
+            return Err(TooLarge);
+        }
+        Ok(())
+    }
+
+    /// Whether a line or an event passed the limit.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    fn feed_unchecked(&mut self, mut chunk: &[u8]) {
         if chunk.is_empty() {
             return;
         }
@@ -41,6 +93,9 @@ impl SseDecoder {
         while let Some(end) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
             if self.line.is_empty() {
                 self.line_done(&chunk[..end]);
+            } else if self.line.len() + end > self.limit {
+                self.failed = true;
+                return;
             } else {
                 // Reuse the buffer's allocation across lines.
                 let mut line = std::mem::take(&mut self.line);
@@ -50,6 +105,9 @@ impl SseDecoder {
                 self.line = line;
             }
             let cr = chunk[end] == b'\r';
+            if self.failed {
+                return;
+            }
             chunk = &chunk[end + 1..];
             if cr {
                 match chunk.first() {
@@ -58,6 +116,10 @@ impl SseDecoder {
                     Some(_) => {}
                 }
             }
+        }
+        if self.line.len() + chunk.len() > self.limit {
+            self.failed = true;
+            return;
         }
         self.line.extend_from_slice(chunk);
     }
@@ -72,6 +134,9 @@ impl SseDecoder {
     /// servers close right after `data: [DONE]`. A frame cut mid-way then fails to decode and
     /// is skipped by the caller like any other bad frame.
     pub fn finish(&mut self) -> Option<String> {
+        if self.failed {
+            return None;
+        }
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
             self.line_done(&line);
@@ -82,6 +147,10 @@ impl SseDecoder {
     }
 
     fn line_done(&mut self, mut line: &[u8]) {
+        if line.len() > self.limit {
+            self.failed = true;
+            return;
+        }
         if !self.started {
             self.started = true;
             line = line.strip_prefix(BOM).unwrap_or(line);
@@ -105,6 +174,10 @@ impl SseDecoder {
             None => (line, &b""[..]),
         };
         if name == b"data" {
+            if self.data.len() + value.len() + 1 > self.limit {
+                self.failed = true;
+                return;
+            }
             if self.has_data {
                 self.data.push('\n');
             }
@@ -128,7 +201,7 @@ mod tests {
         let mut d = SseDecoder::new();
         let mut out = Vec::new();
         for c in chunks {
-            d.feed(c);
+            d.feed(c).unwrap();
             drain(&mut d, &mut out);
         }
         while let Some(e) = d.finish() {
@@ -185,7 +258,7 @@ mod tests {
         assert_every_split(b"data: 1\ndata: 2\n", &["1\n2"]);
         assert_every_split(b"data: 1\r", &["1"]);
         let mut d = SseDecoder::new();
-        d.feed(b"data: x");
+        d.feed(b"data: x").unwrap();
         assert_eq!(d.next_event(), None);
         assert_eq!(d.finish().as_deref(), Some("x"));
         assert_eq!(d.finish(), None);
@@ -194,11 +267,11 @@ mod tests {
     #[test]
     fn events_queue_until_pulled() {
         let mut d = SseDecoder::new();
-        d.feed(b"data: 1\n\ndata: 2\n\ndata: 3");
+        d.feed(b"data: 1\n\ndata: 2\n\ndata: 3").unwrap();
         assert_eq!(d.next_event().as_deref(), Some("1"));
         assert_eq!(d.next_event().as_deref(), Some("2"));
         assert_eq!(d.next_event(), None);
-        d.feed(b"\n\n");
+        d.feed(b"\n\n").unwrap();
         assert_eq!(d.next_event().as_deref(), Some("3"));
     }
 
@@ -214,7 +287,7 @@ mod tests {
         let mut d = SseDecoder::new();
         let mut n = 0;
         for chunk in stream.as_bytes().chunks(7) {
-            d.feed(chunk);
+            d.feed(chunk).unwrap();
             while d.next_event().is_some() {
                 n += 1;
             }
@@ -223,8 +296,42 @@ mod tests {
         let huge = format!("data: {}\n\n", "y".repeat(4 << 20));
         let mut d = SseDecoder::new();
         for chunk in huge.as_bytes().chunks(100) {
-            d.feed(chunk);
+            d.feed(chunk).unwrap();
         }
         assert_eq!(d.next_event().map(|e| e.len()), Some(4 << 20));
+    }
+
+    #[test]
+    fn lines_and_events_past_the_limit_are_refused_before_they_are_held() {
+        // One line longer than the limit, whether it arrives whole or in pieces.
+        for chunk in [64, 7, 1000] {
+            let mut d = SseDecoder::with_limit(100);
+            let stream = format!("data: ok\n\ndata: {}", "z".repeat(10_000));
+            let results: Vec<_> = stream.as_bytes().chunks(chunk).map(|c| d.feed(c)).collect();
+            assert!(results.contains(&Err(TooLarge)), "chunks of {chunk}");
+            assert!(d.failed());
+            assert!(d.line.capacity() <= 100 + chunk, "{}", d.line.capacity());
+            assert_eq!(
+                d.next_event().as_deref(),
+                Some("ok"),
+                "earlier events survive"
+            );
+            assert_eq!(d.next_event(), None);
+            assert_eq!(d.finish(), None);
+            assert_eq!(
+                d.feed(b"\n\n"),
+                Err(TooLarge),
+                "and the stream stays failed"
+            );
+        }
+        // Many short data lines joined into one event longer than the limit.
+        let mut d = SseDecoder::with_limit(100);
+        let many = "data: 0123456789\n".repeat(20);
+        assert_eq!(d.feed(many.as_bytes()), Err(TooLarge));
+        // At the limit exactly is fine.
+        let mut d = SseDecoder::with_limit(100);
+        let exact = format!("data:{}\n\n", "a".repeat(95));
+        d.feed(exact.as_bytes()).unwrap();
+        assert_eq!(d.next_event().map(|e| e.len()), Some(95));
     }
 }

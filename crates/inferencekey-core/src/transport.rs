@@ -1,12 +1,17 @@
 //! HTTP transport: one pooled connection set per process, per-attempt timeouts, and the
 //! retry contract of wire §3.3 (backoff, `Retry-After`, which methods may be repeated).
 //!
-//! Attempts go through reqwest, except unary exchanges of a thread marked a blocking caller
-//! ([`as_blocking_caller`]), which do their socket I/O on that thread ([`crate::http1`])
-//! unless a proxy is configured.
+//! | mode | used for | where the I/O runs | after `fork()` |
+//! |---|---|---|---|
+//! | blocking | unary calls of a thread marked a blocking caller ([`as_blocking_caller`]), no proxy configured | the caller's thread, [`crate::http1`] (ureq-proto over our sockets) | the child starts an empty pool; the parent's connections are never used, closed or locked |
+//! | async | `_async` calls, streams, calls with a cancel token | reqwest on the shared runtime | the child builds its own client (and the binding its own runtime); the parent's are leaked unread |
+//! | proxied | every call while `HTTP(S)_PROXY`/`ALL_PROXY` is set | reqwest, which applies the proxy variables and `NO_PROXY` | as async |
+//!
+//! Every mode obeys the same caps: a body over `max_response_bytes` and a server-sent-event
+//! line over `max_event_bytes` are refused with a typed error before the memory is spent.
 
 use std::cell::{Cell, RefCell};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,22 +20,27 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYP
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::config::Limits;
+use crate::config::{describe_bytes, Limits};
 use crate::error::{self, Error, ErrorKind, Result};
 use crate::http1;
 use crate::log::Level;
+use crate::process::ForkLocal;
 use crate::sse::SseDecoder;
 use crate::token::Token;
 
 /// `Retry-After` values above this are not waited for: the error is raised at once.
 const MAX_HONOURED_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The largest `Retry-After` kept (a day): larger values, and absurd ones such as `1e30`,
+/// are clamped to it rather than overflowing a `Duration`.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
 const BACKOFF_BASE: f64 = 0.5;
 const BACKOFF_CAP: f64 = 8.0;
 
 /// A connection pool that is rebuilt in a forked child: a parent's connections are never reused.
 struct Pool {
     connect_timeout: Duration,
-    client: Mutex<(u32, reqwest::Client)>,
+    /// The async client of this process (a forked child builds its own).
+    client: ForkLocal<reqwest::Client>,
     /// Connections of blocking callers' unary exchanges.
     blocking: http1::Pool,
     /// No proxy is configured, so blocking callers may connect directly. (With one, every
@@ -73,9 +83,12 @@ pub fn as_blocking_caller<R>(f: impl FnOnce() -> R) -> R {
 
 impl Pool {
     fn new(connect_timeout: Duration) -> Result<Pool> {
+        // Built now, so that a configuration error surfaces when the client is made.
+        let client = ForkLocal::new();
+        client.get_or_try_init(|| build_client(connect_timeout), drop)?;
         Ok(Pool {
             connect_timeout,
-            client: Mutex::new((crate::process::pid(), build_client(connect_timeout)?)),
+            client,
             blocking: http1::Pool::new(connect_timeout),
             direct: !proxy_configured(),
             identity: Arc::new(()),
@@ -88,15 +101,10 @@ impl Pool {
         if on_caller_thread {
             return self.thread_client();
         }
-        let pid = crate::process::pid();
-        let mut slot = self.client.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.0 != pid {
-            // The parent's pool is leaked, never dropped: its sockets belong to the parent.
-            let fresh = build_client(self.connect_timeout)?;
-            std::mem::forget(std::mem::replace(&mut slot.1, fresh));
-            slot.0 = pid;
-        }
-        Ok(slot.1.clone())
+        // A forked child's first call builds its client (the parent's is leaked unread).
+        self.client
+            .get_or_try_init(|| build_client(self.connect_timeout), drop)
+            .cloned()
     }
 
     fn thread_client(&self) -> Result<reqwest::Client> {
@@ -253,7 +261,9 @@ impl Transport {
             } else {
                 tokio::time::timeout(call.limits.request_timeout, async {
                     match self.attempt(call).await {
-                        Attempt::Reply(resp) => read_reply(resp).await,
+                        Attempt::Reply(resp) => {
+                            read_reply(resp, call.limits.max_response_bytes).await
+                        }
                         Attempt::Failed {
                             err,
                             reached_server,
@@ -317,10 +327,13 @@ impl Transport {
                     return Ok((resp, request_id));
                 }
                 Attempt::Reply(resp) => {
-                    let reply = tokio::time::timeout(call.limits.request_timeout, read_reply(resp))
-                        .await
-                        .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)))
-                        .map_err(|(e, _)| e)?;
+                    let reply = tokio::time::timeout(
+                        call.limits.request_timeout,
+                        read_reply(resp, call.limits.max_response_bytes),
+                    )
+                    .await
+                    .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)))
+                    .map_err(|(e, _)| e)?;
                     log_attempt(
                         call,
                         attempt,
@@ -399,12 +412,13 @@ impl Transport {
             return Err((unusable_token(), false));
         }
         let request = http1::Request {
-            method: call.method.as_str(),
+            method: &call.method,
             url: &call.url,
             token,
             user_agent: self.user_agent.to_str().unwrap_or_default(),
             accept: accept(call),
             body: call.body.as_deref(),
+            max_body: call.limits.max_response_bytes,
         };
         match self
             .pool
@@ -445,7 +459,8 @@ impl Transport {
 
     /// A failed attempt is retried when the request never reached the server, or for
     /// idempotent methods on a connection error. A timeout after sending is final, so a hung
-    /// server surfaces within the timeout (sdk §9); so is an interrupt.
+    /// server surfaces within the timeout (sdk §9); so are an interrupt and a refused
+    /// (too large) answer.
     fn retry_delay_for_failure(
         &self,
         call: &Call<'_>,
@@ -453,9 +468,7 @@ impl Transport {
         reached_server: bool,
         attempt: u32,
     ) -> Option<Duration> {
-        if attempt >= call.limits.max_retries
-            || matches!(err.kind, ErrorKind::Timeout | ErrorKind::Cancelled)
-        {
+        if attempt >= call.limits.max_retries || err.kind != ErrorKind::Connection {
             return None;
         }
         let idempotent = call.method != Method::POST;
@@ -481,10 +494,12 @@ pub struct EventReader {
 }
 
 impl EventReader {
-    pub fn new(resp: reqwest::Response, idle: Duration) -> EventReader {
+    /// Reads `resp`, waiting at most `idle` between chunks; an event line or event longer than
+    /// `max_event` bytes is refused (`event_too_large`).
+    pub fn new(resp: reqwest::Response, idle: Duration, max_event: usize) -> EventReader {
         EventReader {
             resp,
-            decoder: SseDecoder::default(),
+            decoder: SseDecoder::with_limit(max_event),
             idle,
             eof: false,
         }
@@ -497,13 +512,19 @@ impl EventReader {
             if let Some(data) = self.decoder.next_event() {
                 return Ok(Some(data));
             }
+            if self.decoder.failed() {
+                return Err(event_too_large(self.decoder.limit()));
+            }
             if self.eof {
                 return Ok(None);
             }
             match tokio::time::timeout(self.idle, self.resp.chunk()).await {
                 Err(_) => return Err(timed_out(self.idle)),
                 Ok(Err(e)) => return Err(connection_error(&e)),
-                Ok(Ok(Some(chunk))) => self.decoder.feed(&chunk),
+                // Events completed before a line that passed the cap still come out first.
+                Ok(Ok(Some(chunk))) => {
+                    let _ = self.decoder.feed(&chunk);
+                }
                 Ok(Ok(None)) => {
                     self.eof = true;
                     if let Some(data) = self.decoder.finish() {
@@ -527,22 +548,26 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     retry_after_of(text("retry-after-ms"), text("retry-after"))
 }
 
-/// [`retry_after`] from the two header values.
+/// [`retry_after`] from the two header values. Any value a server sends is clamped to
+/// [`MAX_RETRY_AFTER`]: past 60 s it only says "do not retry", so nothing is lost.
 fn retry_after_of(ms: Option<&str>, retry_after: Option<&str>) -> Option<Duration> {
-    if let Some(ms) = ms.and_then(|v| v.trim().parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
-        }
+    let seconds =
+        |s: f64| (s >= 0.0).then(|| Duration::from_secs_f64(s.min(MAX_RETRY_AFTER.as_secs_f64())));
+    if let Some(delay) = ms
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(|ms| seconds(ms / 1000.0))
+    {
+        return Some(delay);
     }
     let value = retry_after?.trim();
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return seconds(secs);
     }
     let when = httpdate_to_unix(value)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?;
-    Some(Duration::from_secs(when.saturating_sub(now.as_secs())))
+    Some(Duration::from_secs(when.saturating_sub(now.as_secs())).min(MAX_RETRY_AFTER))
 }
 
 /// Parses the IMF-fixdate form of an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`).
@@ -554,9 +579,16 @@ fn httpdate_to_unix(s: &str) -> Option<u64> {
     ];
     let month_name = parts.next()?;
     let month = MONTHS.iter().position(|m| *m == month_name)? as u64 + 1;
-    let year: u64 = parts.next()?.parse().ok()?;
+    let year: u64 = parts
+        .next()?
+        .parse()
+        .ok()
+        .filter(|y| (1970..=9999).contains(y))?;
     let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if day > 31 || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
     // Days from civil date (Howard Hinnant's algorithm), for years after 1970.
     let (y, mo) = if month <= 2 {
         (year - 1, month + 9)
@@ -590,16 +622,45 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn read_reply(resp: reqwest::Response) -> std::result::Result<Reply, (Error, bool)> {
+/// The error of a server-sent-event line or event longer than the cap (`max_event_bytes`).
+pub fn event_too_large(cap: usize) -> Error {
+    Error::new(
+        ErrorKind::Api,
+        "event_too_large",
+        format!(
+            "a server-sent event is larger than max_event_bytes, {}; the stream was closed",
+            describe_bytes(cap)
+        ),
+    )
+    .with_detail("limit_bytes", cap.into())
+}
+
+/// Reads a whole reply, refusing a body longer than `max_body` before it is held: at once
+/// when its declared length says so, else as soon as the received bytes pass it.
+async fn read_reply(
+    mut resp: reqwest::Response,
+    max_body: usize,
+) -> std::result::Result<Reply, (Error, bool)> {
     let status = resp.status().as_u16();
     let request_id = request_id(resp.headers());
     let retry_after = retry_after(resp.headers());
-    let body = resp.bytes().await.map_err(|e| {
-        (
-            connection_error(&e).with_request_id(request_id.clone()),
-            true,
-        )
-    })?;
+    let failed = |err: Error| (err.with_request_id(request_id.clone()), true);
+    let declared = resp.content_length().unwrap_or(0);
+    if declared > max_body as u64 {
+        return Err(failed(http1::response_too_large(max_body)));
+    }
+    let mut body = bytes::BytesMut::with_capacity(declared as usize);
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| failed(connection_error(&e)))?
+    {
+        if body.len() + chunk.len() > max_body {
+            return Err(failed(http1::response_too_large(max_body)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
     Ok(Reply {
         status,
         retry_after,

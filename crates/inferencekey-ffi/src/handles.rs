@@ -28,6 +28,13 @@ fn live() -> MutexGuard<'static, Option<Live>> {
     LIVE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The registry's lock, held by the forking thread across `fork()` (see
+/// `runtime::track_forks`): a child never inherits it locked by a thread that does not exist
+/// there. It is held only briefly, and never while calling out of the library.
+pub(crate) fn hold_for_fork() -> Box<dyn std::any::Any> {
+    Box::new(live())
+}
+
 /// Leaks `value` to the caller and records the pointer.
 pub(crate) fn register<T>(value: Box<T>, kind: Kind) -> *mut T {
     let ptr = Box::into_raw(value);

@@ -1,11 +1,12 @@
 //! The process-global tokio runtime (c-abi rule 16): created lazily on first use, small and
-//! fixed, and keyed by PID so that a forked child builds its own instead of touching the
-//! parent's threads (which do not exist in the child).
+//! fixed, and per process so that a forked child builds its own instead of touching the
+//! parent's threads (which do not exist in the child) or its locks.
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::sync::{Mutex, Once};
+use std::sync::Once;
 
+use inferencekey_core::process::ForkLocal;
 use tokio::runtime::Runtime;
 
 use crate::boundary::{ffi_error, FfiResult};
@@ -13,33 +14,30 @@ use crate::status::IK_ERR_INVALID_STATE;
 
 const WORKER_THREADS: usize = 2;
 
-static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
+/// A forked child's runtime is built anew; the parent's is leaked, never dropped there.
+static RUNTIME: ForkLocal<Runtime> = ForkLocal::new();
 
 /// The runtime of this process, built on first use (never at load).
 pub(crate) fn get() -> FfiResult<&'static Runtime> {
-    let pid = inferencekey_core::process::pid();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((owner, rt)) = *slot {
-        if owner == pid {
-            return Ok(rt);
-        }
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKER_THREADS)
-        .thread_name("inferencekey-rt")
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            ffi_error(
-                IK_ERR_INVALID_STATE,
-                "runtime",
-                &format!("cannot start the runtime: {e}"),
-            )
-        })?;
-    // Leaked on purpose: a parent's runtime must never be dropped in a forked child.
-    let rt: &'static Runtime = Box::leak(Box::new(rt));
-    *slot = Some((pid, rt));
-    Ok(rt)
+    RUNTIME.get_or_try_init(
+        || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(WORKER_THREADS)
+                .thread_name("inferencekey-rt")
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    ffi_error(
+                        IK_ERR_INVALID_STATE,
+                        "runtime",
+                        &format!("cannot start the runtime: {e}"),
+                    )
+                })
+        },
+        // Another thread built the first one at the same time (this one may be inside a
+        // runtime's callback, where dropping a runtime would panic).
+        Runtime::shutdown_background,
+    )
 }
 
 thread_local! {
@@ -95,29 +93,35 @@ pub(crate) fn block_on_caller<F: Future>(fut: F) -> FfiResult<F::Output> {
     })
 }
 
-/// Lets the core serve its fork checks' PID from memory (no `getpid` per check): a
-/// `pthread_atfork` child handler refreshes it in every forked child before anything else
-/// runs there. Registered once, by the first client.
+/// Registers `pthread_atfork` handlers, once, by the first client: before a fork the forking
+/// thread takes the process-wide locks every call may take (so that no other thread holds
+/// one when the child is made), and after it, in parent and child, releases them; the child
+/// also refreshes the PID the core serves from memory (no `getpid` per fork check).
 pub(crate) fn track_forks() {
     static REGISTERED: Once = Once::new();
     REGISTERED.call_once(|| {
+        extern "C" fn prepare() {
+            crate::boundary::guard_or((), || {
+                inferencekey_core::process::before_fork(|| vec![crate::handles::hold_for_fork()])
+            });
+        }
+        extern "C" fn in_parent() {
+            crate::boundary::guard_or((), inferencekey_core::process::after_fork);
+        }
         extern "C" fn in_child() {
             inferencekey_core::process::cache_pid();
+            crate::boundary::guard_or((), inferencekey_core::process::after_fork);
         }
-        // SAFETY: registers a handler that only reads the PID and stores it atomically.
-        if unsafe { libc::pthread_atfork(None, None, Some(in_child)) } == 0 {
+        // SAFETY: the handlers take and release locks that are never held across a call out
+        // of the library, and store the PID atomically; none of them unwinds (guarded).
+        if unsafe { libc::pthread_atfork(Some(prepare), Some(in_parent), Some(in_child)) } == 0 {
             inferencekey_core::process::cache_pid();
         }
     });
 }
 
-/// Rebuilds the runtime in a forked child now rather than on first use.
+/// Kept for ABI 2 hosts, which call it in a forked child: there is nothing left to do, as
+/// every per-process state (runtime, connection pools, clients) is rebuilt lazily by the
+/// child without touching the parent's.
 #[no_mangle]
-pub extern "C" fn ik_after_fork_child() {
-    crate::boundary::guard_or((), || {
-        let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_some_and(|(owner, _)| owner != inferencekey_core::process::pid()) {
-            *slot = None;
-        }
-    });
-}
+pub extern "C" fn ik_after_fork_child() {}

@@ -1,23 +1,29 @@
-//! The SSE decoder over any bytes, cut into chunks anywhere: never panics, and splitting the
-//! stream differently never changes the events.
+//! The SSE decoder over any bytes, cut into chunks anywhere: never panics, splitting the
+//! stream differently never changes the events, and a small limit (lines or events past it
+//! are refused) changes neither rule.
 #![no_main]
 
 use inferencekey_core::sse::SseDecoder;
 use libfuzzer_sys::fuzz_target;
 
-fn events(chunks: &[&[u8]]) -> Vec<String> {
-    let mut decoder = SseDecoder::new();
+/// The events, and whether the limit stopped the stream.
+fn events(chunks: &[&[u8]], limit: usize) -> (Vec<String>, bool) {
+    let mut decoder = SseDecoder::with_limit(limit);
     let mut out = Vec::new();
     for chunk in chunks {
-        decoder.feed(chunk);
+        let fed = decoder.feed(chunk);
         while let Some(event) = decoder.next_event() {
+            assert!(event.len() <= limit);
             out.push(event);
+        }
+        if fed.is_err() {
+            return (out, true);
         }
     }
     while let Some(event) = decoder.finish() {
         out.push(event);
     }
-    out
+    (out, false)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -26,9 +32,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let at = usize::from(cut) % (stream.len() + 1);
-    let whole = events(&[stream]);
     let (head, tail) = stream.split_at(at);
-    assert_eq!(events(&[head, tail]), whole);
     let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
-    assert_eq!(events(&bytewise), whole);
+    // The same byte picks a small limit, so that the fuzzer reaches it.
+    for limit in [usize::MAX, 1 + usize::from(cut) % 64] {
+        let whole = events(&[stream], limit);
+        assert_eq!(events(&[head, tail], limit), whole);
+        assert_eq!(events(&bytewise, limit), whole);
+    }
 });
