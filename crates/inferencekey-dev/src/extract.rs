@@ -1,6 +1,8 @@
 //! Request plumbing: decoded path segments and JSON bodies, with the contract's errors.
 
-use axum::body::Body;
+use std::time::Duration;
+
+use axum::body::{Body, BodyDataStream};
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use futures_util::StreamExt;
@@ -31,6 +33,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Segments {
         }
         Ok(Segments(out))
     }
+}
+
+/// After a 413, the rest of the body is still read and discarded, up to this many bytes in
+/// all and for this long: a client that writes its whole body before reading then gets the
+/// answer, where closing on unread data would reset the connection under it (ECONNRESET or
+/// a broken pipe, the 413 lost). Past either bound the connection is closed anyway, so a
+/// client that never stops sending costs little.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads and discards what is left of an oversized body (`read` bytes already seen), in the
+/// background so that the 413 goes out at once. hyper keeps reading the connection for as
+/// long as the body is alive; the 413 carries `Connection: close`, so the connection ends
+/// cleanly once the body is done or dropped.
+fn drain_in_background(mut stream: BodyDataStream, mut read: u64) {
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+        while read <= DRAIN_LIMIT {
+            match tokio::time::timeout_at(deadline, stream.next()).await {
+                Ok(Some(Ok(chunk))) => read += chunk.len() as u64,
+                _ => break,
+            }
+        }
+    });
 }
 
 /// Reads a JSON object body: 415 for a non-JSON content type, 413 over 16 MiB, 400
@@ -69,7 +95,15 @@ pub async fn read_json(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if let Some(declared) = declared.filter(|n| *n > MAX_BODY as u64) {
+        // A client that sent `Expect: 100-continue` waits for leave to send: it gets the 413
+        // instead and sends nothing, so there is nothing to drain.
+        let waits_for_continue = headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if declared <= DRAIN_LIMIT && !waits_for_continue {
+            drain_in_background(body.into_data_stream(), 0);
+        }
         return Err(too_large());
     }
     let mut bytes = Vec::with_capacity(declared.unwrap_or(0) as usize);
@@ -83,6 +117,7 @@ pub async fn read_json(
             )
         })?;
         if bytes.len() + chunk.len() > MAX_BODY {
+            drain_in_background(stream, (bytes.len() + chunk.len()) as u64);
             return Err(too_large());
         }
         bytes.extend_from_slice(&chunk);

@@ -647,13 +647,14 @@ async fn malformed_requests_get_contract_errors_and_the_platform_keeps_serving()
 
     // Over 16 MiB: 413 (control and data plane), with and without a Content-Length.
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(16 * 1024 * 1024 + 10)).into_bytes();
-    // With a Content-Length the platform answers from the header alone; a client that kept
-    // writing the body would race the close (broken pipe), so only the head is sent here.
+    // With a Content-Length the platform answers from the header alone, before any of the
+    // body is sent (a client that writes it all first is covered by
+    // an_oversized_body_written_in_full_before_reading_gets_413_not_a_reset).
     let url = reqwest::Url::parse(&p.url(create_path)).unwrap();
     let authority = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
     let head = format!(
         "POST {create_path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         p.sdk,
         big.len()
     );
@@ -662,19 +663,21 @@ async fn malformed_requests_get_contract_errors_and_the_platform_keeps_serving()
         .await
         .unwrap();
     let mut answer = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        tokio::io::AsyncReadExt::read_to_end(&mut conn, &mut answer),
-    )
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains("payload_too_large") {
+            let n = tokio::io::AsyncReadExt::read(&mut conn, &mut buf)
+                .await
+                .unwrap();
+            assert!(n > 0, "closed before the answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+    })
     .await
-    .expect("the platform answers a declared oversized body without reading it")
-    .unwrap();
+    .expect("the platform answers a declared oversized body without reading it");
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(
-        answer.contains("\"code\":\"payload_too_large\""),
-        "{answer}"
-    );
+    drop(conn);
     let chunks = futures_util::stream::iter(
         big.chunks(1 << 20)
             .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
@@ -1385,4 +1388,127 @@ async fn readiness_stream_sends_a_snapshot_then_closes_after_a_terminal_frame() 
     let frame: Value = serde_json::from_str(&frames[0]).unwrap();
     assert_eq!(frame["phase"], "error");
     assert!(frame["elapsed_ms"].is_u64());
+}
+
+/// Writes a request with a `len`-byte body to the platform the way a blocking client does
+/// (the whole body first, then the answer), framed by Content-Length or chunked. Panics if a
+/// write fails (a reset or a broken pipe); returns the raw answer, read to EOF.
+fn post_whole_body_then_read(
+    base: &str,
+    path: &str,
+    token: &str,
+    len: usize,
+    chunked: bool,
+) -> String {
+    use std::io::{Read, Write};
+    let authority = base.strip_prefix("http://").unwrap();
+    let mut conn = std::net::TcpStream::connect(authority).unwrap();
+    conn.set_write_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {len}")
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\n{framing}\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    let piece = vec![b' '; 1 << 20];
+    let mut sent = 0;
+    while sent < len {
+        let n = piece.len().min(len - sent);
+        let written = if chunked {
+            conn.write_all(format!("{n:x}\r\n").as_bytes())
+                .and_then(|()| conn.write_all(&piece[..n]))
+                .and_then(|()| conn.write_all(b"\r\n"))
+        } else {
+            conn.write_all(&piece[..n])
+        };
+        written.unwrap_or_else(|e| panic!("write failed after {sent} of {len} body bytes: {e}"));
+        sent += n;
+    }
+    if chunked {
+        conn.write_all(b"0\r\n\r\n").unwrap();
+    }
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer)
+        .unwrap_or_else(|e| panic!("reading the answer failed: {e}"));
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_written_in_full_before_reading_gets_413_not_a_reset() {
+    let p = Platform::start();
+    // A data-plane workload: the body is read after the credential and task type checks; no
+    // process runs (no stand-in serves this backend).
+    p.create_ok(
+        json!({"name": "Big", "slug": "big", "task_type": "text2text",
+                       "backend": "custom-engine", "model_name": "m"}),
+    )
+    .await;
+    let cases = [
+        ("/api/projects/acme/workloads", p.sdk.clone()),
+        ("/endpoint/acme/big/v1/chat/completions", p.live.clone()),
+    ];
+    for (path, token) in cases {
+        for chunked in [false, true] {
+            let base = p.base.clone();
+            let token = token.clone();
+            let answer = tokio::task::spawn_blocking(move || {
+                post_whole_body_then_read(&base, path, &token, 40 << 20, chunked)
+            })
+            .await
+            .unwrap();
+            let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+            assert!(
+                head.starts_with("HTTP/1.1 413"),
+                "{path} chunked={chunked}: {head}"
+            );
+            assert!(
+                head.to_ascii_lowercase().contains("connection: close"),
+                "{path} chunked={chunked}: {head}"
+            );
+            let body: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(body["error"]["code"], "payload_too_large");
+        }
+    }
+    let r = p.send(Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_oversized_body_is_cut_off_after_a_bounded_drain() {
+    use std::io::Write;
+    let p = Platform::start();
+    let authority = p.base.strip_prefix("http://").unwrap().to_string();
+    let sdk = p.sdk.clone();
+    let (sent, elapsed) = tokio::task::spawn_blocking(move || {
+        let mut conn = std::net::TcpStream::connect(&authority).unwrap();
+        conn.set_write_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let head = format!(
+            "POST /api/projects/acme/workloads HTTP/1.1\r\nHost: {authority}\r\n\
+             Authorization: Bearer {sdk}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        conn.write_all(head.as_bytes()).unwrap();
+        let chunk = format!("100000\r\n{}\r\n", " ".repeat(1 << 20));
+        let started = std::time::Instant::now();
+        let mut sent: usize = 0;
+        // Stops at the first failed write: the platform closed the connection.
+        while sent < 1 << 30 && conn.write_all(chunk.as_bytes()).is_ok() {
+            sent += 1 << 20;
+        }
+        (sent, started.elapsed())
+    })
+    .await
+    .unwrap();
+    // 64 MiB drained, plus what the socket buffers held when the platform closed.
+    assert!(sent < 128 << 20, "the platform read {} MiB", sent >> 20);
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+    let r = p.send(Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status(), 200);
 }
