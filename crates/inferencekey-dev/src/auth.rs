@@ -29,11 +29,20 @@ pub struct DataCaller(pub Caller);
 /// The admin of the `/_dev` routes.
 pub struct Admin;
 
-/// Step 1: `Authorization: Bearer <token>` (scheme case-insensitive).
+/// Step 1: `Authorization: Bearer <token>` (scheme case-insensitive). Several `Authorization`
+/// headers are refused (400) rather than picking one: a proxy or client that adds its own
+/// header must not decide which credential the platform honours.
 pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(ApiError::missing_credential)?
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let first = values.next().ok_or_else(ApiError::missing_credential)?;
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the request has several Authorization headers; send exactly one",
+        ));
+    }
+    let value = first
         .to_str()
         .map_err(|_| ApiError::missing_credential())?
         .trim();

@@ -1512,3 +1512,68 @@ async fn an_endless_oversized_body_is_cut_off_after_a_bounded_drain() {
     let r = p.send(Method::GET, "/healthz", None, None).await;
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_authorization_headers_are_refused_with_400_on_every_plane() {
+    let p = Platform::start();
+    p.create_ok(
+        json!({"name": "Target", "slug": "target", "task_type": "text2image",
+                       "backend": "custom-engine", "model_name": "m"}),
+    )
+    .await;
+    let bearer = |token: &str| format!("Bearer {token}");
+    let routes = [
+        (
+            Method::GET,
+            "/api/projects/acme/workloads",
+            p.sdk.clone(),
+            None,
+        ),
+        (
+            Method::GET,
+            "/endpoint/acme/target/v1/models",
+            p.live.clone(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/_dev/projects",
+            p.admin.clone(),
+            Some(json!({"slug": "beta"})),
+        ),
+    ];
+    for (method, path, token, body) in &routes {
+        // One header: served.
+        let mut request = p
+            .http
+            .request(method.clone(), p.url(path))
+            .header("Authorization", bearer(token));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let r = request.send().await.unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        // Two: refused, whichever comes first and even when both are the same.
+        for pair in [
+            [bearer(token), bearer(token)],
+            [bearer(token), bearer("ik_sdk_junk")],
+            [bearer("ik_sdk_junk"), bearer(token)],
+        ] {
+            let mut request = p.http.request(method.clone(), p.url(path));
+            for value in &pair {
+                request = request.header("Authorization", value);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let error = assert_error(request.send().await.unwrap(), 400, "invalid_request").await;
+            assert!(
+                error["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("several Authorization headers"),
+                "{path}: {error}"
+            );
+        }
+    }
+}
