@@ -137,6 +137,79 @@ pub async fn read_json(
     }
 }
 
+/// How error messages name the JSON type of `value`.
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(items) if items.is_empty() => "an empty array",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// 400 `invalid_request` for `field` holding `got` where `expected` belongs (wire §3.2: a
+/// wrong JSON type is a malformed request, not a missing field).
+pub fn wrong_type(field: &str, expected: &str, got: &Value) -> ApiError {
+    ApiError::invalid_request(
+        field,
+        format!("{field} must be {expected}, not {}", json_type(got)),
+    )
+}
+
+/// Typed access to a request object. An absent key is `None`; a key of any other JSON type,
+/// `null` included, is a 400 `invalid_request` naming the field and the expected type. Only
+/// the `nullable_*` accessors take `null` (as `Some(None)`), for the fields the contract lets
+/// a client clear.
+pub struct Fields<'a>(pub &'a serde_json::Map<String, Value>);
+
+impl Fields<'_> {
+    fn typed<T>(
+        &self,
+        field: &str,
+        expected: &str,
+        cast: impl FnOnce(&Value) -> Option<T>,
+    ) -> Result<Option<T>, ApiError> {
+        match self.0.get(field) {
+            None => Ok(None),
+            Some(value) => cast(value)
+                .map(Some)
+                .ok_or_else(|| wrong_type(field, expected, value)),
+        }
+    }
+
+    pub fn string(&self, field: &str) -> Result<Option<String>, ApiError> {
+        self.typed(field, "a string", |v| v.as_str().map(str::to_string))
+    }
+
+    pub fn nullable_string(&self, field: &str) -> Result<Option<Option<String>>, ApiError> {
+        self.typed(field, "a string or null", |v| match v {
+            Value::Null => Some(None),
+            Value::String(s) => Some(Some(s.clone())),
+            _ => None,
+        })
+    }
+
+    pub fn nullable_object(
+        &self,
+        field: &str,
+    ) -> Result<Option<Option<serde_json::Map<String, Value>>>, ApiError> {
+        self.typed(field, "an object or null", |v| match v {
+            Value::Null => Some(None),
+            Value::Object(m) => Some(Some(m.clone())),
+            _ => None,
+        })
+    }
+
+    /// A string that must be present: absent is 400 "`field` is required".
+    pub fn required_string(&self, field: &str) -> Result<String, ApiError> {
+        self.string(field)?
+            .ok_or_else(|| ApiError::invalid_request(field, format!("{field} is required")))
+    }
+}
+
 /// Rejects any string, at any depth (keys included), that holds a token (422 `secret_in_spec`).
 pub fn reject_secrets(body: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
     fn holds_secret(v: &Value) -> bool {

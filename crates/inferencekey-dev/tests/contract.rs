@@ -1577,3 +1577,182 @@ async fn several_authorization_headers_are_refused_with_400_on_every_plane() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_json_types_are_400_invalid_request_naming_the_field_and_type() {
+    let p = Platform::start();
+    let create_path = "/api/projects/acme/workloads";
+    let target = p
+        .create_ok(
+            json!({"name": "Target", "slug": "target", "task_type": "text2text",
+                          "backend": "custom-engine", "model_name": "m"}),
+        )
+        .await;
+    let target_path = format!("/api/workloads/{}", target["id"].as_str().unwrap());
+    let base = json!({"name": "Typed", "slug": "typed", "task_type": "text2image",
+                      "backend": "b", "model_name": "m"});
+    let check = |field: &str, expected: &str, got: &str, error: &Value| {
+        assert_eq!(error["field"], field, "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains(field) && message.contains(&format!("must be {expected}, not {got}")),
+            "{message}"
+        );
+    };
+
+    // (field, value, expected type, its type as named)
+    let create_cases = [
+        ("slug", json!(null), "a string", "null"),
+        ("name", json!(null), "a string", "null"),
+        ("task_type", json!(null), "a string", "null"),
+        ("backend", json!(null), "a string", "null"),
+        ("model_name", json!(null), "a string", "null"),
+        ("name", json!(5), "a string", "a number"),
+        ("slug", json!(["a"]), "a string", "an array"),
+        ("config", json!("x"), "an object or null", "a string"),
+        ("description", json!(7), "a string or null", "a number"),
+        ("worker_id", json!(3), "a string or null", "a number"),
+        (
+            "execution_policy",
+            json!(true),
+            "a string or null",
+            "a boolean",
+        ),
+        (
+            "execution_policy_config",
+            json!([1]),
+            "an object or null",
+            "an array",
+        ),
+    ];
+    for (field, value, expected, got) in create_cases {
+        let mut body = base.clone();
+        body[field] = value;
+        let r = p
+            .send(Method::POST, create_path, Some(&p.sdk), Some(body))
+            .await;
+        check(
+            field,
+            expected,
+            got,
+            &assert_error(r, 400, "invalid_request").await,
+        );
+    }
+    let patch_cases = [
+        ("slug", json!(null), "a string", "null"),
+        ("task_type", json!(null), "a string", "null"),
+        ("name", json!(5), "a string or null", "a number"),
+        ("backend", json!(1), "a string or null", "a number"),
+        (
+            "model_name",
+            json!([]),
+            "a string or null",
+            "an empty array",
+        ),
+        ("config", json!("x"), "an object or null", "a string"),
+        ("description", json!(7), "a string or null", "a number"),
+        (
+            "gpu_resource_id",
+            json!({}),
+            "a string or null",
+            "an object",
+        ),
+        ("execution_policy", json!(2), "a string or null", "a number"),
+        (
+            "execution_policy_config",
+            json!("x"),
+            "an object or null",
+            "a string",
+        ),
+    ];
+    for (field, value, expected, got) in patch_cases {
+        let r = p
+            .send(
+                Method::PATCH,
+                &target_path,
+                Some(&p.sdk),
+                Some(json!({field: value})),
+            )
+            .await;
+        check(
+            field,
+            expected,
+            got,
+            &assert_error(r, 400, "invalid_request").await,
+        );
+    }
+
+    // The contract's nullable fields still take null, on create and on patch.
+    let nulls = json!({"description": null, "config": null, "worker_id": null,
+                       "gpu_resource_id": null, "execution_policy": null,
+                       "execution_policy_config": null});
+    let mut body = base.clone();
+    body.as_object_mut()
+        .unwrap()
+        .extend(nulls.as_object().unwrap().clone());
+    let created = p.create_ok(body).await;
+    assert_eq!(created["config"], json!({}));
+    assert_eq!(created["execution_policy"], "fixed");
+    assert_eq!(created["description"], Value::Null);
+    let mut patch = nulls.clone();
+    patch.as_object_mut().unwrap().remove("execution_policy");
+    let r = p
+        .send(Method::PATCH, &target_path, Some(&p.sdk), Some(patch))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // Data plane: the fields the platform reads itself. Bodies are checked before readiness,
+    // so this workload (no process) is enough: a well-typed body gets its 503.
+    let chat = "/endpoint/acme/target/v1/chat/completions";
+    let messages = json!([{"role": "user", "content": "hi"}]);
+    let data_cases = [
+        (
+            json!({"messages": null}),
+            "messages",
+            "a non-empty array",
+            "null",
+        ),
+        (
+            json!({"messages": "hi"}),
+            "messages",
+            "a non-empty array",
+            "a string",
+        ),
+        (
+            json!({"messages": messages, "stream": "yes"}),
+            "stream",
+            "a boolean",
+            "a string",
+        ),
+        (
+            json!({"messages": messages, "stream_options": 1}),
+            "stream_options",
+            "an object",
+            "a number",
+        ),
+        (
+            json!({"messages": messages, "stream": true, "stream_options": {"include_usage": "yes"}}),
+            "stream_options.include_usage",
+            "a boolean",
+            "a string",
+        ),
+    ];
+    for (body, field, expected, got) in data_cases {
+        let r = p.send(Method::POST, chat, Some(&p.live), Some(body)).await;
+        check(
+            field,
+            expected,
+            got,
+            &assert_error(r, 400, "invalid_request").await,
+        );
+    }
+    let r = p
+        .send(
+            Method::POST,
+            chat,
+            Some(&p.live),
+            Some(json!({"messages": messages, "stream": null, "stream_options": {"include_usage": null}})),
+        )
+        .await;
+    assert_eq!(r.status(), 503, "OpenAI-style nulls pass the checks");
+}
