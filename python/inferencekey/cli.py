@@ -34,6 +34,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_USAGE = 2  # as argparse: a refused flag (``dev --host`` beyond loopback)
 _STATE_FILE = "dev-server.json"
 
 
@@ -113,7 +114,17 @@ def _parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help="run the local platform (real CPU inference)")
     dev.add_argument("--project", default="acme", help="project to create (default: acme)")
-    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1); beyond loopback needs --allow-remote",
+    )
+    dev.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host: anyone who reaches the platform with an ik_sdk_ "
+        "token can then run any command on this machine",
+    )
     dev.add_argument("--port", type=int, default=8787, help="0 picks a free port (default 8787)")
     dev.add_argument("--data-dir", type=Path, default=None, help="state folder")
     dev.add_argument("--temp", action="store_true", help="temporary data folder, removed at exit")
@@ -381,14 +392,29 @@ def _dev(ns: argparse.Namespace, command: list[str]) -> int:
     data_dir = None if ns.temp else (ns.data_dir or default_data_dir())
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-    server = DevServer(
-        project=ns.project,
-        host=ns.host,
-        port=ns.port,
-        data_dir=data_dir,
-        python=ns.python,
-        rate_limit_per_minute=ns.rate_limit,
-    )
+    try:
+        server = DevServer(
+            project=ns.project,
+            host=ns.host,
+            allow_remote=ns.allow_remote,
+            port=ns.port,
+            data_dir=data_dir,
+            python=ns.python,
+            rate_limit_per_minute=ns.rate_limit,
+        )
+    except InferenceKeyError as exc:
+        if exc.code != "remote_bind_refused":
+            raise
+        # A usage error, as for the inferencekey-dev binary: the platform's own message.
+        print(f"inferencekey dev: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    if ns.allow_remote:
+        print(
+            f"inferencekey dev: warning: --allow-remote: listening on {ns.host}; if that is "
+            "beyond loopback, anyone who reaches it with an ik_sdk_ token can run any command "
+            "on this machine as this user",
+            file=sys.stderr,
+        )
     state = Path(server.data_dir) / _STATE_FILE
     try:
         _write_private(state, {"base_url": server.base_url, "admin_secret": server._admin_secret})

@@ -33,6 +33,7 @@ class DevServer:
         project: str = "acme",
         port: int = 0,
         host: str = "127.0.0.1",
+        allow_remote: bool = False,
         data_dir: str | os.PathLike[str] | None = None,
         python: str | os.PathLike[str] | None = None,
         rate_limit_per_minute: int | None = None,
@@ -41,6 +42,9 @@ class DevServer:
     ) -> None:
         python = python or os.environ.get("INFERENCEKEY_DEV_PYTHON") or sys.executable
         config: dict[str, Any] = {"host": host, "port": port, "python": os.fspath(python)}
+        if allow_remote:
+            # A ``host`` beyond loopback is refused without it (the platform checks).
+            config["allow_remote"] = True
         for key, value in (
             ("data_dir", data_dir),
             ("rate_limit_per_minute", rate_limit_per_minute),

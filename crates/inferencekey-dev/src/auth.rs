@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 
 use crate::errors::ApiError;
@@ -29,11 +29,20 @@ pub struct DataCaller(pub Caller);
 /// The admin of the `/_dev` routes.
 pub struct Admin;
 
-/// Step 1: `Authorization: Bearer <token>` (scheme case-insensitive).
+/// Step 1: `Authorization: Bearer <token>` (scheme case-insensitive). Several `Authorization`
+/// headers are refused (400) rather than picking one: a proxy or client that adds its own
+/// header must not decide which credential the platform honours.
 pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(ApiError::missing_credential)?
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let first = values.next().ok_or_else(ApiError::missing_credential)?;
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the request has several Authorization headers; send exactly one",
+        ));
+    }
+    let value = first
         .to_str()
         .map_err(|_| ApiError::missing_credential())?
         .trim();
@@ -139,23 +148,56 @@ impl Caller {
     }
 }
 
+/// Whether a `/_dev` request may come from `peer`: loopback only (wire §8), whatever address
+/// the platform listens on. An IPv4 peer of a dual-stack (`::`) listener shows as
+/// `::ffff:127.0.0.1`, hence the canonical form. No peer known: refused.
+pub fn is_loopback_peer(peer: Option<&SocketAddr>) -> bool {
+    peer.is_some_and(|addr| addr.ip().to_canonical().is_loopback())
+}
+
 impl FromRequestParts<Shared> for Admin {
     type Rejection = ApiError;
 
-    /// `/_dev` routes: loopback peers only (404 otherwise), then the admin secret.
+    /// The admin secret. The loopback check is the layer on every `/_dev` route
+    /// (`middleware::loopback_only`), so that it runs before anything else there.
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
-        let loopback = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback());
-        if !loopback {
-            return Err(ApiError::not_found("no such route"));
-        }
         let secret = bearer(&parts.headers)?;
         if tokens::secure_eq(secret, &state.settings.admin_secret) {
             Ok(Admin)
         } else {
             Err(ApiError::invalid_credential("wrong admin secret"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_peers_may_use_the_admin_routes() {
+        for peer in [
+            "127.0.0.1:5000",
+            "127.3.2.1:5000",
+            "[::1]:5000",
+            "[::ffff:127.0.0.1]:5000",
+        ] {
+            let peer: SocketAddr = peer.parse().unwrap();
+            assert!(is_loopback_peer(Some(&peer)), "{peer}");
+        }
+        for peer in [
+            "0.0.0.0:5000",
+            "10.1.2.3:5000",
+            "192.168.0.7:5000",
+            "203.0.113.9:5000",
+            "[2001:db8::1]:5000",
+            "[fe80::1]:5000",
+            "[::ffff:10.1.2.3]:5000",
+            "[::]:5000",
+        ] {
+            let peer: SocketAddr = peer.parse().unwrap();
+            assert!(!is_loopback_peer(Some(&peer)), "{peer}");
+        }
+        assert!(!is_loopback_peer(None));
     }
 }

@@ -100,6 +100,10 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"inferencekey\""),
             );
         }
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The body may be left partly unread: the connection cannot carry another request.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

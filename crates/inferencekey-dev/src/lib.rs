@@ -281,6 +281,9 @@ impl DevServer {
             "inferencekey-dev {VERSION} listening on {} (data {})",
             info.base_url, info.data_dir
         ));
+        if let Some(warning) = config.remote_warning() {
+            log.warn(warning);
+        }
         Ok(DevServer {
             info,
             running: Mutex::new(Some(Running {

@@ -12,7 +12,11 @@ use inferencekey_dev::{DevConfig, DevServer};
 const USAGE: &str = "\
 usage: inferencekey-dev [options]
 
-  --host HOST            address to listen on (default 127.0.0.1)
+  --host HOST            address to listen on (default 127.0.0.1); an address beyond
+                         loopback (not 127.0.0.0/8, ::1 or localhost) needs --allow-remote
+  --allow-remote         allow a non-loopback --host. Anyone who reaches the platform
+                         with an ik_sdk_ token can then run any command on this machine
+                         (a workload's config.command): use only on a trusted network
   --port PORT            port (default 8787; 0 picks a free one)
   --data-dir DIR         keep state in DIR (default: a temporary folder, removed at exit)
   --python PATH          Python interpreter for the CPU stand-ins
@@ -59,6 +63,7 @@ fn parse_args() -> Result<Option<Args>, String> {
                 return Ok(None);
             }
             "--host" => config.host = Some(value("--host")?),
+            "--allow-remote" if inline.is_none() => config.allow_remote = Some(true),
             "--port" => {
                 config.port = Some(
                     value("--port")?
@@ -88,6 +93,8 @@ fn parse_args() -> Result<Option<Args>, String> {
             other => return Err(format!("unknown option {other}\n\n{USAGE}")),
         }
     }
+    // A refused host is a usage error, reported before anything starts.
+    config.check_host().map_err(|e| e.message)?;
     Ok(Some(Args { config, project }))
 }
 
@@ -127,6 +134,7 @@ fn main() -> ExitCode {
         }
     };
 
+    let remote_warning = args.config.remote_warning();
     let server = match DevServer::start(args.config) {
         Ok(server) => server,
         Err(e) => {
@@ -159,6 +167,9 @@ fn main() -> ExitCode {
         "inferencekey-dev {} listening on {} (data in {}); Ctrl-C stops it",
         info.version, info.base_url, info.data_dir
     );
+    if let Some(warning) = remote_warning {
+        eprintln!("inferencekey-dev: {warning}");
+    }
 
     signals.block_on(async {
         tokio::select! {

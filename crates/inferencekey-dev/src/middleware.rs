@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::body::Body;
+use axum::extract::rejection::ExtensionRejection;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -55,6 +56,21 @@ pub async fn request_context(
 pub async fn reject_encoded_slash(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if path.contains("%2F") || path.contains("%2f") {
+        return ApiError::not_found("no such route").into_response();
+    }
+    next.run(request).await
+}
+
+/// On every `/_dev` route: a peer beyond loopback gets the 404 of an unknown route, before
+/// any other check, so the admin routes do not even show when the platform listens beyond
+/// loopback (`--allow-remote`).
+pub async fn loopback_only(
+    peer: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = peer.ok().map(|ConnectInfo(addr)| addr);
+    if !crate::auth::is_loopback_peer(peer.as_ref()) {
         return ApiError::not_found("no such route").into_response();
     }
     next.run(request).await

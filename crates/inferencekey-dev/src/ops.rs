@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::db::Db;
 use crate::errors::ApiError;
+use crate::extract::{wrong_type, Fields};
 use crate::model::{Project, SCOPES};
 use crate::tokens::{self, Kind};
 use crate::util::{is_canonical_slug, new_id, now_rfc3339};
@@ -57,16 +58,15 @@ pub fn mint_token(
             "the body must be a JSON object",
         ));
     };
-    let kind = match request.get("kind") {
-        None | Some(Value::Null) => {
+    let kind = match Fields(request).string("kind")? {
+        None => {
             return Err(ApiError::invalid_request(
                 "kind",
                 "kind is required (\"sdk\" or \"live\")",
             ))
         }
-        Some(Value::String(kind)) => Kind::parse(kind)
+        Some(kind) => Kind::parse(&kind)
             .ok_or_else(|| ApiError::invalid_field("kind", "kind must be \"sdk\" or \"live\""))?,
-        Some(_) => return Err(ApiError::invalid_request("kind", "kind must be a string")),
     };
     let list = |field: &str| -> Result<Option<Vec<String>>, ApiError> {
         match request.get(field) {
@@ -74,19 +74,13 @@ pub fn mint_token(
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|item| {
-                    item.as_str().map(str::to_string).ok_or_else(|| {
-                        ApiError::invalid_request(
-                            field,
-                            format!("{field} must be an array of strings"),
-                        )
-                    })
+                    item.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| wrong_type(field, "an array of strings", item))
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(_) => Err(ApiError::invalid_request(
-                field,
-                format!("{field} must be an array of strings"),
-            )),
+            Some(other) => Err(wrong_type(field, "an array of strings", other)),
         }
     };
     let (scopes, grants) = match kind {

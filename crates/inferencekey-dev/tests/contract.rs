@@ -647,13 +647,14 @@ async fn malformed_requests_get_contract_errors_and_the_platform_keeps_serving()
 
     // Over 16 MiB: 413 (control and data plane), with and without a Content-Length.
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(16 * 1024 * 1024 + 10)).into_bytes();
-    // With a Content-Length the platform answers from the header alone; a client that kept
-    // writing the body would race the close (broken pipe), so only the head is sent here.
+    // With a Content-Length the platform answers from the header alone, before any of the
+    // body is sent (a client that writes it all first is covered by
+    // an_oversized_body_written_in_full_before_reading_gets_413_not_a_reset).
     let url = reqwest::Url::parse(&p.url(create_path)).unwrap();
     let authority = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
     let head = format!(
         "POST {create_path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         p.sdk,
         big.len()
     );
@@ -662,19 +663,21 @@ async fn malformed_requests_get_contract_errors_and_the_platform_keeps_serving()
         .await
         .unwrap();
     let mut answer = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        tokio::io::AsyncReadExt::read_to_end(&mut conn, &mut answer),
-    )
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains("payload_too_large") {
+            let n = tokio::io::AsyncReadExt::read(&mut conn, &mut buf)
+                .await
+                .unwrap();
+            assert!(n > 0, "closed before the answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+    })
     .await
-    .expect("the platform answers a declared oversized body without reading it")
-    .unwrap();
+    .expect("the platform answers a declared oversized body without reading it");
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(
-        answer.contains("\"code\":\"payload_too_large\""),
-        "{answer}"
-    );
+    drop(conn);
     let chunks = futures_util::stream::iter(
         big.chunks(1 << 20)
             .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
@@ -1385,4 +1388,371 @@ async fn readiness_stream_sends_a_snapshot_then_closes_after_a_terminal_frame() 
     let frame: Value = serde_json::from_str(&frames[0]).unwrap();
     assert_eq!(frame["phase"], "error");
     assert!(frame["elapsed_ms"].is_u64());
+}
+
+/// Writes a request with a `len`-byte body to the platform the way a blocking client does
+/// (the whole body first, then the answer), framed by Content-Length or chunked. Panics if a
+/// write fails (a reset or a broken pipe); returns the raw answer, read to EOF.
+fn post_whole_body_then_read(
+    base: &str,
+    path: &str,
+    token: &str,
+    len: usize,
+    chunked: bool,
+) -> String {
+    use std::io::{Read, Write};
+    let authority = base.strip_prefix("http://").unwrap();
+    let mut conn = std::net::TcpStream::connect(authority).unwrap();
+    conn.set_write_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {len}")
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\n{framing}\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    let piece = vec![b' '; 1 << 20];
+    let mut sent = 0;
+    while sent < len {
+        let n = piece.len().min(len - sent);
+        let written = if chunked {
+            conn.write_all(format!("{n:x}\r\n").as_bytes())
+                .and_then(|()| conn.write_all(&piece[..n]))
+                .and_then(|()| conn.write_all(b"\r\n"))
+        } else {
+            conn.write_all(&piece[..n])
+        };
+        written.unwrap_or_else(|e| panic!("write failed after {sent} of {len} body bytes: {e}"));
+        sent += n;
+    }
+    if chunked {
+        conn.write_all(b"0\r\n\r\n").unwrap();
+    }
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer)
+        .unwrap_or_else(|e| panic!("reading the answer failed: {e}"));
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_written_in_full_before_reading_gets_413_not_a_reset() {
+    let p = Platform::start();
+    // A data-plane workload: the body is read after the credential and task type checks; no
+    // process runs (no stand-in serves this backend).
+    p.create_ok(
+        json!({"name": "Big", "slug": "big", "task_type": "text2text",
+                       "backend": "custom-engine", "model_name": "m"}),
+    )
+    .await;
+    let cases = [
+        ("/api/projects/acme/workloads", p.sdk.clone()),
+        ("/endpoint/acme/big/v1/chat/completions", p.live.clone()),
+    ];
+    for (path, token) in cases {
+        for chunked in [false, true] {
+            let base = p.base.clone();
+            let token = token.clone();
+            let answer = tokio::task::spawn_blocking(move || {
+                post_whole_body_then_read(&base, path, &token, 40 << 20, chunked)
+            })
+            .await
+            .unwrap();
+            let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+            assert!(
+                head.starts_with("HTTP/1.1 413"),
+                "{path} chunked={chunked}: {head}"
+            );
+            assert!(
+                head.to_ascii_lowercase().contains("connection: close"),
+                "{path} chunked={chunked}: {head}"
+            );
+            let body: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(body["error"]["code"], "payload_too_large");
+        }
+    }
+    let r = p.send(Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_oversized_body_is_cut_off_after_a_bounded_drain() {
+    use std::io::Write;
+    let p = Platform::start();
+    let authority = p.base.strip_prefix("http://").unwrap().to_string();
+    let sdk = p.sdk.clone();
+    let (sent, elapsed) = tokio::task::spawn_blocking(move || {
+        let mut conn = std::net::TcpStream::connect(&authority).unwrap();
+        conn.set_write_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let head = format!(
+            "POST /api/projects/acme/workloads HTTP/1.1\r\nHost: {authority}\r\n\
+             Authorization: Bearer {sdk}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        conn.write_all(head.as_bytes()).unwrap();
+        let chunk = format!("100000\r\n{}\r\n", " ".repeat(1 << 20));
+        let started = std::time::Instant::now();
+        let mut sent: usize = 0;
+        // Stops at the first failed write: the platform closed the connection.
+        while sent < 1 << 30 && conn.write_all(chunk.as_bytes()).is_ok() {
+            sent += 1 << 20;
+        }
+        (sent, started.elapsed())
+    })
+    .await
+    .unwrap();
+    // 64 MiB drained, plus what the socket buffers held when the platform closed.
+    assert!(sent < 128 << 20, "the platform read {} MiB", sent >> 20);
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+    let r = p.send(Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_authorization_headers_are_refused_with_400_on_every_plane() {
+    let p = Platform::start();
+    p.create_ok(
+        json!({"name": "Target", "slug": "target", "task_type": "text2image",
+                       "backend": "custom-engine", "model_name": "m"}),
+    )
+    .await;
+    let bearer = |token: &str| format!("Bearer {token}");
+    let routes = [
+        (
+            Method::GET,
+            "/api/projects/acme/workloads",
+            p.sdk.clone(),
+            None,
+        ),
+        (
+            Method::GET,
+            "/endpoint/acme/target/v1/models",
+            p.live.clone(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/_dev/projects",
+            p.admin.clone(),
+            Some(json!({"slug": "beta"})),
+        ),
+    ];
+    for (method, path, token, body) in &routes {
+        // One header: served.
+        let mut request = p
+            .http
+            .request(method.clone(), p.url(path))
+            .header("Authorization", bearer(token));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let r = request.send().await.unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        // Two: refused, whichever comes first and even when both are the same.
+        for pair in [
+            [bearer(token), bearer(token)],
+            [bearer(token), bearer("ik_sdk_junk")],
+            [bearer("ik_sdk_junk"), bearer(token)],
+        ] {
+            let mut request = p.http.request(method.clone(), p.url(path));
+            for value in &pair {
+                request = request.header("Authorization", value);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let error = assert_error(request.send().await.unwrap(), 400, "invalid_request").await;
+            assert!(
+                error["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("several Authorization headers"),
+                "{path}: {error}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_json_types_are_400_invalid_request_naming_the_field_and_type() {
+    let p = Platform::start();
+    let create_path = "/api/projects/acme/workloads";
+    let target = p
+        .create_ok(
+            json!({"name": "Target", "slug": "target", "task_type": "text2text",
+                          "backend": "custom-engine", "model_name": "m"}),
+        )
+        .await;
+    let target_path = format!("/api/workloads/{}", target["id"].as_str().unwrap());
+    let base = json!({"name": "Typed", "slug": "typed", "task_type": "text2image",
+                      "backend": "b", "model_name": "m"});
+    let check = |field: &str, expected: &str, got: &str, error: &Value| {
+        assert_eq!(error["field"], field, "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains(field) && message.contains(&format!("must be {expected}, not {got}")),
+            "{message}"
+        );
+    };
+
+    // (field, value, expected type, its type as named)
+    let create_cases = [
+        ("slug", json!(null), "a string", "null"),
+        ("name", json!(null), "a string", "null"),
+        ("task_type", json!(null), "a string", "null"),
+        ("backend", json!(null), "a string", "null"),
+        ("model_name", json!(null), "a string", "null"),
+        ("name", json!(5), "a string", "a number"),
+        ("slug", json!(["a"]), "a string", "an array"),
+        ("config", json!("x"), "an object or null", "a string"),
+        ("description", json!(7), "a string or null", "a number"),
+        ("worker_id", json!(3), "a string or null", "a number"),
+        (
+            "execution_policy",
+            json!(true),
+            "a string or null",
+            "a boolean",
+        ),
+        (
+            "execution_policy_config",
+            json!([1]),
+            "an object or null",
+            "an array",
+        ),
+    ];
+    for (field, value, expected, got) in create_cases {
+        let mut body = base.clone();
+        body[field] = value;
+        let r = p
+            .send(Method::POST, create_path, Some(&p.sdk), Some(body))
+            .await;
+        check(
+            field,
+            expected,
+            got,
+            &assert_error(r, 400, "invalid_request").await,
+        );
+    }
+    let patch_cases = [
+        ("slug", json!(null), "a string", "null"),
+        ("task_type", json!(null), "a string", "null"),
+        ("name", json!(5), "a string or null", "a number"),
+        ("backend", json!(1), "a string or null", "a number"),
+        (
+            "model_name",
+            json!([]),
+            "a string or null",
+            "an empty array",
+        ),
+        ("config", json!("x"), "an object or null", "a string"),
+        ("description", json!(7), "a string or null", "a number"),
+        (
+            "gpu_resource_id",
+            json!({}),
+            "a string or null",
+            "an object",
+        ),
+        ("execution_policy", json!(2), "a string or null", "a number"),
+        (
+            "execution_policy_config",
+            json!("x"),
+            "an object or null",
+            "a string",
+        ),
+    ];
+    for (field, value, expected, got) in patch_cases {
+        let r = p
+            .send(
+                Method::PATCH,
+                &target_path,
+                Some(&p.sdk),
+                Some(json!({field: value})),
+            )
+            .await;
+        check(
+            field,
+            expected,
+            got,
+            &assert_error(r, 400, "invalid_request").await,
+        );
+    }
+
+    // The contract's nullable fields still take null, on create and on patch.
+    let nulls = json!({"description": null, "config": null, "worker_id": null,
+                       "gpu_resource_id": null, "execution_policy": null,
+                       "execution_policy_config": null});
+    let mut body = base.clone();
+    body.as_object_mut()
+        .unwrap()
+        .extend(nulls.as_object().unwrap().clone());
+    let created = p.create_ok(body).await;
+    assert_eq!(created["config"], json!({}));
+    assert_eq!(created["execution_policy"], "fixed");
+    assert_eq!(created["description"], Value::Null);
+    let mut patch = nulls.clone();
+    patch.as_object_mut().unwrap().remove("execution_policy");
+    let r = p
+        .send(Method::PATCH, &target_path, Some(&p.sdk), Some(patch))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // Data plane: the fields the platform reads itself. Bodies are checked before readiness,
+    // so this workload (no process) is enough: a well-typed body gets its 503.
+    let chat = "/endpoint/acme/target/v1/chat/completions";
+    let messages = json!([{"role": "user", "content": "hi"}]);
+    let data_cases = [
+        (
+            json!({"messages": null}),
+            "messages",
+            "a non-empty array",
+            "null",
+        ),
+        (
+            json!({"messages": "hi"}),
+            "messages",
+            "a non-empty array",
+            "a string",
+        ),
+        (
+            json!({"messages": messages, "stream": "yes"}),
+            "stream",
+            "a boolean",
+            "a string",
+        ),
+        (
+            json!({"messages": messages, "stream_options": 1}),
+            "stream_options",
+            "an object",
+            "a number",
+        ),
+        (
+            json!({"messages": messages, "stream": true, "stream_options": {"include_usage": "yes"}}),
+            "stream_options.include_usage",
+            "a boolean",
+            "a string",
+        ),
+    ];
+    for (body, field, expected, got) in data_cases {
+        let r = p.send(Method::POST, chat, Some(&p.live), Some(body)).await;
+        check(
+            field,
+            expected,
+            got,
+            &assert_error(r, 400, "invalid_request").await,
+        );
+    }
+    let r = p
+        .send(
+            Method::POST,
+            chat,
+            Some(&p.live),
+            Some(json!({"messages": messages, "stream": null, "stream_options": {"include_usage": null}})),
+        )
+        .await;
+    assert_eq!(r.status(), 503, "OpenAI-style nulls pass the checks");
 }

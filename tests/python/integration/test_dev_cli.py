@@ -101,3 +101,39 @@ def test_dev_runs_a_command_with_the_environment_and_passes_its_status(tmp_path:
     assert time.monotonic() - started < 30
     assert "local platform at" in result.stderr
     assert os.environ.get("INFERENCEKEY_BASE_URL") != url  # the parent's environment is untouched
+
+
+def test_dev_refuses_a_host_beyond_loopback_without_allow_remote() -> None:
+    # Refused by the platform before it binds: nothing listens on 0.0.0.0.
+    result = _run_cli("dev", "--temp", "--port", "0", "--host", "0.0.0.0")
+    assert result.returncode == 2, result.stderr
+    assert "refusing to listen on 0.0.0.0" in result.stderr
+    assert "not a loopback address" in result.stderr and "--allow-remote" in result.stderr
+    assert result.stdout == ""
+
+
+def test_dev_with_allow_remote_listens_beyond_loopback_and_warns() -> None:
+    # The command reaches the platform through loopback only (no proxy), never 0.0.0.0.
+    script = (
+        "import os, sys, urllib.request; "
+        "port = os.environ['INFERENCEKEY_BASE_URL'].rsplit(':', 1)[1]; "
+        "opener = urllib.request.build_opener(urllib.request.ProxyHandler({})); "
+        "print(os.environ['INFERENCEKEY_BASE_URL']); "
+        "sys.exit(0 if opener.open(f'http://127.0.0.1:{port}/healthz').status == 200 else 3)"
+    )
+    result = _run_cli(
+        "dev",
+        "--temp",
+        "--port",
+        "0",
+        "--host",
+        "0.0.0.0",
+        "--allow-remote",
+        "--",
+        sys.executable,
+        "-c",
+        script,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("http://0.0.0.0:")
+    assert "warning: --allow-remote" in result.stderr and "any command" in result.stderr

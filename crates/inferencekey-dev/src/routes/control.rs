@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use crate::auth::ControlCaller;
 use crate::db::InsertError;
 use crate::errors::ApiError;
-use crate::extract::{read_json, reject_secrets, Segments};
+use crate::extract::{read_json, reject_secrets, Fields, Segments};
 use crate::model::{Workload, EXECUTION_POLICIES, TASK_TYPES};
 use crate::runner::ReadinessEvent;
 use crate::state::Shared;
@@ -62,11 +62,11 @@ pub async fn create(
     let now = now_rfc3339();
     let f = Fields(&body);
 
-    let name = f.required_text("name")?;
+    let name = check_text("name", f.required_string("name")?)?;
     let slug = match f.string("slug")? {
-        Some(Some(slug)) if is_canonical_slug(&slug) => slug,
-        Some(Some(slug)) => return Err(invalid_slug(&slug)),
-        _ => {
+        Some(slug) if is_canonical_slug(&slug) => slug,
+        Some(slug) => return Err(invalid_slug(&slug)),
+        None => {
             let derived = slug_from_name(&name);
             if derived.is_empty() {
                 return Err(ApiError::new(
@@ -80,30 +80,36 @@ pub async fn create(
         }
     };
     let task_type = match f.string("task_type")? {
-        Some(Some(t)) => check_task_type(t)?,
-        _ => "text2text".to_string(),
+        Some(t) => check_task_type(t)?,
+        None => "text2text".to_string(),
     };
     let backend = check_backend(f.required_string("backend")?)?;
-    let model_name = f.required_text("model_name")?;
+    let model_name = check_text("model_name", f.required_string("model_name")?)?;
+    // The nullable keys of the workload object (wire §5) take null as "unset"; `config` null
+    // is `{}`, as on patch (§6.3).
     let workload = Workload {
         id: new_id("wl_"),
         project_id: project.id.clone(),
         project_slug: project.slug.clone(),
         slug,
         name,
-        description: f.string("description")?.flatten(),
+        description: f.nullable_string("description")?.flatten(),
         task_type,
         backend,
         model_name,
-        config: f.object("config")?.flatten().unwrap_or_default().into(),
-        worker_id: f.string("worker_id")?.flatten(),
-        gpu_resource_id: f.string("gpu_resource_id")?.flatten(),
-        execution_policy: Some(match f.string("execution_policy")?.flatten() {
+        config: f
+            .nullable_object("config")?
+            .flatten()
+            .unwrap_or_default()
+            .into(),
+        worker_id: f.nullable_string("worker_id")?.flatten(),
+        gpu_resource_id: f.nullable_string("gpu_resource_id")?.flatten(),
+        execution_policy: Some(match f.nullable_string("execution_policy")?.flatten() {
             Some(p) => check_policy(p)?,
             None => "fixed".to_string(),
         }),
         execution_policy_config: f
-            .object("execution_policy_config")?
+            .nullable_object("execution_policy_config")?
             .flatten()
             .map(Value::Object),
         created_at: now.clone(),
@@ -336,45 +342,6 @@ fn check_text(field: &str, s: String) -> Result<String, ApiError> {
     }
 }
 
-/// Typed access to a request object: `None` absent, `Some(None)` null, wrong type → 400.
-struct Fields<'a>(&'a Map<String, Value>);
-
-impl Fields<'_> {
-    fn string(&self, field: &str) -> Result<Option<Option<String>>, ApiError> {
-        match self.0.get(field) {
-            None => Ok(None),
-            Some(Value::Null) => Ok(Some(None)),
-            Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
-            Some(_) => Err(ApiError::invalid_request(
-                field,
-                format!("{field} must be a string"),
-            )),
-        }
-    }
-
-    fn object(&self, field: &str) -> Result<Option<Option<Map<String, Value>>>, ApiError> {
-        match self.0.get(field) {
-            None => Ok(None),
-            Some(Value::Null) => Ok(Some(None)),
-            Some(Value::Object(m)) => Ok(Some(Some(m.clone()))),
-            Some(_) => Err(ApiError::invalid_request(
-                field,
-                format!("{field} must be an object"),
-            )),
-        }
-    }
-
-    fn required_string(&self, field: &str) -> Result<String, ApiError> {
-        self.string(field)?
-            .flatten()
-            .ok_or_else(|| ApiError::invalid_request(field, format!("{field} is required")))
-    }
-
-    fn required_text(&self, field: &str) -> Result<String, ApiError> {
-        check_text(field, self.required_string(field)?)
-    }
-}
-
 /// A validated PATCH body: `None` = leave as is; `Some(None)` = clear.
 struct Patch {
     slug: Option<String>,
@@ -392,8 +359,9 @@ struct Patch {
 
 fn parse_patch(body: &Map<String, Value>) -> Result<Patch, ApiError> {
     let f = Fields(body);
-    let not_null = |field: &str, v: Option<Option<String>>| -> Result<Option<String>, ApiError> {
-        match v {
+    // Wire §6.3: null for these clears nothing and is a 422 (a value error), not a 400.
+    let not_null = |field: &str| -> Result<Option<String>, ApiError> {
+        match f.nullable_string(field)? {
             Some(None) => Err(ApiError::invalid_field(
                 field,
                 format!("{field} cannot be null"),
@@ -403,28 +371,26 @@ fn parse_patch(body: &Map<String, Value>) -> Result<Patch, ApiError> {
         }
     };
     Ok(Patch {
-        slug: not_null("slug", f.string("slug")?)?,
-        task_type: not_null("task_type", f.string("task_type")?)?,
-        name: not_null("name", f.string("name")?)?
+        slug: f.string("slug")?,
+        task_type: f.string("task_type")?,
+        name: not_null("name")?
             .map(|s| check_text("name", s))
             .transpose()?,
-        description: f.string("description")?,
-        backend: not_null("backend", f.string("backend")?)?
-            .map(check_backend)
-            .transpose()?,
-        model_name: not_null("model_name", f.string("model_name")?)?
+        description: f.nullable_string("description")?,
+        backend: not_null("backend")?.map(check_backend).transpose()?,
+        model_name: not_null("model_name")?
             .map(|s| check_text("model_name", s))
             .transpose()?,
         config: f
-            .object("config")?
+            .nullable_object("config")?
             .map(|c| Value::Object(c.unwrap_or_default())),
-        worker_id: f.string("worker_id")?,
-        gpu_resource_id: f.string("gpu_resource_id")?,
-        execution_policy: not_null("execution_policy", f.string("execution_policy")?)?
+        worker_id: f.nullable_string("worker_id")?,
+        gpu_resource_id: f.nullable_string("gpu_resource_id")?,
+        execution_policy: not_null("execution_policy")?
             .map(check_policy)
             .transpose()?,
         execution_policy_config: f
-            .object("execution_policy_config")?
+            .nullable_object("execution_policy_config")?
             .map(|c| c.map(Value::Object)),
     })
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::{Caller, DataCaller};
 use crate::errors::ApiError;
-use crate::extract::{read_json, Segments};
+use crate::extract::{read_json, wrong_type, Segments};
 use crate::model::Workload;
 use crate::proxy;
 use crate::runner::launch;
@@ -52,22 +52,18 @@ impl Route {
     fn validate(self, body: &Map<String, Value>) -> Result<(), ApiError> {
         let require = |field: &str, ok: fn(&Value) -> bool, what: &str| match body.get(field) {
             Some(v) if ok(v) => Ok(()),
-            Some(_) => Err(ApiError::invalid_request(
-                field,
-                format!("{field} must be {what}"),
-            )),
+            Some(v) => Err(wrong_type(field, what, v)),
             None => Err(ApiError::invalid_request(
                 field,
                 format!("{field} is required"),
             )),
         };
-        let optional = |field: &str, ok: fn(&Value) -> bool, what: &str| match body.get(field) {
-            Some(v) if !v.is_null() && !ok(v) => Err(ApiError::invalid_request(
-                field,
-                format!("{field} must be {what}"),
-            )),
-            _ => Ok(()),
-        };
+        // OpenAI clients send null for "default" on optional keys: null passes.
+        let optional =
+            |field: &str, value: Option<&Value>, ok: fn(&Value) -> bool, what: &str| match value {
+                Some(v) if !v.is_null() && !ok(v) => Err(wrong_type(field, what, v)),
+                _ => Ok(()),
+            };
         let string_or_array = |v: &Value| v.is_string() || v.is_array();
         match self {
             Route::ChatCompletions => {
@@ -85,8 +81,21 @@ impl Route {
             }
         }
         if self.streams() {
-            optional("stream", Value::is_boolean, "a boolean")?;
-            optional("stream_options", Value::is_object, "an object")?;
+            optional("stream", body.get("stream"), Value::is_boolean, "a boolean")?;
+            optional(
+                "stream_options",
+                body.get("stream_options"),
+                Value::is_object,
+                "an object",
+            )?;
+            // The platform reads this one itself (it filters usage-only events on it).
+            optional(
+                "stream_options.include_usage",
+                body.get("stream_options")
+                    .and_then(|o| o.get("include_usage")),
+                Value::is_boolean,
+                "a boolean",
+            )?;
         }
         // `model` may be anything (or absent): it is rewritten to the served model.
         Ok(())

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::auth::Admin;
 use crate::errors::ApiError;
-use crate::extract::{read_json, Segments};
+use crate::extract::{read_json, Fields, Segments};
 use crate::ops;
 use crate::state::Shared;
 
@@ -26,18 +26,9 @@ pub async fn create_project(
     body: Body,
 ) -> Result<Response, ApiError> {
     let body = read_json(&headers, body).await?;
-    let slug = match body.get("slug") {
-        Some(Value::String(slug)) => slug.clone(),
-        None | Some(Value::Null) => {
-            return Err(ApiError::invalid_request("slug", "slug is required"))
-        }
-        Some(_) => return Err(ApiError::invalid_request("slug", "slug must be a string")),
-    };
-    let name = match body.get("name") {
-        Some(Value::String(name)) => Some(name.clone()),
-        None | Some(Value::Null) => None,
-        Some(_) => return Err(ApiError::invalid_request("name", "name must be a string")),
-    };
+    let f = Fields(&body);
+    let slug = f.required_string("slug")?;
+    let name = f.nullable_string("name")?.flatten();
     let creds = state
         .db(move |db| ops::create_project(db, &slug, name.as_deref()))
         .await?;
