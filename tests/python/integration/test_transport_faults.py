@@ -4,7 +4,8 @@ Every test talks to a scripted loopback server (127.0.0.1 only) that injects one
 raw-socket :class:`support.rawhttp.RawServer` where the fault lies below HTTP (bytes on an
 idle keep-alive connection, a request read and dropped, an answer sent while the request body
 is still coming, a body of gigabytes), :class:`support.faults.ScriptedServer` where a
-well-framed answer is enough (a huge ``Retry-After``). Each test's docstring names its fault
+well-framed answer is enough (a huge ``Retry-After``, token text in readiness events and request
+ids). Each test's docstring names its fault
 injector and the behaviour it proves (wire §3.3 for retries; sdk §9, §10 for retries and fork).
 
 Tests with a client run twice, ``[sync]`` and ``[async]`` (``make_data`` / ``make_mgmt``, see
@@ -36,8 +37,10 @@ from inferencekey import (
     ApiError,
     DataClient,
     InferenceKeyError,
+    InternalServerError,
     ManagementClient,
     RateLimitError,
+    ReadinessError,
 )
 
 pytestmark = [
@@ -464,3 +467,102 @@ def test_an_early_413_is_raised_not_a_broken_pipe(make_data: Maker[DataClient], 
     assert (err.status_code, err.code) == (413, "payload_too_large"), repr(err)
     assert all(r.path.endswith("/v1/embeddings") for r in server.requests)
     assert not server.errors
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Secrets never leak from readiness errors, events or request ids
+
+#: Tokens a hostile or careless server (or a workload's own output) may quote.
+LEAKED = [f"ik_live_9f8e7d6c_{'ab' * 32}", f"ik_sdk_0badc0de_{'cd' * 32}"]
+SECRETS = [s for token in [*LEAKED, KEY, SDK] for s in faults.token_secrets(token)]
+
+
+def _leaks(shown: dict[str, object]) -> list[str]:
+    """The names of the entries of ``shown`` whose text holds a token or a token's secret."""
+    return [where for where, value in shown.items() if any(s in str(value) for s in SECRETS)]
+
+
+def _sse(*frames: dict[str, Any]) -> str:
+    return "".join(f"data: {json.dumps(frame)}\n\n" for frame in frames)
+
+
+def test_readiness_errors_and_events_never_show_a_token(
+    make_mgmt: Maker[ManagementClient], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fault injector: a ScriptedServer whose readiness stream (with a token as its
+    ``X-Request-Id``) reports a failed workload whose message, step and log lines quote an
+    ``ik_live_`` and an ``ik_sdk_`` token. No field of the ``ReadinessError`` (``str``,
+    ``repr``, ``message``, ``request_id``, ``last_event`` and its ``repr``, ``log_tail``, every
+    attribute) nor of the events ``readiness_events()`` yields, nor the progress printed on
+    stderr, shows a token's secret: they show ``ik_live_9f8e7d6c…`` (sdk §8)."""
+    live, sdk = LEAKED
+    frames = _sse(
+        {"phase": "bootstrapping", "message": f"starting with {live}", "step": "process_start"},
+        {
+            "phase": "error",
+            "message": f"process exited with status 1: bad key {live}",
+            "step": f"health_probe {sdk}",
+            "elapsed_ms": 2310,
+            "log_tail": f"loading\nINFERENCEKEY_API_KEY={live}\nauth: Bearer {sdk}\n",
+        },
+    )
+    headers = {"Content-Type": "text/event-stream", "X-Request-Id": live}
+    with faults.ScriptedServer([faults.Reply(200, frames, headers)]) as server:
+        mgmt = make_mgmt(sdk_token=SDK, base_url=server.url, project="acme")
+        with mgmt.readiness_events("leaky", timeout=10) as stream:
+            events = list(stream)
+        with pytest.raises(ReadinessError) as info:
+            mgmt.wait_until_ready("leaky", timeout=10)
+    err = info.value
+    assert [e.phase for e in events] == ["bootstrapping", "error"]
+    assert err.last_event is not None and err.log_tail is not None
+    shown: dict[str, object] = {
+        "str(err)": str(err),
+        "repr(err)": repr(err),
+        "err.args": err.args,
+        "err.message": err.message,
+        "err.request_id": err.request_id,
+        "err.last_event.message": err.last_event.message,
+        "err.last_event.step": err.last_event.step,
+        "repr(err.last_event)": repr(err.last_event),
+        "err.log_tail": err.log_tail,
+        "vars(err)": vars(err),
+        "events": [(repr(e), e.message, e.step, e.log_tail, e.model_dump()) for e in events],
+        "stderr progress": capsys.readouterr().err,
+    }
+    assert not _leaks(shown), f"a secret is shown in {_leaks(shown)}: {shown}"
+    # Redacted, not dropped: the public id still says which token it was.
+    assert "INFERENCEKEY_API_KEY=ik_live_9f8e7d6c\u2026" in err.log_tail
+    assert err.last_event.message.endswith("bad key ik_live_9f8e7d6c\u2026")
+
+
+def test_a_token_shaped_request_id_is_redacted(
+    make_data: Maker[DataClient], make_mgmt: Maker[ManagementClient]
+) -> None:
+    """Fault injector: a ScriptedServer that answers with a token as its ``X-Request-Id``: a
+    500 on each plane, and a 200. The request id is shown redacted in the errors (``str``,
+    ``repr``, ``request_id``, every attribute) and in the result, never with its secret."""
+    live = LEAKED[0]
+    error = faults.Reply(500, faults.error_body("internal_error", "boom"), {"X-Request-Id": live})
+    ok = faults.Reply(200, completion("fine"), {"X-Request-Id": live})
+    with faults.ScriptedServer([error, error, ok]) as server:
+        endpoint = make_data(
+            project="acme", base_url=server.url, api_key=KEY, max_retries=0
+        ).endpoint("bot")
+        with pytest.raises(InternalServerError) as data_info:
+            endpoint.generate_text(prompt="hi")
+        mgmt = make_mgmt(sdk_token=SDK, base_url=server.url, project="acme", max_retries=0)
+        with pytest.raises(InternalServerError) as mgmt_info:
+            mgmt.list()
+        result = endpoint.generate_text(prompt="hi")
+    shown: dict[str, object] = {"result.request_id": result.request_id}
+    for plane, err in [("data", data_info.value), ("control", mgmt_info.value)]:
+        shown |= {
+            f"{plane} str(err)": str(err),
+            f"{plane} repr(err)": repr(err),
+            f"{plane} err.request_id": err.request_id,
+            f"{plane} vars(err)": vars(err),
+        }
+        assert err.request_id == "ik_live_9f8e7d6c\u2026", err.request_id
+    assert not _leaks(shown), f"a secret is shown in {_leaks(shown)}: {shown}"
+    assert result.text == "fine" and result.request_id == "ik_live_9f8e7d6c\u2026"
