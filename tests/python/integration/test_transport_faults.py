@@ -211,9 +211,9 @@ def test_a_get_the_server_dropped_may_be_retried(make_mgmt: Maker[ManagementClie
 # --------------------------------------------------------------------------------------------
 # 3. Fork safety under load
 
-FORKS = 400
+MIN_FORKS, MAX_FORKS = 400, 1000  # at least 400; up to 1000 while time allows
 CHILD_BOUND = 20.0  # seconds a child may take before it counts as hung
-STORM_BOUND = 240.0  # the whole storm
+STORM_BOUND = 120.0  # no new fork after this many seconds
 
 
 def _serve_completions(peer: Peer) -> None:
@@ -261,12 +261,13 @@ def _run_child(work: Callable[[Callable[[str], None]], int]) -> tuple[int | None
 @pytest.mark.timeout(300)
 def test_fork_storm_children_never_hang_and_their_calls_succeed() -> None:
     """Fault injector: a RawServer answering chat calls on keep-alive connections as fast as
-    it can, while 16 threads hammer one endpoint and the main thread forks 400 times. Each
+    it can, while 16 threads hammer one endpoint and the main thread forks 400 to 1000 times
+    (as many as 2 minutes allow; a hang shows in about 1 child of 100 today). Each
     child makes one call with the inherited endpoint and one with a fresh client, and exits
     with a status saying whether both succeeded. Proves sdk §10 under load: whatever lock or
     connection a parent thread held at ``fork()``, a child never hangs (each is bounded by
     20 s, then killed) and its calls work. Slow on purpose (a stress test, run by the normal
-    test command); bounded to about 4 minutes."""
+    test command); bounded to under 3 minutes."""
     with (
         RawServer(_serve_completions) as server,
         DataClient(
@@ -307,7 +308,7 @@ def test_fork_storm_children_never_hang_and_their_calls_succeed() -> None:
         forks = 0
         started = time.monotonic()
         try:
-            while forks < FORKS and not hung and len(failures) < 5:
+            while forks < MAX_FORKS and not hung and len(failures) < 5:
                 if time.monotonic() - started > STORM_BOUND:
                     break
                 status, notes = _run_child(child)
@@ -323,7 +324,7 @@ def test_fork_storm_children_never_hang_and_their_calls_succeed() -> None:
     elapsed = time.monotonic() - started
     assert not hung, f"{hung} (after {forks} forks, {elapsed:.0f} s)"
     assert not failures, failures
-    assert forks == FORKS, f"only {forks} forks in {elapsed:.0f} s"
+    assert forks >= MIN_FORKS, f"only {forks} forks in {elapsed:.0f} s"
     assert not thread_errors, thread_errors[:3]
     assert min(calls) > 0, calls  # every thread really was calling while the parent forked
 
@@ -482,6 +483,11 @@ def _leaks(shown: dict[str, object]) -> list[str]:
     return [where for where, value in shown.items() if any(s in str(value) for s in SECRETS)]
 
 
+def _leak_report(shown: dict[str, object]) -> str:
+    leaks = _leaks(shown)
+    return f"a secret is shown in {leaks}, e.g. {leaks[0]} = {str(shown[leaks[0]])[:300]}"
+
+
 def _sse(*frames: dict[str, Any]) -> str:
     return "".join(f"data: {json.dumps(frame)}\n\n" for frame in frames)
 
@@ -530,7 +536,7 @@ def test_readiness_errors_and_events_never_show_a_token(
         "events": [(repr(e), e.message, e.step, e.log_tail, e.model_dump()) for e in events],
         "stderr progress": capsys.readouterr().err,
     }
-    assert not _leaks(shown), f"a secret is shown in {_leaks(shown)}: {shown}"
+    assert not _leaks(shown), _leak_report(shown)
     # Redacted, not dropped: the public id still says which token it was.
     assert "INFERENCEKEY_API_KEY=ik_live_9f8e7d6c\u2026" in err.log_tail
     assert err.last_event.message.endswith("bad key ik_live_9f8e7d6c\u2026")
@@ -564,5 +570,5 @@ def test_a_token_shaped_request_id_is_redacted(
             f"{plane} vars(err)": vars(err),
         }
         assert err.request_id == "ik_live_9f8e7d6c\u2026", err.request_id
-    assert not _leaks(shown), f"a secret is shown in {_leaks(shown)}: {shown}"
+    assert not _leaks(shown), _leak_report(shown)
     assert result.text == "fine" and result.request_id == "ik_live_9f8e7d6c\u2026"
