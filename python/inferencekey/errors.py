@@ -86,6 +86,21 @@ def _scrub_opt(text: str | None) -> str | None:
     return None if text is None else scrub_secrets(text)
 
 
+def _scrub_event(event: ReadinessEvent | None) -> ReadinessEvent | None:
+    """``event`` with its text fields redacted (the core redacts the events it decodes; this
+    covers events built elsewhere, e.g. by a caller)."""
+    if event is None:
+        return None
+    fields: dict[str, str | None] = {
+        "phase": event.phase,
+        "message": event.message,
+        "step": event.step,
+        "log_tail": event.log_tail,
+    }
+    scrubbed = {k: _scrub_opt(v) for k, v in fields.items()}
+    return event if scrubbed == fields else event.model_copy(update=scrubbed)
+
+
 # --------------------------------------------------------------------------------------------
 # The hierarchy.
 
@@ -112,7 +127,8 @@ class InferenceKeyError(Exception):
         self.message = message
         self.status_code = status_code
         self.code = _scrub_opt(code)
-        self.request_id = request_id
+        # A server may echo anything in X-Request-Id, a token included.
+        self.request_id = _scrub_opt(request_id)
 
     def _prefix(self) -> str:
         return f"inferencekey error [{self.code}]: " if self.code else "inferencekey error: "
@@ -250,7 +266,8 @@ class InternalServerError(ApiError):
 
 class ReadinessError(ApiError):
     """The workload reached phase ``error`` while waiting for it; ``log_tail`` holds the last
-    lines of its process output (redacted by the server)."""
+    lines of its process output. Both it and ``last_event`` are redacted (by the server, the
+    core, and once more here)."""
 
     last_event: ReadinessEvent | None
     log_tail: str | None
@@ -266,10 +283,10 @@ class ReadinessError(ApiError):
         request_id: str | None = None,
     ) -> None:
         super().__init__(message, status_code=status_code, code=code, request_id=request_id)
-        self.last_event = last_event
+        self.last_event = _scrub_event(last_event)
         if log_tail is None and last_event is not None:
             log_tail = last_event.log_tail
-        self.log_tail = log_tail
+        self.log_tail = _scrub_opt(log_tail)
 
 
 class APIConnectionError(InferenceKeyError):
@@ -302,7 +319,7 @@ class ReadinessTimeoutError(APITimeoutError):
         request_id: str | None = None,
     ) -> None:
         super().__init__(message, status_code=status_code, code=code, request_id=request_id)
-        self.last_event = last_event
+        self.last_event = _scrub_event(last_event)
 
 
 class DriftWarning(UserWarning):

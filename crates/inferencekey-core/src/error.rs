@@ -1,7 +1,8 @@
 //! Typed errors: one `Error` struct whose `kind` is the error class every binding maps to.
 //!
-//! Messages are always redacted (no token secret can be inside) and carry no class prefix;
-//! bindings add the documented prefixes (`authentication failed: `, …) themselves.
+//! Every field is redacted (no token secret can be inside: message, code, request id and every
+//! string of the details), and messages carry no class prefix; bindings add the documented
+//! prefixes (`authentication failed: `, …) themselves.
 
 use std::fmt;
 
@@ -59,7 +60,7 @@ impl Error {
         Error {
             kind,
             http_status: None,
-            code: code.into(),
+            code: scrub_secrets(&code.into()),
             message: scrub_secrets(message.as_ref()),
             request_id: None,
             details: Map::new(),
@@ -113,15 +114,31 @@ impl Error {
         self
     }
 
+    /// Sets the request id (redacted: a server may echo anything in `X-Request-Id`, a token
+    /// included); `None` keeps the current one.
     pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
-        if request_id.is_some() {
-            self.request_id = request_id;
+        if let Some(id) = request_id {
+            self.request_id = Some(scrub_secrets(&id));
         }
         self
     }
 
+    /// Adds a class-specific extra; every string in it is redacted.
     pub fn with_detail(mut self, key: &str, value: Value) -> Self {
-        self.details.insert(key.to_owned(), value);
+        self.details.insert(key.to_owned(), scrub_json(value));
+        self
+    }
+
+    /// The same error with every field redacted once more: a last check for errors whose
+    /// public fields were set directly rather than through the constructors.
+    pub fn redacted(mut self) -> Self {
+        self.code = scrub_secrets(&self.code);
+        self.message = scrub_secrets(&self.message);
+        self.request_id = self.request_id.as_deref().map(scrub_secrets);
+        let details = std::mem::take(&mut self.details);
+        if let Value::Object(details) = scrub_json(Value::Object(details)) {
+            self.details = details;
+        }
         self
     }
 
@@ -147,6 +164,20 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// `value` with every string in it (object keys included) scrubbed of token-like text.
+pub fn scrub_json(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.contains("ik_") => Value::String(scrub_secrets(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(scrub_json).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (scrub_secrets(&k), scrub_json(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
 
 /// The class of an HTTP error status (sdk-behaviour.md §7).
 pub fn kind_for_status(status: u16) -> ErrorKind {
@@ -184,7 +215,7 @@ pub fn from_response(status: u16, reason: &str, body: &[u8], request_id: Option<
         .with_status(status)
         .with_request_id(request_id);
     if let Some(field) = field {
-        err.details.insert("field".into(), Value::String(field));
+        err = err.with_detail("field", Value::String(field));
     }
     err
 }
@@ -302,6 +333,36 @@ mod tests {
         assert_eq!(decode(418, "").code, "http_418");
         assert_eq!(decode(500, "[1,2]").code, "server_error");
         assert_eq!(decode(400, &"x".repeat(2000)).message.len(), 512);
+    }
+
+    #[test]
+    fn request_id_code_and_details_are_scrubbed() {
+        let secret = "ffeeddccbbaa99887766554433221100";
+        let token = format!("ik_live_9f8e7d6c_{secret}");
+        let body =
+            format!(r#"{{"error":{{"code":"bad {token}","message":"m","field":"f {token}"}}}}"#);
+        let e = from_response(500, "Reason", body.as_bytes(), Some(token.clone())).with_detail(
+            "last_event",
+            serde_json::json!({"message": token, "list": [token]}),
+        );
+        assert_eq!(e.request_id.as_deref(), Some("ik_live_9f8e7d6c…"));
+        let shown = format!("{e} {:?}", e.details);
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(!e.code.contains(secret), "{}", e.code);
+        assert_eq!(e.field(), Some("f ik_live_9f8e7d6c…"));
+        // Plain request ids are kept as they are.
+        let e = Error::timeout("t").with_request_id(Some("req_01j30ex245d5g9z8dwennmh1wp".into()));
+        assert_eq!(
+            e.request_id.as_deref(),
+            Some("req_01j30ex245d5g9z8dwennmh1wp")
+        );
+        // Fields set directly are caught by `redacted`.
+        let mut e = Error::timeout("t");
+        e.request_id = Some(token.clone());
+        e.details
+            .insert("log_tail".into(), Value::String(token.clone()));
+        let e = e.redacted();
+        assert!(!format!("{e} {:?}", e.details).contains(secret));
     }
 
     #[test]

@@ -12,13 +12,15 @@ use tokio::time::Instant;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Level;
-use crate::token::Token;
+use crate::token::{scrub_secrets, Token};
 use crate::transport::{Call, EventReader, Transport};
 
 /// Four missed keepalives (wire §6.5).
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
-/// One readiness frame.
+/// One readiness frame. Every text field is redacted when the frame is decoded: a workload's
+/// error message or log lines may quote a token, and the event travels on into errors
+/// (`last_event`, `log_tail`), logs, progress lines and every binding's records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ReadinessEvent {
     pub phase: String,
@@ -37,12 +39,12 @@ impl ReadinessEvent {
         matches!(self.phase.as_str(), "ready" | "error")
     }
 
-    /// Decodes a frame leniently; `None` for frames that must be skipped.
+    /// Decodes a frame leniently, its text redacted; `None` for frames that must be skipped.
     fn decode(data: &str) -> Option<ReadinessEvent> {
         let Value::Object(obj) = serde_json::from_str::<Value>(data).ok()? else {
             return None;
         };
-        let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
+        let text = |k: &str| obj.get(k).and_then(Value::as_str).map(scrub_secrets);
         Some(ReadinessEvent {
             phase: text("phase")?,
             message: text("message").unwrap_or_default(),
@@ -191,7 +193,8 @@ impl ReadinessStream {
             match self.connect_once().await {
                 Ok((reader, request_id)) => {
                     self.reader = Some(reader);
-                    self.request_id = request_id;
+                    // A server may echo anything as its request id, a token included.
+                    self.request_id = request_id.as_deref().map(scrub_secrets);
                     return Ok(());
                 }
                 Err(err) if is_transient(&err) => {
@@ -287,6 +290,29 @@ mod tests {
         );
         assert!(ReadinessEvent::decode("not json").is_none());
         assert!(ReadinessEvent::decode(r#"{"message":"no phase"}"#).is_none());
+    }
+
+    #[test]
+    fn frames_are_redacted() {
+        let secret = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let sdk = format!("ik_sdk_1a2b3c4d_{secret}");
+        let live = format!("ik_live_9f8e7d6c_{secret}");
+        let frame = serde_json::json!({
+            "phase": "error",
+            "message": format!("bad key {live}"),
+            "step": format!("step {sdk}"),
+            "log_tail": format!("using {sdk}\nINFERENCEKEY_API_KEY={live}\n"),
+        });
+        let e = ReadinessEvent::decode(&frame.to_string()).unwrap();
+        assert!(!format!("{e:?}").contains(secret), "{e:?}");
+        assert_eq!(e.message, "bad key ik_live_9f8e7d6c…");
+        assert_eq!(
+            e.log_tail.as_deref(),
+            Some("using ik_sdk_1a2b3c4d…\nINFERENCEKEY_API_KEY=ik_live_9f8e7d6c…\n")
+        );
+        let err = workload_failed("bot", &e);
+        let shown = format!("{err} {:?}", err.details);
+        assert!(!shown.contains(secret), "{shown}");
     }
 
     #[test]

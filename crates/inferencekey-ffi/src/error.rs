@@ -21,6 +21,8 @@ pub struct ik_error {
 
 impl ik_error {
     pub(crate) fn new(status: ik_status, err: &Error) -> ik_error {
+        // Every field leaves the library redacted, however the error was built.
+        let err = &err.clone().redacted();
         ik_error {
             status,
             http_status: err.http_status.map_or(0, i32::from),

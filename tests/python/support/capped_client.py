@@ -1,0 +1,69 @@
+"""Child process of the memory-cap tests: one data-plane call against a hostile server, then
+one JSON line on stdout with what it raised and the process's peak RSS.
+
+Run as ``python capped_client.py <base_url> <sync|async> <text|stream>``. A separate process,
+so that ``ru_maxrss`` measures this one call and nothing the test runner did before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+from typing import Any
+
+import inferencekey as ik
+
+KEY = "ik_live_1a2b3c4d_" + "5e" * 32
+
+
+def _sync(url: str, kind: str) -> None:
+    with ik.DataClient(project="acme", base_url=url, api_key=KEY, max_retries=0) as client:
+        endpoint = client.endpoint("bot")
+        if kind == "stream":
+            with endpoint.generate_text_stream(prompt="hi") as stream:
+                for _ in stream:
+                    pass
+        else:
+            endpoint.generate_text(prompt="hi")
+
+
+async def _async(url: str, kind: str) -> None:
+    async with ik.AsyncDataClient(
+        project="acme", base_url=url, api_key=KEY, max_retries=0
+    ) as client:
+        endpoint = client.endpoint("bot")
+        if kind == "stream":
+            stream = await endpoint.generate_text_stream(prompt="hi")
+            async with stream:
+                async for _ in stream:
+                    pass
+        else:
+            await endpoint.generate_text(prompt="hi")
+
+
+def main() -> None:
+    url, flavour, kind = sys.argv[1:4]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out: dict[str, Any] = {"raised": None}
+    try:
+        if flavour == "async":
+            asyncio.run(_async(url, kind))
+        else:
+            _sync(url, kind)
+    except BaseException as exc:
+        out = {
+            "raised": type(exc).__name__,
+            "mro": [c.__name__ for c in type(exc).__mro__],
+            "code": getattr(exc, "code", None),
+            "message": str(exc)[:2000],
+        }
+    # Linux reports KiB.
+    out["maxrss_before"] = before * 1024
+    out["maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
