@@ -393,7 +393,10 @@ impl Head {
         };
         Head {
             status: response.status().as_u16(),
-            request_id: text("x-request-id").or_else(|| text("request-id")),
+            request_id: headers
+                .get("x-request-id")
+                .or_else(|| headers.get("request-id"))
+                .map(|v| crate::transport::request_id_of(v.as_bytes())),
             retry_after: text("retry-after"),
             retry_after_ms: text("retry-after-ms"),
             ambiguous: headers.contains_key(header::CONTENT_LENGTH)

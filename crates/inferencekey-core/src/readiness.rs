@@ -193,8 +193,7 @@ impl ReadinessStream {
             match self.connect_once().await {
                 Ok((reader, request_id)) => {
                     self.reader = Some(reader);
-                    // A server may echo anything as its request id, a token included.
-                    self.request_id = request_id.as_deref().map(scrub_secrets);
+                    self.request_id = request_id;
                     return Ok(());
                 }
                 Err(err) if is_transient(&err) => {

@@ -618,8 +618,13 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get("x-request-id")
         .or_else(|| headers.get("request-id"))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+        .map(|v| request_id_of(v.as_bytes()))
+}
+
+/// A request id as every result and error shows it: trimmed text, redacted, since a server may
+/// echo anything there, a token included.
+pub fn request_id_of(raw: &[u8]) -> String {
+    crate::token::scrub_secrets(String::from_utf8_lossy(raw).trim())
 }
 
 /// The error of a server-sent-event line or event longer than the cap (`max_event_bytes`).

@@ -7,7 +7,6 @@ use inferencekey_core::data::{
     DataClient, EmbedRequest, EmbedResult, Endpoint, GenerateRequest, RerankRequest, TextResult,
     Usage,
 };
-use inferencekey_core::token::scrub_secrets;
 use inferencekey_core::Error;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -196,12 +195,6 @@ fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResu
     }))
 }
 
-/// A response's request id as results show it: redacted, since a server may echo anything
-/// there, a token included.
-pub(crate) fn redacted_id(request_id: &Option<String>) -> Option<String> {
-    request_id.as_deref().map(scrub_secrets)
-}
-
 /// The `TextResult` JSON, with the response body as a binary part named by `raw_part`: a
 /// binding decodes the body only if `raw` is read, and never scans past it.
 // Fields spelled out rather than a flattened `TextResult`: flattening goes through serde's
@@ -219,13 +212,12 @@ pub(crate) struct TextResultOut<'a> {
 
 fn text_result_payload(result: &TextResult) -> Result<Payload, Error> {
     let body = &result.body;
-    let request_id = redacted_id(&result.request_id);
     let head = TextResultOut {
         text: &result.text,
         model: &result.model,
         finish_reason: &result.finish_reason,
         usage: &result.usage,
-        request_id: &request_id,
+        request_id: &result.request_id,
         raw_part: PartRef {
             offset: 0,
             length: body.len(),
@@ -274,12 +266,11 @@ fn embed_result_payload(result: &EmbedResult) -> Result<Payload, Error> {
     let cols = vectors.first().map_or(0, Vec::len);
     let ragged = vectors.iter().any(|v| v.len() != cols);
     let length = vectors.len() * cols * 8;
-    let request_id = redacted_id(&result.request_id);
     let head = |embeddings| EmbedResultOut {
         embeddings,
         model: &result.model,
         usage: &result.usage,
-        request_id: &request_id,
+        request_id: &result.request_id,
         raw: &result.raw,
     };
     if ragged {
@@ -299,11 +290,7 @@ fn embed_result_payload(result: &EmbedResult) -> Result<Payload, Error> {
 
 fn rerank_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
     let (ep, r) = request::<RerankRequest>(e, req, len)?;
-    Ok(Box::pin(async move {
-        let mut result = ep.rerank(&r).await?;
-        result.request_id = redacted_id(&result.request_id);
-        to_json(&result)
-    }))
+    Ok(Box::pin(async move { to_json(&ep.rerank(&r).await?) }))
 }
 
 fn text_stream_source(

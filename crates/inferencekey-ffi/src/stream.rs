@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use inferencekey_core::data::{TextStream, Usage};
 use inferencekey_core::readiness::{ReadinessEvent, ReadinessStream};
-use inferencekey_core::token::scrub_secrets;
 use inferencekey_core::Error;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -51,11 +50,11 @@ impl Source {
     fn metadata(&self) -> StreamMetadata {
         match self {
             Source::Text(s) => StreamMetadata::Text {
-                request_id: s.request_id().map(scrub_secrets),
+                request_id: s.request_id().map(str::to_owned),
                 usage: s.usage().cloned(),
             },
             Source::Readiness(s) => StreamMetadata::Readiness {
-                request_id: s.request_id().map(scrub_secrets),
+                request_id: s.request_id().map(str::to_owned),
                 last_event: s.last_event().cloned(),
             },
         }
