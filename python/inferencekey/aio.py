@@ -316,9 +316,7 @@ class AsyncManagementClient(NativeClient, _LoopBound):
         max_event_bytes: int | None = None,
     ) -> AsyncManagementClient:
         """A client with other timeouts, retries or caps, sharing credentials, connections, loop."""
-        return self._clone_with_options(
-            timeout, max_retries, max_response_bytes, max_event_bytes
-        )
+        return self._clone_with_options(timeout, max_retries, max_response_bytes, max_event_bytes)
 
     async def _call(self, fn: Any, request: dict[str, Any]) -> Any:
         self._check_loop()
@@ -472,9 +470,7 @@ class AsyncDataClient(NativeClient, _LoopBound):
         max_event_bytes: int | None = None,
     ) -> AsyncDataClient:
         """A client with other timeouts, retries or caps, sharing credentials, connections, loop."""
-        return self._clone_with_options(
-            timeout, max_retries, max_response_bytes, max_event_bytes
-        )
+        return self._clone_with_options(timeout, max_retries, max_response_bytes, max_event_bytes)
 
     def endpoint(self, workload_slug: str, *, api_key: str | None = None) -> AsyncEndpoint:
         """Synchronous: no network. The endpoint shares this client's loop binding."""

@@ -94,9 +94,7 @@ class DataClient(NativeClient):
         max_event_bytes: int | None = None,
     ) -> DataClient:
         """A client with other timeouts, retries or memory caps, sharing the connection pool."""
-        return self._clone_with_options(
-            timeout, max_retries, max_response_bytes, max_event_bytes
-        )
+        return self._clone_with_options(timeout, max_retries, max_response_bytes, max_event_bytes)
 
     def endpoint(self, workload_slug: str, *, api_key: str | None = None) -> Endpoint:
         """The endpoint of one workload. No network; the slug and key are checked here."""

@@ -84,9 +84,7 @@ class ManagementClient(NativeClient):
         max_event_bytes: int | None = None,
     ) -> ManagementClient:
         """A client with other timeouts or retries, sharing credentials and connections."""
-        return self._clone_with_options(
-            timeout, max_retries, max_response_bytes, max_event_bytes
-        )
+        return self._clone_with_options(timeout, max_retries, max_response_bytes, max_event_bytes)
 
     def _call(self, fn: Callable[..., int], request: dict[str, Any]) -> Any:
         body = _ffi.encode(request)
