@@ -238,7 +238,11 @@ impl Pool {
             err: Error::connection(code, message),
             reached_server: false,
         };
-        let not_sent = |e: TripError| e.into_failure(timeout);
+        // Failures before the request: whatever they are, nothing reached the server.
+        let not_sent = |e: TripError| Failure {
+            reached_server: false,
+            ..e.into_failure(timeout)
+        };
         let addrs = resolve(origin, deadline).map_err(|e| match e {
             TripError::Io(e) => {
                 failed("connection_failed", format!("cannot resolve {origin}: {e}"))
@@ -747,6 +751,18 @@ fn peek_is_quiet(tcp: &TcpStream) -> bool {
 /// of its own and cannot be interrupted, so it runs on a thread of its own that this one
 /// waits for in slices (a resolution still running when the call gives up finishes alone).
 fn resolve(origin: &Origin, deadline: Instant) -> Result<Vec<SocketAddr>, TripError> {
+    resolve_with(origin, deadline, |host, port| {
+        (host, port).to_socket_addrs().map(Vec::from_iter)
+    })
+}
+
+type Lookup = fn(&str, u16) -> io::Result<Vec<SocketAddr>>;
+
+fn resolve_with(
+    origin: &Origin,
+    deadline: Instant,
+    lookup: Lookup,
+) -> Result<Vec<SocketAddr>, TripError> {
     if let Ok(ip) = origin.host.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, origin.port)]);
     }
@@ -755,7 +771,7 @@ fn resolve(origin: &Origin, deadline: Instant) -> Result<Vec<SocketAddr>, TripEr
     std::thread::Builder::new()
         .name("inferencekey-dns".into())
         .spawn(move || {
-            let _ = tx.send((host.as_str(), port).to_socket_addrs().map(Vec::from_iter));
+            let _ = tx.send(lookup(&host, port));
         })
         .map_err(TripError::Io)?;
     loop {
@@ -1364,5 +1380,73 @@ mod tests {
         assert_eq!(&got.body[..], b"{}");
         server.join().unwrap();
         assert!(pool.idle().is_empty());
+    }
+
+    /// A fault a real resolver cannot be made to produce on loopback: a lookup that hangs.
+    fn hung_lookup(_: &str, _: u16) -> io::Result<Vec<SocketAddr>> {
+        thread::sleep(Duration::from_secs(5));
+        Ok(Vec::new())
+    }
+
+    #[test]
+    fn a_hung_name_lookup_obeys_the_deadline_and_the_interrupt_check() {
+        let origin = Origin {
+            tls: false,
+            host: "hangs.invalid".into(),
+            port: 80,
+        };
+        let started = Instant::now();
+        let err = resolve_with(&origin, started + Duration::from_millis(300), hung_lookup);
+        assert!(matches!(err, Err(TripError::TimedOut)));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+
+        // The process-wide check answers for this test's thread alone.
+        let _one = interrupt::TEST_CHECK
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let me = thread::current().id();
+        interrupt::set_check(Some(Arc::new(move || thread::current().id() == me)));
+        let started = Instant::now();
+        let err = resolve_with(&origin, started + Duration::from_secs(30), hung_lookup);
+        interrupt::set_check(None);
+        assert!(matches!(err, Err(TripError::Interrupted)));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_silent_tls_handshake_obeys_the_interrupt_check() {
+        // Accepts and never answers the ClientHello.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = url::Url::parse(&format!(
+            "https://localhost:{}/",
+            listener.local_addr().unwrap().port()
+        ))
+        .unwrap();
+        let _one = interrupt::TEST_CHECK
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let me = thread::current().id();
+        interrupt::set_check(Some(Arc::new(move || thread::current().id() == me)));
+        let started = Instant::now();
+        let failure = Pool::new(Duration::from_secs(30))
+            .exchange(&post(&url, b"{}"), Duration::from_secs(30))
+            .unwrap_err();
+        interrupt::set_check(None);
+        assert_eq!(failure.err.code, "interrupted", "{}", failure.err);
+        assert!(!failure.reached_server);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        drop(listener);
     }
 }

@@ -32,6 +32,10 @@ pub fn requested() -> bool {
     check.is_some_and(|check| check())
 }
 
+/// Serialises the tests that register a check: there is one per process.
+#[cfg(test)]
+pub(crate) static TEST_CHECK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The error of a call the check stopped.
 pub fn interrupted() -> Error {
     Error::new(
@@ -48,6 +52,7 @@ mod tests {
 
     #[test]
     fn the_registered_check_decides() {
+        let _one = TEST_CHECK.lock().unwrap_or_else(|p| p.into_inner());
         assert!(!requested());
         let calls = Arc::new(AtomicUsize::new(0));
         let seen = calls.clone();

@@ -47,8 +47,13 @@ CHILD = textwrap.dedent(
     silent, answering, call = sys.argv[1], sys.argv[2], sys.argv[3]
     data = DataClient(project="acme", base_url=silent, api_key={key!r}, timeout=30)
     mgmt = ManagementClient(project="acme", base_url=silent, sdk_token={sdk!r}, timeout=30)
+    # The silent server never answers a ClientHello: the call waits in its TLS handshake.
+    tls = DataClient(
+        project="acme", base_url=silent.replace("http:", "https:"), api_key={key!r}, timeout=30
+    )
     calls = {{
         "generate_text": lambda: data.endpoint("bot").generate_text(prompt="hi"),
+        "tls_handshake": lambda: tls.endpoint("bot").generate_text(prompt="hi"),
         "generate_text_stream": lambda: data.endpoint("bot").generate_text_stream(prompt="hi"),
         "wait_until_ready": lambda: mgmt.wait_until_ready("bot", timeout=30),
         "list": lambda: mgmt.list(),
@@ -102,7 +107,7 @@ def run_child(
 
 
 @pytest.mark.parametrize(
-    "call", ["generate_text", "generate_text_stream", "wait_until_ready", "list"]
+    "call", ["generate_text", "tls_handshake", "generate_text_stream", "wait_until_ready", "list"]
 )
 def test_ctrl_c_interrupts_a_blocking_call_within_about_a_second(
     silent: faults.SilentServer, call: str
