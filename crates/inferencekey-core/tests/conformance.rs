@@ -1,6 +1,7 @@
-//! Replays every case of the shared conformance vectors (`shared/conformance/ensure.json`)
-//! through the sans-I/O `Ensure` machine: each exchange's request is checked, its response fed
-//! back, and the outcome compared with `expect` (see `shared/conformance/README.md`).
+//! Replays every case of the conformance vectors (`tests/conformance/ensure.json`, the
+//! repository's copy of the shared ones, which every binding replays too) through the sans-I/O
+//! `Ensure` machine: each exchange's request is checked, its response fed back, and the
+//! outcome compared with `expect` (see `tests/conformance/README.md`).
 
 use inferencekey_core::reconcile::{Ensure, EnsureAction, HttpResponse, OnDrift, Step};
 use inferencekey_core::spec::WorkloadSpec;
@@ -9,12 +10,12 @@ use serde_json::Value;
 
 const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/conformance/ensure.json"
+    "/../../tests/conformance/ensure.json"
 );
 
 fn cases() -> Vec<Value> {
     let text = std::fs::read_to_string(VECTORS)
-        .unwrap_or_else(|e| panic!("cannot read {VECTORS}: {e} (is ../shared beside the repo?)"));
+        .unwrap_or_else(|e| panic!("cannot read {VECTORS}: {e}"));
     let doc: Value = serde_json::from_str(&text).expect("ensure.json is JSON");
     assert_eq!(doc["version"], 1, "unknown vector format version");
     doc["cases"].as_array().expect("cases").clone()

@@ -1,4 +1,5 @@
-"""Every case of ``../shared/conformance/ensure.json``, replayed through the Python package (so
+"""Every case of ``tests/conformance/ensure.json`` (the repository's copy of the shared
+vectors), replayed through the Python package (so
 through the C ABI and the native core), each case its own test.
 
 The server is a :class:`~support.replay.ReplayServer`: the vectors define it. Each case builds
@@ -40,8 +41,9 @@ from inferencekey import (
 
 pytestmark = pytest.mark.timeout(30)
 
-# ``../shared`` beside the repository root, here and in CI.
-VECTORS = Path(__file__).parents[3].parent / "shared/conformance/ensure.json"
+VECTORS = Path(__file__).parents[2] / "conformance/ensure.json"
+#: The shared vectors the copy follows, where a checkout has them beside it.
+SHARED = Path(__file__).parents[3].parent / "shared/conformance/ensure.json"
 TOKEN = "ik_sdk_1a2b3c4d_" + "0" * 64
 
 
@@ -244,3 +246,10 @@ def test_suffixed_slug_is_logged_naming_both_slugs(
     ]
     # One record names both (``sent`` is a prefix of ``got``, so look for it without ``got``).
     assert any(got in m and sent in m.replace(got, "") for m in warned), warned
+
+
+@pytest.mark.skipif(not SHARED.is_file(), reason="no shared/ beside this checkout to compare with")
+def test_the_repository_copy_matches_the_shared_vectors() -> None:
+    """The copy in ``tests/conformance`` is the shared one, byte for byte: a change there must
+    be copied here."""
+    assert VECTORS.read_bytes() == SHARED.read_bytes(), f"copy {SHARED} to {VECTORS}"
