@@ -620,7 +620,9 @@ impl Conn {
                 _ => MAX_READ,
             };
             if self.fill(deadline, want)? == 0 {
-                if until_close {
+                // Close-delimited, or a chunked body whose last chunk came and whose final
+                // CRLF did not: the body is whole, the connection is not kept.
+                if until_close || call.is_ended_chunked() {
                     break;
                 }
                 return Err(TripError::Io(io::Error::new(
@@ -1448,5 +1450,17 @@ mod tests {
             started.elapsed()
         );
         drop(listener);
+    }
+
+    #[test]
+    fn a_chunked_body_cut_after_its_last_chunk_is_whole_but_not_kept() {
+        let (url, server) = serve(vec![
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n".to_vec(),
+        ]);
+        let pool = Pool::new(SECOND);
+        let got = pool.exchange(&post(&url, b"{}"), SECOND).unwrap();
+        assert_eq!(&got.body[..], b"{}");
+        server.join().unwrap();
+        assert!(pool.idle().is_empty());
     }
 }
