@@ -174,7 +174,9 @@ impl SseDecoder {
             None => (line, &b""[..]),
         };
         if name == b"data" {
-            if self.data.len() + value.len() + 1 > self.limit {
+            // Measured as decoded: invalid UTF-8 grows by its replacement characters.
+            let text = String::from_utf8_lossy(value);
+            if self.data.len() + usize::from(self.has_data) + text.len() > self.limit {
                 self.failed = true;
                 return;
             }
@@ -182,7 +184,7 @@ impl SseDecoder {
                 self.data.push('\n');
             }
             self.has_data = true;
-            self.data.push_str(&String::from_utf8_lossy(value));
+            self.data.push_str(&text);
         }
     }
 }
@@ -328,6 +330,12 @@ mod tests {
         let mut d = SseDecoder::with_limit(100);
         let many = "data: 0123456789\n".repeat(20);
         assert_eq!(d.feed(many.as_bytes()), Err(TooLarge));
+        // Invalid UTF-8 counts as decoded: each byte becomes a 3-byte replacement character.
+        let mut d = SseDecoder::with_limit(100);
+        assert_eq!(
+            d.feed(&[b"data:".as_slice(), &[0xff; 40], b"\n\n"].concat()),
+            Err(TooLarge)
+        );
         // At the limit exactly is fine.
         let mut d = SseDecoder::with_limit(100);
         let exact = format!("data:{}\n\n", "a".repeat(95));
