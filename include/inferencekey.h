@@ -57,50 +57,73 @@ typedef int32_t (*ik_interrupt_check)(void *user_data);
 // thread. `level`: 1 error, 2 warning, 3 info, 4 debug. `json` is borrowed for the call.
 typedef void (*ik_log_callback)(void *user_data, int32_t level, const char *json, size_t json_len);
 
+// Success.
 #define IK_OK 0
 
+// A caller argument fails a local check.
 #define IK_ERR_INVALID_ARG 1000
 
+// A required pointer is NULL, or a handle is not a live handle of its kind (a binding bug).
 #define IK_ERR_NULL_ARG 1001
 
+// A string argument is not valid UTF-8 (a binding bug).
 #define IK_ERR_INVALID_UTF8 1002
 
+// A JSON argument is malformed or does not match its schema (a binding bug).
 #define IK_ERR_INVALID_JSON 1003
 
+// The object cannot do this now: made before fork(), wrong thread, busy stream, out of order.
 #define IK_ERR_INVALID_STATE 1004
 
+// A local setup problem: missing token, project or key, a bad option, a secret in a spec.
 #define IK_ERR_CONFIG 1100
 
+// HTTP 401, or a token that is not an InferenceKey token.
 #define IK_ERR_AUTH 1200
 
+// HTTP 403 (the code says why), or a token of the other plane.
 #define IK_ERR_PERMISSION 1300
 
+// HTTP 400 or 422, or a local argument or spec check (detail `field`).
 #define IK_ERR_VALIDATION 1400
 
+// The live workload differs from the spec (detail `changes`).
 #define IK_ERR_DRIFT 1401
 
+// HTTP 404, or a workload missing from its project.
 #define IK_ERR_NOT_FOUND 1500
 
+// HTTP 409.
 #define IK_ERR_CONFLICT 1600
 
+// HTTP 429 (detail `retry_after` when the server sent Retry-After).
 #define IK_ERR_RATE_LIMITED 1700
 
+// Any other non-2xx answer, an undecodable 2xx body, or an error event inside a stream.
 #define IK_ERR_API 1800
 
+// HTTP 5xx after retries.
 #define IK_ERR_SERVER 1801
 
+// The workload reached phase error while waiting (details `last_event`, `log_tail`).
 #define IK_ERR_WORKLOAD_FAILED 1802
 
+// No usable response: refused, reset, DNS, TLS, or a truncated stream.
 #define IK_ERR_CONNECTION 1900
 
+// A request exceeded its timeout.
 #define IK_ERR_TIMEOUT 2000
 
+// The readiness wait's deadline passed (detail `last_event`).
 #define IK_ERR_READINESS_TIMEOUT 2001
 
+// Cancelled through an ik_cancel token, a closed stream, or an interrupt.
 #define IK_ERR_CANCELLED 2100
 
+// A bug in the library was caught at the C boundary.
 #define IK_ERR_PANIC 9000
 
+// An error of no known class; also what ik_error_status gives for an invalid pointer.
 #define IK_ERR_UNKNOWN 9999
 
 #ifdef __cplusplus

@@ -8,6 +8,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::codes;
 use crate::error::{Error, Result};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.inferencekey.com";
@@ -94,7 +95,7 @@ impl Limits {
         if let Some(n) = opts.max_retries {
             if n > MAX_MAX_RETRIES {
                 return Err(Error::config(
-                    "invalid_option",
+                    codes::INVALID_OPTION,
                     format!("max_retries must be between 0 and {MAX_MAX_RETRIES}, got {n}"),
                 ));
             }
@@ -115,7 +116,7 @@ fn cap_bytes(what: &str, value: u64) -> Result<usize> {
     match usize::try_from(value) {
         Ok(n) if value >= MIN_CAP_BYTES && n < isize::MAX as usize => Ok(n),
         _ => Err(Error::config(
-            "invalid_option",
+            codes::INVALID_OPTION,
             format!("{what} must be a number of bytes from {MIN_CAP_BYTES} up, got {value}"),
         )),
     }
@@ -137,7 +138,7 @@ pub fn seconds(what: &str, value: f64) -> Result<Duration> {
         Ok(Duration::from_secs_f64(value))
     } else {
         Err(Error::config(
-            "invalid_option",
+            codes::INVALID_OPTION,
             format!("{what} must be a positive, finite number of seconds, got {value}"),
         ))
     }
@@ -215,7 +216,7 @@ pub fn non_blank(value: Option<&str>) -> Option<String> {
 pub fn normalize_base_url(raw: &str) -> Result<String> {
     let invalid = |why: &str| {
         Error::config(
-            "invalid_base_url",
+            codes::INVALID_BASE_URL,
             format!("invalid base_url {raw:?}: {why}"),
         )
     };
@@ -253,7 +254,7 @@ pub fn pick_project(candidates: &[Option<&str>]) -> Result<String> {
         .find_map(|c| non_blank(*c))
         .ok_or_else(|| {
             Error::config(
-                "missing_project",
+                codes::MISSING_PROJECT,
                 "No project configured. Set INFERENCEKEY_PROJECT, pass project=, or set spec.project.",
             )
         })

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::body::{Body, Field};
+use crate::codes;
 use crate::config::{CallOptions, ClientConfig, Plane};
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema;
@@ -37,7 +38,7 @@ impl DataClient {
         let resolved = config.resolve()?;
         let project = resolved.project.ok_or_else(|| {
             Error::config(
-                "missing_project",
+                codes::MISSING_PROJECT,
                 "No project configured. Set INFERENCEKEY_PROJECT or pass project=.",
             )
         })?;
@@ -74,7 +75,7 @@ impl DataClient {
             .or_else(|| self.default_key.as_deref().cloned())
             .ok_or_else(|| {
                 Error::config(
-                    "missing_api_key",
+                    codes::MISSING_API_KEY,
                     format!(
                         "No ik_live_ key for workload \"{workload_slug}\". Pass api_key= or set INFERENCEKEY_API_KEY."
                     ),
@@ -432,7 +433,7 @@ impl TextStream {
                     return Ok(None);
                 }
                 let err = Error::connection(
-                    "stream_truncated",
+                    codes::STREAM_TRUNCATED,
                     "the stream ended before it was complete",
                 );
                 return Err(self.attach(err));
@@ -483,12 +484,12 @@ fn stream_error(error: &Value) -> Error {
         .get("code")
         .and_then(Value::as_str)
         .or_else(|| error.as_str())
-        .unwrap_or("stream_error");
+        .unwrap_or(codes::STREAM_ERROR.as_str());
     let message = error
         .get("message")
         .and_then(Value::as_str)
         .unwrap_or("the server reported an error mid-stream");
-    Error::new(ErrorKind::Api, code, message)
+    Error::external(ErrorKind::Api, code, message)
 }
 
 /// The chat completion body for workload `slug` (wire §7.1), after the checks of sdk §5: what

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::codes::{self, Code};
 use crate::token::scrub_secrets;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -40,13 +41,61 @@ pub enum ErrorKind {
     Cancelled,
 }
 
+impl ErrorKind {
+    /// Every class, in declaration order.
+    pub const ALL: [ErrorKind; 18] = [
+        ErrorKind::InvalidArgument,
+        ErrorKind::InvalidJson,
+        ErrorKind::InvalidState,
+        ErrorKind::Config,
+        ErrorKind::Auth,
+        ErrorKind::Permission,
+        ErrorKind::Validation,
+        ErrorKind::Drift,
+        ErrorKind::NotFound,
+        ErrorKind::Conflict,
+        ErrorKind::RateLimited,
+        ErrorKind::Api,
+        ErrorKind::Server,
+        ErrorKind::WorkloadFailed,
+        ErrorKind::Connection,
+        ErrorKind::Timeout,
+        ErrorKind::ReadinessTimeout,
+        ErrorKind::Cancelled,
+    ];
+
+    /// The snake_case name (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::InvalidJson => "invalid_json",
+            ErrorKind::InvalidState => "invalid_state",
+            ErrorKind::Config => "config",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Permission => "permission",
+            ErrorKind::Validation => "validation",
+            ErrorKind::Drift => "drift",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Api => "api",
+            ErrorKind::Server => "server",
+            ErrorKind::WorkloadFailed => "workload_failed",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::ReadinessTimeout => "readiness_timeout",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// An error raised by the core.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Error {
     pub kind: ErrorKind,
     /// HTTP status of the response that caused it, when there was one.
     pub http_status: Option<u16>,
-    /// Machine-readable code: the server's, or one of ours (`missing_token`, …).
+    /// Machine-readable code: one of [`codes::ALL`], or a server's (open-ended, wire §3).
     pub code: String,
     /// Human-readable, redacted, without class prefix.
     pub message: String,
@@ -56,7 +105,20 @@ pub struct Error {
 }
 
 impl Error {
-    pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl AsRef<str>) -> Self {
+    /// An error with one of the core's own codes ([`codes::ALL`]), which lists `kind` for it.
+    pub fn new(kind: ErrorKind, code: Code, message: impl AsRef<str>) -> Self {
+        debug_assert!(
+            code.info().kinds.contains(&kind),
+            "codes::{} is not listed for {kind:?}",
+            code.info().name
+        );
+        Self::external(kind, code.as_str(), message)
+    }
+
+    /// An error with a code from outside [`codes::ALL`]: a server's (wire §3, open-ended),
+    /// the local platform's or the C boundary's own (each listed in its own table). Never
+    /// called with a literal (a test checks).
+    pub fn external(kind: ErrorKind, code: impl Into<String>, message: impl AsRef<str>) -> Self {
         Error {
             kind,
             http_status: None,
@@ -67,46 +129,46 @@ impl Error {
         }
     }
 
-    pub fn config(code: &str, message: impl AsRef<str>) -> Self {
+    pub fn config(code: Code, message: impl AsRef<str>) -> Self {
         Self::new(ErrorKind::Config, code, message)
     }
 
-    pub fn validation(code: &str, message: impl AsRef<str>) -> Self {
+    pub fn validation(code: Code, message: impl AsRef<str>) -> Self {
         Self::new(ErrorKind::Validation, code, message)
     }
 
     /// A caller argument that fails a local check (`invalid_argument`).
     pub fn invalid_argument(message: impl AsRef<str>) -> Self {
-        Self::new(ErrorKind::Validation, "invalid_argument", message)
+        Self::new(ErrorKind::Validation, codes::INVALID_ARGUMENT, message)
     }
 
     pub fn invalid_json(message: impl AsRef<str>) -> Self {
-        Self::new(ErrorKind::InvalidJson, "invalid_json", message)
+        Self::new(ErrorKind::InvalidJson, codes::INVALID_JSON, message)
     }
 
-    pub fn invalid_state(code: &str, message: impl AsRef<str>) -> Self {
+    pub fn invalid_state(code: Code, message: impl AsRef<str>) -> Self {
         Self::new(ErrorKind::InvalidState, code, message)
     }
 
-    pub fn connection(code: &str, message: impl AsRef<str>) -> Self {
+    pub fn connection(code: Code, message: impl AsRef<str>) -> Self {
         Self::new(ErrorKind::Connection, code, message)
     }
 
     pub fn timeout(message: impl AsRef<str>) -> Self {
-        Self::new(ErrorKind::Timeout, "timeout", message)
+        Self::new(ErrorKind::Timeout, codes::TIMEOUT, message)
     }
 
     pub fn cancelled() -> Self {
         Self::new(
             ErrorKind::Cancelled,
-            "cancelled",
+            codes::CANCELLED,
             "the operation was cancelled",
         )
     }
 
     /// A 2xx body we cannot decode.
     pub fn invalid_response(message: impl AsRef<str>) -> Self {
-        Self::new(ErrorKind::Api, "invalid_response", message)
+        Self::new(ErrorKind::Api, codes::INVALID_RESPONSE, message)
     }
 
     pub fn with_status(mut self, status: u16) -> Self {
@@ -211,7 +273,7 @@ pub fn default_code(status: u16) -> String {
 /// Decodes any error body a server may send (wire §3.1) into an [`Error`]; never fails.
 pub fn from_response(status: u16, reason: &str, body: &[u8], request_id: Option<String>) -> Error {
     let (code, message, field) = decode_error_body(status, reason, body);
-    let mut err = Error::new(kind_for_status(status), code, message)
+    let mut err = Error::external(kind_for_status(status), code, message)
         .with_status(status)
         .with_request_id(request_id);
     if let Some(field) = field {
@@ -275,6 +337,13 @@ mod tests {
 
     fn decode(status: u16, body: &str) -> Error {
         from_response(status, "Reason", body.as_bytes(), Some("req_1".into()))
+    }
+
+    #[test]
+    fn kind_names_are_their_serialized_form() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
     }
 
     #[test]

@@ -37,6 +37,7 @@ use ureq_proto::http::{self, header, HeaderValue};
 use ureq_proto::BodyMode;
 use zeroize::Zeroize;
 
+use crate::codes::{self, Code};
 use crate::config::describe_bytes;
 use crate::error::{Error, ErrorKind};
 use crate::interrupt::{self, CHECK_INTERVAL};
@@ -234,7 +235,7 @@ impl Pool {
         timeout: Duration,
         deadline: Instant,
     ) -> Result<Conn, Failure> {
-        let failed = |code: &'static str, message: String| Failure {
+        let failed = |code: Code, message: String| Failure {
             err: Error::connection(code, message),
             reached_server: false,
         };
@@ -244,9 +245,10 @@ impl Pool {
             ..e.into_failure(timeout)
         };
         let addrs = resolve(origin, deadline).map_err(|e| match e {
-            TripError::Io(e) => {
-                failed("connection_failed", format!("cannot resolve {origin}: {e}"))
-            }
+            TripError::Io(e) => failed(
+                codes::CONNECTION_FAILED,
+                format!("cannot resolve {origin}: {e}"),
+            ),
             other => not_sent(other),
         })?;
         let mut last: Option<io::Error> = None;
@@ -269,7 +271,7 @@ impl Pool {
         let Some(stream) = stream else {
             return Err(match last {
                 Some(e) if e.kind() != io::ErrorKind::TimedOut => failed(
-                    "connection_failed",
+                    codes::CONNECTION_FAILED,
                     format!("cannot connect to {origin}: {e}"),
                 ),
                 _ => Failure {
@@ -288,7 +290,7 @@ impl Pool {
             s.set_read_timeout(Some(slice))?;
             s.set_write_timeout(Some(slice))
         };
-        setup(&stream).map_err(|e| failed("connection_failed", format!("{origin}: {e}")))?;
+        setup(&stream).map_err(|e| failed(codes::CONNECTION_FAILED, format!("{origin}: {e}")))?;
         let io = if origin.tls {
             let config = match &self.tls {
                 Some(config) => config.clone(),
@@ -300,7 +302,7 @@ impl Pool {
             Io::Tls(Box::new(
                 handshake(config, origin, stream, deadline).map_err(|e| match e {
                     TripError::Io(e) => failed(
-                        "connection_failed",
+                        codes::CONNECTION_FAILED,
                         format!("TLS handshake with {origin} failed: {e}"),
                     ),
                     other => not_sent(other),
@@ -326,7 +328,7 @@ impl TripError {
         let (err, reached_server) = match self {
             TripError::NotSent(e) => (
                 Error::connection(
-                    "connection_error",
+                    codes::CONNECTION_ERROR,
                     format!("the connection failed before the request was sent: {e}"),
                 ),
                 false,
@@ -338,18 +340,18 @@ impl TripError {
             TripError::Interrupted => (interrupt::interrupted(), true),
             TripError::Closed(e) => (
                 Error::connection(
-                    "connection_error",
+                    codes::CONNECTION_ERROR,
                     format!("the server closed the connection without answering: {e}"),
                 ),
                 true,
             ),
             TripError::Io(e) => (
-                Error::connection("connection_error", format!("connection lost: {e}")),
+                Error::connection(codes::CONNECTION_ERROR, format!("connection lost: {e}")),
                 true,
             ),
             TripError::Protocol(why) => (
                 Error::connection(
-                    "connection_error",
+                    codes::CONNECTION_ERROR,
                     format!("the server sent an invalid HTTP response: {why}"),
                 ),
                 true,
@@ -367,7 +369,7 @@ impl TripError {
 pub fn response_too_large(cap: usize) -> Error {
     Error::new(
         ErrorKind::Api,
-        "response_too_large",
+        codes::RESPONSE_TOO_LARGE,
         format!(
             "the response body is larger than max_response_bytes, {}; it was not read",
             describe_bytes(cap)
@@ -820,7 +822,7 @@ impl Origin {
             "https" => true,
             other => {
                 return Err(Error::config(
-                    "invalid_base_url",
+                    codes::INVALID_BASE_URL,
                     format!("unsupported URL scheme {other:?}"),
                 ))
             }
@@ -829,7 +831,12 @@ impl Origin {
             Some(url::Host::Domain(d)) => d.to_owned(),
             Some(url::Host::Ipv4(ip)) => ip.to_string(),
             Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            None => return Err(Error::config("invalid_base_url", "the URL has no host")),
+            None => {
+                return Err(Error::config(
+                    codes::INVALID_BASE_URL,
+                    "the URL has no host",
+                ))
+            }
         };
         let port = url
             .port_or_known_default()
@@ -929,7 +936,13 @@ fn default_tls() -> Result<Arc<rustls::ClientConfig>, Error> {
             tls_config(roots).map_err(|e| e.to_string())
         })
         .clone()
-        .map_err(|e| Error::new(ErrorKind::Config, "tls", format!("cannot set up TLS: {e}")))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                codes::TLS,
+                format!("cannot set up TLS: {e}"),
+            )
+        })
 }
 
 fn tls_config(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {

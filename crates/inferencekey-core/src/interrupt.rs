@@ -6,6 +6,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::codes;
 use crate::error::{Error, ErrorKind};
 
 /// How long a blocking call waits at most between two checks.
@@ -40,7 +41,7 @@ pub(crate) static TEST_CHECK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 pub fn interrupted() -> Error {
     Error::new(
         ErrorKind::Cancelled,
-        "interrupted",
+        codes::INTERRUPTED,
         "the call was interrupted",
     )
 }

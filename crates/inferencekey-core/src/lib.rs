@@ -5,6 +5,7 @@
 //! I/O (transport, management and data clients) so it can be unit-tested without a network.
 
 pub mod body;
+pub mod codes;
 pub mod config;
 pub mod data;
 pub mod error;

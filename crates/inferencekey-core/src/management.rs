@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::codes;
 use crate::config::{pick_project, CallOptions, ClientConfig, Plane};
 use crate::error::{Error, ErrorKind, Result};
 use crate::readiness::{workload_failed, ReadinessEvent, ReadinessStream};
@@ -46,7 +47,7 @@ impl ManagementClient {
         let resolved = config.resolve()?;
         let raw = config.token(Plane::Management).ok_or_else(|| {
             Error::config(
-                "missing_token",
+                codes::MISSING_TOKEN,
                 "No ik_sdk_ token configured. Pass sdk_token= or set INFERENCEKEY_SDK_TOKEN.",
             )
         })?;
@@ -112,7 +113,7 @@ impl ManagementClient {
                 Step::Done(result) => return result,
                 Step::Send(request) => {
                     let method = Method::from_bytes(request.method.as_bytes()).map_err(|_| {
-                        Error::invalid_state("internal", "bad method from reconcile")
+                        Error::invalid_state(codes::INTERNAL, "bad method from reconcile")
                     })?;
                     let reply = self
                         .send(method, &request.path, request.body.as_ref())
@@ -196,7 +197,7 @@ impl ManagementClient {
         }
         Err(Error::new(
             ErrorKind::ReadinessTimeout,
-            "readiness_timeout",
+            codes::READINESS_TIMEOUT,
             format!("the readiness stream of \"{workload_slug}\" ended without a terminal phase"),
         ))
     }
@@ -235,7 +236,7 @@ fn list_path(project: &str) -> String {
 fn not_found(project: &str, slug: &str) -> Error {
     Error::new(
         ErrorKind::NotFound,
-        "not_found",
+        codes::NOT_FOUND,
         format!("workload \"{slug}\" does not exist in project \"{project}\""),
     )
 }

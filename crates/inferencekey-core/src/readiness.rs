@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::codes;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Level;
 use crate::token::{scrub_secrets, Token};
@@ -239,7 +240,7 @@ fn is_transient(err: &Error) -> bool {
 fn readiness_timeout(slug: &str, last: Option<&ReadinessEvent>) -> Error {
     let mut err = Error::new(
         ErrorKind::ReadinessTimeout,
-        "readiness_timeout",
+        codes::READINESS_TIMEOUT,
         format!(
             "workload \"{slug}\" was not ready before the deadline (last phase: {})",
             last.map_or("none", |e| e.phase.as_str())
@@ -258,7 +259,7 @@ fn readiness_timeout(slug: &str, last: Option<&ReadinessEvent>) -> Error {
 pub fn workload_failed(slug: &str, event: &ReadinessEvent) -> Error {
     let mut err = Error::new(
         ErrorKind::WorkloadFailed,
-        "workload_failed",
+        codes::WORKLOAD_FAILED,
         format!("workload \"{slug}\" failed: {}", event.message),
     )
     .with_detail(

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::codes::{self, Code};
 use crate::error::{from_response, Error, ErrorKind, Result};
 use crate::log::Level;
 use crate::spec::{path_segment, WorkloadSpec};
@@ -254,7 +255,7 @@ pub fn drift_summary(workload_slug: &str, changes: &[FieldChange]) -> String {
 }
 
 /// `DriftError` (`drift_detected` or `immutable_field`) carrying every drifted field.
-fn drift_error(workload_slug: &str, code: &str, changes: &[FieldChange]) -> Error {
+fn drift_error(workload_slug: &str, code: Code, changes: &[FieldChange]) -> Error {
     let mut message = drift_summary(workload_slug, changes);
     let immutable: Vec<&str> = changes
         .iter()
@@ -475,7 +476,7 @@ impl Ensure {
         }
         let action = match self.on_drift {
             OnDrift::Reconcile if changes.iter().any(|c| !c.patchable) => {
-                let err = drift_error(&live.slug, "immutable_field", &changes);
+                let err = drift_error(&live.slug, codes::IMMUTABLE_FIELD, &changes);
                 return self.finish(Err(err));
             }
             OnDrift::Reconcile => {
@@ -488,7 +489,7 @@ impl Ensure {
                 });
             }
             OnDrift::Fail => {
-                let err = drift_error(&live.slug, "drift_detected", &changes);
+                let err = drift_error(&live.slug, codes::DRIFT_DETECTED, &changes);
                 return self.finish(Err(err));
             }
             OnDrift::DryRun => EnsureAction::Planned,
@@ -569,7 +570,7 @@ impl Ensure {
 
 fn out_of_order() -> Error {
     Error::invalid_state(
-        "invalid_state",
+        codes::INVALID_STATE,
         "ensure: no request is in flight (start() called twice, or the call already ended)",
     )
 }
@@ -1020,7 +1021,7 @@ mod tests {
         m.start();
         let mut resp = ok(429, json!({}));
         resp.error = Some(
-            Error::new(ErrorKind::RateLimited, "rate_limited", "slow down")
+            Error::external(ErrorKind::RateLimited, "rate_limited", "slow down")
                 .with_detail("retry_after", json!(90.0)),
         );
         let e = done(m.on_response(resp)).unwrap_err();

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::codes::{self, Code};
 use crate::error::{Error, Result};
 use crate::token::contains_token_prefix;
 
@@ -81,7 +82,7 @@ fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String,
 }
 
 /// A `ValidationError` naming the offending field.
-fn invalid(code: &str, field: &str, message: impl AsRef<str>) -> Error {
+fn invalid(code: Code, field: &str, message: impl AsRef<str>) -> Error {
     Error::validation(code, message).with_detail("field", Value::from(field))
 }
 
@@ -99,7 +100,7 @@ impl WorkloadSpec {
         ] {
             if value.trim().is_empty() {
                 return Err(invalid(
-                    "empty_field",
+                    codes::EMPTY_FIELD,
                     field,
                     format!("{field} must not be empty"),
                 ));
@@ -108,7 +109,7 @@ impl WorkloadSpec {
         validate_slug(&self.slug, "slug")?;
         if !is_slug_pattern(&self.backend) {
             return Err(invalid(
-                "invalid_field",
+                codes::INVALID_FIELD,
                 "backend",
                 format!(
                     "backend \"{}\" is neither a native backend ({}) nor a custom backend slug \
@@ -120,7 +121,7 @@ impl WorkloadSpec {
         }
         if let Some(field) = self.secret_field() {
             return Err(Error::config(
-                "secret_in_spec",
+                codes::SECRET_IN_SPEC,
                 format!("secrets must never go in specs (field \"{field}\")"),
             )
             .with_detail("field", Value::from(field)));
@@ -133,7 +134,7 @@ impl WorkloadSpec {
             if let (Some(declared), Some(in_config)) = (declared, in_config) {
                 if !in_config.is_null() && in_config.as_str() != Some(declared) {
                     return Err(invalid(
-                        "conflicting_field",
+                        codes::CONFLICTING_FIELD,
                         key,
                         format!("{key} and config[\"{key}\"] disagree; set it in one place"),
                     ));
@@ -271,7 +272,7 @@ fn secret_in_value(path: &str, value: &Value) -> Option<String> {
 fn check_enum(field: &str, value: Option<&str>, allowed: &[&str]) -> Result<()> {
     match value {
         Some(v) if !allowed.contains(&v) => Err(invalid(
-            "invalid_field",
+            codes::INVALID_FIELD,
             field,
             format!("{field} \"{v}\" must be one of {}", allowed.join(", ")),
         )),
@@ -317,7 +318,7 @@ pub fn canonical_slug(s: &str) -> String {
 pub fn validate_slug(slug: &str, what: &str) -> Result<()> {
     if slug.trim().is_empty() {
         return Err(invalid(
-            "empty_field",
+            codes::EMPTY_FIELD,
             what,
             format!("{what} must not be empty"),
         ));
@@ -333,7 +334,7 @@ pub fn validate_slug(slug: &str, what: &str) -> Result<()> {
         format!("use \"{canonical}\"")
     };
     Err(invalid(
-        "invalid_slug",
+        codes::INVALID_SLUG,
         what,
         format!("{what} \"{slug}\" is not canonical; {hint}"),
     ))

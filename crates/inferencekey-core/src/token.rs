@@ -2,6 +2,7 @@
 
 use zeroize::Zeroizing;
 
+use crate::codes;
 use crate::error::{Error, ErrorKind, Result};
 
 const SDK_PREFIX: &str = "ik_sdk_";
@@ -62,7 +63,8 @@ impl Token {
     pub fn parse(raw: &str, expected: TokenKind) -> Result<Token> {
         let trimmed = raw.trim();
         let (_, requirement) = expected.describe();
-        let auth = |message: String| Error::new(ErrorKind::Auth, "wrong_credential_type", message);
+        let auth =
+            |message: String| Error::new(ErrorKind::Auth, codes::WRONG_CREDENTIAL_TYPE, message);
         match TokenKind::of(trimmed) {
             None if trimmed.is_empty() => Err(auth(format!("the token is empty; {requirement}"))),
             None => Err(auth(format!(
@@ -70,7 +72,7 @@ impl Token {
             ))),
             Some(kind) if kind != expected => Err(Error::new(
                 ErrorKind::Permission,
-                "wrong_credential_type",
+                codes::WRONG_CREDENTIAL_TYPE,
                 format!(
                     "{} is {}; {requirement}",
                     redact(trimmed),

@@ -20,6 +20,7 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYP
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::codes;
 use crate::config::{describe_bytes, Limits};
 use crate::error::{self, Error, ErrorKind, Result};
 use crate::http1;
@@ -151,7 +152,7 @@ fn build_client(connect_timeout: Duration) -> Result<reqwest::Client> {
         .build()
         .map_err(|e| {
             Error::config(
-                "invalid_option",
+                codes::INVALID_OPTION,
                 format!("cannot build the HTTP client: {e}"),
             )
         })
@@ -227,8 +228,9 @@ enum Attempt {
 
 impl Transport {
     pub fn new(limits: Limits, user_agent: &str) -> Result<Transport> {
-        let user_agent = HeaderValue::from_str(user_agent)
-            .map_err(|_| Error::config("invalid_option", "the User-Agent is not valid ASCII"))?;
+        let user_agent = HeaderValue::from_str(user_agent).map_err(|_| {
+            Error::config(codes::INVALID_OPTION, "the User-Agent is not valid ASCII")
+        })?;
         Ok(Transport {
             pool: Arc::new(Pool::new(limits.connect_timeout)?),
             user_agent,
@@ -607,7 +609,7 @@ fn httpdate_to_unix(s: &str) -> Option<u64> {
 pub fn join_url(base_url: &str, path: &str) -> Result<reqwest::Url> {
     reqwest::Url::parse(&format!("{base_url}{path}")).map_err(|e| {
         Error::config(
-            "invalid_base_url",
+            codes::INVALID_BASE_URL,
             format!("cannot build a URL for {path}: {e}"),
         )
     })
@@ -631,7 +633,7 @@ pub fn request_id_of(raw: &[u8]) -> String {
 pub fn event_too_large(cap: usize) -> Error {
     Error::new(
         ErrorKind::Api,
-        "event_too_large",
+        codes::EVENT_TOO_LARGE,
         format!(
             "a server-sent event is larger than max_event_bytes, {}; the stream was closed",
             describe_bytes(cap)
@@ -685,7 +687,7 @@ fn accept(call: &Call<'_>) -> &'static str {
 fn unusable_token() -> Error {
     Error::new(
         ErrorKind::Auth,
-        "invalid_credential",
+        codes::INVALID_CREDENTIAL,
         "the token is not valid ASCII",
     )
 }
@@ -701,9 +703,9 @@ pub fn connection_error(e: &reqwest::Error) -> Error {
         return Error::timeout(format!("the request timed out: {}", chain(e)));
     }
     let code = if e.is_connect() {
-        "connection_failed"
+        codes::CONNECTION_FAILED
     } else {
-        "connection_error"
+        codes::CONNECTION_ERROR
     };
     Error::connection(code, chain(e))
 }

@@ -7,6 +7,7 @@ use inferencekey_core::{Error, ErrorKind};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::codes::{self, AbiCode};
 use crate::error::{ik_error, report};
 use crate::payload::{self, Payload};
 use crate::status::*;
@@ -30,29 +31,28 @@ pub(crate) fn guard_or<T>(default: T, body: impl FnOnce() -> T) -> T {
 
 pub(crate) fn panic_error() -> ik_error {
     ffi_error(
-        IK_ERR_PANIC,
-        "internal_panic",
+        codes::INTERNAL_PANIC,
         "a bug in the library was caught at the C boundary",
     )
 }
 
 /// An error raised by the boundary itself (bad pointer, bad UTF-8, …).
-pub(crate) fn ffi_error(status: ik_status, code: &str, message: &str) -> ik_error {
+pub(crate) fn ffi_error(code: AbiCode, message: &str) -> ik_error {
+    coded_error(code.status, code.code, message)
+}
+
+/// An error with `status` and a code from one of the tables (never a literal; a core test
+/// checks).
+pub(crate) fn coded_error(status: ik_status, code: &str, message: &str) -> ik_error {
     let kind = match status {
-        IK_ERR_INVALID_JSON => ErrorKind::InvalidJson,
-        IK_ERR_CANCELLED => ErrorKind::Cancelled,
         IK_ERR_INVALID_ARG => ErrorKind::InvalidArgument,
         _ => ErrorKind::InvalidState,
     };
-    ik_error::new(status, &Error::new(kind, code, message))
+    ik_error::new(status, &Error::external(kind, code, message))
 }
 
 pub(crate) fn null_arg(name: &str) -> ik_error {
-    ffi_error(
-        IK_ERR_NULL_ARG,
-        "null_argument",
-        &format!("{name} must not be NULL"),
-    )
+    ffi_error(codes::NULL_ARGUMENT, &format!("{name} must not be NULL"))
 }
 
 pub(crate) fn core_error(err: Error) -> ik_error {
@@ -68,15 +68,13 @@ pub(crate) fn arg_str<'a>(ptr: *const c_char, len: usize, name: &str) -> FfiResu
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ffi_error(
-            IK_ERR_INVALID_UTF8,
-            "invalid_utf8",
+            codes::INVALID_UTF8,
             &format!("{name} is not valid UTF-8: {e}"),
         )
     })?;
     if text.contains('\0') {
         return Err(ffi_error(
-            IK_ERR_INVALID_ARG,
-            "interior_nul",
+            codes::INTERIOR_NUL,
             &format!("{name} contains a NUL byte"),
         ));
     }
@@ -91,11 +89,9 @@ pub(crate) fn arg_json<T: DeserializeOwned>(
 ) -> FfiResult<T> {
     let text = arg_str(ptr, len, name)?;
     serde_json::from_str(text).map_err(|e| {
-        ffi_error(
-            IK_ERR_INVALID_JSON,
-            "invalid_json",
-            &format!("{name} is not valid request JSON: {e}"),
-        )
+        core_error(Error::invalid_json(format!(
+            "{name} is not valid request JSON: {e}"
+        )))
     })
 }
 

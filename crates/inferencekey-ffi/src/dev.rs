@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::boundary::{
-    arg_json, ffi_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
+    arg_json, coded_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
 };
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
@@ -55,13 +55,52 @@ fn server<'a>(s: *const ik_dev_server) -> FfiResult<&'a DevServer> {
         .ok_or_else(|| null_arg("server (not a live ik_dev_server)"))
 }
 
-fn dev_error(e: DevError) -> ik_error {
-    let status = match e.code.as_str() {
+// Read by the schema (a test-only module).
+#[cfg_attr(not(test), allow(dead_code))]
+/// The codes `ik_dev_server_*` report (c-abi rule 5a), with descriptions; `dev_status` gives
+/// each its status. The first are the platform's own (`DevError`); the rest are the wire codes
+/// (§3.2) that creating a project or minting a token can answer with.
+pub(crate) const DEV_CODES: &[(&str, &str)] = &[
+    (
+        "invalid_config",
+        "A config value is unusable (data_dir, log_file, host, upstream_timeout_s, admin_secret).",
+    ),
+    (
+        "remote_bind_refused",
+        "A non-loopback host was given without allow_remote.",
+    ),
+    (
+        "data_dir_in_use",
+        "Another local platform is using the data folder.",
+    ),
+    ("bind_failed", "The platform cannot listen on host:port."),
+    ("storage_error", "The platform's database cannot be opened."),
+    (
+        "internal_error",
+        "The platform failed to start or to serve the call.",
+    ),
+    ("stopped", "The local platform has been stopped."),
+    ("invalid_slug", "The project slug is not canonical."),
+    ("invalid_json", "The request is not a JSON object."),
+    (
+        "invalid_request",
+        "A request field is missing or has the wrong type.",
+    ),
+    ("invalid_field", "A request field has an invalid value."),
+    ("not_found", "The project or token does not exist."),
+];
+
+/// The status of a dev-platform error code.
+pub(crate) fn dev_status(code: &str) -> ik_status {
+    match code {
         "not_found" => IK_ERR_NOT_FOUND,
         code if code.starts_with("invalid_") && code != "invalid_config" => IK_ERR_INVALID_ARG,
         _ => IK_ERR_CONFIG,
-    };
-    ffi_error(status, &e.code, &e.message)
+    }
+}
+
+fn dev_error(e: DevError) -> ik_error {
+    coded_error(dev_status(&e.code), &e.code, &e.message)
 }
 
 /// Starts a local platform from config JSON (`host`, `port` (0 = free), `data_dir`, `python`,
@@ -150,4 +189,36 @@ pub extern "C" fn ik_dev_server_stop(s: *const ik_dev_server) {
 #[no_mangle]
 pub extern "C" fn ik_dev_server_free(s: *mut ik_dev_server) {
     guard_or((), || unsafe { handles::release(s, Kind::DevServer) });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dev_error_code_is_listed() {
+        // `DevError::new("<code>", …)` in the platform crate: each literal code is in the table.
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../inferencekey-dev/src");
+        for entry in std::fs::read_dir(src).expect("the platform's sources") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text: String = std::fs::read_to_string(&path)
+                .expect("read")
+                .split_whitespace()
+                .collect();
+            for (_, rest) in text.match_indices("DevError::new(\"").map(|(at, m)| {
+                let rest = &text[at + m.len()..];
+                (at, rest)
+            }) {
+                let code = &rest[..rest.find('"').expect("a closed literal")];
+                assert!(
+                    DEV_CODES.iter().any(|(listed, _)| *listed == code),
+                    "{}: {code} is not in DEV_CODES",
+                    path.display()
+                );
+            }
+        }
+    }
 }

@@ -9,6 +9,7 @@
 
 mod boundary;
 mod cancel;
+mod codes;
 #[cfg(feature = "dev-server")]
 mod dev;
 mod endpoint;

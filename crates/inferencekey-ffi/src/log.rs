@@ -6,8 +6,9 @@ use std::sync::Arc;
 use inferencekey_core::log::{set_sink, Level};
 
 use crate::boundary::{ffi_error, guard, to_cstring};
+use crate::codes;
 use crate::error::ik_error;
-use crate::status::{ik_status, IK_ERR_INVALID_ARG};
+use crate::status::ik_status;
 
 /// Receives one redacted record as JSON `{"level","target","message","fields"}`, from any
 /// thread. `level`: 1 error, 2 warning, 3 info, 4 debug. `json` is borrowed for the call.
@@ -32,13 +33,10 @@ pub extern "C" fn ik_log_set_callback(
     guard(err, || {
         let level = match max_level {
             0 => None,
-            n => Some(Level::from_i32(n).ok_or_else(|| {
-                ffi_error(
-                    IK_ERR_INVALID_ARG,
-                    "invalid_level",
-                    "max_level must be 0 to 4",
-                )
-            })?),
+            n => Some(
+                Level::from_i32(n)
+                    .ok_or_else(|| ffi_error(codes::INVALID_LEVEL, "max_level must be 0 to 4"))?,
+            ),
         };
         match (cb, level) {
             (Some(cb), Some(level)) => {

@@ -10,12 +10,12 @@ use futures_util::FutureExt;
 use inferencekey_core::{interrupt, Error};
 use tokio_util::sync::CancellationToken;
 
-use crate::boundary::{core_error, ffi_error, null_arg, panic_error, FfiResult};
+use crate::boundary::{core_error, null_arg, panic_error, FfiResult};
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
 use crate::payload::Payload;
 use crate::runtime;
-use crate::status::{ik_status, IK_ERR_CANCELLED, IK_OK};
+use crate::status::{ik_status, IK_OK};
 
 /// Completion callback of every `_async` export. `json` (NULL on failure or at the end of a
 /// stream) and `err` (NULL on success) are borrowed for the duration of the call only.
@@ -30,7 +30,7 @@ pub type ik_callback = Option<
 >;
 
 pub(crate) fn cancelled() -> ik_error {
-    ffi_error(IK_ERR_CANCELLED, "cancelled", "the operation was cancelled")
+    core_error(Error::cancelled())
 }
 
 /// Races `fut` against the caller's token.

@@ -33,7 +33,12 @@ impl Payload {
     pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<Self, Error> {
         serde_json::to_vec(value)
             .map(|bytes| Self { bytes })
-            .map_err(|e| Error::invalid_state("internal", format!("cannot encode the result: {e}")))
+            .map_err(|e| {
+                Error::invalid_state(
+                    inferencekey_core::codes::INTERNAL,
+                    format!("cannot encode the result: {e}"),
+                )
+            })
     }
 
     /// A result whose JSON (`head`) refers to parts that `write_parts` appends, `parts_len`

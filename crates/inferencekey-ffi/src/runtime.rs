@@ -10,7 +10,7 @@ use inferencekey_core::process::ForkLocal;
 use tokio::runtime::Runtime;
 
 use crate::boundary::{ffi_error, FfiResult};
-use crate::status::IK_ERR_INVALID_STATE;
+use crate::codes;
 
 const WORKER_THREADS: usize = 2;
 
@@ -26,13 +26,7 @@ pub(crate) fn get() -> FfiResult<&'static Runtime> {
                 .thread_name("inferencekey-rt")
                 .enable_all()
                 .build()
-                .map_err(|e| {
-                    ffi_error(
-                        IK_ERR_INVALID_STATE,
-                        "runtime",
-                        &format!("cannot start the runtime: {e}"),
-                    )
-                })
+                .map_err(|e| ffi_error(codes::RUNTIME, &format!("cannot start the runtime: {e}")))
         },
         // Another thread built the first one at the same time (this one may be inside a
         // runtime's callback, where dropping a runtime would panic).
@@ -50,8 +44,7 @@ thread_local! {
 fn refuse_on_runtime_thread() -> FfiResult {
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(ffi_error(
-            IK_ERR_INVALID_STATE,
-            "wrong_thread",
+            codes::WRONG_THREAD,
             "a blocking call was made from a runtime thread; use the _async variant",
         ));
     }
@@ -77,13 +70,7 @@ pub(crate) fn block_on_caller<F: Future>(fut: F) -> FfiResult<F::Output> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| {
-                    ffi_error(
-                        IK_ERR_INVALID_STATE,
-                        "runtime",
-                        &format!("cannot start a runtime: {e}"),
-                    )
-                })?;
+                .map_err(|e| ffi_error(codes::RUNTIME, &format!("cannot start a runtime: {e}")))?;
             if let Some(parent) = slot.replace((pid, rt)) {
                 std::mem::forget(parent);
             }

@@ -18,8 +18,16 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use inferencekey_core::codes as core_codes;
+use inferencekey_core::error::kind_for_status;
+use inferencekey_core::ErrorKind;
+
+use crate::codes as abi_codes;
 use crate::endpoint::{EmbedResultOut, EndpointRequest, TextResultOut};
 use crate::management::{Deleted, EnsureRequest, ProjectRequest, SlugRequest};
+use crate::status::{self, ik_status, status_of};
 use crate::stream::StreamMetadata;
 use crate::version::IK_ABI_VERSION;
 
@@ -231,6 +239,113 @@ fn functions(g: &mut Generators) -> Vec<Function> {
     all
 }
 
+/// `x-ik-statuses`: every status (c-abi §2), from the constants cbindgen writes into the header.
+fn statuses() -> Value {
+    status::table()
+        .iter()
+        .map(|s| {
+            let kinds: Vec<&str> = ErrorKind::ALL
+                .iter()
+                .filter(|&&k| status_of(k) == s.value)
+                .map(|k| k.as_str())
+                .collect();
+            let mut entry = json!({"value": s.value, "name": s.name});
+            if s.value != status::IK_OK {
+                entry["block"] = json!(s.value - s.value % 100);
+                entry["kinds"] = json!(kinds);
+            }
+            entry["description"] = json!(s.description);
+            entry
+        })
+        .collect()
+}
+
+fn status_name(value: ik_status) -> &'static str {
+    status::table()
+        .iter()
+        .find(|s| s.value == value)
+        .map(|s| s.name)
+        .expect("every status is in the table")
+}
+
+/// One row of `x-ik-error-codes` while it is being merged.
+#[derive(Default)]
+struct CodeRow {
+    statuses: BTreeSet<ik_status>,
+    http_statuses: BTreeSet<u16>,
+    pattern: Option<&'static str>,
+    /// Where the code comes from, each with its description there.
+    origins: Map<String, Value>,
+}
+
+/// `x-ik-error-codes`: every code the library emits (`core`: inferencekey_core::codes; `abi`:
+/// the C boundary's; `dev_server`: the ik_dev_server_* calls') and the server codes of wire
+/// §3.1–3.2 (`server`; open-ended), one row per code.
+fn error_codes() -> Value {
+    let mut rows: BTreeMap<String, CodeRow> = BTreeMap::new();
+    fn add<'a>(
+        rows: &'a mut BTreeMap<String, CodeRow>,
+        code: &str,
+        origin: &str,
+        description: &str,
+    ) -> &'a mut CodeRow {
+        let row = rows.entry(code.to_owned()).or_default();
+        row.origins
+            .insert(origin.to_owned(), Value::from(description));
+        row
+    }
+    for info in core_codes::ALL {
+        let row = add(&mut rows, info.code.as_str(), "core", info.description);
+        row.statuses
+            .extend(info.kinds.iter().map(|&k| status_of(k)));
+    }
+    for info in abi_codes::ALL {
+        add(&mut rows, info.code, "abi", info.description)
+            .statuses
+            .insert(info.status);
+    }
+    #[cfg(feature = "dev-server")]
+    for (code, description) in crate::dev::DEV_CODES {
+        add(&mut rows, code, "dev_server", description)
+            .statuses
+            .insert(crate::dev::dev_status(code));
+    }
+    for server in core_codes::SERVER {
+        let row = add(&mut rows, server.code, "server", server.description);
+        row.http_statuses.extend(server.http_statuses);
+        row.statuses.extend(
+            server
+                .http_statuses
+                .iter()
+                .map(|&h| status_of(kind_for_status(h))),
+        );
+    }
+    let row = add(
+        &mut rows,
+        "http_<status>",
+        "server",
+        "Status default for a status with no named default (e.g. http_405, http_418).",
+    );
+    row.pattern = Some(core_codes::HTTP_STATUS_DEFAULT_PATTERN);
+    row.statuses.insert(status_of(kind_for_status(418)));
+    rows.into_iter()
+        .map(|(code, row)| {
+            let mut entry = json!({
+                "code": code,
+                "statuses": row.statuses.iter().map(|&s| status_name(s)).collect::<Vec<_>>(),
+            });
+            if let Some(pattern) = row.pattern {
+                entry["pattern"] = json!(pattern);
+            }
+            if !row.http_statuses.is_empty() {
+                entry["http_statuses"] = json!(row.http_statuses);
+            }
+            entry["origins"] = Value::Object(row.origins);
+            entry
+        })
+        .collect()
+}
+
 /// The whole document: `functions` maps each function to its shapes, `$defs` holds them.
 pub fn document() -> Value {
     let settings = SchemaSettings::draft2020_12();
@@ -270,8 +385,19 @@ pub fn document() -> Value {
             stream opener's async callback gets the stream's metadata) and, for stream \
             openers, what each ik_stream_next (or ik_stream_next_async) yields (`items`). \
             Validate one document with \
-            {\"$ref\": \"#/$defs/<Name>\"} against this file.",
+            {\"$ref\": \"#/$defs/<Name>\"} against this file. \
+            `x-ik-statuses` lists every ik_status (value, name, block of 100, the core error \
+            kinds that map to it, description), the same constants as the header's #defines. \
+            `x-ik-error-codes` lists, one row per code, every `code` an ik_error can carry: \
+            those the library emits itself (origins `core`, `abi`, `dev_server`: a closed \
+            set) and the server codes of the wire protocol (origin `server`: status defaults \
+            and the local platform's codes); `statuses` are the statuses it can come with, \
+            `http_statuses` the HTTP statuses a server sends it with, `origins` maps each \
+            origin to a description. Server codes are open-ended: any other string may come \
+            from a server, with the status of its HTTP status class.",
         "abi_version": IK_ABI_VERSION,
+        "x-ik-statuses": statuses(),
+        "x-ik-error-codes": error_codes(),
         "functions": table,
         "$defs": g.definitions(),
     })
@@ -301,6 +427,108 @@ mod tests {
             committed == current,
             "include/inferencekey.schema.json is stale: regenerate it with \
              IK_UPDATE_SCHEMA=1 cargo test -p inferencekey-ffi schema"
+        );
+    }
+
+    /// `(name, value, comment)` of every `#define IK_OK`/`IK_ERR_*` of the committed header,
+    /// the comment being the `//` lines right above it.
+    fn header_statuses() -> Vec<(String, i64, String)> {
+        let header = include_str!("../../../include/inferencekey.h");
+        let mut comment: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for line in header.lines() {
+            if let Some(text) = line.strip_prefix("// ") {
+                comment.push(text);
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            if parts.next() == Some("#define") {
+                if let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+                    if name == "IK_OK" || name.starts_with("IK_ERR_") {
+                        let value = value.parse().expect("an integer status");
+                        out.push((name.to_owned(), value, comment.join(" ")));
+                    }
+                }
+            }
+            comment.clear();
+        }
+        out
+    }
+
+    #[test]
+    fn status_table_equals_the_header() {
+        let doc = document();
+        let table: Vec<(String, i64, String)> = doc["x-ik-statuses"]
+            .as_array()
+            .expect("x-ik-statuses")
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().expect("name").to_owned(),
+                    s["value"].as_i64().expect("value"),
+                    s["description"].as_str().expect("description").to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(table, header_statuses());
+        // Every core error class has a status, and each status's `kinds` name it.
+        for kind in ErrorKind::ALL {
+            let name = status_name(status_of(kind));
+            let row = doc["x-ik-statuses"]
+                .as_array()
+                .and_then(|rows| rows.iter().find(|r| r["name"] == name))
+                .expect("listed");
+            assert!(row["kinds"]
+                .as_array()
+                .is_some_and(|k| k.contains(&json!(kind.as_str()))));
+        }
+    }
+
+    #[test]
+    fn error_code_table_is_complete_and_consistent() {
+        let doc = document();
+        let rows = doc["x-ik-error-codes"]
+            .as_array()
+            .expect("x-ik-error-codes");
+        let names: BTreeSet<&str> = doc["x-ik-statuses"]
+            .as_array()
+            .expect("statuses")
+            .iter()
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        let row = |code: &str| rows.iter().find(|r| r["code"] == code);
+        for r in rows {
+            let statuses = r["statuses"].as_array().expect("statuses");
+            assert!(!statuses.is_empty(), "{r}");
+            for s in statuses {
+                assert!(names.contains(s.as_str().expect("a name")), "{r}");
+            }
+            assert!(r["origins"].as_object().is_some_and(|o| !o.is_empty()));
+        }
+        for info in core_codes::ALL {
+            let r = row(info.code.as_str()).expect("a core code");
+            assert!(r["origins"]["core"].is_string());
+        }
+        for info in abi_codes::ALL {
+            let r = row(info.code).expect("an abi code");
+            assert!(r["statuses"]
+                .as_array()
+                .is_some_and(|s| s.contains(&json!(status_name(info.status)))));
+        }
+        // A few rows spelled out: a code from two classes, and one from core and servers.
+        assert_eq!(
+            row("wrong_credential_type").expect("listed")["statuses"],
+            json!(["IK_ERR_AUTH", "IK_ERR_PERMISSION"])
+        );
+        let not_found = row("not_found").expect("listed");
+        assert_eq!(not_found["statuses"], json!(["IK_ERR_NOT_FOUND"]));
+        assert_eq!(not_found["http_statuses"], json!([404]));
+        assert!(
+            not_found["origins"]["core"].is_string() && not_found["origins"]["server"].is_string()
+        );
+        assert_eq!(
+            row("internal_panic").expect("listed")["statuses"],
+            json!(["IK_ERR_PANIC"])
         );
     }
 

@@ -15,13 +15,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::boundary::{ffi_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult};
 use crate::cancel::{ik_cancel, token_of};
+use crate::codes;
 use crate::error::ik_error;
 use crate::handles::{self, Kind};
 use crate::ops::{
     blocking_shared, export_async, export_blocking_shared, ik_callback, spawn, to_json, OpFuture,
 };
 use crate::payload::Payload;
-use crate::status::{ik_status, IK_ERR_INVALID_STATE};
+use crate::status::ik_status;
 
 /// What a stream reads from. Lives behind the handle's heap allocation, moved once.
 #[allow(clippy::large_enum_variant)]
@@ -118,8 +119,7 @@ fn stream<'a>(s: *const ik_stream) -> FfiResult<&'a ik_stream> {
         .ok_or_else(|| null_arg("stream (not a live ik_stream)"))?;
     if s.pid != inferencekey_core::process::pid() {
         return Err(ffi_error(
-            IK_ERR_INVALID_STATE,
-            "forked",
+            codes::FORKED,
             "this stream was opened before fork() and is unusable here",
         ));
     }
@@ -128,13 +128,10 @@ fn stream<'a>(s: *const ik_stream) -> FfiResult<&'a ik_stream> {
 
 /// The exclusive right to read; a concurrent reader is a binding bug (c-abi rule 15).
 fn take(s: &ik_stream) -> FfiResult<OwnedMutexGuard<State>> {
-    s.state.clone().try_lock_owned().map_err(|_| {
-        ffi_error(
-            IK_ERR_INVALID_STATE,
-            "stream_busy",
-            "another call is using this stream",
-        )
-    })
+    s.state
+        .clone()
+        .try_lock_owned()
+        .map_err(|_| ffi_error(codes::STREAM_BUSY, "another call is using this stream"))
 }
 
 /// Reads the next item; moves to `Ended` at the end, on error or on close.
