@@ -14,8 +14,8 @@ const VECTORS: &str = concat!(
 );
 
 fn cases() -> Vec<Value> {
-    let text = std::fs::read_to_string(VECTORS)
-        .unwrap_or_else(|e| panic!("cannot read {VECTORS}: {e}"));
+    let text =
+        std::fs::read_to_string(VECTORS).unwrap_or_else(|e| panic!("cannot read {VECTORS}: {e}"));
     let doc: Value = serde_json::from_str(&text).expect("ensure.json is JSON");
     assert_eq!(doc["version"], 1, "unknown vector format version");
     doc["cases"].as_array().expect("cases").clone()
