@@ -7,10 +7,19 @@ pub type ik_status = i32;
 
 pub const IK_OK: ik_status = 0;
 pub const IK_ERR_INVALID_ARG: ik_status = 1000;
+/// A required pointer argument was NULL (code `null_argument`).
 pub const IK_ERR_NULL_ARG: ik_status = 1001;
 pub const IK_ERR_INVALID_UTF8: ik_status = 1002;
 pub const IK_ERR_INVALID_JSON: ik_status = 1003;
 pub const IK_ERR_INVALID_STATE: ik_status = 1004;
+/// A non-NULL handle argument is not a live handle of the expected kind: it was freed, is a
+/// handle of another kind, or was not made by this library (code `invalid_handle`; the
+/// message names the expected type and which of these it is). Handles are opaque
+/// identifiers that are never reused, so a freed handle stays refused even when its memory
+/// has been reused. A binding bug, like `IK_ERR_NULL_ARG`. Functions without a status
+/// (`_free`, `ik_cancel_cancel`, `ik_stream_close`, the `ik_error_*` accessors, …) ignore
+/// such a handle (accessors return their documented default).
+pub const IK_ERR_INVALID_HANDLE: ik_status = 1005;
 pub const IK_ERR_CONFIG: ik_status = 1100;
 pub const IK_ERR_AUTH: ik_status = 1200;
 pub const IK_ERR_PERMISSION: ik_status = 1300;
