@@ -8,6 +8,13 @@
  * from the byte after the NUL; the reported length (`*out_len`, `json_len`) then covers the
  * JSON, the NUL and the parts. Only ik_endpoint_generate_text and ik_endpoint_embed (and
  * their _async twins) return parts. Free a buffer with ik_string_free.
+ *
+ * Handles. The ik_management_client, ik_data_client, ik_endpoint, ik_stream, ik_cancel,
+ * ik_error and ik_dev_server pointers are opaque identifiers, not addresses: never
+ * dereference them. An identifier is never reused within a process, so a freed handle (or a
+ * handle of another kind, or a pointer the library did not make) passed to a function that
+ * returns a status gives IK_ERR_INVALID_HANDLE (code "invalid_handle"), even after its memory
+ * was reused; NULL gives IK_ERR_NULL_ARG. _free functions ignore all of these.
  */
 
 #ifndef INFERENCEKEY_H
@@ -63,7 +70,7 @@ typedef void (*ik_log_callback)(void *user_data, int32_t level, const char *json
 // A caller argument fails a local check.
 #define IK_ERR_INVALID_ARG 1000
 
-// A required pointer is NULL, or a handle is not a live handle of its kind (a binding bug).
+// A required pointer argument was NULL (code `null_argument`; a binding bug).
 #define IK_ERR_NULL_ARG 1001
 
 // A string argument is not valid UTF-8 (a binding bug).
@@ -74,6 +81,15 @@ typedef void (*ik_log_callback)(void *user_data, int32_t level, const char *json
 
 // The object cannot do this now: made before fork(), wrong thread, busy stream, out of order.
 #define IK_ERR_INVALID_STATE 1004
+
+// A non-NULL handle argument is not a live handle of the expected kind: it was freed, is a
+// handle of another kind, or was not made by this library (code `invalid_handle`; the
+// message names the expected type and which of these it is). Handles are opaque
+// identifiers that are never reused, so a freed handle stays refused even when its memory
+// has been reused. A binding bug, like `IK_ERR_NULL_ARG`. Functions without a status
+// (`_free`, `ik_cancel_cancel`, `ik_stream_close`, the `ik_error_*` accessors, …) ignore
+// such a handle (accessors return their documented default).
+#define IK_ERR_INVALID_HANDLE 1005
 
 // A local setup problem: missing token, project or key, a bad option, a secret in a spec.
 #define IK_ERR_CONFIG 1100
@@ -130,7 +146,11 @@ typedef void (*ik_log_callback)(void *user_data, int32_t level, const char *json
 extern "C" {
 #endif // __cplusplus
 
-// Frees a result buffer (`char **out`) returned by the library; NULL is a no-op.
+// Frees a result buffer (`char **out`) returned by the library; NULL is a no-op, and so is
+// a pointer that is not a live result buffer (a second free included). Buffers, unlike
+// handles, are real addresses: if the library has meanwhile handed out a new buffer at the
+// same address, a second free of the old pointer frees the new buffer (as libc `free`
+// would). Free each buffer exactly once.
 void ik_string_free(char *s);
 
 // A new, uncancelled token. Free it with `ik_cancel_free`; calls using it keep their own

@@ -11,6 +11,8 @@ IK_ERR_NULL_ARG: Final = 1001
 IK_ERR_INVALID_UTF8: Final = 1002
 IK_ERR_INVALID_JSON: Final = 1003
 IK_ERR_INVALID_STATE: Final = 1004
+#: A freed, foreign or other-kind handle (c-abi rule 9a); a binding bug.
+IK_ERR_INVALID_HANDLE: Final = 1005
 IK_ERR_CONFIG: Final = 1100
 IK_ERR_AUTH: Final = 1200
 IK_ERR_PERMISSION: Final = 1300

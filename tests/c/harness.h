@@ -82,6 +82,7 @@ H_UNUSED static const char *status_name(ik_status s) {
     case IK_ERR_INVALID_UTF8: return "IK_ERR_INVALID_UTF8";
     case IK_ERR_INVALID_JSON: return "IK_ERR_INVALID_JSON";
     case IK_ERR_INVALID_STATE: return "IK_ERR_INVALID_STATE";
+    case IK_ERR_INVALID_HANDLE: return "IK_ERR_INVALID_HANDLE";
     case IK_ERR_CONFIG: return "IK_ERR_CONFIG";
     case IK_ERR_AUTH: return "IK_ERR_AUTH";
     case IK_ERR_PERMISSION: return "IK_ERR_PERMISSION";

@@ -172,18 +172,277 @@ static void test_double_free_and_foreign_pointers_are_ignored(void) {
     /* Handles freed twice; calls on a freed handle are rejected, not dereferenced. */
     ik_endpoint_free(e);
     ik_endpoint_free(e);
-    CHECK_ERR(ik_endpoint_describe(e, &s, &len, &err), &err, IK_ERR_NULL_ARG, "null_argument");
+    CHECK_ERR(ik_endpoint_describe(e, &s, &len, &err), &err, IK_ERR_INVALID_HANDLE,
+              "invalid_handle");
     ik_data_client_free(d);
     ik_data_client_free(d);
-    CHECK_ERR(ik_data_client_describe(d, &s, &len, &err), &err, IK_ERR_NULL_ARG, "null_argument");
+    CHECK_ERR(ik_data_client_describe(d, &s, &len, &err), &err, IK_ERR_INVALID_HANDLE,
+              "invalid_handle");
     ik_management_client_free(m);
     ik_management_client_free(m);
-    CHECK_ERR(ik_management_client_describe(m, &s, &len, &err), &err, IK_ERR_NULL_ARG,
-              "null_argument");
+    CHECK_ERR(ik_management_client_describe(m, &s, &len, &err), &err, IK_ERR_INVALID_HANDLE,
+              "invalid_handle");
     ik_cancel_free(c);
     ik_cancel_free(c);
     CHECK_EQ_INT(ik_cancel_is_cancelled(c), 0);
     ik_cancel_cancel(c);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Handle liveness (c-abi rule 9a): IK_ERR_INVALID_HANDLE, immune to address reuse           */
+
+/* Checks an `invalid_handle` error whose message names `type` and contains `why`. */
+static void h_check_invalid_handle(const char *file, int line, const char *what, ik_status got,
+                                   ik_error **errp, const char *type, const char *why) {
+    if (*errp != NULL) {
+        const char *m = ik_error_message(*errp);
+        if (strstr(m, type) == NULL || strstr(m, why) == NULL)
+            h_fail(file, line, "%s: message \"%s\" should name %s and say \"%s\"", what, m, type,
+                   why);
+    }
+    h_check_err(file, line, what, got, errp, IK_ERR_INVALID_HANDLE, "invalid_handle");
+}
+#define CHECK_INVALID_HANDLE(expr, errp, type, why)                                            \
+    h_check_invalid_handle(__FILE__, __LINE__, #expr, (expr), (errp), (type), (why))
+
+/* (a) A freed handle of every kind that a status-returning export takes. */
+static void test_a_freed_handle_is_an_invalid_handle(void) {
+    ik_management_client *m = new_mgmt(g_mcfg);
+    ik_data_client *d = new_data(g_dcfg);
+    ik_endpoint *e = d ? new_endpoint(d, "bot") : NULL, *e2 = NULL;
+    ik_cancel *c = ik_cancel_new();
+    ik_stream *s = NULL;
+    ik_error *err = NULL;
+    char *out = SENTINEL_STR;
+    size_t len = SENTINEL_LEN;
+    waiter *w = waiter_new();
+    REQUIRE(m && d && e && c);
+    CHECK_OK(ik_management_readiness_events_async(
+                 m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":1}"), NULL, &s, waiter_cb, w, &err),
+             &err);
+    REQUIRE(s != NULL);
+    CHECK_ASYNC(w, 20, IK_ERR_READINESS_TIMEOUT, NULL);
+    waiter_reset(w);
+
+    /* A freed cancel token, passed to live handles. */
+    ik_cancel_free(c);
+    CHECK_INVALID_HANDLE(ik_endpoint_embed(e, LIT("{\"input\":[\"a\"]}"), c, &out, &len, &err),
+                         &err, "ik_cancel", "freed");
+    CHECK_INVALID_HANDLE(ik_management_list_async(m, LIT("{}"), c, waiter_cb, w, &err), &err,
+                         "ik_cancel", "freed");
+
+    ik_management_client_free(m);
+    ik_endpoint_free(e);
+    ik_stream_free(s);
+    CHECK_INVALID_HANDLE(ik_management_client_describe(m, &out, &len, &err), &err,
+                         "ik_management_client", "freed");
+    CHECK_INVALID_HANDLE(ik_management_list(m, LIT("{}"), NULL, &out, &len, &err), &err,
+                         "ik_management_client", "freed");
+    CHECK_INVALID_HANDLE(ik_management_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), &err,
+                         "ik_management_client", "freed");
+    CHECK_INVALID_HANDLE(ik_endpoint_describe(e, &out, &len, &err), &err, "ik_endpoint", "freed");
+    CHECK_INVALID_HANDLE(ik_endpoint_embed(e, LIT("{\"input\":[\"a\"]}"), NULL, &out, &len, &err),
+                         &err, "ik_endpoint", "freed");
+    CHECK_INVALID_HANDLE(ik_stream_next(s, &out, &len, &err), &err, "ik_stream", "freed");
+    CHECK_INVALID_HANDLE(ik_stream_next_async(s, NULL, waiter_cb, w, &err), &err, "ik_stream",
+                         "freed");
+    CHECK_INVALID_HANDLE(ik_stream_metadata(s, &out, &len, &err), &err, "ik_stream", "freed");
+    ik_data_client_free(d);
+    CHECK_INVALID_HANDLE(ik_data_client_describe(d, &out, &len, &err), &err, "ik_data_client",
+                         "freed");
+    CHECK_INVALID_HANDLE(ik_endpoint_new(d, LIT("{\"workload_slug\":\"bot\"}"), &e2, &err), &err,
+                         "ik_data_client", "freed");
+    /* The status comes without `err` too. */
+    CHECK_STATUS(ik_endpoint_describe(e, &out, &len, NULL), IK_ERR_INVALID_HANDLE);
+    CHECK_UNTOUCHED("calls on freed handles", out, len);
+    CHECK(e2 == NULL);
+    /* Functions without a status ignore freed handles. */
+    ik_cancel_cancel(c);
+    CHECK_EQ_INT(ik_cancel_is_cancelled(c), 0);
+    ik_stream_close(s);
+    /* Accessors of a freed error return their defaults. */
+    CHECK_STATUS(ik_endpoint_describe(e, &out, &len, &err), IK_ERR_INVALID_HANDLE);
+    REQUIRE(err != NULL);
+    ik_error_free(err);
+    CHECK_EQ_INT(ik_error_status(err), IK_ERR_UNKNOWN);
+    CHECK(ik_error_message(err)[0] == '\0');
+    err = NULL;
+    sleep_ms(50);
+    CHECK_EQ_INT(waiter_calls(w), 0);
+    waiter_free(w);
+}
+
+#define REUSE_ROUNDS 1000
+
+/* (b) A freed handle stays refused while 1000 new handles of its kind come and go (the
+ * allocator may reuse the freed objects' memory at once; the handle values never repeat). */
+static void test_a_freed_handle_stays_refused_when_new_handles_are_made(void) {
+    ik_management_client *old_m = new_mgmt(g_mcfg);
+    ik_data_client *d = new_data(g_dcfg), *old_d = new_data(g_dcfg);
+    ik_endpoint *old_e = d ? new_endpoint(d, "bot") : NULL;
+    ik_cancel *old_c = ik_cancel_new();
+    ik_error *err = NULL, *old_err = NULL;
+    char *out = NULL;
+    int i, repeats = 0;
+    REQUIRE(old_m && d && old_d && old_e && old_c);
+    CHECK_STATUS(ik_management_client_describe(NULL, &out, NULL, &old_err), IK_ERR_NULL_ARG);
+    REQUIRE(old_err != NULL);
+    ik_management_client_free(old_m);
+    ik_data_client_free(old_d);
+    ik_endpoint_free(old_e);
+    ik_cancel_free(old_c);
+    ik_error_free(old_err);
+    for (i = 0; i < REUSE_ROUNDS; i++) {
+        ik_management_client *m = new_mgmt(g_mcfg);
+        ik_data_client *d2 = new_data(g_dcfg);
+        ik_endpoint *e = new_endpoint(d, "bot");
+        ik_cancel *c = ik_cancel_new();
+        ik_error *e_new = NULL;
+        REQUIRE(m && d2 && e && c);
+        CHECK_STATUS(ik_management_client_describe(NULL, &out, NULL, &e_new), IK_ERR_NULL_ARG);
+        repeats += (m == old_m) + (d2 == old_d) + (e == old_e) + (c == old_c) + (e_new == old_err);
+        /* The old handles are refused; the new ones work. */
+        CHECK_INVALID_HANDLE(ik_management_client_describe(old_m, &out, NULL, &err), &err,
+                             "ik_management_client", "freed");
+        CHECK_INVALID_HANDLE(ik_data_client_describe(old_d, &out, NULL, &err), &err,
+                             "ik_data_client", "freed");
+        CHECK_INVALID_HANDLE(ik_endpoint_describe(old_e, &out, NULL, &err), &err, "ik_endpoint",
+                             "freed");
+        CHECK_INVALID_HANDLE(ik_management_list(m, LIT("{}"), old_c, &out, NULL, &err), &err,
+                             "ik_cancel", "freed");
+        CHECK_EQ_INT(ik_error_status(old_err), IK_ERR_UNKNOWN);
+        CHECK_EQ_INT(ik_error_status(e_new), IK_ERR_NULL_ARG);
+        ik_cancel_cancel(old_c); /* ignored: must not cancel the new token */
+        CHECK_EQ_INT(ik_cancel_is_cancelled(c), 0);
+        if (CHECK_OK(ik_management_client_describe(m, &out, NULL, &err), &err)) ik_string_free(out);
+        out = NULL;
+        /* A second free of an old handle must not free a new one. */
+        ik_management_client_free(old_m);
+        ik_endpoint_free(old_e);
+        ik_cancel_free(old_c);
+        ik_error_free(old_err);
+        ik_data_client_free(old_d);
+        if (CHECK_OK(ik_endpoint_describe(e, &out, NULL, &err), &err)) ik_string_free(out);
+        out = NULL;
+        if (CHECK_OK(ik_data_client_describe(d2, &out, NULL, &err), &err)) ik_string_free(out);
+        out = NULL;
+        CHECK_EQ_INT(ik_error_status(e_new), IK_ERR_NULL_ARG);
+        ik_error_free(e_new);
+        ik_cancel_free(c);
+        ik_endpoint_free(e);
+        ik_data_client_free(d2);
+        ik_management_client_free(m);
+        if (h_current_failed) break;
+    }
+    CHECKF(repeats == 0, "%d new handles were equal to a freed one", repeats);
+    h_log("%d rounds, %d repeated handle values", i, repeats);
+    ik_data_client_free(d);
+}
+
+/* (c) A live or freed handle of another kind, and pointers the library never made. */
+static void test_another_kind_or_a_foreign_pointer_is_an_invalid_handle(void) {
+    ik_management_client *m = new_mgmt(g_mcfg);
+    ik_data_client *d = new_data(g_dcfg);
+    ik_endpoint *e = d ? new_endpoint(d, "bot") : NULL;
+    ik_cancel *c = ik_cancel_new(), *freed_c = ik_cancel_new();
+    ik_error *err = NULL;
+    char *out = SENTINEL_STR, *str = NULL;
+    size_t len = SENTINEL_LEN;
+    int local = 0;
+    REQUIRE(m && d && e && c && freed_c);
+    ik_cancel_free(freed_c);
+    CHECK_INVALID_HANDLE(ik_management_client_describe((ik_management_client *)d, &out, &len, &err),
+                         &err, "ik_management_client", "ik_data_client (a handle of another kind)");
+    CHECK_INVALID_HANDLE(ik_data_client_describe((ik_data_client *)e, &out, &len, &err), &err,
+                         "ik_data_client", "ik_endpoint (a handle of another kind)");
+    CHECK_INVALID_HANDLE(ik_endpoint_describe((ik_endpoint *)c, &out, &len, &err), &err,
+                         "ik_endpoint", "ik_cancel (a handle of another kind)");
+    CHECK_INVALID_HANDLE(ik_endpoint_describe((ik_endpoint *)freed_c, &out, &len, &err), &err,
+                         "ik_endpoint", "ik_cancel that was freed");
+    CHECK_INVALID_HANDLE(ik_stream_next((ik_stream *)m, &out, &len, &err), &err, "ik_stream",
+                         "another kind");
+    CHECK_INVALID_HANDLE(ik_management_list(m, LIT("{}"), (ik_cancel *)e, &out, &len, &err), &err,
+                         "ik_cancel", "ik_endpoint (a handle of another kind)");
+    /* A live error passed as a handle of another kind. */
+    CHECK_STATUS(ik_endpoint_describe(NULL, &out, &len, &err), IK_ERR_NULL_ARG);
+    REQUIRE(err != NULL);
+    {
+        ik_error *err2 = NULL;
+        CHECK_INVALID_HANDLE(ik_endpoint_describe((ik_endpoint *)err, &out, &len, &err2), &err2,
+                             "ik_endpoint", "ik_error (a handle of another kind)");
+    }
+    CHECK_EQ_INT(ik_error_status(err), IK_ERR_NULL_ARG); /* still live */
+    ik_error_free(err);
+    err = NULL;
+    /* Pointers the library never made as handles: stack, a result buffer. */
+    CHECK_INVALID_HANDLE(ik_endpoint_describe((ik_endpoint *)&local, &out, &len, &err), &err,
+                         "ik_endpoint", "not made by this library");
+    REQUIRE(CHECK_OK(ik_endpoint_describe(e, &str, NULL, &err), &err));
+    CHECK_INVALID_HANDLE(ik_endpoint_describe((ik_endpoint *)str, &out, &len, &err), &err,
+                         "ik_endpoint", "not made by this library");
+    /* ... and a handle is not a result buffer: freeing one as a string does nothing. */
+    ik_string_free((char *)e);
+    ik_string_free(str);
+    CHECK_UNTOUCHED("calls with handles of another kind", out, len);
+    if (CHECK_OK(ik_endpoint_describe(e, &str, NULL, &err), &err)) ik_string_free(str);
+    ik_cancel_free(c);
+    ik_endpoint_free(e);
+    ik_data_client_free(d);
+    ik_management_client_free(m);
+}
+
+/* (d) Every `_free` returns void: a double free is ignored and leaves other handles alone,
+ * including one made in between (which may sit at the freed object's address). */
+static void test_a_double_free_is_harmless(void) {
+    ik_management_client *m1 = new_mgmt(g_mcfg), *m2 = NULL;
+    ik_data_client *d1 = new_data(g_dcfg), *d2 = NULL;
+    ik_endpoint *e1 = d1 ? new_endpoint(d1, "bot") : NULL, *e2 = NULL;
+    ik_cancel *c1 = ik_cancel_new(), *c2 = NULL;
+    ik_error *err = NULL, *x1 = NULL, *x2 = NULL;
+    char *out = NULL;
+    REQUIRE(m1 && d1 && e1 && c1);
+    CHECK_STATUS(ik_endpoint_describe(NULL, &out, NULL, &x1), IK_ERR_NULL_ARG);
+    ik_management_client_free(m1);
+    ik_endpoint_free(e1);
+    ik_cancel_free(c1);
+    ik_error_free(x1);
+    m2 = new_mgmt(g_mcfg);
+    e2 = new_endpoint(d1, "bot");
+    c2 = ik_cancel_new();
+    CHECK_STATUS(ik_endpoint_describe(NULL, &out, NULL, &x2), IK_ERR_NULL_ARG);
+    REQUIRE(m2 && e2 && c2 && x2);
+    ik_management_client_free(m1);
+    ik_endpoint_free(e1);
+    ik_cancel_free(c1);
+    ik_error_free(x1);
+    ik_data_client_free(d1);
+    ik_data_client_free(d1);
+    d2 = new_data(g_dcfg);
+    REQUIRE(d2);
+    ik_data_client_free(d1);
+    /* The handles made after the first free are intact. */
+    if (CHECK_OK(ik_management_client_describe(m2, &out, NULL, &err), &err)) ik_string_free(out);
+    out = NULL;
+    if (CHECK_OK(ik_endpoint_describe(e2, &out, NULL, &err), &err)) ik_string_free(out);
+    out = NULL;
+    if (CHECK_OK(ik_data_client_describe(d2, &out, NULL, &err), &err)) ik_string_free(out);
+    out = NULL;
+    CHECK_EQ_INT(ik_cancel_is_cancelled(c2), 0);
+    CHECK_EQ_INT(ik_error_status(x2), IK_ERR_NULL_ARG);
+    CHECK(ik_error_code(x2)[0] != '\0');
+    /* Freeing a result buffer twice, with no buffer made in between: ignored. */
+    REQUIRE(CHECK_OK(ik_endpoint_describe(e2, &out, NULL, &err), &err));
+    ik_string_free(out);
+    ik_string_free(out);
+    ik_error_free(x2);
+    ik_error_free(x2);
+    ik_cancel_free(c2);
+    ik_cancel_free(c2);
+    ik_endpoint_free(e2);
+    ik_endpoint_free(e2);
+    ik_data_client_free(d2);
+    ik_management_client_free(m2);
+    ik_management_client_free(m2);
 }
 
 /* c-abi rules 6 and 8: `*err` is written only on failure; a successful call leaves it as it
@@ -658,7 +917,7 @@ static void test_management_client_describe_and_with_options(void) {
     CHECK_ERR(ik_management_client_describe(NULL, &out, &len, &err), &err, IK_ERR_NULL_ARG,
               "null_argument");
     CHECK_ERR(ik_management_client_describe((ik_management_client *)d, &out, &len, &err), &err,
-              IK_ERR_NULL_ARG, "null_argument");
+              IK_ERR_INVALID_HANDLE, "invalid_handle");
     CHECK(out == SENTINEL_STR);
 
     CHECK_ERR(ik_management_client_with_options(m, NULL, 2, &m2, &err), &err, IK_ERR_NULL_ARG,
@@ -708,7 +967,7 @@ static void test_data_client_describe_and_with_options(void) {
     CHECK_ERR(ik_data_client_describe(d, NULL, NULL, &err), &err, IK_ERR_NULL_ARG,
               "null_argument");
     CHECK_ERR(ik_data_client_describe((ik_data_client *)m, &out, &len, &err), &err,
-              IK_ERR_NULL_ARG, "null_argument");
+              IK_ERR_INVALID_HANDLE, "invalid_handle");
     CHECK_UNTOUCHED("ik_data_client_describe", out, len);
 
     CHECK_ERR(ik_data_client_with_options(NULL, LIT("{}"), &d2, &err), &err, IK_ERR_NULL_ARG,
@@ -747,7 +1006,7 @@ static void test_endpoint_new_and_describe(void) {
     CHECK_ERR(ik_endpoint_new(NULL, LIT("{\"workload_slug\":\"bot\"}"), &e, &err), &err,
               IK_ERR_NULL_ARG, "null_argument");
     CHECK_ERR(ik_endpoint_new((ik_data_client *)m, LIT("{\"workload_slug\":\"bot\"}"), &e, &err),
-              &err, IK_ERR_NULL_ARG, "null_argument");
+              &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
     CHECK_ERR(ik_endpoint_new(d, LIT("{\"workload_slug\":\"bot\"}"), NULL, &err), &err,
               IK_ERR_NULL_ARG, "null_argument");
     CHECK_ERR(ik_endpoint_new(d, NULL, 24, &e, &err), &err, IK_ERR_NULL_ARG, "null_argument");
@@ -779,8 +1038,8 @@ static void test_endpoint_new_and_describe(void) {
     CHECK_ERR(ik_endpoint_describe(e, NULL, &len, &err), &err, IK_ERR_NULL_ARG, "null_argument");
     CHECK_ERR(ik_endpoint_describe(NULL, &out, &len, &err), &err, IK_ERR_NULL_ARG,
               "null_argument");
-    CHECK_ERR(ik_endpoint_describe((ik_endpoint *)d, &out, &len, &err), &err, IK_ERR_NULL_ARG,
-              "null_argument");
+    CHECK_ERR(ik_endpoint_describe((ik_endpoint *)d, &out, &len, &err), &err, IK_ERR_INVALID_HANDLE,
+              "invalid_handle");
     CHECK(out == SENTINEL_STR);
     /* The endpoint outlives its client (it keeps its own reference). */
     ik_data_client_free(nokey);
@@ -909,7 +1168,8 @@ static void blocking_argument_matrix(const char *name, blocking_call call, const
     for (i = 0; i < 4; i++) {
         snprintf(what, sizeof what, "%s(%s)", name, bad_handle_names[i]);
         CHECK_ERR_W(what, call(op, bad_handles[i], good_req, glen, NULL, &out, &len, &err), &err,
-                    IK_ERR_NULL_ARG, "null_argument");
+                    i == 0 ? IK_ERR_NULL_ARG : IK_ERR_INVALID_HANDLE,
+                    i == 0 ? "null_argument" : "invalid_handle");
         CHECK_UNTOUCHED(what, out, len);
     }
     for (i = 0; i < N_BAD_REQS; i++) {
@@ -927,11 +1187,11 @@ static void blocking_argument_matrix(const char *name, blocking_call call, const
     snprintf(what, sizeof what, "%s(foreign cancel)", name);
     CHECK_ERR_W(what,
                 call(op, handle, good_req, glen, (const ik_cancel *)&local, &out, &len, &err),
-                &err, IK_ERR_NULL_ARG, "null_argument");
+                &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
     snprintf(what, sizeof what, "%s(handle as cancel)", name);
     CHECK_ERR_W(what,
                 call(op, handle, good_req, glen, (const ik_cancel *)handle, &out, &len, &err),
-                &err, IK_ERR_NULL_ARG, "null_argument");
+                &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
     CHECK_UNTOUCHED(what, out, len);
 }
 
@@ -961,17 +1221,17 @@ static void async_argument_matrix(const char *name, async_call call, const void 
                 IK_ERR_NULL_ARG, "null_argument");
     snprintf(what, sizeof what, "%s(wrong-family handle)", name);
     CHECK_ERR_W(what, call(op, wrong_kind, good_req, glen, NULL, waiter_cb, w, &err), &err,
-                IK_ERR_NULL_ARG, "null_argument");
+                IK_ERR_INVALID_HANDLE, "invalid_handle");
     snprintf(what, sizeof what, "%s(stack handle)", name);
     CHECK_ERR_W(what, call(op, &local, good_req, glen, NULL, waiter_cb, w, &err), &err,
-                IK_ERR_NULL_ARG, "null_argument");
+                IK_ERR_INVALID_HANDLE, "invalid_handle");
     snprintf(what, sizeof what, "%s(NULL cb)", name);
     CHECK_ERR_W(what, call(op, handle, good_req, glen, NULL, NULL, w, &err), &err,
                 IK_ERR_NULL_ARG, "null_argument");
     snprintf(what, sizeof what, "%s(foreign cancel)", name);
     CHECK_ERR_W(what,
                 call(op, handle, good_req, glen, (const ik_cancel *)&local, waiter_cb, w, &err),
-                &err, IK_ERR_NULL_ARG, "null_argument");
+                &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
     for (i = 0; i < N_BAD_REQS; i++) {
         const struct bad_req *b = &BAD_REQS[i];
         snprintf(what, sizeof what, "%s(%s)", name, b->label);
@@ -1057,11 +1317,11 @@ static void test_stream_open_operations_reject_bad_arguments(void) {
               IK_ERR_NULL_ARG, "null_argument");
     CHECK_ERR(ik_management_readiness_events((ik_management_client *)d, rreq, strlen(rreq), NULL,
                                              &s, &err),
-              &err, IK_ERR_NULL_ARG, "null_argument");
+              &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
     CHECK_ERR(ik_management_readiness_events(m, rreq, strlen(rreq), NULL, NULL, &err), &err,
               IK_ERR_NULL_ARG, "null_argument");
     CHECK_ERR(ik_management_readiness_events(m, rreq, strlen(rreq), (ik_cancel *)&local, &s, &err),
-              &err, IK_ERR_NULL_ARG, "null_argument");
+              &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
     CHECK_ERR(ik_management_readiness_events_async(m, rreq, strlen(rreq), NULL, NULL, waiter_cb, w,
                                                    &err),
               &err, IK_ERR_NULL_ARG, "null_argument");
@@ -1072,12 +1332,12 @@ static void test_stream_open_operations_reject_bad_arguments(void) {
               &err, IK_ERR_NULL_ARG, "null_argument");
     CHECK_ERR(ik_management_readiness_events_async(m, rreq, strlen(rreq), (ik_cancel *)&local, &s,
                                                    waiter_cb, w, &err),
-              &err, IK_ERR_NULL_ARG, "null_argument");
+              &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
     CHECK_ERR(ik_endpoint_generate_text_stream(NULL, greq, strlen(greq), NULL, &s, &err), &err,
               IK_ERR_NULL_ARG, "null_argument");
     CHECK_ERR(ik_endpoint_generate_text_stream((ik_endpoint *)m, greq, strlen(greq), NULL, &s,
                                                &err),
-              &err, IK_ERR_NULL_ARG, "null_argument");
+              &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
     CHECK_ERR(ik_endpoint_generate_text_stream(e, greq, strlen(greq), NULL, NULL, &err), &err,
               IK_ERR_NULL_ARG, "null_argument");
     CHECK_ERR(ik_endpoint_generate_text_stream_async(e, greq, strlen(greq), NULL, NULL, waiter_cb,
@@ -1131,13 +1391,13 @@ static void test_stream_functions_reject_invalid_streams(void) {
     bad[1] = (const ik_stream *)&local;
     bad[2] = (const ik_stream *)c;
     for (i = 0; i < 3; i++) {
-        CHECK_ERR(ik_stream_next((ik_stream *)bad[i], &out, &len, &err), &err, IK_ERR_NULL_ARG,
-                  "null_argument");
-        CHECK_ERR(ik_stream_next_async((ik_stream *)bad[i], NULL, waiter_cb, w, &err), &err,
-                  IK_ERR_NULL_ARG, "null_argument");
-        CHECK_ERR(ik_stream_metadata(bad[i], &out, &len, &err), &err, IK_ERR_NULL_ARG,
-                  "null_argument");
-        CHECK_STATUS(ik_stream_next((ik_stream *)bad[i], &out, &len, NULL), IK_ERR_NULL_ARG);
+        ik_status want = i == 0 ? IK_ERR_NULL_ARG : IK_ERR_INVALID_HANDLE;
+        const char *code = i == 0 ? "null_argument" : "invalid_handle";
+        CHECK_ERR(ik_stream_next((ik_stream *)bad[i], &out, &len, &err), &err, want, code);
+        CHECK_ERR(ik_stream_next_async((ik_stream *)bad[i], NULL, waiter_cb, w, &err), &err, want,
+                  code);
+        CHECK_ERR(ik_stream_metadata(bad[i], &out, &len, &err), &err, want, code);
+        CHECK_STATUS(ik_stream_next((ik_stream *)bad[i], &out, &len, NULL), want);
         ik_stream_close((ik_stream *)bad[i]);
         ik_stream_free((ik_stream *)bad[i]);
     }
@@ -1278,7 +1538,8 @@ static void test_async_stream_open_failure_then_stream_ends(void) {
         CHECK_OK(ik_stream_next(s[i], &out, &len, &err), &err);
         CHECK(out == NULL);
         ik_stream_free(s[i]);
-        CHECK_ERR(ik_stream_next(s[i], &out, &len, &err), &err, IK_ERR_NULL_ARG, "null_argument");
+        CHECK_ERR(ik_stream_next(s[i], &out, &len, &err), &err, IK_ERR_INVALID_HANDLE,
+                  "invalid_handle");
         ik_stream_free(s[i]); /* double free: ignored */
     }
     waiter_free(w[0]);
@@ -1657,14 +1918,14 @@ static void test_dev_server_argument_errors(void) {
               &err, IK_ERR_NULL_ARG, "null_argument");
     CHECK_ERR(ik_dev_server_create_project((ik_dev_server *)&local, LIT("{\"slug\":\"acme\"}"),
                                            &out, &len, &err),
-              &err, IK_ERR_NULL_ARG, "null_argument");
+              &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
     CHECK_ERR(ik_dev_server_mint_token(NULL, LIT("{\"project\":\"acme\",\"kind\":\"live\"}"), &out,
                                        &len, &err),
               &err, IK_ERR_NULL_ARG, "null_argument");
     CHECK_ERR(ik_dev_server_mint_token((ik_dev_server *)&local,
                                        LIT("{\"project\":\"acme\",\"kind\":\"live\"}"), &out, &len,
                                        &err),
-              &err, IK_ERR_NULL_ARG, "null_argument");
+              &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
     CHECK_UNTOUCHED("ik_dev_server_*", out, len);
     ik_dev_server_stop((ik_dev_server *)&local);
     ik_dev_server_free((ik_dev_server *)&local);
@@ -1689,6 +1950,10 @@ int main(void) {
     RUN(test_free_null_is_noop, 10);
     RUN(test_err_is_untouched_on_success, 30);
     RUN(test_double_free_and_foreign_pointers_are_ignored, 20);
+    RUN(test_a_freed_handle_is_an_invalid_handle, 30);
+    RUN(test_a_freed_handle_stays_refused_when_new_handles_are_made, 120);
+    RUN(test_another_kind_or_a_foreign_pointer_is_an_invalid_handle, 20);
+    RUN(test_a_double_free_is_harmless, 20);
     RUN(test_error_accessors_reject_invalid_pointers, 10);
     RUN(test_error_accessors_on_a_boundary_error, 10);
     RUN(test_error_details_json_of_a_validation_error, 20);

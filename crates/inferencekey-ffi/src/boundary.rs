@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::codes::{self, AbiCode};
 use crate::error::{ik_error, report};
+use crate::handles::{self, Handle, Refusal};
 use crate::payload::{self, Payload};
 use crate::status::*;
 
@@ -53,6 +54,43 @@ pub(crate) fn coded_error(status: ik_status, code: &str, message: &str) -> ik_er
 
 pub(crate) fn null_arg(name: &str) -> ik_error {
     ffi_error(codes::NULL_ARGUMENT, &format!("{name} must not be NULL"))
+}
+
+/// A live handle argument (c-abi rules 9 and 9a): NULL is `IK_ERR_NULL_ARG`; a freed,
+/// foreign or other-kind pointer is `IK_ERR_INVALID_HANDLE` (code `invalid_handle`).
+pub(crate) fn arg_handle<'a, T: Handle>(ptr: *const T, name: &str) -> FfiResult<&'a T> {
+    if ptr.is_null() {
+        return Err(null_arg(name));
+    }
+    // SAFETY: a live handle of `T`; rule 15 keeps it alive for the call.
+    match unsafe { handles::borrow(ptr) } {
+        Some(handle) => Ok(handle),
+        None => Err(invalid_handle(
+            name,
+            T::KIND,
+            handles::diagnose(ptr, T::KIND),
+        )),
+    }
+}
+
+#[cold]
+fn invalid_handle(name: &str, expected: handles::Kind, why: Refusal) -> ik_error {
+    let expected = expected.type_name();
+    let why = match why {
+        Refusal::Freed => format!("it is an {expected} that was freed"),
+        Refusal::OtherKind { kind, live: true } => {
+            format!("it is an {} (a handle of another kind)", kind.type_name())
+        }
+        Refusal::OtherKind { kind, live: false } => format!(
+            "it is an {} that was freed (a handle of another kind)",
+            kind.type_name()
+        ),
+        Refusal::Foreign => "it was not made by this library (a foreign pointer)".to_string(),
+    };
+    ffi_error(
+        codes::INVALID_HANDLE,
+        &format!("{name} is not a live {expected}: {why}"),
+    )
 }
 
 pub(crate) fn core_error(err: Error) -> ik_error {
@@ -122,7 +160,11 @@ pub(crate) fn write_json<T: Serialize + ?Sized>(
     Ok(())
 }
 
-/// Frees a result buffer (`char **out`) returned by the library; NULL is a no-op.
+/// Frees a result buffer (`char **out`) returned by the library; NULL is a no-op, and so is
+/// a pointer that is not a live result buffer (a second free included). Buffers, unlike
+/// handles, are real addresses: if the library has meanwhile handed out a new buffer at the
+/// same address, a second free of the old pointer frees the new buffer (as libc `free`
+/// would). Free each buffer exactly once.
 #[no_mangle]
 pub extern "C" fn ik_string_free(s: *mut c_char) {
     guard_or((), || {

@@ -2,12 +2,16 @@
 
 use tokio_util::sync::CancellationToken;
 
-use crate::boundary::{guard_or, null_arg, FfiResult};
-use crate::handles::{self, Kind};
+use crate::boundary::{arg_handle, guard_or, FfiResult};
+use crate::handles::{self, Handle, Kind};
 
 /// Opaque cancellation token; thread-safe, idempotent.
 pub struct ik_cancel {
     token: CancellationToken,
+}
+
+impl Handle for ik_cancel {
+    const KIND: Kind = Kind::Cancel;
 }
 
 /// A new, uncancelled token. Free it with `ik_cancel_free`; calls using it keep their own
@@ -15,12 +19,9 @@ pub struct ik_cancel {
 #[no_mangle]
 pub extern "C" fn ik_cancel_new() -> *mut ik_cancel {
     guard_or(std::ptr::null_mut(), || {
-        handles::register(
-            Box::new(ik_cancel {
-                token: CancellationToken::new(),
-            }),
-            Kind::Cancel,
-        )
+        handles::register(Box::new(ik_cancel {
+            token: CancellationToken::new(),
+        }))
     })
 }
 
@@ -29,7 +30,7 @@ pub extern "C" fn ik_cancel_new() -> *mut ik_cancel {
 #[no_mangle]
 pub extern "C" fn ik_cancel_cancel(c: *const ik_cancel) {
     guard_or((), || {
-        if let Some(c) = unsafe { handles::borrow(c, Kind::Cancel) } {
+        if let Some(c) = unsafe { handles::borrow(c) } {
             c.token.cancel();
         }
     });
@@ -39,14 +40,14 @@ pub extern "C" fn ik_cancel_cancel(c: *const ik_cancel) {
 #[no_mangle]
 pub extern "C" fn ik_cancel_is_cancelled(c: *const ik_cancel) -> i32 {
     guard_or(0, || {
-        unsafe { handles::borrow(c, Kind::Cancel) }.is_some_and(|c| c.token.is_cancelled()) as i32
+        unsafe { handles::borrow(c) }.is_some_and(|c| c.token.is_cancelled()) as i32
     })
 }
 
 /// Frees a token; NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ik_cancel_free(c: *mut ik_cancel) {
-    guard_or((), || unsafe { handles::release(c, Kind::Cancel) });
+    guard_or((), || unsafe { handles::release(c) });
 }
 
 /// The library's own reference to an optional token argument.
@@ -54,8 +55,5 @@ pub(crate) fn token_of(c: *const ik_cancel) -> FfiResult<Option<CancellationToke
     if c.is_null() {
         return Ok(None);
     }
-    match unsafe { handles::borrow(c, Kind::Cancel) } {
-        Some(c) => Ok(Some(c.token.clone())),
-        None => Err(null_arg("cancel (not a live ik_cancel)")),
-    }
+    Ok(Some(arg_handle(c, "cancel")?.token.clone()))
 }

@@ -40,7 +40,9 @@ abi_codes! {
     INVALID_LEVEL = "invalid_level" IK_ERR_INVALID_ARG
         "A log level is not 0 to 4.";
     NULL_ARGUMENT = "null_argument" IK_ERR_NULL_ARG
-        "A required pointer is NULL, or a handle is not a live handle of its kind (a binding bug).";
+        "A required pointer is NULL (a binding bug).";
+    INVALID_HANDLE = "invalid_handle" IK_ERR_INVALID_HANDLE
+        "A handle was freed, is of another kind, or was not made by this library (a binding bug).";
     INVALID_UTF8 = "invalid_utf8" IK_ERR_INVALID_UTF8
         "A string argument is not valid UTF-8 (a binding bug).";
     RUNTIME = "runtime" IK_ERR_INVALID_STATE

@@ -9,15 +9,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::boundary::{
-    arg_json, coded_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
+    arg_handle, arg_json, coded_error, guard, guard_or, out_ptr, write_json, FfiResult,
 };
 use crate::error::ik_error;
-use crate::handles::{self, Kind};
+use crate::handles::{self, Handle, Kind};
 use crate::status::{ik_status, IK_ERR_CONFIG, IK_ERR_INVALID_ARG, IK_ERR_NOT_FOUND};
 
 /// Opaque running local platform.
 pub struct ik_dev_server {
     inner: DevServer,
+}
+
+impl Handle for ik_dev_server {
+    const KIND: Kind = Kind::DevServer;
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -50,9 +54,7 @@ pub(crate) struct MintedToken {
 }
 
 fn server<'a>(s: *const ik_dev_server) -> FfiResult<&'a DevServer> {
-    unsafe { handles::borrow(s, Kind::DevServer) }
-        .map(|s| &s.inner)
-        .ok_or_else(|| null_arg("server (not a live ik_dev_server)"))
+    arg_handle(s, "server").map(|s| &s.inner)
 }
 
 // Read by the schema (a test-only module).
@@ -121,7 +123,7 @@ pub extern "C" fn ik_dev_server_start(
         let config: DevConfig = arg_json(cfg, cfg_len, "cfg")?;
         let inner = DevServer::start(config).map_err(dev_error)?;
         write_json(info, info_len, inner.info())?;
-        unsafe { *out = handles::register(Box::new(ik_dev_server { inner }), Kind::DevServer) };
+        unsafe { *out = handles::register(Box::new(ik_dev_server { inner })) };
         Ok(())
     })
 }
@@ -188,7 +190,7 @@ pub extern "C" fn ik_dev_server_stop(s: *const ik_dev_server) {
 /// Stops (if needed) and frees; NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ik_dev_server_free(s: *mut ik_dev_server) {
-    guard_or((), || unsafe { handles::release(s, Kind::DevServer) });
+    guard_or((), || unsafe { handles::release(s) });
 }
 
 #[cfg(test)]

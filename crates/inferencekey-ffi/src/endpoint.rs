@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::boundary::{
-    arg_json, core_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
+    arg_handle, arg_json, core_error, guard, guard_or, out_ptr, write_json, FfiResult,
 };
 use crate::cancel::ik_cancel;
 use crate::error::ik_error;
-use crate::handles::{self, Kind};
+use crate::handles::{self, Handle, Kind};
 use crate::ops::{export_async, export_blocking, ik_callback, to_json, OpFuture};
 use crate::payload::{PartRef, Payload};
 use crate::status::ik_status;
@@ -34,6 +34,14 @@ pub struct ik_endpoint {
     inner: Endpoint,
 }
 
+impl Handle for ik_data_client {
+    const KIND: Kind = Kind::DataClient;
+}
+
+impl Handle for ik_endpoint {
+    const KIND: Kind = Kind::Endpoint;
+}
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EndpointRequest {
@@ -43,15 +51,11 @@ pub(crate) struct EndpointRequest {
 }
 
 fn data_client<'a>(c: *const ik_data_client) -> FfiResult<&'a DataClient> {
-    unsafe { handles::borrow(c, Kind::DataClient) }
-        .map(|c| &c.inner)
-        .ok_or_else(|| null_arg("client (not a live ik_data_client)"))
+    arg_handle(c, "client").map(|c| &c.inner)
 }
 
 fn endpoint<'a>(e: *const ik_endpoint) -> FfiResult<&'a Endpoint> {
-    unsafe { handles::borrow(e, Kind::Endpoint) }
-        .map(|e| &e.inner)
-        .ok_or_else(|| null_arg("endpoint (not a live ik_endpoint)"))
+    arg_handle(e, "endpoint").map(|e| &e.inner)
 }
 
 /// Splits the optional `"options"` key off a request and decodes the rest strictly.
@@ -106,7 +110,7 @@ pub extern "C" fn ik_data_client_new(
         let config: ClientConfig = arg_json(cfg, cfg_len, "cfg")?;
         let inner = DataClient::new(&config).map_err(core_error)?;
         crate::runtime::track_forks();
-        unsafe { *out = handles::register(Box::new(ik_data_client { inner }), Kind::DataClient) };
+        unsafe { *out = handles::register(Box::new(ik_data_client { inner })) };
         Ok(())
     })
 }
@@ -124,7 +128,7 @@ pub extern "C" fn ik_data_client_with_options(
         let out = out_ptr(out, "out")?;
         let opts: CallOptions = arg_json(opts, opts_len, "opts")?;
         let inner = data_client(c)?.with_options(&opts).map_err(core_error)?;
-        unsafe { *out = handles::register(Box::new(ik_data_client { inner }), Kind::DataClient) };
+        unsafe { *out = handles::register(Box::new(ik_data_client { inner })) };
         Ok(())
     })
 }
@@ -145,7 +149,7 @@ pub extern "C" fn ik_data_client_describe(
 
 #[no_mangle]
 pub extern "C" fn ik_data_client_free(c: *mut ik_data_client) {
-    guard_or((), || unsafe { handles::release(c, Kind::DataClient) });
+    guard_or((), || unsafe { handles::release(c) });
 }
 
 /// `{"workload_slug":"…","api_key":"ik_live_…"|null}` → an endpoint. No network; the slug
@@ -164,7 +168,7 @@ pub extern "C" fn ik_endpoint_new(
         let inner = data_client(c)?
             .endpoint(&r.workload_slug, r.api_key.as_deref())
             .map_err(core_error)?;
-        unsafe { *out = handles::register(Box::new(ik_endpoint { inner }), Kind::Endpoint) };
+        unsafe { *out = handles::register(Box::new(ik_endpoint { inner })) };
         Ok(())
     })
 }
@@ -185,7 +189,7 @@ pub extern "C" fn ik_endpoint_describe(
 
 #[no_mangle]
 pub extern "C" fn ik_endpoint_free(e: *mut ik_endpoint) {
-    guard_or((), || unsafe { handles::release(e, Kind::Endpoint) });
+    guard_or((), || unsafe { handles::release(e) });
 }
 
 fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {

@@ -6,7 +6,7 @@ use std::ptr;
 use inferencekey_core::Error;
 
 use crate::boundary::{guard_or, to_cstring};
-use crate::handles::{self, Kind};
+use crate::handles::{self, Handle, Kind};
 use crate::status::{ik_status, status_of, IK_ERR_UNKNOWN};
 
 /// Opaque error details; read with the accessors, free with `ik_error_free`.
@@ -17,6 +17,10 @@ pub struct ik_error {
     message: CString,
     request_id: Option<CString>,
     details: Option<CString>,
+}
+
+impl Handle for ik_error {
+    const KIND: Kind = Kind::Error;
 }
 
 impl ik_error {
@@ -48,7 +52,7 @@ pub(crate) fn report(err_out: *mut *mut ik_error, error: ik_error) -> ik_status 
     let status = error.status;
     if !err_out.is_null() {
         // SAFETY: the caller passed a writable `ik_error **` (c-abi rule 6).
-        unsafe { *err_out = handles::register(Box::new(error), Kind::Error) };
+        unsafe { *err_out = handles::register(Box::new(error)) };
     }
     status
 }
@@ -56,15 +60,13 @@ pub(crate) fn report(err_out: *mut *mut ik_error, error: ik_error) -> ik_status 
 /// Frees an error; NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ik_error_free(e: *mut ik_error) {
-    guard_or((), || unsafe { handles::release(e, Kind::Error) });
+    guard_or((), || unsafe { handles::release(e) });
 }
 
 fn with_error<T: Copy>(e: *const ik_error, default: T, f: impl FnOnce(&ik_error) -> T) -> T {
-    guard_or(default, || {
-        match unsafe { handles::borrow(e, Kind::Error) } {
-            Some(error) => f(error),
-            None => default,
-        }
+    guard_or(default, || match unsafe { handles::borrow(e) } {
+        Some(error) => f(error),
+        None => default,
     })
 }
 

@@ -11,11 +11,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::boundary::{
-    arg_json, core_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
+    arg_handle, arg_json, core_error, guard, guard_or, out_ptr, write_json, FfiResult,
 };
 use crate::cancel::ik_cancel;
 use crate::error::ik_error;
-use crate::handles::{self, Kind};
+use crate::handles::{self, Handle, Kind};
 use crate::ops::{export_async, export_blocking, ik_callback, to_json, OpFuture};
 use crate::status::ik_status;
 use crate::stream::{ik_stream, open_stream, StreamSource};
@@ -23,6 +23,10 @@ use crate::stream::{ik_stream, open_stream, StreamSource};
 /// Opaque control-plane client; thread-safe; holds the `ik_sdk_` token (zeroed when freed).
 pub struct ik_management_client {
     inner: ManagementClient,
+}
+
+impl Handle for ik_management_client {
+    const KIND: Kind = Kind::ManagementClient;
 }
 
 const DEFAULT_READINESS_TIMEOUT_S: f64 = 600.0;
@@ -62,9 +66,7 @@ pub(crate) struct Deleted {
 }
 
 fn client<'a>(c: *const ik_management_client) -> FfiResult<&'a ManagementClient> {
-    unsafe { handles::borrow(c, Kind::ManagementClient) }
-        .map(|c| &c.inner)
-        .ok_or_else(|| null_arg("client (not a live ik_management_client)"))
+    arg_handle(c, "client").map(|c| &c.inner)
 }
 
 /// The client to use for one call: the handle's, or a copy with per-call options.
@@ -101,12 +103,7 @@ pub extern "C" fn ik_management_client_new(
         let inner = ManagementClient::new(&config).map_err(core_error)?;
         crate::runtime::track_forks();
         // SAFETY: checked non-NULL above.
-        unsafe {
-            *out = handles::register(
-                Box::new(ik_management_client { inner }),
-                Kind::ManagementClient,
-            )
-        };
+        unsafe { *out = handles::register(Box::new(ik_management_client { inner })) };
         Ok(())
     })
 }
@@ -124,12 +121,7 @@ pub extern "C" fn ik_management_client_with_options(
         let out = out_ptr(out, "out")?;
         let opts: CallOptions = arg_json(opts, opts_len, "opts")?;
         let inner = with_options(c, Some(opts))?;
-        unsafe {
-            *out = handles::register(
-                Box::new(ik_management_client { inner }),
-                Kind::ManagementClient,
-            )
-        };
+        unsafe { *out = handles::register(Box::new(ik_management_client { inner })) };
         Ok(())
     })
 }
@@ -151,9 +143,7 @@ pub extern "C" fn ik_management_client_describe(
 /// Frees the client; operations in flight keep their own reference. NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ik_management_client_free(c: *mut ik_management_client) {
-    guard_or((), || unsafe {
-        handles::release(c, Kind::ManagementClient)
-    });
+    guard_or((), || unsafe { handles::release(c) });
 }
 
 fn ensure_op(

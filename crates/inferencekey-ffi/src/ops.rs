@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::boundary::{core_error, null_arg, panic_error, FfiResult};
 use crate::error::ik_error;
-use crate::handles::{self, Kind};
+use crate::handles;
 use crate::payload::Payload;
 use crate::runtime;
 use crate::status::{ik_status, IK_OK};
@@ -158,9 +158,9 @@ unsafe fn complete(
         Err(error) => {
             let status = error.status();
             // Registered for the duration of the call so the accessors accept it.
-            let ptr = handles::register(Box::new(error), Kind::Error);
+            let ptr = handles::register(Box::new(error));
             cb(user_data, status, std::ptr::null(), 0, ptr);
-            handles::release(ptr, Kind::Error);
+            handles::release(ptr);
         }
     }
 }

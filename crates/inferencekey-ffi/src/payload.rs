@@ -13,7 +13,7 @@ use inferencekey_core::Error;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::handles::{self, Kind};
+use crate::handles;
 
 /// A serialised result, owned by the library until handed to the caller.
 pub(crate) struct Payload {
@@ -71,7 +71,7 @@ impl Payload {
         let (buffer, len) = self.into_buffer();
         let alloc_len = buffer.len();
         let raw = Box::into_raw(buffer).cast::<c_char>();
-        handles::record(raw, Kind::String, alloc_len);
+        handles::record_buffer(raw, alloc_len);
         // SAFETY: both pointers were checked with `out_ptr` before the operation ran.
         unsafe {
             *out = raw;
@@ -90,7 +90,7 @@ impl Payload {
 
 /// Frees a buffer handed out by [`Payload::write_to`]; `false` for a pointer that is not one.
 pub(crate) fn free(ptr: *mut c_char) -> bool {
-    match handles::forget(ptr, Kind::String) {
+    match handles::forget_buffer(ptr) {
         Some(len) => {
             // SAFETY: recorded by `write_to` from a `Box<[u8]>` of exactly `len` bytes.
             drop(unsafe {

@@ -9,7 +9,7 @@ pub type ik_status = i32;
 pub const IK_OK: ik_status = 0;
 /// A caller argument fails a local check.
 pub const IK_ERR_INVALID_ARG: ik_status = 1000;
-/// A required pointer is NULL, or a handle is not a live handle of its kind (a binding bug).
+/// A required pointer argument was NULL (code `null_argument`; a binding bug).
 pub const IK_ERR_NULL_ARG: ik_status = 1001;
 /// A string argument is not valid UTF-8 (a binding bug).
 pub const IK_ERR_INVALID_UTF8: ik_status = 1002;
@@ -17,6 +17,14 @@ pub const IK_ERR_INVALID_UTF8: ik_status = 1002;
 pub const IK_ERR_INVALID_JSON: ik_status = 1003;
 /// The object cannot do this now: made before fork(), wrong thread, busy stream, out of order.
 pub const IK_ERR_INVALID_STATE: ik_status = 1004;
+/// A non-NULL handle argument is not a live handle of the expected kind: it was freed, is a
+/// handle of another kind, or was not made by this library (code `invalid_handle`; the
+/// message names the expected type and which of these it is). Handles are opaque
+/// identifiers that are never reused, so a freed handle stays refused even when its memory
+/// has been reused. A binding bug, like `IK_ERR_NULL_ARG`. Functions without a status
+/// (`_free`, `ik_cancel_cancel`, `ik_stream_close`, the `ik_error_*` accessors, …) ignore
+/// such a handle (accessors return their documented default).
+pub const IK_ERR_INVALID_HANDLE: ik_status = 1005;
 /// A local setup problem: missing token, project or key, a bad option, a secret in a spec.
 pub const IK_ERR_CONFIG: ik_status = 1100;
 /// HTTP 401, or a token that is not an InferenceKey token.
@@ -79,7 +87,7 @@ pub(crate) fn table() -> &'static [StatusInfo] {
         StatusInfo {
             value: IK_ERR_NULL_ARG,
             name: "IK_ERR_NULL_ARG",
-            description: "A required pointer is NULL, or a handle is not a live handle of its kind (a binding bug).",
+            description: "A required pointer argument was NULL (code `null_argument`; a binding bug).",
         },
         StatusInfo {
             value: IK_ERR_INVALID_UTF8,
@@ -95,6 +103,11 @@ pub(crate) fn table() -> &'static [StatusInfo] {
             value: IK_ERR_INVALID_STATE,
             name: "IK_ERR_INVALID_STATE",
             description: "The object cannot do this now: made before fork(), wrong thread, busy stream, out of order.",
+        },
+        StatusInfo {
+            value: IK_ERR_INVALID_HANDLE,
+            name: "IK_ERR_INVALID_HANDLE",
+            description: "A non-NULL handle argument is not a live handle of the expected kind: it was freed, is a handle of another kind, or was not made by this library (code `invalid_handle`; the message names the expected type and which of these it is). Handles are opaque identifiers that are never reused, so a freed handle stays refused even when its memory has been reused. A binding bug, like `IK_ERR_NULL_ARG`. Functions without a status (`_free`, `ik_cancel_cancel`, `ik_stream_close`, the `ik_error_*` accessors, …) ignore such a handle (accessors return their documented default).",
         },
         StatusInfo {
             value: IK_ERR_CONFIG,

@@ -13,11 +13,13 @@ use serde::Serialize;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio_util::sync::CancellationToken;
 
-use crate::boundary::{ffi_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult};
+use crate::boundary::{
+    arg_handle, ffi_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
+};
 use crate::cancel::{ik_cancel, token_of};
 use crate::codes;
 use crate::error::ik_error;
-use crate::handles::{self, Kind};
+use crate::handles::{self, Handle, Kind};
 use crate::ops::{
     blocking_shared, export_async, export_blocking_shared, ik_callback, spawn, to_json, OpFuture,
 };
@@ -99,6 +101,10 @@ pub struct ik_stream {
     closed: CancellationToken,
 }
 
+impl Handle for ik_stream {
+    const KIND: Kind = Kind::Stream;
+}
+
 impl ik_stream {
     fn new(state: State, meta: StreamMetadata) -> ik_stream {
         ik_stream {
@@ -115,8 +121,7 @@ fn set_meta(meta: &std::sync::Mutex<StreamMetadata>, value: StreamMetadata) {
 }
 
 fn stream<'a>(s: *const ik_stream) -> FfiResult<&'a ik_stream> {
-    let s = unsafe { handles::borrow(s, Kind::Stream) }
-        .ok_or_else(|| null_arg("stream (not a live ik_stream)"))?;
+    let s = arg_handle(s, "stream")?;
     if s.pid != inferencekey_core::process::pid() {
         return Err(ffi_error(
             codes::FORKED,
@@ -168,7 +173,7 @@ pub(crate) fn open_stream(
         let source = blocking_shared(cancel, prepare()?)?;
         let meta = source.metadata();
         let handle = ik_stream::new(State::Open(source), meta);
-        unsafe { *out = handles::register(Box::new(handle), Kind::Stream) };
+        unsafe { *out = handles::register(Box::new(handle)) };
         Ok(())
     })
 }
@@ -214,7 +219,7 @@ pub(crate) fn open_stream_async(
                 }
             }
         });
-        unsafe { *out = handles::register(Box::new(handle), Kind::Stream) };
+        unsafe { *out = handles::register(Box::new(handle)) };
         spawn(cancel, cb, user_data, open)
     })
 }
@@ -263,7 +268,7 @@ pub extern "C" fn ik_stream_metadata(
 #[no_mangle]
 pub extern "C" fn ik_stream_close(s: *mut ik_stream) {
     guard_or((), || {
-        if let Some(s) = unsafe { handles::borrow(s, Kind::Stream) } {
+        if let Some(s) = unsafe { handles::borrow(s) } {
             s.closed.cancel();
             if let Ok(mut state) = s.state.try_lock() {
                 if let State::Open(source) = &*state {
@@ -279,5 +284,5 @@ pub extern "C" fn ik_stream_close(s: *mut ik_stream) {
 #[no_mangle]
 pub extern "C" fn ik_stream_free(s: *mut ik_stream) {
     ik_stream_close(s);
-    guard_or((), || unsafe { handles::release(s, Kind::Stream) });
+    guard_or((), || unsafe { handles::release(s) });
 }

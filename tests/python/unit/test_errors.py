@@ -340,6 +340,7 @@ STATUS_TABLE: list[tuple[int, type[InferenceKeyError]]] = [
     (st.IK_ERR_INVALID_UTF8, InferenceKeyError),
     (st.IK_ERR_INVALID_JSON, InferenceKeyError),
     (st.IK_ERR_INVALID_STATE, InferenceKeyError),
+    (st.IK_ERR_INVALID_HANDLE, InferenceKeyError),
     (st.IK_ERR_CONFIG, ConfigurationError),
     (st.IK_ERR_AUTH, AuthError),
     (st.IK_ERR_PERMISSION, PermissionDenied),
@@ -362,7 +363,7 @@ STATUS_TABLE: list[tuple[int, type[InferenceKeyError]]] = [
 
 def test_status_numbers_are_the_abi_values() -> None:
     assert [n for n, _ in STATUS_TABLE] == [
-        1000, 1001, 1002, 1003, 1004, 1100, 1200, 1300, 1400, 1401, 1500,
+        1000, 1001, 1002, 1003, 1004, 1005, 1100, 1200, 1300, 1400, 1401, 1500,
         1600, 1700, 1800, 1801, 1802, 1900, 2000, 2001, 2100, 9000, 9999,
     ]  # fmt: skip
 
