@@ -47,6 +47,17 @@ if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
     logger.addHandler(logging.NullHandler())
 
 _lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    # A thread of the parent may have held the lock when it forked; the child has no such
+    # thread, so it starts with a free lock of its own (sdk §10).
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 # ``logging`` empties every logger's ``_cache`` in place whenever a level changes
 # (``setLevel``, ``logging.disable``): this key, left in it after a push, means nothing
 # changed since. ``None`` where ``logging`` keeps no such cache: levels are then read each time.

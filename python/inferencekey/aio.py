@@ -14,6 +14,7 @@ import atexit
 import builtins
 import contextlib
 import itertools
+import os
 import sys
 import threading
 import time
@@ -58,6 +59,18 @@ T = TypeVar("T")
 _pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[bytes | None]]] = {}
 _pending_lock = threading.Lock()
 _keys = itertools.count(1)
+
+
+def _forget_pending_in_child() -> None:
+    # The parent's calls are not the child's to complete, and a parent thread may have held
+    # the lock when it forked (sdk §10: async clients do not cross fork()).
+    global _pending_lock
+    _pending.clear()
+    _pending_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pending_in_child)
 
 
 def _on_complete(user_data: Any, status: int, json: Any, json_len: int, err: Any) -> None:

@@ -2,7 +2,9 @@
 one JSON line on stdout with what it raised and the process's peak RSS.
 
 Run as ``python capped_client.py <base_url> <sync|async> <text|stream>``. A separate process,
-so that ``ru_maxrss`` measures this one call and nothing the test runner did before.
+so that its peak RSS measures this one call and nothing the test runner did before. The peak
+is ``VmHWM`` of ``/proc/self/status`` where there is one: ``ru_maxrss`` keeps, across
+``exec``, the peak of the test runner this process was forked from.
 """
 
 from __future__ import annotations
@@ -43,9 +45,23 @@ async def _async(url: str, kind: str) -> None:
             await endpoint.generate_text(prompt="hi")
 
 
+def peak_rss() -> int:
+    """This process's peak resident set, in bytes."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    # Linux reports KiB, macOS bytes.
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
 def main() -> None:
     url, flavour, kind = sys.argv[1:4]
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss()
     out: dict[str, Any] = {"raised": None}
     try:
         if flavour == "async":
@@ -59,9 +75,8 @@ def main() -> None:
             "code": getattr(exc, "code", None),
             "message": str(exc)[:2000],
         }
-    # Linux reports KiB.
-    out["maxrss_before"] = before * 1024
-    out["maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out["maxrss_before"] = before
+    out["maxrss"] = peak_rss()
     print(json.dumps(out), flush=True)
 
 
