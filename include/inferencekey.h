@@ -7,7 +7,8 @@
  * after that NUL with the parts' bytes, which its JSON names as {"offset","length"} counted
  * from the byte after the NUL; the reported length (`*out_len`, `json_len`) then covers the
  * JSON, the NUL and the parts. Only ik_endpoint_generate_text and ik_endpoint_embed (and
- * their _async twins) return parts. Free a buffer with ik_string_free.
+ * their _async twins) return parts. ik_text_redact and ik_token_redact return plain UTF-8
+ * text instead of JSON. Free a buffer with ik_string_free.
  *
  * Handles. The ik_management_client, ik_data_client, ik_endpoint, ik_stream, ik_cancel,
  * ik_error and ik_dev_server pointers are opaque identifiers, not addresses: never
@@ -327,6 +328,20 @@ ik_status ik_workload_spec_validate(const char *spec, size_t spec_len, ik_error 
 // callback (CPython ends such a thread mid-call), so bindings call this from their exit
 // hook. Irreversible.
 void ik_shutdown(void);
+
+// Replaces every token-like substring of free text (`ik_sdk_…`, `ik_live_…`) by its
+// redaction (`ik_sdk_1a2b3c4d…`, `ik_sdk_…`) and keeps everything else: prose naming a
+// prefix (`an ik_sdk_ token`), text already redacted, punctuation ending a sentence,
+// delimiters (quotes, brackets, `,`, `;`, backslash escapes) and non-ASCII text. Idempotent.
+// The result is plain UTF-8 text (not JSON), NUL-terminated, `*out_len` bytes without the
+// NUL; free it with ik_string_free. Needs no runtime: callable from any thread, callbacks
+// included. Fails only on a bad argument (NULL, invalid UTF-8, a NUL byte in `text`).
+ik_status ik_text_redact(const char *text, size_t text_len, char **out, size_t *out_len, ik_error **err);
+
+// The display form of one token (surrounding whitespace ignored): `ik_sdk_1a2b3c4d…` for a
+// token that splits as `ik_<kind>_<id>_<secret>`, `ik_sdk_…` / `ik_live_…` for one that does
+// not, `<redacted>` for anything else. Plain text result, as for ik_text_redact.
+ik_status ik_token_redact(const char *token, size_t token_len, char **out, size_t *out_len, ik_error **err);
 
 // Kept for ABI 2 hosts, which call it in a forked child: there is nothing left to do, as
 // every per-process state (runtime, connection pools, clients) is rebuilt lazily by the

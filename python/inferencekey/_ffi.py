@@ -211,6 +211,47 @@ def take_string(out: Any, out_len: Any) -> str | None:
         lib.ik_string_free(ptr)
 
 
+def _is_delimiter(char: str) -> bool:
+    """NUL and lone surrogates: not UTF-8 text the core takes, and never part of a token."""
+    return char == "\0" or "\ud800" <= char <= "\udfff"
+
+
+def _redact(fn: Callable[..., int], data: bytes) -> str:
+    out, out_len, err = ffi.new("char **"), ffi.new("size_t *"), ffi.new("ik_error **")
+    if fn(data, len(data), out, out_len, err):
+        # Only a bad argument fails, which the callers rule out; show nothing of the text.
+        lib.ik_error_free(err[0])
+        return "<redacted>"
+    return take_string(out, out_len) or ""
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every token replaced by its redaction: the core's ``ik_text_redact``
+    (wire §2). Called on error and log paths only; callers skip it for text without
+    ``ik_``. Never raises, so it can run while an error is being built."""
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:
+        data = b"\0"
+    if b"\0" not in data:
+        return _redact(lib.ik_text_redact, data)
+    # Redact the runs between delimiters (a token never spans one) and keep the delimiters.
+    parts: list[str] = []
+    start = 0
+    for i, char in enumerate(text):
+        if _is_delimiter(char):
+            parts.extend((redact_text(text[start:i]) if i > start else "", char))
+            start = i + 1
+    parts.append(redact_text(text[start:]) if start < len(text) else "")
+    return "".join(parts)
+
+
+def redact_token(token: str) -> str:
+    """The display form of one token: the core's ``ik_token_redact`` (wire §2)."""
+    data = "".join("\ufffd" if _is_delimiter(c) else c for c in token).encode()
+    return _redact(lib.ik_token_redact, data)
+
+
 def call(fn: Callable[..., int], *args: Any) -> Any:
     """Calls ``fn(*args, &out, &out_len, &err)`` and returns the decoded JSON result
     (``None`` at the end of a stream)."""

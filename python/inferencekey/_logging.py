@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from . import _status as st
+from .errors import scrub_secrets
 
 __all__ = [
     "FIELDS_ATTR",
@@ -192,15 +193,22 @@ def emit_native_record(level: int, record_json: str) -> None:
             return
         message = record.get("message")
         fields = record.get("fields")
+        fields = fields if isinstance(fields, dict) else {}
+        # The core sends records redacted already; scrubbing again (a no-op then, and free for
+        # text without "ik_") keeps a secret out of logs whatever the record's source.
         log_record = lg.makeRecord(
             target,
             py_level,
             "(native)",
             0,
-            message if isinstance(message, str) else str(message),
+            scrub_secrets(message if isinstance(message, str) else str(message)),
             (),
             None,
-            extra={FIELDS_ATTR: fields if isinstance(fields, dict) else {}},
+            extra={
+                FIELDS_ATTR: {
+                    k: scrub_secrets(v) if isinstance(v, str) else v for k, v in fields.items()
+                }
+            },
         )
         lg.handle(log_record)
     except Exception:  # a log record must never break the core's thread

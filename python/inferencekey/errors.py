@@ -12,7 +12,6 @@ class is constructible from its message alone, and the attributes travel in ``__
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -44,42 +43,25 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------
-# Redaction (wire §2): shared by errors, warnings and reprs.
-
-_TOKEN_PREFIXES: Final = ("ik_sdk_", "ik_live_")
-# A prefix followed by printable ASCII, stopping at characters that delimit tokens in prose.
-_TOKEN_CHARS: Final = "".join(
-    re.escape(c) for c in map(chr, range(0x21, 0x7F)) if c not in "\"'`,;()<>[]{}"
-)
-_TOKEN_RE: Final = re.compile(f"ik_(?:sdk|live)_[{_TOKEN_CHARS}]*")
+# Redaction (wire §2): shared by errors, warnings, reprs and log records. The rules live in the
+# native core only (c-abi rule 26; vectors: tests/conformance/redaction.json); ``_ffi`` is
+# imported at the call, since it imports this module.
 
 
 def redact_token(token: str) -> str:
     """Display form of a token: ``ik_sdk_1a2b3c4d…``, ``ik_sdk_…`` or ``<redacted>``."""
-    text = token.strip()
-    for prefix in _TOKEN_PREFIXES:
-        if text.startswith(prefix):
-            ident, sep, secret = text[len(prefix) :].partition("_")
-            if sep and ident and secret:
-                return f"{prefix}{ident[:8]}\u2026"
-            return f"{prefix}\u2026"
-    return "<redacted>"
+    from . import _ffi
 
-
-def _scrub_match(match: re.Match[str]) -> str:
-    token = match.group(0)
-    body = token[token.index("_", 3) + 1 :]
-    # "an ik_sdk_ token" names a kind and "ik_sdk_1a2b3c4d…" is already redacted: keep both.
-    if not body or ("_" not in body and match.string.startswith("\u2026", match.end())):
-        return token
-    return redact_token(token)
+    return _ffi.redact_token(token)
 
 
 def scrub_secrets(text: str) -> str:
     """Replaces every token-like substring of free text by its redacted form."""
-    if "ik_" not in text:
+    if "ik_" not in text:  # no token without it: spare the native call
         return text
-    return _TOKEN_RE.sub(_scrub_match, text)
+    from . import _ffi
+
+    return _ffi.redact_text(text)
 
 
 def _scrub_opt(text: str | None) -> str | None:

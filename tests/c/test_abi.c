@@ -1093,6 +1093,55 @@ static void test_workload_spec_validate(void) {
     CHECK_ERR(IK_ERR_CONFIG, &err, IK_ERR_CONFIG, "secret_in_spec");
 }
 
+static void test_text_and_token_redact(void) {
+    ik_error *err = NULL;
+    char *out = SENTINEL_STR;
+    size_t len = SENTINEL_LEN;
+    /* Plain text in, plain text out (the full vectors: tests/conformance/redaction.json, replayed
+       by the Rust and Python tests). */
+    static const char text[] = "key " SDK_TOKEN ". \"" LIVE_KEY "\\n\" an ik_sdk_ token";
+    static const char shown[] =
+        "key ik_sdk_pub12345\u2026. \"ik_live_pub67890\u2026\\n\" an ik_sdk_ token";
+    if (CHECK_OK(ik_text_redact(LIT(text), &out, &len, &err), &err)) {
+        CHECK_STREQ(out, shown);
+        CHECK_EQ_INT(len, sizeof(shown) - 1);
+        ik_string_free(out);
+    }
+    out = SENTINEL_STR;
+    if (CHECK_OK(ik_text_redact("", 0, &out, NULL, &err), &err)) {
+        CHECK_STREQ(out, "");
+        ik_string_free(out);
+    }
+    out = SENTINEL_STR;
+    len = SENTINEL_LEN;
+    if (CHECK_OK(ik_token_redact(LIT("  " LIVE_KEY "\n"), &out, &len, &err), &err)) {
+        CHECK_STREQ(out, "ik_live_pub67890\u2026");
+        ik_string_free(out);
+    }
+    out = SENTINEL_STR;
+    len = SENTINEL_LEN;
+    if (CHECK_OK(ik_token_redact(LIT("sk-other"), &out, &len, &err), &err)) {
+        CHECK_STREQ(out, "<redacted>");
+        ik_string_free(out);
+    }
+    /* Argument errors leave the out-parameters untouched (c-abi rule 8). */
+    out = SENTINEL_STR;
+    len = SENTINEL_LEN;
+    CHECK_ERR(ik_text_redact(NULL, 3, &out, &len, &err), &err, IK_ERR_NULL_ARG, "null_argument");
+    CHECK_ERR(ik_text_redact(LIT("a\xff"), &out, &len, &err), &err, IK_ERR_INVALID_UTF8,
+              "invalid_utf8");
+    CHECK_ERR(ik_text_redact(LIT("a\0b"), &out, &len, &err), &err, IK_ERR_INVALID_ARG,
+              "interior_nul");
+    CHECK_ERR(ik_token_redact(NULL, 3, &out, &len, &err), &err, IK_ERR_NULL_ARG, "null_argument");
+    CHECK_ERR(ik_token_redact(LIT("ik_sdk_\xff"), &out, &len, &err), &err, IK_ERR_INVALID_UTF8,
+              "invalid_utf8");
+    CHECK_UNTOUCHED("redact", out, len);
+    CHECK_ERR(ik_text_redact(LIT("x"), NULL, &len, &err), &err, IK_ERR_NULL_ARG, "null_argument");
+    CHECK_ERR(ik_token_redact(LIT("x"), NULL, &len, &err), &err, IK_ERR_NULL_ARG,
+              "null_argument");
+    CHECK_STATUS(ik_text_redact(NULL, 0, &out, &len, NULL), IK_ERR_NULL_ARG);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Operations: argument errors                                                              */
 
@@ -1970,6 +2019,7 @@ int main(void) {
     RUN(test_data_client_describe_and_with_options, 20);
     RUN(test_endpoint_new_and_describe, 20);
     RUN(test_workload_spec_validate, 10);
+    RUN(test_text_and_token_redact, 10);
     RUN(test_management_operations_reject_bad_arguments, 30);
     RUN(test_endpoint_operations_reject_bad_arguments, 30);
     RUN(test_stream_open_operations_reject_bad_arguments, 30);

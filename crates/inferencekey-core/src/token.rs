@@ -344,6 +344,30 @@ mod tests {
         }
     }
 
+    /// `tests/conformance/redaction.json`: the vectors every binding replays.
+    const REDACTION_VECTORS: &str = include_str!("../../../tests/conformance/redaction.json");
+
+    #[test]
+    fn scrub_replays_the_redaction_vectors() {
+        let doc: serde_json::Value = serde_json::from_str(REDACTION_VECTORS).unwrap();
+        assert_eq!(doc["version"], 1);
+        let cases = doc["cases"].as_array().unwrap();
+        assert!(cases.len() >= 30);
+        let mut failures = Vec::new();
+        for case in cases {
+            let name = case["name"].as_str().unwrap();
+            let input = case["input"].as_str().unwrap();
+            let expected = case["output"].as_str().unwrap();
+            let got = scrub_secrets(input);
+            if got != expected {
+                failures.push(format!("{name}: {got:?} != {expected:?}"));
+            }
+            // Idempotent: a redacted text is its own redaction.
+            assert_eq!(scrub_secrets(expected), expected, "{name}");
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
     #[test]
     fn scrub_is_idempotent_and_never_leaks() {
         let samples = [

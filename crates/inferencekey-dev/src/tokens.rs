@@ -108,43 +108,12 @@ pub fn parse_exact(token: &str) -> Option<(Kind, &str)> {
     (lower_hex(id, 8) && lower_hex(secret, 64)).then_some((kind, id))
 }
 
-/// Redacts one token for display: `ik_sdk_1a2b3c4d…`, `ik_sdk_…`, or `<redacted>`.
-pub fn redact(token: &str) -> String {
-    for prefix in ["ik_sdk_", "ik_live_"] {
-        if let Some(rest) = token.strip_prefix(prefix) {
-            return match rest.split_once('_') {
-                Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
-                    let short: String = id.chars().take(8).collect();
-                    format!("{prefix}{short}\u{2026}")
-                }
-                _ => format!("{prefix}\u{2026}"),
-            };
-        }
-    }
-    "<redacted>".to_string()
-}
-
-/// Replaces every token-looking substring of `text` by its redacted form.
+/// Replaces every token-looking substring of `text` by its redacted form (`ik_sdk_1a2b3c4d…`,
+/// `ik_sdk_…`): the SDK core's one redaction (wire §2: "servers apply the same rule to their
+/// logs"), so the platform's logs, log tails and upstream errors follow the same vectors
+/// (`tests/conformance/redaction.json`) as every binding.
 pub fn redact_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    loop {
-        let next = ["ik_sdk_", "ik_live_"]
-            .iter()
-            .filter_map(|p| rest.find(p))
-            .min();
-        let Some(start) = next else {
-            out.push_str(rest);
-            return out;
-        };
-        out.push_str(&rest[..start]);
-        let tail = &rest[start..];
-        let end = tail
-            .find(|c: char| !c.is_ascii_graphic() || c == '"' || c == '\'')
-            .unwrap_or(tail.len());
-        out.push_str(&redact(&tail[..end]));
-        rest = &tail[end..];
-    }
+    inferencekey_core::token::scrub_secrets(text)
 }
 
 #[cfg(test)]
@@ -176,14 +145,28 @@ mod tests {
 
     #[test]
     fn redaction() {
-        assert_eq!(
-            redact(&format!("ik_sdk_1a2b3c4d_{}", "00".repeat(32))),
-            "ik_sdk_1a2b3c4d\u{2026}"
-        );
-        assert_eq!(redact("ik_live_x"), "ik_live_\u{2026}");
-        assert_eq!(redact("hello"), "<redacted>");
         let line = format!("key=ik_live_9f8e7d6c_{} end", "ff".repeat(32));
         assert_eq!(redact_text(&line), "key=ik_live_9f8e7d6c\u{2026} end");
         assert_eq!(redact_text("no secrets"), "no secrets");
+        let minted = mint(Kind::Sdk).unwrap();
+        let shown = redact_text(&format!("token {}.", minted.token));
+        assert_eq!(shown, format!("token ik_sdk_{}\u{2026}.", minted.token_id));
+    }
+
+    /// The platform's log redaction gives the outputs every binding gives.
+    #[test]
+    fn redaction_replays_the_shared_vectors() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tests/conformance/redaction.json"))
+                .unwrap();
+        for case in doc["cases"].as_array().unwrap() {
+            let (input, output) = (case["input"].as_str(), case["output"].as_str());
+            assert_eq!(
+                redact_text(input.unwrap()),
+                output.unwrap(),
+                "{}",
+                case["name"]
+            );
+        }
     }
 }

@@ -20,6 +20,7 @@ mod log;
 mod management;
 mod ops;
 mod payload;
+mod redact;
 mod runtime;
 // Writes and checks include/inferencekey.schema.json; nothing of it is linked.
 #[cfg(test)]
@@ -38,6 +39,7 @@ pub use interrupt::*;
 pub use log::*;
 pub use management::*;
 pub use ops::{ik_callback, ik_shutdown};
+pub use redact::*;
 pub use runtime::ik_after_fork_child;
 pub use status::*;
 pub use stream::*;

@@ -41,6 +41,13 @@ impl Payload {
             })
     }
 
+    /// A plain-text result (UTF-8 without NUL, e.g. a redacted text).
+    pub(crate) fn text(text: String) -> Self {
+        Self {
+            bytes: text.into_bytes(),
+        }
+    }
+
     /// A result whose JSON (`head`) refers to parts that `write_parts` appends, `parts_len`
     /// bytes in all.
     pub(crate) fn with_parts<T: Serialize + ?Sized>(

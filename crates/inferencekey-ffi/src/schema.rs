@@ -40,6 +40,8 @@ struct Function {
     request: Option<Schema>,
     result: Option<Schema>,
     items: Option<Schema>,
+    /// Reads and writes plain UTF-8 text, not JSON (`x-ik-plain-text`).
+    plain_text: bool,
 }
 
 /// Request types are read (serde's deserialize view: defaults, optional keys), results are
@@ -79,6 +81,11 @@ fn functions(g: &mut Generators) -> Vec<Function> {
         request,
         result,
         items: None,
+        plain_text: false,
+    };
+    let text = |name| Function {
+        plain_text: true,
+        ..op(name, false, None, None)
     };
     let mut all = vec![
         op(
@@ -210,6 +217,8 @@ fn functions(g: &mut Generators) -> Vec<Function> {
             g.write::<Map<String, Value>>(),
         ),
         op("ik_log_set_callback", false, None, g.write::<Record>()),
+        text("ik_text_redact"),
+        text("ik_token_redact"),
     ];
     #[cfg(feature = "dev-server")]
     {
@@ -364,6 +373,9 @@ pub fn document() -> Value {
             if let Some(schema) = schema {
                 entry.insert(key.to_owned(), schema.to_value());
             }
+        }
+        if f.plain_text {
+            entry.insert("x-ik-plain-text".to_owned(), Value::Bool(true));
         }
         if f.has_async {
             table.insert(format!("{}_async", f.name), Value::Object(entry.clone()));
@@ -551,7 +563,8 @@ mod tests {
                 "{name} is not exported"
             );
         }
-        // Every string argument or result is JSON, so each such export is listed, except
+        // Every string argument or result is JSON (or plain text, marked so), so each such
+        // export is listed, except
         // `ik_stream_next`, whose items are listed under the function that opened the stream.
         for (name, params) in declarations {
             let strings = params.contains("const char *") || params.contains("char **");
