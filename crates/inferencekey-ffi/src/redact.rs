@@ -26,12 +26,11 @@ pub extern "C" fn ik_text_redact(
     out_len: *mut usize,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    guard(err, || {
-        out_ptr(out, "out")?;
-        let text = arg_str(text, text_len, "text")?;
-        Payload::text(token::scrub_secrets(text)).write_to(out, out_len);
-        Ok(())
-    })
+    text_export(
+        (text, text_len, "text"),
+        (out, out_len, err),
+        token::scrub_secrets,
+    )
 }
 
 /// The display form of one token (surrounding whitespace ignored): `ik_sdk_1a2b3c4d…` for a
@@ -45,10 +44,23 @@ pub extern "C" fn ik_token_redact(
     out_len: *mut usize,
     err: *mut *mut ik_error,
 ) -> ik_status {
+    text_export(
+        (token, token_len, "token"),
+        (out, out_len, err),
+        token::redact,
+    )
+}
+
+/// Both exports: a text argument in, `f`'s plain-text result out.
+fn text_export(
+    (text, len, name): (*const c_char, usize, &str),
+    (out, out_len, err): (*mut *mut c_char, *mut usize, *mut *mut ik_error),
+    f: fn(&str) -> String,
+) -> ik_status {
     guard(err, || {
         out_ptr(out, "out")?;
-        let raw = arg_str(token, token_len, "token")?;
-        Payload::text(token::redact(raw)).write_to(out, out_len);
+        let text = arg_str(text, len, name)?;
+        Payload::text(f(text)).write_to(out, out_len);
         Ok(())
     })
 }
