@@ -1017,6 +1017,17 @@ mod tests {
         }
     }
 
+    /// One exchange with a server that sends `answer` and then closes: the body, and whether
+    /// the connection went back to the pool.
+    fn one_answer(answer: &[u8]) -> (Bytes, bool) {
+        let (url, server) = serve(vec![answer.to_vec()]);
+        let pool = Pool::new(SECOND);
+        let got = pool.exchange(&post(&url, b"{}"), SECOND).unwrap();
+        server.join().unwrap();
+        let kept = pool.idle().len() == 1;
+        (got.body, kept)
+    }
+
     const SECOND: Duration = Duration::from_secs(1);
 
     #[test]
@@ -1053,30 +1064,20 @@ mod tests {
 
     #[test]
     fn chunked_body_with_extensions_and_trailers_after_a_1xx() {
-        let (url, server) = serve(vec![
+        let (body, kept) = one_answer(
             b"HTTP/1.1 100 Continue\r\n\r\n\
             HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
-            4;ext=1\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n"
-                .to_vec(),
-        ]);
-        let pool = Pool::new(SECOND);
-        let got = pool.exchange(&post(&url, b"{}"), SECOND).unwrap();
-        assert_eq!(&got.body[..], b"Wikipedia in \r\n\r\nchunks.");
-        server.join().unwrap();
-        assert_eq!(pool.idle().len(), 1, "kept alive");
+            4;ext=1\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n",
+        );
+        assert_eq!(&body[..], b"Wikipedia in \r\n\r\nchunks.");
+        assert!(kept, "kept alive");
     }
 
     #[test]
     fn body_until_close_is_not_kept() {
-        let (url, server) = serve(vec![
-            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"ok\":true}".to_vec(),
-        ]);
-        let pool = Pool::new(SECOND);
-        // The server thread ends (closing the socket) after answering.
-        let got = pool.exchange(&post(&url, b"{}"), SECOND).unwrap();
-        assert_eq!(&got.body[..], b"{\"ok\":true}");
-        server.join().unwrap();
-        assert!(pool.idle().is_empty());
+        let (body, kept) = one_answer(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"ok\":true}");
+        assert_eq!(&body[..], b"{\"ok\":true}");
+        assert!(!kept, "not kept");
     }
 
     #[test]
@@ -1387,14 +1388,9 @@ mod tests {
 
     #[test]
     fn ambiguous_framing_is_not_kept() {
-        let (url, server) = serve(vec![
-            b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n".to_vec(),
-        ]);
-        let pool = Pool::new(SECOND);
-        let got = pool.exchange(&post(&url, b"{}"), SECOND).unwrap();
-        assert_eq!(&got.body[..], b"{}");
-        server.join().unwrap();
-        assert!(pool.idle().is_empty());
+        let (body, kept) = one_answer(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+        assert_eq!(&body[..], b"{}");
+        assert!(!kept, "not kept");
     }
 
     /// A fault a real resolver cannot be made to produce on loopback: a lookup that hangs.
@@ -1467,13 +1463,9 @@ mod tests {
 
     #[test]
     fn a_chunked_body_cut_after_its_last_chunk_is_whole_but_not_kept() {
-        let (url, server) = serve(vec![
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n".to_vec(),
-        ]);
-        let pool = Pool::new(SECOND);
-        let got = pool.exchange(&post(&url, b"{}"), SECOND).unwrap();
-        assert_eq!(&got.body[..], b"{}");
-        server.join().unwrap();
-        assert!(pool.idle().is_empty());
+        let (body, kept) =
+            one_answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n");
+        assert_eq!(&body[..], b"{}");
+        assert!(!kept, "not kept");
     }
 }
