@@ -138,6 +138,8 @@ codes! {
         "A response body is larger than max_response_bytes; `limit_bytes` holds the cap.";
     EVENT_TOO_LARGE = "event_too_large" [Api]
         "A server-sent event is larger than max_event_bytes; `limit_bytes` holds the cap.";
+    STREAM_ENDED = "stream_ended" [Api]
+        "A readiness stream ended (`[DONE]`) without a terminal phase.";
     STREAM_ERROR = "stream_error" [Api]
         "An error event inside a stream named no code.";
 

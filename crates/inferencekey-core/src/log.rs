@@ -37,6 +37,8 @@ impl Level {
 /// One log record, as the sink receives it (JSON).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Record<'a> {
+    /// Travels beside the record (the sink's `level` argument), not inside it.
+    #[serde(skip)]
     pub level: Level,
     /// `inferencekey.http`, `inferencekey.reconcile` or `inferencekey.readiness`.
     pub target: &'a str,

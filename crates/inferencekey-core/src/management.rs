@@ -92,9 +92,8 @@ impl ManagementClient {
     pub async fn get(&self, workload_slug: &str, project: Option<&str>) -> Result<Workload> {
         validate_slug(workload_slug, "workload_slug")?;
         let project = self.project(project, None)?;
-        self.find(&project, workload_slug)
-            .await?
-            .ok_or_else(|| not_found(&project, workload_slug))
+        let (found, request_id) = self.find(&project, workload_slug).await?;
+        found.ok_or_else(|| not_found(&project, workload_slug).with_request_id(request_id))
     }
 
     /// Reconciles `spec` with what exists (sdk §4.1), driving the sans-I/O [`Ensure`] machine.
@@ -139,7 +138,7 @@ impl ManagementClient {
     pub async fn delete(&self, workload_slug: &str, project: Option<&str>) -> Result<bool> {
         validate_slug(workload_slug, "workload_slug")?;
         let project = self.project(project, None)?;
-        let Some(workload) = self.find(&project, workload_slug).await? else {
+        let (Some(workload), _) = self.find(&project, workload_slug).await? else {
             return Ok(false);
         };
         let path = format!("/api/workloads/{}", path_segment(workload.path_id()));
@@ -196,8 +195,8 @@ impl ManagementClient {
             }
         }
         Err(Error::new(
-            ErrorKind::ReadinessTimeout,
-            codes::READINESS_TIMEOUT,
+            ErrorKind::Api,
+            codes::STREAM_ENDED,
             format!("the readiness stream of \"{workload_slug}\" ended without a terminal phase"),
         ))
     }
@@ -206,13 +205,15 @@ impl ManagementClient {
         pick_project(&[explicit, spec, self.project.as_deref()])
     }
 
-    async fn find(&self, project: &str, slug: &str) -> Result<Option<Workload>> {
+    /// The workload with this slug, if listed, and the list's request id.
+    async fn find(&self, project: &str, slug: &str) -> Result<(Option<Workload>, Option<String>)> {
         let reply = self
             .send(Method::GET, &list_path(project), None)
             .await?
             .ok()?;
-        let list = decode_list(&reply.json()?).map_err(|e| e.with_request_id(reply.request_id))?;
-        Ok(list.into_iter().find(|w| w.slug == slug))
+        let list =
+            decode_list(&reply.json()?).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
+        Ok((list.into_iter().find(|w| w.slug == slug), reply.request_id))
     }
 
     async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Reply> {
@@ -233,10 +234,15 @@ fn list_path(project: &str) -> String {
     format!("/api/projects/{}/workloads", path_segment(project))
 }
 
+/// A workload missing from its project's list. The wire has no route for one workload, so
+/// the list answered (200); the error carries 404, the status of what was asked for, as a
+/// route for it would, and the list's request id.
 fn not_found(project: &str, slug: &str) -> Error {
-    Error::new(
+    let mut err = Error::new(
         ErrorKind::NotFound,
         codes::NOT_FOUND,
         format!("workload \"{slug}\" does not exist in project \"{project}\""),
-    )
+    );
+    err.http_status = Some(404);
+    err
 }

@@ -1113,12 +1113,12 @@ mod tests {
 
     #[test]
     fn logs_warn_on_drift_and_on_a_changed_slug() {
-        let records = Arc::new(Mutex::new(Vec::<String>::new()));
+        let records = Arc::new(Mutex::new(Vec::<(Level, String)>::new()));
         let sink = records.clone();
         crate::log::set_sink(
             Some(Level::Debug),
-            Some(Arc::new(move |_, r: &str| {
-                sink.lock().unwrap().push(r.to_owned())
+            Some(Arc::new(move |level, r: &str| {
+                sink.lock().unwrap().push((level, r.to_owned()))
             })),
         );
         let mut s = spec();
@@ -1141,17 +1141,19 @@ mod tests {
         );
         crate::log::set_sink(None, None);
 
-        let records: Vec<Value> = records
+        let records: Vec<(Level, Value)> = records
             .lock()
             .unwrap()
             .iter()
-            .map(|r| serde_json::from_str(r).unwrap())
-            .filter(|r: &Value| r["message"].as_str().unwrap_or("").contains("log-test-"))
+            .map(|(level, r)| (*level, serde_json::from_str(r).unwrap()))
+            .filter(|(_, r): &(Level, Value)| {
+                r["message"].as_str().unwrap_or("").contains("log-test-")
+            })
             .collect();
         let warnings: Vec<&str> = records
             .iter()
-            .filter(|r| r["level"] == "warning" && r["target"] == TARGET)
-            .map(|r| r["message"].as_str().unwrap())
+            .filter(|(level, r)| *level == Level::Warn && r["target"] == TARGET)
+            .map(|(_, r)| r["message"].as_str().unwrap())
             .collect();
         assert_eq!(
             warnings,
@@ -1160,7 +1162,7 @@ mod tests {
                 "workload \"log-test-suffix\" was created as \"log-test-suffix-1\": the server changed the slug",
             ]
         );
-        assert!(records.iter().any(|r| r["level"] == "info"
+        assert!(records.iter().any(|(level, r)| *level == Level::Info
             && r["fields"]["action"] == "drift_warned"
             && r["fields"]["changes"] == json!(["name"])));
     }

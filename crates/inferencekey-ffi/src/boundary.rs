@@ -160,14 +160,15 @@ pub(crate) fn write_json<T: Serialize + ?Sized>(
     Ok(())
 }
 
-/// Frees a result buffer (`char **out`) returned by the library; NULL is a no-op, and so is
-/// a pointer that is not a live result buffer (a second free included). Buffers, unlike
+/// Frees a result buffer (a `char **out`, a completion callback's `json`, a redacted text);
+/// NULL is a no-op, and so is a pointer that is not a live result buffer (a second free
+/// included). Buffers, unlike
 /// handles, are real addresses: if the library has meanwhile handed out a new buffer at the
 /// same address, a second free of the old pointer frees the new buffer (as libc `free`
 /// would). Free each buffer exactly once.
 #[no_mangle]
-pub extern "C" fn ik_string_free(s: *mut c_char) {
+pub extern "C" fn ik_buffer_free(buf: *mut c_char) {
     guard_or((), || {
-        payload::free(s);
+        payload::free(buf);
     });
 }

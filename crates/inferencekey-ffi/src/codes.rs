@@ -45,6 +45,10 @@ abi_codes! {
         "A handle was freed, is of another kind, or was not made by this library (a binding bug).";
     INVALID_UTF8 = "invalid_utf8" IK_ERR_INVALID_UTF8
         "A string argument is not valid UTF-8 (a binding bug).";
+    INVALID_RUNTIME_OPTION = "invalid_runtime_option" IK_ERR_INVALID_ARG
+        "A runtime setting is out of range (ik_runtime_configure).";
+    RUNTIME_STARTED = "runtime_started" IK_ERR_INVALID_STATE
+        "The runtime was configured after it had started.";
     RUNTIME = "runtime" IK_ERR_INVALID_STATE
         "The async runtime could not be started.";
     WRONG_THREAD = "wrong_thread" IK_ERR_INVALID_STATE

@@ -20,7 +20,7 @@ use crate::cancel::ik_cancel;
 use crate::error::ik_error;
 use crate::handles::{self, Handle, Kind};
 use crate::ops::{export_async, export_blocking, ik_callback, to_json, OpFuture};
-use crate::payload::{PartRef, Payload};
+use crate::payload::{Dtype, PartRef, Payload};
 use crate::status::ik_status;
 use crate::stream::{ik_stream, open_stream, open_stream_async, Source, StreamSource};
 
@@ -109,7 +109,7 @@ pub extern "C" fn ik_data_client_new(
         let out = out_ptr(out, "out")?;
         let config: ClientConfig = arg_json(cfg, cfg_len, "cfg")?;
         let inner = DataClient::new(&config).map_err(core_error)?;
-        crate::runtime::track_forks();
+        crate::lifecycle::track_forks();
         unsafe { *out = handles::register(Box::new(ik_data_client { inner })) };
         Ok(())
     })
@@ -216,18 +216,17 @@ pub(crate) struct TextResultOut<'a> {
 
 fn text_result_payload(result: &TextResult) -> Result<Payload, Error> {
     let body = &result.body;
-    let head = TextResultOut {
+    let head = |raw_part| TextResultOut {
         text: &result.text,
         model: &result.model,
         finish_reason: &result.finish_reason,
         usage: &result.usage,
         request_id: &result.request_id,
-        raw_part: PartRef {
-            offset: 0,
-            length: body.len(),
-        },
+        raw_part,
     };
-    Payload::with_parts(&head, body.len(), |parts| parts.extend_from_slice(body))
+    Payload::with_part(head, Dtype::Utf8, body.len(), |part| {
+        part.copy_from_slice(body)
+    })
 }
 
 fn embed_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
@@ -238,7 +237,7 @@ fn embed_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<
 }
 
 /// The `EmbedResult` JSON. Vectors of one length travel as a binary part, row-major float64
-/// in native byte order, named by `embeddings: {"offset","length","rows","cols"}`: decoding
+/// little-endian, named by `embeddings: {"offset","length","dtype","rows","cols"}`: decoding
 /// numbers from JSON text dominated the cost of large embeddings, and this is exact. Ragged
 /// vectors stay plain lists. `raw` comes without the vectors (bindings put them back).
 #[derive(Serialize, JsonSchema)]
@@ -251,8 +250,8 @@ pub(crate) struct EmbedResultOut<'a> {
     raw: &'a Value,
 }
 
-/// The vectors: one binary part of `rows` x `cols` float64 (row-major, native byte order),
-/// or lists when their lengths differ.
+/// The vectors: one binary part of `rows` x `cols` float64 (row-major, little-endian), or
+/// lists when their lengths differ.
 #[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
 enum Embeddings<'a> {
@@ -280,16 +279,21 @@ fn embed_result_payload(result: &EmbedResult) -> Result<Payload, Error> {
     if ragged {
         return Payload::json(&head(Embeddings::Lists(vectors)));
     }
-    let packed = Embeddings::Packed {
-        part: PartRef { offset: 0, length },
+    let packed = |part| Embeddings::Packed {
+        part,
         rows: vectors.len(),
         cols,
     };
-    Payload::with_parts(&head(packed), length, |parts| {
-        for value in vectors.iter().flatten() {
-            parts.extend_from_slice(&value.to_ne_bytes());
-        }
-    })
+    Payload::with_part(
+        |part| head(packed(part)),
+        Dtype::F64le,
+        length,
+        |part| {
+            for (value, slot) in vectors.iter().flatten().zip(part.chunks_exact_mut(8)) {
+                slot.copy_from_slice(&value.to_le_bytes());
+            }
+        },
+    )
 }
 
 fn rerank_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
@@ -310,7 +314,7 @@ fn text_stream_source(
 
 /// `{"prompt"|"messages", "temperature", "max_tokens", "top_p", "stop", "seed", "extra_body"}`
 /// → `TextResult` JSON without `raw`; the response body's JSON text follows as a binary part
-/// named by `"raw_part": {"offset","length"}` (see "Result buffers" above), so a binding
+/// named by `"raw_part": {"offset","length","dtype":"utf8"}` (see "Result buffers"), so a binding
 /// decodes it only when it is read.
 #[no_mangle]
 pub extern "C" fn ik_endpoint_generate_text(
@@ -351,7 +355,8 @@ pub extern "C" fn ik_endpoint_generate_text_stream(
     open_stream(err, cancel, out, || text_stream_source(e, req, req_len))
 }
 
-/// Async twin: `*out` is written at once; `cb` runs once the exchange is open or failed.
+/// Async twin: `*out` is written at once; `cb` runs once the exchange is open (`json` = the
+/// stream's metadata, as `ik_stream_metadata` gives it) or failed. Pull items only after it.
 #[no_mangle]
 pub extern "C" fn ik_endpoint_generate_text_stream_async(
     e: *const ik_endpoint,
@@ -369,8 +374,9 @@ pub extern "C" fn ik_endpoint_generate_text_stream_async(
 }
 
 /// `{"input": "…" | ["…"], "extra_body"}` → `EmbedResult` JSON (vectors in input order).
-/// Vectors of one length follow as a binary part, row-major float64 in native byte order,
-/// named by `"embeddings": {"offset","length","rows","cols"}`; ragged ones are JSON lists.
+/// Vectors of one length follow as a binary part, row-major float64 little-endian, named by
+/// `"embeddings": {"offset","length","dtype":"f64le","rows","cols"}`; ragged ones are JSON
+/// lists.
 /// `raw` comes without `data[].embedding` (the same vectors).
 #[no_mangle]
 pub extern "C" fn ik_endpoint_embed(
@@ -429,11 +435,6 @@ pub extern "C" fn ik_endpoint_rerank_async(
 mod tests {
     use super::*;
 
-    fn buffer(payload: Payload) -> Vec<u8> {
-        payload
-            .lend(|ptr, len| unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) }.to_vec())
-    }
-
     fn embed_result(embeddings: Vec<Vec<f64>>) -> EmbedResult {
         EmbedResult {
             embeddings,
@@ -445,27 +446,24 @@ mod tests {
     }
 
     #[test]
-    fn vectors_of_one_length_follow_the_json_as_one_part() {
-        let bytes = buffer(embed_result_payload(&embed_result(vec![vec![1.5, -2.0]; 3])).unwrap());
-        let end = bytes.iter().position(|&b| b == 0).unwrap();
-        let head: Value = serde_json::from_slice(&bytes[..end]).unwrap();
-        let part = &bytes[end + 1..];
+    fn vectors_of_one_length_follow_the_json_as_one_aligned_part() {
+        let mut payload = embed_result_payload(&embed_result(vec![vec![1.5, -2.0]; 3])).unwrap();
+        let (bytes, len) = payload.bytes();
+        let head: Value = serde_json::from_slice(&bytes[..len]).unwrap();
+        let offset = head["embeddings"]["offset"].as_u64().unwrap() as usize;
+        assert_eq!(offset % 16, 0);
         assert_eq!(
             head["embeddings"],
-            serde_json::json!({"offset": 0, "length": 48, "rows": 3, "cols": 2})
+            serde_json::json!({"offset": offset, "length": 48, "dtype": "f64le", "rows": 3, "cols": 2})
         );
-        assert_eq!(part.len(), 48);
-        assert_eq!(part[8..16], (-2.0f64).to_ne_bytes());
+        assert_eq!(bytes[offset + 8..offset + 16], (-2.0f64).to_le_bytes());
     }
 
     #[test]
     fn ragged_vectors_make_a_json_only_result() {
-        let bytes = buffer(embed_result_payload(&embed_result(vec![vec![1.0], vec![]])).unwrap());
-        assert!(
-            !bytes.contains(&0),
-            "a JSON-only result has no NUL inside its length"
-        );
-        let head: Value = serde_json::from_slice(&bytes).unwrap();
+        let mut payload = embed_result_payload(&embed_result(vec![vec![1.0], vec![]])).unwrap();
+        let (bytes, len) = payload.bytes();
+        let head: Value = serde_json::from_slice(&bytes[..len]).unwrap();
         assert_eq!(head["embeddings"], serde_json::json!([[1.0], []]));
     }
 }

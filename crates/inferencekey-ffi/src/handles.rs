@@ -21,10 +21,10 @@
 //! pointer was. On 32-bit targets there is no tag and the sequence has 28 bits; it is
 //! reused only after 2^28 handles, never while the old one is live.
 //!
-//! **Result buffers** (`char **out`, freed by `ik_string_free`) are real pointers the host
+//! **Result buffers** (`char **out`, freed by `ik_buffer_free`) are real pointers the host
 //! reads, so they are recorded by address. Freeing one forgets it, so a double free is
 //! ignored, except in one case no address-keyed scheme can tell apart: when the allocator has
-//! meanwhile reused the address for a *new* result buffer, a second `ik_string_free` of the
+//! meanwhile reused the address for a *new* result buffer, a second `ik_buffer_free` of the
 //! old pointer frees the new buffer. That is a double free in the host (as with libc `free`);
 //! the header says so.
 //!
@@ -165,7 +165,7 @@ fn registry() -> MutexGuard<'static, Registry> {
 }
 
 /// The registry's lock, held by the forking thread across `fork()` (see
-/// `runtime::track_forks`): a child never inherits it locked by a thread that does not exist
+/// `lifecycle::track_forks`): a child never inherits it locked by a thread that does not exist
 /// there. It is held only briefly, and never while calling out of the library.
 pub(crate) fn hold_for_fork() -> Box<dyn std::any::Any> {
     Box::new(registry())

@@ -28,15 +28,18 @@ impl UserData {
 /// while it waits; a nonzero answer stops the call with `IK_ERR_CANCELLED` (code
 /// `interrupted`) and closes its connection. For hosts whose signal handlers run on the
 /// interrupted thread, such as Python's `KeyboardInterrupt`. Never run for `_async` calls nor
-/// after `ik_shutdown`. `user_data` must stay valid until the check is replaced.
+/// after `ik_runtime_shutdown`. `user_data` must stay valid until the check is replaced.
 #[no_mangle]
 pub extern "C" fn ik_interrupt_set_check(check: ik_interrupt_check, user_data: *mut c_void) {
     guard_or((), || {
         let user_data = UserData(user_data);
         interrupt::set_check(check.map(|f| -> Check {
             Arc::new(move || {
+                let Some(_call) = crate::lifecycle::HostCall::enter() else {
+                    return false;
+                };
                 // SAFETY: the host's function with the host's pointer, as registered.
-                !crate::ops::shut_down() && unsafe { f(user_data.get()) } != 0
+                unsafe { f(user_data.get()) != 0 }
             })
         }));
     });

@@ -10,12 +10,14 @@
 mod boundary;
 mod cancel;
 mod codes;
+mod deliver;
 #[cfg(feature = "dev-server")]
 mod dev;
 mod endpoint;
 mod error;
 mod handles;
 mod interrupt;
+mod lifecycle;
 mod log;
 mod management;
 mod ops;
@@ -36,11 +38,11 @@ pub use dev::*;
 pub use endpoint::*;
 pub use error::*;
 pub use interrupt::*;
+pub use lifecycle::*;
 pub use log::*;
 pub use management::*;
-pub use ops::{ik_callback, ik_shutdown};
+pub use ops::ik_callback;
 pub use redact::*;
-pub use runtime::ik_after_fork_child;
 pub use status::*;
 pub use stream::*;
 pub use testing::*;

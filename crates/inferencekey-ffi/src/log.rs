@@ -10,8 +10,9 @@ use crate::codes;
 use crate::error::ik_error;
 use crate::status::ik_status;
 
-/// Receives one redacted record as JSON `{"level","target","message","fields"}`, from any
-/// thread. `level`: 1 error, 2 warning, 3 info, 4 debug. `json` is borrowed for the call.
+/// Receives one redacted record as JSON `{"target","message","fields"}` at `level` (1 error,
+/// 2 warning, 3 info, 4 debug), from any thread, including runtime threads: it must not
+/// block. `json` is borrowed for the call.
 pub type ik_log_callback = Option<
     unsafe extern "C" fn(user_data: *mut c_void, level: i32, json: *const c_char, json_len: usize),
 >;
@@ -44,6 +45,9 @@ pub extern "C" fn ik_log_set_callback(
                 set_sink(
                     Some(level),
                     Some(Arc::new(move |level: Level, record: &str| {
+                        let Some(_call) = crate::lifecycle::HostCall::enter() else {
+                            return;
+                        };
                         let text = to_cstring(record);
                         let data = &data;
                         // SAFETY: the host's callback; arguments live for the call.

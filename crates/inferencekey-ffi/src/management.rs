@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use inferencekey_core::config::{seconds, CallOptions, ClientConfig};
 use inferencekey_core::management::ManagementClient;
+use inferencekey_core::readiness::ReadinessEvent;
 use inferencekey_core::reconcile::OnDrift;
 use inferencekey_core::spec::WorkloadSpec;
 use schemars::JsonSchema;
@@ -16,8 +17,11 @@ use crate::boundary::{
 use crate::cancel::ik_cancel;
 use crate::error::ik_error;
 use crate::handles::{self, Handle, Kind};
-use crate::ops::{export_async, export_blocking, ik_callback, to_json, OpFuture};
-use crate::status::ik_status;
+use crate::ops::{
+    complete, export_async, export_blocking, ik_callback, to_json, OpFuture, RawCallback, UserData,
+};
+use crate::payload::Payload;
+use crate::status::{ik_status, IK_OK};
 use crate::stream::{ik_stream, open_stream, StreamSource};
 
 /// Opaque control-plane client; thread-safe; holds the `ik_sdk_` token (zeroed when freed).
@@ -58,7 +62,7 @@ pub(crate) struct SlugRequest {
     options: Option<CallOptions>,
 }
 
-/// The result of `ik_management_delete`.
+/// The result of `ik_management_client_delete`.
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct Deleted {
     /// False when the workload was absent (or another caller deleted it first).
@@ -101,7 +105,7 @@ pub extern "C" fn ik_management_client_new(
         let out = out_ptr(out, "out")?;
         let config: ClientConfig = arg_json(cfg, cfg_len, "cfg")?;
         let inner = ManagementClient::new(&config).map_err(core_error)?;
-        crate::runtime::track_forks();
+        crate::lifecycle::track_forks();
         // SAFETY: checked non-NULL above.
         unsafe { *out = handles::register(Box::new(ik_management_client { inner })) };
         Ok(())
@@ -201,21 +205,57 @@ fn delete_op(
     }))
 }
 
-fn wait_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+/// How a wait hands each readiness event to its `on_event` callback (ownership passes, as
+/// for completions): inline on the caller's thread for the blocking form, through the
+/// delivery thread, ahead of the completion, for the `_async` one.
+#[derive(Clone, Copy)]
+enum EventRoute {
+    Inline,
+    Delivered,
+}
+
+fn wait_op(
+    c: *const ik_management_client,
+    req: *const c_char,
+    len: usize,
+    on_event: ik_callback,
+    event_user_data: *mut c_void,
+    route: EventRoute,
+) -> FfiResult<OpFuture> {
     let r: SlugRequest = arg_json(req, len, "req")?;
     let timeout = readiness_timeout(&r)?;
     let client = with_options(c, r.options)?;
+    let event_user_data = UserData(event_user_data);
     Ok(Box::pin(async move {
+        let report = |event: &ReadinessEvent| {
+            if let Some(cb) = on_event {
+                let payload = Payload::json(event)?;
+                match route {
+                    EventRoute::Inline => report_inline(cb, event_user_data.get(), payload),
+                    EventRoute::Delivered => complete(cb, event_user_data.get(), Ok(Some(payload))),
+                }
+            }
+            Ok(())
+        };
         let ready = client
-            .wait_until_ready(&r.workload_slug, r.project.as_deref(), timeout, |_| Ok(()))
+            .wait_until_ready(&r.workload_slug, r.project.as_deref(), timeout, report)
             .await?;
         to_json(&ready)
     }))
 }
 
+/// Calls `cb` with one event on this thread, handing over the buffer.
+fn report_inline(cb: RawCallback, user_data: *mut c_void, payload: Payload) {
+    if let Some(_call) = crate::lifecycle::HostCall::enter() {
+        let (json, len) = payload.into_raw();
+        // SAFETY: the binding's function and pointer; it now owns `json`.
+        unsafe { cb(user_data, IK_OK, json, len, std::ptr::null_mut()) };
+    }
+}
+
 /// `{"spec":{…},"on_drift":"reconcile","project":null}` → the `EnsureResult` JSON.
 #[no_mangle]
-pub extern "C" fn ik_management_ensure(
+pub extern "C" fn ik_management_client_ensure(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
@@ -228,7 +268,7 @@ pub extern "C" fn ik_management_ensure(
 }
 
 #[no_mangle]
-pub extern "C" fn ik_management_ensure_async(
+pub extern "C" fn ik_management_client_ensure_async(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
@@ -242,7 +282,7 @@ pub extern "C" fn ik_management_ensure_async(
 
 /// As `ensure` with `on_drift` = `dry_run` (an `on_drift` key is ignored): never writes.
 #[no_mangle]
-pub extern "C" fn ik_management_plan(
+pub extern "C" fn ik_management_client_plan(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
@@ -255,7 +295,7 @@ pub extern "C" fn ik_management_plan(
 }
 
 #[no_mangle]
-pub extern "C" fn ik_management_plan_async(
+pub extern "C" fn ik_management_client_plan_async(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
@@ -269,7 +309,7 @@ pub extern "C" fn ik_management_plan_async(
 
 /// `{"project":null}` → a JSON array of `Workload`.
 #[no_mangle]
-pub extern "C" fn ik_management_list(
+pub extern "C" fn ik_management_client_list(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
@@ -282,7 +322,7 @@ pub extern "C" fn ik_management_list(
 }
 
 #[no_mangle]
-pub extern "C" fn ik_management_list_async(
+pub extern "C" fn ik_management_client_list_async(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
@@ -296,7 +336,7 @@ pub extern "C" fn ik_management_list_async(
 
 /// `{"workload_slug":"…","project":null}` → one `Workload`; absent → `IK_ERR_NOT_FOUND`.
 #[no_mangle]
-pub extern "C" fn ik_management_get(
+pub extern "C" fn ik_management_client_get(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
@@ -309,7 +349,7 @@ pub extern "C" fn ik_management_get(
 }
 
 #[no_mangle]
-pub extern "C" fn ik_management_get_async(
+pub extern "C" fn ik_management_client_get_async(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
@@ -323,7 +363,7 @@ pub extern "C" fn ik_management_get_async(
 
 /// `{"workload_slug":"…"}` → `{"deleted":true|false}` (false: absent or lost a race).
 #[no_mangle]
-pub extern "C" fn ik_management_delete(
+pub extern "C" fn ik_management_client_delete(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
@@ -336,7 +376,7 @@ pub extern "C" fn ik_management_delete(
 }
 
 #[no_mangle]
-pub extern "C" fn ik_management_delete_async(
+pub extern "C" fn ik_management_client_delete_async(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
@@ -349,31 +389,59 @@ pub extern "C" fn ik_management_delete_async(
 }
 
 /// `{"workload_slug":"…","timeout_s":600}` → the `ready` `ReadinessEvent`; phase `error` →
-/// `IK_ERR_WORKLOAD_FAILED`; the deadline → `IK_ERR_READINESS_TIMEOUT`.
+/// `IK_ERR_WORKLOAD_FAILED`; the deadline → `IK_ERR_READINESS_TIMEOUT`; a stream that ends
+/// without a terminal phase → `IK_ERR_API` (code `stream_ended`). Dropped connections are
+/// reopened until the deadline. `on_event` (nullable) gets every event, the terminal one
+/// included, before the call returns: on the caller's thread, with ownership of `json` as
+/// for a completion. To stop waiting from it, cancel the call's token.
 #[no_mangle]
-pub extern "C" fn ik_management_wait_until_ready(
+pub extern "C" fn ik_management_client_wait_until_ready(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
     cancel: *const ik_cancel,
+    on_event: ik_callback,
+    event_user_data: *mut c_void,
     out: *mut *mut c_char,
     out_len: *mut usize,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    export_blocking(err, cancel, out, out_len, || wait_op(c, req, req_len))
+    export_blocking(err, cancel, out, out_len, || {
+        wait_op(
+            c,
+            req,
+            req_len,
+            on_event,
+            event_user_data,
+            EventRoute::Inline,
+        )
+    })
 }
 
+/// Async twin: `on_event` runs on the delivery thread, like `cb`, for each event and always
+/// before `cb`.
 #[no_mangle]
-pub extern "C" fn ik_management_wait_until_ready_async(
+pub extern "C" fn ik_management_client_wait_until_ready_async(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
     cancel: *const ik_cancel,
+    on_event: ik_callback,
+    event_user_data: *mut c_void,
     cb: ik_callback,
     user_data: *mut c_void,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    export_async(err, cancel, cb, user_data, || wait_op(c, req, req_len))
+    export_async(err, cancel, cb, user_data, || {
+        wait_op(
+            c,
+            req,
+            req_len,
+            on_event,
+            event_user_data,
+            EventRoute::Delivered,
+        )
+    })
 }
 
 fn readiness_source(
@@ -395,7 +463,7 @@ fn readiness_source(
 /// Opens the readiness SSE stream eagerly (auth and 404 errors fail here); items are
 /// `ReadinessEvent` JSON, the terminal one included.
 #[no_mangle]
-pub extern "C" fn ik_management_readiness_events(
+pub extern "C" fn ik_management_client_readiness_events(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,
@@ -406,10 +474,10 @@ pub extern "C" fn ik_management_readiness_events(
     open_stream(err, cancel, out, || readiness_source(c, req, req_len))
 }
 
-/// Async twin: `*out` is written at once; `cb` runs once the stream is open (`json` =
-/// `{"request_id":…}`) or failed. Pull items only after that callback.
+/// Async twin: `*out` is written at once; `cb` runs once the stream is open (`json` = the
+/// stream's metadata, as `ik_stream_metadata` gives it) or failed. Pull items only after it.
 #[no_mangle]
-pub extern "C" fn ik_management_readiness_events_async(
+pub extern "C" fn ik_management_client_readiness_events_async(
     c: *const ik_management_client,
     req: *const c_char,
     req_len: usize,

@@ -4,30 +4,39 @@
 use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::FutureExt;
 use inferencekey_core::{interrupt, Error};
 use tokio_util::sync::CancellationToken;
 
 use crate::boundary::{core_error, null_arg, panic_error, FfiResult};
+use crate::deliver::{self, Completion};
 use crate::error::ik_error;
 use crate::handles;
 use crate::payload::Payload;
 use crate::runtime;
 use crate::status::{ik_status, IK_OK};
 
-/// Completion callback of every `_async` export. `json` (NULL on failure or at the end of a
-/// stream) and `err` (NULL on success) are borrowed for the duration of the call only.
+/// Completion callback of every `_async` export, run exactly once on the library's delivery
+/// thread (never a runtime worker, never the caller's thread; one callback at a time, in
+/// completion order). It receives ownership: `json` (NULL on failure or at the end of a
+/// stream; a result buffer as for `char **out`, `json_len` bytes of text without the NUL) is
+/// freed with `ik_buffer_free`, `err` (NULL on success) with `ik_error_free`, later and from
+/// any thread. It must not block: hand both to the host's own loop and return. It may end
+/// its thread (e.g. `pthread_exit`); the next completion gets a new one.
 pub type ik_callback = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
         status: ik_status,
-        json: *const c_char,
+        json: *mut c_char,
         json_len: usize,
-        err: *const ik_error,
+        err: *mut ik_error,
     ),
 >;
+
+/// A non-NULL `ik_callback`.
+pub(crate) type RawCallback =
+    unsafe extern "C" fn(*mut c_void, ik_status, *mut c_char, usize, *mut ik_error);
 
 pub(crate) fn cancelled() -> ik_error {
     core_error(Error::cancelled())
@@ -92,9 +101,17 @@ pub(crate) fn blocking_shared<T>(
 }
 
 /// The `user_data` pointer travels to a runtime thread; the binding owns what it points to.
-struct UserData(*mut c_void);
+pub(crate) struct UserData(pub(crate) *mut c_void);
 // SAFETY: the library never dereferences user_data; it only hands it back to `cb`.
 unsafe impl Send for UserData {}
+// SAFETY: as above.
+unsafe impl Sync for UserData {}
+
+impl UserData {
+    pub(crate) fn get(&self) -> *mut c_void {
+        self.0
+    }
+}
 
 /// Spawns an operation whose JSON result (or `None` at a stream's end) goes to `cb`.
 pub(crate) fn spawn<F>(
@@ -115,54 +132,41 @@ where
             .await;
         let outcome = outcome.unwrap_or_else(|_| Err(panic_error()));
         let user_data = user_data;
-        // SAFETY: `cb` is the binding's function; arguments are valid for the call.
-        unsafe { complete(cb, user_data.0, outcome) };
+        complete(cb, user_data.0, outcome);
     });
     Ok(())
 }
 
-/// Set by `ik_shutdown`: completions are dropped instead of delivered.
-static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
-
-/// True once the host is exiting: no callback of any kind runs from then on.
-pub(crate) fn shut_down() -> bool {
-    SHUT_DOWN.load(Ordering::SeqCst)
-}
-
-/// The host process is exiting: from now on no callback runs (completion, log, interrupt);
-/// operations still in flight are dropped. An interpreter that is finalizing cannot take a
-/// callback (CPython ends such a thread mid-call), so bindings call this from their exit
-/// hook. Irreversible.
-#[no_mangle]
-pub extern "C" fn ik_shutdown() {
-    crate::boundary::guard_or((), || {
-        SHUT_DOWN.store(true, Ordering::SeqCst);
-        inferencekey_core::log::set_sink(None, None);
-        interrupt::set_check(None);
-    });
-}
-
-unsafe fn complete(
-    cb: unsafe extern "C" fn(*mut c_void, ik_status, *const c_char, usize, *const ik_error),
+/// Hands an outcome to `cb` (rule 18a): on the delivery thread, with ownership of the buffer
+/// and the error. Nothing is delivered once the host is exiting.
+pub(crate) fn complete(
+    cb: RawCallback,
     user_data: *mut c_void,
     outcome: FfiResult<Option<Payload>>,
 ) {
-    if shut_down() {
+    if crate::lifecycle::shut_down() {
         return;
     }
-    match outcome {
+    let completion = match outcome {
         Ok(Some(payload)) => {
-            payload.lend(|json, len| cb(user_data, IK_OK, json, len, std::ptr::null()));
+            let (json, len) = payload.into_raw();
+            Completion::new(cb, user_data, IK_OK, json, len, std::ptr::null_mut())
         }
-        Ok(None) => cb(user_data, IK_OK, std::ptr::null(), 0, std::ptr::null()),
+        Ok(None) => Completion::new(
+            cb,
+            user_data,
+            IK_OK,
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        ),
         Err(error) => {
             let status = error.status();
-            // Registered for the duration of the call so the accessors accept it.
-            let ptr = handles::register(Box::new(error));
-            cb(user_data, status, std::ptr::null(), 0, ptr);
-            handles::release(ptr);
+            let err = handles::register(Box::new(error));
+            Completion::new(cb, user_data, status, std::ptr::null_mut(), 0, err)
         }
-    }
+    };
+    deliver::send(completion);
 }
 
 /// An operation prepared by an export: arguments already checked, result serialised to JSON

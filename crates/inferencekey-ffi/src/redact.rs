@@ -16,7 +16,7 @@ use crate::status::ik_status;
 /// prefix (`an ik_sdk_ token`), text already redacted, punctuation ending a sentence,
 /// delimiters (quotes, brackets, `,`, `;`, backslash escapes) and non-ASCII text. Idempotent.
 /// The result is plain UTF-8 text (not JSON), NUL-terminated, `*out_len` bytes without the
-/// NUL; free it with ik_string_free. Needs no runtime: callable from any thread, callbacks
+/// NUL; free it with ik_buffer_free. Needs no runtime: callable from any thread, callbacks
 /// included. Fails only on a bad argument (NULL, invalid UTF-8, a NUL byte in `text`).
 #[no_mangle]
 pub extern "C" fn ik_text_redact(
@@ -60,7 +60,7 @@ fn text_export(
     guard(err, || {
         out_ptr(out, "out")?;
         let text = arg_str(text, len, name)?;
-        Payload::text(f(text)).write_to(out, out_len);
+        Payload::text(&f(text)).write_to(out, out_len);
         Ok(())
     })
 }
@@ -107,7 +107,7 @@ mod tests {
         let bytes = unsafe { std::slice::from_raw_parts(out.cast::<u8>(), out_len + 1) };
         assert_eq!(bytes[out_len], 0, "NUL-terminated");
         let text = String::from_utf8(bytes[..out_len].to_vec()).expect("UTF-8");
-        crate::boundary::ik_string_free(out);
+        crate::boundary::ik_buffer_free(out);
         Ok(text)
     }
 

@@ -4,15 +4,12 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::sync::Once;
 
 use inferencekey_core::process::ForkLocal;
 use tokio::runtime::Runtime;
 
 use crate::boundary::{ffi_error, FfiResult};
 use crate::codes;
-
-const WORKER_THREADS: usize = 2;
 
 /// A forked child's runtime is built anew; the parent's is leaked, never dropped there.
 static RUNTIME: ForkLocal<Runtime> = ForkLocal::new();
@@ -22,7 +19,7 @@ pub(crate) fn get() -> FfiResult<&'static Runtime> {
     RUNTIME.get_or_try_init(
         || {
             tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(WORKER_THREADS)
+                .worker_threads(crate::lifecycle::worker_threads_at_start())
                 .thread_name("inferencekey-rt")
                 .enable_all()
                 .build()
@@ -79,36 +76,3 @@ pub(crate) fn block_on_caller<F: Future>(fut: F) -> FfiResult<F::Output> {
         Ok(rt.block_on(fut))
     })
 }
-
-/// Registers `pthread_atfork` handlers, once, by the first client: before a fork the forking
-/// thread takes the process-wide locks every call may take (so that no other thread holds
-/// one when the child is made), and after it, in parent and child, releases them; the child
-/// also refreshes the PID the core serves from memory (no `getpid` per fork check).
-pub(crate) fn track_forks() {
-    static REGISTERED: Once = Once::new();
-    REGISTERED.call_once(|| {
-        extern "C" fn prepare() {
-            crate::boundary::guard_or((), || {
-                inferencekey_core::process::before_fork(|| vec![crate::handles::hold_for_fork()])
-            });
-        }
-        extern "C" fn in_parent() {
-            crate::boundary::guard_or((), inferencekey_core::process::after_fork);
-        }
-        extern "C" fn in_child() {
-            inferencekey_core::process::cache_pid();
-            crate::boundary::guard_or((), inferencekey_core::process::after_fork);
-        }
-        // SAFETY: the handlers take and release locks that are never held across a call out
-        // of the library, and store the PID atomically; none of them unwinds (guarded).
-        if unsafe { libc::pthread_atfork(Some(prepare), Some(in_parent), Some(in_child)) } == 0 {
-            inferencekey_core::process::cache_pid();
-        }
-    });
-}
-
-/// Kept for ABI 2 hosts, which call it in a forked child: there is nothing left to do, as
-/// every per-process state (runtime, connection pools, clients) is rebuilt lazily by the
-/// child without touching the parent's.
-#[no_mangle]
-pub extern "C" fn ik_after_fork_child() {}

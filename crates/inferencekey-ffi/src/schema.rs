@@ -40,6 +40,8 @@ struct Function {
     request: Option<Schema>,
     result: Option<Schema>,
     items: Option<Schema>,
+    /// What its `on_event` callback receives (`events`).
+    events: Option<Schema>,
     /// Reads and writes plain UTF-8 text, not JSON (`x-ik-plain-text`).
     plain_text: bool,
 }
@@ -81,6 +83,7 @@ fn functions(g: &mut Generators) -> Vec<Function> {
         request,
         result,
         items: None,
+        events: None,
         plain_text: false,
     };
     let text = |name| Function {
@@ -107,45 +110,48 @@ fn functions(g: &mut Generators) -> Vec<Function> {
             g.write::<ManagementDescription>(),
         ),
         op(
-            "ik_management_ensure",
+            "ik_management_client_ensure",
             true,
             g.read::<EnsureRequest>(),
             g.write::<EnsureResult>(),
         ),
         op(
-            "ik_management_plan",
+            "ik_management_client_plan",
             true,
             g.read::<EnsureRequest>(),
             g.write::<EnsureResult>(),
         ),
         op(
-            "ik_management_list",
+            "ik_management_client_list",
             true,
             g.read::<ProjectRequest>(),
             g.write::<[Workload]>(),
         ),
         op(
-            "ik_management_get",
+            "ik_management_client_get",
             true,
             g.read::<SlugRequest>(),
             g.write::<Workload>(),
         ),
         op(
-            "ik_management_delete",
+            "ik_management_client_delete",
             true,
             g.read::<SlugRequest>(),
             g.write::<Deleted>(),
         ),
-        op(
-            "ik_management_wait_until_ready",
-            true,
-            g.read::<SlugRequest>(),
-            g.write::<ReadinessEvent>(),
-        ),
+        Function {
+            events: g.write::<ReadinessEvent>(),
+            ..op(
+                "ik_management_client_wait_until_ready",
+                true,
+                g.read::<SlugRequest>(),
+                g.write::<ReadinessEvent>(),
+            )
+        },
         Function {
             items: g.write::<ReadinessEvent>(),
             ..op(
-                "ik_management_readiness_events",
+                "ik_management_client_readiness_events",
                 true,
                 g.read::<SlugRequest>(),
                 g.write::<StreamMetadata>(),
@@ -217,6 +223,12 @@ fn functions(g: &mut Generators) -> Vec<Function> {
             g.write::<Map<String, Value>>(),
         ),
         op("ik_log_set_callback", false, None, g.write::<Record>()),
+        op(
+            "ik_runtime_configure",
+            false,
+            g.read::<crate::lifecycle::RuntimeConfig>(),
+            None,
+        ),
         text("ik_text_redact"),
         text("ik_token_redact"),
     ];
@@ -369,6 +381,7 @@ pub fn document() -> Value {
             ("request", f.request),
             ("result", f.result),
             ("items", f.items),
+            ("events", f.events),
         ] {
             if let Some(schema) = schema {
                 entry.insert(key.to_owned(), schema.to_value());
@@ -395,7 +408,10 @@ pub fn document() -> Value {
             cfg, opts, req or spec argument), the JSON it writes (`result`: its `out` string, \
             `info` for ik_dev_server_start, or the callback's `json` for `_async` twins; a \
             stream opener's async callback gets the stream's metadata) and, for stream \
-            openers, what each ik_stream_next (or ik_stream_next_async) yields (`items`). \
+            openers, what each ik_stream_next (or ik_stream_next_async) yields (`items`); \
+            for ik_management_client_wait_until_ready, what its `on_event` gets (`events`). \
+            Binary parts of a result are described in its JSON as {offset, length, dtype} \
+            (see the header's \"Result buffers\"). \
             Validate one document with \
             {\"$ref\": \"#/$defs/<Name>\"} against this file. \
             `x-ik-statuses` lists every ik_status (value, name, block of 100, the core error \

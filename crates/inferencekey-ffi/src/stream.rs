@@ -248,7 +248,8 @@ pub extern "C" fn ik_stream_next_async(
     export_async(err, cancel, cb, user_data, || advance(stream(s)?))
 }
 
-/// `{"request_id","usage"}` for chat streams (usage once sent), `{"last_event"}` for readiness.
+/// `{"request_id","usage"}` for chat streams (`usage` once sent), `{"request_id",
+/// "last_event"}` for readiness streams, `{}` while an `_async` open is still running.
 #[no_mangle]
 pub extern "C" fn ik_stream_metadata(
     s: *const ik_stream,

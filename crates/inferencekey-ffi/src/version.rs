@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 /// Bumped on every breaking change of the ABI; the header's `IK_ABI_VERSION` matches it.
-pub const IK_ABI_VERSION: u32 = 2;
+pub const IK_ABI_VERSION: u32 = 3;
 
 /// The library's semantic version, e.g. `0.3.0`. Static: never freed.
 #[no_mangle]
