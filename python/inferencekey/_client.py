@@ -1,14 +1,63 @@
-"""What both clients share: building the native config, argument checks, the closed state."""
+"""What sync and async clients share: the native functions of each object, the config JSON,
+construction, ``from_env``, ``with_options``, ``repr`` and the closed state. Only how a call
+waits differs between them."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _ffi, _logging
 from ._options import byte_caps, client_options, partial_options
 from ._version import __version__
 from .errors import ValidationError
+from .types import Timeout
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "DATA",
+    "DEV_SERVER",
+    "ENDPOINT",
+    "MANAGEMENT",
+    "STREAM",
+    "WORKLOAD_SPEC",
+    "DataClientBase",
+    "EndpointBase",
+    "ManagementClientBase",
+    "NativeClient",
+    "Plane",
+    "describe",
+    "native_config",
+    "opt_str",
+    "slug_arg",
+]
+
+
+@dataclass(frozen=True)
+class Plane:
+    """The native functions of one kind of object: ABI 3 names them ``<prefix>_<verb>``."""
+
+    prefix: str
+
+    @property
+    def ctype(self) -> str:
+        return self.prefix
+
+    @functools.cache  # noqa: B019 - four module-level planes, alive for the process anyway
+    def fn(self, verb: str) -> Any:
+        """The native function ``<prefix>_<verb>`` (e.g. ``ik_management_client_ensure``)."""
+        return getattr(_ffi.lib, f"{self.prefix}_{verb}")
+
+
+MANAGEMENT = Plane("ik_management_client")
+DATA = Plane("ik_data_client")
+ENDPOINT = Plane("ik_endpoint")
+STREAM = Plane("ik_stream")
+WORKLOAD_SPEC = Plane("ik_workload_spec")
+DEV_SERVER = Plane("ik_dev_server")
 
 
 def native_config(
@@ -57,63 +106,37 @@ def slug_arg(value: object) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Plane:
-    """The native functions of one client type (management or data)."""
-
-    ctype: str
-    new: Any
-    free: Any
-    describe: Any
-    with_options: Any
-
-
-MANAGEMENT = Plane(
-    "ik_management_client",
-    _ffi.lib.ik_management_client_new,
-    _ffi.lib.ik_management_client_free,
-    _ffi.lib.ik_management_client_describe,
-    _ffi.lib.ik_management_client_with_options,
-)
-DATA = Plane(
-    "ik_data_client",
-    _ffi.lib.ik_data_client_new,
-    _ffi.lib.ik_data_client_free,
-    _ffi.lib.ik_data_client_describe,
-    _ffi.lib.ik_data_client_with_options,
-)
-
-
-C = TypeVar("C", bound="NativeClient")
+def describe(plane: Plane, ptr: Any) -> dict[str, Any]:
+    """The object's ``<prefix>_describe`` JSON (for ``repr``; secrets come redacted)."""
+    result = _ffi.call(plane.fn("describe"), ptr)
+    return result if isinstance(result, dict) else {}
 
 
 class NativeClient:
-    """A native client handle with the ``close()``/``with`` protocol of sdk §4. Sync and async
-    clients of one plane open and clone through the same :class:`Plane`."""
+    """A native client handle with the ``close()``/``with`` protocol of sdk §4."""
 
     __slots__ = ("_description", "_handle")
 
     _plane: ClassVar[Plane]
+    #: The ``describe`` keys shown by ``repr``.
+    _shown: ClassVar[tuple[str, ...]] = ("base_url", "project")
 
     def __init__(self, config: bytes) -> None:
-        ptr = _ffi.call_into(self._plane.new, self._plane.ctype, config, len(config))
-        self._adopt(ptr)
-        self._description: dict[str, Any] = describe(self._plane.describe, ptr)
-
-    def _adopt(self, ptr: Any) -> None:
-        self._handle = _ffi.Handle(ptr, self._plane.free)
+        ptr = _ffi.call_into(self._plane.fn("new"), self._plane.ctype, config, len(config))
+        self._handle = _ffi.Handle(ptr, self._plane.fn("free"))
+        self._description: dict[str, Any] = describe(self._plane, ptr)
 
     @property
     def _ptr(self) -> Any:
         return self._handle.open_ptr("client")
 
     def _clone_with_options(
-        self: C,
+        self,
         timeout: object,
         max_retries: object,
-        max_response_bytes: object = None,
-        max_event_bytes: object = None,
-    ) -> C:
+        max_response_bytes: object,
+        max_event_bytes: object,
+    ) -> Self:
         """A copy with other timeouts, retries or caps, sharing credentials, connections and
         (async clients) the event loop binding."""
         opts = _ffi.encode(
@@ -123,20 +146,195 @@ class NativeClient:
             }
         )
         ptr = _ffi.call_into(
-            self._plane.with_options, self._plane.ctype, self._ptr, opts, len(opts)
+            self._plane.fn("with_options"), self._plane.ctype, self._ptr, opts, len(opts)
         )
         clone = type(self).__new__(type(self))
-        clone._adopt(ptr)
+        clone._handle = _ffi.Handle(ptr, self._plane.fn("free"))
         clone._description = self._description
-        if hasattr(self, "_loop"):
-            clone._loop = self._loop  # type: ignore[attr-defined]
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            clone._loop = loop  # type: ignore[attr-defined]
         return clone
 
     def close(self) -> None:
         """Releases the native client (and its token). Later calls raise ``client_closed``."""
         self._handle.close()
 
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{key}={self._description.get(key)!r}" for key in self._shown)
+        state = ", closed" if self._handle.closed else ""
+        return f"{type(self).__name__}({shown}{state})"
 
-def describe(fn: Any, ptr: Any) -> dict[str, Any]:
-    result = _ffi.call(fn, ptr)
-    return result if isinstance(result, dict) else {}
+
+class ManagementClientBase(NativeClient):
+    """Construction of a control-plane client (``ManagementClient``, ``AsyncManagementClient``)."""
+
+    __slots__ = ()
+    _plane = MANAGEMENT
+    _shown = ("base_url", "project", "token")
+
+    def __init__(
+        self,
+        *,
+        sdk_token: str | None,
+        base_url: str | None = None,
+        project: str | None = None,
+        timeout: float | Timeout = 60.0,
+        max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
+        _from_env: bool = False,
+    ) -> None:
+        super().__init__(
+            native_config(
+                from_env=_from_env,
+                base_url=base_url,
+                project=project,
+                timeout=timeout,
+                max_retries=max_retries,
+                max_response_bytes=max_response_bytes,
+                max_event_bytes=max_event_bytes,
+                sdk_token=sdk_token,
+            )
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        sdk_token: str | None = None,
+        base_url: str | None = None,
+        project: str | None = None,
+        timeout: float | Timeout = 60.0,
+        max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
+    ) -> Self:
+        """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults."""
+        return cls(
+            sdk_token=sdk_token,
+            base_url=base_url,
+            project=project,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
+            _from_env=True,
+        )
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
+    ) -> Self:
+        """A client with other timeouts, retries or memory caps, sharing credentials and
+        connections (``None`` keeps the client's)."""
+        return self._clone_with_options(timeout, max_retries, max_response_bytes, max_event_bytes)
+
+
+class DataClientBase(NativeClient):
+    """Construction of a data-plane client (``DataClient``, ``AsyncDataClient``)."""
+
+    __slots__ = ()
+    _plane = DATA
+
+    def __init__(
+        self,
+        *,
+        project: str | None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | Timeout = 60.0,
+        max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
+        _from_env: bool = False,
+    ) -> None:
+        super().__init__(
+            native_config(
+                from_env=_from_env,
+                base_url=base_url,
+                project=project,
+                timeout=timeout,
+                max_retries=max_retries,
+                max_response_bytes=max_response_bytes,
+                max_event_bytes=max_event_bytes,
+                api_key=api_key,
+            )
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        project: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | Timeout = 60.0,
+        max_retries: int = 2,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
+    ) -> Self:
+        """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults."""
+        return cls(
+            project=project,
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
+            _from_env=True,
+        )
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
+    ) -> Self:
+        """A client with other timeouts, retries or memory caps, sharing the connection pool
+        (``None`` keeps the client's)."""
+        return self._clone_with_options(timeout, max_retries, max_response_bytes, max_event_bytes)
+
+    def _new_endpoint(self, workload_slug: object, api_key: object) -> _ffi.Handle:
+        """A native endpoint (no network; the slug and key are checked by the core)."""
+        body = _ffi.encode(
+            {"workload_slug": slug_arg(workload_slug), "api_key": opt_str("api_key", api_key)}
+        )
+        ptr = _ffi.call_into(ENDPOINT.fn("new"), ENDPOINT.ctype, self._ptr, body, len(body))
+        return _ffi.Handle(ptr, ENDPOINT.fn("free"))
+
+
+class EndpointBase:
+    """What sync and async endpoints share: the handle and the described identity."""
+
+    __slots__ = ("_handle", "_key", "base_url", "project_slug", "workload_slug")
+
+    def __init__(self, handle: _ffi.Handle) -> None:
+        self._handle = handle
+        info = describe(ENDPOINT, handle.ptr)
+        self.project_slug: str = info["project_slug"]
+        self.workload_slug: str = info["workload_slug"]
+        #: The ``…/v1`` base, for any OpenAI-compatible client.
+        self.base_url: str = info["base_url"]
+        self._key: str = info["api_key"]
+
+    @property
+    def _ptr(self) -> Any:
+        return self._handle.open_ptr("endpoint")
+
+    def close(self) -> None:
+        """Releases the native endpoint (and its key) now rather than at garbage collection."""
+        self._handle.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(project_slug={self.project_slug!r}, "
+            f"workload_slug={self.workload_slug!r}, api_key={self._key!r})"
+        )

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import json
 import os
 import sys
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import pydantic_core
 
 from . import _logging
-from .errors import InferenceKeyError, error_from_native
+from .errors import InferenceKeyError, _error_from_native
 
 try:
     from ._native import ffi as _native_ffi
@@ -36,7 +37,7 @@ ffi: Any = _native_ffi
 lib: Any = _native_lib
 
 #: The ABI version this package was built against (c-abi rule 21).
-ABI_VERSION: Final = 2
+ABI_VERSION: Final = 3
 
 
 def _check_abi() -> None:
@@ -50,10 +51,11 @@ def _check_abi() -> None:
 
 
 _check_abi()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lib.ik_after_fork_child)
 
 NULL: Final = ffi.NULL
+# Bound once: the per-call paths use them (a cffi library lookup costs several plain ones).
+_unpack = ffi.unpack
+_free = lib.ik_buffer_free
 
 
 def _on_log(_user_data: Any, level: int, record: Any, length: int) -> None:
@@ -90,10 +92,10 @@ def _interrupted(_type: Any, exc: BaseException, _tb: Any) -> int:
 _tls = threading.local()
 _interrupt_trampoline = ffi.callback("int32_t(void *)", _on_interrupt_check, onerror=_interrupted)
 lib.ik_interrupt_set_check(_interrupt_trampoline, NULL)
-# A finalizing interpreter cannot take callbacks (CPython ends the calling thread mid-call,
-# which aborts the process), so in-flight async completions and log records are dropped
-# from here on.
-atexit.register(lib.ik_shutdown)
+# A finalizing interpreter cannot take callbacks (CPython < 3.14 ends the calling thread
+# mid-call), so from exit on the core calls nothing back, and waits for callbacks already
+# running; cffi releases the GIL around the call, so those can finish.
+atexit.register(lib.ik_runtime_shutdown)
 
 
 #: Decodes the core's JSON (UTF-8 bytes or text). pydantic's own parser (jiter, shipped with
@@ -103,15 +105,27 @@ _loads = pydantic_core.from_json
 _to_json = pydantic_core.to_json
 
 
-def split_result(data: bytes) -> tuple[Any, bytes]:
-    """A result buffer: its JSON, decoded, and the binary parts after the NUL that ends the
-    JSON (``b""`` for JSON-only results; "Result buffers" in ``inferencekey.h``)."""
-    # Only keys go through jiter's string cache: values (texts, ids) rarely repeat, and
-    # skipping the cache's lookups measured faster right after a call's network wait.
-    end = data.find(0)
-    if end < 0:
-        return _loads(data, cache_strings="keys"), b""
-    return _loads(data[:end], cache_strings="keys"), data[end + 1 :]
+def take_result(ptr: Any, json_len: int, part: str | None = None) -> tuple[Any, bytes]:
+    """Copies a result buffer out and frees it: its JSON, decoded, and, when the result names
+    a binary part under the key ``part``, the buffer up to that part's end (parts are located
+    by offsets from the buffer's start; "Result buffers" in ``inferencekey.h``)."""
+    try:
+        # Only keys go through jiter's string cache: values (texts, ids) rarely repeat, and
+        # skipping the cache's lookups measured faster right after a call's network wait.
+        result = _loads(_unpack(ptr, json_len), cache_strings="keys")
+        ref = result.get(part) if part is not None and result.__class__ is dict else None
+        if ref.__class__ is not dict:
+            return result, b""
+        return result, _unpack(ptr, _part_end(ref, json_len))
+    finally:
+        _free(ptr)
+
+
+def _part_end(ref: Any, json_len: int) -> int:
+    offset, length = ref.get("offset"), ref.get("length")
+    if offset.__class__ is not int or length.__class__ is not int or offset <= json_len:
+        raise InferenceKeyError("the library returned a malformed binary part", code="internal")
+    return int(offset + length)
 
 
 def out_params() -> tuple[Any, Any, Any]:
@@ -160,18 +174,24 @@ def _encode_strict(payload: Any) -> bytes:
 def raise_error(status: int, err: Any) -> None:
     """Turns a failed status and its ``ik_error`` into the mapped exception (and frees it).
     A call stopped by a signal handler's exception (Ctrl-C) re-raises that exception."""
-    if err == NULL:
-        raise error_from_native(status, 0, "", "native call failed", None, None)
     interrupt = getattr(_tls, "interrupt", None)
-    if interrupt is not None:
+    if interrupt is not None and err != NULL:
         _tls.interrupt = None
         if ffi.string(lib.ik_error_code(err)) == b"interrupted":
             lib.ik_error_free(err)
             raise interrupt
+    raise take_error(status, err)
+
+
+def take_error(status: int, err: Any) -> InferenceKeyError:
+    """The exception for an owned ``ik_error`` (a failed call's, or a callback's), which is
+    read and freed."""
+    if err == NULL:
+        return _error_from_native(status, 0, "", "native call failed", None, None)
     try:
         request_id = lib.ik_error_request_id(err)
         details = lib.ik_error_details_json(err)
-        exc = error_from_native(
+        return _error_from_native(
             int(lib.ik_error_status(err)),
             int(lib.ik_error_http_status(err)),
             ffi.string(lib.ik_error_code(err)).decode(),
@@ -181,23 +201,6 @@ def raise_error(status: int, err: Any) -> None:
         )
     finally:
         lib.ik_error_free(err)
-    raise exc
-
-
-def error_from_borrowed(status: int, err: Any) -> InferenceKeyError:
-    """The exception for a borrowed ``ik_error`` (callbacks): read, never freed here."""
-    if err == NULL:
-        return error_from_native(status, 0, "", "native call failed", None, None)
-    request_id = lib.ik_error_request_id(err)
-    details = lib.ik_error_details_json(err)
-    return error_from_native(
-        int(lib.ik_error_status(err)),
-        int(lib.ik_error_http_status(err)),
-        ffi.string(lib.ik_error_code(err)).decode(),
-        ffi.string(lib.ik_error_message(err)).decode(),
-        ffi.string(request_id).decode() if request_id != NULL else None,
-        _loads(ffi.string(details)) if details != NULL else None,
-    )
 
 
 def take_string(out: Any, out_len: Any) -> str | None:
@@ -206,9 +209,9 @@ def take_string(out: Any, out_len: Any) -> str | None:
     if ptr == NULL:
         return None
     try:
-        return str(ffi.unpack(ptr, out_len[0]).decode())
+        return str(_unpack(ptr, out_len[0]).decode())
     finally:
-        lib.ik_string_free(ptr)
+        _free(ptr)
 
 
 def _is_delimiter(char: str) -> bool:
@@ -264,6 +267,25 @@ def call(fn: Callable[..., int], *args: Any) -> Any:
     return None if text is None else _loads(text)
 
 
+def call_parts(fn: Callable[..., int], part: str | None, *args: Any) -> tuple[Any, bytes]:
+    """As :func:`call`, for a result that may name a binary part under ``part``: the decoded
+    JSON and the buffer up to the part's end (:func:`take_result`)."""
+    _logging.sync_native_level()
+    out, out_len, err = out_params()
+    status = fn(*args, out, out_len, err)
+    if status:
+        raise_error(status, err[0])
+    return take_result(out[0], out_len[0], part)
+
+
+def call_status(fn: Callable[..., int], *args: Any) -> None:
+    """Calls ``fn(*args, &err)``, a function with no result but its status."""
+    err = ffi.new("ik_error **")
+    status = fn(*args, err)
+    if status:
+        raise_error(status, err[0])
+
+
 def call_into(fn: Callable[..., int], ctype: str, *args: Any) -> Any:
     """Calls ``fn(*args, &out, &err)`` for a function that returns a new handle."""
     _logging.sync_native_level()
@@ -273,6 +295,96 @@ def call_into(fn: Callable[..., int], ctype: str, *args: Any) -> Any:
     if status:
         raise_error(status, err[0])
     return out[0]
+
+
+def call_into_with_info(fn: Callable[..., int], ctype: str, *args: Any) -> tuple[Any, Any]:
+    """Calls ``fn(*args, &out, &info, &info_len, &err)``: a new handle and a JSON result."""
+    out = ffi.new(f"{ctype} **")
+    info, info_len, err = ffi.new("char **"), ffi.new("size_t *"), ffi.new("ik_error **")
+    status = fn(*args, out, info, info_len, err)
+    if status:
+        raise_error(status, err[0])
+    text = take_string(info, info_len)
+    return out[0], None if text is None else _loads(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Per-event callbacks (readiness events of a wait): user_data is an integer key into
+# `_event_handlers`. Events are copied out and freed here, then handed to the handler.
+
+_event_handlers: dict[int, Callable[[Any], None]] = {}
+_event_keys = itertools.count(1)
+
+
+def _on_event(user_data: Any, _status: int, json_ptr: Any, json_len: int, err: Any) -> None:
+    if err != NULL:
+        lib.ik_error_free(err)
+    if json_ptr == NULL:
+        return
+    raw = _unpack(json_ptr, json_len)
+    _free(json_ptr)
+    handler = _event_handlers.get(int(ffi.cast("uintptr_t", user_data)))
+    if handler is not None and not sys.is_finalizing():
+        with contextlib.suppress(Exception):  # a handler's own errors are its to keep
+            handler(_loads(raw))
+
+
+CALLBACK_TYPE: Final = "void(void *, int32_t, char *, size_t, ik_error *)"
+event_trampoline: Any = ffi.callback(CALLBACK_TYPE, _on_event)
+
+
+@contextlib.contextmanager
+def event_sink(handler: Callable[[Any], None]) -> Iterator[Any]:
+    """Registers ``handler`` for the events of one call; yields the call's ``user_data``."""
+    key = next(_event_keys)
+    _event_handlers[key] = handler
+    try:
+        yield ffi.cast("void *", key)
+    finally:
+        _event_handlers.pop(key, None)
+
+
+class EventRelay:
+    """Runs a per-event callback for one call; the callback's exception stops the call (through
+    its cancel token) and is re-raised by :meth:`reraise` once the call has returned."""
+
+    __slots__ = ("_cancel", "_on_event", "failure")
+
+    def __init__(self, on_event: Callable[[Any], object] | None, cancel: Cancel) -> None:
+        self._on_event = on_event
+        self._cancel = cancel
+        self.failure: BaseException | None = None
+
+    def __call__(self, event: Any) -> None:
+        if self._on_event is None or self.failure is not None:
+            return
+        try:
+            self._on_event(event)
+        except BaseException as exc:  # Ctrl-C in a progress callback included
+            self.failure = exc
+            self._cancel.cancel()
+
+    def reraise(self) -> None:
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
+
+
+def call_with_events(
+    fn: Callable[..., int], on_event: Callable[[Any], object] | None, handle: Any, body: bytes
+) -> Any:
+    """A blocking call that reports events while it runs (``ik_management_client_
+    wait_until_ready``): ``on_event`` runs on this thread with each decoded event."""
+    cancel = Cancel()
+    relay = EventRelay(on_event, cancel)
+    with event_sink(relay) as key:
+        try:
+            result = call(fn, handle, body, len(body), cancel.ptr, event_trampoline, key)
+        except BaseException:
+            relay.reraise()
+            raise
+    relay.reraise()
+    return result
 
 
 def _release(free: Callable[[Any], None], ptr: Any, open_: list[bool]) -> None:

@@ -69,13 +69,6 @@ _pushed: int | None = None
 _env_applied = False
 
 _ENV_LEVELS: Final = {"debug": logging.DEBUG, "info": logging.INFO}
-_NATIVE_NAMES: Final = {
-    "error": logging.ERROR,
-    "warning": logging.WARNING,
-    "warn": logging.WARNING,
-    "info": logging.INFO,
-    "debug": logging.DEBUG,
-}
 _NATIVE_NUMBERS: Final = {
     st.IK_LOG_ERROR: logging.ERROR,
     st.IK_LOG_WARN: logging.WARNING,
@@ -166,7 +159,7 @@ def sync_native_level() -> int:
 
 
 def emit_native_record(level: int, record_json: str) -> None:
-    """Logs one core record ``{"level","target","message","fields"}``.
+    """Logs one core record ``{"target","message","fields"}`` at native ``level``.
 
     Runs on a core thread from the ABI callback, so it never raises: an undecodable record is
     logged as text on ``inferencekey``. The message is used as is (no ``%`` formatting).
@@ -178,10 +171,7 @@ def emit_native_record(level: int, record_json: str) -> None:
             record = None
         if not isinstance(record, dict):
             record = {"message": record_json}
-        name = record.get("level")
-        py_level = _NATIVE_NAMES.get(name.lower()) if isinstance(name, str) else None
-        if py_level is None:
-            py_level = _NATIVE_NUMBERS.get(level, logging.INFO)
+        py_level = _NATIVE_NUMBERS.get(level, logging.INFO)
         target = record.get("target")
         if not (
             isinstance(target, str)

@@ -1,70 +1,104 @@
-"""Iterators over native streams: chat chunks (:class:`TextStream`) and readiness events
-(:class:`ReadinessStream`). One consumer each; closing aborts the connection."""
+"""Iterators over native streams, sync and async: chat chunks and readiness events. One
+consumer each; closing aborts the connection. Both share :class:`StreamCore` (the handle,
+the metadata, the end and close logic); only how the next item is awaited differs."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from . import _ffi
-from ._ffi import ffi, lib
+from ._client import STREAM
 from .errors import InferenceKeyError
 from .types import ReadinessEvent, TextChunk, Usage, _usage
 
+__all__ = [
+    "AsyncReadinessStream",
+    "AsyncTextStream",
+    "ReadinessStream",
+    "StreamCore",
+    "TextStream",
+    "open_stream",
+]
+
 T = TypeVar("T")
 
+_next = STREAM.fn("next")
+_next_async = STREAM.fn("next_async")
+_metadata = STREAM.fn("metadata")
+_close = STREAM.fn("close")
 
-class _NativeStream(Generic[T]):
-    """A pull iterator over an ``ik_stream``; items are decoded by ``decode``."""
+
+class StreamCore(Generic[T]):
+    """An ``ik_stream`` whose items are decoded by ``decode``; ``meta`` is its metadata."""
 
     __slots__ = ("_decode", "_done", "_handle", "_meta", "_pid")
 
-    def __init__(self, ptr: Any, decode: Callable[[dict[str, Any]], T]) -> None:
-        self._handle = _ffi.Handle(ptr, lib.ik_stream_free)
+    def __init__(self, ptr: Any, decode: Callable[[dict[str, Any]], T], meta: Any = None) -> None:
+        self._handle = _ffi.Handle(ptr, STREAM.fn("free"))
         self._decode = decode
         self._done = False
         self._pid = os.getpid()
-        self._meta: dict[str, Any] = self._metadata()
+        self._meta: dict[str, Any] = meta if isinstance(meta, dict) else self._read_metadata()
 
-    def _metadata(self) -> dict[str, Any]:
-        meta = _ffi.call(lib.ik_stream_metadata, self._handle.ptr)
+    def _read_metadata(self) -> dict[str, Any]:
+        meta = _ffi.call(_metadata, self._handle.ptr)
         return meta if isinstance(meta, dict) else {}
 
-    def __iter__(self) -> Iterator[T]:
-        return self
-
-    def __next__(self) -> T:
+    def _ptr_for_next(self) -> Any:
+        """The handle to read from, or ``None`` when the stream has ended or was closed."""
         if self._done or self._handle.closed:
-            raise StopIteration
+            return None
         if os.getpid() != self._pid:
             raise InferenceKeyError("this stream was opened before fork()", code="forked")
-        try:
-            item = _ffi.call(lib.ik_stream_next, self._handle.ptr)
-        except BaseException:
-            self._finish()
-            raise
-        if item is None:
-            self._finish()
-            raise StopIteration
-        return self._decode(item)
+        return self._handle.ptr
 
     def _finish(self) -> None:
         if not self._done and not self._handle.closed:
-            self._meta = self._metadata()
+            self._meta = self._read_metadata()
         self._done = True
+
+    def _item(self, item: Any) -> T | None:
+        """The decoded item, or ``None`` at the end (which finishes the stream)."""
+        if item is None:
+            self._finish()
+            return None
+        return self._decode(item)
 
     def close(self) -> None:
         """Aborts the connection (if still open) and frees the stream. Idempotent."""
         if not self._handle.closed:
             if not self._done:
-                lib.ik_stream_close(self._handle.ptr)
+                _close(self._handle.ptr)
             self._done = True
             self._handle.close()
 
-    def __enter__(self) -> _NativeStream[T]:
+    @property
+    def request_id(self) -> str | None:
+        value = self._meta.get("request_id")
+        return value if isinstance(value, str) else None
+
+
+class _SyncStream(StreamCore[T]):
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[T]:
         return self
+
+    def __next__(self) -> T:
+        ptr = self._ptr_for_next()
+        if ptr is None:
+            raise StopIteration
+        try:
+            item = self._item(_ffi.call(_next, ptr))
+        except BaseException:
+            self._finish()
+            raise
+        if item is None:
+            raise StopIteration
+        return item
 
     def __exit__(
         self,
@@ -75,21 +109,45 @@ class _NativeStream(Generic[T]):
         self.close()
 
 
-class TextStream(_NativeStream[TextChunk]):
-    """Chunks of a streamed chat completion, as they arrive."""
-
+class _AsyncStream(StreamCore[T]):
     __slots__ = ()
 
-    def __init__(self, ptr: Any) -> None:
-        super().__init__(ptr, TextChunk._from_native)
-
-    def __enter__(self) -> TextStream:
+    def __aiter__(self) -> AsyncIterator[T]:
         return self
 
-    @property
-    def request_id(self) -> str | None:
-        value = self._meta.get("request_id")
-        return value if isinstance(value, str) else None
+    async def __anext__(self) -> T:
+        from ._async import native
+
+        ptr = self._ptr_for_next()
+        if ptr is None:
+            raise StopAsyncIteration
+        try:
+            raw = await native(lambda cancel, cb, ud, err: _next_async(ptr, cancel, cb, ud, err))
+            item = self._item(None if raw is None else raw[0])
+        except BaseException:
+            self._finish()
+            raise
+        if item is None:
+            raise StopAsyncIteration
+        return item
+
+    async def aclose(self) -> None:
+        """Aborts the connection (if still open) and frees the stream. Idempotent."""
+        self.close()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _TextMeta:
+    __slots__ = ()
+    _meta: dict[str, Any]
+    _done: bool
 
     @property
     def usage(self) -> Usage | None:
@@ -97,16 +155,29 @@ class TextStream(_NativeStream[TextChunk]):
         return _usage(self._meta.get("usage"))
 
     def __repr__(self) -> str:
-        return f"TextStream(request_id={self.request_id!r}, done={self._done})"
+        request_id = self._meta.get("request_id")
+        return f"{type(self).__name__}(request_id={request_id!r}, done={self._done})"
 
 
-class ReadinessStream(_NativeStream[ReadinessEvent]):
+class TextStream(_TextMeta, _SyncStream[TextChunk]):
+    """Chunks of a streamed chat completion, as they arrive."""
+
+    __slots__ = ()
+
+    def __init__(self, ptr: Any, meta: Any = None) -> None:
+        super().__init__(ptr, TextChunk._from_native, meta)
+
+    def __enter__(self) -> TextStream:
+        return self
+
+
+class ReadinessStream(_SyncStream[ReadinessEvent]):
     """Readiness events of one workload; ends after the terminal (``ready``/``error``) one."""
 
     __slots__ = ()
 
-    def __init__(self, ptr: Any) -> None:
-        super().__init__(ptr, ReadinessEvent._from_native)
+    def __init__(self, ptr: Any, meta: Any = None) -> None:
+        super().__init__(ptr, ReadinessEvent._from_native, meta)
 
     def __enter__(self) -> ReadinessStream:
         return self
@@ -115,6 +186,33 @@ class ReadinessStream(_NativeStream[ReadinessEvent]):
         return f"ReadinessStream(done={self._done})"
 
 
+class AsyncTextStream(_TextMeta, _AsyncStream[TextChunk]):
+    """Chunks of a streamed chat completion: ``async for chunk in stream``."""
+
+    __slots__ = ()
+
+    def __init__(self, ptr: Any, meta: Any = None) -> None:
+        super().__init__(ptr, TextChunk._from_native, meta)
+
+    async def __aenter__(self) -> AsyncTextStream:
+        return self
+
+
+class AsyncReadinessStream(_AsyncStream[ReadinessEvent]):
+    """Readiness events until a terminal one."""
+
+    __slots__ = ()
+
+    def __init__(self, ptr: Any, meta: Any = None) -> None:
+        super().__init__(ptr, ReadinessEvent._from_native, meta)
+
+    async def __aenter__(self) -> AsyncReadinessStream:
+        return self
+
+    def __repr__(self) -> str:
+        return f"AsyncReadinessStream(done={self._done})"
+
+
 def open_stream(fn: Callable[..., int], *args: Any) -> Any:
     """Opens a native stream (blocking) and returns the ``ik_stream *``."""
-    return _ffi.call_into(fn, "ik_stream", *args, ffi.NULL)
+    return _ffi.call_into(fn, "ik_stream", *args, _ffi.NULL)

@@ -28,6 +28,8 @@ from .errors import DriftWarning, InferenceKeyError, ReadinessError
 from .management import ManagementClient, validate_spec
 from .types import EnsureResult, FieldChange, ReadinessEvent, Workload, WorkloadSpec
 
+__all__ = ["main"]
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only

@@ -37,7 +37,6 @@ __all__ = [
     "ReadinessError",
     "ReadinessTimeoutError",
     "ValidationError",
-    "error_from_native",
     "redact_token",
     "scrub_secrets",
 ]
@@ -420,7 +419,7 @@ def _seconds(value: object) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-def error_from_native(
+def _error_from_native(
     status: int,
     http_status: int,
     code: str,

@@ -11,84 +11,24 @@ from types import TracebackType
 from typing import Any
 
 from . import _ffi
-from ._client import MANAGEMENT, NativeClient, native_config, opt_str, slug_arg
-from ._ffi import lib
+from ._client import MANAGEMENT, WORKLOAD_SPEC, ManagementClientBase, opt_str, slug_arg
 from ._options import wait_timeout
 from ._streams import ReadinessStream, open_stream
 from .enums import EnsureAction, OnDrift, to_wire
-from .errors import DriftWarning, ReadinessError, ValidationError
-from .types import EnsureResult, ReadinessEvent, Timeout, Workload, WorkloadSpec
+from .errors import DriftWarning, ValidationError
+from .types import EnsureResult, ReadinessEvent, Workload, WorkloadSpec
+
+__all__ = ["ManagementClient", "ReadinessStream", "validate_spec"]
 
 
-class ManagementClient(NativeClient):
+class ManagementClient(ManagementClientBase):
     """Declares and inspects workloads of one project. Thread-safe; share one per process."""
 
     __slots__ = ()
-    _plane = MANAGEMENT
 
-    def __init__(
-        self,
-        *,
-        sdk_token: str | None,
-        base_url: str | None = None,
-        project: str | None = None,
-        timeout: float | Timeout = 60.0,
-        max_retries: int = 2,
-        max_response_bytes: int | None = None,
-        max_event_bytes: int | None = None,
-        _from_env: bool = False,
-    ) -> None:
-        super().__init__(
-            native_config(
-                from_env=_from_env,
-                base_url=base_url,
-                project=project,
-                timeout=timeout,
-                max_retries=max_retries,
-                max_response_bytes=max_response_bytes,
-                max_event_bytes=max_event_bytes,
-                sdk_token=sdk_token,
-            )
-        )
-
-    @classmethod
-    def from_env(
-        cls,
-        *,
-        sdk_token: str | None = None,
-        base_url: str | None = None,
-        project: str | None = None,
-        timeout: float | Timeout = 60.0,
-        max_retries: int = 2,
-        max_response_bytes: int | None = None,
-        max_event_bytes: int | None = None,
-    ) -> ManagementClient:
-        """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults."""
-        return cls(
-            sdk_token=sdk_token,
-            base_url=base_url,
-            project=project,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_response_bytes=max_response_bytes,
-            max_event_bytes=max_event_bytes,
-            _from_env=True,
-        )
-
-    def with_options(
-        self,
-        *,
-        timeout: float | Timeout | None = None,
-        max_retries: int | None = None,
-        max_response_bytes: int | None = None,
-        max_event_bytes: int | None = None,
-    ) -> ManagementClient:
-        """A client with other timeouts or retries, sharing credentials and connections."""
-        return self._clone_with_options(timeout, max_retries, max_response_bytes, max_event_bytes)
-
-    def _call(self, fn: Callable[..., int], request: dict[str, Any]) -> Any:
+    def _call(self, verb: str, request: dict[str, Any]) -> Any:
         body = _ffi.encode(request)
-        return _ffi.call(fn, self._ptr, body, len(body), _ffi.NULL)
+        return _ffi.call(MANAGEMENT.fn(verb), self._ptr, body, len(body), _ffi.NULL)
 
     def ensure(
         self,
@@ -99,36 +39,36 @@ class ManagementClient(NativeClient):
     ) -> EnsureResult:
         """Makes the workload match ``spec``: create, no-op, or act on drift per ``on_drift``."""
         request = ensure_request(spec, on_drift, project)
-        result = EnsureResult._from_native(self._call(lib.ik_management_ensure, request))
+        result = EnsureResult._from_native(self._call("ensure", request))
         warn_if_drifted(result, stacklevel=3)
         return result
 
     def plan(self, spec: WorkloadSpec, *, project: str | None = None) -> EnsureResult:
         """What ``ensure`` would do, without writing anything (``OnDrift.DRY_RUN``)."""
         request = ensure_request(spec, OnDrift.DRY_RUN, project)
-        return EnsureResult._from_native(self._call(lib.ik_management_plan, request))
+        return EnsureResult._from_native(self._call("plan", request))
 
     def get(self, workload_slug: str, *, project: str | None = None) -> Workload:
         """The workload with exactly this slug; raises ``NotFoundError`` when absent."""
         request = slug_request(workload_slug, project)
-        return Workload._from_native(self._call(lib.ik_management_get, request))
+        return Workload._from_native(self._call("get", request))
 
     def list(self, *, project: str | None = None) -> builtins.list[Workload]:
         """Every workload of the project, oldest first."""
-        items = self._call(lib.ik_management_list, {"project": opt_str("project", project)})
+        items = self._call("list", {"project": opt_str("project", project)})
         return [Workload._from_native(item) for item in items]
 
     def delete(self, workload_slug: str, *, project: str | None = None) -> bool:
         """Deletes the workload: ``True`` if removed, ``False`` if absent. Irreversible."""
         request = slug_request(workload_slug, project)
-        return bool(self._call(lib.ik_management_delete, request)["deleted"])
+        return bool(self._call("delete", request)["deleted"])
 
     def readiness_events(
         self, workload_slug: str, *, project: str | None = None, timeout: float = 600.0
     ) -> ReadinessStream:
         """Opens the readiness stream (errors raise here) and yields events until a terminal one."""
         body = _ffi.encode(readiness_request(workload_slug, project, timeout))
-        ptr = open_stream(lib.ik_management_readiness_events, self._ptr, body, len(body))
+        ptr = open_stream(MANAGEMENT.fn("readiness_events"), self._ptr, body, len(body))
         return ReadinessStream(ptr)
 
     def wait_until_ready(
@@ -140,24 +80,16 @@ class ManagementClient(NativeClient):
         on_progress: Callable[[ReadinessEvent], object] | None = None,
         silent: bool = False,
     ) -> ReadinessEvent:
-        """Blocks until the workload is ``ready``. Phase ``error`` raises ``ReadinessError``
-        (with the process's log tail); the hard ``timeout`` raises ``ReadinessTimeoutError``."""
+        """Blocks until the workload is ``ready`` (the core's wait, reconnecting dropped
+        streams). Phase ``error`` raises ``ReadinessError`` (with the process's log tail); the
+        hard ``timeout`` raises ``ReadinessTimeoutError``. ``on_progress`` runs on this thread
+        with each event; an exception from it stops the wait and propagates."""
+        body = _ffi.encode(readiness_request(workload_slug, project, timeout))
         report = progress_reporter(workload_slug, on_progress, silent)
-        with self.readiness_events(workload_slug, project=project, timeout=timeout) as events:
-            for event in events:
-                if report is not None:
-                    report(event)
-                if is_ready(workload_slug, event):
-                    return event
-        raise stream_ended(workload_slug)
-
-    def __repr__(self) -> str:
-        d = self._description
-        state = ", closed" if self._handle.closed else ""
-        return (
-            f"ManagementClient(base_url={d.get('base_url')!r}, project={d.get('project')!r}, "
-            f"token={d.get('token')!r}{state})"
+        ready = _ffi.call_with_events(
+            MANAGEMENT.fn("wait_until_ready"), report_decoded(report), self._ptr, body
         )
+        return ReadinessEvent._from_native(ready)
 
     def __enter__(self) -> ManagementClient:
         return self
@@ -210,24 +142,13 @@ def progress_reporter(
     return None if silent else _StderrProgress(slug_arg(workload_slug))
 
 
-def is_ready(workload_slug: str, event: ReadinessEvent) -> bool:
-    """``True`` for ``ready``; raises ``ReadinessError`` (with the log tail) for ``error``."""
-    if event.phase == "error":
-        raise ReadinessError(
-            f'workload "{workload_slug}" failed: {event.message}',
-            code="workload_failed",
-            last_event=event,
-            log_tail=event.log_tail,
-        )
-    return event.phase == "ready"
-
-
-def stream_ended(workload_slug: str) -> ReadinessError:
-    # The core ends a readiness stream only after a terminal phase; this is a safety net.
-    return ReadinessError(
-        f'the readiness stream of "{workload_slug}" ended without a terminal phase',
-        code="stream_ended",
-    )
+def report_decoded(
+    report: Callable[[ReadinessEvent], object] | None,
+) -> Callable[[Any], object] | None:
+    """``report`` for the core's event JSON."""
+    if report is None:
+        return None
+    return lambda event: report(ReadinessEvent._from_native(event))
 
 
 class _StderrProgress:
@@ -257,7 +178,4 @@ class _StderrProgress:
 def validate_spec(spec: WorkloadSpec) -> None:
     """Applies the checks ``ensure`` runs before any request, without a client or network."""
     body = _ffi.encode(ensure_request(spec, OnDrift.DRY_RUN, None)["spec"])
-    err = _ffi.ffi.new("ik_error **")
-    status = lib.ik_workload_spec_validate(body, len(body), err)
-    if status:
-        _ffi.raise_error(status, err[0])
+    _ffi.call_status(WORKLOAD_SPEC.fn("validate"), body, len(body))

@@ -13,10 +13,12 @@ from types import TracebackType
 from typing import Any
 
 from . import _ffi
-from ._ffi import lib
+from ._client import DEV_SERVER
 from .data import DataClient
 from .errors import InferenceKeyError
 from .management import ManagementClient
+
+__all__ = ["DevServer"]
 
 
 class DevServer:
@@ -54,15 +56,10 @@ class DevServer:
             if value is not None:
                 config[key] = os.fspath(value) if isinstance(value, os.PathLike) else value
         body = _ffi.encode(config)
-        server = _ffi.ffi.new("ik_dev_server **")
-        info = _ffi.ffi.new("char **")
-        info_len = _ffi.ffi.new("size_t *")
-        err = _ffi.ffi.new("ik_error **")
-        status = lib.ik_dev_server_start(body, len(body), server, info, info_len, err)
-        if status:
-            _ffi.raise_error(status, err[0])
-        self._handle = _ffi.Handle(server[0], _stop_and_free)
-        details = _ffi._loads(_ffi.take_string(info, info_len) or "{}")
+        server, details = _ffi.call_into_with_info(
+            DEV_SERVER.fn("start"), DEV_SERVER.ctype, body, len(body)
+        )
+        self._handle = _ffi.Handle(server, _stop_and_free)
         self.base_url: str = details["base_url"]
         self.data_dir: str = details["data_dir"]
         self._admin_secret: str = details["admin_secret"]
@@ -72,17 +69,15 @@ class DevServer:
         #: A project-wide ``ik_live_`` key (grant ``<project>/*``).
         self.api_key: str = creds["api_key"]
 
-    def _call(self, fn: Any, request: Mapping[str, Any]) -> Any:
+    def _call(self, verb: str, request: Mapping[str, Any]) -> Any:
         if self._handle.closed:
             raise InferenceKeyError("this local platform is stopped", code="client_closed")
         body = _ffi.encode(dict(request))
-        return _ffi.call(fn, self._handle.ptr, body, len(body))
+        return _ffi.call(DEV_SERVER.fn(verb), self._handle.ptr, body, len(body))
 
     def create_project(self, slug: str, name: str | None = None) -> dict[str, Any]:
         """Creates (or re-keys) a project: ``{"project", "sdk_token", "api_key"}``."""
-        result: dict[str, Any] = self._call(
-            lib.ik_dev_server_create_project, {"slug": slug, "name": name}
-        )
+        result: dict[str, Any] = self._call("create_project", {"slug": slug, "name": name})
         return result
 
     def mint_key(self, *workloads: str, project: str | None = None) -> str:
@@ -90,15 +85,15 @@ class DevServer:
         project = project or self.project
         grants = [f"{project}/{w}" for w in workloads]
         return str(
-            self._call(
-                lib.ik_dev_server_mint_token, {"project": project, "kind": "live", "grants": grants}
-            )["token"]
+            self._call("mint_token", {"project": project, "kind": "live", "grants": grants})[
+                "token"
+            ]
         )
 
     def mint_sdk_token(self, *scopes: str, project: str | None = None) -> str:
         """An ``ik_sdk_`` token with only these scopes (e.g. ``"workload:read"``)."""
         request = {"project": project or self.project, "kind": "sdk", "scopes": list(scopes)}
-        return str(self._call(lib.ik_dev_server_mint_token, request)["token"])
+        return str(self._call("mint_token", request)["token"])
 
     def env(self) -> dict[str, str]:
         """The ``INFERENCEKEY_*`` variables that point the SDK at this platform."""
@@ -140,8 +135,8 @@ class DevServer:
 
 
 def _stop_and_free(ptr: Any) -> None:
-    lib.ik_dev_server_stop(ptr)
-    lib.ik_dev_server_free(ptr)
+    DEV_SERVER.fn("stop")(ptr)
+    DEV_SERVER.fn("free")(ptr)
 
 
 try:
@@ -149,6 +144,7 @@ try:
 except ImportError:  # pragma: no cover - pytest is optional
     pass
 else:
+    __all__ += ["dev_server"]
 
     @pytest.fixture(scope="session")
     def dev_server() -> Iterator[DevServer]:

@@ -584,8 +584,8 @@ class ReadinessEvent(_Frozen):
 
 
 def _part(parts: bytes, ref: dict[str, Any]) -> bytes:
-    """One binary part of a result buffer, named in its JSON by ``{"offset","length"}`` (the
-    usual single part spanning them all is ``parts`` itself, not a copy)."""
+    """One binary part of a result buffer, named in its JSON by ``{"offset","length","dtype"}``
+    with ``offset`` from the buffer's start (``parts`` holds the buffer up to the part's end)."""
     start = ref["offset"]
     end = start + ref["length"]
     if not 0 <= start <= end <= len(parts):
@@ -742,9 +742,9 @@ class _Shape:
 
 
 def _unpack_vectors(packed: dict[str, Any], parts: bytes) -> list[list[float]]:
-    """Vectors packed in a binary part (``{"offset","length","rows","cols"}``): row-major
-    float64 in native byte order. Exact, and about ten times faster than parsing the same
-    numbers from JSON text."""
+    """Vectors packed in a binary part (``{"offset","length","dtype","rows","cols"}``):
+    row-major float64, little-endian (the byte order of every platform the wheel is built
+    for). Exact, and about ten times faster than parsing the same numbers from JSON text."""
     rows, cols = int(packed["rows"]), int(packed["cols"])
     values = memoryview(_part(parts, packed))
     if rows < 0 or cols < 0 or len(values) != rows * cols * 8:

@@ -18,7 +18,8 @@ use crate::cancel::ik_cancel;
 use crate::error::ik_error;
 use crate::handles::{self, Handle, Kind};
 use crate::ops::{
-    complete, export_async, export_blocking, ik_callback, to_json, OpFuture, RawCallback, UserData,
+    complete, export_async, export_blocking, export_blocking_shared, ik_callback, to_json,
+    OpFuture, RawCallback, UserData,
 };
 use crate::payload::Payload;
 use crate::status::{ik_status, IK_OK};
@@ -406,7 +407,9 @@ pub extern "C" fn ik_management_client_wait_until_ready(
     out_len: *mut usize,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    export_blocking(err, cancel, out, out_len, || {
+    // On the shared runtime, like a stream read: when the wait ends early, its readiness
+    // connection is closed by the workers that drive it, not at this thread's next call.
+    export_blocking_shared(err, cancel, out, out_len, || {
         wait_op(
             c,
             req,

@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 
 from inferencekey import DataClient, InferenceKeyError, ManagementClient, _logging
-from inferencekey._ffi import NULL, ffi, lib, raise_error, split_result
+from inferencekey._ffi import NULL, ffi, lib, raise_error, take_result
 from inferencekey.testing import DevServer
 
 pytestmark = pytest.mark.timeout(180)
@@ -74,15 +74,29 @@ def call(function: str, handle: Any, request: dict[str, Any] | None = None) -> A
     """``function(handle, [req, req_len, [cancel,]] &out, &out_len, &err)``: the result's JSON,
     checked against the function's schema (and the request first, against its own)."""
     args = (handle, *request_args(function, request)) if request is not None else (handle,)
+    if function in EVENT_REPORTERS:
+        args = (*args, EVENT_CALLBACK, NULL)
     out, out_len, err = ffi.new("char **"), ffi.new("size_t *"), ffi.new("ik_error **")
     status = getattr(lib, function)(*args, out, out_len, err)
     if status:
         raise_error(status, err[0])
-    try:
-        head, _parts = split_result(ffi.unpack(out[0], out_len[0]))
-    finally:
-        lib.ik_string_free(out[0])
+    head, _parts = take_result(out[0], out_len[0])
     return conforms(function, "result", head)
+
+
+#: Functions that also report events through an `on_event` callback (`events` schema).
+EVENT_REPORTERS = {"ik_management_client_wait_until_ready"}
+#: The events the last such call reported (what its `on_event` got, each checked).
+EVENTS: list[Any] = []
+
+
+def _on_event(_user_data: Any, _status: int, text: Any, length: int, _err: Any) -> None:
+    event = json.loads(ffi.unpack(text, length))
+    lib.ik_buffer_free(text)  # the callback owns it (ABI 3)
+    EVENTS.append(conforms("ik_management_client_wait_until_ready", "events", event))
+
+
+EVENT_CALLBACK = ffi.callback("ik_callback", _on_event)
 
 
 def call_async(function: str, handle: Any, request: dict[str, Any]) -> tuple[Any, Any]:
@@ -90,8 +104,12 @@ def call_async(function: str, handle: Any, request: dict[str, Any]) -> tuple[Any
     and for a stream opener the open stream (else ``None``)."""
     done, got = threading.Event(), {}
 
-    def on_done(_user_data: Any, status: int, text: Any, length: int, _err: Any) -> None:
-        got["status"], got["json"] = status, ffi.unpack(text, length)
+    def on_done(_user_data: Any, status: int, text: Any, length: int, err: Any) -> None:
+        # The callback owns both (ABI 3); here it keeps the outcome and frees them.
+        got["status"] = status
+        got["result"] = take_result(text, length)[0] if text != NULL else None
+        if err != NULL:
+            lib.ik_error_free(err)
         done.set()
 
     callback = ffi.callback("ik_callback", on_done)
@@ -104,8 +122,7 @@ def call_async(function: str, handle: Any, request: dict[str, Any]) -> tuple[Any
         raise_error(status, err[0])
     assert done.wait(60), f"{function}: no callback"
     assert got["status"] == 0, got
-    head, _parts = split_result(got["json"])
-    return conforms(function, "result", head), stream[0] if stream is not None else None
+    return conforms(function, "result", got["result"]), stream[0] if stream is not None else None
 
 
 def drain(opener: str, handle: Any, request: dict[str, Any]) -> tuple[list[Any], Any]:
@@ -131,7 +148,7 @@ def read_to_end(opener: str, stream: Any) -> tuple[list[Any], Any]:
             try:
                 items.append(conforms(opener, "items", json.loads(ffi.unpack(out[0], out_len[0]))))
             finally:
-                lib.ik_string_free(out[0])
+                lib.ik_buffer_free(out[0])
         return items, call("ik_stream_metadata", stream)
     finally:
         lib.ik_stream_free(stream)
@@ -148,7 +165,9 @@ def ready(clients: tuple[ManagementClient, DataClient]) -> Iterator[dict[str, An
     """The module's real workloads, ensured through the ABI: each `EnsureResult`."""
     mgmt, _ = clients
     created = {
-        slug: call("ik_management_ensure", mgmt._ptr, {"spec": spec, "on_drift": "reconcile"})
+        slug: call(
+            "ik_management_client_ensure", mgmt._ptr, {"spec": spec, "on_drift": "reconcile"}
+        )
         for slug, spec in SPECS.items()
     }
     for slug in SPECS:
@@ -165,17 +184,21 @@ def test_control_plane_requests_and_results_match_the_schema(
     assert {r["action"] for r in ready.values()} <= {"created", "unchanged"}
     spec = SPECS[CHAT]
     ptr = mgmt._ptr
-    assert call("ik_management_ensure", ptr, {"spec": spec})["action"] == "unchanged"
+    assert call("ik_management_client_ensure", ptr, {"spec": spec})["action"] == "unchanged"
     drifted = {**spec, "description": "drifted"}
-    plan = call("ik_management_plan", ptr, {"spec": drifted, "project": None})
+    plan = call("ik_management_client_plan", ptr, {"spec": drifted, "project": None})
     assert plan["action"] == "planned" and plan["changes"][0]["field"] == "description"
-    listed = call("ik_management_list", ptr, {"project": None})
+    listed = call("ik_management_client_list", ptr, {"project": None})
     assert {w["slug"] for w in listed} >= set(SPECS)
-    assert call("ik_management_get", ptr, {"workload_slug": CHAT})["slug"] == CHAT
-    event = call("ik_management_wait_until_ready", ptr, {"workload_slug": CHAT, "timeout_s": 30})
+    assert call("ik_management_client_get", ptr, {"workload_slug": CHAT})["slug"] == CHAT
+    EVENTS.clear()
+    event = call(
+        "ik_management_client_wait_until_ready", ptr, {"workload_slug": CHAT, "timeout_s": 30}
+    )
+    assert EVENTS and EVENTS[-1] == event, "on_event saw every event, the terminal one last"
     assert event["phase"] == "ready"
     events, meta = drain(
-        "ik_management_readiness_events", ptr, {"workload_slug": CHAT, "timeout_s": 30}
+        "ik_management_client_readiness_events", ptr, {"workload_slug": CHAT, "timeout_s": 30}
     )
     assert events and events[-1]["phase"] == "ready" and meta["last_event"] == events[-1]
     assert "…" in call("ik_management_client_describe", ptr)["token"]
@@ -187,9 +210,13 @@ def test_control_plane_requests_and_results_match_the_schema(
         "backend": "stablediffusioncpp",
         "task_type": "text2image",
     }
-    assert call("ik_management_ensure", ptr, {"spec": cheap})["action"] == "created"
-    assert call("ik_management_delete", ptr, {"workload_slug": "abi-gone"}) == {"deleted": True}
-    assert call("ik_management_delete", ptr, {"workload_slug": "abi-gone"}) == {"deleted": False}
+    assert call("ik_management_client_ensure", ptr, {"spec": cheap})["action"] == "created"
+    assert call("ik_management_client_delete", ptr, {"workload_slug": "abi-gone"}) == {
+        "deleted": True
+    }
+    assert call("ik_management_client_delete", ptr, {"workload_slug": "abi-gone"}) == {
+        "deleted": False
+    }
 
 
 def test_data_plane_requests_and_results_match_the_schema(
@@ -271,7 +298,7 @@ def test_error_details_and_log_records_match_the_schema(
     caplog.set_level(logging.DEBUG, logger="inferencekey")
     _logging.sync_native_level()  # what every call of the package does first
     mgmt, _ = clients
-    call("ik_management_get", mgmt._ptr, {"workload_slug": CHAT})
+    call("ik_management_client_get", mgmt._ptr, {"workload_slug": CHAT})
     assert records, "no log record reached the callback"
     for record in records:
         conforms("ik_log_set_callback", "result", json.loads(record))
@@ -285,9 +312,19 @@ def test_requests_the_library_refuses_for_shape_the_schema_refuses_too(
     chat, embed, rerank = (endpoint._ptr for endpoint in endpoints)
     spec = SPECS[CHAT]
     cases: list[tuple[str, Any, dict[str, Any], str]] = [
-        ("ik_management_ensure", mgmt._ptr, {"spec": spec, "surprise": 1}, "invalid_json"),
-        ("ik_management_ensure", mgmt._ptr, {"spec": {**spec, "replicas": 2}}, "invalid_json"),
-        ("ik_management_ensure", mgmt._ptr, {"spec": spec, "on_drift": "often"}, "invalid_json"),
+        ("ik_management_client_ensure", mgmt._ptr, {"spec": spec, "surprise": 1}, "invalid_json"),
+        (
+            "ik_management_client_ensure",
+            mgmt._ptr,
+            {"spec": {**spec, "replicas": 2}},
+            "invalid_json",
+        ),
+        (
+            "ik_management_client_ensure",
+            mgmt._ptr,
+            {"spec": spec, "on_drift": "often"},
+            "invalid_json",
+        ),
         ("ik_endpoint_generate_text", chat, {"prompt": "x", "max_tokens": 0}, "invalid_argument"),
         ("ik_endpoint_generate_text", chat, {"messages": []}, "invalid_argument"),
         ("ik_endpoint_generate_text", chat, {"prompt": "x", "stop": [1]}, "invalid_argument"),

@@ -15,7 +15,7 @@ returns from ``main`` with no async call at all. ``os._exit`` is not one of the 
 finalization, so it cannot race it.
 
 How sensitive it is (measured on a 2-core machine): with the package's exit hooks removed
-(``atexit`` ``ik_shutdown`` and ``_quiesce_at_exit``) nearly every run aborts, in every mode
+(the ``atexit`` ``ik_runtime_shutdown``) nearly every run aborts, in every mode
 (46 of 50 runs of the async modes, 29 of 36 of a mixed list). With those hooks, before the
 core's fix, no run of the async modes aborted in about 200, but about one ``return-blocking``
 run in five did (8 of 36: a log callback that had passed the core's shutdown check enters the

@@ -39,7 +39,7 @@ def describe_status(ptr: Any) -> tuple[int, str, str]:
     out, out_len, err = ffi.new("char **"), ffi.new("size_t *"), ffi.new("ik_error **")
     status = lib.ik_management_client_describe(ptr, out, out_len, err)
     if status == st.IK_OK:
-        lib.ik_string_free(out[0])
+        lib.ik_buffer_free(out[0])
         return status, "", ""
     code = ffi.string(lib.ik_error_code(err[0])).decode()
     message = ffi.string(lib.ik_error_message(err[0])).decode()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from inferencekey import _ffi
-from inferencekey.errors import ValidationError
+from inferencekey.errors import InferenceKeyError, ValidationError
 
 PLAIN: list[Any] = [
     {"prompt": "Hi", "max_tokens": 16},
@@ -58,7 +58,33 @@ def test_values_json_cannot_hold_are_refused(payload: Any) -> None:
     assert "JSON values with finite numbers" in info.value.message
 
 
-def test_result_buffers_split_into_json_and_parts() -> None:
-    assert _ffi.split_result(b'{"a":1}') == ({"a": 1}, b"")
-    assert _ffi.split_result(b'{"a":"\\u0000"}\x00\x00\x01') == ({"a": "\x00"}, b"\x00\x01")
-    assert _ffi.split_result(b'{"a":[]}\x00') == ({"a": []}, b"")
+def _buffer(head: bytes, part_at: int = 0, part: bytes = b"") -> tuple[Any, int]:
+    """A result buffer laid out as the library lays them out (ABI 3: JSON, NUL, parts at
+    offsets from the start). Not the library's memory, so ``ik_buffer_free`` ignores it."""
+    data = head + b"\0"
+    if part:
+        data = data.ljust(part_at, b"\0") + part
+    return _ffi.ffi.new("char[]", data), len(head)
+
+
+def test_result_buffers_give_their_json_and_the_parts_they_name() -> None:
+    assert _ffi.take_result(*_buffer(b'{"a":1}')) == ({"a": 1}, b"")
+    head = b'{"p":{"offset":48,"length":3,"dtype":"utf8"}}'
+    buf, json_len = _buffer(head, 48, b"xyz")
+    result, parts = _ffi.take_result(buf, json_len, "p")
+    assert result["p"]["dtype"] == "utf8"
+    assert parts[48:51] == b"xyz" and len(parts) == 51
+    # A part key the result does not carry, or carries as a list: JSON only.
+    assert _ffi.take_result(*_buffer(b'{"p":[1.0]}'), "p") == ({"p": [1.0]}, b"")
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [b'{"offset":2,"length":3}', b'{"offset":"48","length":3}', b'{"offset":48}'],
+    ids=["inside the JSON", "offset not an int", "no length"],
+)
+def test_malformed_part_references_are_refused(ref: bytes) -> None:
+    buf, json_len = _buffer(b'{"p":' + ref + b"}", 48, b"xyz")
+    with pytest.raises(InferenceKeyError) as info:
+        _ffi.take_result(buf, json_len, "p")
+    assert info.value.code == "internal"

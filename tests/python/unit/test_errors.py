@@ -27,7 +27,7 @@ from inferencekey.errors import (
     ReadinessTimeoutError,
     ValidationError,
     _Cancelled,
-    error_from_native,
+    _error_from_native,
     redact_token,
     scrub_secrets,
 )
@@ -332,7 +332,7 @@ def test_drift_warning_is_a_user_warning_with_changes() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# error_from_native
+# _error_from_native
 
 STATUS_TABLE: list[tuple[int, type[InferenceKeyError]]] = [
     (st.IK_ERR_INVALID_ARG, ValidationError),
@@ -370,7 +370,7 @@ def test_status_numbers_are_the_abi_values() -> None:
 
 @pytest.mark.parametrize(("status", "cls"), STATUS_TABLE)
 def test_every_status_maps_to_its_class(status: int, cls: type[InferenceKeyError]) -> None:
-    err = error_from_native(status, 0, "some_code", "msg", "req_7", None)
+    err = _error_from_native(status, 0, "some_code", "msg", "req_7", None)
     assert type(err) is cls
     assert (err.message, err.code, err.request_id, err.status_code) == (
         "msg",
@@ -408,33 +408,33 @@ def test_every_status_maps_to_its_class(status: int, cls: type[InferenceKeyError
 def test_unknown_statuses_fall_back_to_their_block(
     status: int, cls: type[InferenceKeyError]
 ) -> None:
-    assert type(error_from_native(status, 0, "c", "m", None, None)) is cls
+    assert type(_error_from_native(status, 0, "c", "m", None, None)) is cls
 
 
 def test_http_status_and_empty_strings() -> None:
-    err = error_from_native(st.IK_ERR_NOT_FOUND, 404, "not_found", "gone", "", None)
+    err = _error_from_native(st.IK_ERR_NOT_FOUND, 404, "not_found", "gone", "", None)
     assert (err.status_code, err.request_id) == (404, None)
     assert str(err) == "not found: gone"
-    assert error_from_native(st.IK_ERR_API, 0, "", "m", None, None).code is None
+    assert _error_from_native(st.IK_ERR_API, 0, "", "m", None, None).code is None
 
 
 def test_default_codes_when_the_core_sends_none() -> None:
-    assert error_from_native(st.IK_ERR_PANIC, 0, "", "panicked", None, None).code == (
+    assert _error_from_native(st.IK_ERR_PANIC, 0, "", "panicked", None, None).code == (
         "internal_panic"
     )
-    assert error_from_native(st.IK_ERR_CANCELLED, 0, "", "c", None, None).code == "cancelled"
-    assert error_from_native(2150, 0, "", "c", None, None).code == "cancelled"
-    assert error_from_native(st.IK_ERR_DRIFT, 0, "", "d", None, None).code == "drift_detected"
+    assert _error_from_native(st.IK_ERR_CANCELLED, 0, "", "c", None, None).code == "cancelled"
+    assert _error_from_native(2150, 0, "", "c", None, None).code == "cancelled"
+    assert _error_from_native(st.IK_ERR_DRIFT, 0, "", "d", None, None).code == "drift_detected"
 
 
 def test_panic_keeps_the_core_code() -> None:
-    err = error_from_native(st.IK_ERR_PANIC, 0, "internal_panic", "the core panicked", None, None)
+    err = _error_from_native(st.IK_ERR_PANIC, 0, "internal_panic", "the core panicked", None, None)
     assert type(err) is InferenceKeyError
     assert str(err) == "inferencekey error [internal_panic]: the core panicked"
 
 
 def test_cancelled_is_an_internal_signal_that_is_still_an_sdk_error() -> None:
-    err = error_from_native(st.IK_ERR_CANCELLED, 0, "cancelled", "cancelled", None, None)
+    err = _error_from_native(st.IK_ERR_CANCELLED, 0, "cancelled", "cancelled", None, None)
     assert isinstance(err, _Cancelled)
     assert isinstance(err, InferenceKeyError)
     assert not isinstance(err, (ApiError, APIConnectionError))
@@ -449,7 +449,7 @@ def test_details_of_a_drift_error() -> None:
         ],
         "field": "task_type",
     }
-    err = error_from_native(
+    err = _error_from_native(
         st.IK_ERR_DRIFT, 0, "immutable_field", 'workload "x" drifted from spec: name', None, details
     )
     assert isinstance(err, DriftError)
@@ -461,32 +461,32 @@ def test_details_of_a_drift_error() -> None:
 
 
 def test_details_of_validation_rate_limit_and_readiness_errors() -> None:
-    v = error_from_native(1400, 422, "invalid_field", "bad", "req_1", {"field": "task_type"})
+    v = _error_from_native(1400, 422, "invalid_field", "bad", "req_1", {"field": "task_type"})
     assert isinstance(v, ValidationError) and v.field == "task_type"
-    a = error_from_native(1000, 0, "invalid_argument", "bad", None, {"field": "max_tokens"})
+    a = _error_from_native(1000, 0, "invalid_argument", "bad", None, {"field": "max_tokens"})
     assert isinstance(a, ValidationError) and a.field == "max_tokens"
 
-    r = error_from_native(1700, 429, "rate_limited", "slow", None, {"retry_after": 120})
+    r = _error_from_native(1700, 429, "rate_limited", "slow", None, {"retry_after": 120})
     assert isinstance(r, RateLimitError) and r.retry_after == 120.0
     assert isinstance(r.retry_after, float)
     for odd in ("soon", None, True, -1, float("nan"), [1]):
-        odd_err = error_from_native(1700, 429, "rate_limited", "s", None, {"retry_after": odd})
+        odd_err = _error_from_native(1700, 429, "rate_limited", "s", None, {"retry_after": odd})
         assert isinstance(odd_err, RateLimitError) and odd_err.retry_after is None
-    assert error_from_native(1700, 429, "r", "s", None, {"retry_after": "2.5"}).retry_after == 2.5  # type: ignore[attr-defined]
+    assert _error_from_native(1700, 429, "r", "s", None, {"retry_after": "2.5"}).retry_after == 2.5  # type: ignore[attr-defined]
 
     event = {"phase": "error", "message": "exited", "elapsed_ms": 2310, "log_tail": "boom\n"}
-    re_ = error_from_native(1802, 0, "workload_failed", "failed", None, {"last_event": event})
+    re_ = _error_from_native(1802, 0, "workload_failed", "failed", None, {"last_event": event})
     assert isinstance(re_, ReadinessError)
     assert re_.last_event == ReadinessEvent(
         phase="error", message="exited", elapsed_ms=2310, log_tail="boom\n"
     )
     assert re_.log_tail == "boom\n"
-    re2 = error_from_native(
+    re2 = _error_from_native(
         1802, 0, "workload_failed", "f", None, {"last_event": event, "log_tail": "explicit"}
     )
     assert isinstance(re2, ReadinessError) and re2.log_tail == "explicit"
 
-    rt = error_from_native(
+    rt = _error_from_native(
         2001, 0, "readiness_timeout", "late", None, {"last_event": {"phase": "bootstrapping"}}
     )
     assert isinstance(rt, ReadinessTimeoutError)
@@ -500,18 +500,18 @@ def test_malformed_details_never_hide_the_error() -> None:
         [],
         "string",
     ):
-        err = error_from_native(1401, 0, "drift_detected", "m", None, details)  # type: ignore[arg-type]
+        err = _error_from_native(1401, 0, "drift_detected", "m", None, details)  # type: ignore[arg-type]
         assert isinstance(err, DriftError)
         assert err.message == "m"
 
 
 def test_details_are_ignored_by_classes_without_those_attributes() -> None:
-    err = error_from_native(1500, 404, "not_found", "m", None, {"field": "x", "retry_after": 3})
+    err = _error_from_native(1500, 404, "not_found", "m", None, {"field": "x", "retry_after": 3})
     assert type(err) is NotFoundError
     assert not hasattr(err, "field") and not hasattr(err, "retry_after")
 
 
 def test_native_messages_are_scrubbed_again() -> None:
-    err = error_from_native(1200, 401, "invalid_credential", f"bad {SDK_TOKEN}", None, None)
+    err = _error_from_native(1200, 401, "invalid_credential", f"bad {SDK_TOKEN}", None, None)
     assert "0011" not in str(err)
     assert str(err) == "authentication failed: bad ik_sdk_1a2b3c4d\u2026"

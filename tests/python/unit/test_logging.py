@@ -92,17 +92,15 @@ def test_env_switch_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     assert logging.getLogger("inferencekey").level == logging.DEBUG
 
 
-def _record(level: str, target: str, message: str, **fields: object) -> str:
-    return json.dumps({"level": level, "target": target, "message": message, "fields": fields})
+def _record(target: str, message: str, **fields: object) -> str:
+    return json.dumps({"target": target, "message": message, "fields": fields})
 
 
 def test_native_record_becomes_a_log_record(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="inferencekey")
     emit_native_record(
         4,
-        _record(
-            "debug", "inferencekey.http", "GET /api/x -> 200 (3 ms)", status=200, request_id="r"
-        ),
+        _record("inferencekey.http", "GET /api/x -> 200 (3 ms)", status=200, request_id="r"),
     )
     [rec] = caplog.records
     assert rec.name == "inferencekey.http"
@@ -113,25 +111,19 @@ def test_native_record_becomes_a_log_record(caplog: pytest.LogCaptureFixture) ->
 
 
 @pytest.mark.parametrize(
-    ("name", "number", "level"),
+    ("number", "level"),
     [
-        ("error", 1, logging.ERROR),
-        ("warning", 2, logging.WARNING),
-        ("warn", 2, logging.WARNING),
-        ("INFO", 3, logging.INFO),
-        ("debug", 4, logging.DEBUG),
-        (None, 1, logging.ERROR),
-        ("bogus", 2, logging.WARNING),
-        (None, 99, logging.INFO),
+        (1, logging.ERROR),
+        (2, logging.WARNING),
+        (3, logging.INFO),
+        (4, logging.DEBUG),
+        (99, logging.INFO),
     ],
 )
-def test_native_levels(
-    name: str | None, number: int, level: int, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_native_levels(number: int, level: int, caplog: pytest.LogCaptureFixture) -> None:
+    """The level is the callback's argument only (ABI 3: one representation)."""
     caplog.set_level(logging.DEBUG, logger="inferencekey")
-    emit_native_record(
-        number, json.dumps({"level": name, "target": "inferencekey.reconcile", "message": "m"})
-    )
+    emit_native_record(number, json.dumps({"target": "inferencekey.reconcile", "message": "m"}))
     [rec] = caplog.records
     assert rec.levelno == level
     assert getattr(rec, FIELDS_ATTR) == {}
@@ -141,8 +133,8 @@ def test_odd_native_records_never_raise(caplog: pytest.LogCaptureFixture) -> Non
     caplog.set_level(logging.DEBUG, logger="inferencekey")
     emit_native_record(3, "not json at all")
     emit_native_record(3, json.dumps([1, 2]))
-    emit_native_record(3, _record("info", "somewhere.else", "100% done %s %(x)s"))
-    emit_native_record(3, json.dumps({"level": "info", "message": 5, "fields": [1]}))
+    emit_native_record(3, _record("somewhere.else", "100% done %s %(x)s"))
+    emit_native_record(3, json.dumps({"message": 5, "fields": [1]}))
     assert [(r.name, r.getMessage()) for r in caplog.records] == [
         ("inferencekey", "not json at all"),
         ("inferencekey", "[1, 2]"),
@@ -153,8 +145,8 @@ def test_odd_native_records_never_raise(caplog: pytest.LogCaptureFixture) -> Non
 
 def test_disabled_levels_are_dropped(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="inferencekey")
-    emit_native_record(4, _record("debug", "inferencekey.http", "noise"))
-    emit_native_record(2, _record("warning", "inferencekey.reconcile", "drift"))
+    emit_native_record(4, _record("inferencekey.http", "noise"))
+    emit_native_record(2, _record("inferencekey.reconcile", "drift"))
     assert [r.getMessage() for r in caplog.records] == ["drift"]
 
 

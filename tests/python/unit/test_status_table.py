@@ -33,7 +33,6 @@ SOURCES = sorted((ROOT / "python" / "inferencekey").glob("*.py"))
 BINDING_CODES = {
     "client_closed": "a Python client, stream or platform used after close()",
     "wrong_event_loop": "an async client used from another event loop",
-    "stream_ended": "a readiness stream that ended without a terminal phase",
     "invalid_file": "the CLI's workloads file is unreadable or malformed",
     "unknown": "the default code of IK_ERR_UNKNOWN when the core sends none",
 }

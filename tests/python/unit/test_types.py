@@ -11,7 +11,6 @@ from typing import Any
 import pydantic
 import pytest
 
-from inferencekey import _ffi
 from inferencekey.enums import Backend, EnsureAction, ExecutionPolicy, TaskType
 from inferencekey.errors import ConfigurationError, ValidationError
 from inferencekey.types import (
@@ -468,32 +467,27 @@ def test_text_result_from_native() -> None:
     )
 
 
-def _result_buffer(head: dict[str, Any], parts: bytes) -> bytes:
-    """A result buffer as the library writes one: JSON, a NUL, then the binary parts."""
-    return json.dumps(head).encode() + b"\0" + parts
+def _result_buffer(head: dict[str, Any], buffer: bytes) -> tuple[dict[str, Any], bytes]:
+    """What ``_ffi.take_result`` gives for a result buffer: the JSON, and the buffer (here
+    only the bytes parts are located in: offsets count from its start)."""
+    return head, buffer
 
 
 def test_text_result_raw_from_a_binary_part_is_decoded_lazily() -> None:
     body = json.dumps(TEXT_JSON["raw"]).encode()
     native = {k: v for k, v in TEXT_JSON.items() if k != "raw"}
     head = {**native, "raw_part": {"offset": 3, "length": len(body)}}
-    r = TextResult._from_native(*_ffi.split_result(_result_buffer(head, b"xyz" + body + b"!")))
+    r = TextResult._from_native(*_result_buffer(head, b"xyz" + body + b"!"))
     assert r.__pydantic_private__ is not None and not r.__pydantic_private__["_raw_ready"]
     assert r.raw == TEXT_JSON["raw"]
     assert r.raw is r.raw
     assert r == TextResult._from_native(TEXT_JSON)
     broken = {**native, "raw_part": {"offset": 0, "length": 9}}
     broken_buffer = _result_buffer(broken, b"{not json")
-    assert TextResult._from_native(*_ffi.split_result(broken_buffer)).raw == {}
+    assert TextResult._from_native(*broken_buffer).raw == {}
     outside = {**native, "raw_part": {"offset": 1, "length": len(body)}}
     with pytest.raises(ValueError, match="outside"):
-        TextResult._from_native(*_ffi.split_result(_result_buffer(outside, body)))
-
-
-def test_json_only_results_have_no_parts() -> None:
-    result, parts = _ffi.split_result(json.dumps(TEXT_JSON).encode())
-    assert result == TEXT_JSON
-    assert len(parts) == 0
+        TextResult._from_native(*_result_buffer(outside, body))
 
 
 def test_results_built_by_users_accept_raw() -> None:
@@ -560,15 +554,15 @@ def test_embed_packed_vectors_decode_exactly() -> None:
     packed = {"offset": 1, "length": len(flat), "rows": 5, "cols": 7}
     head = {"embeddings": packed, "model": "e5", "usage": None}
     # Offset 1: a part need not be aligned.
-    r = EmbedResult._from_native(*_ffi.split_result(_result_buffer(head, b"-" + flat)))
+    r = EmbedResult._from_native(*_result_buffer(head, b"-" + flat))
     assert r.embeddings == vectors
     assert r.raw == {}
     for wrong in ({"rows": 4}, {"cols": 8}, {"offset": 2}, {"length": 8}):
         bad = {**head, "embeddings": {**packed, **wrong}}
         with pytest.raises(ValueError):
-            EmbedResult._from_native(*_ffi.split_result(_result_buffer(bad, b"-" + flat)))
+            EmbedResult._from_native(*_result_buffer(bad, b"-" + flat))
     empty = {**head, "embeddings": {"offset": 0, "length": 0, "rows": 2, "cols": 0}}
-    assert EmbedResult._from_native(*_ffi.split_result(_result_buffer(empty, b""))).embeddings == [
+    assert EmbedResult._from_native(*_result_buffer(empty, b"")).embeddings == [
         [],
         [],
     ]

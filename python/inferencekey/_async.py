@@ -1,0 +1,186 @@
+"""Awaiting the ABI's ``_async`` functions: no thread is held per request in flight.
+
+The core calls one module-level trampoline on its delivery thread, handing over the result
+buffer and error (c-abi rule 18a). The trampoline only finds the awaiting loop and hops there
+with ``loop.call_soon_threadsafe``; the buffer is copied out and freed on the loop's thread.
+Cancelling the awaiting task cancels the request in the core (its connection is closed) and
+``asyncio.CancelledError`` propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from . import _ffi, _logging
+from .errors import _Cancelled
+
+__all__ = ["call_result", "native", "open_stream", "wait_with_events"]
+
+ffi = _ffi.ffi
+NULL = _ffi.NULL
+
+# user_data is an integer key into `_pending`: the loop, the future, and the key under which
+# the result names a binary part (if any).
+_Entry = tuple[asyncio.AbstractEventLoop, "asyncio.Future[tuple[Any, bytes] | None]", "str | None"]
+_pending: dict[int, _Entry] = {}
+_pending_lock = threading.Lock()
+_keys = itertools.count(1)
+
+
+def _forget_pending_in_child() -> None:
+    # The parent's calls are not the child's to complete, and a parent thread may have held
+    # the lock when it forked (sdk §10: async clients do not cross fork()).
+    global _pending_lock
+    _pending.clear()
+    _pending_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pending_in_child)
+
+
+def _free_outcome(json_ptr: Any, err: Any) -> None:
+    if json_ptr != NULL:
+        _ffi.lib.ik_buffer_free(json_ptr)
+    if err != NULL:
+        _ffi.lib.ik_error_free(err)
+
+
+def _on_complete(user_data: Any, status: int, json_ptr: Any, json_len: int, err: Any) -> None:
+    """Runs on the core's delivery thread: hop to the awaiting loop with what it owns now."""
+    with _pending_lock:
+        entry = _pending.pop(int(ffi.cast("uintptr_t", user_data)), None)
+    if entry is None or sys.is_finalizing():
+        _free_outcome(json_ptr, err)
+        return
+    loop, future, part = entry
+    try:
+        loop.call_soon_threadsafe(_settle, future, status, json_ptr, json_len, err, part)
+    except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
+        _free_outcome(json_ptr, err)
+
+
+_trampoline = ffi.callback(_ffi.CALLBACK_TYPE, _on_complete)
+
+
+def _settle(
+    future: asyncio.Future[tuple[Any, bytes] | None],
+    status: int,
+    json_ptr: Any,
+    json_len: int,
+    err: Any,
+    part: str | None,
+) -> None:
+    """On the loop's thread: copy the outcome out, free it, and complete the future."""
+    if status:
+        outcome: BaseException | tuple[Any, bytes] | None = _ffi.take_error(status, err)
+    elif json_ptr == NULL:
+        outcome = None
+    else:
+        try:
+            outcome = _ffi.take_result(json_ptr, json_len, part)
+        except BaseException as exc:
+            outcome = exc
+    if future.done():
+        return
+    if isinstance(outcome, _Cancelled):
+        future.cancel()
+    elif isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+async def native(
+    start: Callable[[Any, Any, Any, Any], int],
+    *,
+    part: str | None = None,
+    cancel: _ffi.Cancel | None = None,
+) -> tuple[Any, bytes] | None:
+    """Starts one native operation via ``start(cancel, cb, user_data, err)`` and awaits its
+    decoded result and binary parts (``None`` at the end of a stream)."""
+    _logging.sync_native_level()
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[tuple[Any, bytes] | None] = loop.create_future()
+    cancel = cancel or _ffi.Cancel()
+    key = next(_keys)
+    with _pending_lock:
+        _pending[key] = (loop, future, part)
+    err = ffi.new("ik_error **")
+    status = start(cancel.ptr, _trampoline, ffi.cast("void *", key), err)
+    if status:
+        with _pending_lock:
+            _pending.pop(key, None)
+        _ffi.raise_error(status, err[0])
+    try:
+        return await future
+    except asyncio.CancelledError:
+        cancel.cancel()  # aborts the exchange in the core and closes its connection
+        raise
+
+
+async def call_result(
+    fn: Any, ptr: Any, request: dict[str, Any], part: str | None = None
+) -> tuple[Any, bytes]:
+    """An operation's decoded result JSON and its binary parts."""
+    body = _ffi.encode(request)
+    outcome = await native(
+        lambda cancel, cb, ud, err: fn(ptr, body, len(body), cancel, cb, ud, err), part=part
+    )
+    return (None, b"") if outcome is None else outcome
+
+
+async def open_stream(fn: Any, ptr: Any, request: dict[str, Any]) -> tuple[Any, Any]:
+    """Opens a stream: the handle exists at once, the exchange completes through the callback
+    with the stream's metadata."""
+    body = _ffi.encode(request)
+    out = ffi.new("ik_stream **")
+
+    def start(cancel: Any, cb: Any, ud: Any, err: Any) -> int:
+        return int(fn(ptr, body, len(body), cancel, out, cb, ud, err))
+
+    try:
+        opened = await native(start)
+    except BaseException:
+        if out[0] != NULL:
+            _ffi.lib.ik_stream_free(out[0])
+        raise
+    return out[0], None if opened is None else opened[0]
+
+
+async def wait_with_events(
+    fn: Any, ptr: Any, request: dict[str, Any], on_event: Callable[[Any], object] | None
+) -> Any:
+    """An operation that reports events before it completes (``ik_management_client_
+    wait_until_ready_async``): ``on_event`` runs on the loop with each decoded event, in
+    order and before the result; an exception from it stops the call and is raised."""
+    body = _ffi.encode(request)
+    loop = asyncio.get_running_loop()
+    cancel = _ffi.Cancel()
+    relay = _ffi.EventRelay(on_event, cancel)
+
+    def hop(event: Any) -> None:  # on the delivery thread
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(relay, event)
+
+    with _ffi.event_sink(hop) as events:
+
+        def start(cancel_ptr: Any, cb: Any, ud: Any, err: Any) -> int:
+            return int(
+                fn(ptr, body, len(body), cancel_ptr, _ffi.event_trampoline, events, cb, ud, err)
+            )
+
+        try:
+            outcome = await native(start, cancel=cancel)
+        except BaseException:
+            relay.reraise()
+            raise
+    relay.reraise()
+    return None if outcome is None else outcome[0]
