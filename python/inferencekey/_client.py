@@ -127,7 +127,7 @@ class NativeClient:
         )
         clone = type(self).__new__(type(self))
         clone._adopt(ptr)
-        clone._description = self._description
+        clone._description = describe(self._plane.describe, ptr)
         if hasattr(self, "_loop"):
             clone._loop = self._loop  # type: ignore[attr-defined]
         return clone
