@@ -150,7 +150,7 @@ class NativeClient:
         )
         clone = type(self).__new__(type(self))
         clone._handle = _ffi.Handle(ptr, self._plane.fn("free"))
-        clone._description = self._description
+        clone._description = describe(self._plane, ptr)
         loop = getattr(self, "_loop", None)
         if loop is not None:
             clone._loop = loop  # type: ignore[attr-defined]

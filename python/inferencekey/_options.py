@@ -1,116 +1,88 @@
-"""Validation of client options (sdk-behaviour §2) into the ABI's config JSON keys.
+"""Client options (sdk-behaviour §2) as the ABI's config JSON keys: type conversion only.
 
-Checked in Python, before the native call, so a bad option fails at the line that passed it
-with ``ConfigurationError`` (``invalid_option``). There is no "no timeout": ``None``, zero,
-negative, NaN and infinite values are all refused.
+The core checks every option (c-abi rule 26), so each binding refuses the same values with the
+same ``ConfigurationError`` (``invalid_option``) and message. Here a number becomes a JSON
+number (the non-finite ones the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, which JSON
+needs and the core reads for them) and a ``Timeout`` its two keys. Any other value goes to the
+core as a value of its JSON type, which is all the core's message shows of it.
 """
 
 from __future__ import annotations
 
 import math
-from numbers import Real
-from typing import Final
+from numbers import Integral, Real
+from typing import Any
 
-from .errors import ConfigurationError
+from pydantic_core import to_json
+
 from .types import Timeout
 
-__all__ = [
-    "byte_caps",
-    "client_options",
-    "max_retries_value",
-    "partial_options",
-    "timeout_pair",
-    "wait_timeout",
-]
-
-DEFAULT_CONNECT_TIMEOUT: Final = 5.0
-MAX_RETRIES_LIMIT: Final = 10
+__all__ = ["byte_caps", "client_options", "partial_options", "wait_timeout"]
 
 
-def _invalid(message: str) -> ConfigurationError:
-    return ConfigurationError(message, code="invalid_option")
+def _non_number(value: object) -> Any:
+    """A value the core will refuse, as a JSON value of the type it would be written as (the
+    core's message names only that type). Strings, booleans and ``None`` go as they are; a
+    container goes empty and anything else as a string, so that encoding it cannot fail first
+    (a list holding NaN, an object JSON cannot hold)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    try:
+        written = to_json(value, inf_nan_mode="constants")[:1]
+    except (ValueError, TypeError, RecursionError):
+        written = b'"'
+    return {b"{": {}, b"[": []}.get(written, "")
 
 
-def _describe(value: object) -> str:
-    # Numbers are shown; anything else only by type, as it could be a mistyped secret.
-    if isinstance(value, Real) and not isinstance(value, bool):
-        return repr(float(value))
-    return "None" if value is None else type(value).__name__
-
-
-def _seconds(value: object, what: str) -> float:
-    if isinstance(value, Real) and not isinstance(value, bool):
+def _float(value: object) -> Any:
+    """Seconds: any real number but ``bool`` as a ``float``."""
+    if not isinstance(value, Real) or isinstance(value, bool):
+        return _non_number(value)
+    try:
         seconds = float(value)
-        if math.isfinite(seconds) and seconds > 0:
-            return seconds
-    raise _invalid(f"{what} must be a positive finite number of seconds, got {_describe(value)}")
+    except OverflowError:  # an int or Fraction beyond float
+        seconds = -math.inf if value < 0 else math.inf
+    if math.isnan(seconds):
+        return "NaN"
+    if math.isinf(seconds):
+        return "Infinity" if seconds > 0 else "-Infinity"
+    return seconds
 
 
-def timeout_pair(timeout: object, *, name: str = "timeout") -> tuple[float, float]:
-    """``(request, connect)`` seconds from a float or a ``Timeout``. A float sets the request
-    timeout; connect stays 5 s, or the float if smaller."""
+def _int(value: object) -> Any:
+    """Counts: an integer stays an ``int``; other numbers go as floats, for the core to refuse."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        return int(value)
+    return _float(value)
+
+
+def _timeout(timeout: object) -> dict[str, Any]:
+    """A number sets the request timeout only (the core caps the connect timeout by it)."""
     if isinstance(timeout, Timeout):
-        # Re-checked: model_construct() can bypass Timeout's own validation.
-        return (
-            _seconds(timeout.request, f"{name}.request"),
-            _seconds(timeout.connect, f"{name}.connect"),
-        )
-    if isinstance(timeout, Real) and not isinstance(timeout, bool):
-        seconds = _seconds(timeout, name)
-        return seconds, min(DEFAULT_CONNECT_TIMEOUT, seconds)
-    raise _invalid(
-        f"{name} must be a positive finite number of seconds or a Timeout, got {_describe(timeout)}"
-    )
+        return {"timeout_s": _float(timeout.request), "connect_timeout_s": _float(timeout.connect)}
+    return {"timeout_s": _float(timeout)}
 
 
-def max_retries_value(max_retries: object) -> int:
-    """An ``int`` from 0 to 10 (``bool`` is refused even though it is an ``int``)."""
-    if (
-        isinstance(max_retries, int)
-        and not isinstance(max_retries, bool)
-        and 0 <= max_retries <= MAX_RETRIES_LIMIT
-    ):
-        return max_retries
-    shown = repr(max_retries) if isinstance(max_retries, int) else _describe(max_retries)
-    raise _invalid(f"max_retries must be an int from 0 to {MAX_RETRIES_LIMIT}, got {shown}")
+def client_options(timeout: object, max_retries: object) -> dict[str, Any]:
+    """The client config's ``timeout_s`` (``connect_timeout_s``) and ``max_retries`` keys, always
+    present: ``None`` reaches the core as ``null``, which it refuses."""
+    return {**_timeout(timeout), "max_retries": _int(max_retries)}
 
 
-def client_options(timeout: object = 60.0, max_retries: object = 2) -> dict[str, float | int]:
-    """The ``timeout_s`` / ``connect_timeout_s`` / ``max_retries`` keys of the client config."""
-    request, connect = timeout_pair(timeout)
-    return {
-        "timeout_s": request,
-        "connect_timeout_s": connect,
-        "max_retries": max_retries_value(max_retries),
-    }
-
-
-def partial_options(timeout: object = None, max_retries: object = None) -> dict[str, float | int]:
+def partial_options(timeout: object = None, max_retries: object = None) -> dict[str, Any]:
     """Keys for ``with_options()``: only those given; ``None`` means "keep the client's"."""
-    options: dict[str, float | int] = {}
-    if timeout is not None:
-        options["timeout_s"], options["connect_timeout_s"] = timeout_pair(timeout)
+    options = {} if timeout is None else _timeout(timeout)
     if max_retries is not None:
-        options["max_retries"] = max_retries_value(max_retries)
+        options["max_retries"] = _int(max_retries)
     return options
 
 
-def byte_caps(max_response_bytes: object, max_event_bytes: object) -> dict[str, int]:
-    """The ``max_response_bytes`` / ``max_event_bytes`` keys, only those given. Their range is
-    the core's to check; here only that each is an ``int``."""
-    caps: dict[str, int] = {}
-    for name, value in (
-        ("max_response_bytes", max_response_bytes),
-        ("max_event_bytes", max_event_bytes),
-    ):
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise _invalid(f"{name} must be an int (bytes), got {_describe(value)}")
-        caps[name] = value
-    return caps
+def byte_caps(max_response_bytes: object, max_event_bytes: object) -> dict[str, Any]:
+    """The ``max_response_bytes`` / ``max_event_bytes`` keys, only those given."""
+    caps = {"max_response_bytes": max_response_bytes, "max_event_bytes": max_event_bytes}
+    return {name: _int(value) for name, value in caps.items() if value is not None}
 
 
-def wait_timeout(timeout: object) -> float:
-    """The hard deadline of ``wait_until_ready``/``readiness_events``, in seconds."""
-    return _seconds(timeout, "timeout")
+def wait_timeout(timeout: object) -> Any:
+    """The ``timeout_s`` of ``wait_until_ready``/``readiness_events``, in seconds."""
+    return _float(timeout)

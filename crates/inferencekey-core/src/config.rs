@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
 use crate::codes;
 use crate::error::{Error, Result};
@@ -23,6 +24,14 @@ pub const DEFAULT_MAX_EVENT_BYTES: u64 = 16 << 20;
 const MIN_CAP_BYTES: u64 = 4 << 10;
 
 /// Client configuration as bindings send it (c-abi §4). Unknown keys are rejected.
+///
+/// Option values (`timeout_s`, `connect_timeout_s`, `max_retries`, `max_response_bytes`,
+/// `max_event_bytes`) are read as any JSON and checked afterwards, so a wrong type is a
+/// `ConfigurationError` (`invalid_option`) naming the option, not a JSON error. A key left out
+/// takes its default; an explicit `null` is refused (there is no "no timeout"). Messages show
+/// a number, but of any other value only its JSON type (`got a string`), never the value.
+/// Non-finite numbers cannot travel in JSON: bindings send them as the strings `"NaN"`,
+/// `"Infinity"` and `"-Infinity"`, reported as `got nan`, `got inf` and `got -inf`.
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
@@ -34,26 +43,70 @@ pub struct ClientConfig {
     pub project: Option<String>,
     #[serde(default)]
     pub from_env: bool,
-    pub timeout_s: Option<f64>,
-    pub connect_timeout_s: Option<f64>,
-    pub max_retries: Option<u32>,
-    /// Cap on one response body held in memory (default 256 MiB).
-    pub max_response_bytes: Option<u64>,
-    /// Cap on one server-sent-event line (default 16 MiB).
-    pub max_event_bytes: Option<u64>,
+    /// Seconds one attempt may take, positive and finite (default 60); alone, it also caps
+    /// the connect timeout.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(transform = no_default, with = "f64", extend("exclusiveMinimum" = 0))]
+    pub timeout_s: Option<Value>,
+    /// Seconds to connect, positive and finite (default 5).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(transform = no_default, with = "f64", extend("exclusiveMinimum" = 0))]
+    pub connect_timeout_s: Option<Value>,
+    /// Retries of a failed attempt, an integer from 0 to 10 (default 2).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(transform = no_default, with = "u32", range(max = 10))]
+    pub max_retries: Option<Value>,
+    /// Cap on one response body held in memory, an integer from 4096 (default 256 MiB).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(transform = no_default, with = "u64", range(min = 4096))]
+    pub max_response_bytes: Option<Value>,
+    /// Cap on one server-sent-event line, an integer from 4096 (default 16 MiB).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(transform = no_default, with = "u64", range(min = 4096))]
+    pub max_event_bytes: Option<Value>,
     pub binding: Option<String>,
     pub binding_version: Option<String>,
 }
 
-/// Per-call overrides (`"options"` key of any request, or `with_options`).
-#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
+/// Per-call overrides (`"options"` key of any request, or `with_options`). Values are checked
+/// as in [`ClientConfig`]; a key left out or `null` keeps the client's value.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallOptions {
-    pub timeout_s: Option<f64>,
-    pub connect_timeout_s: Option<f64>,
-    pub max_retries: Option<u32>,
-    pub max_response_bytes: Option<u64>,
-    pub max_event_bytes: Option<u64>,
+    /// Seconds one attempt may take; alone, it also caps the connect timeout.
+    #[schemars(with = "Option<f64>", extend("exclusiveMinimum" = 0))]
+    pub timeout_s: Option<Value>,
+    /// Seconds to connect.
+    #[schemars(with = "Option<f64>", extend("exclusiveMinimum" = 0))]
+    pub connect_timeout_s: Option<Value>,
+    /// An integer from 0 to 10.
+    #[schemars(with = "Option<u32>", range(max = 10))]
+    pub max_retries: Option<Value>,
+    /// Bytes, an integer from 4096.
+    #[schemars(with = "Option<u64>", range(min = 4096))]
+    pub max_response_bytes: Option<Value>,
+    /// Bytes, an integer from 4096.
+    #[schemars(with = "Option<u64>", range(min = 4096))]
+    pub max_event_bytes: Option<Value>,
+}
+
+/// `deserialize_with` for option keys: a present key is `Some`, even when its value is `null`
+/// (with `#[serde(default)]`, a missing key is `None`).
+pub fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// Schema of a `present` key: optional, but with no default of `null` to show.
+pub fn no_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
+}
+
+/// Whether an explicit `null` option keeps the current value (per-call options) or is refused
+/// (client configuration, where it would mean "no timeout").
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Null {
+    Keeps,
+    Refused,
 }
 
 /// Timeouts, retry budget and memory caps of one client.
@@ -82,43 +135,144 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Applies overrides. A request timeout alone also caps the connect timeout (sdk §2).
+    /// Applies overrides; `null` keeps a value. A request timeout alone also caps the connect
+    /// timeout (sdk §2).
     pub fn with(self, opts: &CallOptions) -> Result<Limits> {
+        self.apply(opts, Null::Keeps)
+    }
+
+    fn apply(self, opts: &CallOptions, null: Null) -> Result<Limits> {
+        let given = |v: &Option<Value>| match v {
+            Some(Value::Null) if null == Null::Keeps => None,
+            other => other.clone(),
+        };
         let mut limits = self;
-        if let Some(t) = opts.timeout_s {
-            limits.request_timeout = seconds("timeout", t)?;
+        if let Some(t) = given(&opts.timeout_s) {
+            limits.request_timeout = seconds_value("timeout", &t)?;
             limits.connect_timeout = limits.connect_timeout.min(limits.request_timeout);
         }
-        if let Some(t) = opts.connect_timeout_s {
-            limits.connect_timeout = seconds("connect timeout", t)?;
+        if let Some(t) = given(&opts.connect_timeout_s) {
+            limits.connect_timeout = seconds_value("connect timeout", &t)?;
         }
-        if let Some(n) = opts.max_retries {
-            if n > MAX_MAX_RETRIES {
-                return Err(Error::config(
-                    codes::INVALID_OPTION,
-                    format!("max_retries must be between 0 and {MAX_MAX_RETRIES}, got {n}"),
-                ));
-            }
-            limits.max_retries = n;
+        if let Some(n) = given(&opts.max_retries) {
+            limits.max_retries = retries_value(&n)?;
         }
-        if let Some(n) = opts.max_response_bytes {
-            limits.max_response_bytes = cap_bytes("max_response_bytes", n)?;
+        if let Some(n) = given(&opts.max_response_bytes) {
+            limits.max_response_bytes = cap_bytes("max_response_bytes", &n)?;
         }
-        if let Some(n) = opts.max_event_bytes {
-            limits.max_event_bytes = cap_bytes("max_event_bytes", n)?;
+        if let Some(n) = given(&opts.max_event_bytes) {
+            limits.max_event_bytes = cap_bytes("max_event_bytes", &n)?;
         }
         Ok(limits)
     }
 }
 
-/// A memory cap: at least 4 KiB, and one this machine can address.
-fn cap_bytes(what: &str, value: u64) -> Result<usize> {
-    match usize::try_from(value) {
-        Ok(n) if value >= MIN_CAP_BYTES && n < isize::MAX as usize => Ok(n),
+/// An option value as a message may show it: a number as given (`2.0`, `-1`), the strings
+/// standing for non-finite numbers as `nan`/`inf`/`-inf`, anything else only by its JSON type
+/// (it could be a mistyped secret).
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => match non_finite(s) {
+            Some(x) => float(x),
+            None => "a string".into(),
+        },
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+/// The strings bindings send for the numbers JSON cannot hold.
+fn non_finite(s: &str) -> Option<f64> {
+    match s {
+        "NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
+}
+
+/// A number shown as a float: `-1.0`, `0.5`, `nan`, `inf`, `-inf`.
+fn float(x: f64) -> String {
+    if x.is_nan() {
+        "nan".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        format!("{x:?}")
+    }
+}
+
+/// A number of seconds from any JSON value (see [`seconds`]); the message shows numbers as
+/// floats and other values only by JSON type.
+pub fn seconds_value(what: &str, value: &Value) -> Result<Duration> {
+    let x = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => non_finite(s),
+        _ => None,
+    };
+    match x {
+        Some(x) => seconds(what, x),
+        None => Err(bad_seconds(what, &shown(value))),
+    }
+}
+
+fn bad_seconds(what: &str, got: &str) -> Error {
+    Error::config(
+        codes::INVALID_OPTION,
+        format!("{what} must be a positive finite number of seconds, got {got}"),
+    )
+}
+
+/// The retry budget: an integer from 0 to 10 (`2.0` and `true` are not integers).
+fn retries_value(value: &Value) -> Result<u32> {
+    match value.as_u64() {
+        Some(n) if n <= u64::from(MAX_MAX_RETRIES) => Ok(n as u32),
         _ => Err(Error::config(
             codes::INVALID_OPTION,
-            format!("{what} must be a number of bytes from {MIN_CAP_BYTES} up, got {value}"),
+            format!(
+                "max_retries must be an int from 0 to {MAX_MAX_RETRIES}, got {}",
+                shown(value)
+            ),
         )),
+    }
+}
+
+/// A memory cap: an integer of at least 4 KiB, and one this machine can address.
+fn cap_bytes(what: &str, value: &Value) -> Result<usize> {
+    match value.as_u64().map(|n| (n, usize::try_from(n))) {
+        Some((n, Ok(bytes))) if n >= MIN_CAP_BYTES && bytes < isize::MAX as usize => Ok(bytes),
+        _ => Err(Error::config(
+            codes::INVALID_OPTION,
+            format!(
+                "{what} must be a number of bytes from {MIN_CAP_BYTES} up, got {}",
+                shown(value)
+            ),
+        )),
+    }
+}
+
+/// The effective limits as a client's description shows them (after defaults and capping).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+pub struct LimitsDescription {
+    pub timeout_s: f64,
+    pub connect_timeout_s: f64,
+    pub max_retries: u32,
+    pub max_response_bytes: u64,
+    pub max_event_bytes: u64,
+}
+
+impl Limits {
+    pub fn describe(&self) -> LimitsDescription {
+        LimitsDescription {
+            timeout_s: self.request_timeout.as_secs_f64(),
+            connect_timeout_s: self.connect_timeout.as_secs_f64(),
+            max_retries: self.max_retries,
+            max_response_bytes: self.max_response_bytes as u64,
+            max_event_bytes: self.max_event_bytes as u64,
+        }
     }
 }
 
@@ -137,10 +291,7 @@ pub fn seconds(what: &str, value: f64) -> Result<Duration> {
     if value.is_finite() && value > 0.0 && value < 1e9 {
         Ok(Duration::from_secs_f64(value))
     } else {
-        Err(Error::config(
-            codes::INVALID_OPTION,
-            format!("{what} must be a positive, finite number of seconds, got {value}"),
-        ))
+        Err(bad_seconds(what, &float(value)))
     }
 }
 
@@ -167,13 +318,16 @@ impl ClientConfig {
         let base_url = self
             .setting(&self.base_url, "INFERENCEKEY_BASE_URL")
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let limits = Limits::default().with(&CallOptions {
-            timeout_s: self.timeout_s,
-            connect_timeout_s: self.connect_timeout_s,
-            max_retries: self.max_retries,
-            max_response_bytes: self.max_response_bytes,
-            max_event_bytes: self.max_event_bytes,
-        })?;
+        let limits = Limits::default().apply(
+            &CallOptions {
+                timeout_s: self.timeout_s.clone(),
+                connect_timeout_s: self.connect_timeout_s.clone(),
+                max_retries: self.max_retries.clone(),
+                max_response_bytes: self.max_response_bytes.clone(),
+                max_event_bytes: self.max_event_bytes.clone(),
+            },
+            Null::Refused,
+        )?;
         Ok(Resolved {
             base_url: normalize_base_url(&base_url)?,
             project: self.setting(&self.project, "INFERENCEKEY_PROJECT"),
@@ -263,6 +417,8 @@ pub fn pick_project(candidates: &[Option<&str>]) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
+    use serde_json::json;
 
     #[test]
     fn base_url_rules() {
@@ -286,25 +442,154 @@ mod tests {
         }
     }
 
+    fn config(json: Value) -> std::result::Result<ClientConfig, serde_json::Error> {
+        serde_json::from_value(json)
+    }
+
+    /// The message of resolving `{key: value}`; the error must be `invalid_option`.
+    fn refused(key: &str, value: Value) -> String {
+        let err = config(serde_json::json!({ key: value }))
+            .expect("any JSON value parses")
+            .resolve()
+            .unwrap_err();
+        assert_eq!(
+            (err.kind, err.code.as_str()),
+            (ErrorKind::Config, "invalid_option")
+        );
+        err.message
+    }
+
+    fn limits(json: Value) -> Limits {
+        config(json).unwrap().resolve().unwrap().limits
+    }
+
     #[test]
     fn timeouts_are_positive_and_finite() {
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e9] {
             assert_eq!(seconds("timeout", bad).unwrap_err().code, "invalid_option");
         }
         let l = Limits::default()
             .with(&CallOptions {
-                timeout_s: Some(2.0),
+                timeout_s: Some(2.0.into()),
                 ..Default::default()
             })
             .unwrap();
         assert_eq!(l.connect_timeout, Duration::from_secs(2));
         let err = Limits::default()
             .with(&CallOptions {
-                max_retries: Some(11),
+                max_retries: Some(11.into()),
                 ..Default::default()
             })
             .unwrap_err();
         assert_eq!(err.code, "invalid_option");
+    }
+
+    #[test]
+    fn any_json_value_parses_and_wrong_ones_are_configuration_errors() {
+        let t = "timeout must be a positive finite number of seconds, got ";
+        for (value, got) in [
+            (json!(-1), "-1.0"),
+            (json!(-0.5), "-0.5"),
+            (json!(0), "0.0"),
+            (json!(0.0), "0.0"),
+            (json!("NaN"), "nan"),
+            (json!("Infinity"), "inf"),
+            (json!("-Infinity"), "-inf"),
+            (json!(null), "null"),
+            (json!(true), "true"),
+            (json!(false), "false"),
+            (json!("60"), "a string"),
+            (json!("ik_sdk_1a2b3c4d_secret"), "a string"),
+            (json!([60]), "a list"),
+            (json!({"request": 60}), "an object"),
+        ] {
+            assert_eq!(
+                refused("timeout_s", value.clone()),
+                format!("{t}{got}"),
+                "{value}"
+            );
+            let connect = refused("connect_timeout_s", value);
+            assert_eq!(connect, format!("connect {t}{got}"));
+        }
+        let r = "max_retries must be an int from 0 to 10, got ";
+        for (value, got) in [
+            (json!(11), "11"),
+            (json!(-1), "-1"),
+            (json!(2.0), "2.0"),
+            (json!(true), "true"),
+            (json!(null), "null"),
+            (json!("2"), "a string"),
+            (json!("NaN"), "nan"),
+            (json!([2]), "a list"),
+        ] {
+            assert_eq!(refused("max_retries", value), format!("{r}{got}"));
+        }
+        let c = "max_response_bytes must be a number of bytes from 4096 up, got ";
+        for (value, got) in [
+            (json!(4095), "4095"),
+            (json!(-1), "-1"),
+            (json!(65536.0), "65536.0"),
+            (json!("65536"), "a string"),
+            (json!(null), "null"),
+            (json!(false), "false"),
+        ] {
+            assert_eq!(refused("max_response_bytes", value), format!("{c}{got}"));
+        }
+        assert!(refused("max_event_bytes", json!({})).ends_with("from 4096 up, got an object"));
+    }
+
+    #[test]
+    fn good_values_and_defaults() {
+        assert_eq!(limits(json!({})), Limits::default());
+        let l = limits(json!({"timeout_s": 0.5, "max_retries": 0, "max_event_bytes": 4096}));
+        assert_eq!(l.request_timeout, Duration::from_millis(500));
+        assert_eq!(l.connect_timeout, Duration::from_millis(500)); // capped by the request's
+        assert_eq!((l.max_retries, l.max_event_bytes), (0, 4096));
+        let l = limits(json!({"timeout_s": 30, "connect_timeout_s": 10, "max_retries": 10}));
+        assert_eq!(l.request_timeout, Duration::from_secs(30));
+        assert_eq!(l.connect_timeout, Duration::from_secs(10));
+        assert_eq!(l.max_retries, 10);
+        assert_eq!(
+            limits(json!({"timeout_s": 120})).connect_timeout,
+            Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn per_call_null_keeps_and_wrong_values_are_refused() {
+        let base = limits(json!({"timeout_s": 30, "max_retries": 4}));
+        let opts: CallOptions =
+            serde_json::from_value(json!({"timeout_s": null, "max_retries": null})).unwrap();
+        assert_eq!(base.with(&opts).unwrap(), base);
+        let opts: CallOptions = serde_json::from_value(json!({"max_retries": "3"})).unwrap();
+        assert_eq!(
+            base.with(&opts).unwrap_err().message,
+            "max_retries must be an int from 0 to 10, got a string"
+        );
+        let opts: CallOptions = serde_json::from_value(json!({"timeout_s": 2})).unwrap();
+        assert_eq!(
+            base.with(&opts).unwrap().connect_timeout,
+            Duration::from_secs(2)
+        );
+        assert!(serde_json::from_value::<CallOptions>(json!({"timeout": 2})).is_err());
+    }
+
+    #[test]
+    fn seconds_value_rules() {
+        assert_eq!(
+            seconds_value("timeout", &json!(600)).unwrap(),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            seconds_value("timeout", &json!("-Infinity"))
+                .unwrap_err()
+                .message,
+            "timeout must be a positive finite number of seconds, got -inf"
+        );
+        assert_eq!(
+            seconds_value("timeout", &json!("nan")).unwrap_err().message,
+            "timeout must be a positive finite number of seconds, got a string"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::body::{Body, Field};
 use crate::codes;
-use crate::config::{CallOptions, ClientConfig, Plane};
+use crate::config::{CallOptions, ClientConfig, LimitsDescription, Plane};
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema;
 use crate::spec::{path_segment, validate_slug};
@@ -64,6 +64,7 @@ impl DataClient {
         DataClientDescription {
             base_url: &self.base_url,
             project: &self.project,
+            limits: self.transport.limits.describe(),
         }
     }
 
@@ -107,6 +108,9 @@ impl DataClient {
 pub struct DataClientDescription<'a> {
     pub base_url: &'a str,
     pub project: &'a str,
+    /// Timeouts, retries and caps in effect.
+    #[serde(flatten)]
+    pub limits: LimitsDescription,
 }
 
 /// What an endpoint's `repr` may show: the key only redacted.

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::codes;
-use crate::config::{pick_project, CallOptions, ClientConfig, Plane};
+use crate::config::{pick_project, CallOptions, ClientConfig, LimitsDescription, Plane};
 use crate::error::{Error, ErrorKind, Result};
 use crate::readiness::{workload_failed, ReadinessEvent, ReadinessStream};
 use crate::reconcile::{Ensure, EnsureResult, HttpResponse, OnDrift, Step};
@@ -25,6 +25,9 @@ pub struct ManagementDescription<'a> {
     pub base_url: &'a str,
     pub project: Option<&'a str>,
     pub token: String,
+    /// Timeouts, retries and caps in effect.
+    #[serde(flatten)]
+    pub limits: LimitsDescription,
 }
 
 /// A control-plane client scoped to one project. Cheap to clone; clones share the pool.
@@ -75,6 +78,7 @@ impl ManagementClient {
             base_url: &self.base_url,
             project: self.project.as_deref(),
             token: self.token.redacted(),
+            limits: self.transport.limits.describe(),
         }
     }
 

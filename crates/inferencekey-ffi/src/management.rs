@@ -3,7 +3,9 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-use inferencekey_core::config::{seconds, CallOptions, ClientConfig};
+use inferencekey_core::config::{
+    no_default, present, seconds, seconds_value, CallOptions, ClientConfig,
+};
 use inferencekey_core::management::ManagementClient;
 use inferencekey_core::readiness::ReadinessEvent;
 use inferencekey_core::reconcile::OnDrift;
@@ -58,8 +60,11 @@ pub(crate) struct ProjectRequest {
 pub(crate) struct SlugRequest {
     workload_slug: String,
     project: Option<String>,
-    /// Readiness only: the hard deadline in seconds (default 600).
-    timeout_s: Option<f64>,
+    /// Readiness only: the hard deadline in seconds, positive and finite (default 600). Any
+    /// JSON value is read and checked like `ClientConfig.timeout_s`: `null` is refused.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(transform = no_default, with = "f64", extend("exclusiveMinimum" = 0))]
+    timeout_s: Option<serde_json::Value>,
     options: Option<CallOptions>,
 }
 
@@ -87,10 +92,10 @@ fn with_options(
 }
 
 fn readiness_timeout(req: &SlugRequest) -> FfiResult<Duration> {
-    seconds(
-        "timeout",
-        req.timeout_s.unwrap_or(DEFAULT_READINESS_TIMEOUT_S),
-    )
+    match &req.timeout_s {
+        Some(t) => seconds_value("timeout", t),
+        None => seconds("timeout", DEFAULT_READINESS_TIMEOUT_S),
+    }
     .map_err(core_error)
 }
 

@@ -1,24 +1,67 @@
+"""Client options through the public API: the core checks them (c-abi rule 26), the binding
+only converts types. Every refusal is a ``ConfigurationError`` (``invalid_option``) with the
+core's message, raised before any network (the base URL's port 9 is never reached)."""
+
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
-from inferencekey._options import (
-    client_options,
-    max_retries_value,
-    partial_options,
-    timeout_pair,
-    wait_timeout,
-)
+from inferencekey import AsyncManagementClient, DataClient, ManagementClient, _options
 from inferencekey.errors import ConfigurationError
 from inferencekey.types import Timeout
 
+BASE_URL = "http://127.0.0.1:9"
+SECRET = "ik_sdk_1a2b3c4d_secret"
+SECONDS = "must be a positive finite number of seconds, got "
+RETRIES = "max_retries must be an int from 0 to 10, got "
 
-def test_defaults() -> None:
-    assert client_options() == {"timeout_s": 60.0, "connect_timeout_s": 5.0, "max_retries": 2}
+
+def management(**options: Any) -> ManagementClient:
+    return ManagementClient(
+        sdk_token="ik_sdk_1a2b3c4d_x", base_url=BASE_URL, project="p", **options
+    )
+
+
+def data(**options: Any) -> DataClient:
+    return DataClient(base_url=BASE_URL, project="p", **options)
+
+
+CLIENTS: list[Callable[..., ManagementClient | DataClient]] = [management, data]
+
+
+def limits(client: ManagementClient | DataClient) -> tuple[float, float, int]:
+    """The effective (request, connect, retries) as the core describes them."""
+    d = client._description
+    return d["timeout_s"], d["connect_timeout_s"], d["max_retries"]
+
+
+def refused(call: Callable[[], object]) -> str:
+    """The core's message; the class, code and string form are those of a bad option."""
+    with pytest.raises(ConfigurationError) as info:
+        call()
+    error = info.value
+    assert type(error) is ConfigurationError
+    assert error.code == "invalid_option"
+    assert str(error) == f"configuration error: {error.message}"
+    return error.message
+
+
+# --- timeouts --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", CLIENTS)
+def test_defaults(make: Callable[..., ManagementClient | DataClient]) -> None:
+    with make() as client:
+        assert limits(client) == (60.0, 5.0, 2)
+        d = client._description
+        assert (d["max_response_bytes"], d["max_event_bytes"]) == (256 << 20, 16 << 20)
 
 
 @pytest.mark.parametrize(
@@ -33,86 +76,210 @@ def test_defaults() -> None:
         (Timeout(request=120.0, connect=10.0), (120.0, 10.0)),
         (Timeout(request=1.0), (1.0, 5.0)),
     ],
+    ids=repr,
 )
-def test_timeout_values(timeout: object, expected: tuple[float, float]) -> None:
-    pair = timeout_pair(timeout)
-    assert pair == expected
-    assert all(type(x) is float for x in pair)
-    options = client_options(timeout, 0)
-    assert (options["timeout_s"], options["connect_timeout_s"]) == expected
+@pytest.mark.parametrize("make", CLIENTS)
+def test_good_timeouts(
+    make: Callable[..., ManagementClient | DataClient],
+    timeout: object,
+    expected: tuple[float, float],
+) -> None:
+    with make(timeout=timeout, max_retries=0) as client:
+        assert limits(client) == (pytest.approx(expected[0]), pytest.approx(expected[1]), 0)
 
 
-BAD_TIMEOUTS: list[object] = [
-    None,
-    0,
-    0.0,
-    -1,
-    -0.5,
-    math.nan,
-    math.inf,
-    -math.inf,
-    True,
-    False,
-    "60",
-    Decimal("1"),
-    [60],
-    Timeout.model_construct(request=0.0, connect=5.0),
-    Timeout.model_construct(request=60.0, connect=math.nan),
+# (value, what the message shows of it); numbers as floats, anything else only by JSON type.
+BAD_TIMEOUTS: list[tuple[object, str]] = [
+    (None, "timeout " + SECONDS + "null"),
+    (0, "timeout " + SECONDS + "0.0"),
+    (0.0, "timeout " + SECONDS + "0.0"),
+    (-1, "timeout " + SECONDS + "-1.0"),
+    (-0.5, "timeout " + SECONDS + "-0.5"),
+    (math.nan, "timeout " + SECONDS + "nan"),
+    (math.inf, "timeout " + SECONDS + "inf"),
+    (-math.inf, "timeout " + SECONDS + "-inf"),
+    (Fraction(-(10**400)), "timeout " + SECONDS + "-inf"),
+    (True, "timeout " + SECONDS + "true"),
+    (False, "timeout " + SECONDS + "false"),
+    ("60", "timeout " + SECONDS + "a string"),
+    ("NaN", "timeout " + SECONDS + "nan"),  # the wire's spelling of NaN, read as one
+    (Decimal("1"), "timeout " + SECONDS + "a string"),
+    (Decimal("NaN"), "timeout " + SECONDS + "a string"),
+    ([60], "timeout " + SECONDS + "a list"),
+    ([math.nan], "timeout " + SECONDS + "a list"),
+    ({"request": 60}, "timeout " + SECONDS + "an object"),
+    (object(), "timeout " + SECONDS + "a string"),
+    (Timeout.model_construct(request=0.0, connect=5.0), "timeout " + SECONDS + "0.0"),
+    (Timeout.model_construct(request=60.0, connect=math.nan), "connect timeout " + SECONDS + "nan"),
 ]
 
 
-@pytest.mark.parametrize("timeout", BAD_TIMEOUTS, ids=repr)
-def test_bad_timeouts_raise_configuration_error(timeout: object) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        client_options(timeout, 2)
-    assert info.value.code == "invalid_option"
-    assert "timeout" in info.value.message
-    assert str(info.value).startswith("configuration error: timeout")
+@pytest.mark.parametrize(("timeout", "message"), BAD_TIMEOUTS, ids=repr)
+@pytest.mark.parametrize("make", CLIENTS)
+def test_bad_timeouts(
+    make: Callable[..., ManagementClient | DataClient], timeout: object, message: str
+) -> None:
+    assert refused(lambda: make(timeout=timeout)) == message
 
 
-def test_timeout_message_shows_numbers_but_not_other_values() -> None:
-    with pytest.raises(ConfigurationError) as info:
-        timeout_pair(-1)
-    assert info.value.message == "timeout must be a positive finite number of seconds, got -1.0"
-    with pytest.raises(ConfigurationError) as info:
-        timeout_pair("ik_sdk_1a2b3c4d_secret")
-    assert "secret" not in str(info.value) and info.value.message.endswith("got str")
+@pytest.mark.parametrize("make", CLIENTS)
+def test_messages_never_show_a_value_that_is_not_a_number(
+    make: Callable[..., ManagementClient | DataClient],
+) -> None:
+    for options in (
+        {"timeout": SECRET},
+        {"timeout": [SECRET]},
+        {"timeout": Timeout.model_construct(request=60.0, connect=SECRET)},
+        {"max_retries": SECRET},
+        {"max_response_bytes": SECRET},
+        {"max_event_bytes": {"key": SECRET}},
+    ):
+        with pytest.raises(ConfigurationError) as info:
+            make(**options)
+        assert "secret" not in str(info.value) and "secret" not in repr(info.value)
+        assert info.value.message.endswith(("got a string", "got a list", "got an object"))
+
+
+# --- retries and byte caps -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("retries", [0, 1, 2, 10])
-def test_max_retries_in_range(retries: int) -> None:
-    assert max_retries_value(retries) == retries
-    assert client_options(60.0, retries)["max_retries"] == retries
+@pytest.mark.parametrize("make", CLIENTS)
+def test_max_retries_in_range(
+    make: Callable[..., ManagementClient | DataClient], retries: int
+) -> None:
+    with make(max_retries=retries) as client:
+        assert limits(client)[2] == retries
 
 
-@pytest.mark.parametrize("retries", [-1, 11, 100, True, False, 2.0, "2", None])
-def test_max_retries_out_of_range(retries: object) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        client_options(60.0, retries)
-    assert info.value.code == "invalid_option"
-    assert info.value.message.startswith("max_retries must be an int from 0 to 10, got ")
+@pytest.mark.parametrize(
+    ("retries", "shown"),
+    [
+        (-1, "-1"),
+        (11, "11"),
+        (100, "100"),
+        (True, "true"),
+        (False, "false"),
+        (2.0, "2.0"),
+        (math.nan, "nan"),
+        ("2", "a string"),
+        (None, "null"),
+        ([2], "a list"),
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("make", CLIENTS)
+def test_max_retries_out_of_range(
+    make: Callable[..., ManagementClient | DataClient], retries: object, shown: str
+) -> None:
+    assert refused(lambda: make(max_retries=retries)) == RETRIES + shown
 
 
-def test_partial_options_only_include_what_was_given() -> None:
-    assert partial_options() == {}
-    assert partial_options(timeout=3.0) == {"timeout_s": 3.0, "connect_timeout_s": 3.0}
-    assert partial_options(max_retries=0) == {"max_retries": 0}
-    assert partial_options(Timeout(request=9.0, connect=1.0), 5) == {
-        "timeout_s": 9.0,
+@pytest.mark.parametrize("name", ["max_response_bytes", "max_event_bytes"])
+def test_byte_caps(name: str) -> None:
+    with management(**{name: 4096}) as client:
+        assert client._description[name] == 4096
+    for value, shown in [
+        (4095, "4095"),
+        (0, "0"),
+        (-1, "-1"),
+        (65536.0, "65536.0"),
+        (True, "true"),
+        ("65536", "a string"),
+    ]:
+        message = refused(lambda value=value: data(**{name: value}))
+        assert message == f"{name} must be a number of bytes from 4096 up, got {shown}"
+
+
+# --- with_options ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", CLIENTS)
+def test_with_options_changes_only_what_is_given(
+    make: Callable[..., ManagementClient | DataClient],
+) -> None:
+    with make(timeout=Timeout(request=30.0, connect=10.0), max_retries=4) as base:
+        assert limits(base.with_options()) == (30.0, 10.0, 4)
+        assert limits(base.with_options(timeout=None, max_retries=None)) == (30.0, 10.0, 4)
+        assert limits(base.with_options(timeout=3.0)) == (3.0, 3.0, 4)  # caps connect
+        assert limits(base.with_options(timeout=60)) == (60.0, 10.0, 4)
+        assert limits(base.with_options(max_retries=0)) == (30.0, 10.0, 0)
+        clone = base.with_options(timeout=Timeout(request=9.0, connect=1.0), max_retries=5)
+        assert limits(clone) == (9.0, 1.0, 5)
+        assert limits(base) == (30.0, 10.0, 4)
+        capped = base.with_options(max_response_bytes=1 << 20, max_event_bytes=8192)
+        assert (
+            capped._description["max_response_bytes"],
+            capped._description["max_event_bytes"],
+        ) == (
+            1 << 20,
+            8192,
+        )
+
+
+@pytest.mark.parametrize(
+    ("timeout", "message"), [(t, m) for t, m in BAD_TIMEOUTS if t is not None], ids=repr
+)
+def test_with_options_refuses_bad_timeouts(timeout: object, message: str) -> None:
+    with management() as client:
+        assert refused(lambda: client.with_options(timeout=timeout)) == message
+
+
+def test_with_options_refuses_bad_retries_and_caps() -> None:
+    with data() as client:
+        assert refused(lambda: client.with_options(max_retries=11)) == RETRIES + "11"
+        assert refused(lambda: client.with_options(max_retries="1")) == RETRIES + "a string"
+        assert refused(lambda: client.with_options(max_event_bytes=1)).endswith("got 1")
+
+
+# --- the readiness deadline ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timeout", "message"),
+    [(t, m) for t, m in BAD_TIMEOUTS if not isinstance(t, Timeout)]
+    + [(Timeout(), "timeout " + SECONDS + "an object")],
+    ids=repr,
+)
+def test_bad_readiness_timeouts(timeout: Any, message: str) -> None:
+    with management() as client:
+        assert refused(lambda: client.wait_until_ready("bot", timeout=timeout)) == message
+        assert refused(lambda: client.readiness_events("bot", timeout=timeout)) == message
+
+    async def wait() -> None:
+        async with AsyncManagementClient(
+            sdk_token="ik_sdk_1a2b3c4d_x", base_url=BASE_URL, project="p"
+        ) as client:
+            await client.wait_until_ready("bot", timeout=timeout, silent=True)
+
+    assert refused(lambda: asyncio.run(wait())) == message
+
+
+# --- what the binding sends ------------------------------------------------------------------
+
+
+def test_the_binding_only_converts_types() -> None:
+    assert _options.client_options(Fraction(1, 4), 3) == {"timeout_s": 0.25, "max_retries": 3}
+    assert _options.client_options(None, None) == {"timeout_s": None, "max_retries": None}
+    assert _options.client_options(Timeout(request=2.0, connect=1.0), 2.0) == {
+        "timeout_s": 2.0,
         "connect_timeout_s": 1.0,
-        "max_retries": 5,
+        "max_retries": 2.0,
     }
-    with pytest.raises(ConfigurationError):
-        partial_options(timeout=0)
-    with pytest.raises(ConfigurationError):
-        partial_options(max_retries=11)
-
-
-def test_wait_timeout() -> None:
-    assert wait_timeout(600) == 600.0
-    assert wait_timeout(0.25) == 0.25
-    for bad in (None, 0, -3, math.nan, math.inf, True, "600", Timeout()):
-        with pytest.raises(ConfigurationError) as info:
-            wait_timeout(bad)
-        assert info.value.code == "invalid_option"
-        assert info.value.message.startswith("timeout must be a positive finite number")
+    assert _options.partial_options() == {}
+    assert _options.partial_options(max_retries=0) == {"max_retries": 0}
+    assert _options.byte_caps(None, 4096) == {"max_event_bytes": 4096}
+    assert [_options.wait_timeout(x) for x in (math.nan, math.inf, -math.inf, 10**400)] == [
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "Infinity",
+    ]
+    assert [_options.wait_timeout(x) for x in (True, "x", [1], (1,), {1: 2}, Decimal(1))] == [
+        True,
+        "x",
+        [],
+        [],
+        {},
+        "",
+    ]
