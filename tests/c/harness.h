@@ -4,7 +4,7 @@
  *
  * Every test binary is one translation unit that includes this header once. A binary prints
  * one line per test and ends with exactly `N passed, M failed`; it exits non-zero when a
- * test failed. Checks may run on any thread (callbacks run on the library's runtime threads).
+ * test failed. Checks may run on any thread (callbacks run on the library's delivery thread).
  */
 #ifndef IK_HARNESS_H
 #define IK_HARNESS_H
@@ -283,7 +283,51 @@ H_UNUSED static int h_summary(void) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Result buffers                                                                           */
+
+/* The integer after the first `key` (such as "\"length\":") in `json`; -1 when absent. */
+H_UNUSED static long json_int(const char *json, const char *key) {
+    const char *at = json ? strstr(json, key) : NULL;
+    return at ? strtol(at + strlen(key), NULL, 10) : -1;
+}
+
+/* Checks a result buffer (see "Result buffers" in inferencekey.h, c-abi rules 10a and 25): the
+ * reported length is the JSON text's (without the NUL) and the buffer starts 16-byte aligned.
+ * When the JSON names a binary part ({"offset","length","dtype"}), its offset is a multiple
+ * of 16 past the text's NUL. Returns the part (NULL when none); its length goes to `*part_len`
+ * when that is not NULL. */
+H_UNUSED static const unsigned char *h_result_part(const char *file, int line, const char *buf,
+                                                   size_t len, size_t *part_len) {
+    size_t text = strlen(buf);
+    long part, offset;
+    const char *ref;
+    if (text != len) h_fail(file, line, "result length %zu != strlen %zu (rule 10a)", len, text);
+    if ((uintptr_t)buf % 16 != 0)
+        h_fail(file, line, "result buffer %p is not 16-byte aligned (rule 25)", (void *)buf);
+    /* The two results with a part: generate_text (`raw_part`), embed (`embeddings`, unless
+     * the vectors are ragged lists). */
+    ref = strstr(buf, "\"raw_part\":{");
+    if (ref == NULL) ref = strstr(buf, "\"embeddings\":{");
+    if (ref == NULL) return NULL;
+    if (strstr(ref, "\"dtype\":\"utf8\"") == NULL && strstr(ref, "\"dtype\":\"f64le\"") == NULL)
+        h_fail(file, line, "binary part without a known dtype: %.300s", ref);
+    offset = json_int(ref, "\"offset\":");
+    part = json_int(ref, "\"length\":");
+    if (offset < 0 || part < 0 || offset % 16 != 0 || (size_t)offset <= text) {
+        h_fail(file, line, "binary part at offset %ld (length %ld) after %zu bytes of JSON", offset,
+               part, text);
+        return NULL;
+    }
+    if (part_len != NULL) *part_len = (size_t)part;
+    return (const unsigned char *)buf + offset;
+}
+#define RESULT_PART(buf, len, part_len) h_result_part(__FILE__, __LINE__, (buf), (len), (part_len))
+
+/* ---------------------------------------------------------------------------------------- */
 /* Waiting for `_async` callbacks                                                           */
+
+/* The name the library gives its delivery thread (rule 18a). */
+#define DELIVERY_THREAD_NAME "inferencekey-cb"
 
 typedef struct waiter waiter;
 typedef void (*waiter_hook)(waiter *w, ik_status st, const char *json, size_t len,
@@ -301,11 +345,19 @@ struct waiter {
     char code[128];
     char message[2048];
     char details[4096];
+    char request_id[128]; /* the error's request id, "" when none */
     int has_details;
     pthread_t caller;
     int on_caller_thread;
-    waiter_hook hook; /* runs inside the callback, on the runtime thread */
+    pthread_t thread;      /* the thread the callback ran on */
+    char thread_name[32];  /* its name */
+    waiter_hook hook; /* runs inside the callback, on the delivery thread */
     void *ctx;
+    /* keep: the callback leaves its json and err (which it owns) here for the test to free,
+     * instead of freeing them itself after copying. */
+    int keep;
+    char *kept_json;
+    ik_error *kept_err;
 };
 
 /* Heap-allocated so that a late (second) callback after `waiter_free` is a use-after-free
@@ -323,6 +375,7 @@ H_UNUSED static waiter *waiter_new(void) {
     return w;
 }
 
+/* Frees the waiter (not what a `keep` waiter kept: the test frees that itself). */
 H_UNUSED static void waiter_free(waiter *w) {
     if (w == NULL) return;
     free(w->json);
@@ -341,40 +394,24 @@ H_UNUSED static void waiter_reset(waiter *w) {
     w->status = 0;
     w->err_status = 0;
     w->err_http = 0;
-    w->code[0] = w->message[0] = w->details[0] = '\0';
+    w->code[0] = w->message[0] = w->details[0] = w->request_id[0] = '\0';
     w->has_details = 0;
     w->caller = pthread_self();
+    w->thread_name[0] = '\0';
+    w->kept_json = NULL;
+    w->kept_err = NULL;
     pthread_mutex_unlock(&w->mu);
 }
 
-/* The `ik_callback` of every async test: checks the callback contract, copies what it got. */
-/* The integer after the first `key` (such as "\"length\":") in `json`; -1 when absent. */
-H_UNUSED static long json_int(const char *json, const char *key) {
-    const char *at = json ? strstr(json, key) : NULL;
-    return at ? strtol(at + strlen(key), NULL, 10) : -1;
-}
-
-/* Checks a result buffer's length (see "Result buffers" in inferencekey.h): the JSON alone, or
- * the JSON, its NUL and the one binary part it names. Returns the part (NULL when none). */
-H_UNUSED static const unsigned char *h_result_part(const char *file, int line, const char *buf,
-                                                   size_t len) {
-    size_t text = strlen(buf);
-    if (text == len) return NULL;
-    long part = json_int(buf, "\"length\":"), offset = json_int(buf, "\"offset\":");
-    if (offset != 0 || part < 0 || text + 1 + (size_t)part != len) {
-        h_fail(file, line, "result length %zu != JSON %zu + NUL + part %ld (offset %ld)", len, text,
-               part, offset);
-        return NULL;
-    }
-    return (const unsigned char *)buf + text + 1;
-}
-#define RESULT_PART(buf, len) h_result_part(__FILE__, __LINE__, (buf), (len))
-
-H_UNUSED static void waiter_cb(void *user_data, ik_status st, const char *json, size_t len,
-                               const ik_error *err) {
+/* The `ik_callback` of every async test: checks the callback contract, copies what it got and
+ * then frees `json` and `err`, which it owns (rule 18a), unless the waiter keeps them. */
+H_UNUSED static void waiter_cb(void *user_data, ik_status st, char *json, size_t len,
+                               ik_error *err) {
     waiter *w = user_data;
     if (w == NULL) {
         h_fail(__FILE__, __LINE__, "callback got a NULL user_data");
+        ik_buffer_free(json);
+        ik_error_free(err);
         return;
     }
     if (st == IK_OK && err != NULL) h_fail(__FILE__, __LINE__, "callback: IK_OK with an err");
@@ -385,7 +422,7 @@ H_UNUSED static void waiter_cb(void *user_data, ik_status st, const char *json, 
             h_fail(__FILE__, __LINE__, "callback: ik_error_status %d != %d", ik_error_status(err),
                    st);
     }
-    if (json != NULL) (void)h_result_part(__FILE__, __LINE__, json, len);
+    if (json != NULL) (void)h_result_part(__FILE__, __LINE__, json, len, NULL);
     if (json == NULL && len != 0) h_fail(__FILE__, __LINE__, "callback: NULL json, len %zu", len);
     if (w->hook) w->hook(w, st, json, len, err);
     pthread_mutex_lock(&w->mu);
@@ -393,19 +430,30 @@ H_UNUSED static void waiter_cb(void *user_data, ik_status st, const char *json, 
     if (w->calls > 1)
         h_fail(__FILE__, __LINE__, "callback ran %d times (must be exactly once)", w->calls);
     w->on_caller_thread = pthread_equal(pthread_self(), w->caller);
+    w->thread = pthread_self();
+    if (pthread_getname_np(pthread_self(), w->thread_name, sizeof w->thread_name) != 0)
+        snprintf(w->thread_name, sizeof w->thread_name, "?");
     w->status = st;
     free(w->json);
     w->json = json ? strdup(json) : NULL; /* the JSON; binary parts are checked above */
     w->json_len = len;
     if (err != NULL) {
         const char *c = ik_error_code(err), *m = ik_error_message(err);
-        const char *d = ik_error_details_json(err);
+        const char *d = ik_error_details_json(err), *r = ik_error_request_id(err);
         w->err_status = ik_error_status(err);
         w->err_http = ik_error_http_status(err);
         snprintf(w->code, sizeof w->code, "%s", c ? c : "(null)");
         snprintf(w->message, sizeof w->message, "%s", m ? m : "(null)");
         w->has_details = d != NULL;
         snprintf(w->details, sizeof w->details, "%s", d ? d : "");
+        snprintf(w->request_id, sizeof w->request_id, "%s", r ? r : "");
+    }
+    if (w->keep) {
+        w->kept_json = json;
+        w->kept_err = err;
+    } else {
+        ik_buffer_free(json);
+        ik_error_free(err);
     }
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -440,7 +488,8 @@ H_UNUSED static int waiter_calls(waiter *w) {
     return n;
 }
 
-/* Waits for the callback and checks it completed with `expected` (and `code` when given). */
+/* Waits for the callback and checks it completed with `expected` (and `code` when given), on
+ * the library's delivery thread (never the caller's, rule 18a). */
 H_UNUSED static int h_check_async(const char *file, int line, const char *what, waiter *w,
                                   double timeout_s, ik_status expected, const char *code) {
     if (!waiter_wait(w, timeout_s)) {
@@ -448,8 +497,11 @@ H_UNUSED static int h_check_async(const char *file, int line, const char *what, 
         return 0;
     }
     if (w->on_caller_thread)
-        h_fail(file, line, "%s: callback ran on the caller's thread (must be a runtime thread)",
+        h_fail(file, line, "%s: callback ran on the caller's thread (must be the delivery thread)",
                what);
+    if (strcmp(w->thread_name, DELIVERY_THREAD_NAME) != 0)
+        h_fail(file, line, "%s: callback ran on thread \"%s\", expected \"%s\"", what,
+               w->thread_name, DELIVERY_THREAD_NAME);
     if (w->status != expected) {
         h_fail(file, line, "%s: callback status %d %s, expected %d %s (%s: %s)", what, w->status,
                status_name(w->status), expected, status_name(expected), w->code, w->message);

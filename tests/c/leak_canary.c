@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
         if (ik_management_client_new(cfg, sizeof cfg - 1, &m, NULL) != IK_OK) return 2;
         if (ik_management_client_describe(m, &out, NULL, NULL) != IK_OK) return 2;
         (void)ik_management_client_new("{", 1, NULL, &err);
-        out = NULL; /* leaked: never passed to ik_string_free */
+        out = NULL; /* leaked: never passed to ik_buffer_free */
         err = NULL; /* leaked: never passed to ik_error_free */
         ik_management_client_free(m);
         (void)out;

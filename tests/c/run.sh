@@ -13,7 +13,7 @@
 #     leaks count);
 #  5. builds and runs a smoke program against the committed header and the static archive;
 #  6. checks IK_VERSION / IK_ABI_VERSION against ik_version() / ik_abi_version() and the
-#     workspace version in Cargo.toml.
+#     workspace version in Cargo.toml, and that the ABI is the one the tests are written for.
 #
 # Needs INFERENCEKEY_DEV_PYTHON (the Python with the local platform's model back-ends), cc,
 # nm, readelf and valgrind (installed with apt-get when missing and running as root).
@@ -51,7 +51,10 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 LIB_DIR="$TARGET_DIR/debug"
 OUT="$TARGET_DIR/c-tests"
 HEADER="$ROOT/include/inferencekey.h"
-TESTS=(test_abi test_platform)
+# test_runtime needs a process of its own: it configures the runtime before it starts.
+TESTS=(test_abi test_runtime test_platform)
+# The ABI these tests are written for (include/inferencekey.h, IK_ABI_VERSION).
+EXPECTED_ABI=3
 mkdir -p "$OUT"
 
 # --- 1. the library ----------------------------------------------------------------------
@@ -113,7 +116,7 @@ failed=0
 step "AddressSanitizer + UndefinedBehaviorSanitizer"
 for t in "${TESTS[@]}"; do
     cc "${CFLAGS[@]}" -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-        "$HERE/$t.c" -o "$OUT/$t.asan" "${LINK[@]}"
+        "$HERE/$t.c" -o "$OUT/$t.asan" "${LINK[@]}" -lm
     nm "$OUT/$t.asan" >"$OUT/$t.asan.nm"
     grep -q ' __asan_init$' "$OUT/$t.asan.nm" || die "$t.asan: __asan_init is not linked"
 done
@@ -149,7 +152,7 @@ if [ "${IK_C_SKIP_VALGRIND:-0}" != 1 ]; then
         --suppressions="$HERE/valgrind.supp" --error-exitcode=86 --child-silent-after-fork=yes
         --num-callers=40)
     for t in "${TESTS[@]}"; do
-        cc "${CFLAGS[@]}" -O0 "$HERE/$t.c" -o "$OUT/$t.vg" "${LINK[@]}"
+        cc "${CFLAGS[@]}" -O0 "$HERE/$t.c" -o "$OUT/$t.vg" "${LINK[@]}" -lm
         nm "$OUT/$t.vg" >"$OUT/$t.vg.nm"
         ! grep -q '__asan' "$OUT/$t.vg.nm" || die "$t.vg must not be built with ASan"
     done
@@ -159,7 +162,7 @@ if [ "${IK_C_SKIP_VALGRIND:-0}" != 1 ]; then
     "${VALGRIND[@]}" "--log-file=$OUT/leak_canary.valgrind.log" "$OUT/leak_canary.vg" abi || rc=$?
     [ "$rc" = 86 ] && grep -q 'by .*ik_management_client_describe' "$OUT/leak_canary.valgrind.log" \
         || die "valgrind did not report the canary's leaked string (exit $rc): $OUT/leak_canary.valgrind.log"
-    echo "   canary: a leaked ik_string / ik_error is reported"
+    echo "   canary: a leaked result buffer / ik_error is reported"
     for t in "${TESTS[@]}"; do
         mc="$OUT/$t.valgrind.memcheck.log"
         run_test "$t (valgrind)" "$OUT/$t.valgrind.log" env IK_TEST_TIME_SCALE=10 \
@@ -198,6 +201,8 @@ echo "   Cargo.toml [workspace.package] $CARGO_VERSION; header IK_VERSION $HEADE
 [ -n "$CARGO_VERSION" ] && [ "$CARGO_VERSION" = "$HEADER_VERSION" ] && [ "$HEADER_VERSION" = "$LIB_VERSION" ] \
     || die "version mismatch"
 [ -n "$HEADER_ABI" ] && [ "$HEADER_ABI" = "$LIB_ABI" ] || die "ABI version mismatch"
+[ "$LIB_ABI" = "$EXPECTED_ABI" ] \
+    || die "the library implements ABI $LIB_ABI; these tests are written for ABI $EXPECTED_ABI"
 
 echo "-- C ABI tests: $([ "$failed" = 0 ] && echo passed || echo FAILED) in $((SECONDS - T0))s"
 exit "$failed"

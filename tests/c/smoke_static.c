@@ -69,15 +69,15 @@ int main(void) {
     EXPECT(ik_management_client_new(cfg, strlen(cfg), &m, &err) == IK_OK);
     EXPECT(ik_management_client_describe(m, &out, &len, &err) == IK_OK);
     EXPECT(out != NULL && strlen(out) == len);
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
     c = ik_cancel_new();
-    EXPECT(ik_management_list(m, "{}", 2, c, &out, &len, &err) == IK_ERR_CONNECTION);
+    EXPECT(ik_management_client_list(m, "{}", 2, c, &out, &len, &err) == IK_ERR_CONNECTION);
     EXPECT(out == NULL);
     ik_error_free(err);
     err = NULL;
     ik_cancel_cancel(c);
-    EXPECT(ik_management_list(m, "{}", 2, c, &out, &len, &err) == IK_ERR_CANCELLED);
+    EXPECT(ik_management_client_list(m, "{}", 2, c, &out, &len, &err) == IK_ERR_CANCELLED);
     ik_error_free(err);
     ik_cancel_free(c);
     ik_management_client_free(m);

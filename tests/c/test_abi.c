@@ -3,7 +3,9 @@
  * pointers, invalid UTF-8, interior NULs, invalid JSON and unknown keys; `_free(NULL)`; the
  * panic boundary; error accessors; cancellation tokens; the log callback; connection errors
  * (a closed loopback port) in blocking and `_async` form; streams whose open failed; blocking
- * calls from a callback; concurrent use of one client; fork.
+ * calls from a completion callback (they run) and from a runtime thread (refused); a readiness
+ * stream that ends before a terminal phase (a canned server); concurrent use of one client;
+ * fork; ik_runtime_shutdown (last).
  *
  * Run: ./test_abi  (IK_TEST_VERBOSE=1 prints every error seen)
  */
@@ -77,6 +79,8 @@ static const struct bad_req BAD_REQS[] = {
     {"empty string", "", 0, IK_ERR_INVALID_JSON, "invalid_json"},
     {"truncated JSON", LIT("{\"project\":"), IK_ERR_INVALID_JSON, "invalid_json"},
     {"not an object", LIT("[1,2]"), IK_ERR_INVALID_JSON, "invalid_json"},
+    /* serde's array form of a struct (fields in order) is not a request either */
+    {"an array of fields", LIT(" [\"bot\"]"), IK_ERR_INVALID_JSON, "invalid_json"},
     {"unknown key", LIT("{\"bogus_key\":1}"), IK_ERR_INVALID_JSON, "invalid_json"},
 };
 #define N_BAD_REQS (sizeof BAD_REQS / sizeof BAD_REQS[0])
@@ -91,11 +95,12 @@ static void test_version_matches_header(void) {
     CHECK_STREQ(v, IK_VERSION);
     CHECK(ik_version() == v); /* static, stable */
     CHECK_EQ_INT(ik_abi_version(), IK_ABI_VERSION);
+    CHECK_EQ_INT(IK_ABI_VERSION, 3); /* these tests are written for ABI 3 */
     CHECK(sscanf(v, "%d.%d.%d", &a, &b, &c) == 3);
 }
 
 static void test_free_null_is_noop(void) {
-    ik_string_free(NULL);
+    ik_buffer_free(NULL);
     ik_error_free(NULL);
     ik_cancel_free(NULL);
     ik_cancel_cancel(NULL);
@@ -121,9 +126,9 @@ static void test_double_free_and_foreign_pointers_are_ignored(void) {
     REQUIRE(m && d && e && c && heap);
 
     /* Foreign pointers (stack, heap, static) are never freed or dereferenced. */
-    ik_string_free(heap);
-    ik_string_free((char *)"literal");
-    ik_string_free((char *)&local);
+    ik_buffer_free(heap);
+    ik_buffer_free((char *)"literal");
+    ik_buffer_free((char *)&local);
     ik_error_free((ik_error *)&local);
     ik_cancel_free((ik_cancel *)&local);
     ik_cancel_cancel((ik_cancel *)&local);
@@ -140,7 +145,7 @@ static void test_double_free_and_foreign_pointers_are_ignored(void) {
 
     /* A handle of one family is never accepted as another. */
     ik_error_free((ik_error *)c);
-    ik_string_free((char *)m);
+    ik_buffer_free((char *)m);
     ik_stream_free((ik_stream *)e);
     ik_endpoint_free((ik_endpoint *)d);
     ik_data_client_free((ik_data_client *)m);
@@ -152,14 +157,14 @@ static void test_double_free_and_foreign_pointers_are_ignored(void) {
     ik_cancel_cancel(c);
     CHECK_EQ_INT(ik_cancel_is_cancelled(c), 1);
     CHECK_OK(ik_management_client_describe(m, &s, &len, &err), &err);
-    ik_string_free(s);
-    ik_string_free(s); /* double free of a string: ignored */
+    ik_buffer_free(s);
+    ik_buffer_free(s); /* double free of a string: ignored */
     s = NULL;
     CHECK_OK(ik_data_client_describe(d, &s, &len, &err), &err);
-    ik_string_free(s);
+    ik_buffer_free(s);
     s = NULL;
     CHECK_OK(ik_endpoint_describe(e, &s, &len, &err), &err);
-    ik_string_free(s);
+    ik_buffer_free(s);
     s = NULL;
 
     /* An error freed twice. */
@@ -217,7 +222,7 @@ static void test_a_freed_handle_is_an_invalid_handle(void) {
     size_t len = SENTINEL_LEN;
     waiter *w = waiter_new();
     REQUIRE(m && d && e && c);
-    CHECK_OK(ik_management_readiness_events_async(
+    CHECK_OK(ik_management_client_readiness_events_async(
                  m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":1}"), NULL, &s, waiter_cb, w, &err),
              &err);
     REQUIRE(s != NULL);
@@ -228,7 +233,7 @@ static void test_a_freed_handle_is_an_invalid_handle(void) {
     ik_cancel_free(c);
     CHECK_INVALID_HANDLE(ik_endpoint_embed(e, LIT("{\"input\":[\"a\"]}"), c, &out, &len, &err),
                          &err, "ik_cancel", "freed");
-    CHECK_INVALID_HANDLE(ik_management_list_async(m, LIT("{}"), c, waiter_cb, w, &err), &err,
+    CHECK_INVALID_HANDLE(ik_management_client_list_async(m, LIT("{}"), c, waiter_cb, w, &err), &err,
                          "ik_cancel", "freed");
 
     ik_management_client_free(m);
@@ -236,9 +241,9 @@ static void test_a_freed_handle_is_an_invalid_handle(void) {
     ik_stream_free(s);
     CHECK_INVALID_HANDLE(ik_management_client_describe(m, &out, &len, &err), &err,
                          "ik_management_client", "freed");
-    CHECK_INVALID_HANDLE(ik_management_list(m, LIT("{}"), NULL, &out, &len, &err), &err,
+    CHECK_INVALID_HANDLE(ik_management_client_list(m, LIT("{}"), NULL, &out, &len, &err), &err,
                          "ik_management_client", "freed");
-    CHECK_INVALID_HANDLE(ik_management_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), &err,
+    CHECK_INVALID_HANDLE(ik_management_client_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), &err,
                          "ik_management_client", "freed");
     CHECK_INVALID_HANDLE(ik_endpoint_describe(e, &out, &len, &err), &err, "ik_endpoint", "freed");
     CHECK_INVALID_HANDLE(ik_endpoint_embed(e, LIT("{\"input\":[\"a\"]}"), NULL, &out, &len, &err),
@@ -308,13 +313,13 @@ static void test_a_freed_handle_stays_refused_when_new_handles_are_made(void) {
                              "ik_data_client", "freed");
         CHECK_INVALID_HANDLE(ik_endpoint_describe(old_e, &out, NULL, &err), &err, "ik_endpoint",
                              "freed");
-        CHECK_INVALID_HANDLE(ik_management_list(m, LIT("{}"), old_c, &out, NULL, &err), &err,
+        CHECK_INVALID_HANDLE(ik_management_client_list(m, LIT("{}"), old_c, &out, NULL, &err), &err,
                              "ik_cancel", "freed");
         CHECK_EQ_INT(ik_error_status(old_err), IK_ERR_UNKNOWN);
         CHECK_EQ_INT(ik_error_status(e_new), IK_ERR_NULL_ARG);
         ik_cancel_cancel(old_c); /* ignored: must not cancel the new token */
         CHECK_EQ_INT(ik_cancel_is_cancelled(c), 0);
-        if (CHECK_OK(ik_management_client_describe(m, &out, NULL, &err), &err)) ik_string_free(out);
+        if (CHECK_OK(ik_management_client_describe(m, &out, NULL, &err), &err)) ik_buffer_free(out);
         out = NULL;
         /* A second free of an old handle must not free a new one. */
         ik_management_client_free(old_m);
@@ -322,9 +327,9 @@ static void test_a_freed_handle_stays_refused_when_new_handles_are_made(void) {
         ik_cancel_free(old_c);
         ik_error_free(old_err);
         ik_data_client_free(old_d);
-        if (CHECK_OK(ik_endpoint_describe(e, &out, NULL, &err), &err)) ik_string_free(out);
+        if (CHECK_OK(ik_endpoint_describe(e, &out, NULL, &err), &err)) ik_buffer_free(out);
         out = NULL;
-        if (CHECK_OK(ik_data_client_describe(d2, &out, NULL, &err), &err)) ik_string_free(out);
+        if (CHECK_OK(ik_data_client_describe(d2, &out, NULL, &err), &err)) ik_buffer_free(out);
         out = NULL;
         CHECK_EQ_INT(ik_error_status(e_new), IK_ERR_NULL_ARG);
         ik_error_free(e_new);
@@ -361,7 +366,7 @@ static void test_another_kind_or_a_foreign_pointer_is_an_invalid_handle(void) {
                          "ik_endpoint", "ik_cancel that was freed");
     CHECK_INVALID_HANDLE(ik_stream_next((ik_stream *)m, &out, &len, &err), &err, "ik_stream",
                          "another kind");
-    CHECK_INVALID_HANDLE(ik_management_list(m, LIT("{}"), (ik_cancel *)e, &out, &len, &err), &err,
+    CHECK_INVALID_HANDLE(ik_management_client_list(m, LIT("{}"), (ik_cancel *)e, &out, &len, &err), &err,
                          "ik_cancel", "ik_endpoint (a handle of another kind)");
     /* A live error passed as a handle of another kind. */
     CHECK_STATUS(ik_endpoint_describe(NULL, &out, &len, &err), IK_ERR_NULL_ARG);
@@ -381,10 +386,10 @@ static void test_another_kind_or_a_foreign_pointer_is_an_invalid_handle(void) {
     CHECK_INVALID_HANDLE(ik_endpoint_describe((ik_endpoint *)str, &out, &len, &err), &err,
                          "ik_endpoint", "not made by this library");
     /* ... and a handle is not a result buffer: freeing one as a string does nothing. */
-    ik_string_free((char *)e);
-    ik_string_free(str);
+    ik_buffer_free((char *)e);
+    ik_buffer_free(str);
     CHECK_UNTOUCHED("calls with handles of another kind", out, len);
-    if (CHECK_OK(ik_endpoint_describe(e, &str, NULL, &err), &err)) ik_string_free(str);
+    if (CHECK_OK(ik_endpoint_describe(e, &str, NULL, &err), &err)) ik_buffer_free(str);
     ik_cancel_free(c);
     ik_endpoint_free(e);
     ik_data_client_free(d);
@@ -421,19 +426,19 @@ static void test_a_double_free_is_harmless(void) {
     REQUIRE(d2);
     ik_data_client_free(d1);
     /* The handles made after the first free are intact. */
-    if (CHECK_OK(ik_management_client_describe(m2, &out, NULL, &err), &err)) ik_string_free(out);
+    if (CHECK_OK(ik_management_client_describe(m2, &out, NULL, &err), &err)) ik_buffer_free(out);
     out = NULL;
-    if (CHECK_OK(ik_endpoint_describe(e2, &out, NULL, &err), &err)) ik_string_free(out);
+    if (CHECK_OK(ik_endpoint_describe(e2, &out, NULL, &err), &err)) ik_buffer_free(out);
     out = NULL;
-    if (CHECK_OK(ik_data_client_describe(d2, &out, NULL, &err), &err)) ik_string_free(out);
+    if (CHECK_OK(ik_data_client_describe(d2, &out, NULL, &err), &err)) ik_buffer_free(out);
     out = NULL;
     CHECK_EQ_INT(ik_cancel_is_cancelled(c2), 0);
     CHECK_EQ_INT(ik_error_status(x2), IK_ERR_NULL_ARG);
     CHECK(ik_error_code(x2)[0] != '\0');
     /* Freeing a result buffer twice, with no buffer made in between: ignored. */
     REQUIRE(CHECK_OK(ik_endpoint_describe(e2, &out, NULL, &err), &err));
-    ik_string_free(out);
-    ik_string_free(out);
+    ik_buffer_free(out);
+    ik_buffer_free(out);
     ik_error_free(x2);
     ik_error_free(x2);
     ik_cancel_free(c2);
@@ -461,7 +466,7 @@ static void test_err_is_untouched_on_success(void) {
     CHECK(err == sentinel);
     CHECK_STATUS(ik_management_client_describe(m, &out, NULL, &err), IK_OK);
     CHECK(err == sentinel);
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
     CHECK_STATUS(ik_data_client_new(g_dcfg, strlen(g_dcfg), &d, &err), IK_OK);
     CHECK(err == sentinel);
@@ -469,13 +474,13 @@ static void test_err_is_untouched_on_success(void) {
     CHECK(err == sentinel);
     CHECK_STATUS(ik_data_client_describe(d, &out, NULL, &err), IK_OK);
     CHECK(err == sentinel);
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
     CHECK_STATUS(ik_endpoint_new(d, LIT("{\"workload_slug\":\"bot\"}"), &e, &err), IK_OK);
     CHECK(err == sentinel);
     CHECK_STATUS(ik_endpoint_describe(e, &out, NULL, &err), IK_OK);
     CHECK(err == sentinel);
-    ik_string_free(out);
+    ik_buffer_free(out);
     CHECK_STATUS(ik_log_set_callback(0, NULL, NULL, &err), IK_OK);
     CHECK(err == sentinel);
     CHECK_STATUS(ik_workload_spec_validate(LIT("{\"name\":\"B\",\"slug\":\"b\",\"model\":\"m\","
@@ -484,7 +489,7 @@ static void test_err_is_untouched_on_success(void) {
                  IK_OK);
     CHECK(err == sentinel);
     /* An `_async` call that was accepted: IK_OK, err untouched; the failure goes to cb. */
-    CHECK_STATUS(ik_management_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), IK_OK);
+    CHECK_STATUS(ik_management_client_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), IK_OK);
     CHECK(err == sentinel);
     CHECK_ASYNC(w, 20, IK_ERR_CONNECTION, NULL);
     waiter_free(w);
@@ -548,7 +553,7 @@ static void test_error_details_json_of_a_validation_error(void) {
     ik_error *err = NULL;
     REQUIRE(m);
     /* Local spec validation fails before any request (the port is closed). */
-    CHECK_STATUS(ik_management_ensure(m, req, strlen(req), NULL, &out, &len, &err),
+    CHECK_STATUS(ik_management_client_ensure(m, req, strlen(req), NULL, &out, &len, &err),
                  IK_ERR_VALIDATION);
     CHECK_UNTOUCHED("ensure", out, len);
     REQUIRE(err != NULL);
@@ -557,7 +562,7 @@ static void test_error_details_json_of_a_validation_error(void) {
     CHECK_EQ_INT(ik_error_http_status(err), 0);
     ik_error_free(err);
     err = NULL;
-    CHECK_ERR(ik_management_plan(m, req, strlen(req), NULL, &out, &len, &err), &err,
+    CHECK_ERR(ik_management_client_plan(m, req, strlen(req), NULL, &out, &len, &err), &err,
               IK_ERR_VALIDATION, "empty_field");
     ik_management_client_free(m);
 }
@@ -664,7 +669,7 @@ static void test_log_callback_receives_redacted_json_and_can_be_removed(void) {
 
     /* Level 3 (info): the per-attempt HTTP record (debug) is not delivered. */
     REQUIRE_OK(ik_log_set_callback(3, log_cb, &sink, &err), &err);
-    CHECK_ERR(ik_management_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
+    CHECK_ERR(ik_management_client_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
               NULL);
     pthread_mutex_lock(&sink.mu);
     CHECK_EQ_INT(sink.debug_records, 0);
@@ -672,13 +677,14 @@ static void test_log_callback_receives_redacted_json_and_can_be_removed(void) {
 
     /* Level 4 (debug): a JSON record per HTTP attempt. */
     REQUIRE_OK(ik_log_set_callback(4, log_cb, &sink, &err), &err);
-    CHECK_ERR(ik_management_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
+    CHECK_ERR(ik_management_client_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
               NULL);
     pthread_mutex_lock(&sink.mu);
     CHECK(sink.debug_records >= 1);
     CHECK_EQ_INT(sink.bad_level, 0);
     CHECK_EQ_INT(sink.all_secrets_seen, 0);
-    CHECK_CONTAINS(sink.last, "\"level\":\"debug\"");
+    /* ABI 3: the level travels only as the callback's argument, not in the record. */
+    CHECK_NOT_CONTAINS(sink.last, "\"level\"");
     CHECK_CONTAINS(sink.last, "\"target\":\"inferencekey.http\"");
     CHECK_CONTAINS(sink.last, "\"message\":");
     CHECK_CONTAINS(sink.last, "\"fields\":{");
@@ -688,7 +694,7 @@ static void test_log_callback_receives_redacted_json_and_can_be_removed(void) {
 
     /* Removed: nothing more arrives. */
     REQUIRE_OK(ik_log_set_callback(4, NULL, NULL, &err), &err);
-    CHECK_ERR(ik_management_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
+    CHECK_ERR(ik_management_client_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
               NULL);
     pthread_mutex_lock(&sink.mu);
     CHECK_EQ_INT(sink.records, after);
@@ -718,11 +724,11 @@ static void test_log_callback_may_reenter_the_library(void) {
     REQUIRE(m);
     atomic_store(&g_reentrant_records, 0);
     REQUIRE_OK(ik_log_set_callback(4, self_removing_log_cb, NULL, &err), &err);
-    CHECK_ERR(ik_management_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
+    CHECK_ERR(ik_management_client_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
               NULL);
     n = atomic_load(&g_reentrant_records);
     CHECK(n >= 1);
-    CHECK_ERR(ik_management_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
+    CHECK_ERR(ik_management_client_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
               NULL);
     CHECK_EQ_INT(atomic_load(&g_reentrant_records), n); /* it removed itself */
     ik_management_client_free(m);
@@ -881,12 +887,12 @@ static void test_inputs_need_no_terminator(void) {
     memcpy(cfg, g_mcfg, n);
     memcpy(req, "{}", 2);
     if (CHECK_OK(ik_management_client_new(cfg, n, &m, &err), &err)) {
-        CHECK_ERR(ik_management_list(m, req, 2, NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
+        CHECK_ERR(ik_management_client_list(m, req, 2, NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
                   NULL);
         /* Only `len` bytes count: "{}" followed by garbage. */
-        CHECK_ERR(ik_management_list(m, "{}garbage", 2, NULL, &out, NULL, &err), &err,
+        CHECK_ERR(ik_management_client_list(m, "{}garbage", 2, NULL, &out, NULL, &err), &err,
                   IK_ERR_CONNECTION, NULL);
-        CHECK_ERR(ik_management_list(m, "{}garbage", 9, NULL, &out, NULL, &err), &err,
+        CHECK_ERR(ik_management_client_list(m, "{}garbage", 9, NULL, &out, NULL, &err), &err,
                   IK_ERR_INVALID_JSON, "invalid_json");
     }
     ik_management_client_free(m);
@@ -907,10 +913,10 @@ static void test_management_client_describe_and_with_options(void) {
     CHECK_CONTAINS(out, "ik_sdk_pub12345");
     CHECK_NOT_CONTAINS(out, SDK_SECRET);
     CHECK_CONTAINS(out, "\"project\":\"acme\"");
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
     REQUIRE_OK(ik_management_client_describe(m, &out, NULL, &err), &err); /* out_len optional */
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = SENTINEL_STR;
     CHECK_ERR(ik_management_client_describe(m, NULL, &len, &err), &err, IK_ERR_NULL_ARG,
               "null_argument");
@@ -944,7 +950,7 @@ static void test_management_client_describe_and_with_options(void) {
     ik_management_client_free(m);
     REQUIRE_OK(ik_management_client_describe(m2, &out, &len, &err), &err);
     CHECK_NOT_CONTAINS(out, SDK_SECRET);
-    ik_string_free(out);
+    ik_buffer_free(out);
     ik_management_client_free(m2);
     ik_data_client_free(d);
 }
@@ -961,7 +967,7 @@ static void test_data_client_describe_and_with_options(void) {
     CHECK_CONTAINS(out, g_base);
     CHECK_CONTAINS(out, "\"project\":\"acme\"");
     CHECK_NOT_CONTAINS(out, LIVE_SECRET);
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = SENTINEL_STR;
     len = SENTINEL_LEN;
     CHECK_ERR(ik_data_client_describe(d, NULL, NULL, &err), &err, IK_ERR_NULL_ARG,
@@ -1033,7 +1039,7 @@ static void test_endpoint_new_and_describe(void) {
     CHECK_CONTAINS(out, "\"project_slug\":\"acme\"");
     CHECK_CONTAINS(out, "ik_live_pub67890");
     CHECK_NOT_CONTAINS(out, LIVE_SECRET);
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = SENTINEL_STR;
     CHECK_ERR(ik_endpoint_describe(e, NULL, &len, &err), &err, IK_ERR_NULL_ARG, "null_argument");
     CHECK_ERR(ik_endpoint_describe(NULL, &out, &len, &err), &err, IK_ERR_NULL_ARG,
@@ -1044,7 +1050,7 @@ static void test_endpoint_new_and_describe(void) {
     /* The endpoint outlives its client (it keeps its own reference). */
     ik_data_client_free(nokey);
     REQUIRE_OK(ik_endpoint_describe(e, &out, NULL, &err), &err);
-    ik_string_free(out);
+    ik_buffer_free(out);
     ik_endpoint_free(e);
     ik_data_client_free(d);
     ik_management_client_free(m);
@@ -1105,24 +1111,24 @@ static void test_text_and_token_redact(void) {
     if (CHECK_OK(ik_text_redact(LIT(text), &out, &len, &err), &err)) {
         CHECK_STREQ(out, shown);
         CHECK_EQ_INT(len, sizeof(shown) - 1);
-        ik_string_free(out);
+        ik_buffer_free(out);
     }
     out = SENTINEL_STR;
     if (CHECK_OK(ik_text_redact("", 0, &out, NULL, &err), &err)) {
         CHECK_STREQ(out, "");
-        ik_string_free(out);
+        ik_buffer_free(out);
     }
     out = SENTINEL_STR;
     len = SENTINEL_LEN;
     if (CHECK_OK(ik_token_redact(LIT("  " LIVE_KEY "\n"), &out, &len, &err), &err)) {
         CHECK_STREQ(out, "ik_live_pub67890\u2026");
-        ik_string_free(out);
+        ik_buffer_free(out);
     }
     out = SENTINEL_STR;
     len = SENTINEL_LEN;
     if (CHECK_OK(ik_token_redact(LIT("sk-other"), &out, &len, &err), &err)) {
         CHECK_STREQ(out, "<redacted>");
-        ik_string_free(out);
+        ik_buffer_free(out);
     }
     /* Argument errors leave the out-parameters untouched (c-abi rule 8). */
     out = SENTINEL_STR;
@@ -1154,19 +1160,32 @@ typedef ik_status (*ep_fn)(const ik_endpoint *, const char *, size_t, const ik_c
 typedef ik_status (*ep_async_fn)(const ik_endpoint *, const char *, size_t, const ik_cancel *,
                                  ik_callback, void *, ik_error **);
 
+/* ik_management_client_wait_until_ready without `on_event`, in the shape of the other
+ * operations (the event callback has tests of its own). */
+static ik_status wait_blocking(const ik_management_client *c, const char *req, size_t len,
+                               const ik_cancel *cancel, char **out, size_t *out_len,
+                               ik_error **err) {
+    return ik_management_client_wait_until_ready(c, req, len, cancel, NULL, NULL, out, out_len,
+                                                 err);
+}
+static ik_status wait_async(const ik_management_client *c, const char *req, size_t len,
+                            const ik_cancel *cancel, ik_callback cb, void *ud, ik_error **err) {
+    return ik_management_client_wait_until_ready_async(c, req, len, cancel, NULL, NULL, cb, ud,
+                                                       err);
+}
+
 static const struct mgmt_op {
     const char *name;
     mgmt_fn fn;
     mgmt_async_fn afn;
     const char *req;
 } MGMT_OPS[] = {
-    {"ensure", ik_management_ensure, ik_management_ensure_async, ENSURE_REQ},
-    {"plan", ik_management_plan, ik_management_plan_async, ENSURE_REQ},
-    {"list", ik_management_list, ik_management_list_async, "{\"project\":null}"},
-    {"get", ik_management_get, ik_management_get_async, "{\"workload_slug\":\"bot\"}"},
-    {"delete", ik_management_delete, ik_management_delete_async, "{\"workload_slug\":\"bot\"}"},
-    {"wait_until_ready", ik_management_wait_until_ready, ik_management_wait_until_ready_async,
-     "{\"workload_slug\":\"bot\",\"timeout_s\":3}"},
+    {"ensure", ik_management_client_ensure, ik_management_client_ensure_async, ENSURE_REQ},
+    {"plan", ik_management_client_plan, ik_management_client_plan_async, ENSURE_REQ},
+    {"list", ik_management_client_list, ik_management_client_list_async, "{\"project\":null}"},
+    {"get", ik_management_client_get, ik_management_client_get_async, "{\"workload_slug\":\"bot\"}"},
+    {"delete", ik_management_client_delete, ik_management_client_delete_async, "{\"workload_slug\":\"bot\"}"},
+    {"wait_until_ready", wait_blocking, wait_async, "{\"workload_slug\":\"bot\",\"timeout_s\":3}"},
 };
 #define N_MGMT_OPS (sizeof MGMT_OPS / sizeof MGMT_OPS[0])
 
@@ -1300,9 +1319,9 @@ static void test_management_operations_reject_bad_arguments(void) {
     ik_management_client_free(freed);
     for (i = 0; i < N_MGMT_OPS; i++) {
         char name[96];
-        snprintf(name, sizeof name, "ik_management_%s", MGMT_OPS[i].name);
+        snprintf(name, sizeof name, "ik_management_client_%s", MGMT_OPS[i].name);
         blocking_argument_matrix(name, call_mgmt, &MGMT_OPS[i], m, d, freed, MGMT_OPS[i].req);
-        snprintf(name, sizeof name, "ik_management_%s_async", MGMT_OPS[i].name);
+        snprintf(name, sizeof name, "ik_management_client_%s_async", MGMT_OPS[i].name);
         async_argument_matrix(name, acall_mgmt, &MGMT_OPS[i], m, d, MGMT_OPS[i].req, w);
     }
     sleep_ms(100);
@@ -1362,24 +1381,24 @@ static void test_stream_open_operations_reject_bad_arguments(void) {
     static const char greq[] = "{\"prompt\":\"Hi\"}";
     REQUIRE(m && d && e);
 
-    CHECK_ERR(ik_management_readiness_events(NULL, rreq, strlen(rreq), NULL, &s, &err), &err,
+    CHECK_ERR(ik_management_client_readiness_events(NULL, rreq, strlen(rreq), NULL, &s, &err), &err,
               IK_ERR_NULL_ARG, "null_argument");
-    CHECK_ERR(ik_management_readiness_events((ik_management_client *)d, rreq, strlen(rreq), NULL,
+    CHECK_ERR(ik_management_client_readiness_events((ik_management_client *)d, rreq, strlen(rreq), NULL,
                                              &s, &err),
               &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
-    CHECK_ERR(ik_management_readiness_events(m, rreq, strlen(rreq), NULL, NULL, &err), &err,
+    CHECK_ERR(ik_management_client_readiness_events(m, rreq, strlen(rreq), NULL, NULL, &err), &err,
               IK_ERR_NULL_ARG, "null_argument");
-    CHECK_ERR(ik_management_readiness_events(m, rreq, strlen(rreq), (ik_cancel *)&local, &s, &err),
+    CHECK_ERR(ik_management_client_readiness_events(m, rreq, strlen(rreq), (ik_cancel *)&local, &s, &err),
               &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
-    CHECK_ERR(ik_management_readiness_events_async(m, rreq, strlen(rreq), NULL, NULL, waiter_cb, w,
+    CHECK_ERR(ik_management_client_readiness_events_async(m, rreq, strlen(rreq), NULL, NULL, waiter_cb, w,
                                                    &err),
               &err, IK_ERR_NULL_ARG, "null_argument");
-    CHECK_ERR(ik_management_readiness_events_async(m, rreq, strlen(rreq), NULL, &s, NULL, w, &err),
+    CHECK_ERR(ik_management_client_readiness_events_async(m, rreq, strlen(rreq), NULL, &s, NULL, w, &err),
               &err, IK_ERR_NULL_ARG, "null_argument");
-    CHECK_ERR(ik_management_readiness_events_async(NULL, rreq, strlen(rreq), NULL, &s, waiter_cb,
+    CHECK_ERR(ik_management_client_readiness_events_async(NULL, rreq, strlen(rreq), NULL, &s, waiter_cb,
                                                    w, &err),
               &err, IK_ERR_NULL_ARG, "null_argument");
-    CHECK_ERR(ik_management_readiness_events_async(m, rreq, strlen(rreq), (ik_cancel *)&local, &s,
+    CHECK_ERR(ik_management_client_readiness_events_async(m, rreq, strlen(rreq), (ik_cancel *)&local, &s,
                                                    waiter_cb, w, &err),
               &err, IK_ERR_INVALID_HANDLE, "invalid_handle");
     CHECK_ERR(ik_endpoint_generate_text_stream(NULL, greq, strlen(greq), NULL, &s, &err), &err,
@@ -1401,12 +1420,12 @@ static void test_stream_open_operations_reject_bad_arguments(void) {
     for (i = 0; i < N_BAD_REQS; i++) {
         const struct bad_req *b = &BAD_REQS[i];
         char what[160];
-        snprintf(what, sizeof what, "ik_management_readiness_events(%s)", b->label);
-        CHECK_ERR_W(what, ik_management_readiness_events(m, b->ptr, b->len, NULL, &s, &err), &err,
+        snprintf(what, sizeof what, "ik_management_client_readiness_events(%s)", b->label);
+        CHECK_ERR_W(what, ik_management_client_readiness_events(m, b->ptr, b->len, NULL, &s, &err), &err,
                     b->status, b->code);
-        snprintf(what, sizeof what, "ik_management_readiness_events_async(%s)", b->label);
+        snprintf(what, sizeof what, "ik_management_client_readiness_events_async(%s)", b->label);
         CHECK_ERR_W(what,
-                    ik_management_readiness_events_async(m, b->ptr, b->len, NULL, &s, waiter_cb,
+                    ik_management_client_readiness_events_async(m, b->ptr, b->len, NULL, &s, waiter_cb,
                                                          w, &err),
                     &err, b->status, b->code);
         snprintf(what, sizeof what, "ik_endpoint_generate_text_stream(%s)", b->label);
@@ -1475,7 +1494,7 @@ static void test_every_operation_reports_connection_refused(void) {
         const struct mgmt_op *op = &MGMT_OPS[i];
         ik_status st = op->fn(m, op->req, strlen(op->req), NULL, &out, &len, &err);
         /* wait_until_ready keeps reconnecting until its deadline. */
-        ik_status expected = op->fn == ik_management_wait_until_ready ? IK_ERR_READINESS_TIMEOUT
+        ik_status expected = op->fn == wait_blocking ? IK_ERR_READINESS_TIMEOUT
                                                                       : IK_ERR_CONNECTION;
         if (err) CHECK_EQ_INT(ik_error_http_status(err), 0);
         CHECK_ERR_W(op->name, st, &err, expected, NULL);
@@ -1489,7 +1508,7 @@ static void test_every_operation_reports_connection_refused(void) {
                     IK_ERR_CONNECTION, NULL);
         CHECK_UNTOUCHED(op->name, out, len);
     }
-    CHECK_ERR(ik_management_readiness_events(m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":2}"),
+    CHECK_ERR(ik_management_client_readiness_events(m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":2}"),
                                              NULL, &s, &err),
               &err, IK_ERR_READINESS_TIMEOUT, NULL);
     CHECK_ERR(ik_endpoint_generate_text_stream(e, LIT("{\"prompt\":\"Hi\"}"), NULL, &s, &err), &err,
@@ -1528,7 +1547,7 @@ static void test_every_async_operation_completes_once_with_connection_refused(vo
     ik_management_client_free(m);
     for (i = 0; i < N_MGMT_OPS + N_EP_OPS; i++) {
         const char *name = i < N_MGMT_OPS ? MGMT_OPS[i].name : EP_OPS[i - N_MGMT_OPS].name;
-        ik_status expected = i < N_MGMT_OPS && MGMT_OPS[i].fn == ik_management_wait_until_ready
+        ik_status expected = i < N_MGMT_OPS && MGMT_OPS[i].fn == wait_blocking
                                  ? IK_ERR_READINESS_TIMEOUT
                                  : IK_ERR_CONNECTION;
         if (!CHECK_ASYNC(w[i], 30, expected, NULL)) h_fail(__FILE__, __LINE__, "op %s", name);
@@ -1555,7 +1574,7 @@ static void test_async_stream_open_failure_then_stream_ends(void) {
     CHECK_OK(ik_endpoint_generate_text_stream_async(e, LIT("{\"prompt\":\"Hi\"}"), NULL, &s[0],
                                                     waiter_cb, w[0], &err),
              &err);
-    CHECK_OK(ik_management_readiness_events_async(m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":1}"),
+    CHECK_OK(ik_management_client_readiness_events_async(m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":1}"),
                                                   NULL, &s[1], waiter_cb, w[1], &err),
              &err);
     CHECK(s[0] != NULL && s[1] != NULL);
@@ -1575,7 +1594,7 @@ static void test_async_stream_open_failure_then_stream_ends(void) {
                   "null_argument");
         if (CHECK_OK(ik_stream_metadata(s[i], &meta, &len, &err), &err)) {
             CHECK(meta != NULL && meta[0] == '{');
-            ik_string_free(meta);
+            ik_buffer_free(meta);
         }
         waiter_reset(w[i]);
         CHECK_ERR(ik_stream_next_async(s[i], NULL, NULL, w[i], &err), &err, IK_ERR_NULL_ARG,
@@ -1632,7 +1651,7 @@ static void test_cancelled_before_the_call(void) {
         CHECK_ASYNC(w, 10, IK_ERR_CANCELLED, "cancelled");
         waiter_free(w);
     }
-    CHECK_ERR(ik_management_readiness_events(m, LIT("{\"workload_slug\":\"bot\"}"), c, &s, &err),
+    CHECK_ERR(ik_management_client_readiness_events(m, LIT("{\"workload_slug\":\"bot\"}"), c, &s, &err),
               &err, IK_ERR_CANCELLED, "cancelled");
     CHECK_ERR(ik_endpoint_generate_text_stream(e, LIT("{\"prompt\":\"Hi\"}"), c, &s, &err), &err,
               IK_ERR_CANCELLED, "cancelled");
@@ -1673,7 +1692,7 @@ static void open_race_hook(waiter *w, ik_status st, const char *json, size_t len
         char *meta = NULL;
         ik_error *err = NULL;
         if (ik_stream_metadata(s, &meta, NULL, &err) != IK_OK) x->unusable++;
-        ik_string_free(meta);
+        ik_buffer_free(meta);
         ik_error_free(err);
     }
 }
@@ -1695,7 +1714,7 @@ static void test_async_stream_handle_is_written_before_the_callback(void) {
         w->hook = open_race_hook;
         w->ctx = &x;
         if (i % 2 == 0)
-            st = ik_management_readiness_events_async(m, LIT("{\"workload_slug\":\"bot\"}"), c,
+            st = ik_management_client_readiness_events_async(m, LIT("{\"workload_slug\":\"bot\"}"), c,
                                                       (ik_stream **)&x.s, waiter_cb, w, &err);
         else
             st = ik_endpoint_generate_text_stream_async(e, LIT("{\"prompt\":\"Hi\"}"), c,
@@ -1721,49 +1740,103 @@ static void test_async_stream_handle_is_written_before_the_callback(void) {
     ik_management_client_free(m);
 }
 
-/* The callback's error is borrowed; a binding that frees it anyway must not cause a double
- * free (the registry makes the library's own release a no-op). */
-static void free_borrowed_error(waiter *w, ik_status st, const char *json, size_t len,
-                                const ik_error *e) {
+/* The callback owns its error (rule 18a); a binding that frees it twice (here: the hook, then
+ * waiter_cb) must not cause a double free (the registry ignores the second). */
+static void free_error_early(waiter *w, ik_status st, const char *json, size_t len,
+                             const ik_error *e) {
     (void)w, (void)st, (void)json, (void)len;
     ik_error_free((ik_error *)e);
 }
 
-static void test_freeing_the_borrowed_callback_error_is_harmless(void) {
+static void test_a_callback_error_freed_twice_is_harmless(void) {
     ik_management_client *m = new_mgmt(g_mcfg);
     waiter *w = waiter_new();
     ik_error *err = NULL;
     REQUIRE(m);
-    w->hook = free_borrowed_error;
-    CHECK_OK(ik_management_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
+    w->hook = free_error_early;
+    CHECK_OK(ik_management_client_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
     CHECK(waiter_wait(w, 20));
     CHECK_STATUS(w->status, IK_ERR_CONNECTION);
     waiter_free(w);
     ik_management_client_free(m);
 }
 
-/* After ik_shutdown no completion is delivered (the operation still runs and is dropped),
- * and blocking calls keep working. */
-static void test_shutdown_stops_every_callback(void) {
+/* ik_runtime_shutdown (the last test: irreversible for the process). What the library does,
+ * from crates/inferencekey-ffi/src/ops.rs (`complete`) and deliver.rs: once shut down, every
+ * outcome is dropped before it reaches the delivery queue, and a completion already queued is
+ * dropped by the delivery thread; in both cases the library frees the result and the error
+ * itself (ASan and valgrind check there is no leak). So an `_async` call started after
+ * shutdown is accepted (IK_OK: its arguments are fine and it runs) but its callback never
+ * runs; the same holds for a call in flight at shutdown. Shutdown returns only once a callback
+ * already running has returned. The log callback is removed; blocking calls keep working. */
+struct slow_cb {
+    atomic_int entered, returned;
+};
+
+static void slow_hook(waiter *w, ik_status st, const char *json, size_t len, const ik_error *e) {
+    struct slow_cb *x = w->ctx;
+    (void)st, (void)json, (void)len, (void)e;
+    atomic_store(&x->entered, 1);
+    sleep_ms(300);
+    atomic_store(&x->returned, 1);
+}
+
+static atomic_int g_records_after_shutdown;
+static void counting_log_cb(void *ud, int32_t level, const char *json, size_t len) {
+    (void)ud, (void)level, (void)json, (void)len;
+    atomic_fetch_add(&g_records_after_shutdown, 1);
+}
+
+static void test_runtime_shutdown_stops_every_callback(void) {
     ik_management_client *m = new_mgmt(g_mcfg);
-    waiter *w = waiter_new();
+    waiter *running = waiter_new(), *in_flight = waiter_new(), *after = waiter_new();
+    struct slow_cb x;
     ik_error *err = NULL;
     char *out = NULL;
     size_t len = 0;
+    double t0;
     REQUIRE(m);
-    ik_shutdown();
-    ik_shutdown(); /* idempotent */
-    CHECK_OK(ik_management_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
-    CHECK(!waiter_wait(w, 1.5));
-    CHECK(w->calls == 0);
-    CHECK_STATUS(ik_management_list(m, LIT("{}"), NULL, &out, &len, &err), IK_ERR_CONNECTION);
+    memset(&x, 0, sizeof x);
+    /* A callback that is running (for 300 ms) when shutdown is called. */
+    running->hook = slow_hook;
+    running->ctx = &x;
+    CHECK_OK(ik_management_client_list_async(m, LIT("{}"), NULL, waiter_cb, running, &err), &err);
+    t0 = now_s();
+    while (!atomic_load(&x.entered) && now_s() - t0 < h_scale(20)) sleep_ms(2);
+    REQUIRE(atomic_load(&x.entered));
+    /* A call in flight at shutdown: readiness keeps reconnecting until its 2 s deadline. */
+    CHECK_OK(ik_management_client_wait_until_ready_async(
+                 m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":2}"), NULL, NULL, NULL,
+                 waiter_cb, in_flight, &err),
+             &err);
+    REQUIRE_OK(ik_log_set_callback(4, counting_log_cb, NULL, &err), &err);
+    ik_runtime_shutdown();
+    CHECKF(atomic_load(&x.returned), "ik_runtime_shutdown returned before the running callback");
+    ik_runtime_shutdown(); /* idempotent */
+    atomic_store(&g_records_after_shutdown, 0);
+    /* Accepted, never called back. */
+    CHECK_OK(ik_management_client_list_async(m, LIT("{}"), NULL, waiter_cb, after, &err), &err);
+    CHECK(!waiter_wait(after, 1.5));
+    CHECK_EQ_INT(waiter_calls(after), 0);
+    CHECK(!waiter_wait(in_flight, 3.0)); /* past its deadline: dropped */
+    CHECK_EQ_INT(waiter_calls(in_flight), 0);
+    CHECK_EQ_INT(waiter_calls(running), 1);
+    /* Blocking calls still work; the log callback is gone. */
+    CHECK_STATUS(ik_management_client_list(m, LIT("{}"), NULL, &out, &len, &err),
+                 IK_ERR_CONNECTION);
     ik_error_free(err);
-    /* The dropped operation has finished by now; its waiter is no longer referenced. */
-    waiter_free(w);
+    CHECK_EQ_INT(atomic_load(&g_records_after_shutdown), 0);
+    /* The dropped operations have finished; their waiters are no longer referenced. */
+    waiter_free(running);
+    waiter_free(in_flight);
+    waiter_free(after);
     ik_management_client_free(m);
 }
 
-/* Inside a callback (a runtime thread), every blocking call must refuse: wrong_thread. */
+/* ABI 3 runs completion callbacks on the delivery thread, which is not a runtime thread: a
+ * blocking call made there is not refused (rule 17's `wrong_thread` guards against blocking a
+ * runtime worker; the delivery thread can wait without deadlocking anything, it only delays
+ * the callbacks queued behind it, which is why the header says callbacks must not block). */
 struct in_cb_ctx {
     ik_management_client *m;
     ik_endpoint *e;
@@ -1779,27 +1852,27 @@ static void blocking_inside_callback(waiter *w, ik_status st, const char *json, 
     char *out = NULL;
     ik_stream *s = NULL;
     (void)st, (void)json, (void)len, (void)e;
-    x->list_status = ik_management_list(x->m, LIT("{}"), NULL, &out, NULL, &err);
+    x->list_status = ik_management_client_list(x->m, LIT("{}"), NULL, &out, NULL, &err);
     snprintf(x->list_code, sizeof x->list_code, "%s", err ? ik_error_code(err) : "");
     ik_error_free(err);
     err = NULL;
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
     x->gen_status =
         ik_endpoint_generate_text(x->e, LIT("{\"prompt\":\"Hi\"}"), NULL, &out, NULL, &err);
     snprintf(x->gen_code, sizeof x->gen_code, "%s", err ? ik_error_code(err) : "");
     ik_error_free(err);
     err = NULL;
-    ik_string_free(out);
-    x->open_status =
-        ik_management_readiness_events(x->m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &s, &err);
+    ik_buffer_free(out);
+    x->open_status = ik_management_client_readiness_events(
+        x->m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":1}"), NULL, &s, &err);
     snprintf(x->open_code, sizeof x->open_code, "%s", err ? ik_error_code(err) : "");
     x->stream_written = s != NULL;
     ik_error_free(err);
     ik_stream_free(s);
 }
 
-static void test_blocking_call_from_a_callback_is_refused(void) {
+static void test_a_blocking_call_from_a_completion_callback_runs(void) {
     struct in_cb_ctx x;
     ik_data_client *d = new_data(g_dcfg);
     ik_error *err = NULL;
@@ -1810,20 +1883,168 @@ static void test_blocking_call_from_a_callback_is_refused(void) {
     REQUIRE(x.m && x.e);
     w->hook = blocking_inside_callback;
     w->ctx = &x;
-    CHECK_OK(ik_management_list_async(x.m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
-    if (CHECK_ASYNC(w, 20, IK_ERR_CONNECTION, NULL)) {
-        CHECK_STATUS(x.list_status, IK_ERR_INVALID_STATE);
-        CHECK_STREQ(x.list_code, "wrong_thread");
-        CHECK_STATUS(x.gen_status, IK_ERR_INVALID_STATE);
-        CHECK_STREQ(x.gen_code, "wrong_thread");
-        CHECK_STATUS(x.open_status, IK_ERR_INVALID_STATE);
-        CHECK_STREQ(x.open_code, "wrong_thread");
+    CHECK_OK(ik_management_client_list_async(x.m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
+    if (CHECK_ASYNC(w, 30, IK_ERR_CONNECTION, NULL)) {
+        CHECK_STATUS(x.list_status, IK_ERR_CONNECTION);
+        CHECK_STATUS(x.gen_status, IK_ERR_CONNECTION);
+        CHECK_STATUS(x.open_status, IK_ERR_READINESS_TIMEOUT);
         CHECK(!x.stream_written);
     }
     waiter_free(w);
     ik_endpoint_free(x.e);
     ik_data_client_free(d);
     ik_management_client_free(x.m);
+}
+
+/* On a runtime thread (where the log callback of an `_async` call runs) every blocking call
+ * is refused with `wrong_thread` instead of deadlocking the runtime (rule 17). */
+struct rt_log {
+    ik_management_client *m;
+    atomic_int tried;
+    ik_status status;
+    char code[64], thread[32];
+};
+static struct rt_log g_rt_log;
+
+static void blocking_in_runtime_log_cb(void *ud, int32_t level, const char *json, size_t len) {
+    struct rt_log *x = ud;
+    char name[32] = "";
+    ik_error *err = NULL;
+    char *out = NULL;
+    (void)level, (void)json, (void)len;
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    if (strcmp(name, "inferencekey-rt") != 0 || atomic_exchange(&x->tried, 1)) return;
+    x->status = ik_management_client_list(x->m, LIT("{}"), NULL, &out, NULL, &err);
+    snprintf(x->code, sizeof x->code, "%s", err ? ik_error_code(err) : "");
+    snprintf(x->thread, sizeof x->thread, "%s", name);
+    ik_error_free(err);
+    ik_buffer_free(out);
+}
+
+static void test_a_blocking_call_on_a_runtime_thread_is_refused(void) {
+    waiter *w = waiter_new();
+    ik_error *err = NULL;
+    memset(&g_rt_log, 0, sizeof g_rt_log);
+    g_rt_log.m = new_mgmt(g_mcfg);
+    REQUIRE(g_rt_log.m);
+    REQUIRE_OK(ik_log_set_callback(4, blocking_in_runtime_log_cb, &g_rt_log, &err), &err);
+    CHECK_OK(ik_management_client_list_async(g_rt_log.m, LIT("{}"), NULL, waiter_cb, w, &err),
+             &err);
+    CHECK_ASYNC(w, 20, IK_ERR_CONNECTION, NULL);
+    CHECK_OK(ik_log_set_callback(0, NULL, NULL, &err), &err);
+    CHECKF(atomic_load(&g_rt_log.tried), "no log record came from a runtime thread");
+    if (atomic_load(&g_rt_log.tried)) {
+        CHECK_STATUS(g_rt_log.status, IK_ERR_INVALID_STATE);
+        CHECK_STREQ(g_rt_log.code, "wrong_thread");
+    }
+    waiter_free(w);
+    ik_management_client_free(g_rt_log.m);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* A readiness stream that ends early                                                       */
+
+/* A one-answer-per-connection HTTP server: every request gets `answer`, then the connection
+ * is closed. Serves `n` connections. */
+struct canned_server {
+    int fd, port, n, served;
+    const char *answer;
+    pthread_t thread;
+};
+
+static void *serve_canned(void *arg) {
+    struct canned_server *c = arg;
+    for (c->served = 0; c->served < c->n; c->served++) {
+        char buf[4096];
+        size_t got = 0;
+        int conn = accept(c->fd, NULL, NULL);
+        if (conn < 0) break;
+        while (got < sizeof buf - 1) { /* the request head; no request here has a body */
+            ssize_t r = recv(conn, buf + got, sizeof buf - 1 - got, 0);
+            if (r <= 0) break;
+            got += (size_t)r;
+            buf[got] = '\0';
+            if (strstr(buf, "\r\n\r\n") != NULL) break;
+        }
+        if (send(conn, c->answer, strlen(c->answer), MSG_NOSIGNAL) < 0) h_log("send failed");
+        close(conn);
+    }
+    return NULL;
+}
+
+static int canned_server_start(struct canned_server *c, const char *answer, int n) {
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    memset(c, 0, sizeof *c);
+    c->answer = answer;
+    c->n = n;
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(c->fd, 8) != 0 ||
+        getsockname(c->fd, (struct sockaddr *)&a, &len) != 0)
+        return 0;
+    c->port = ntohs(a.sin_port);
+    return pthread_create(&c->thread, NULL, serve_canned, c) == 0;
+}
+
+struct seen_events {
+    atomic_int n;
+    char first[512];
+};
+
+static void count_event_cb(void *ud, ik_status st, char *json, size_t len, ik_error *err) {
+    struct seen_events *x = ud;
+    (void)len;
+    if (st == IK_OK && json != NULL && atomic_fetch_add(&x->n, 1) == 0)
+        snprintf(x->first, sizeof x->first, "%s", json);
+    ik_buffer_free(json);
+    ik_error_free(err);
+}
+
+/* `[DONE]` before a terminal phase: IK_ERR_API, code `stream_ended` (ABI 3), after the events
+ * that came first went to `on_event`; blocking and `_async`. */
+static void test_a_readiness_stream_ending_before_a_terminal_phase(void) {
+    static const char answer[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Request-Id: req_canned\r\n"
+        "Connection: close\r\n\r\n"
+        "data: {\"phase\":\"bootstrapping\",\"message\":\"starting\",\"elapsed_ms\":5}\n\n"
+        "data: [DONE]\n\n";
+    struct canned_server srv;
+    struct seen_events ev;
+    ik_management_client *m;
+    char cfg[512], *out = SENTINEL_STR;
+    size_t len = SENTINEL_LEN;
+    ik_error *err = NULL;
+    waiter *w = waiter_new();
+    REQUIRE(canned_server_start(&srv, answer, 2));
+    snprintf(cfg, sizeof cfg,
+             "{\"base_url\":\"http://127.0.0.1:%d\",\"sdk_token\":\"%s\",\"project\":\"acme\","
+             "\"max_retries\":0}",
+             srv.port, SDK_TOKEN);
+    m = new_mgmt(cfg);
+    memset(&ev, 0, sizeof ev);
+    if (m != NULL) {
+        CHECK_ERR(ik_management_client_wait_until_ready(
+                      m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":20}"), NULL, count_event_cb,
+                      &ev, &out, &len, &err),
+                  &err, IK_ERR_API, "stream_ended");
+        CHECK_UNTOUCHED("wait_until_ready", out, len);
+        CHECK_EQ_INT(atomic_load(&ev.n), 1);
+        CHECK_CONTAINS(ev.first, "\"phase\":\"bootstrapping\"");
+        memset(&ev, 0, sizeof ev);
+        CHECK_OK(ik_management_client_wait_until_ready_async(
+                     m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":20}"), NULL, count_event_cb,
+                     &ev, waiter_cb, w, &err),
+                 &err);
+        CHECK_ASYNC(w, 30, IK_ERR_API, "stream_ended");
+        CHECK_EQ_INT(atomic_load(&ev.n), 1);
+    }
+    pthread_join(srv.thread, NULL);
+    close(srv.fd);
+    waiter_free(w);
+    ik_management_client_free(m);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1845,11 +2066,11 @@ static void *use_shared(void *arg) {
         ik_management_client *copy = NULL;
         waiter *w = waiter_new();
         ik_cancel *c = ik_cancel_new();
-        if (ik_management_list(sh->m, LIT("{}"), c, &out, NULL, &err) != IK_ERR_CONNECTION) bad++;
+        if (ik_management_client_list(sh->m, LIT("{}"), c, &out, NULL, &err) != IK_ERR_CONNECTION) bad++;
         ik_error_free(err);
         err = NULL;
         if (ik_management_client_describe(sh->m, &out, NULL, &err) != IK_OK) bad++;
-        ik_string_free(out);
+        ik_buffer_free(out);
         out = NULL;
         if (ik_management_client_with_options(sh->m, LIT("{\"max_retries\":0}"), &copy, &err) !=
             IK_OK)
@@ -1860,7 +2081,7 @@ static void *use_shared(void *arg) {
             bad++;
         if (!waiter_wait(w, 20) || w->status != IK_ERR_CONNECTION) bad++;
         if (ik_endpoint_describe(sh->e, &out, NULL, &err) != IK_OK) bad++;
-        ik_string_free(out);
+        ik_buffer_free(out);
         ik_error_free(err);
         ik_cancel_free(c);
         waiter_free(w);
@@ -1892,17 +2113,15 @@ static void test_one_client_shared_by_threads(void) {
 
 /* In a forked child: the client made before fork works, blocking and async. */
 static int fork_child_calls(void *ctx) {
-    ik_management_client *m = ((void **)ctx)[0];
-    int eager = *(int *)((void **)ctx)[1];
+    ik_management_client *m = ctx;
     ik_error *e = NULL;
     char *o = NULL;
     waiter *w = waiter_new();
     int code = 0;
-    if (eager) ik_after_fork_child();
-    if (ik_management_list(m, LIT("{}"), NULL, &o, NULL, &e) != IK_ERR_CONNECTION) code = 10;
+    if (ik_management_client_list(m, LIT("{}"), NULL, &o, NULL, &e) != IK_ERR_CONNECTION) code = 10;
     ik_error_free(e);
     e = NULL;
-    if (ik_management_get_async(m, LIT("{\"workload_slug\":\"bot\"}"), NULL, waiter_cb, w, &e) !=
+    if (ik_management_client_get_async(m, LIT("{\"workload_slug\":\"bot\"}"), NULL, waiter_cb, w, &e) !=
         IK_OK)
         code = 11;
     else if (!waiter_wait(w, 20) || w->status != IK_ERR_CONNECTION)
@@ -1916,25 +2135,23 @@ static void test_fork_child_gets_a_fresh_runtime(void) {
     ik_management_client *m = new_mgmt(g_mcfg);
     ik_error *err = NULL;
     char *out = NULL;
-    int eager;
-    void *ctx[2];
+    int round;
     REQUIRE(m);
-    /* The parent's runtime is running. */
-    CHECK_ERR(ik_management_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
-              NULL);
-    for (eager = 0; eager < 2; eager++) {
+    /* The parent's runtime and delivery thread are running. */
+    CHECK_ERR(ik_management_client_list(m, LIT("{}"), NULL, &out, NULL, &err), &err,
+              IK_ERR_CONNECTION, NULL);
+    for (round = 0; round < 2; round++) {
+        waiter *w = waiter_new();
         int code;
-        ctx[0] = m;
-        ctx[1] = &eager;
-        code = h_fork_run(fork_child_calls, ctx, 60);
-        CHECKF(code == 0, "child (eager=%d) failed with %d", eager, code);
+        CHECK_OK(ik_management_client_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
+        CHECK_ASYNC(w, 20, IK_ERR_CONNECTION, NULL);
+        waiter_free(w);
+        code = h_fork_run(fork_child_calls, m, 60);
+        CHECKF(code == 0, "child (round %d) failed with %d", round, code);
     }
     /* The parent is unaffected. */
-    CHECK_ERR(ik_management_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
-              NULL);
-    ik_after_fork_child(); /* in the parent: a no-op */
-    CHECK_ERR(ik_management_list(m, LIT("{}"), NULL, &out, NULL, &err), &err, IK_ERR_CONNECTION,
-              NULL);
+    CHECK_ERR(ik_management_client_list(m, LIT("{}"), NULL, &out, NULL, &err), &err,
+              IK_ERR_CONNECTION, NULL);
     ik_management_client_free(m);
 }
 
@@ -2029,12 +2246,14 @@ int main(void) {
     RUN(test_async_stream_open_failure_then_stream_ends, 60);
     RUN(test_cancelled_before_the_call, 30);
     RUN(test_async_stream_handle_is_written_before_the_callback, 60);
-    RUN(test_freeing_the_borrowed_callback_error_is_harmless, 30);
-    RUN(test_blocking_call_from_a_callback_is_refused, 30);
+    RUN(test_a_callback_error_freed_twice_is_harmless, 30);
+    RUN(test_a_blocking_call_from_a_completion_callback_runs, 30);
+    RUN(test_a_blocking_call_on_a_runtime_thread_is_refused, 30);
+    RUN(test_a_readiness_stream_ending_before_a_terminal_phase, 60);
     RUN(test_one_client_shared_by_threads, 90);
     RUN(test_fork_child_gets_a_fresh_runtime, 90);
     RUN(test_dev_server_argument_errors, 20);
     /* Last: it is irreversible for the process. */
-    RUN(test_shutdown_stops_every_callback, 30);
+    RUN(test_runtime_shutdown_stops_every_callback, 30);
     return h_summary();
 }

@@ -9,7 +9,10 @@
  * error statuses the platform can produce (auth, permission, validation, drift, not found,
  * rate limit, server, timeout, readiness timeout, workload failed, connection); blocking
  * calls from callbacks; the interrupt check; one client shared by threads; the log callback;
- * fork with an open stream; a stopped platform.
+ * fork with an open stream; a stopped platform. ABI 3: readiness events through `on_event`
+ * (blocking and `_async`); 16-aligned binary parts for several batch sizes; callback results
+ * freed later on another thread; callbacks ending their thread (pthread_exit); the delivery
+ * thread (one callback at a time, HTTP work going on while one blocks).
  *
  * Needs INFERENCEKEY_DEV_PYTHON: the interpreter with the model back-ends.
  */
@@ -82,7 +85,7 @@ static char *ensure(const char *spec) {
     char *out = NULL;
     size_t len = 0;
     ik_error *err = NULL;
-    if (!CHECK_OK(ik_management_ensure(g_m, spec, strlen(spec), NULL, &out, &len, &err), &err))
+    if (!CHECK_OK(ik_management_client_ensure(g_m, spec, strlen(spec), NULL, &out, &len, &err), &err))
         return NULL;
     CHECK(out != NULL && strlen(out) == len);
     return out;
@@ -94,12 +97,12 @@ static ik_stream *open_blocked_sleeper_stream(void) {
     ik_stream *s = NULL;
     ik_error *err = NULL;
     char *out = NULL;
-    if (!CHECK_OK(ik_management_readiness_events(g_m, LIT(SLEEPER_EVENTS), NULL, &s, &err), &err))
+    if (!CHECK_OK(ik_management_client_readiness_events(g_m, LIT(SLEEPER_EVENTS), NULL, &s, &err), &err))
         return NULL;
     if (CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err)) {
         CHECK_CONTAINS(out, "\"phase\":");
         CHECK_NOT_CONTAINS(out, "\"phase\":\"ready\"");
-        ik_string_free(out);
+        ik_buffer_free(out);
     }
     return s;
 }
@@ -124,7 +127,7 @@ static void *run_blocked_next(void *arg) {
     b->got_item = out != NULL;
     snprintf(b->code, sizeof b->code, "%s", err ? ik_error_code(err) : "");
     ik_error_free(err);
-    ik_string_free(out);
+    ik_buffer_free(out);
     return NULL;
 }
 
@@ -158,7 +161,7 @@ static void test_dev_server_info_and_tokens(void) {
     CHECK(json_str(out, "sdk_token", tok, sizeof tok) && strncmp(tok, "ik_sdk_", 7) == 0);
     CHECK(strcmp(tok, g_sdk) != 0);
     CHECK(json_str(out, "api_key", tok, sizeof tok) && strncmp(tok, "ik_live_", 8) == 0);
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = SENTINEL_STR;
     len = SENTINEL_LEN;
     CHECK_ERR(ik_dev_server_create_project(g_srv, LIT("{\"slug\":\"Bad Slug\"}"), &out, &len,
@@ -192,7 +195,7 @@ static void test_dev_server_info_and_tokens(void) {
                &err);
     CHECK(json_str(out, "token", tok, sizeof tok) && strncmp(tok, "ik_live_", 8) == 0);
     CHECK_CONTAINS(out, "\"token_id\":");
-    ik_string_free(out);
+    ik_buffer_free(out);
 }
 
 static void test_dev_server_start_on_a_port_in_use_fails(void) {
@@ -218,7 +221,7 @@ static void test_dev_server_data_dir_is_exclusive(void) {
     snprintf(cfg, sizeof cfg, "{\"port\":0,\"data_dir\":\"%s\"}", dir);
     if (CHECK_OK(ik_dev_server_start(cfg, strlen(cfg), &a, &info, &len, &err), &err)) {
         CHECK_CONTAINS(info, dir);
-        ik_string_free(info);
+        ik_buffer_free(info);
         info = SENTINEL_STR;
         CHECK_ERR(ik_dev_server_start(cfg, strlen(cfg), &b, &info, &len, &err), &err,
                   IK_ERR_CONFIG, "data_dir_in_use");
@@ -229,7 +232,7 @@ static void test_dev_server_data_dir_is_exclusive(void) {
         a = NULL;
         info = NULL;
         if (CHECK_OK(ik_dev_server_start(cfg, strlen(cfg), &a, &info, &len, &err), &err)) {
-            ik_string_free(info);
+            ik_buffer_free(info);
             ik_dev_server_free(a);
         }
     }
@@ -238,53 +241,190 @@ static void test_dev_server_data_dir_is_exclusive(void) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Readiness events of ik_management_client_wait_until_ready (`on_event`)                   */
+
+/* Records the events an `on_event` callback receives: their order (elapsed_ms never goes
+ * back, nothing follows a terminal phase), the thread they arrive on, and that each `json` is
+ * a result buffer the test owns (freed here, after the checks). */
+struct events {
+    pthread_mutex_t mu;
+    int n, bad_order, after_terminal, wrong_thread, after_done, bad_buffer;
+    long last_elapsed;
+    int terminal;
+    char phases[1024];
+    char last[4096];
+    int inline_form;  /* blocking form: events on the caller's thread */
+    pthread_t caller;
+    atomic_int done;  /* the completion was delivered (async form) */
+    int n_at_done;
+    /* blocking form: a blocking call made from the first event (a runtime context) */
+    ik_management_client *m;
+    int nested_tried;
+    ik_status nested_status;
+    char nested_code[64];
+};
+
+static void events_init(struct events *ev, int inline_form) {
+    memset(ev, 0, sizeof *ev);
+    pthread_mutex_init(&ev->mu, NULL);
+    ev->inline_form = inline_form;
+    ev->caller = pthread_self();
+    ev->last_elapsed = -1;
+}
+
+static void event_cb(void *ud, ik_status st, char *json, size_t len, ik_error *err) {
+    struct events *ev = ud;
+    char phase[64] = "", name[32] = "";
+    long elapsed;
+    int on_caller = pthread_equal(pthread_self(), ev->caller);
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    pthread_mutex_lock(&ev->mu);
+    if (st != IK_OK || err != NULL || json == NULL) {
+        ev->bad_buffer++;
+    } else {
+        if (strlen(json) != len || (uintptr_t)json % 16 != 0) ev->bad_buffer++;
+        json_str(json, "phase", phase, sizeof phase);
+        elapsed = json_int(json, "\"elapsed_ms\":");
+        if (elapsed < ev->last_elapsed) ev->bad_order++;
+        ev->last_elapsed = elapsed;
+        if (ev->terminal) ev->after_terminal++;
+        ev->terminal = strcmp(phase, "ready") == 0 || strcmp(phase, "error") == 0;
+        snprintf(ev->last, sizeof ev->last, "%s", json);
+        strncat(ev->phases, phase, sizeof ev->phases - strlen(ev->phases) - 2);
+        strncat(ev->phases, " ", sizeof ev->phases - strlen(ev->phases) - 1);
+    }
+    if (ev->inline_form ? !on_caller : on_caller || strcmp(name, DELIVERY_THREAD_NAME) != 0)
+        ev->wrong_thread++;
+    if (atomic_load(&ev->done)) ev->after_done++;
+    ev->n++;
+    pthread_mutex_unlock(&ev->mu);
+    if (ev->inline_form && ev->m != NULL && !ev->nested_tried) {
+        /* The blocking form runs `on_event` inside the call: a blocking call here is refused. */
+        char *out = NULL;
+        ik_error *e = NULL;
+        ev->nested_tried = 1;
+        ev->nested_status = ik_management_client_list(ev->m, LIT("{}"), NULL, &out, NULL, &e);
+        snprintf(ev->nested_code, sizeof ev->nested_code, "%s", e ? ik_error_code(e) : "");
+        ik_buffer_free(out);
+        ik_error_free(e);
+    }
+    ik_buffer_free(json); /* the callback owns it (rule 18a) */
+    ik_error_free(err);
+}
+
+/* The completion of the async form: every event came before it. */
+static void events_done_hook(waiter *w, ik_status st, const char *json, size_t len,
+                             const ik_error *err) {
+    struct events *ev = w->ctx;
+    (void)st, (void)json, (void)len, (void)err;
+    pthread_mutex_lock(&ev->mu);
+    ev->n_at_done = ev->n;
+    pthread_mutex_unlock(&ev->mu);
+    atomic_store(&ev->done, 1);
+}
+
+static void check_events(const char *file, int line, struct events *ev, const char *result) {
+    pthread_mutex_lock(&ev->mu);
+    h_log("readiness events: %s", ev->phases);
+    if (ev->n < 1) h_fail(file, line, "on_event never ran");
+    if (ev->bad_buffer) h_fail(file, line, "%d events were not IK_OK result buffers", ev->bad_buffer);
+    if (ev->bad_order) h_fail(file, line, "events out of order: %s", ev->phases);
+    if (ev->after_terminal) h_fail(file, line, "events after the terminal one: %s", ev->phases);
+    if (!ev->terminal || strstr(ev->last, "\"phase\":\"ready\"") == NULL)
+        h_fail(file, line, "the last event is not ready: %s", ev->last);
+    if (ev->wrong_thread)
+        h_fail(file, line, "%d events on the wrong thread (expected the %s)", ev->wrong_thread,
+               ev->inline_form ? "caller's thread" : "delivery thread");
+    if (result != NULL && strcmp(result, ev->last) != 0)
+        h_fail(file, line, "the result %s is not the last event %s", result, ev->last);
+    pthread_mutex_unlock(&ev->mu);
+}
+#define CHECK_EVENTS(ev, result) check_events(__FILE__, __LINE__, (ev), (result))
+
+/* ---------------------------------------------------------------------------------------- */
 /* Management: blocking                                                                     */
 
 static void test_ensure_plan_and_wait_until_ready(void) {
     char spec[512], *out = NULL;
-    size_t len = 0, i;
+    size_t len = 0;
     ik_error *err = NULL;
-    static const char *ready[] = {"bot", "emb", "rr"};
     /* plan before create: nothing written. */
-    out = CALL_JSON(ik_management_plan(g_m, LIT(BOT_SPEC), NULL, &out, &len, &err), &out, &err);
+    out = CALL_JSON(ik_management_client_plan(g_m, LIT(BOT_SPEC), NULL, &out, &len, &err), &out, &err);
     CHECK_CONTAINS(out, "\"action\":\"planned\"");
     CHECK_CONTAINS(out, "\"planned_operation\":\"create\"");
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
-    CHECK_ERR(ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, &len, &err),
+    CHECK_ERR(ik_management_client_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, &len, &err),
               &err, IK_ERR_NOT_FOUND, "not_found");
 
     out = ensure(BOT_SPEC);
     CHECK_CONTAINS(out, "\"action\":\"created\"");
     CHECK_CONTAINS(out, "\"workload_slug\":\"bot\"");
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = ensure(BOT_SPEC);
     CHECK_CONTAINS(out, "\"action\":\"unchanged\"");
-    ik_string_free(out);
-    ik_string_free(ensure(EMB_SPEC));
-    ik_string_free(ensure(RR_SPEC));
-    ik_string_free(ensure(FAILS_SPEC));
+    ik_buffer_free(out);
+    ik_buffer_free(ensure(EMB_SPEC));
+    ik_buffer_free(ensure(RR_SPEC));
+    ik_buffer_free(ensure(FAILS_SPEC));
     snprintf(spec, sizeof spec,
              "{\"spec\":{\"name\":\"Sleeper\",\"slug\":\"sleeper\",\"model\":\"s\","
              "\"backend\":\"custom-x\",\"command\":\"%s 600\"}}",
              g_sleep_exe);
     out = ensure(spec);
     CHECK_CONTAINS(out, "\"action\":\"created\"");
-    ik_string_free(out);
+    ik_buffer_free(out);
 
-    for (i = 0; i < 3; i++) {
-        char req[128];
+    /* The fresh workloads' rollouts, watched through `on_event`: emb with the `_async` twin
+     * (events on the delivery thread, all before the completion), at the same time bot with
+     * the blocking form (events on this thread, inside the call), then rr without. */
+    {
+        struct events ev, aev;
+        waiter *w = waiter_new();
+        int ok;
+        events_init(&aev, 0);
+        w->hook = events_done_hook;
+        w->ctx = &aev;
+        CHECK_OK(ik_management_client_wait_until_ready_async(
+                     g_m, LIT("{\"workload_slug\":\"emb\",\"timeout_s\":120}"), NULL, event_cb,
+                     &aev, waiter_cb, w, &err),
+                 &err);
+        events_init(&ev, 1);
+        ev.m = g_m;
         out = NULL;
-        snprintf(req, sizeof req, "{\"workload_slug\":\"%s\",\"timeout_s\":120}", ready[i]);
-        if (CHECK_OK(ik_management_wait_until_ready(g_m, req, strlen(req), NULL, &out, &len, &err),
-                     &err)) {
-            CHECK_CONTAINS(out, "\"phase\":\"ready\"");
+        ok = CHECK_OK(ik_management_client_wait_until_ready(
+                          g_m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":120}"), NULL,
+                          event_cb, &ev, &out, &len, &err),
+                      &err);
+        if (ok) {
             CHECK_EQ_INT(len, strlen(out));
-            ik_string_free(out);
-        } else {
-            return;
+            CHECK_EVENTS(&ev, out);
+            CHECK(ev.nested_tried);
+            CHECK_STATUS(ev.nested_status, IK_ERR_INVALID_STATE);
+            CHECK_STREQ(ev.nested_code, "wrong_thread");
+            ik_buffer_free(out);
         }
+        if (CHECK_ASYNC(w, 150, IK_OK, NULL)) {
+            sleep_ms(100);
+            CHECK_EVENTS(&aev, w->json);
+            CHECKF(aev.n_at_done == aev.n && aev.after_done == 0,
+                   "%d events before the completion, %d in all", aev.n_at_done, aev.n);
+        } else {
+            ok = 0;
+        }
+        waiter_free(w);
+        pthread_mutex_destroy(&ev.mu);
+        pthread_mutex_destroy(&aev.mu);
+        if (!ok) return;
     }
+    out = NULL;
+    if (!CHECK_OK(ik_management_client_wait_until_ready(
+                      g_m, LIT("{\"workload_slug\":\"rr\",\"timeout_s\":120}"), NULL, NULL,
+                      NULL, &out, &len, &err),
+                  &err))
+        return;
+    CHECK_CONTAINS(out, "\"phase\":\"ready\"");
+    ik_buffer_free(out);
     g_ready = 1;
 }
 
@@ -292,31 +432,39 @@ static void test_list_get_and_describe(void) {
     char *out = NULL;
     size_t len = 0;
     ik_error *err = NULL;
-    out = CALL_JSON(ik_management_list(g_m, LIT("{}"), NULL, &out, &len, &err), &out, &err);
+    out = CALL_JSON(ik_management_client_list(g_m, LIT("{}"), NULL, &out, &len, &err), &out, &err);
     REQUIRE(out);
     CHECK(out[0] == '[');
     CHECK_CONTAINS(out, "\"slug\":\"bot\"");
     CHECK_CONTAINS(out, "\"slug\":\"emb\"");
     CHECK_CONTAINS(out, "\"slug\":\"sleeper\"");
     CHECK_EQ_INT(len, strlen(out));
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
-    out = CALL_JSON(ik_management_list(g_m, LIT("{\"project\":\"acme\",\"options\":{\"timeout_s\":10}}"),
+    out = CALL_JSON(ik_management_client_list(g_m, LIT("{\"project\":\"acme\",\"options\":{\"timeout_s\":10}}"),
                                        NULL, &out, NULL, &err),
                     &out, &err);
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
-    out = CALL_JSON(ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, &len,
+    out = CALL_JSON(ik_management_client_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, &len,
                                       &err),
                     &out, &err);
     CHECK_CONTAINS(out, "\"slug\":\"bot\"");
     CHECK_CONTAINS(out, "\"task_type\":\"text2text\"");
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = SENTINEL_STR;
     len = SENTINEL_LEN;
-    CHECK_ERR(ik_management_get(g_m, LIT("{\"workload_slug\":\"nope\"}"), NULL, &out, &len, &err),
-              &err, IK_ERR_NOT_FOUND, "not_found");
-    CHECK_ERR(ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\",\"project\":\"other\"}"),
+    /* A workload missing from the list: 404 and the list call's request id (ABI 3). */
+    CHECK_STATUS(ik_management_client_get(g_m, LIT("{\"workload_slug\":\"nope\"}"), NULL, &out,
+                                          &len, &err),
+                 IK_ERR_NOT_FOUND);
+    if (err) {
+        CHECK_EQ_INT(ik_error_http_status(err), 404);
+        CHECK(ik_error_request_id(err) != NULL &&
+              strncmp(ik_error_request_id(err), "req_", 4) == 0);
+    }
+    CHECK_ERR(IK_ERR_NOT_FOUND, &err, IK_ERR_NOT_FOUND, "not_found");
+    CHECK_ERR(ik_management_client_get(g_m, LIT("{\"workload_slug\":\"bot\",\"project\":\"other\"}"),
                                 NULL, &out, &len, &err),
               &err, IK_ERR_PERMISSION, NULL);
     CHECKF(out == SENTINEL_STR && len == SENTINEL_LEN, "out-parameters written on failure");
@@ -324,7 +472,7 @@ static void test_list_get_and_describe(void) {
     out = NULL;
     REQUIRE_OK(ik_management_client_describe(g_m, &out, NULL, &err), &err);
     CHECK_NOT_CONTAINS(out, g_sdk + 16);
-    ik_string_free(out);
+    ik_buffer_free(out);
 }
 
 static void test_readiness_stream_to_the_end(void) {
@@ -334,7 +482,7 @@ static void test_readiness_stream_to_the_end(void) {
     char *out = NULL, *meta = NULL;
     size_t len = 0;
     int items = 0, saw_ready = 0;
-    REQUIRE_OK(ik_management_readiness_events(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &s,
+    REQUIRE_OK(ik_management_client_readiness_events(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &s,
                                               &err),
                &err);
     REQUIRE(s != NULL);
@@ -348,7 +496,7 @@ static void test_readiness_stream_to_the_end(void) {
         CHECK_EQ_INT(len, strlen(out));
         saw_ready |= strstr(out, "\"phase\":\"ready\"") != NULL;
         items++;
-        ik_string_free(out);
+        ik_buffer_free(out);
         if (items > 50) break;
     }
     CHECK(items >= 1 && saw_ready);
@@ -358,7 +506,7 @@ static void test_readiness_stream_to_the_end(void) {
     REQUIRE_OK(ik_stream_metadata(s, &meta, &len, &err), &err);
     CHECK_CONTAINS(meta, "\"last_event\":{");
     CHECK_CONTAINS(meta, "\"phase\":\"ready\"");
-    ik_string_free(meta);
+    ik_buffer_free(meta);
     ik_stream_free(s);
 }
 
@@ -370,8 +518,8 @@ static void test_readiness_errors(void) {
     double t0;
     int saw_error = 0, n = 0;
     /* A process that exits: WORKLOAD_FAILED with the last event. */
-    CHECK_STATUS(ik_management_wait_until_ready(g_m, LIT("{\"workload_slug\":\"fails\",\"timeout_s\":60}"),
-                                                NULL, &out, &len, &err),
+    CHECK_STATUS(ik_management_client_wait_until_ready(g_m, LIT("{\"workload_slug\":\"fails\",\"timeout_s\":60}"),
+                                                NULL, NULL, NULL, &out, &len, &err),
                  IK_ERR_WORKLOAD_FAILED);
     if (err) {
         CHECK_STREQ(ik_error_code(err), "workload_failed");
@@ -381,31 +529,31 @@ static void test_readiness_errors(void) {
     CHECK_ERR(IK_ERR_WORKLOAD_FAILED, &err, IK_ERR_WORKLOAD_FAILED, "workload_failed");
     /* Never ready: READINESS_TIMEOUT by the deadline (+1 s). */
     t0 = now_s();
-    CHECK_STATUS(ik_management_wait_until_ready(g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":1}"),
-                                                NULL, &out, &len, &err),
+    CHECK_STATUS(ik_management_client_wait_until_ready(g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":1}"),
+                                                NULL, NULL, NULL, &out, &len, &err),
                  IK_ERR_READINESS_TIMEOUT);
     CHECKF(now_s() - t0 < h_scale(1.0) + 2.0, "readiness deadline overrun: %.2fs", now_s() - t0);
     if (err) CHECK_CONTAINS(ik_error_details_json(err), "\"last_event\":{");
     CHECK_ERR(IK_ERR_READINESS_TIMEOUT, &err, IK_ERR_READINESS_TIMEOUT, "readiness_timeout");
-    CHECK_ERR(ik_management_wait_until_ready(g_m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":0}"),
-                                             NULL, &out, &len, &err),
+    CHECK_ERR(ik_management_client_wait_until_ready(g_m, LIT("{\"workload_slug\":\"bot\",\"timeout_s\":0}"),
+                                             NULL, NULL, NULL, &out, &len, &err),
               &err, IK_ERR_CONFIG, "invalid_option");
     CHECKF(out == SENTINEL_STR && len == SENTINEL_LEN, "out-parameters written on failure");
     /* The stream opens eagerly: 404 at the call. */
-    CHECK_ERR(ik_management_readiness_events(g_m, LIT("{\"workload_slug\":\"nope\"}"), NULL, &s,
+    CHECK_ERR(ik_management_client_readiness_events(g_m, LIT("{\"workload_slug\":\"nope\"}"), NULL, &s,
                                              &err),
               &err, IK_ERR_NOT_FOUND, "not_found");
     CHECK(s == (ik_stream *)SENTINEL_STR);
     /* An `error` event is yielded, then the stream ends. */
     s = NULL;
-    REQUIRE_OK(ik_management_readiness_events(g_m, LIT("{\"workload_slug\":\"fails\",\"timeout_s\":30}"),
+    REQUIRE_OK(ik_management_client_readiness_events(g_m, LIT("{\"workload_slug\":\"fails\",\"timeout_s\":30}"),
                                               NULL, &s, &err),
                &err);
     for (n = 0; n < 50; n++) {
         out = NULL;
         if (!CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err) || out == NULL) break;
         saw_error |= strstr(out, "\"phase\":\"error\"") != NULL;
-        ik_string_free(out);
+        ik_buffer_free(out);
     }
     CHECK(saw_error);
     ik_stream_free(s);
@@ -427,27 +575,27 @@ static void test_drift_errors_and_actions(void) {
     char *out = SENTINEL_STR;
     size_t len = SENTINEL_LEN;
     ik_error *err = NULL;
-    CHECK_STATUS(ik_management_ensure(g_m, LIT(drift_fail), NULL, &out, &len, &err),
+    CHECK_STATUS(ik_management_client_ensure(g_m, LIT(drift_fail), NULL, &out, &len, &err),
                  IK_ERR_DRIFT);
     if (err) {
         CHECK_CONTAINS(ik_error_details_json(err), "\"changes\":[");
         CHECK_CONTAINS(ik_error_details_json(err), "\"field\":\"model\"");
     }
     CHECK_ERR(IK_ERR_DRIFT, &err, IK_ERR_DRIFT, "drift_detected");
-    CHECK_ERR(ik_management_ensure(g_m, LIT(immutable), NULL, &out, &len, &err), &err,
+    CHECK_ERR(ik_management_client_ensure(g_m, LIT(immutable), NULL, &out, &len, &err), &err,
               IK_ERR_DRIFT, "immutable_field");
-    CHECK_ERR(ik_management_ensure(g_m, LIT(bad_drift), NULL, &out, &len, &err), &err,
+    CHECK_ERR(ik_management_client_ensure(g_m, LIT(bad_drift), NULL, &out, &len, &err), &err,
               IK_ERR_INVALID_JSON, "invalid_json");
     CHECKF(out == SENTINEL_STR && len == SENTINEL_LEN, "out-parameters written on failure");
-    out = CALL_JSON(ik_management_ensure(g_m, LIT(drift_ignore), NULL, &out, &len, &err), &out,
+    out = CALL_JSON(ik_management_client_ensure(g_m, LIT(drift_ignore), NULL, &out, &len, &err), &out,
                     &err);
     CHECK_CONTAINS(out, "\"action\":\"drift_ignored\"");
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
-    out = CALL_JSON(ik_management_plan(g_m, LIT(drift_fail), NULL, &out, &len, &err), &out, &err);
+    out = CALL_JSON(ik_management_client_plan(g_m, LIT(drift_fail), NULL, &out, &len, &err), &out, &err);
     CHECK_CONTAINS(out, "\"action\":\"planned\"");
     CHECK_CONTAINS(out, "\"planned_operation\":\"update\"");
-    ik_string_free(out);
+    ik_buffer_free(out);
 }
 
 static void test_auth_permission_and_rate_limit_errors(void) {
@@ -459,7 +607,7 @@ static void test_auth_permission_and_rate_limit_errors(void) {
     /* A well-formed token the platform does not know: 401. */
     bad = mgmt_with_token("ik_sdk_deadbeef_0123456789abcdef0123456789abcdef");
     REQUIRE(bad);
-    CHECK_STATUS(ik_management_list(bad, LIT("{}"), NULL, &out, &len, &err), IK_ERR_AUTH);
+    CHECK_STATUS(ik_management_client_list(bad, LIT("{}"), NULL, &out, &len, &err), IK_ERR_AUTH);
     if (err) CHECK_EQ_INT(ik_error_http_status(err), 401);
     CHECK_ERR(IK_ERR_AUTH, &err, IK_ERR_AUTH, NULL);
     ik_management_client_free(bad);
@@ -471,15 +619,15 @@ static void test_auth_permission_and_rate_limit_errors(void) {
                &err);
     REQUIRE(json_str(out, "token", tok, sizeof tok));
     CHECK_NOT_CONTAINS(out, g_sdk);
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
     ro = mgmt_with_token(tok);
     REQUIRE(ro);
-    out = CALL_JSON(ik_management_list(ro, LIT("{}"), NULL, &out, &len, &err), &out, &err);
-    ik_string_free(out);
+    out = CALL_JSON(ik_management_client_list(ro, LIT("{}"), NULL, &out, &len, &err), &out, &err);
+    ik_buffer_free(out);
     out = SENTINEL_STR;
     len = SENTINEL_LEN;
-    CHECK_STATUS(ik_management_ensure(ro, LIT("{\"spec\":{\"name\":\"X\",\"slug\":\"x\",\"model\":"
+    CHECK_STATUS(ik_management_client_ensure(ro, LIT("{\"spec\":{\"name\":\"X\",\"slug\":\"x\",\"model\":"
                                               "\"m\",\"backend\":\"vllm\"}}"),
                                       NULL, &out, &len, &err),
                  IK_ERR_PERMISSION);
@@ -498,12 +646,12 @@ static void test_auth_permission_and_rate_limit_errors(void) {
     strncat(cfg, "}", sizeof cfg - strlen(cfg) - 1);
     REQUIRE_OK(ik_dev_server_start(cfg, strlen(cfg), &limited, &info, &len, &err), &err);
     CHECK(json_str(info, "base_url", base, sizeof base));
-    ik_string_free(info);
+    ik_buffer_free(info);
     out = NULL;
     REQUIRE_OK(ik_dev_server_create_project(limited, LIT("{\"slug\":\"acme\"}"), &out, &len, &err),
                &err);
     CHECK(json_str(out, "sdk_token", sdk, sizeof sdk));
-    ik_string_free(out);
+    ik_buffer_free(out);
     snprintf(cfg, sizeof cfg,
              "{\"base_url\":\"%s\",\"sdk_token\":\"%s\",\"project\":\"acme\",\"max_retries\":0}",
              base, sdk);
@@ -513,8 +661,8 @@ static void test_auth_permission_and_rate_limit_errors(void) {
         int i;
         for (i = 0; i < 3 && st == IK_OK; i++) {
             out = NULL;
-            st = ik_management_list(rl, LIT("{}"), NULL, &out, &len, &err);
-            ik_string_free(out);
+            st = ik_management_client_list(rl, LIT("{}"), NULL, &out, &len, &err);
+            ik_buffer_free(out);
             if (st != IK_OK) break;
         }
         if (err) {
@@ -537,42 +685,45 @@ static void test_management_async_operations(void) {
     static const char tmp_spec[] =
         "{\"spec\":{\"name\":\"Tmp\",\"slug\":\"tmp\",\"model\":\"t\",\"backend\":\"custom-x\","
         "\"command\":\"/bin/false\"}}";
-    CHECK_OK(ik_management_plan_async(g_m, LIT(tmp_spec), NULL, waiter_cb, w, &err), &err);
+    CHECK_OK(ik_management_client_plan_async(g_m, LIT(tmp_spec), NULL, waiter_cb, w, &err), &err);
     if (CHECK_ASYNC(w, 30, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"action\":\"planned\"");
     waiter_reset(w);
-    CHECK_OK(ik_management_ensure_async(g_m, LIT(tmp_spec), NULL, waiter_cb, w, &err), &err);
+    CHECK_OK(ik_management_client_ensure_async(g_m, LIT(tmp_spec), NULL, waiter_cb, w, &err), &err);
     if (CHECK_ASYNC(w, 30, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"action\":\"created\"");
     waiter_reset(w);
-    CHECK_OK(ik_management_list_async(g_m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
+    CHECK_OK(ik_management_client_list_async(g_m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
     if (CHECK_ASYNC(w, 30, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"slug\":\"tmp\"");
     waiter_reset(w);
-    CHECK_OK(ik_management_get_async(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, waiter_cb, w,
+    CHECK_OK(ik_management_client_get_async(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, waiter_cb, w,
                                      &err),
              &err);
     if (CHECK_ASYNC(w, 30, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"slug\":\"bot\"");
     waiter_reset(w);
-    CHECK_OK(ik_management_wait_until_ready_async(g_m, LIT("{\"workload_slug\":\"emb\"}"), NULL,
-                                                  waiter_cb, w, &err),
+    CHECK_OK(ik_management_client_wait_until_ready_async(g_m, LIT("{\"workload_slug\":\"emb\"}"), NULL,
+                                                  NULL, NULL, waiter_cb, w, &err),
              &err);
     if (CHECK_ASYNC(w, 60, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"phase\":\"ready\"");
     waiter_reset(w);
-    CHECK_OK(ik_management_wait_until_ready_async(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL,
-                                                  waiter_cb, w, &err),
+    CHECK_OK(ik_management_client_wait_until_ready_async(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL,
+                                                  NULL, NULL, waiter_cb, w, &err),
              &err);
     if (CHECK_ASYNC(w, 60, IK_ERR_WORKLOAD_FAILED, "workload_failed"))
         CHECK(w->has_details && strstr(w->details, "\"last_event\"") != NULL);
     waiter_reset(w);
-    CHECK_OK(ik_management_delete_async(g_m, LIT("{\"workload_slug\":\"tmp\"}"), NULL, waiter_cb,
+    CHECK_OK(ik_management_client_delete_async(g_m, LIT("{\"workload_slug\":\"tmp\"}"), NULL, waiter_cb,
                                         w, &err),
              &err);
     if (CHECK_ASYNC(w, 30, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"deleted\":true");
     waiter_reset(w);
-    CHECK_OK(ik_management_get_async(g_m, LIT("{\"workload_slug\":\"tmp\"}"), NULL, waiter_cb, w,
+    CHECK_OK(ik_management_client_get_async(g_m, LIT("{\"workload_slug\":\"tmp\"}"), NULL, waiter_cb, w,
                                      &err),
              &err);
-    CHECK_ASYNC(w, 30, IK_ERR_NOT_FOUND, "not_found");
+    if (CHECK_ASYNC(w, 30, IK_ERR_NOT_FOUND, "not_found")) {
+        CHECK_EQ_INT(w->err_http, 404);
+        CHECKF(strncmp(w->request_id, "req_", 4) == 0, "request id \"%s\"", w->request_id);
+    }
     waiter_reset(w);
-    CHECK_OK(ik_management_ensure_async(g_m, LIT("{\"spec\":{\"name\":\"\",\"slug\":\"x\",\"model\":"
+    CHECK_OK(ik_management_client_ensure_async(g_m, LIT("{\"spec\":{\"name\":\"\",\"slug\":\"x\",\"model\":"
                                                  "\"m\",\"backend\":\"vllm\"}}"),
                                         NULL, waiter_cb, w, &err),
              &err);
@@ -632,7 +783,7 @@ static void test_readiness_stream_async(void) {
     ik_stream *s = NULL;
     ik_error *err = NULL;
     memset(&c, 0, sizeof c);
-    REQUIRE_OK(ik_management_readiness_events_async(g_m, LIT("{\"workload_slug\":\"rr\"}"), NULL,
+    REQUIRE_OK(ik_management_client_readiness_events_async(g_m, LIT("{\"workload_slug\":\"rr\"}"), NULL,
                                                     &s, waiter_cb, open, &err),
                &err);
     REQUIRE(s != NULL);
@@ -648,21 +799,50 @@ static void test_readiness_stream_async(void) {
     waiter_free(w);
 }
 
-/* The header documents the open callback of ik_management_readiness_events_async as
- * `json` = `{"request_id":…}`. */
-static void test_readiness_open_callback_json_matches_the_header(void) {
+/* The open callback's `json` is the stream's metadata, as ik_stream_metadata gives it (ABI 3):
+ * `{"request_id","last_event"}` for readiness, `{"request_id","usage"}` for chat. Nothing is
+ * pulled in between, so both must be the same text. */
+static void check_open_json_is_metadata(ik_stream *s, waiter *open, const char *keys[2]) {
+    char *meta = NULL;
+    ik_error *err = NULL;
+    int i;
+    if (open->json == NULL) {
+        h_fail(__FILE__, __LINE__, "the open callback got no json");
+        return;
+    }
+    h_log("open callback json: %s", open->json);
+    for (i = 0; i < 2; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "\"%s\":", keys[i]);
+        CHECK_CONTAINS(open->json, key);
+    }
+    if (CHECK_OK(ik_stream_metadata(s, &meta, NULL, &err), &err)) {
+        CHECK_STREQ(open->json, meta);
+        ik_buffer_free(meta);
+    }
+}
+
+static void test_stream_open_callback_json_is_the_metadata(void) {
+    static const char *readiness_keys[2] = {"request_id", "last_event"};
+    static const char *chat_keys[2] = {"request_id", "usage"};
     waiter *open;
     ik_stream *s = NULL;
     ik_error *err = NULL;
-    REQUIRE(g_ready);
+    REQUIRE(g_ready && g_bot);
     open = waiter_new();
-    if (CHECK_OK(ik_management_readiness_events_async(g_m, LIT("{\"workload_slug\":\"emb\"}"),
-                                                      NULL, &s, waiter_cb, open, &err),
+    if (CHECK_OK(ik_management_client_readiness_events_async(g_m, LIT("{\"workload_slug\":\"emb\"}"),
+                                                             NULL, &s, waiter_cb, open, &err),
                  &err) &&
         CHECK_ASYNC(open, 30, IK_OK, NULL))
-        CHECKF(open->json != NULL && strstr(open->json, "\"request_id\"") != NULL,
-               "open callback json is %s; the header documents {\"request_id\":…}",
-               open->json ? open->json : "(null)");
+        check_open_json_is_metadata(s, open, readiness_keys);
+    ik_stream_free(s);
+    s = NULL;
+    waiter_reset(open);
+    if (CHECK_OK(ik_endpoint_generate_text_stream_async(g_bot, LIT(GEN_REQ), NULL, &s, waiter_cb,
+                                                        open, &err),
+                 &err) &&
+        CHECK_ASYNC(open, 60, IK_OK, NULL))
+        check_open_json_is_metadata(s, open, chat_keys);
     ik_stream_free(s);
     waiter_free(open);
 }
@@ -681,16 +861,17 @@ static void test_generate_text_blocking_and_async(void) {
     CHECK_CONTAINS(out, "\"text\":");
     CHECK_CONTAINS(out, "\"usage\":{");
     CHECK_CONTAINS(out, "\"request_id\":\"");
-    CHECK_CONTAINS(out, "\"raw_part\":{\"offset\":0,\"length\":");
+    CHECK_CONTAINS(out, "\"raw_part\":{\"offset\":");
+    CHECK_CONTAINS(out, "\"dtype\":\"utf8\"");
     if (out != NULL) {
         /* The response body follows the JSON as a binary part: the chat completion object. */
-        const unsigned char *body = RESULT_PART(out, len);
-        long body_len = json_int(out, "\"length\":");
+        size_t body_len = 0;
+        const unsigned char *body = RESULT_PART(out, len, &body_len);
         CHECK(body != NULL && body_len > 2 && body[0] == '{' && body[body_len - 1] == '}');
-        CHECKF(body != NULL && memmem(body, (size_t)body_len, "\"choices\"", 9) != NULL,
+        CHECKF(body != NULL && memmem(body, body_len, "\"choices\"", 9) != NULL,
                "the raw body has no choices");
     }
-    ik_string_free(out);
+    ik_buffer_free(out);
     CHECK_OK(ik_endpoint_generate_text_async(
                  g_bot, LIT("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":3}"),
                  NULL, waiter_cb, w, &err),
@@ -713,7 +894,7 @@ static void test_text_stream_to_the_end(void) {
         CHECK_CONTAINS(out, "\"text\":");
         CHECK_EQ_INT(len, strlen(out));
         finished |= strstr(out, "\"finish_reason\":\"") != NULL;
-        ik_string_free(out);
+        ik_buffer_free(out);
         if (++items > 200) break;
     }
     CHECK(items >= 1 && finished);
@@ -721,7 +902,7 @@ static void test_text_stream_to_the_end(void) {
     CHECK(out == NULL);
     REQUIRE_OK(ik_stream_metadata(s, &meta, NULL, &err), &err);
     CHECK_CONTAINS(meta, "\"request_id\":\"");
-    ik_string_free(meta);
+    ik_buffer_free(meta);
     ik_stream_free(s);
 }
 
@@ -757,21 +938,21 @@ static void test_text_streams_closed_early(void) {
     /* Read one chunk, then free with the rest unread. */
     REQUIRE_OK(ik_endpoint_generate_text_stream(g_bot, LIT(long_req), NULL, &s, &err), &err);
     if (CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err)) CHECK(out != NULL);
-    ik_string_free(out);
+    ik_buffer_free(out);
     ik_stream_free(s);
     /* Close (not free) after one chunk: next says "end"; metadata still answers. */
     s = NULL;
     REQUIRE_OK(ik_endpoint_generate_text_stream(g_bot, LIT(long_req), NULL, &s, &err), &err);
     out = NULL;
     CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err);
-    ik_string_free(out);
+    ik_buffer_free(out);
     ik_stream_close(s);
     ik_stream_close(s);
     out = SENTINEL_STR;
     if (CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err)) CHECK(out == NULL);
     if (CHECK_OK(ik_stream_metadata(s, &meta, NULL, &err), &err)) {
         CHECK_CONTAINS(meta, "\"request_id\"");
-        ik_string_free(meta);
+        ik_buffer_free(meta);
     }
     ik_stream_free(s);
     /* Freed before reading anything. */
@@ -809,7 +990,7 @@ static void test_a_cancelled_next_leaves_the_stream_usable(void) {
         out = NULL;
         if (!CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err) || out == NULL) break;
         finished |= strstr(out, "\"finish_reason\":\"") != NULL;
-        ik_string_free(out);
+        ik_buffer_free(out);
         if (++items > 200) break;
     }
     CHECK(items >= 1 && finished);
@@ -827,13 +1008,15 @@ static void test_embed_and_rerank_blocking_and_async(void) {
     out = CALL_JSON(ik_endpoint_embed(g_emb, LIT("{\"input\":[\"a\",\"b\"]}"), NULL, &out, &len,
                                       &err),
                     &out, &err);
-    CHECK_CONTAINS(out, "\"embeddings\":{\"offset\":0,\"length\":");
+    CHECK_CONTAINS(out, "\"embeddings\":{\"offset\":");
+    CHECK_CONTAINS(out, "\"dtype\":\"f64le\"");
     CHECK_CONTAINS(out, "\"rows\":2");
     if (out != NULL) {
-        /* The vectors follow the JSON as one binary part: rows x cols native float64. */
-        const unsigned char *part = RESULT_PART(out, len);
-        long cols = json_int(out, "\"cols\":"), bytes = json_int(out, "\"length\":");
-        CHECK(part != NULL && cols > 0 && bytes == 2 * cols * (long)sizeof(double));
+        /* The vectors follow the JSON as one binary part: rows x cols float64 (little-endian). */
+        size_t bytes = 0;
+        const unsigned char *part = RESULT_PART(out, len, &bytes);
+        long cols = json_int(out, "\"cols\":");
+        CHECK(part != NULL && cols > 0 && bytes == 2 * (size_t)cols * sizeof(double));
         double norm = 0;
         for (long i = 0; part != NULL && i < cols; i++) {
             double v;
@@ -843,7 +1026,7 @@ static void test_embed_and_rerank_blocking_and_async(void) {
         }
         CHECKF(norm > 0, "the first vector is all zeros");
     }
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
     out = CALL_JSON(ik_endpoint_rerank(g_rr, LIT("{\"query\":\"q\",\"documents\":[\"a\",\"b\"],"
                                                  "\"top_n\":1}"),
@@ -851,7 +1034,7 @@ static void test_embed_and_rerank_blocking_and_async(void) {
                     &out, &err);
     CHECK_CONTAINS(out, "\"results\":[{\"index\":");
     CHECK_CONTAINS(out, "\"relevance_score\":");
-    ik_string_free(out);
+    ik_buffer_free(out);
     CHECK_OK(ik_endpoint_embed_async(g_emb, LIT("{\"input\":\"x\"}"), NULL, waiter_cb, w, &err),
              &err);
     if (CHECK_ASYNC(w, 60, IK_OK, NULL)) CHECK_CONTAINS(w->json, "\"rows\":1");
@@ -917,7 +1100,7 @@ static void test_data_plane_error_statuses(void) {
             snprintf(req, sizeof req, "{\"workload_slug\":\"emb\",\"api_key\":\"%s\"}", tok);
             CHECK_OK(ik_endpoint_new(g_d, req, strlen(req), &bot_only, &err), &err);
         }
-        ik_string_free(out);
+        ik_buffer_free(out);
         out = SENTINEL_STR;
     }
     if (bot_only) {
@@ -941,6 +1124,389 @@ static void test_data_plane_error_statuses(void) {
     ik_endpoint_free(bad_key);
     ik_endpoint_free(nope);
     waiter_free(w);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* ABI 3: aligned binary parts, callbacks that own their results, the delivery thread        */
+
+/* An embed result of `rows` inputs (rules 10a and 25): a 16-aligned buffer whose length is the
+ * JSON's, naming one f64le part at a 16-aligned offset, read here as doubles in place. Copies
+ * the first vector to `first` (`cols` values at most `max_cols`); returns cols, 0 on failure. */
+static long check_embed_buffer(const char *file, int line, const char *what, const char *buf,
+                               size_t len, long rows, double *first, long max_cols) {
+    const char *ref;
+    long offset, length, cols, got_rows, i;
+    const double *v;
+    if (buf == NULL) {
+        h_fail(file, line, "%s: no result", what);
+        return 0;
+    }
+    if ((uintptr_t)buf % 16 != 0)
+        h_fail(file, line, "%s: buffer %p is not 16-byte aligned", what, (void *)buf);
+    if (strlen(buf) != len) h_fail(file, line, "%s: length %zu != strlen %zu", what, len, strlen(buf));
+    ref = strstr(buf, "\"embeddings\":{");
+    if (ref == NULL || strstr(ref, "\"dtype\":\"f64le\"") == NULL) {
+        h_fail(file, line, "%s: no f64le embeddings part: %.300s", what, buf);
+        return 0;
+    }
+    offset = json_int(ref, "\"offset\":");
+    length = json_int(ref, "\"length\":");
+    got_rows = json_int(ref, "\"rows\":");
+    cols = json_int(ref, "\"cols\":");
+    if (offset <= 0 || offset % 16 != 0 || (size_t)offset <= len) {
+        h_fail(file, line, "%s: part offset %ld (JSON %zu bytes)", what, offset, len);
+        return 0;
+    }
+    if (got_rows != rows || cols <= 0 || length != rows * cols * (long)sizeof(double)) {
+        h_fail(file, line, "%s: rows %ld (expected %ld), cols %ld, length %ld", what, got_rows,
+               rows, cols, length);
+        return 0;
+    }
+    /* In place: the part is aligned for double (UBSan checks the loads). */
+    v = (const double *)(const void *)(buf + offset);
+    for (i = 0; i < rows * cols; i++) {
+        if (!isfinite(v[i])) {
+            h_fail(file, line, "%s: value %ld is not finite", what, i);
+            return 0;
+        }
+    }
+    for (i = 0; i < rows; i++) {
+        double norm = 0;
+        long j;
+        for (j = 0; j < cols; j++) norm += v[i * cols + j] * v[i * cols + j];
+        if (!(norm > 0)) h_fail(file, line, "%s: vector %ld is all zeros", what, i);
+    }
+    if (first != NULL && cols <= max_cols) memcpy(first, v, (size_t)cols * sizeof(double));
+    return cols;
+}
+#define CHECK_EMBED_BUFFER(what, buf, len, rows, first, max_cols)                              \
+    check_embed_buffer(__FILE__, __LINE__, (what), (buf), (len), (rows), (first), (max_cols))
+
+static double cosine(const double *a, const double *b, long n) {
+    double ab = 0, aa = 0, bb = 0;
+    long i;
+    for (i = 0; i < n; i++) {
+        ab += a[i] * b[i];
+        aa += a[i] * a[i];
+        bb += b[i] * b[i];
+    }
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+}
+
+#define MAX_COLS 4096
+
+/* Acceptance 1: binary parts are 16-byte aligned for every batch size, blocking and `_async`
+ * (the async buffer is kept by the callback and checked here, after it returned); and the
+ * `raw_part` of generate_text (utf8) in both forms. */
+static void test_binary_parts_are_16_byte_aligned_for_every_batch_size(void) {
+    static const long sizes[] = {1, 2, 3, 5, 8, 17};
+    static double first_blocking[MAX_COLS], first[MAX_COLS];
+    long cols0 = 0;
+    size_t k;
+    REQUIRE(g_ready && g_emb && g_bot);
+    for (k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        char req[1024] = "{\"input\":[", what[64];
+        char *out = NULL;
+        size_t len = 0;
+        ik_error *err = NULL;
+        waiter *w = waiter_new();
+        long i, cols;
+        for (i = 0; i < sizes[k]; i++) {
+            char item[32];
+            snprintf(item, sizeof item, "%s\"text %ld\"", i ? "," : "", i);
+            strncat(req, item, sizeof req - strlen(req) - 1);
+        }
+        strncat(req, "]}", sizeof req - strlen(req) - 1);
+        snprintf(what, sizeof what, "embed x%ld", sizes[k]);
+        if (CHECK_OK(ik_endpoint_embed(g_emb, req, strlen(req), NULL, &out, &len, &err), &err)) {
+            cols = CHECK_EMBED_BUFFER(what, out, len, sizes[k], first, MAX_COLS);
+            if (k == 0) {
+                cols0 = cols;
+                memcpy(first_blocking, first, sizeof first);
+            } else if (cols == cols0 && cols > 0) {
+                /* The same first input in every batch: the same vector (within rounding). */
+                CHECKF(cosine(first, first_blocking, cols) > 0.999,
+                       "%s: the first vector differs from the batch of one (cosine %f)", what,
+                       cosine(first, first_blocking, cols));
+            }
+        }
+        ik_buffer_free(out);
+        snprintf(what, sizeof what, "embed_async x%ld", sizes[k]);
+        w->keep = 1;
+        CHECK_OK(ik_endpoint_embed_async(g_emb, req, strlen(req), NULL, waiter_cb, w, &err), &err);
+        if (CHECK_ASYNC(w, 120, IK_OK, NULL)) {
+            cols = CHECK_EMBED_BUFFER(what, w->kept_json, w->json_len, sizes[k], first, MAX_COLS);
+            if (cols == cols0 && cols > 0)
+                CHECKF(cosine(first, first_blocking, cols) > 0.999, "%s: first vector differs",
+                       what);
+        }
+        ik_buffer_free(w->kept_json);
+        ik_error_free(w->kept_err);
+        waiter_free(w);
+    }
+    /* generate_text: the response body as a utf8 part. */
+    {
+        char *out = NULL;
+        size_t len = 0, part_len = 0;
+        ik_error *err = NULL;
+        waiter *w = waiter_new();
+        const unsigned char *body;
+        if (CHECK_OK(ik_endpoint_generate_text(g_bot, LIT(GEN_REQ), NULL, &out, &len, &err),
+                     &err)) {
+            CHECK((uintptr_t)out % 16 == 0 && strlen(out) == len);
+            CHECK_CONTAINS(out, "\"dtype\":\"utf8\"");
+            body = RESULT_PART(out, len, &part_len);
+            CHECK(body != NULL && ((uintptr_t)body - (uintptr_t)out) % 16 == 0);
+            CHECK(body != NULL && part_len > 2 && body[0] == '{' && body[part_len - 1] == '}');
+        }
+        ik_buffer_free(out);
+        w->keep = 1;
+        CHECK_OK(ik_endpoint_generate_text_async(g_bot, LIT(GEN_REQ), NULL, waiter_cb, w, &err),
+                 &err);
+        if (CHECK_ASYNC(w, 120, IK_OK, NULL) && w->kept_json != NULL) {
+            const char *buf = w->kept_json;
+            CHECK((uintptr_t)buf % 16 == 0 && strlen(buf) == w->json_len);
+            CHECK_CONTAINS(buf, "\"dtype\":\"utf8\"");
+            body = RESULT_PART(buf, w->json_len, &part_len);
+            CHECK(body != NULL && part_len > 2 && body[0] == '{' && body[part_len - 1] == '}');
+            CHECKF(body != NULL && memmem(body, part_len, "\"choices\"", 9) != NULL,
+                   "the raw body has no choices");
+        }
+        ik_buffer_free(w->kept_json);
+        waiter_free(w);
+    }
+}
+
+/* Acceptance 2: a callback's result (json and err) outlives the callback and can be freed
+ * from another thread: the callbacks only keep the pointers; later, another pthread reads
+ * and frees them (ASan and valgrind: no leak, no invalid access). A success (list), a result
+ * with a binary part (embed) and a failure (get of a missing workload). */
+struct later_free {
+    waiter *w[3];
+    int bad;
+};
+
+static void *free_results_later(void *arg) {
+    struct later_free *x = arg;
+    int i;
+    sleep_ms(100); /* well after the callbacks returned */
+    if (x->w[0]->kept_json == NULL || strstr(x->w[0]->kept_json, "\"slug\":\"bot\"") == NULL)
+        x->bad |= 1;
+    if (x->w[1]->kept_json == NULL ||
+        strlen(x->w[1]->kept_json) != x->w[1]->json_len ||
+        json_int(x->w[1]->kept_json, "\"rows\":") != 2)
+        x->bad |= 2;
+    if (x->w[2]->kept_err == NULL || ik_error_status(x->w[2]->kept_err) != IK_ERR_NOT_FOUND ||
+        strcmp(ik_error_code(x->w[2]->kept_err), "not_found") != 0 ||
+        ik_error_http_status(x->w[2]->kept_err) != 404)
+        x->bad |= 4;
+    for (i = 0; i < 3; i++) {
+        if (x->w[i]->kept_json == NULL && x->w[i]->kept_err == NULL) x->bad |= 8;
+        ik_buffer_free(x->w[i]->kept_json);
+        ik_error_free(x->w[i]->kept_err);
+        x->w[i]->kept_json = NULL;
+        x->w[i]->kept_err = NULL;
+    }
+    return NULL;
+}
+
+static void test_callback_results_are_freed_later_on_another_thread(void) {
+    struct later_free x;
+    pthread_t t;
+    ik_error *err = NULL;
+    int i;
+    REQUIRE(g_ready && g_emb);
+    memset(&x, 0, sizeof x);
+    for (i = 0; i < 3; i++) {
+        x.w[i] = waiter_new();
+        x.w[i]->keep = 1;
+    }
+    CHECK_OK(ik_management_client_list_async(g_m, LIT("{}"), NULL, waiter_cb, x.w[0], &err), &err);
+    CHECK_OK(ik_endpoint_embed_async(g_emb, LIT("{\"input\":[\"a\",\"b\"]}"), NULL, waiter_cb,
+                                     x.w[1], &err),
+             &err);
+    CHECK_OK(ik_management_client_get_async(g_m, LIT("{\"workload_slug\":\"nope\"}"), NULL,
+                                            waiter_cb, x.w[2], &err),
+             &err);
+    CHECK_ASYNC(x.w[0], 30, IK_OK, NULL);
+    CHECK_ASYNC(x.w[1], 60, IK_OK, NULL);
+    CHECK_ASYNC(x.w[2], 30, IK_ERR_NOT_FOUND, "not_found");
+    CHECK(x.w[2]->kept_json == NULL);
+    pthread_create(&t, NULL, free_results_later, &x);
+    pthread_join(t, NULL);
+    CHECKF(x.bad == 0, "the kept results were not intact on the other thread (0x%x)", x.bad);
+    for (i = 0; i < 3; i++) waiter_free(x.w[i]);
+}
+
+/* Acceptance 3: a callback may end its thread with pthread_exit (as a finalizing CPython
+ * does): no abort (the delivery thread has no Rust catch frame for the forced unwind), what
+ * it was handed stays owned by the test, and the next completions get a new delivery thread. */
+struct exiting {
+    atomic_int calls;
+    ik_status status;
+    char *json;
+    ik_error *err;
+    char name[32];
+    atomic_int *hold; /* while set, the callback waits before exiting (completions queue up) */
+};
+
+static void exiting_cb(void *ud, ik_status st, char *json, size_t len, ik_error *err) {
+    struct exiting *x = ud;
+    double t0 = now_s();
+    (void)len;
+    x->status = st;
+    x->json = json;
+    x->err = err;
+    pthread_getname_np(pthread_self(), x->name, sizeof x->name);
+    atomic_store(&x->calls, 1);
+    while (x->hold != NULL && atomic_load(x->hold) && now_s() - t0 < h_scale(10)) sleep_ms(2);
+    pthread_exit(NULL);
+}
+
+static void test_a_callback_may_end_its_thread(void) {
+    struct exiting ok, failed, busy;
+    atomic_int hold;
+    waiter *after[3];
+    ik_cancel *c = ik_cancel_new();
+    ik_error *err = NULL;
+    double t0;
+    int i;
+    REQUIRE(g_ready && c);
+    memset(&ok, 0, sizeof ok);
+    memset(&failed, 0, sizeof failed);
+    memset(&busy, 0, sizeof busy);
+    /* A success, then a failure, each ending its delivery thread. */
+    CHECK_OK(ik_management_client_list_async(g_m, LIT("{}"), NULL, exiting_cb, &ok, &err), &err);
+    t0 = now_s();
+    while (!atomic_load(&ok.calls) && now_s() - t0 < h_scale(30)) sleep_ms(5);
+    REQUIRE(atomic_load(&ok.calls));
+    CHECK_OK(ik_management_client_get_async(g_m, LIT("{\"workload_slug\":\"nope\"}"), NULL,
+                                            exiting_cb, &failed, &err),
+             &err);
+    t0 = now_s();
+    while (!atomic_load(&failed.calls) && now_s() - t0 < h_scale(30)) sleep_ms(5);
+    REQUIRE(atomic_load(&failed.calls));
+    CHECK_STATUS(ok.status, IK_OK);
+    CHECK_STREQ(ok.name, DELIVERY_THREAD_NAME);
+    CHECK_CONTAINS(ok.json, "\"slug\":\"bot\"");
+    CHECK(ok.err == NULL);
+    CHECK_STATUS(failed.status, IK_ERR_NOT_FOUND);
+    CHECK(failed.json == NULL && failed.err != NULL);
+    CHECK_STREQ(failed.name, DELIVERY_THREAD_NAME);
+    if (failed.err) CHECK_STREQ(ik_error_code(failed.err), "not_found");
+    /* The library still delivers. */
+    after[0] = waiter_new();
+    CHECK_OK(ik_management_client_list_async(g_m, LIT("{}"), NULL, waiter_cb, after[0], &err),
+             &err);
+    CHECK_ASYNC(after[0], 30, IK_OK, NULL);
+    waiter_free(after[0]);
+    /* An exit with completions already queued behind it (pre-cancelled calls complete at
+     * once): each of them is still delivered, once, in order, on a new thread. */
+    atomic_store(&hold, 1);
+    busy.hold = &hold;
+    CHECK_OK(ik_management_client_list_async(g_m, LIT("{}"), NULL, exiting_cb, &busy, &err), &err);
+    t0 = now_s();
+    while (!atomic_load(&busy.calls) && now_s() - t0 < h_scale(30)) sleep_ms(5);
+    REQUIRE(atomic_load(&busy.calls));
+    ik_cancel_cancel(c);
+    for (i = 0; i < 3; i++) {
+        after[i] = waiter_new();
+        CHECK_OK(ik_management_client_list_async(g_m, LIT("{}"), c, waiter_cb, after[i], &err),
+                 &err);
+    }
+    sleep_ms(200); /* the three are queued behind the exiting callback */
+    atomic_store(&hold, 0);
+    for (i = 0; i < 3; i++) {
+        CHECK_ASYNC(after[i], 10, IK_ERR_CANCELLED, "cancelled");
+        waiter_free(after[i]);
+    }
+    /* What the exiting callbacks were handed is the test's to free. */
+    ik_buffer_free(ok.json);
+    ik_error_free(failed.err);
+    ik_buffer_free(busy.json);
+    ik_error_free(busy.err);
+    ik_cancel_free(c);
+}
+
+/* Acceptance 4: callbacks run on the delivery thread (named inferencekey-cb, never the
+ * caller's), one at a time, and a callback that blocks does not hold up HTTP work: while the
+ * first callback blocks (at least 300 ms), a second call's HTTP exchange completes (its debug
+ * log record arrives from a runtime thread) and its callback runs right after the first
+ * returned, on the same thread. */
+static atomic_int g_http_records;
+static void count_http_log_cb(void *ud, int32_t level, const char *json, size_t len) {
+    (void)ud, (void)level, (void)len;
+    if (strstr(json, "\"target\":\"inferencekey.http\"") && strstr(json, "\"status\":200"))
+        atomic_fetch_add(&g_http_records, 1);
+}
+
+struct blocker {
+    atomic_int entered, go, returned, base;
+    int http_done_while_blocked;
+    int second_after_first;
+    pthread_t first_thread, second_thread;
+};
+
+static void first_blocks(waiter *w, ik_status st, const char *json, size_t len,
+                         const ik_error *e) {
+    struct blocker *b = w->ctx;
+    double t0 = now_s();
+    (void)st, (void)json, (void)len, (void)e;
+    b->first_thread = pthread_self();
+    atomic_store(&b->entered, 1);
+    while (!atomic_load(&b->go) && now_s() - t0 < h_scale(10)) sleep_ms(1);
+    /* Block for 300 ms at least, and until the second call's HTTP exchange is done. */
+    while (now_s() - t0 < 0.3 ||
+           (atomic_load(&g_http_records) <= atomic_load(&b->base) && now_s() - t0 < h_scale(20)))
+        sleep_ms(5);
+    b->http_done_while_blocked = atomic_load(&g_http_records) > atomic_load(&b->base);
+    atomic_store(&b->returned, 1);
+}
+
+static void second_runs_after(waiter *w, ik_status st, const char *json, size_t len,
+                              const ik_error *e) {
+    struct blocker *b = w->ctx;
+    (void)st, (void)json, (void)len, (void)e;
+    b->second_thread = pthread_self();
+    b->second_after_first = atomic_load(&b->returned);
+}
+
+static void test_callbacks_run_on_the_delivery_thread_one_at_a_time(void) {
+    struct blocker b;
+    waiter *first = waiter_new(), *second = waiter_new();
+    ik_error *err = NULL;
+    double t0;
+    REQUIRE(g_ready);
+    memset(&b, 0, sizeof b);
+    atomic_store(&g_http_records, 0);
+    REQUIRE_OK(ik_log_set_callback(4, count_http_log_cb, NULL, &err), &err);
+    first->hook = first_blocks;
+    first->ctx = &b;
+    second->hook = second_runs_after;
+    second->ctx = &b;
+    CHECK_OK(ik_management_client_list_async(g_m, LIT("{}"), NULL, waiter_cb, first, &err), &err);
+    t0 = now_s();
+    while (!atomic_load(&b.entered) && now_s() - t0 < h_scale(30)) sleep_ms(2);
+    CHECKF(atomic_load(&b.entered), "the first callback never ran");
+    if (atomic_load(&b.entered)) {
+        atomic_store(&b.base, atomic_load(&g_http_records));
+        CHECK_OK(ik_management_client_get_async(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL,
+                                                waiter_cb, second, &err),
+                 &err);
+        atomic_store(&b.go, 1);
+        CHECK_ASYNC(first, 30, IK_OK, NULL);
+        CHECK_ASYNC(second, 30, IK_OK, NULL);
+        CHECKF(b.http_done_while_blocked,
+               "the second call's HTTP exchange did not complete while a callback blocked");
+        CHECKF(b.second_after_first, "the second callback ran while the first was running");
+        CHECK(pthread_equal(b.first_thread, b.second_thread));
+        CHECK_STREQ(first->thread_name, DELIVERY_THREAD_NAME);
+        CHECK_STREQ(second->thread_name, DELIVERY_THREAD_NAME);
+        CHECK(!first->on_caller_thread && !second->on_caller_thread);
+    }
+    CHECK_OK(ik_log_set_callback(0, NULL, NULL, &err), &err);
+    waiter_free(first);
+    waiter_free(second);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1012,8 +1578,8 @@ static void test_cancel_during_blocking_calls(void) {
     k.c = ik_cancel_new();
     k.after_ms = 300;
     pthread_create(&t, NULL, cancel_later, &k);
-    CHECK_ERR(ik_management_wait_until_ready(g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"),
-                                             k.c, &out, &len, &err),
+    CHECK_ERR(ik_management_client_wait_until_ready(g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"),
+                                             k.c, NULL, NULL, &out, &len, &err),
               &err, IK_ERR_CANCELLED, "cancelled");
     done = now_s();
     pthread_join(t, NULL);
@@ -1074,7 +1640,7 @@ static void test_interrupt_check_stops_blocking_calls(void) {
     ik_interrupt_set_check(interrupt_check, &g_interrupt_checks);
     /* A check that does not ask to stop changes nothing. */
     REQUIRE_OK(ik_endpoint_generate_text(g_bot, LIT(GEN_REQ), NULL, &out, &len, &err), &err);
-    ik_string_free(out);
+    ik_buffer_free(out);
     /* It stops a wait on the shared runtime (readiness) and a socket read (a server that
      * never answers) within about a second, on the calling thread. */
     for (int call = 0; call < 2; call++) {
@@ -1082,9 +1648,9 @@ static void test_interrupt_check_stops_blocking_calls(void) {
         pthread_create(&t, NULL, interrupt_later, NULL);
         out = SENTINEL_STR;
         ik_status st =
-            call == 0 ? ik_management_wait_until_ready(
+            call == 0 ? ik_management_client_wait_until_ready(
                             g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"),
-                            NULL, &out, &len, &err)
+                            NULL, NULL, NULL, &out, &len, &err)
                       : ik_endpoint_generate_text(hung, LIT(GEN_REQ), NULL, &out, &len, &err);
         done = now_s();
         pthread_join(t, NULL);
@@ -1097,7 +1663,7 @@ static void test_interrupt_check_stops_blocking_calls(void) {
     /* Removed: nothing asks any more. */
     ik_interrupt_set_check(NULL, NULL);
     REQUIRE_OK(ik_endpoint_generate_text(g_bot, LIT(GEN_REQ), NULL, &out, &len, &err), &err);
-    ik_string_free(out);
+    ik_buffer_free(out);
     ik_endpoint_free(hung);
     ik_data_client_free(hung_client);
     close(silent);
@@ -1116,8 +1682,9 @@ static void test_cancel_during_async_calls(void) {
     /* Two calls in flight on one token, neither able to end by itself: a wait for a workload
      * that never becomes ready, and a generation from a server that never answers. (A real
      * generation finished within the settle time on a fast machine.) */
-    REQUIRE_OK(ik_management_wait_until_ready_async(
-                   g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"), c, waiter_cb, w,
+    REQUIRE_OK(ik_management_client_wait_until_ready_async(
+                   g_m, LIT("{\"workload_slug\":\"sleeper\",\"timeout_s\":60}"), c, NULL, NULL,
+                   waiter_cb, w,
                    &err),
                &err);
     REQUIRE_OK(ik_endpoint_generate_text_async(hung, LIT(GEN_REQ), c, waiter_cb, w2, &err), &err);
@@ -1214,7 +1781,7 @@ static void test_stream_metadata_while_next_blocks(void) {
     start_blocked_next(&b);
     if (CHECK_OK(ik_stream_metadata(b.s, &meta, NULL, &err), &err)) {
         CHECK_CONTAINS(meta, "\"last_event\"");
-        ik_string_free(meta);
+        ik_buffer_free(meta);
     }
     ik_stream_close(b.s);
     pthread_join(b.thread, NULL);
@@ -1237,34 +1804,54 @@ static void blocking_next_inside(waiter *w, ik_status st, const char *json, size
     x->next_status = ik_stream_next(x->s, &out, NULL, &err);
     snprintf(x->next_code, sizeof x->next_code, "%s", err ? ik_error_code(err) : "");
     ik_error_free(err);
-    ik_string_free(out);
+    ik_buffer_free(out);
     err = NULL;
     out = NULL;
-    x->wait_status = ik_management_wait_until_ready(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL,
-                                                    &out, NULL, &err);
+    x->wait_status = ik_management_client_wait_until_ready(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL,
+                                                    NULL, NULL, &out, NULL, &err);
     ik_error_free(err);
-    ik_string_free(out);
+    ik_buffer_free(out);
 }
 
-static void test_blocking_calls_inside_a_stream_callback(void) {
+/* A completion callback runs on the delivery thread, not a runtime thread: blocking calls
+ * made there run (they only hold up the callbacks queued behind; the header says callbacks
+ * must not block). Here: the next item of the stream whose callback this is (its end: a ready
+ * workload's stream has one event), and a readiness wait. */
+static void test_blocking_calls_inside_a_stream_callback_run(void) {
     REQUIRE(g_ready);
     struct in_cb x;
     waiter *w = waiter_new();
     ik_error *err = NULL;
     memset(&x, 0, sizeof x);
-    REQUIRE_OK(ik_management_readiness_events(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &x.s,
-                                              &err),
+    REQUIRE_OK(ik_management_client_readiness_events(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL,
+                                                     &x.s, &err),
                &err);
     w->hook = blocking_next_inside;
     w->ctx = &x;
     CHECK_OK(ik_stream_next_async(x.s, NULL, waiter_cb, w, &err), &err);
-    if (CHECK_ASYNC(w, 30, IK_OK, NULL)) {
-        CHECK_STATUS(x.next_status, IK_ERR_INVALID_STATE);
-        CHECK_STREQ(x.next_code, "wrong_thread");
-        CHECK_STATUS(x.wait_status, IK_ERR_INVALID_STATE);
+    if (CHECK_ASYNC(w, 60, IK_OK, NULL)) {
+        CHECK_CONTAINS(w->json, "\"phase\":\"ready\"");
+        CHECK_STATUS(x.next_status, IK_OK);
+        CHECKF(x.next_code[0] == '\0', "next failed with %s", x.next_code);
+        CHECK_STATUS(x.wait_status, IK_OK);
     }
     ik_stream_free(x.s);
     waiter_free(w);
+    /* Those blocking calls left a per-thread HTTP client and runtime in the delivery thread's
+     * TLS, kept while the thread lives (valgrind cannot see TLS of a live thread it did not
+     * start from main, and reports their hash tables as possibly lost at exit). Ending the
+     * thread from a callback releases them: the TLS destructors run in the forced unwind. */
+    {
+        struct exiting ex;
+        double t0 = now_s();
+        memset(&ex, 0, sizeof ex);
+        CHECK_OK(ik_management_client_list_async(g_m, LIT("{}"), NULL, exiting_cb, &ex, &err),
+                 &err);
+        while (!atomic_load(&ex.calls) && now_s() - t0 < h_scale(30)) sleep_ms(5);
+        CHECK(atomic_load(&ex.calls));
+        ik_buffer_free(ex.json);
+        ik_error_free(ex.err);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1283,12 +1870,12 @@ static void *shared_worker(void *arg) {
         ik_error *err = NULL;
         ik_status st;
         waiter *w = waiter_new();
-        st = ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, NULL, &err);
+        st = ik_management_client_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, NULL, &err);
         if (st != IK_OK || out == NULL || strstr(out, "\"slug\":\"bot\"") == NULL) {
             wk->bad++;
             snprintf(wk->what, sizeof wk->what, "get: %d %s", st, err ? ik_error_message(err) : "");
         }
-        ik_string_free(out);
+        ik_buffer_free(out);
         ik_error_free(err);
         out = NULL;
         err = NULL;
@@ -1299,10 +1886,10 @@ static void *shared_worker(void *arg) {
             snprintf(wk->what, sizeof wk->what, "embed: %d %s", st,
                      err ? ik_error_message(err) : "");
         }
-        ik_string_free(out);
+        ik_buffer_free(out);
         ik_error_free(err);
         err = NULL;
-        if (ik_management_list_async(g_m, LIT("{}"), NULL, waiter_cb, w, &err) != IK_OK ||
+        if (ik_management_client_list_async(g_m, LIT("{}"), NULL, waiter_cb, w, &err) != IK_OK ||
             !waiter_wait(w, 60) || w->status != IK_OK) {
             wk->bad++;
             snprintf(wk->what, sizeof wk->what, "list_async: %d %.200s", w->status, w->message);
@@ -1340,10 +1927,10 @@ static void *get_on_another_thread(void *arg) {
     char *out = NULL;
     ik_error *err = NULL;
     double t0 = now_s();
-    r->status = ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, NULL, &err);
+    r->status = ik_management_client_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &out, NULL, &err);
     r->elapsed = now_s() - t0;
     snprintf(r->message, sizeof r->message, "%s", err ? ik_error_message(err) : "");
-    ik_string_free(out);
+    ik_buffer_free(out);
     ik_error_free(err);
     return NULL;
 }
@@ -1357,8 +1944,8 @@ static void test_a_client_moves_between_threads(void) {
     REQUIRE(g_ready);
     for (i = 0; i < 3; i++) {
         /* This thread makes a call (a keep-alive connection goes back to the pool)... */
-        CHECK_OK(ik_management_list(g_m, LIT("{}"), NULL, &out, NULL, &err), &err);
-        ik_string_free(out);
+        CHECK_OK(ik_management_client_list(g_m, LIT("{}"), NULL, &out, NULL, &err), &err);
+        ik_buffer_free(out);
         out = NULL;
         /* ...then waits, outside the library, for another thread's call. */
         memset(&r[i], 0, sizeof r[i]);
@@ -1374,7 +1961,7 @@ static void test_a_client_moves_between_threads(void) {
 struct log_sink {
     pthread_mutex_t mu;
     int debug, info;
-    int secrets;
+    int secrets, level_key;
     char last_debug[4096], last_info[4096];
 };
 
@@ -1383,6 +1970,7 @@ static void log_cb(void *ud, int32_t level, const char *json, size_t len) {
     (void)len;
     pthread_mutex_lock(&s->mu);
     if (strstr(json, g_sdk + 16) || strstr(json, g_key + 17)) s->secrets++;
+    if (strstr(json, "\"level\"") != NULL) s->level_key++; /* ABI 3: only the argument */
     if (level == 4) {
         s->debug++;
         snprintf(s->last_debug, sizeof s->last_debug, "%s", json);
@@ -1401,18 +1989,19 @@ static void test_log_callback_with_the_platform(void) {
     memset(&sink, 0, sizeof sink);
     pthread_mutex_init(&sink.mu, NULL);
     REQUIRE_OK(ik_log_set_callback(4, log_cb, &sink, &err), &err);
-    CHECK_OK(ik_management_list(g_m, LIT("{}"), NULL, &out, NULL, &err), &err);
-    ik_string_free(out);
+    CHECK_OK(ik_management_client_list(g_m, LIT("{}"), NULL, &out, NULL, &err), &err);
+    ik_buffer_free(out);
     out = NULL;
-    ik_string_free(ensure(BOT_SPEC));
+    ik_buffer_free(ensure(BOT_SPEC));
     CHECK_OK(ik_endpoint_embed(g_emb, LIT("{\"input\":\"x\"}"), NULL, &out, NULL, &err), &err);
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
     REQUIRE_OK(ik_log_set_callback(0, NULL, NULL, &err), &err);
     pthread_mutex_lock(&sink.mu);
     CHECK(sink.debug >= 3);
     CHECK(sink.info >= 1);
     CHECK_EQ_INT(sink.secrets, 0);
+    CHECK_EQ_INT(sink.level_key, 0);
     CHECK_CONTAINS(sink.last_debug, "\"target\":\"inferencekey.http\"");
     CHECK_CONTAINS(sink.last_debug, "\"status\":200");
     CHECK_CONTAINS(sink.last_debug, "\"request_id\":\"req_");
@@ -1422,8 +2011,8 @@ static void test_log_callback_with_the_platform(void) {
     h_log("info record: %s", sink.last_info);
     before = sink.debug + sink.info;
     pthread_mutex_unlock(&sink.mu);
-    CHECK_OK(ik_management_list(g_m, LIT("{}"), NULL, &out, NULL, &err), &err);
-    ik_string_free(out);
+    CHECK_OK(ik_management_client_list(g_m, LIT("{}"), NULL, &out, NULL, &err), &err);
+    ik_buffer_free(out);
     pthread_mutex_lock(&sink.mu);
     CHECK_EQ_INT(sink.debug + sink.info, before);
     pthread_mutex_unlock(&sink.mu);
@@ -1454,9 +2043,9 @@ static int fork_child_with_stream(void *ctx) {
         if (waiter_calls(w) != 0) code = 14;
         waiter_free(w);
     }
-    if (ik_management_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &o, NULL, &e) != IK_OK)
+    if (ik_management_client_get(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, &o, NULL, &e) != IK_OK)
         code = 12;
-    ik_string_free(o);
+    ik_buffer_free(o);
     ik_error_free(e);
     ik_stream_free(s);
     return code;
@@ -1473,14 +2062,14 @@ static void test_fork_with_an_open_stream(void) {
                    NULL, &s, &err),
                &err);
     CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err);
-    ik_string_free(out);
+    ik_buffer_free(out);
     code = h_fork_run(fork_child_with_stream, s, 60);
     CHECKF(code == 0, "forked child failed with %d", code);
     /* The parent reads its stream to the end. */
     for (;;) {
         out = NULL;
         if (!CHECK_OK(ik_stream_next(s, &out, NULL, &err), &err) || out == NULL) break;
-        ik_string_free(out);
+        ik_buffer_free(out);
         items++;
     }
     CHECK(items >= 1);
@@ -1491,19 +2080,19 @@ static void test_delete_blocking(void) {
     char *out = NULL;
     size_t len = 0;
     ik_error *err = NULL;
-    out = CALL_JSON(ik_management_delete(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL, &out,
+    out = CALL_JSON(ik_management_client_delete(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL, &out,
                                          &len, &err),
                     &out, &err);
     CHECK_CONTAINS(out, "\"deleted\":true");
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = NULL;
-    out = CALL_JSON(ik_management_delete(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL, &out,
+    out = CALL_JSON(ik_management_client_delete(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL, &out,
                                          &len, &err),
                     &out, &err);
     CHECK_CONTAINS(out, "\"deleted\":false");
-    ik_string_free(out);
+    ik_buffer_free(out);
     out = SENTINEL_STR;
-    CHECK_ERR(ik_management_get(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL, &out, &len, &err),
+    CHECK_ERR(ik_management_client_get(g_m, LIT("{\"workload_slug\":\"fails\"}"), NULL, &out, &len, &err),
               &err, IK_ERR_NOT_FOUND, "not_found");
     CHECK(out == SENTINEL_STR);
 }
@@ -1515,12 +2104,12 @@ static void test_a_stopped_platform(void) {
     waiter *w = waiter_new();
     ik_dev_server_stop(g_srv);
     ik_dev_server_stop(g_srv); /* idempotent */
-    CHECK_ERR(ik_management_list(g_m, LIT("{}"), NULL, &out, &len, &err), &err, IK_ERR_CONNECTION,
+    CHECK_ERR(ik_management_client_list(g_m, LIT("{}"), NULL, &out, &len, &err), &err, IK_ERR_CONNECTION,
               NULL);
     CHECK_ERR(ik_endpoint_embed(g_emb, LIT("{\"input\":\"x\",\"options\":{\"max_retries\":0}}"),
                                 NULL, &out, &len, &err),
               &err, IK_ERR_CONNECTION, NULL);
-    CHECK_OK(ik_management_get_async(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, waiter_cb, w,
+    CHECK_OK(ik_management_client_get_async(g_m, LIT("{\"workload_slug\":\"bot\"}"), NULL, waiter_cb, w,
                                      &err),
              &err);
     CHECK_ASYNC(w, 30, IK_ERR_CONNECTION, NULL);
@@ -1552,19 +2141,19 @@ static int setup(void) {
     if (!json_str(info, "base_url", g_base, sizeof g_base) || strlen(info) != len ||
         strstr(info, "\"version\":\"" IK_VERSION "\"") == NULL) {
         fprintf(stderr, "unexpected info: %s\n", info);
-        ik_string_free(info);
+        ik_buffer_free(info);
         return 0;
     }
-    ik_string_free(info);
+    ik_buffer_free(info);
     st = ik_dev_server_create_project(g_srv, LIT("{\"slug\":\"acme\"}"), &out, &len, &err);
     if (st != IK_OK || !json_str(out, "sdk_token", g_sdk, sizeof g_sdk) ||
         !json_str(out, "api_key", g_key, sizeof g_key)) {
         fprintf(stderr, "create_project: %d %s\n", st, err ? ik_error_message(err) : "");
         ik_error_free(err);
-        ik_string_free(out);
+        ik_buffer_free(out);
         return 0;
     }
-    ik_string_free(out);
+    ik_buffer_free(out);
     snprintf(g_mcfg, sizeof g_mcfg,
              "{\"base_url\":\"%s\",\"sdk_token\":\"%s\",\"project\":\"acme\",\"max_retries\":0,"
              "\"binding\":\"c-tests\",\"binding_version\":\"0\"}",
@@ -1614,7 +2203,7 @@ int main(void) {
     RUN(test_auth_permission_and_rate_limit_errors, 60);
     RUN(test_management_async_operations, 120);
     RUN(test_readiness_stream_async, 60);
-    RUN(test_readiness_open_callback_json_matches_the_header, 60);
+    RUN(test_stream_open_callback_json_is_the_metadata, 120);
     RUN(test_generate_text_blocking_and_async, 240);
     RUN(test_text_stream_to_the_end, 120);
     RUN(test_text_stream_async, 120);
@@ -1622,6 +2211,10 @@ int main(void) {
     RUN(test_a_cancelled_next_leaves_the_stream_usable, 120);
     RUN(test_embed_and_rerank_blocking_and_async, 120);
     RUN(test_data_plane_error_statuses, 120);
+    RUN(test_binary_parts_are_16_byte_aligned_for_every_batch_size, 600);
+    RUN(test_callback_results_are_freed_later_on_another_thread, 120);
+    RUN(test_callbacks_run_on_the_delivery_thread_one_at_a_time, 120);
+    RUN(test_a_callback_may_end_its_thread, 120);
     RUN(test_cancel_during_blocking_calls, 60);
     RUN(test_interrupt_check_stops_blocking_calls, 120);
     RUN(test_cancel_during_async_calls, 150);
@@ -1629,7 +2222,7 @@ int main(void) {
     RUN(test_stream_close_from_another_thread_wakes_next, 60);
     RUN(test_a_second_concurrent_next_is_refused, 60);
     RUN(test_stream_metadata_while_next_blocks, 60);
-    RUN(test_blocking_calls_inside_a_stream_callback, 60);
+    RUN(test_blocking_calls_inside_a_stream_callback_run, 60);
     RUN(test_one_client_and_endpoint_shared_by_threads, 180);
     RUN(test_a_client_moves_between_threads, 240);
     RUN(test_log_callback_with_the_platform, 60);

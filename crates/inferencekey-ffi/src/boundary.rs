@@ -126,6 +126,14 @@ pub(crate) fn arg_json<T: DeserializeOwned>(
     name: &str,
 ) -> FfiResult<T> {
     let text = arg_str(ptr, len, name)?;
+    // Every request is a JSON object: serde would also read a struct from an array of its
+    // fields in order (`[2]` as `{"worker_threads":2}`), which strict validation (c-abi rule
+    // 11) must refuse.
+    if !text.trim_start().starts_with('{') {
+        return Err(core_error(Error::invalid_json(format!(
+            "{name} is not valid request JSON: expected a JSON object"
+        ))));
+    }
     serde_json::from_str(text).map_err(|e| {
         core_error(Error::invalid_json(format!(
             "{name} is not valid request JSON: {e}"

@@ -141,13 +141,40 @@ fn start(rx: Receiver<Completion>) -> bool {
     started
 }
 
+/// The queue a delivery thread serves. When a callback ends the thread (a forced unwind), its
+/// drop hands the queue, with the completions already waiting in it, to a new delivery thread:
+/// they are still called back exactly once and in order (dropping the receiver would have
+/// discarded them, freeing their results without a callback).
+struct Served {
+    rx: Option<Receiver<Completion>>,
+    /// Cleared when the loop ends normally (every sender gone: nothing left to serve).
+    hand_over: bool,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(rx) = self.rx.take() {
+            if self.hand_over {
+                // Refused by the system: `rx` is dropped with what it holds, and the next
+                // `send` starts a thread of its own.
+                let _ = start(rx);
+            }
+        }
+    }
+}
+
 /// The delivery thread: calls back completions in order until its queue is replaced. No
 /// frame here catches an unwind (see the module's comment).
 extern "C-unwind" fn run(arg: *mut c_void) -> *mut c_void {
     // SAFETY: the box `start` made for this thread.
     let rx = unsafe { Box::from_raw(arg.cast::<Receiver<Completion>>()) };
-    while let Ok(completion) = rx.recv() {
+    let mut served = Served {
+        rx: Some(*rx),
+        hand_over: true,
+    };
+    while let Some(Ok(completion)) = served.rx.as_ref().map(Receiver::recv) {
         completion.deliver();
     }
+    served.hand_over = false;
     std::ptr::null_mut()
 }
