@@ -1833,10 +1833,9 @@ static void test_runtime_shutdown_stops_every_callback(void) {
     ik_management_client_free(m);
 }
 
-/* ABI 3 runs completion callbacks on the delivery thread, which is not a runtime thread: a
- * blocking call made there is not refused (rule 17's `wrong_thread` guards against blocking a
- * runtime worker; the delivery thread can wait without deadlocking anything, it only delays
- * the callbacks queued behind it, which is why the header says callbacks must not block). */
+/* ABI 3 runs completion callbacks on the delivery thread. A blocking call made there would stall
+ * every callback queued behind it (callbacks must not block), so it is refused with
+ * `wrong_thread` (rule 17), as on a runtime thread; no stream handle is written. */
 struct in_cb_ctx {
     ik_management_client *m;
     ik_endpoint *e;
@@ -1872,7 +1871,7 @@ static void blocking_inside_callback(waiter *w, ik_status st, const char *json, 
     ik_stream_free(s);
 }
 
-static void test_a_blocking_call_from_a_completion_callback_runs(void) {
+static void test_a_blocking_call_from_a_completion_callback_is_refused(void) {
     struct in_cb_ctx x;
     ik_data_client *d = new_data(g_dcfg);
     ik_error *err = NULL;
@@ -1885,9 +1884,12 @@ static void test_a_blocking_call_from_a_completion_callback_runs(void) {
     w->ctx = &x;
     CHECK_OK(ik_management_client_list_async(x.m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
     if (CHECK_ASYNC(w, 30, IK_ERR_CONNECTION, NULL)) {
-        CHECK_STATUS(x.list_status, IK_ERR_CONNECTION);
-        CHECK_STATUS(x.gen_status, IK_ERR_CONNECTION);
-        CHECK_STATUS(x.open_status, IK_ERR_READINESS_TIMEOUT);
+        CHECK_STATUS(x.list_status, IK_ERR_INVALID_STATE);
+        CHECK_STREQ(x.list_code, "wrong_thread");
+        CHECK_STATUS(x.gen_status, IK_ERR_INVALID_STATE);
+        CHECK_STREQ(x.gen_code, "wrong_thread");
+        CHECK_STATUS(x.open_status, IK_ERR_INVALID_STATE);
+        CHECK_STREQ(x.open_code, "wrong_thread");
         CHECK(!x.stream_written);
     }
     waiter_free(w);
@@ -2247,7 +2249,7 @@ int main(void) {
     RUN(test_cancelled_before_the_call, 30);
     RUN(test_async_stream_handle_is_written_before_the_callback, 60);
     RUN(test_a_callback_error_freed_twice_is_harmless, 30);
-    RUN(test_a_blocking_call_from_a_completion_callback_runs, 30);
+    RUN(test_a_blocking_call_from_a_completion_callback_is_refused, 30);
     RUN(test_a_blocking_call_on_a_runtime_thread_is_refused, 30);
     RUN(test_a_readiness_stream_ending_before_a_terminal_phase, 60);
     RUN(test_one_client_shared_by_threads, 90);

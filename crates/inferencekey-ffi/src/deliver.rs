@@ -89,6 +89,16 @@ impl Drop for Completion {
     }
 }
 
+thread_local! {
+    /// Set on delivery threads: a blocking call from a callback is refused there (rule 17).
+    static DELIVERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True on a delivery thread, i.e. inside a completion callback.
+pub(crate) fn on_delivery_thread() -> bool {
+    DELIVERING.with(std::cell::Cell::get)
+}
+
 /// The sending side of this process's delivery thread; replaced when that thread has ended.
 static QUEUE: ForkLocal<Mutex<Option<Sender<Completion>>>> = ForkLocal::new();
 
@@ -168,6 +178,7 @@ impl Drop for Served {
 extern "C-unwind" fn run(arg: *mut c_void) -> *mut c_void {
     // SAFETY: the box `start` made for this thread.
     let rx = unsafe { Box::from_raw(arg.cast::<Receiver<Completion>>()) };
+    DELIVERING.with(|d| d.set(true));
     let mut served = Served {
         rx: Some(*rx),
         hand_over: true,

@@ -38,11 +38,13 @@ thread_local! {
     static CALLER_RUNTIME: RefCell<Option<(u32, Runtime)>> = const { RefCell::new(None) };
 }
 
+/// A blocking call from a runtime thread would deadlock it, and one from a completion
+/// callback would stall every callback queued behind it (rule 17): both are refused.
 fn refuse_on_runtime_thread() -> FfiResult {
-    if tokio::runtime::Handle::try_current().is_ok() {
+    if tokio::runtime::Handle::try_current().is_ok() || crate::deliver::on_delivery_thread() {
         return Err(ffi_error(
             codes::WRONG_THREAD,
-            "a blocking call was made from a runtime thread; use the _async variant",
+            "a blocking call was made from a runtime thread or a callback; use the _async variant",
         ));
     }
     Ok(())
