@@ -130,15 +130,16 @@ class NativeClient:
     def _ptr(self) -> Any:
         return self._handle.open_ptr("client")
 
-    def _clone_with_options(
+    def with_options(
         self,
-        timeout: object,
-        max_retries: object,
-        max_response_bytes: object,
-        max_event_bytes: object,
+        *,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        max_response_bytes: int | None = None,
+        max_event_bytes: int | None = None,
     ) -> Self:
-        """A copy with other timeouts, retries or caps, sharing credentials, connections and
-        (async clients) the event loop binding."""
+        """A client with other timeouts, retries or memory caps (``None`` keeps the client's),
+        sharing credentials, connections and (async clients) the event loop binding."""
         opts = _ffi.encode(
             {
                 **partial_options(timeout, max_retries),
@@ -222,18 +223,6 @@ class ManagementClientBase(NativeClient):
             _from_env=True,
         )
 
-    def with_options(
-        self,
-        *,
-        timeout: float | Timeout | None = None,
-        max_retries: int | None = None,
-        max_response_bytes: int | None = None,
-        max_event_bytes: int | None = None,
-    ) -> Self:
-        """A client with other timeouts, retries or memory caps, sharing credentials and
-        connections (``None`` keeps the client's)."""
-        return self._clone_with_options(timeout, max_retries, max_response_bytes, max_event_bytes)
-
 
 class DataClientBase(NativeClient):
     """Construction of a data-plane client (``DataClient``, ``AsyncDataClient``)."""
@@ -289,18 +278,6 @@ class DataClientBase(NativeClient):
             max_event_bytes=max_event_bytes,
             _from_env=True,
         )
-
-    def with_options(
-        self,
-        *,
-        timeout: float | Timeout | None = None,
-        max_retries: int | None = None,
-        max_response_bytes: int | None = None,
-        max_event_bytes: int | None = None,
-    ) -> Self:
-        """A client with other timeouts, retries or memory caps, sharing the connection pool
-        (``None`` keeps the client's)."""
-        return self._clone_with_options(timeout, max_retries, max_response_bytes, max_event_bytes)
 
     def _new_endpoint(self, workload_slug: object, api_key: object) -> _ffi.Handle:
         """A native endpoint (no network; the slug and key are checked by the core)."""
