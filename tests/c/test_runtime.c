@@ -89,7 +89,12 @@ static void test_configure_before_the_runtime_starts(void) {
     w = waiter_new();
     CHECK_OK(ik_management_client_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
     CHECK_ASYNC(w, 20, IK_ERR_CONNECTION, NULL);
-    n = threads_named("inferencekey-rt");
+    /* A worker names itself once it first runs, which under load can come a little later. */
+    {
+        double t0 = now_s();
+        while ((n = threads_named("inferencekey-rt")) < WORKERS && now_s() - t0 < h_scale(10))
+            sleep_ms(10);
+    }
     h_log("%d runtime threads", n);
     CHECKF(n >= WORKERS, "%d threads named inferencekey-rt, expected %d workers", n, WORKERS);
     waiter_free(w);
