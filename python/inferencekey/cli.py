@@ -2,7 +2,11 @@
 (``get``, ``list``, ``wait``), ``delete``, and the local platform (``dev``).
 
 Configuration comes from the ``INFERENCEKEY_*`` environment variables; flags override them.
-``plan`` exits 0 when nothing would change, 2 when something would, 1 on error.
+
+Exit status: 0 success; 1 an error (printed as one line); 2 from ``plan`` only, when something
+would change; 64 (``EX_USAGE``) a usage error (an unknown flag, a missing argument); 127 when
+``dev -- COMMAND`` cannot run the command; otherwise ``dev -- COMMAND`` passes on the
+command's own status.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import urllib.request
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ._version import __version__
 from .enums import EnsureAction, OnDrift
@@ -36,7 +40,10 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
-EXIT_USAGE = 2  # as argparse: a refused flag (``dev --host`` beyond loopback)
+# sysexits.h EX_USAGE: never 2, which ``plan`` uses for "changes pending" (a CI script must not
+# read a typo as drift).
+EXIT_USAGE = 64
+EXIT_NOT_FOUND = 127  # as the shell: ``dev -- COMMAND`` whose command cannot be run
 _STATE_FILE = "dev-server.json"
 
 
@@ -45,6 +52,14 @@ class WorkloadsFileError(InferenceKeyError):
 
     def _prefix(self) -> str:
         return ""
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """Usage errors exit 64 (``EX_USAGE``) instead of argparse's 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,22 +90,52 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="inferencekey", description="Declare, inspect and run InferenceKey workloads."
+    parser = _ArgumentParser(
+        prog="inferencekey",
+        description="Declare, inspect and run InferenceKey workloads.",
+        epilog=_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"inferencekey {__version__}")
-    conn = argparse.ArgumentParser(add_help=False)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"inferencekey {__version__}",
+        help="print the version and exit",
+    )
+    conn = _ArgumentParser(add_help=False)
     conn.add_argument("--base-url", help="platform URL (env INFERENCEKEY_BASE_URL)")
     conn.add_argument("--project", help="project slug (env INFERENCEKEY_PROJECT)")
-    conn.add_argument("--sdk-token", help="ik_sdk_ token (env INFERENCEKEY_SDK_TOKEN)")
-    conn.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
-    sub = parser.add_subparsers(dest="command")
+    conn.add_argument(
+        "--sdk-token",
+        help="ik_sdk_ token; prefer the INFERENCEKEY_SDK_TOKEN environment variable: a token "
+        "on the command line lands in shell history and is visible to other users in `ps`",
+    )
+    conn.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds per request (default 60)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    plan = sub.add_parser("plan", parents=[conn], help="show what apply would change")
+    plan = sub.add_parser(
+        "plan",
+        parents=[conn],
+        help="show what apply would change",
+        description="Show what apply would change; writes nothing.",
+        epilog=_PLAN_JSON_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     plan.add_argument("-f", "--file", type=Path, required=True, help="workloads TOML file")
+    plan.add_argument("--json", action="store_true", help="machine-readable output (see below)")
 
-    apply = sub.add_parser("apply", parents=[conn], help="ensure every workload of a file")
+    apply = sub.add_parser(
+        "apply",
+        parents=[conn],
+        help="ensure every workload of a file",
+        description="Create or update every workload of a file.",
+        epilog=_APPLY_JSON_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     apply.add_argument("-f", "--file", type=Path, required=True, help="workloads TOML file")
+    apply.add_argument("--json", action="store_true", help="machine-readable output (see below)")
     apply.add_argument(
         "--on-drift",
         default="reconcile",
@@ -101,20 +146,30 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("--wait-timeout", type=float, default=600.0, help="seconds (default 600)")
 
     get = sub.add_parser("get", parents=[conn], help="show one workload")
-    get.add_argument("slug")
+    get.add_argument("slug", help="the workload's slug")
     get.add_argument("--json", action="store_true", help="machine-readable output")
 
     lst = sub.add_parser("list", parents=[conn], help="list the project's workloads")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
 
     delete = sub.add_parser("delete", parents=[conn], help="delete a workload (irreversible)")
-    delete.add_argument("slug")
+    delete.add_argument("slug", help="the workload's slug")
 
     wait = sub.add_parser("wait", parents=[conn], help="wait until a workload is ready")
-    wait.add_argument("slug")
+    wait.add_argument("slug", help="the workload's slug")
     wait.add_argument("--wait-timeout", type=float, default=600.0, help="seconds (default 600)")
 
-    dev = sub.add_parser("dev", help="run the local platform (real CPU inference)")
+    dev = sub.add_parser(
+        "dev",
+        help="run the local platform (real CPU inference)",
+        usage="%(prog)s [options] [-- COMMAND [ARG ...]]\n"
+        "       %(prog)s token --workload SLUG [--project PROJECT]",
+        description="Run the local platform. Without a command, print the INFERENCEKEY_* "
+        "exports for a shell and run until Ctrl-C. With `-- COMMAND [ARG ...]`, run that "
+        "command with the INFERENCEKEY_* environment set, stop the platform when it ends and "
+        "exit with its status (127 when it cannot be run). Example: "
+        "inferencekey dev --temp -- python examples/quickstart.py",
+    )
     dev.add_argument("--project", default="acme", help="project to create (default: acme)")
     dev.add_argument(
         "--host",
@@ -132,12 +187,56 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--temp", action="store_true", help="temporary data folder, removed at exit")
     dev.add_argument("--python", default=None, help="interpreter that runs the CPU stand-ins")
     dev.add_argument("--rate-limit", type=int, default=None, help="requests per minute per token")
-    dev_sub = dev.add_subparsers(dest="dev_command")
-    token = dev_sub.add_parser("token", help="mint an ik_live_ key on the running platform")
+    dev_sub = dev.add_subparsers(dest="dev_command", title="subcommands")
+    token = dev_sub.add_parser(
+        "token",
+        help="mint an ik_live_ key on the running platform",
+        description="Mint an ik_live_ key for some workloads on the platform that "
+        "`inferencekey dev` runs; prints an export line.",
+    )
     token.add_argument("--workload", action="append", required=True, help="slug (repeatable)")
-    token.add_argument("--project", dest="token_project", default=None)
-    token.add_argument("--data-dir", dest="token_data_dir", type=Path, default=None)
+    token.add_argument(
+        "--project",
+        dest="token_project",
+        default=None,
+        help="project of the workloads (default: INFERENCEKEY_PROJECT, else acme)",
+    )
+    token.add_argument(
+        "--data-dir",
+        dest="token_data_dir",
+        type=Path,
+        default=None,
+        help="state folder of the running platform (default: as `inferencekey dev`)",
+    )
     return parser
+
+
+_EXIT_HELP = """\
+exit status: 0 success, 1 error, 2 `plan` found changes, 64 usage error,
+127 `dev -- COMMAND` could not run COMMAND."""
+
+_PLAN_JSON_HELP = """\
+--json prints one JSON object (keys are stable; new keys may be added):
+  {"workloads": [{"project": str, "slug": str,
+                  "operation": "create" | "update" | "none",
+                  "changes": [{"field": str, "live": any, "desired": any,
+                               "patchable": bool}]}],
+   "summary": {"create": int, "update": int, "unchanged": int}}
+exit status: 0 nothing would change, 2 something would, 1 error, 64 usage error."""
+
+_APPLY_JSON_HELP = """\
+--json prints one JSON object (keys are stable; new keys may be added):
+  {"workloads": [{"project": str, "slug": str, "workload_id": str | null,
+                  "action": "created" | "updated" | "unchanged" | "planned"
+                            | "drift_ignored" | "drift_warned",
+                  "changes": [{"field": str, "live": any, "desired": any,
+                               "patchable": bool}],
+                  "ready": bool | null}],
+   "summary": {"created": int, "updated": int, "unchanged": int, "planned": int,
+               "drift_ignored": int, "drift_warned": int}}
+"ready" is true once --wait saw the workload ready, null without --wait.
+Progress lines of --wait go to stderr.
+exit status: 0 success, 1 error, 64 usage error."""
 
 
 def _client(ns: argparse.Namespace, file_project: str | None = None) -> ManagementClient:
@@ -190,11 +289,6 @@ def load_workloads(path: Path) -> tuple[str | None, list[WorkloadSpec]]:
                 code="invalid_file",
             )
         label = f'workload {number} ("{table.get("slug", "?")}")'
-        unknown_keys = sorted(set(table) - set(WorkloadSpec.model_fields))
-        if unknown_keys:
-            raise WorkloadsFileError(
-                f'{path}: {label}: unknown field "{unknown_keys[0]}"', code="invalid_file"
-            )
         try:
             spec = WorkloadSpec(**table)
             validate_spec(spec)
@@ -202,7 +296,8 @@ def load_workloads(path: Path) -> tuple[str | None, list[WorkloadSpec]]:
             raise WorkloadsFileError(f"{path}: {label}: {exc}", code="invalid_file") from None
         except InferenceKeyError as exc:
             field = getattr(exc, "field", None)
-            where = f': field "{field}"' if field else ""
+            # An unknown field's message names it already (with a suggestion).
+            where = f': field "{field}"' if field and "unknown" not in exc.message else ""
             raise WorkloadsFileError(
                 f"{path}: {label}{where}: {exc.message}", code=exc.code or "invalid_file"
             ) from None
@@ -223,28 +318,105 @@ def _plan(ns: argparse.Namespace) -> int:
     project, specs = load_workloads(ns.file)
     with _client(ns, project) as client:
         results = [client.plan(spec) for spec in specs]
-    for result in results:
-        _print_result(result)
     creates = sum(r.planned_operation == "create" for r in results)
     updates = sum(r.planned_operation == "update" for r in results)
     unchanged = len(results) - creates - updates
-    print(f"\nPlan: {creates} to create, {updates} to update, {unchanged} unchanged.")
+    if ns.json:
+        document = {
+            "workloads": [
+                {
+                    "project": r.project_slug,
+                    "slug": r.workload_slug,
+                    "operation": r.planned_operation or "none",
+                    "changes": [_change_json(c) for c in r.changes],
+                }
+                for r in results
+            ],
+            "summary": {"create": creates, "update": updates, "unchanged": unchanged},
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        colour = _Colour.for_stream(sys.stdout)
+        for result in results:
+            _print_result(result, colour)
+        print(f"\nPlan: {creates} to create, {updates} to update, {unchanged} unchanged.")
     return EXIT_CHANGES if creates or updates else EXIT_OK
 
 
 def _apply(ns: argparse.Namespace) -> int:
     project, specs = load_workloads(ns.file)
+    colour = _Colour.for_stream(sys.stdout)
+    results: list[EnsureResult] = []
     with _client(ns, project) as client:
         _refuse_before_writing(client, specs, OnDrift(ns.on_drift))
         with warnings.catch_warnings():
             # The drift is printed below with its changes; the Python warning would repeat it.
             warnings.simplefilter("ignore", DriftWarning)
             for spec in specs:
-                _print_result(client.ensure(spec, on_drift=ns.on_drift))
+                result = client.ensure(spec, on_drift=ns.on_drift)
+                results.append(result)
+                if not ns.json:
+                    _print_result(result, colour)
         if ns.wait:
+            # With --json, stdout carries the document only: progress goes to stderr.
+            progress_to = sys.stderr if ns.json else sys.stdout
             for spec in specs:
-                _wait_one(client, spec.slug, spec.project, ns.wait_timeout)
+                _wait_one(client, spec.slug, spec.project, ns.wait_timeout, progress_to)
+    if ns.json:
+        document = {
+            "workloads": [
+                {
+                    "project": r.project_slug,
+                    "slug": r.workload_slug,
+                    "workload_id": r.workload_id,
+                    "action": str(r.action),
+                    "changes": [_change_json(c) for c in r.changes],
+                    "ready": True if ns.wait else None,
+                }
+                for r in results
+            ],
+            "summary": {a.value: sum(r.action == a for r in results) for a in EnsureAction},
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
     return EXIT_OK
+
+
+def _change_json(change: FieldChange) -> dict[str, Any]:
+    return {
+        "field": change.field,
+        "live": change.live,
+        "desired": change.desired,
+        "patchable": change.patchable,
+    }
+
+
+class _Colour:
+    """ANSI colour for plan/apply diffs: only on a terminal, never when ``NO_COLOR`` is set
+    (https://no-color.org); ``FORCE_COLOR`` forces it (e.g. in CI logs). ``NO_COLOR`` wins."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    @classmethod
+    def for_stream(cls, stream: Any) -> _Colour:
+        if os.environ.get("NO_COLOR"):
+            return cls(False)
+        if os.environ.get("FORCE_COLOR"):
+            return cls(True)
+        isatty = getattr(stream, "isatty", None)
+        return cls(bool(isatty and isatty()) and os.environ.get("TERM") != "dumb")
+
+    def paint(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+
+    def green(self, text: str) -> str:
+        return self.paint(text, "32")
+
+    def yellow(self, text: str) -> str:
+        return self.paint(text, "33")
+
+    def red(self, text: str) -> str:
+        return self.paint(text, "31")
 
 
 def _refuse_before_writing(
@@ -272,17 +444,22 @@ _SYMBOLS = {
 }
 
 
-def _print_result(result: EnsureResult) -> None:
+def _print_result(result: EnsureResult, colour: _Colour | None = None) -> None:
+    colour = colour or _Colour(False)
     if result.action == EnsureAction.PLANNED:
         verb = "create" if result.planned_operation == "create" else "update"
         symbol = "+" if verb == "create" else "~"
-        print(f"{symbol} {result.workload_slug}: will {verb}")
+        line = f"{symbol} {result.workload_slug}: will {verb}"
     else:
         label = str(result.action).replace("_", " ")
-        print(f"{_SYMBOLS.get(result.action, '?')} {result.workload_slug}: {label}")
+        symbol = _SYMBOLS.get(result.action, "?")
+        line = f"{symbol} {result.workload_slug}: {label}"
+    paint = {"+": colour.green, "~": colour.yellow, "!": colour.red}.get(symbol)
+    print(paint(line) if paint else line)
     creating = result.action == EnsureAction.CREATED or result.planned_operation == "create"
     for change in result.changes:
-        print(f"    {_format_change(change, creating)}")
+        text = f"    {_format_change(change, creating)}"
+        print(colour.green(text) if creating else colour.yellow(text))
 
 
 def _format_change(change: FieldChange, creating: bool) -> str:
@@ -341,12 +518,20 @@ def _wait(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _wait_one(client: ManagementClient, slug: str, project: str | None, timeout: float) -> None:
+def _wait_one(
+    client: ManagementClient,
+    slug: str,
+    project: str | None,
+    timeout: float,
+    out: Any = None,
+) -> None:
     started = time.monotonic()
+    stream = out or sys.stdout
 
     def progress(event: ReadinessEvent) -> None:
-        print(f"  {slug}: {event.phase} ({time.monotonic() - started:.1f}s) {event.message}")
-        sys.stdout.flush()
+        elapsed = time.monotonic() - started
+        print(f"  {slug}: {event.phase} ({elapsed:.1f}s) {event.message}", file=stream)
+        stream.flush()
 
     try:
         client.wait_until_ready(slug, project=project, timeout=timeout, on_progress=progress)
@@ -423,7 +608,12 @@ def _dev(ns: argparse.Namespace, command: list[str]) -> int:
         env = server.env()
         if command:
             print(f"inferencekey dev: local platform at {server.base_url}", file=sys.stderr)
-            return subprocess.call(command, env={**os.environ, **env})
+            try:
+                return subprocess.call(command, env={**os.environ, **env})
+            except OSError as exc:  # not found, not executable: one line, as a shell would
+                reason = exc.strerror or str(exc)
+                print(f"inferencekey dev: cannot run {command[0]}: {reason}", file=sys.stderr)
+                return EXIT_NOT_FOUND
         for key, value in env.items():
             print(f"export {key}={shlex.quote(value)}")
         print(f"# local platform at {server.base_url}; Ctrl-C stops it", file=sys.stderr)

@@ -29,6 +29,7 @@ __all__ = [
     "ConflictError",
     "DriftError",
     "DriftWarning",
+    "FrozenInstanceError",
     "InferenceKeyError",
     "InternalServerError",
     "NotFoundError",
@@ -172,6 +173,17 @@ class ValidationError(InferenceKeyError):
         if self.field is not None:
             fields.insert(-1, ("field", self.field))
         return fields
+
+
+class FrozenInstanceError(ValidationError, AttributeError):
+    """An attempt to set or delete a field of an immutable record or result (``TextResult``,
+    ``Workload``, ``Timeout``, ...); ``field`` names it. Use ``model_copy(update={...})`` for
+    a changed copy.
+
+    Both an ``inferencekey.ValidationError`` (what pydantic raises for a frozen model, in
+    this SDK's own tree) and an ``AttributeError`` (what frozen dataclasses, named tuples and
+    read-only properties raise), so either ``except`` catches it.
+    """
 
 
 class DriftError(ValidationError):

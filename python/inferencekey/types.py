@@ -12,13 +12,14 @@ raises ``inferencekey.ValidationError`` (``invalid_field``), never pydantic's ow
 
 from __future__ import annotations
 
+import difflib
 import enum
 import json
 import math
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, cast
 
 from pydantic import (
     BaseModel,
@@ -34,7 +35,7 @@ from pydantic import (
 from pydantic import ValidationError as _PydanticValidationError
 
 from .enums import Backend, EnsureAction, ExecutionPolicy, TaskType
-from .errors import ConfigurationError, ValidationError, scrub_secrets
+from .errors import ConfigurationError, FrozenInstanceError, ValidationError, scrub_secrets
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -184,10 +185,32 @@ _SPEC_TYPE_NAMES: Final = {
 }
 
 
+def unknown_field_error(names: list[str], known: list[str]) -> ValidationError:
+    """The error for keys that are not ``WorkloadSpec`` fields (constructor, attribute,
+    workloads file): names each and suggests the closest known field. ``field`` is the first."""
+    parts = []
+    for name in names:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        parts.append(f'"{name}"' + (f' (did you mean "{close[0]}"?)' if close else ""))
+    noun = "field" if len(parts) == 1 else "fields"
+    message = f"unknown WorkloadSpec {noun} {', '.join(parts)}"
+    if not any("did you mean" in p for p in parts):
+        message += f"; the fields are {', '.join(known)}"
+    return ValidationError(message, code="invalid_field", field=names[0] if names else None)
+
+
 def _spec_error(exc: _PydanticValidationError) -> ValidationError:
     """Our ``ValidationError`` for pydantic's first complaint. Names the field and the type
     received, never the value (it could be a pasted secret)."""
-    first = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    unknown = [
+        str(e["loc"][0])
+        for e in errors
+        if e.get("type") in ("extra_forbidden", "no_such_attribute") and e.get("loc")
+    ]
+    if unknown:
+        return unknown_field_error(unknown, list(WorkloadSpec.model_fields))
+    first = errors[0]
     loc = first.get("loc") or ("spec",)
     field = str(loc[0])
     expected = _SPEC_TYPE_NAMES.get(field, "a string or None")
@@ -267,7 +290,12 @@ class WorkloadSpec(BaseModel):
         execution_policy_config: dict[str, Any] | None = None,
         worker_id: str | None = None,
         gpu_resource_id: str | None = None,
+        **unknown: NoReturn,
     ) -> None:
+        # ``**unknown`` turns a misspelt keyword into our error with a suggestion, rather than
+        # Python's TypeError; typed ``NoReturn`` so that type checkers still flag it.
+        if unknown:
+            raise unknown_field_error(list(unknown), list(type(self).model_fields))
         super().__init__(
             name=name,
             slug=slug,
@@ -330,7 +358,35 @@ class WorkloadSpec(BaseModel):
 
 
 class _Frozen(BaseModel):
+    """Immutable records: setting or deleting a field raises our ``FrozenInstanceError``
+    (a ``ValidationError`` and an ``AttributeError``), never pydantic's own error."""
+
     model_config = ConfigDict(frozen=True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+            return
+        except _PydanticValidationError:
+            error = _frozen_error(self, name, "set")
+        raise error
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            super().__delattr__(name)
+            return
+        except _PydanticValidationError:
+            error = _frozen_error(self, name, "delete")
+        raise error
+
+
+def _frozen_error(record: BaseModel, name: str, verb: str) -> FrozenInstanceError:
+    return FrozenInstanceError(
+        f"{type(record).__name__} is immutable: cannot {verb} {name!r}; "
+        "use model_copy(update={...}) for a changed copy",
+        code="frozen_instance",
+        field=name,
+    )
 
 
 class Timeout(_Frozen):

@@ -232,7 +232,7 @@ pub const SERVER: &[ServerCode] = &[
     server(
         "project_scope_mismatch",
         &[403],
-        "The token belongs to another project.",
+        "The token belongs to another project; detail `token_project` names it when the server says it.",
     ),
     server(
         "scope_insufficient",
@@ -280,7 +280,7 @@ pub const SERVER: &[ServerCode] = &[
     server(
         "workload_not_ready",
         &[503],
-        "A data call while the workload is starting (with Retry-After).",
+        "A data call while the workload is starting (with Retry-After); the message says how to wait for it.",
     ),
     server(
         "workload_failed",

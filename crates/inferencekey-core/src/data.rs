@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::body::{Body, Field};
 use crate::codes;
 use crate::config::{CallOptions, ClientConfig, LimitsDescription, Plane};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{self, Error, ErrorKind, Result};
 use crate::schema;
 use crate::spec::{path_segment, validate_slug};
 use crate::token::{Token, TokenKind};
@@ -305,7 +305,11 @@ impl Endpoint {
     pub async fn generate_text_stream(&self, request: &GenerateRequest) -> Result<TextStream> {
         let body = chat_body(&self.slug, request, true)?;
         let call = self.call(&self.urls.chat, &body, true);
-        let (resp, request_id) = self.transport.open_stream(&call).await?;
+        let (resp, request_id) = self
+            .transport
+            .open_stream(&call)
+            .await
+            .map_err(|e| error::with_not_ready_hint(e, &self.slug))?;
         Ok(TextStream {
             reader: EventReader::new(
                 resp,
@@ -406,6 +410,7 @@ impl Endpoint {
             .send(&self.call(url, body, false))
             .await?
             .ok()
+            .map_err(|e| error::with_not_ready_hint(e, &self.slug))
     }
 }
 

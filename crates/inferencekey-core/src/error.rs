@@ -270,14 +270,46 @@ pub fn default_code(status: u16) -> String {
     }
 }
 
+/// The server code of a data call made while the workload is not ready (wire §3.2).
+pub const WORKLOAD_NOT_READY: &str = "workload_not_ready";
+/// The server code of a token used on another project's path (wire §2.2).
+pub const PROJECT_SCOPE_MISMATCH: &str = "project_scope_mismatch";
+
 /// Decodes any error body a server may send (wire §3.1) into an [`Error`]; never fails.
+///
+/// A `project_scope_mismatch` whose body names the token's project (`error.details.
+/// token_project`, as the local platform sends it) gets it as the `token_project` detail,
+/// and in the message when the server's message does not already say it.
 pub fn from_response(status: u16, reason: &str, body: &[u8], request_id: Option<String>) -> Error {
-    let (code, message, field) = decode_error_body(status, reason, body);
+    let (code, mut message, field, token_project) = decode_error_body(status, reason, body);
+    let token_project = token_project.filter(|_| code == PROJECT_SCOPE_MISMATCH);
+    if let Some(project) = &token_project {
+        if !message.contains(&format!("\"{project}\"")) {
+            message = format!("{message} (the token belongs to project \"{project}\")");
+        }
+    }
     let mut err = Error::external(kind_for_status(status), code, message)
         .with_status(status)
         .with_request_id(request_id);
     if let Some(field) = field {
         err = err.with_detail("field", Value::String(field));
+    }
+    if let Some(project) = token_project {
+        err = err.with_detail("token_project", Value::String(project));
+    }
+    err
+}
+
+/// `err` with what to do added when it says the workload `slug` is not ready yet (503
+/// `workload_not_ready`): wait for it, with the management client or the command line.
+/// Other errors are returned as they are.
+pub fn with_not_ready_hint(mut err: Error, slug: &str) -> Error {
+    if err.code == WORKLOAD_NOT_READY && !err.message.contains("wait_until_ready") {
+        err.message = format!(
+            "{}; wait until the workload is ready before calling it: the management client's \
+             wait_until_ready(\"{slug}\"), or `inferencekey wait {slug}` in a shell",
+            err.message.trim_end_matches(['.', ' '])
+        );
     }
     err
 }
@@ -286,7 +318,10 @@ fn non_empty_str(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-fn decode_error_body(status: u16, reason: &str, body: &[u8]) -> (String, String, Option<String>) {
+/// `(code, message, field, token_project)` of an error body.
+type DecodedBody = (String, String, Option<String>, Option<String>);
+
+fn decode_error_body(status: u16, reason: &str, body: &[u8]) -> DecodedBody {
     let fallback_message = || {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
@@ -297,7 +332,7 @@ fn decode_error_body(status: u16, reason: &str, body: &[u8]) -> (String, String,
         }
     };
     let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
-        return (default_code(status), fallback_message(), None);
+        return (default_code(status), fallback_message(), None, None);
     };
     match obj.get("error") {
         Some(Value::Object(e)) => {
@@ -311,7 +346,10 @@ fn decode_error_body(status: u16, reason: &str, body: &[u8]) -> (String, String,
                 .map(str::to_owned)
                 .unwrap_or_else(fallback_message);
             let field = e.get("field").and_then(Value::as_str).map(str::to_owned);
-            (code, message, field)
+            let token_project =
+                non_empty_str(e.get("details").and_then(|d| d.get("token_project")))
+                    .map(str::to_owned);
+            (code, message, field, token_project)
         }
         Some(Value::String(code)) if !code.is_empty() => {
             let message = obj
@@ -319,14 +357,14 @@ fn decode_error_body(status: u16, reason: &str, body: &[u8]) -> (String, String,
                 .and_then(Value::as_str)
                 .unwrap_or(code)
                 .to_owned();
-            (code.clone(), message, None)
+            (code.clone(), message, None, None)
         }
         _ => {
             let message = non_empty_str(obj.get("message"))
                 .or_else(|| non_empty_str(obj.get("detail")))
                 .map(str::to_owned)
                 .unwrap_or_else(fallback_message);
-            (default_code(status), message, None)
+            (default_code(status), message, None, None)
         }
     }
 }
@@ -432,6 +470,64 @@ mod tests {
             .insert("log_tail".into(), Value::String(token.clone()));
         let e = e.redacted();
         assert!(!format!("{e} {:?}", e.details).contains(secret));
+    }
+
+    #[test]
+    fn project_mismatch_names_the_token_project() {
+        // The local platform's body: the message already names it.
+        let e = decode(
+            403,
+            r#"{"error":{"code":"project_scope_mismatch","message":"this token belongs to project \"acme\", not \"other\"","details":{"token_project":"acme"}}}"#,
+        );
+        assert_eq!(e.kind, ErrorKind::Permission);
+        assert_eq!(e.details.get("token_project"), Some(&Value::from("acme")));
+        assert_eq!(e.message.matches("\"acme\"").count(), 1, "{}", e.message);
+        // A server whose message does not say it: added.
+        let e = decode(
+            403,
+            r#"{"error":{"code":"project_scope_mismatch","message":"forbidden","details":{"token_project":"acme"}}}"#,
+        );
+        assert!(e.message.starts_with("forbidden"), "{}", e.message);
+        assert!(e.message.contains("project \"acme\""), "{}", e.message);
+        // Without details, or on another code, nothing is added.
+        let e = decode(
+            403,
+            r#"{"error":{"code":"project_scope_mismatch","message":"m"}}"#,
+        );
+        assert_eq!((e.message.as_str(), e.details.len()), ("m", 0));
+        let e = decode(
+            403,
+            r#"{"error":{"code":"scope_insufficient","message":"m","details":{"token_project":"acme"}}}"#,
+        );
+        assert_eq!((e.message.as_str(), e.details.len()), ("m", 0));
+    }
+
+    #[test]
+    fn workload_not_ready_says_what_to_do() {
+        let body =
+            r#"{"error":{"code":"workload_not_ready","message":"workload \"chat\" is starting"}}"#;
+        let e = with_not_ready_hint(decode(503, body), "chat");
+        assert_eq!(e.code, WORKLOAD_NOT_READY);
+        assert!(
+            e.message.starts_with("workload \"chat\" is starting; "),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("wait_until_ready(\"chat\")"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("`inferencekey wait chat`"),
+            "{}",
+            e.message
+        );
+        // Once only, and only for this code.
+        let again = with_not_ready_hint(e.clone(), "chat");
+        assert_eq!(again.message, e.message);
+        let other = decode(503, r#"{"error":{"code":"workload_failed","message":"m"}}"#);
+        assert_eq!(with_not_ready_hint(other, "chat").message, "m");
     }
 
     #[test]

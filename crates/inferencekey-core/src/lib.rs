@@ -19,6 +19,7 @@ pub mod reconcile;
 pub mod schema;
 pub mod spec;
 pub mod sse;
+pub mod suggest;
 pub mod token;
 pub mod transport;
 pub mod workload;

@@ -293,7 +293,7 @@ impl Transport {
                     log_attempt(call, attempt, started, None, None);
                     match self.retry_delay_for_failure(call, &err, reached_server, attempt) {
                         Some(delay) => self.wait(call, attempt, delay, &err).await,
-                        None => return Err(err),
+                        None => return Err(with_connect_hint(err, &call.url)),
                     }
                 }
             }
@@ -356,7 +356,7 @@ impl Transport {
                     log_attempt(call, attempt, started, None, None);
                     match self.retry_delay_for_failure(call, &err, reached_server, attempt) {
                         Some(delay) => (delay, err),
-                        None => return Err(err),
+                        None => return Err(with_connect_hint(err, &call.url)),
                     }
                 }
             };
@@ -696,6 +696,31 @@ fn timed_out(after: Duration) -> Error {
     Error::timeout(format!("no answer within {:.1}s", after.as_secs_f64()))
 }
 
+/// `err` with a hint added when no connection could be made at all (`connection_failed`:
+/// refused, unknown host): is the platform running, is the base URL right? Names the URL
+/// tried, without user info, query or fragment. TLS failures keep their own message.
+pub fn with_connect_hint(mut err: Error, url: &reqwest::Url) -> Error {
+    let lower = err.message.to_lowercase();
+    if err.code != codes::CONNECTION_FAILED
+        || lower.contains("tls")
+        || lower.contains("certificate")
+        || lower.contains("is the platform running")
+    {
+        return err;
+    }
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    err.message = format!(
+        "{} (tried {shown}); is the platform running (`inferencekey dev` starts a local one), \
+         and is INFERENCEKEY_BASE_URL / base_url right?",
+        err.message
+    );
+    err
+}
+
 /// Maps a reqwest failure to a connection or timeout error; never includes the URL's secrets
 /// (tokens never travel in URLs, so the URL is safe to show).
 pub fn connection_error(e: &reqwest::Error) -> Error {
@@ -777,6 +802,37 @@ mod tests {
         );
         h.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn connection_failures_say_what_to_check() {
+        let url = reqwest::Url::parse("http://user:pw@127.0.0.1:9/api/x?q=1#f").unwrap();
+        let refused = Error::connection(
+            codes::CONNECTION_FAILED,
+            "cannot connect to 127.0.0.1:9: Connection refused (os error 111)",
+        );
+        let e = with_connect_hint(refused, &url);
+        assert!(e.message.starts_with("cannot connect"), "{}", e.message);
+        assert!(
+            e.message.contains("(tried http://127.0.0.1:9/api/x)"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("`inferencekey dev`"), "{}", e.message);
+        assert!(e.message.contains("INFERENCEKEY_BASE_URL"), "{}", e.message);
+        assert!(!e.message.contains("pw"), "{}", e.message);
+        // Once only; not for TLS failures or other connection errors.
+        assert_eq!(with_connect_hint(e.clone(), &url).message, e.message);
+        for (code, message) in [
+            (
+                codes::CONNECTION_FAILED,
+                "TLS handshake with 127.0.0.1:9 failed: x",
+            ),
+            (codes::CONNECTION_ERROR, "connection lost: reset"),
+        ] {
+            let e = with_connect_hint(Error::connection(code, message), &url);
+            assert_eq!(e.message, message);
+        }
     }
 
     #[test]

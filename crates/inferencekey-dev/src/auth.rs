@@ -116,11 +116,14 @@ impl Caller {
         if self.0.project.is_named_by(key) {
             Ok(())
         } else {
+            // The caller holds the token, so naming its project reveals nothing to them.
+            let token_project = &self.0.project.slug;
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "project_scope_mismatch",
-                format!("this token belongs to another project than \"{key}\""),
-            ))
+                format!("this token belongs to project \"{token_project}\", not \"{key}\""),
+            )
+            .with_details(serde_json::json!({ "token_project": token_project })))
         }
     }
 

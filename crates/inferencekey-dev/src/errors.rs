@@ -1,17 +1,19 @@
 //! `ApiError`: every error answer of the platform, rendered as the contract's nested body
-//! `{"error":{"code","message"[,"field"]}}` (wire §3.1).
+//! `{"error":{"code","message"[,"field"][,"details"]}}` (wire §3.1).
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// One error answer: status, stable code, human message, optional offending field.
+/// One error answer: status, stable code, human message, optional offending field and details.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Extra JSON for clients (`error.details`, wire §3.1).
+    pub details: Option<serde_json::Value>,
     pub retry_after: Option<u64>,
 }
 
@@ -22,8 +24,14 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            details: None,
             retry_after: None,
         }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -73,6 +81,9 @@ impl ApiError {
         let mut error = json!({"code": self.code, "message": self.message});
         if let Some(field) = &self.field {
             error["field"] = json!(field);
+        }
+        if let Some(details) = &self.details {
+            error["details"] = details.clone();
         }
         json!({ "error": error })
     }

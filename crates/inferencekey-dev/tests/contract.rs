@@ -287,7 +287,14 @@ async fn every_route_enforces_every_token_kind_in_contract_order() {
             None,
         )
         .await;
-    assert_error(r, 403, "project_scope_mismatch").await;
+    let error = assert_error(r, 403, "project_scope_mismatch").await;
+    // The token's own project is named (the caller holds the token: nothing is revealed).
+    assert_eq!(error["details"]["token_project"], "acme", "{error}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("\"acme\"") && message.contains("\"nope\""),
+        "{message}"
+    );
     let r = p
         .send(
             Method::GET,

@@ -136,7 +136,8 @@ pub(crate) fn arg_json<T: DeserializeOwned>(
     }
     serde_json::from_str(text).map_err(|e| {
         core_error(Error::invalid_json(format!(
-            "{name} is not valid request JSON: {e}"
+            "{name} is not valid request JSON: {}",
+            inferencekey_core::suggest::json_error_message(&e)
         )))
     })
 }

@@ -19,6 +19,7 @@ the async client by the ``[async]`` runs of ``test_management.py``, ``test_ensur
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -228,7 +229,7 @@ def test_plan_shows_old_and_new_value_of_every_changed_field(
 
 INVALID_FILES: list[tuple[str, dict[str, Any] | None, tuple[str, ...]]] = [
     ("bad_toml", None, ("not valid TOML", "line")),
-    ("unknown_key", {"modle": "typo"}, ("workload 2", "modle")),
+    ("unknown_key", {"modle": "typo"}, ("workload 2", '"modle"', 'did you mean "model"?')),
     ("wrong_type", {"name": 5}, ("workload 2", "name")),
     ("wrong_type_config", {"config": "fast"}, ("workload 2", "config")),
     ("missing_field", {"model": None}, ("workload 2", "model")),
@@ -502,3 +503,183 @@ def test_console_script_and_dev_subcommand(dev: DevServer) -> None:
     assert json.loads(ok(result)) == []
     result = cli(dev, "dev", "--temp", "--port", "0", "--", sys.executable, "-c", "exit(7)")
     assert result.returncode == 7
+
+
+# --------------------------------------------------------------------------------------------
+# Machine-readable plan / apply, colour, usage errors, help
+
+
+def test_plan_and_apply_json_have_the_documented_keys(
+    dev: DevServer, mgmt: ManagementClient, unique_slug: str, cleanup: list[str], tmp_path: Path
+) -> None:
+    cleanup.append(unique_slug)
+    path = write(tmp_path / "w.toml", cheap(unique_slug))
+    change_keys = {"field", "live", "desired", "patchable"}
+
+    plan = json.loads(ok(cli(dev, "plan", "-f", str(path), "--json"), 2))
+    assert set(plan) == {"workloads", "summary"}
+    assert plan["summary"] == {"create": 1, "update": 0, "unchanged": 0}
+    (entry,) = plan["workloads"]
+    assert set(entry) == {"project", "slug", "operation", "changes"}
+    assert (entry["project"], entry["slug"], entry["operation"]) == (
+        dev.project,
+        unique_slug,
+        "create",
+    )
+    assert entry["changes"] and all(set(c) == change_keys for c in entry["changes"])
+    assert unique_slug not in slugs(mgmt), "plan wrote"
+
+    applied = json.loads(ok(cli(dev, "apply", "-f", str(path), "--json")))
+    assert set(applied) == {"workloads", "summary"}
+    assert applied["summary"] == {
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "planned": 0,
+        "drift_ignored": 0,
+        "drift_warned": 0,
+    }
+    (entry,) = applied["workloads"]
+    assert set(entry) == {"project", "slug", "workload_id", "action", "changes", "ready"}
+    assert (entry["slug"], entry["action"], entry["ready"]) == (unique_slug, "created", None)
+    assert entry["workload_id"] == mgmt.get(unique_slug).id
+    assert all(set(c) == change_keys for c in entry["changes"])
+
+    plan = json.loads(ok(cli(dev, "plan", "-f", str(path), "--json"), 0))
+    assert plan["workloads"][0]["operation"] == "none"
+    assert plan["summary"] == {"create": 0, "update": 0, "unchanged": 1}
+    drifted = write(tmp_path / "d.toml", cheap(unique_slug, description="changed"))
+    plan = json.loads(ok(cli(dev, "plan", "-f", str(drifted), "--json"), 2))
+    (change,) = plan["workloads"][0]["changes"]
+    assert change == {"field": "description", "live": None, "desired": "changed", "patchable": True}
+    applied = json.loads(ok(cli(dev, "apply", "-f", str(path), "--json")))
+    assert applied["workloads"][0]["action"] == "unchanged"
+
+
+def test_apply_json_wait_keeps_stdout_to_the_document(
+    dev: DevServer, unique_slug: str, cleanup: list[str], tmp_path: Path
+) -> None:
+    cleanup.append(unique_slug)
+    spec = {
+        "name": "CLI patient",
+        "slug": unique_slug,
+        "model": "fake/patient",
+        "backend": "fake-upstream",
+        "command": f"{sys.executable} {PATIENT}",
+    }
+    path = write(tmp_path / "p.toml", spec)
+    result = cli(dev, "apply", "-f", str(path), "--json", "--wait", "--wait-timeout", "60")
+    document = json.loads(ok(result))
+    assert document["workloads"][0]["ready"] is True
+    assert progress_lines(result.stderr, unique_slug), result.stderr
+
+
+ANSI = "\x1b["
+
+
+def test_plan_colour_only_on_a_terminal_and_never_with_no_color(
+    dev: DevServer, unique_slug: str, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "w.toml", cheap(unique_slug))
+    # A pipe: plain text.
+    assert ANSI not in ok(cli(dev, "plan", "-f", str(path)), 2)
+    # FORCE_COLOR forces it (CI logs); NO_COLOR wins over it.
+    forced = ok(cli(dev, "plan", "-f", str(path), env={"FORCE_COLOR": "1"}), 2)
+    assert f"{ANSI}32m+ {unique_slug}: will create" in forced
+    both = cli(dev, "plan", "-f", str(path), env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert ANSI not in ok(both, 2)
+    # A real terminal: colour, unless NO_COLOR.
+    assert f"{ANSI}32m+ {unique_slug}" in on_a_tty(dev, "plan", "-f", str(path))
+    assert ANSI not in on_a_tty(dev, "plan", "-f", str(path), env={"NO_COLOR": "1"})
+    # --json is never coloured.
+    assert ANSI not in ok(cli(dev, "plan", "-f", str(path), "--json", env={"FORCE_COLOR": "1"}), 2)
+
+
+def on_a_tty(dev: DevServer, *args: str, env: dict[str, str] | None = None) -> str:
+    """stdout of the command run with a pseudo-terminal as its stdout."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "inferencekey", *args],
+            env={**base_env(dev), "TERM": "xterm", **(env or {})},
+            stdout=secondary,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.close(secondary)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the terminal's other side closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(timeout=60) == 2, process.stderr.read() if process.stderr else ""
+        if process.stderr:
+            process.stderr.close()
+    finally:
+        os.close(primary)
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan"],  # -f missing
+        ["plan", "-f"],
+        ["--bogus"],
+        ["frobnicate"],
+        ["apply", "-f", "w.toml", "--on-drift", "sideways"],
+        ["get"],
+        ["wait", "x", "--wait-timeout", "soon"],
+        ["dev", "--port", "eighty"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_usage_errors_exit_64_never_2(dev: DevServer, args: list[str]) -> None:
+    """2 is ``plan``'s "changes pending": a mistyped flag must not read as drift."""
+    result = cli(dev, *args)
+    assert result.returncode == 64, (result.returncode, result.stderr)
+    assert "usage: " in result.stderr and "error: " in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_every_option_has_help_and_the_token_flag_discourages_itself() -> None:
+    from inferencekey.cli import _parser
+
+    def walk(parser: Any, path: str) -> Iterator[tuple[str, Any]]:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    yield from walk(child, f"{path} {name}")
+            else:
+                yield path, action
+
+    seen = 0
+    for path, action in walk(_parser(), "inferencekey"):
+        seen += 1
+        name = "/".join(action.option_strings) or action.dest
+        assert action.help and action.help.strip(), f"{path} {name} has no help"
+    assert seen > 30
+    sdk_token = next(a for p, a in walk(_parser(), "") if "--sdk-token" in a.option_strings)
+    assert sdk_token.help is not None
+    for word in ("INFERENCEKEY_SDK_TOKEN", "shell history", "ps"):
+        assert word in sdk_token.help, sdk_token.help
+
+
+def test_help_documents_exit_codes_json_keys_and_the_dev_command(dev: DevServer) -> None:
+    top = ok(cli(dev, "--help"))
+    assert "64 usage error" in top and "2 `plan` found changes" in top
+    plan = ok(cli(dev, "plan", "--help"))
+    for key in ('"workloads"', '"operation"', '"changes"', '"patchable"', '"summary"'):
+        assert key in plan, key
+    apply = ok(cli(dev, "apply", "--help"))
+    for key in ('"action"', '"workload_id"', '"ready"', '"drift_warned"'):
+        assert key in apply, key
+    dev_help = ok(cli(dev, "dev", "--help"))
+    assert "[-- COMMAND [ARG ...]]" in dev_help
+    assert "exit with its status" in dev_help and "127" in dev_help

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -103,10 +104,21 @@ def test_dev_runs_a_command_with_the_environment_and_passes_its_status(tmp_path:
     assert os.environ.get("INFERENCEKEY_BASE_URL") != url  # the parent's environment is untouched
 
 
+@pytest.mark.parametrize("command", ["no-such-command-ik", "/nonexistent/bin/tool"])
+def test_dev_with_a_command_that_cannot_run_prints_one_line_and_exits_127(command: str) -> None:
+    result = _run_cli("dev", "--temp", "--port", "0", "--", command, "--flag")
+    assert result.returncode == 127, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "local platform at" not in line]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"inferencekey dev: cannot run {command}: "), lines
+    assert "No such file or directory" in lines[0]
+
+
 def test_dev_refuses_a_host_beyond_loopback_without_allow_remote() -> None:
     # Refused by the platform before it binds: nothing listens on 0.0.0.0.
     result = _run_cli("dev", "--temp", "--port", "0", "--host", "0.0.0.0")
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 64, result.stderr  # EX_USAGE; 2 is plan's "changes pending"
     assert "refusing to listen on 0.0.0.0" in result.stderr
     assert "not a loopback address" in result.stderr and "--allow-remote" in result.stderr
     assert result.stdout == ""

@@ -255,19 +255,25 @@ def test_403_project_scope_mismatch(
     dev: DevServer,
     mgmt: ManagementClient,
 ) -> None:
+    """The message names the token's real project (the platform says it in
+    ``error.details.token_project``) and the one the path asked for."""
     with pytest.raises(PermissionDenied) as info:
         mgmt.list(project="err-other-project")
     assert_error(info.value, PermissionDenied, 403, "project_scope_mismatch")
+    assert f'project "{dev.project}"' in info.value.message, info.value.message
+    assert '"err-other-project"' in info.value.message, info.value.message
     other = dev.create_project("err-beta")
     client = make_mgmt(sdk_token=other["sdk_token"], base_url=dev.base_url, project=dev.project)
     with pytest.raises(PermissionDenied) as info:
         client.list()
     assert_error(info.value, PermissionDenied, 403, "project_scope_mismatch")
+    assert 'project "err-beta"' in info.value.message, info.value.message
     assert client.list(project="err-beta") == []
     data = make_data(project=dev.project, base_url=dev.base_url, api_key=other["api_key"])
     with pytest.raises(PermissionDenied) as info:
         data.endpoint(SLOW).generate_text(prompt="hi")
     assert_error(info.value, PermissionDenied, 403, "project_scope_mismatch")
+    assert 'project "err-beta"' in info.value.message, info.value.message
 
 
 def test_403_scope_insufficient_on_the_control_plane(
@@ -569,6 +575,38 @@ def test_503_workload_failed_is_not_retried_for_a_post(
     assert_error(info.value, InternalServerError, 503, "workload_failed")
 
 
+def test_503_workload_not_ready_says_how_to_wait(
+    mgmt: ManagementClient, data: DataClient, unique_slug: str
+) -> None:
+    """A data call before the workload is ready (no retries left): the message says to wait,
+    naming the management call and the command, for unary calls and streams alike."""
+    sleep = "/bin/sleep" if Path("/bin/sleep").exists() else "/usr/bin/sleep"
+    spec = WorkloadSpec(
+        name="Never ready",
+        slug=unique_slug,
+        model="local/sleep",
+        backend="vllm",
+        task_type="text2text",
+        command=f"{sleep} 600",
+    )
+    try:
+        mgmt.ensure(spec)
+        endpoint = data.with_options(max_retries=0).endpoint(unique_slug)
+        for call in (
+            lambda: endpoint.generate_text(prompt="hi"),
+            lambda: endpoint.generate_text_stream(prompt="hi"),
+        ):
+            with pytest.raises(InternalServerError) as info:
+                call()
+            assert_error(info.value, InternalServerError, 503, "workload_not_ready")
+            message = info.value.message
+            assert f'wait_until_ready("{unique_slug}")' in message, message
+            assert f"inferencekey wait {unique_slug}" in message, message
+            assert message.count("wait_until_ready") == 1, message
+    finally:
+        mgmt.delete(unique_slug)
+
+
 def test_503_workload_not_ready_is_retried_until_the_workload_serves(
     mgmt: ManagementClient, data: DataClient
 ) -> None:
@@ -785,10 +823,20 @@ def test_connection_refused(
     endpoint = make_data(
         project="acme", base_url=url, api_key=faults.well_formed("live"), max_retries=1
     ).endpoint("x")
-    for call in (client.list, lambda: endpoint.generate_text(prompt="hi")):
+    for call in (
+        client.list,
+        lambda: endpoint.generate_text(prompt="hi"),
+        lambda: endpoint.generate_text_stream(prompt="hi"),
+    ):
         with faults.captured_logs() as logs, pytest.raises(APIConnectionError) as info:
             call()
         assert not isinstance(info.value, APITimeoutError)
         assert_error(info.value, APIConnectionError, None, "connection_failed", request_id=False)
         # Never reached the server, so even the POST is retried once.
         assert sum(r.getMessage().startswith("retrying") for r in logs.records) == 1
+        # What to check: the platform, the base URL (named), and how to start one.
+        message = info.value.message
+        assert "refused" in message.lower(), message
+        assert f"(tried {url}/" in message, message
+        assert "inferencekey dev" in message and "INFERENCEKEY_BASE_URL" in message, message
+        assert message.count("is the platform running") == 1, message

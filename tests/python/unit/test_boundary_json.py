@@ -88,3 +88,21 @@ def test_malformed_part_references_are_refused(ref: bytes) -> None:
     with pytest.raises(InferenceKeyError) as info:
         _ffi.take_result(buf, json_len, "p")
     assert info.value.code == "internal"
+
+
+def test_the_core_suggests_the_closest_field_for_an_unknown_key() -> None:
+    """What every binding gets from the C ABI for a misspelt spec key (Python's own
+    ``WorkloadSpec`` catches it first, with the same suggestion)."""
+    from inferencekey.management import WORKLOAD_SPEC
+
+    spec = {"name": "n", "slug": "s", "model": "m", "backend": "vllm", "comand": "x"}
+    body = _ffi.encode(spec)
+    with pytest.raises(InferenceKeyError) as info:
+        _ffi.call_status(WORKLOAD_SPEC.fn("validate"), body, len(body))
+    message = info.value.message
+    assert "unknown field `comand`" in message, message
+    assert "did you mean `command`?" in message, message
+    body = _ffi.encode({**{k: v for k, v in spec.items() if k != "comand"}, "zzzzzz": 1})
+    with pytest.raises(InferenceKeyError) as info:
+        _ffi.call_status(WORKLOAD_SPEC.fn("validate"), body, len(body))
+    assert "did you mean" not in info.value.message

@@ -34,6 +34,7 @@ BINDING_CODES = {
     "client_closed": "a Python client, stream or platform used after close()",
     "wrong_event_loop": "an async client used from another event loop",
     "invalid_file": "the CLI's workloads file is unreadable or malformed",
+    "frozen_instance": "a field of an immutable record or result was set or deleted",
     "unknown": "the default code of IK_ERR_UNKNOWN when the core sends none",
 }
 

@@ -307,7 +307,7 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
     );
     for key in error.keys() {
         assert!(
-            ["code", "message", "field"].contains(&key.as_str()),
+            ["code", "message", "field", "details"].contains(&key.as_str()),
             "unexpected key {key}: {text}"
         );
     }
