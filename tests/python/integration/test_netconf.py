@@ -383,3 +383,40 @@ def test_public_read_only_properties(
         for name in ("base_url", "project", "timeout", "max_retries"):
             with pytest.raises(AttributeError):
                 setattr(client, name, None)
+
+
+def test_streams_take_extra_headers_and_timeout(make_data: Maker[DataClient]) -> None:
+    events = (
+        'data: {"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n'
+        'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        "data: [DONE]\n\n"
+    )
+    sse = faults.Reply(200, events, {"Content-Type": "text/event-stream"})
+    with faults.ScriptedServer([sse, faults.Reply(200, events, delay=1.0)]) as server:
+        endpoint = make_data(
+            project="acme",
+            base_url=server.url,
+            api_key=KEY,
+            max_retries=0,
+            default_headers={"X-Team": "t", "Accept": "text/event-stream, */*"},
+        ).endpoint("bot")
+        stream = endpoint.generate_text_stream(prompt="x", extra_headers={"X-Call": "s"})
+        assert [c.text for c in stream] == ["a", ""]
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            endpoint.generate_text_stream(prompt="x", timeout=0.3)
+        assert time.monotonic() - started < 0.9
+    seen = server.requests[0].headers
+    assert (seen["x-team"], seen["x-call"]) == ("t", "s")
+    assert seen["accept"] == "text/event-stream, */*"
+
+
+def test_readiness_calls_take_extra_headers(make_mgmt: Maker[ManagementClient]) -> None:
+    events = 'data: {"phase":"ready","message":"up","elapsed_ms":1}\n\ndata: [DONE]\n\n'
+    reply = faults.Reply(200, events, {"Content-Type": "text/event-stream"})
+    with faults.ScriptedServer([reply]) as server:
+        mgmt = make_mgmt(sdk_token=SDK, base_url=server.url, project="acme")
+        ready = mgmt.wait_until_ready("bot", silent=True, extra_headers={"X-Wait": "1"})
+        assert ready.phase == "ready"
+    assert server.requests[0].headers["x-wait"] == "1"
+    assert server.requests[0].path.endswith("/workloads/bot/readiness-events")
