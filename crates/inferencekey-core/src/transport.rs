@@ -863,4 +863,55 @@ mod tests {
         h.insert("x-request-id", HeaderValue::from_static("req_a"));
         assert_eq!(request_id(&h).as_deref(), Some("req_a"));
     }
+
+    /// The async client (reqwest) reports an untrusted certificate as `tls_certificate`,
+    /// through the two `io::Error`s its connector nests around rustls's error; with the
+    /// fixture CA as `ca_bundle_path`, the same server is trusted.
+    #[tokio::test]
+    async fn untrusted_certificates_are_classified_and_a_ca_bundle_trusts_them() {
+        use rustls::pki_types::pem::PemObject;
+        use std::io::{Read, Write};
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let certs: Vec<_> =
+                rustls::pki_types::CertificateDer::pem_file_iter(format!("{fixture}/server.pem"))
+                    .unwrap()
+                    .map(|c| c.unwrap())
+                    .collect();
+            let key =
+                rustls::pki_types::PrivateKeyDer::from_pem_file(format!("{fixture}/server.key"))
+                    .unwrap();
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = Arc::new(
+                rustls::ServerConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .unwrap()
+                    .with_no_client_auth()
+                    .with_single_cert(certs, key)
+                    .unwrap(),
+            );
+            for sock in listener.incoming().take(2) {
+                let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, sock.unwrap());
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && tls.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+                let _ = tls.flush();
+            }
+        });
+        let url = format!("https://localhost:{port}/");
+        let untrusted = build_client(Duration::from_secs(5), &Tls::new(None).unwrap()).unwrap();
+        let err = connection_error(&untrusted.get(&url).send().await.unwrap_err());
+        assert_eq!(err.code, "tls_certificate", "{err}");
+        assert!(err.message.contains("localhost"), "{err}");
+        let ca = format!("{fixture}/ca.pem");
+        let trusted = build_client(Duration::from_secs(5), &Tls::new(Some(&ca)).unwrap()).unwrap();
+        let resp = trusted.get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
 }
