@@ -188,7 +188,7 @@ class NativeClient:
         max_retries: int | None = None,
         max_response_bytes: int | None = None,
         max_event_bytes: int | None = None,
-        default_headers: Mapping[str, str] | None = None,
+        default_headers: Mapping[str, str | None] | None = None,
     ) -> Self:
         """A client with other timeouts, retries or memory caps (``None`` keeps the client's),
         sharing credentials, connections and (async clients) the event loop binding.
