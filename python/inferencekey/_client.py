@@ -5,11 +5,20 @@ waits differs between them."""
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _ffi, _logging
-from ._options import byte_caps, client_options, partial_options
+from ._options import (
+    byte_caps,
+    ca_bundle_path,
+    call_options,
+    client_options,
+    header_mapping,
+    partial_options,
+)
 from ._version import __version__
 from .errors import ValidationError
 from .types import Timeout
@@ -33,6 +42,7 @@ __all__ = [
     "native_config",
     "opt_str",
     "slug_arg",
+    "with_call_options",
 ]
 
 
@@ -69,9 +79,12 @@ def native_config(
     max_retries: object,
     max_response_bytes: object = None,
     max_event_bytes: object = None,
+    ca_bundle: object = None,
+    default_headers: object = None,
     **token: object,
 ) -> bytes:
-    """The config JSON of c-abi §4; the core resolves the environment and checks tokens."""
+    """The config JSON of c-abi §4; the core resolves the environment, checks tokens, loads
+    the TLS roots and checks the headers."""
     config: dict[str, Any] = {
         "from_env": from_env,
         "base_url": opt_str("base_url", base_url),
@@ -81,10 +94,24 @@ def native_config(
         **client_options(timeout, max_retries),
         **byte_caps(max_response_bytes, max_event_bytes),
     }
+    if ca_bundle is not None:
+        config["ca_bundle_path"] = ca_bundle_path(ca_bundle)
+    if default_headers is not None:
+        config["default_headers"] = header_mapping(default_headers)
     for name, value in token.items():
         config[name] = opt_str(name, value)
     _logging.sync_native_level()
     return _ffi.encode(config)
+
+
+def with_call_options(
+    request: dict[str, Any], timeout: object = None, extra_headers: object = None
+) -> dict[str, Any]:
+    """``request`` with its ``"options"`` key for a per-call ``timeout=``/``extra_headers=``."""
+    options = call_options(timeout, extra_headers)
+    if options is not None:
+        request["options"] = options
+    return request
 
 
 def opt_str(name: str, value: object) -> str | None:
@@ -130,6 +157,30 @@ class NativeClient:
     def _ptr(self) -> Any:
         return self._handle.open_ptr("client")
 
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, as resolved (argument, ``INFERENCEKEY_BASE_URL``, default)."""
+        return str(self._description["base_url"])
+
+    @property
+    def project(self) -> str | None:
+        """The client's default project, if one is configured."""
+        project = self._description.get("project")
+        return None if project is None else str(project)
+
+    @property
+    def timeout(self) -> Timeout:
+        """The per-attempt request and connect timeouts in effect, in seconds."""
+        return Timeout(
+            request=float(self._description["timeout_s"]),
+            connect=float(self._description["connect_timeout_s"]),
+        )
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a failed attempt is retried."""
+        return int(self._description["max_retries"])
+
     def with_options(
         self,
         *,
@@ -137,15 +188,18 @@ class NativeClient:
         max_retries: int | None = None,
         max_response_bytes: int | None = None,
         max_event_bytes: int | None = None,
+        default_headers: Mapping[str, str | None] | None = None,
     ) -> Self:
         """A client with other timeouts, retries or memory caps (``None`` keeps the client's),
-        sharing credentials, connections and (async clients) the event loop binding."""
-        opts = _ffi.encode(
-            {
-                **partial_options(timeout, max_retries),
-                **byte_caps(max_response_bytes, max_event_bytes),
-            }
-        )
+        sharing credentials, connections and (async clients) the event loop binding.
+        ``default_headers`` are merged over this client's (a ``None`` value drops one)."""
+        options: dict[str, Any] = {
+            **partial_options(timeout, max_retries),
+            **byte_caps(max_response_bytes, max_event_bytes),
+        }
+        if default_headers is not None:
+            options["headers"] = header_mapping(default_headers)
+        opts = _ffi.encode(options)
         ptr = _ffi.call_into(
             self._plane.fn("with_options"), self._plane.ctype, self._ptr, opts, len(opts)
         )
@@ -184,6 +238,8 @@ class ManagementClientBase(NativeClient):
         max_retries: int = 2,
         max_response_bytes: int | None = None,
         max_event_bytes: int | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        default_headers: Mapping[str, str] | None = None,
         _from_env: bool = False,
     ) -> None:
         super().__init__(
@@ -195,6 +251,8 @@ class ManagementClientBase(NativeClient):
                 max_retries=max_retries,
                 max_response_bytes=max_response_bytes,
                 max_event_bytes=max_event_bytes,
+                ca_bundle=ca_bundle,
+                default_headers=default_headers,
                 sdk_token=sdk_token,
             )
         )
@@ -210,8 +268,12 @@ class ManagementClientBase(NativeClient):
         max_retries: int = 2,
         max_response_bytes: int | None = None,
         max_event_bytes: int | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        default_headers: Mapping[str, str] | None = None,
     ) -> Self:
-        """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults."""
+        """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults.
+        TLS trusts ``ca_bundle`` if given, else ``SSL_CERT_FILE``/``SSL_CERT_DIR``, else the
+        system store."""
         return cls(
             sdk_token=sdk_token,
             base_url=base_url,
@@ -220,6 +282,8 @@ class ManagementClientBase(NativeClient):
             max_retries=max_retries,
             max_response_bytes=max_response_bytes,
             max_event_bytes=max_event_bytes,
+            ca_bundle=ca_bundle,
+            default_headers=default_headers,
             _from_env=True,
         )
 
@@ -240,6 +304,8 @@ class DataClientBase(NativeClient):
         max_retries: int = 2,
         max_response_bytes: int | None = None,
         max_event_bytes: int | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        default_headers: Mapping[str, str] | None = None,
         _from_env: bool = False,
     ) -> None:
         super().__init__(
@@ -251,6 +317,8 @@ class DataClientBase(NativeClient):
                 max_retries=max_retries,
                 max_response_bytes=max_response_bytes,
                 max_event_bytes=max_event_bytes,
+                ca_bundle=ca_bundle,
+                default_headers=default_headers,
                 api_key=api_key,
             )
         )
@@ -266,8 +334,12 @@ class DataClientBase(NativeClient):
         max_retries: int = 2,
         max_response_bytes: int | None = None,
         max_event_bytes: int | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        default_headers: Mapping[str, str] | None = None,
     ) -> Self:
-        """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults."""
+        """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults.
+        TLS trusts ``ca_bundle`` if given, else ``SSL_CERT_FILE``/``SSL_CERT_DIR``, else the
+        system store."""
         return cls(
             project=project,
             base_url=base_url,
@@ -276,6 +348,8 @@ class DataClientBase(NativeClient):
             max_retries=max_retries,
             max_response_bytes=max_response_bytes,
             max_event_bytes=max_event_bytes,
+            ca_bundle=ca_bundle,
+            default_headers=default_headers,
             _from_env=True,
         )
 

@@ -10,6 +10,8 @@ core as a value of its JSON type, which is all the core's message shows of it.
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -17,7 +19,15 @@ from pydantic_core import to_json
 
 from .types import Timeout
 
-__all__ = ["byte_caps", "client_options", "partial_options", "wait_timeout"]
+__all__ = [
+    "byte_caps",
+    "ca_bundle_path",
+    "call_options",
+    "client_options",
+    "header_mapping",
+    "partial_options",
+    "wait_timeout",
+]
 
 
 def _non_number(value: object) -> Any:
@@ -86,3 +96,63 @@ def byte_caps(max_response_bytes: object, max_event_bytes: object) -> dict[str, 
 def wait_timeout(timeout: object) -> Any:
     """The ``timeout_s`` of ``wait_until_ready``/``readiness_events``, in seconds."""
     return _float(timeout)
+
+
+def _header_text(value: object) -> Any:
+    """A header name or value as a JSON string: ``str`` as is, ``bytes`` as Latin-1 (as httpx
+    encodes them; the core refuses anything but visible ASCII). ``None`` stays ``None``
+    (per call: "drop this default header"). Other values go by JSON type, for the core's
+    message (``got a number``); never as their text, which could be a secret."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        if isinstance(value, float) and not math.isfinite(value):
+            return 0  # still "a number"; JSON cannot hold the value itself
+        return value
+    return _non_number(value) if isinstance(value, (list, tuple, dict)) else {}
+
+
+def header_mapping(headers: object) -> Any:
+    """``default_headers`` / ``extra_headers`` as a JSON object (the core checks names, values
+    and which headers may be set). A non-mapping goes as a value of its JSON type."""
+    if headers is None:
+        return None
+    if not isinstance(headers, Mapping):
+        return _non_number(headers) if not isinstance(headers, (bytes, bytearray)) else ""
+    out: dict[str, Any] = {}
+    for name, value in headers.items():
+        key = _header_text(name)
+        if not isinstance(key, str):
+            # JSON keys are strings: a name of another type becomes one the core refuses
+            # (a space is never part of a header name), keeping the message type-only.
+            key = f"<{type(name).__name__} name>"
+        if key in out:
+            key = f"{key} (twice)"
+        out[key] = _header_text(value)
+    return out
+
+
+def call_options(timeout: object = None, extra_headers: object = None) -> dict[str, Any] | None:
+    """A request's ``"options"`` key (c-abi §4) for a per-call ``timeout=`` / ``extra_headers=``;
+    ``None`` when neither is given."""
+    options = {} if timeout is None else _timeout(timeout)
+    if extra_headers is not None:
+        options["headers"] = header_mapping(extra_headers)
+    return options or None
+
+
+def ca_bundle_path(ca_bundle: object) -> Any:
+    """``ca_bundle=`` (a ``str`` or ``os.PathLike``) as the ``ca_bundle_path`` string; the core
+    reads and checks the file."""
+    if ca_bundle is None:
+        return None
+    if isinstance(ca_bundle, (str, os.PathLike)):
+        path = os.fspath(ca_bundle)
+        return path if isinstance(path, str) else os.fsdecode(path)
+    from .errors import ValidationError
+
+    raise ValidationError(
+        f"ca_bundle must be a path (str or os.PathLike), not {type(ca_bundle).__name__}",
+        code="invalid_argument",
+        field="ca_bundle",
+    )

@@ -22,6 +22,7 @@ from ._client import (
     EndpointBase,
     ManagementClientBase,
     opt_str,
+    with_call_options,
 )
 from ._streams import AsyncReadinessStream, AsyncTextStream
 from .data import chat_request, embed_request, rerank_request
@@ -41,6 +42,7 @@ from .types import (
     ReadinessEvent,
     RerankResult,
     TextResult,
+    Timeout,
     Workload,
     WorkloadSpec,
 )
@@ -86,32 +88,71 @@ class AsyncManagementClient(ManagementClientBase, _LoopBound):
         *,
         on_drift: OnDrift | str = OnDrift.RECONCILE,
         project: str | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> EnsureResult:
-        request = ensure_request(spec, on_drift, project)
+        request = with_call_options(ensure_request(spec, on_drift, project), timeout, extra_headers)
         result = EnsureResult._from_native(await self._call("ensure", request))
         warn_if_drifted(result, stacklevel=3)
         return result
 
-    async def plan(self, spec: WorkloadSpec, *, project: str | None = None) -> EnsureResult:
-        request = ensure_request(spec, OnDrift.DRY_RUN, project)
+    async def plan(
+        self,
+        spec: WorkloadSpec,
+        *,
+        project: str | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+    ) -> EnsureResult:
+        request = with_call_options(
+            ensure_request(spec, OnDrift.DRY_RUN, project), timeout, extra_headers
+        )
         return EnsureResult._from_native(await self._call("plan", request))
 
-    async def get(self, workload_slug: str, *, project: str | None = None) -> Workload:
-        request = slug_request(workload_slug, project)
+    async def get(
+        self,
+        workload_slug: str,
+        *,
+        project: str | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+    ) -> Workload:
+        request = with_call_options(slug_request(workload_slug, project), timeout, extra_headers)
         return Workload._from_native(await self._call("get", request))
 
-    async def list(self, *, project: str | None = None) -> builtins.list[Workload]:
-        items = await self._call("list", {"project": opt_str("project", project)})
+    async def list(
+        self,
+        *,
+        project: str | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+    ) -> builtins.list[Workload]:
+        request = with_call_options(
+            {"project": opt_str("project", project)}, timeout, extra_headers
+        )
+        items = await self._call("list", request)
         return [Workload._from_native(item) for item in items]
 
-    async def delete(self, workload_slug: str, *, project: str | None = None) -> bool:
-        request = slug_request(workload_slug, project)
+    async def delete(
+        self,
+        workload_slug: str,
+        *,
+        project: str | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+    ) -> bool:
+        request = with_call_options(slug_request(workload_slug, project), timeout, extra_headers)
         return bool((await self._call("delete", request))["deleted"])
 
     async def readiness_events(
-        self, workload_slug: str, *, project: str | None = None, timeout: float = 600.0
+        self,
+        workload_slug: str,
+        *,
+        project: str | None = None,
+        timeout: float = 600.0,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> AsyncReadinessStream:
-        request = readiness_request(workload_slug, project, timeout)
+        request = readiness_request(workload_slug, project, timeout, extra_headers)
         self._check_loop()
         ptr, meta = await _async.open_stream(
             MANAGEMENT.fn("readiness_events_async"), self._ptr, request
@@ -126,10 +167,11 @@ class AsyncManagementClient(ManagementClientBase, _LoopBound):
         timeout: float = 600.0,
         on_progress: Callable[[ReadinessEvent], object] | None = None,
         silent: bool = False,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> ReadinessEvent:
         """The core's wait (reconnects, deadline, phase ``error``); ``on_progress`` runs on
         the loop thread, and an exception from it stops the wait and propagates."""
-        request = readiness_request(workload_slug, project, timeout)
+        request = readiness_request(workload_slug, project, timeout, extra_headers)
         report = progress_reporter(workload_slug, on_progress, silent)
         self._check_loop()
         ready = await _async.wait_with_events(
@@ -202,10 +244,13 @@ class AsyncEndpoint(EndpointBase):
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> TextResult:
         request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
+        with_call_options(request, timeout, extra_headers)
         return TextResult._from_native(*await self._call("generate_text", request, "raw_part"))
 
     async def generate_text_stream(
@@ -219,11 +264,14 @@ class AsyncEndpoint(EndpointBase):
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> AsyncTextStream:
         """Opens eagerly (status errors raise here); then ``async for`` / ``async with``."""
         request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
+        with_call_options(request, timeout, extra_headers)
         self._client._check_loop()
         ptr, meta = await _async.open_stream(
             ENDPOINT.fn("generate_text_stream_async"), self._ptr, request
@@ -231,9 +279,14 @@ class AsyncEndpoint(EndpointBase):
         return AsyncTextStream(ptr, meta)
 
     async def embed(
-        self, *, input: str | Sequence[str], extra_body: Mapping[str, Any] | None = None
+        self,
+        *,
+        input: str | Sequence[str],
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> EmbedResult:
-        request = embed_request(input, extra_body)
+        request = with_call_options(embed_request(input, extra_body), timeout, extra_headers)
         return EmbedResult._from_native(*await self._call("embed", request, "embeddings"))
 
     async def rerank(
@@ -243,7 +296,11 @@ class AsyncEndpoint(EndpointBase):
         documents: Sequence[str],
         top_n: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> RerankResult:
-        request = rerank_request(query, documents, top_n, extra_body)
+        request = with_call_options(
+            rerank_request(query, documents, top_n, extra_body), timeout, extra_headers
+        )
         result, _ = await self._call("rerank", request)
         return RerankResult._from_native(result)

@@ -8,10 +8,10 @@ from types import TracebackType
 from typing import Any
 
 from . import _ffi
-from ._client import ENDPOINT, DataClientBase, EndpointBase
+from ._client import ENDPOINT, DataClientBase, EndpointBase, with_call_options
 from ._streams import TextStream, open_stream
 from .errors import ValidationError
-from .types import EmbedResult, RerankResult, TextResult
+from .types import EmbedResult, RerankResult, TextResult, Timeout
 
 __all__ = ["DataClient", "Endpoint", "TextStream"]
 
@@ -71,11 +71,15 @@ class Endpoint(EndpointBase):
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> TextResult:
-        """One chat completion (``stream: false``)."""
+        """One chat completion (``stream: false``). ``timeout`` (per attempt) and
+        ``extra_headers`` apply to this call only."""
         request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
+        with_call_options(request, timeout, extra_headers)
         return _text_result(*self._call(_generate_text, request, "raw_part"))
 
     def generate_text_stream(
@@ -89,21 +93,30 @@ class Endpoint(EndpointBase):
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> TextStream:
-        """A streamed chat completion. Status errors raise here; iterate for chunks."""
+        """A streamed chat completion. Status errors raise here; iterate for chunks.
+        ``timeout`` bounds the wait for the headers and then for each event."""
         request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
+        with_call_options(request, timeout, extra_headers)
         body = _ffi.encode(request)
         return TextStream(
             open_stream(ENDPOINT.fn("generate_text_stream"), self._ptr, body, len(body))
         )
 
     def embed(
-        self, *, input: str | Sequence[str], extra_body: Mapping[str, Any] | None = None
+        self,
+        *,
+        input: str | Sequence[str],
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> EmbedResult:
         """Embeddings of one string or a list of strings, in input order."""
-        request = embed_request(input, extra_body)
+        request = with_call_options(embed_request(input, extra_body), timeout, extra_headers)
         return _embed_result(*self._call(_embed, request, "embeddings"))
 
     def rerank(
@@ -113,9 +126,13 @@ class Endpoint(EndpointBase):
         documents: Sequence[str],
         top_n: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> RerankResult:
         """Documents ranked by relevance to ``query``, best first."""
-        request = rerank_request(query, documents, top_n, extra_body)
+        request = with_call_options(
+            rerank_request(query, documents, top_n, extra_body), timeout, extra_headers
+        )
         return _rerank_result(self._call(_rerank, request)[0])
 
 

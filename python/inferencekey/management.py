@@ -6,17 +6,24 @@ import builtins
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
 from . import _ffi
-from ._client import MANAGEMENT, WORKLOAD_SPEC, ManagementClientBase, opt_str, slug_arg
+from ._client import (
+    MANAGEMENT,
+    WORKLOAD_SPEC,
+    ManagementClientBase,
+    opt_str,
+    slug_arg,
+    with_call_options,
+)
 from ._options import wait_timeout
 from ._streams import ReadinessStream, open_stream
 from .enums import EnsureAction, OnDrift, to_wire
 from .errors import DriftWarning, ValidationError
-from .types import EnsureResult, ReadinessEvent, Workload, WorkloadSpec
+from .types import EnsureResult, ReadinessEvent, Timeout, Workload, WorkloadSpec
 
 __all__ = ["ManagementClient", "ReadinessStream", "validate_spec"]
 
@@ -36,38 +43,79 @@ class ManagementClient(ManagementClientBase):
         *,
         on_drift: OnDrift | str = OnDrift.RECONCILE,
         project: str | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> EnsureResult:
-        """Makes the workload match ``spec``: create, no-op, or act on drift per ``on_drift``."""
-        request = ensure_request(spec, on_drift, project)
+        """Makes the workload match ``spec``: create, no-op, or act on drift per ``on_drift``.
+        ``timeout`` (per attempt) and ``extra_headers`` apply to this call only."""
+        request = with_call_options(ensure_request(spec, on_drift, project), timeout, extra_headers)
         result = EnsureResult._from_native(self._call("ensure", request))
         warn_if_drifted(result, stacklevel=3)
         return result
 
-    def plan(self, spec: WorkloadSpec, *, project: str | None = None) -> EnsureResult:
+    def plan(
+        self,
+        spec: WorkloadSpec,
+        *,
+        project: str | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+    ) -> EnsureResult:
         """What ``ensure`` would do, without writing anything (``OnDrift.DRY_RUN``)."""
-        request = ensure_request(spec, OnDrift.DRY_RUN, project)
+        request = with_call_options(
+            ensure_request(spec, OnDrift.DRY_RUN, project), timeout, extra_headers
+        )
         return EnsureResult._from_native(self._call("plan", request))
 
-    def get(self, workload_slug: str, *, project: str | None = None) -> Workload:
+    def get(
+        self,
+        workload_slug: str,
+        *,
+        project: str | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+    ) -> Workload:
         """The workload with exactly this slug; raises ``NotFoundError`` when absent."""
-        request = slug_request(workload_slug, project)
+        request = with_call_options(slug_request(workload_slug, project), timeout, extra_headers)
         return Workload._from_native(self._call("get", request))
 
-    def list(self, *, project: str | None = None) -> builtins.list[Workload]:
+    def list(
+        self,
+        *,
+        project: str | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+    ) -> builtins.list[Workload]:
         """Every workload of the project, oldest first."""
-        items = self._call("list", {"project": opt_str("project", project)})
+        request = with_call_options(
+            {"project": opt_str("project", project)}, timeout, extra_headers
+        )
+        items = self._call("list", request)
         return [Workload._from_native(item) for item in items]
 
-    def delete(self, workload_slug: str, *, project: str | None = None) -> bool:
+    def delete(
+        self,
+        workload_slug: str,
+        *,
+        project: str | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+    ) -> bool:
         """Deletes the workload: ``True`` if removed, ``False`` if absent. Irreversible."""
-        request = slug_request(workload_slug, project)
+        request = with_call_options(slug_request(workload_slug, project), timeout, extra_headers)
         return bool(self._call("delete", request)["deleted"])
 
     def readiness_events(
-        self, workload_slug: str, *, project: str | None = None, timeout: float = 600.0
+        self,
+        workload_slug: str,
+        *,
+        project: str | None = None,
+        timeout: float = 600.0,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> ReadinessStream:
-        """Opens the readiness stream (errors raise here) and yields events until a terminal one."""
-        body = _ffi.encode(readiness_request(workload_slug, project, timeout))
+        """Opens the readiness stream (errors raise here) and yields events until a terminal one.
+        ``timeout`` is the hard deadline of the whole wait, reconnects included."""
+        body = _ffi.encode(readiness_request(workload_slug, project, timeout, extra_headers))
         ptr = open_stream(MANAGEMENT.fn("readiness_events"), self._ptr, body, len(body))
         return ReadinessStream(ptr)
 
@@ -79,12 +127,13 @@ class ManagementClient(ManagementClientBase):
         timeout: float = 600.0,
         on_progress: Callable[[ReadinessEvent], object] | None = None,
         silent: bool = False,
+        extra_headers: Mapping[str, str | None] | None = None,
     ) -> ReadinessEvent:
         """Blocks until the workload is ``ready`` (the core's wait, reconnecting dropped
         streams). Phase ``error`` raises ``ReadinessError`` (with the process's log tail); the
         hard ``timeout`` raises ``ReadinessTimeoutError``. ``on_progress`` runs on this thread
         with each event; an exception from it stops the wait and propagates."""
-        body = _ffi.encode(readiness_request(workload_slug, project, timeout))
+        body = _ffi.encode(readiness_request(workload_slug, project, timeout, extra_headers))
         report = progress_reporter(workload_slug, on_progress, silent)
         ready = _ffi.call_with_events(
             MANAGEMENT.fn("wait_until_ready"), report_decoded(report), self._ptr, body
@@ -122,8 +171,12 @@ def slug_request(workload_slug: object, project: object) -> dict[str, Any]:
     return {"workload_slug": slug_arg(workload_slug), "project": opt_str("project", project)}
 
 
-def readiness_request(workload_slug: object, project: object, timeout: float) -> dict[str, Any]:
-    return {**slug_request(workload_slug, project), "timeout_s": wait_timeout(timeout)}
+def readiness_request(
+    workload_slug: object, project: object, timeout: float, extra_headers: object = None
+) -> dict[str, Any]:
+    """``timeout`` here is the wait's deadline (``timeout_s``), not a per-attempt timeout."""
+    request = {**slug_request(workload_slug, project), "timeout_s": wait_timeout(timeout)}
+    return with_call_options(request, None, extra_headers)
 
 
 def warn_if_drifted(result: EnsureResult, *, stacklevel: int) -> None:

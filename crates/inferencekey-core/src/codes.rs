@@ -101,7 +101,11 @@ codes! {
     SECRET_IN_SPEC = "secret_in_spec" [Config]
         "A workload spec carries a secret; `field` names where.";
     TLS = "tls" [Config]
-        "TLS could not be set up (no usable root certificates).";
+        "TLS could not be set up (no usable root certificates, e.g. from SSL_CERT_FILE).";
+    INVALID_CA_BUNDLE = "invalid_ca_bundle" [Config]
+        "ca_bundle_path is missing, unreadable, or holds no usable PEM CA certificate.";
+    INVALID_HEADER = "invalid_header" [Config]
+        "A default or per-call header is malformed, or one the client must set itself.";
 
     // Auth, Permission
     WRONG_CREDENTIAL_TYPE = "wrong_credential_type" [Auth | Permission]
@@ -152,6 +156,8 @@ codes! {
         "No connection could be made (DNS, refused, TLS handshake); nothing reached the server.";
     CONNECTION_ERROR = "connection_error" [Connection]
         "The connection failed during the exchange, or the answer was not valid HTTP.";
+    TLS_CERTIFICATE = "tls_certificate" [Connection]
+        "The server's TLS certificate was not accepted (unknown issuer, wrong name, expired).";
     STREAM_TRUNCATED = "stream_truncated" [Connection]
         "A stream ended before it was complete.";
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::codes;
 use crate::error::{Error, Result};
+use crate::headers::Headers;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.inferencekey.com";
 const DEFAULT_REQUEST_TIMEOUT_S: f64 = 60.0;
@@ -66,6 +67,16 @@ pub struct ClientConfig {
     pub max_event_bytes: Option<Value>,
     pub binding: Option<String>,
     pub binding_version: Option<String>,
+    /// A PEM file of CA certificates: the only roots this client trusts (else
+    /// `SSL_CERT_FILE`/`SSL_CERT_DIR`, else the system store; see `tls.rs`). A missing,
+    /// unreadable or certificate-less file is a `ConfigurationError` (`invalid_ca_bundle`).
+    pub ca_bundle_path: Option<String>,
+    /// Headers sent with every request, as a JSON object of strings. `Authorization` and
+    /// connection-level headers (`Host`, `Content-Length`, `Transfer-Encoding`,
+    /// `Connection`, …) are refused (`invalid_header`); others override the client's own
+    /// (`User-Agent`, `Accept`, `Content-Type`).
+    #[schemars(with = "Option<std::collections::BTreeMap<String, String>>")]
+    pub default_headers: Option<Value>,
 }
 
 /// Per-call overrides (`"options"` key of any request, or `with_options`). Values are checked
@@ -88,6 +99,11 @@ pub struct CallOptions {
     /// Bytes, an integer from 4096.
     #[schemars(with = "Option<u64>", range(min = 4096))]
     pub max_event_bytes: Option<Value>,
+    /// Headers merged over the client's `default_headers` (same rules); a `null` value drops
+    /// a default header. Per call: that call's extra headers; in `with_options`: the new
+    /// client's defaults.
+    #[schemars(with = "Option<std::collections::BTreeMap<String, Option<String>>>")]
+    pub headers: Option<Value>,
 }
 
 /// `deserialize_with` for option keys: a present key is `Some`, even when its value is `null`
@@ -303,6 +319,8 @@ pub struct Resolved {
     pub project: Option<String>,
     pub limits: Limits,
     pub user_agent: String,
+    pub headers: Headers,
+    pub ca_bundle_path: Option<String>,
 }
 
 /// Which token a client reads from the environment.
@@ -325,6 +343,7 @@ impl ClientConfig {
                 max_retries: self.max_retries.clone(),
                 max_response_bytes: self.max_response_bytes.clone(),
                 max_event_bytes: self.max_event_bytes.clone(),
+                headers: None,
             },
             Null::Refused,
         )?;
@@ -336,6 +355,8 @@ impl ClientConfig {
                 self.binding.as_deref().unwrap_or("rust"),
                 self.binding_version.as_deref().unwrap_or(crate::VERSION),
             ),
+            headers: Headers::from_config(self.default_headers.as_ref())?,
+            ca_bundle_path: self.ca_bundle_path.clone(),
         })
     }
 
@@ -602,6 +623,40 @@ mod tests {
         assert_eq!(cfg.resolve().unwrap().project, None);
         assert_eq!(cfg.token(Plane::Management).as_deref(), Some("ik_sdk_x"));
         assert_eq!(cfg.token(Plane::Data), None);
+    }
+
+    #[test]
+    fn default_headers_and_ca_bundle_are_checked_at_resolution() {
+        let r = config(json!({"default_headers": {"X-Team": "a"}, "ca_bundle_path": "/x.pem"}))
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert_eq!(r.headers.get("x-team").unwrap(), "a");
+        assert_eq!(r.ca_bundle_path.as_deref(), Some("/x.pem"));
+        let err = config(json!({"default_headers": {"Authorization": "Bearer x"}}))
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert_eq!(
+            (err.kind, err.code.as_str()),
+            (ErrorKind::Config, "invalid_header")
+        );
+        // Per call: merged over the defaults, `null` drops one.
+        let opts: CallOptions =
+            serde_json::from_value(json!({"headers": {"x-team": null, "X-B": "b"}})).unwrap();
+        let merged = r.headers.with(opts.headers.as_ref(), "headers").unwrap();
+        assert_eq!(merged.names(), vec!["x-b".to_owned()]);
+        // A client with a bad bundle is refused when it is made.
+        let err = crate::management::ManagementClient::new(
+            &config(json!({
+                "sdk_token": format!("ik_sdk_1a2b3c4d_{}", "0".repeat(64)),
+                "ca_bundle_path": "/nonexistent/ca.pem"
+            }))
+            .unwrap(),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.code, "invalid_ca_bundle", "{err}");
     }
 
     #[test]

@@ -36,14 +36,14 @@ impl DataClient {
             ));
         }
         let resolved = config.resolve()?;
-        let project = resolved.project.ok_or_else(|| {
+        let project = resolved.project.clone().ok_or_else(|| {
             Error::config(
                 codes::MISSING_PROJECT,
                 "No project configured. Set INFERENCEKEY_PROJECT or pass project=.",
             )
         })?;
         Ok(DataClient {
-            transport: Transport::new(resolved.limits, &resolved.user_agent)?,
+            transport: Transport::new(&resolved)?,
             base_url: resolved.base_url,
             project,
             default_key: config
@@ -53,9 +53,8 @@ impl DataClient {
     }
 
     pub fn with_options(&self, options: &CallOptions) -> Result<DataClient> {
-        let limits = self.transport.limits.with(options)?;
         Ok(DataClient {
-            transport: self.transport.with_limits(limits)?,
+            transport: self.transport.with_options(options)?,
             ..self.clone()
         })
     }
@@ -275,9 +274,8 @@ impl Endpoint {
     }
 
     pub fn with_options(&self, options: &CallOptions) -> Result<Endpoint> {
-        let limits = self.transport.limits.with(options)?;
         Ok(Endpoint {
-            transport: self.transport.with_limits(limits)?,
+            transport: self.transport.with_options(options)?,
             ..self.clone()
         })
     }

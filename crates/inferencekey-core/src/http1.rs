@@ -27,7 +27,7 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -67,6 +67,9 @@ pub struct Request<'a> {
     pub token: &'a str,
     pub user_agent: &'a str,
     pub accept: &'a str,
+    /// The user's headers (validated, none of them `Authorization` or connection-level);
+    /// they replace ours of the same name.
+    pub headers: &'a crate::headers::Headers,
     pub body: Option<&'a [u8]>,
     /// A longer response body is refused (`response_too_large`).
     pub max_body: usize,
@@ -93,7 +96,8 @@ pub struct Failure {
 /// never uses, closes or locks its parent's.
 pub struct Pool {
     connect_timeout: Duration,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    /// The client's TLS set-up (`crate::tls`), the same roots as its async client's.
+    tls: Arc<rustls::ClientConfig>,
     idle: ForkLocal<Mutex<Vec<Conn>>>,
 }
 
@@ -145,20 +149,11 @@ impl From<ureq_proto::Error> for TripError {
 }
 
 impl Pool {
-    pub fn new(connect_timeout: Duration) -> Pool {
+    pub fn new(connect_timeout: Duration, tls: Arc<rustls::ClientConfig>) -> Pool {
         Pool {
             connect_timeout,
-            tls: None,
+            tls,
             idle: ForkLocal::new(),
-        }
-    }
-
-    /// A pool that trusts only the roots of `tls` (tests).
-    #[cfg(test)]
-    fn with_tls(connect_timeout: Duration, tls: Arc<rustls::ClientConfig>) -> Pool {
-        Pool {
-            tls: Some(tls),
-            ..Pool::new(connect_timeout)
         }
     }
 
@@ -292,19 +287,18 @@ impl Pool {
         };
         setup(&stream).map_err(|e| failed(codes::CONNECTION_FAILED, format!("{origin}: {e}")))?;
         let io = if origin.tls {
-            let config = match &self.tls {
-                Some(config) => config.clone(),
-                None => default_tls().map_err(|err| Failure {
-                    err,
-                    reached_server: false,
-                })?,
-            };
             Io::Tls(Box::new(
-                handshake(config, origin, stream, deadline).map_err(|e| match e {
-                    TripError::Io(e) => failed(
-                        codes::CONNECTION_FAILED,
-                        format!("TLS handshake with {origin} failed: {e}"),
-                    ),
+                handshake(self.tls.clone(), origin, stream, deadline).map_err(|e| match e {
+                    TripError::Io(e) => match crate::transport::certificate_error(&e) {
+                        Some(why) => Failure {
+                            err: crate::transport::untrusted_certificate(&origin.host, &why),
+                            reached_server: false,
+                        },
+                        None => failed(
+                            codes::CONNECTION_FAILED,
+                            format!("TLS handshake with {origin} failed: {e}"),
+                        ),
+                    },
                     other => not_sent(other),
                 })?,
             ))
@@ -458,12 +452,21 @@ impl Conn {
             .header(
                 header::AUTHORIZATION,
                 auth_value.map_err(|e| TripError::Protocol(e.to_string()))?,
-            )
-            .header(header::USER_AGENT, req.user_agent)
-            .header(header::ACCEPT, req.accept);
+            );
+        // Ours, unless the user's headers set the same name.
+        let theirs = |name: &header::HeaderName| req.headers.get(name.as_str()).is_some();
+        if !theirs(&header::USER_AGENT) {
+            builder = builder.header(header::USER_AGENT, req.user_agent);
+        }
+        if !theirs(&header::ACCEPT) {
+            builder = builder.header(header::ACCEPT, req.accept);
+        }
         let body_len = req.body.map_or(0, <[u8]>::len);
-        if req.body.is_some() {
+        if req.body.is_some() && !theirs(&header::CONTENT_TYPE) {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
+        }
+        for (name, value) in req.headers.iter() {
+            builder = builder.header(name, value);
         }
         if req.body.is_some()
             || matches!(
@@ -926,25 +929,7 @@ fn handshake(
     Ok(rustls::StreamOwned::new(conn, tcp))
 }
 
-/// The public web's roots (as the async client trusts), HTTP/1.1 offered by ALPN.
-fn default_tls() -> Result<Arc<rustls::ClientConfig>, Error> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots =
-                rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            tls_config(roots).map_err(|e| e.to_string())
-        })
-        .clone()
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Config,
-                codes::TLS,
-                format!("cannot set up TLS: {e}"),
-            )
-        })
-}
-
+#[cfg(test)]
 fn tls_config(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
@@ -957,6 +942,13 @@ fn tls_config(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>,
 
 #[cfg(test)]
 mod tests {
+    /// A pool trusting the public web's roots only.
+    fn test_pool(connect_timeout: Duration) -> Pool {
+        let roots =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Pool::new(connect_timeout, tls_config(roots).unwrap())
+    }
+
     use super::*;
     use std::net::TcpListener;
     use std::thread;
@@ -1012,16 +1004,41 @@ mod tests {
             token: TOKEN,
             user_agent: "inferencekey-test",
             accept: "application/json",
+            headers: Box::leak(Box::default()),
             body: Some(body),
             max_body: 1 << 20,
         }
+    }
+
+    #[test]
+    fn user_headers_are_sent_and_replace_ours() {
+        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_vec();
+        let (url, server) = serve(vec![answer]);
+        let headers = crate::headers::Headers::from_config(Some(&serde_json::json!({
+            "User-Agent": "app/1", "X-Trace": "t-1", "Content-Type": "application/json; charset=utf-8"
+        })))
+        .unwrap();
+        let request = Request {
+            headers: &headers,
+            ..post(&url, b"{}")
+        };
+        let got = test_pool(SECOND).exchange(&request, SECOND).unwrap();
+        assert_eq!(got.status, 200);
+        let seen = server.join().unwrap().remove(0).to_ascii_lowercase();
+        assert_eq!(seen.matches("user-agent:").count(), 1, "{seen}");
+        assert!(seen.contains("user-agent: app/1\r\n"), "{seen}");
+        assert!(seen.contains("x-trace: t-1\r\n"), "{seen}");
+        assert_eq!(seen.matches("content-type:").count(), 1, "{seen}");
+        assert!(seen.contains("charset=utf-8"), "{seen}");
+        assert_eq!(seen.matches("authorization: bearer ").count(), 1, "{seen}");
+        assert!(!seen.contains("inferencekey-test"), "{seen}");
     }
 
     /// One exchange with a server that sends `answer` and then closes: the body, and whether
     /// the connection went back to the pool.
     fn one_answer(answer: &[u8]) -> (Bytes, bool) {
         let (url, server) = serve(vec![answer.to_vec()]);
-        let pool = Pool::new(SECOND);
+        let pool = test_pool(SECOND);
         let got = pool.exchange(&post(&url, b"{}"), SECOND).unwrap();
         server.join().unwrap();
         let kept = pool.idle().len() == 1;
@@ -1037,7 +1054,7 @@ mod tests {
             b"HTTP/1.1 429 Too Many\r\nRetry-After: 3\r\nretry-after-ms: 250\r\nContent-Length: 0\r\n\r\n"
                 .to_vec(),
         ]);
-        let pool = Pool::new(SECOND);
+        let pool = test_pool(SECOND);
         let first = pool.exchange(&post(&url, b"{\"a\":1}"), SECOND).unwrap();
         assert_eq!((first.status, &first.body[..]), (200, &b"{}"[..]));
         assert_eq!(first.request_id.as_deref(), Some("req_1"));
@@ -1090,7 +1107,7 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
         ] {
             let (url, server) = serve(vec![answer.to_vec()]);
-            let failure = Pool::new(SECOND)
+            let failure = test_pool(SECOND)
                 .exchange(&post(&url, b"{}"), SECOND)
                 .unwrap_err();
             assert_eq!(failure.err.kind, ErrorKind::Connection, "{answer:?}");
@@ -1104,7 +1121,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
         let started = Instant::now();
-        let failure = Pool::new(SECOND)
+        let failure = test_pool(SECOND)
             .exchange(&post(&url, b"{}"), Duration::from_millis(300))
             .unwrap_err();
         assert_eq!(failure.err.kind, ErrorKind::Timeout);
@@ -1125,7 +1142,7 @@ mod tests {
             .unwrap()
             .port();
         let url = url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
-        let failure = Pool::new(SECOND)
+        let failure = test_pool(SECOND)
             .exchange(&post(&url, b"{}"), SECOND)
             .unwrap_err();
         assert_eq!(failure.err.code, "connection_failed");
@@ -1148,7 +1165,7 @@ mod tests {
             sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb")
                 .unwrap();
         });
-        let pool = Pool::new(SECOND);
+        let pool = test_pool(SECOND);
         assert_eq!(
             &pool.exchange(&post(&url, b"{}"), SECOND).unwrap().body[..],
             b"a"
@@ -1224,7 +1241,7 @@ mod tests {
             rustls::pki_types::CertificateDer::from_pem_file(format!("{fixture}/ca.pem")).unwrap();
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca).unwrap();
-        let pool = Pool::with_tls(SECOND, tls_config(roots).unwrap());
+        let pool = Pool::new(SECOND, tls_config(roots).unwrap());
         // A slow handshake (a distant server) is longer than one read slice.
         let (port, server) = tls_server(vec!["{\"n\":1}", "{\"n\":2}"], 2 * CHECK_INTERVAL);
         let url = url::Url::parse(&format!("https://localhost:{port}/v1/x")).unwrap();
@@ -1243,12 +1260,13 @@ mod tests {
     fn https_refuses_a_certificate_outside_the_public_roots() {
         let (port, server) = tls_server(vec!["{}"], Duration::ZERO);
         let url = url::Url::parse(&format!("https://localhost:{port}/")).unwrap();
-        let failure = Pool::new(SECOND)
+        let failure = test_pool(SECOND)
             .exchange(&post(&url, b"{}"), SECOND)
             .unwrap_err();
-        assert_eq!(failure.err.code, "connection_failed", "{}", failure.err);
+        assert_eq!(failure.err.code, "tls_certificate", "{}", failure.err);
         assert!(
-            failure.err.message.contains("certificate"),
+            failure.err.message.contains("certificate")
+                && failure.err.message.contains("SSL_CERT_FILE"),
             "{}",
             failure.err
         );
@@ -1291,7 +1309,7 @@ mod tests {
             let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n\"smuggle\"");
             thread::sleep(Duration::from_secs(2));
         });
-        let pool = Pool::new(SECOND);
+        let pool = test_pool(SECOND);
         assert_eq!(
             &pool.exchange(&post(&url, b"{}"), SECOND).unwrap().body[..],
             b"{\"conn\":0}"
@@ -1317,7 +1335,7 @@ mod tests {
             read_request(&mut sock);
             seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         });
-        let pool = Pool::new(SECOND);
+        let pool = test_pool(SECOND);
         pool.exchange(&post(&url, b"{}"), SECOND).unwrap();
         let failure = pool
             .exchange(&post(&url, b"{\"n\":2}"), SECOND)
@@ -1344,7 +1362,7 @@ mod tests {
                     })
             };
         });
-        let pool = Pool::new(SECOND);
+        let pool = test_pool(SECOND);
         for _ in 0..2 {
             let mut req = post(&url, b"{}");
             req.max_body = 1 << 20;
@@ -1379,7 +1397,7 @@ mod tests {
             // Closed with the rest of the request unread: the client's writes fail.
         });
         let big = vec![b'x'; 64 << 20];
-        let got = Pool::new(SECOND)
+        let got = test_pool(SECOND)
             .exchange(&post(&url, &big), Duration::from_secs(5))
             .unwrap();
         assert_eq!(got.status, 413);
@@ -1447,7 +1465,7 @@ mod tests {
         let me = thread::current().id();
         interrupt::set_check(Some(Arc::new(move || thread::current().id() == me)));
         let started = Instant::now();
-        let failure = Pool::new(Duration::from_secs(30))
+        let failure = test_pool(Duration::from_secs(30))
             .exchange(&post(&url, b"{}"), Duration::from_secs(30))
             .unwrap_err();
         interrupt::set_check(None);

@@ -56,7 +56,7 @@ impl ManagementClient {
         })?;
         let token = Token::parse(&raw, TokenKind::Sdk)?;
         Ok(ManagementClient {
-            transport: Transport::new(resolved.limits, &resolved.user_agent)?,
+            transport: Transport::new(&resolved)?,
             token: Arc::new(token),
             base_url: resolved.base_url,
             project: resolved.project,
@@ -65,9 +65,8 @@ impl ManagementClient {
 
     /// A copy with other timeouts or retries, sharing credentials and pool.
     pub fn with_options(&self, options: &CallOptions) -> Result<ManagementClient> {
-        let limits = self.transport.limits.with(options)?;
         Ok(ManagementClient {
-            transport: self.transport.with_limits(limits)?,
+            transport: self.transport.with_options(options)?,
             ..self.clone()
         })
     }

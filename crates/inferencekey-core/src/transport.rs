@@ -21,12 +21,14 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::codes;
-use crate::config::{describe_bytes, Limits};
+use crate::config::{describe_bytes, CallOptions, Limits, Resolved};
 use crate::error::{self, Error, ErrorKind, Result};
+use crate::headers::Headers;
 use crate::http1;
 use crate::log::Level;
 use crate::process::ForkLocal;
 use crate::sse::SseDecoder;
+use crate::tls::Tls;
 use crate::token::Token;
 
 /// `Retry-After` values above this are not waited for: the error is raised at once.
@@ -40,6 +42,8 @@ const BACKOFF_CAP: f64 = 8.0;
 /// A connection pool that is rebuilt in a forked child: a parent's connections are never reused.
 struct Pool {
     connect_timeout: Duration,
+    /// The roots of this client, for both the async client and the blocking path.
+    tls: Tls,
     /// The async client of this process (a forked child builds its own).
     client: ForkLocal<reqwest::Client>,
     /// Connections of blocking callers' unary exchanges.
@@ -83,14 +87,15 @@ pub fn as_blocking_caller<R>(f: impl FnOnce() -> R) -> R {
 }
 
 impl Pool {
-    fn new(connect_timeout: Duration) -> Result<Pool> {
+    fn new(connect_timeout: Duration, tls: Tls) -> Result<Pool> {
         // Built now, so that a configuration error surfaces when the client is made.
         let client = ForkLocal::new();
-        client.get_or_try_init(|| build_client(connect_timeout), drop)?;
+        client.get_or_try_init(|| build_client(connect_timeout, &tls), drop)?;
         Ok(Pool {
             connect_timeout,
             client,
-            blocking: http1::Pool::new(connect_timeout),
+            blocking: http1::Pool::new(connect_timeout, tls.blocking_config.clone()),
+            tls,
             direct: !proxy_configured(),
             identity: Arc::new(()),
         })
@@ -104,7 +109,7 @@ impl Pool {
         }
         // A forked child's first call builds its client (the parent's is leaked unread).
         self.client
-            .get_or_try_init(|| build_client(self.connect_timeout), drop)
+            .get_or_try_init(|| build_client(self.connect_timeout, &self.tls), drop)
             .cloned()
     }
 
@@ -124,7 +129,7 @@ impl Pool {
             if let Some(found) = clients.iter().find(|c| c.pool.as_ptr() == me) {
                 return Ok(found.client.clone());
             }
-            let client = build_client(self.connect_timeout)?;
+            let client = build_client(self.connect_timeout, &self.tls)?;
             clients.push(ThreadClient {
                 pool: Arc::downgrade(&self.identity),
                 pid,
@@ -143,8 +148,9 @@ fn proxy_configured() -> bool {
         .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
-fn build_client(connect_timeout: Duration) -> Result<reqwest::Client> {
+fn build_client(connect_timeout: Duration, tls: &Tls) -> Result<reqwest::Client> {
     reqwest::Client::builder()
+        .use_preconfigured_tls((*tls.async_config).clone())
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
@@ -163,6 +169,8 @@ fn build_client(connect_timeout: Duration) -> Result<reqwest::Client> {
 pub struct Transport {
     pool: Arc<Pool>,
     user_agent: HeaderValue,
+    /// The client's `default_headers` (with a call's merged over them, per call).
+    headers: Headers,
     pub limits: Limits,
 }
 
@@ -227,29 +235,43 @@ enum Attempt {
 }
 
 impl Transport {
-    pub fn new(limits: Limits, user_agent: &str) -> Result<Transport> {
-        let user_agent = HeaderValue::from_str(user_agent).map_err(|_| {
+    /// The transport of a resolved configuration: its TLS roots are loaded here, once for
+    /// the client and every copy made from it.
+    pub fn new(resolved: &Resolved) -> Result<Transport> {
+        let user_agent = HeaderValue::from_str(&resolved.user_agent).map_err(|_| {
             Error::config(codes::INVALID_OPTION, "the User-Agent is not valid ASCII")
         })?;
+        let tls = Tls::new(resolved.ca_bundle_path.as_deref())?;
+        let limits = resolved.limits;
         Ok(Transport {
-            pool: Arc::new(Pool::new(limits.connect_timeout)?),
+            pool: Arc::new(Pool::new(limits.connect_timeout, tls)?),
             user_agent,
+            headers: resolved.headers.clone(),
             limits,
         })
     }
 
-    /// A copy with other limits, sharing the pool unless the connect timeout changed.
-    pub fn with_limits(&self, limits: Limits) -> Result<Transport> {
+    /// A copy with per-call or `with_options` overrides (limits, headers merged over this
+    /// transport's), sharing the pool unless the connect timeout changed.
+    pub fn with_options(&self, options: &CallOptions) -> Result<Transport> {
+        let limits = self.limits.with(options)?;
+        let headers = self.headers.with(options.headers.as_ref(), "headers")?;
         let pool = if limits.connect_timeout == self.pool.connect_timeout {
             self.pool.clone()
         } else {
-            Arc::new(Pool::new(limits.connect_timeout)?)
+            Arc::new(Pool::new(limits.connect_timeout, self.pool.tls.clone())?)
         };
         Ok(Transport {
             pool,
             user_agent: self.user_agent.clone(),
+            headers,
             limits,
         })
+    }
+
+    /// The extra headers this transport sends (for descriptions: names only).
+    pub fn headers(&self) -> &Headers {
+        &self.headers
     }
 
     /// Sends with retries and returns the last reply, whatever its status; errors only when no
@@ -385,15 +407,22 @@ impl Transport {
             }
         };
         auth.set_sensitive(true);
+        let mut headers = HeaderMap::with_capacity(4 + self.headers.iter().count());
+        headers.insert(USER_AGENT, self.user_agent.clone());
+        headers.insert(ACCEPT, HeaderValue::from_static(accept(call)));
+        if call.body.is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        // The user's headers override ours; they never include Authorization (refused).
+        for (name, value) in self.headers.iter() {
+            headers.insert(name.clone(), value.clone());
+        }
+        headers.insert(AUTHORIZATION, auth);
         let mut req = client
             .request(call.method.clone(), call.url.clone())
-            .header(AUTHORIZATION, auth)
-            .header(USER_AGENT, self.user_agent.clone())
-            .header(ACCEPT, accept(call));
+            .headers(headers);
         if let Some(body) = &call.body {
-            req = req
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
+            req = req.body(body.clone());
         }
         match req.send().await {
             Ok(resp) => Attempt::Reply(resp),
@@ -419,6 +448,7 @@ impl Transport {
             token,
             user_agent: self.user_agent.to_str().unwrap_or_default(),
             accept: accept(call),
+            headers: &self.headers,
             body: call.body.as_deref(),
             max_body: call.limits.max_response_bytes,
         };
@@ -470,7 +500,11 @@ impl Transport {
         reached_server: bool,
         attempt: u32,
     ) -> Option<Duration> {
-        if attempt >= call.limits.max_retries || err.kind != ErrorKind::Connection {
+        // A certificate the client does not trust will not be trusted a moment later.
+        if attempt >= call.limits.max_retries
+            || err.kind != ErrorKind::Connection
+            || err.code == codes::TLS_CERTIFICATE
+        {
             return None;
         }
         let idempotent = call.method != Method::POST;
@@ -727,12 +761,54 @@ pub fn connection_error(e: &reqwest::Error) -> Error {
     if e.is_timeout() {
         return Error::timeout(format!("the request timed out: {}", chain(e)));
     }
+    if let Some(why) = certificate_error(e) {
+        let host = e.url().and_then(|u| u.host_str()).unwrap_or("the server");
+        return untrusted_certificate(host, &why);
+    }
     let code = if e.is_connect() {
         codes::CONNECTION_FAILED
     } else {
         codes::CONNECTION_ERROR
     };
     Error::connection(code, chain(e))
+}
+
+/// The certificate problem behind a failed TLS handshake, if that is what failed: rustls's
+/// error, found in the chain of causes (an `io::Error` holds it without showing it as a
+/// source, so each one is opened).
+pub fn certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(
+            r @ (rustls::Error::InvalidCertificate(_)
+            | rustls::Error::NoCertificatesPresented
+            | rustls::Error::UnsupportedNameType),
+        ) = err.downcast_ref::<rustls::Error>()
+        {
+            return Some(r.to_string());
+        }
+        // An `io::Error` wrapping another error reports its wrapped error's *source*, skipping
+        // the wrapped error itself (reqwest's connector nests two of them around rustls's).
+        current = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// The error of a server certificate this client does not trust (`tls_certificate`).
+pub fn untrusted_certificate(host: &str, why: &str) -> Error {
+    Error::connection(
+        codes::TLS_CERTIFICATE,
+        format!(
+            "the TLS certificate of {host} was not accepted ({why}); {}",
+            crate::tls::untrusted_hint()
+        ),
+    )
 }
 
 /// The error with its causes, as one line ("connection refused" is usually a cause).
@@ -842,5 +918,56 @@ mod tests {
         assert_eq!(request_id(&h).as_deref(), Some("req_b"));
         h.insert("x-request-id", HeaderValue::from_static("req_a"));
         assert_eq!(request_id(&h).as_deref(), Some("req_a"));
+    }
+
+    /// The async client (reqwest) reports an untrusted certificate as `tls_certificate`,
+    /// through the two `io::Error`s its connector nests around rustls's error; with the
+    /// fixture CA as `ca_bundle_path`, the same server is trusted.
+    #[tokio::test]
+    async fn untrusted_certificates_are_classified_and_a_ca_bundle_trusts_them() {
+        use rustls::pki_types::pem::PemObject;
+        use std::io::{Read, Write};
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let certs: Vec<_> =
+                rustls::pki_types::CertificateDer::pem_file_iter(format!("{fixture}/server.pem"))
+                    .unwrap()
+                    .map(|c| c.unwrap())
+                    .collect();
+            let key =
+                rustls::pki_types::PrivateKeyDer::from_pem_file(format!("{fixture}/server.key"))
+                    .unwrap();
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = Arc::new(
+                rustls::ServerConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .unwrap()
+                    .with_no_client_auth()
+                    .with_single_cert(certs, key)
+                    .unwrap(),
+            );
+            for sock in listener.incoming().take(2) {
+                let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, sock.unwrap());
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && tls.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+                let _ = tls.flush();
+            }
+        });
+        let url = format!("https://localhost:{port}/");
+        let untrusted = build_client(Duration::from_secs(5), &Tls::new(None).unwrap()).unwrap();
+        let err = connection_error(&untrusted.get(&url).send().await.unwrap_err());
+        assert_eq!(err.code, "tls_certificate", "{err}");
+        assert!(err.message.contains("localhost"), "{err}");
+        let ca = format!("{fixture}/ca.pem");
+        let trusted = build_client(Duration::from_secs(5), &Tls::new(Some(&ca)).unwrap()).unwrap();
+        let resp = trusted.get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
     }
 }

@@ -283,3 +283,49 @@ def test_the_binding_only_converts_types() -> None:
         {},
         "",
     ]
+
+
+def test_header_mappings_are_converted_not_checked() -> None:
+    """Types only: bytes as Latin-1, ``None`` kept (drop a default), other values by JSON
+    type; the core checks names and values (``invalid_header``)."""
+    assert _options.header_mapping(None) is None
+    assert _options.header_mapping({"X-A": "1", b"X-B": b"2", "X-C": None}) == {
+        "X-A": "1",
+        "X-B": "2",
+        "X-C": None,
+    }
+    converted = _options.header_mapping({"X-A": 3, "X-B": object(), 7: "v"})
+    assert converted["X-A"] == 3 and converted["X-B"] == {}
+    assert "<int name>" in converted
+    assert _options.header_mapping([("X-A", "1")]) == []
+    assert _options.call_options() is None
+    assert _options.call_options(timeout=2) == {"timeout_s": 2.0}
+    assert _options.call_options(extra_headers={"X": "y"}) == {"headers": {"X": "y"}}
+
+
+@pytest.mark.parametrize(
+    ("headers", "says"),
+    [
+        ({7: "v"}, "is not a valid header name"),
+        ({"X-A": object()}, "must be a string, got an object"),
+        ({"X-A": b"caf\xe9"}, "non-ASCII"),
+        ("X-A: 1", "must be a mapping of header names to strings, got a string"),
+    ],
+)
+def test_header_refusals_come_from_the_core(headers: object, says: str) -> None:
+    for make in CLIENTS:
+        with pytest.raises(ConfigurationError) as info:
+            make(default_headers=headers)
+        assert info.value.code == "invalid_header"
+        assert says in str(info.value), str(info.value)
+
+
+def test_ca_bundle_type_is_checked_here_and_the_file_in_the_core() -> None:
+    from inferencekey.errors import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        data(ca_bundle=3)
+    assert info.value.code == "invalid_argument"
+    with pytest.raises(ConfigurationError) as caught:
+        data(ca_bundle="/nonexistent/ca.pem")
+    assert caught.value.code == "invalid_ca_bundle"
