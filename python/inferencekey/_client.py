@@ -108,6 +108,8 @@ def with_call_options(
     request: dict[str, Any], timeout: object = None, extra_headers: object = None
 ) -> dict[str, Any]:
     """``request`` with its ``"options"`` key for a per-call ``timeout=``/``extra_headers=``."""
+    if timeout is None and extra_headers is None:  # the per-call path: nothing to add
+        return request
     options = call_options(timeout, extra_headers)
     if options is not None:
         request["options"] = options

@@ -54,6 +54,7 @@ _check_abi()
 
 NULL: Final = ffi.NULL
 # Bound once: the per-call paths use them (a cffi library lookup costs several plain ones).
+_sync_native_level = _logging.sync_native_level
 _unpack = ffi.unpack
 _free = lib.ik_buffer_free
 
@@ -106,9 +107,9 @@ _to_json = pydantic_core.to_json
 
 
 def take_result(ptr: Any, json_len: int, part: str | None = None) -> tuple[Any, bytes]:
-    """Copies a result buffer out and frees it: its JSON, decoded, and, when the result names
-    a binary part under the key ``part``, the buffer up to that part's end (parts are located
-    by offsets from the buffer's start; "Result buffers" in ``inferencekey.h``)."""
+    """Copies a result buffer out and frees it: its JSON, decoded, and the bytes of the binary
+    part the result names under the key ``part``, if any ("Result buffers" in
+    ``inferencekey.h``). The part's reference is rebased to those bytes (``offset`` 0)."""
     try:
         # Only keys go through jiter's string cache: values (texts, ids) rarely repeat, and
         # skipping the cache's lookups measured faster right after a call's network wait.
@@ -116,16 +117,13 @@ def take_result(ptr: Any, json_len: int, part: str | None = None) -> tuple[Any, 
         ref = result.get(part) if part is not None and result.__class__ is dict else None
         if ref.__class__ is not dict:
             return result, b""
-        return result, _unpack(ptr, _part_end(ref, json_len))
+        offset, length = ref.get("offset"), ref.get("length")
+        if offset.__class__ is not int or length.__class__ is not int or offset <= json_len:
+            raise InferenceKeyError("the library returned a malformed binary part", code="internal")
+        ref["offset"] = 0
+        return result, _unpack(ptr + offset, length)
     finally:
         _free(ptr)
-
-
-def _part_end(ref: Any, json_len: int) -> int:
-    offset, length = ref.get("offset"), ref.get("length")
-    if offset.__class__ is not int or length.__class__ is not int or offset <= json_len:
-        raise InferenceKeyError("the library returned a malformed binary part", code="internal")
-    return int(offset + length)
 
 
 def out_params() -> tuple[Any, Any, Any]:
@@ -267,12 +265,18 @@ def call(fn: Callable[..., int], *args: Any) -> Any:
     return None if text is None else _loads(text)
 
 
-def call_parts(fn: Callable[..., int], part: str | None, *args: Any) -> tuple[Any, bytes]:
-    """As :func:`call`, for a result that may name a binary part under ``part``: the decoded
-    JSON and the buffer up to the part's end (:func:`take_result`)."""
-    _logging.sync_native_level()
-    out, out_len, err = out_params()
-    status = fn(*args, out, out_len, err)
+def call_op(
+    fn: Callable[..., int], part: str | None, handle: Any, body: bytes
+) -> tuple[Any, bytes]:
+    """An operation ``fn(handle, req, req_len, NULL cancel, &out, &out_len, &err)``, blocking:
+    its decoded JSON and binary part (:func:`take_result`). The per-call path: arguments are
+    spelled out, as a tuple unpacked per call measured in the benchmark."""
+    _sync_native_level()
+    try:
+        out, out_len, err = _tls.out
+    except AttributeError:
+        out, out_len, err = out_params()
+    status = fn(handle, body, len(body), NULL, out, out_len, err)
     if status:
         raise_error(status, err[0])
     return take_result(out[0], out_len[0], part)

@@ -18,7 +18,7 @@ __all__ = ["DataClient", "Endpoint", "TextStream"]
 # Bound once for the per-call paths: each lookup on the cffi library costs a plain lookup's
 # time several times over, and one on a pydantic model class goes through its metaclass's
 # `__getattr__` hook, about ten times.
-_call_parts = _ffi.call_parts
+_call_op = _ffi.call_op
 _encode = _ffi.encode
 _NULL = _ffi.NULL
 _generate_text = ENDPOINT.fn("generate_text")
@@ -58,7 +58,7 @@ class Endpoint(EndpointBase):
     def _call(self, fn: Any, request: dict[str, Any], part: str | None = None) -> tuple[Any, bytes]:
         """The decoded result JSON and its binary parts."""
         body = _encode(request)
-        return _call_parts(fn, part, self._handle.open_ptr("endpoint"), body, len(body), _NULL)
+        return _call_op(fn, part, self._handle.open_ptr("endpoint"), body)
 
     def generate_text(
         self,
@@ -79,8 +79,12 @@ class Endpoint(EndpointBase):
         request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
-        with_call_options(request, timeout, extra_headers)
-        return _text_result(*self._call(_generate_text, request, "raw_part"))
+        if timeout is not None or extra_headers is not None:
+            with_call_options(request, timeout, extra_headers)
+        # The per-call path, spelled out: each Python call level costs as much as a syscall.
+        body = _encode(request)
+        ptr = self._handle.open_ptr("endpoint")
+        return _text_result(*_call_op(_generate_text, "raw_part", ptr, body))
 
     def generate_text_stream(
         self,

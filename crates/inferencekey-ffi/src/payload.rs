@@ -11,6 +11,7 @@
 //! JSON as a C string.
 
 use std::ffi::c_char;
+use std::io::Write;
 
 use inferencekey_core::Error;
 use schemars::JsonSchema;
@@ -24,6 +25,13 @@ use crate::handles;
 struct Block([u8; 16]);
 
 const BLOCK: usize = std::mem::size_of::<Block>();
+
+/// Written where a part's offset goes until the JSON's length, and so the offset, is known:
+/// as many digits as any offset can have.
+const OFFSET_PLACEHOLDER: u64 = 10_000_000_000_000_000_000;
+const OFFSET_DIGITS: usize = 20;
+/// The placeholder as it appears in the JSON, with its key.
+const OFFSET_MARKER: &[u8] = b"\"offset\":10000000000000000000";
 
 /// A serialised result, owned by the library until handed to the caller.
 pub(crate) struct Payload {
@@ -46,7 +54,7 @@ pub(crate) enum Dtype {
 /// buffer (a multiple of 16), holding `dtype` values.
 #[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
 pub(crate) struct PartRef {
-    pub offset: usize,
+    pub offset: u64,
     pub length: usize,
     pub dtype: Dtype,
 }
@@ -74,25 +82,37 @@ impl Payload {
     /// A result whose JSON (`head(part)`) names one binary part of `length` bytes, which
     /// `write_part` fills.
     pub(crate) fn with_part<T: Serialize>(
-        head: impl Fn(PartRef) -> T,
+        head: impl FnOnce(PartRef) -> T,
         dtype: Dtype,
         length: usize,
         write_part: impl FnOnce(&mut [u8]),
     ) -> Result<Self, Error> {
-        // The JSON names the offset of the part that follows it, so it is written again until
-        // it ends before that offset: only the offset's digits change, so twice at most.
-        let mut offset = 0;
-        let json = loop {
-            let json = encode(&head(PartRef {
-                offset,
-                length,
-                dtype,
-            }))?;
-            if json.len() < offset {
-                break json;
-            }
-            offset = (json.len() + 1).next_multiple_of(BLOCK);
-        };
+        // The JSON names the offset of the part that follows it, which depends on the JSON's
+        // length. So it is written once with a 20-digit placeholder, which is then overwritten
+        // by the real offset, left-aligned and padded with spaces (JSON allows whitespace after
+        // a number): the length does not change. `"offset":` with its quotes can only be our
+        // key (quotes inside strings are escaped, and nothing else we write has that key
+        // before the part), so the first match is the placeholder.
+        let mut json = encode(&head(PartRef {
+            offset: OFFSET_PLACEHOLDER,
+            length,
+            dtype,
+        }))?;
+        let offset = (json.len() + 1).next_multiple_of(BLOCK);
+        let at = json
+            .windows(OFFSET_MARKER.len())
+            .position(|w| w == OFFSET_MARKER)
+            .map(|i| i + OFFSET_MARKER.len() - OFFSET_DIGITS)
+            .ok_or_else(|| {
+                Error::invalid_state(
+                    inferencekey_core::codes::INTERNAL,
+                    "a result part is not named in its JSON",
+                )
+            })?;
+        let slot = &mut json[at..at + OFFSET_DIGITS];
+        slot.fill(b' ');
+        // Cannot fail: an offset has at most OFFSET_DIGITS digits.
+        let _ = write!(&mut slot[..], "{offset}");
         let mut payload = Self::assemble(&json, offset, length);
         write_part(&mut payload.bytes_mut()[offset..offset + length]);
         Ok(payload)

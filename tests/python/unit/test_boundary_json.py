@@ -69,11 +69,13 @@ def _buffer(head: bytes, part_at: int = 0, part: bytes = b"") -> tuple[Any, int]
 
 def test_result_buffers_give_their_json_and_the_parts_they_name() -> None:
     assert _ffi.take_result(*_buffer(b'{"a":1}')) == ({"a": 1}, b"")
-    head = b'{"p":{"offset":48,"length":3,"dtype":"utf8"}}'
-    buf, json_len = _buffer(head, 48, b"xyz")
+    # The library pads the offset it fills in after the fact with spaces (valid JSON).
+    head = b'{"p":{"offset":64   ,"length":3,"dtype":"utf8"}}'
+    buf, json_len = _buffer(head, 64, b"xyz")
     result, parts = _ffi.take_result(buf, json_len, "p")
     assert result["p"]["dtype"] == "utf8"
-    assert parts[48:51] == b"xyz" and len(parts) == 51
+    # The part's bytes alone, its reference rebased to them.
+    assert parts == b"xyz" and result["p"]["offset"] == 0
     # A part key the result does not carry, or carries as a list: JSON only.
     assert _ffi.take_result(*_buffer(b'{"p":[1.0]}'), "p") == ({"p": [1.0]}, b"")
 
