@@ -70,11 +70,11 @@ install_tools() {
     rustup target add "${triples[@]}" >/dev/null
     rustup component add llvm-tools >/dev/null 2>&1 || rustup component add llvm-tools-preview >/dev/null
     OBJCOPY="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-objcopy"
-    READELF="${OBJCOPY%objcopy}readelf"
-    [ -x "$OBJCOPY" ] && [ -x "$READELF" ] || die "llvm-tools has no llvm-objcopy/llvm-readelf"
+    READOBJ="${OBJCOPY%objcopy}readobj"
+    [ -x "$OBJCOPY" ] && [ -x "$READOBJ" ] || die "llvm-tools has no llvm-objcopy/llvm-readobj"
     export PATH="$TOOLS/bin:$PATH"
     echo "maturin $(maturin --version | cut -d' ' -f2), zig $(python -m ziglang version)," \
-        "auditwheel $(auditwheel --version | cut -d' ' -f2), $(basename "$OBJCOPY")"
+        "auditwheel $(auditwheel --version | head -n 1 | cut -d' ' -f2), $(basename "$OBJCOPY")"
 }
 
 # --- wheels --------------------------------------------------------------------------------
@@ -131,8 +131,8 @@ check_wheel() {
     python -m zipfile -e "$wheel" "$tmp"
     lib="$tmp/$LIB_IN_WHEEL"
     debug="$DIST/debug/$(basename "$wheel" .whl)/lib_native.so.debug"
-    if "$READELF" -S "$lib" | grep -q '\.debug_info'; then die "$(basename "$wheel"): library not stripped"; fi
-    "$READELF" -S "$debug" | grep -q '\.debug_info' || die "$debug holds no debug info"
+    if readelf_ -S "$lib" | grep -q '\.debug_info'; then die "$(basename "$wheel"): library not stripped"; fi
+    readelf_ -S "$debug" | grep -q '\.debug_info' || die "$debug holds no debug info"
     [ "$(build_id "$lib")" = "$(build_id "$debug")" ] && [ -n "$(build_id "$lib")" ] \
         || die "$(basename "$wheel"): the library and its debug file have different build-ids"
     echo "   library $(stat -c %s "$lib") bytes, stripped, build-id $(build_id "$lib");" \
@@ -140,7 +140,8 @@ check_wheel() {
     rm -rf "$tmp"
 }
 
-build_id() { "$READELF" -n "$1" | sed -n 's/^ *Build ID: //p'; }
+readelf_() { "$READOBJ" --elf-output-style=GNU "$@"; }
+build_id() { readelf_ -n "$1" | sed -n 's/^ *Build ID: //p'; }
 
 # --- sdist ---------------------------------------------------------------------------------
 build_sdist() {
@@ -199,23 +200,25 @@ run_x86_64() {
 
 # Debian's aarch64 Python, unpacked into a folder (not installed: the host stays amd64).
 AARCH64_PY_DEBS=(libc6 libgcc-s1 zlib1g libexpat1 libffi8 libssl3 libbz2-1.0 liblzma5 libuuid1
-    libmpdec3 libsqlite3-0 libcrypt1 libpython3.11-minimal libpython3.11-stdlib python3.11-minimal)
+    libsqlite3-0 libcrypt1 libpython3.11-minimal libpython3.11-stdlib python3.11-minimal)
 
 aarch64_python() {
-    local sysroot="$WORK/aarch64-sysroot"
-    if [ ! -x "$sysroot/usr/bin/python3.11" ]; then
-        dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
-        apt-get update -qq
-        local debs="$WORK/aarch64-debs"
-        rm -rf "$debs" "$sysroot" && mkdir -p "$debs" "$sysroot"
-        (cd "$debs" && apt-get download -qq "${AARCH64_PY_DEBS[@]/%/:arm64}" >/dev/null)
-        for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$sysroot"; done
-    fi
-    echo "$sysroot"
+    SYSROOT="$WORK/aarch64-sysroot"
+    [ -x "$SYSROOT/usr/bin/python3.11" ] && return
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+        || die "an aarch64 Python needs apt-get as root (or set IK_RELEASE_QEMU=0)"
+    dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+    apt-get update -qq
+    local debs="$WORK/aarch64-debs"
+    rm -rf "$debs" "$SYSROOT" && mkdir -p "$debs" "$SYSROOT"
+    # (apt warns that it downloads as root into a folder its _apt user cannot write)
+    (cd "$debs" && apt-get download -qq "${AARCH64_PY_DEBS[@]/%/:arm64}" 2>&1 | grep -v unsandboxed) || true
+    for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$SYSROOT"; done
+    [ -x "$SYSROOT/usr/bin/python3.11" ] || die "no aarch64 Python from Debian's packages"
 }
 
 run_aarch64_qemu() {
-    local wheel site sysroot
+    local wheel site
     wheel="$(ls "$DIST"/inferencekey-*-manylinux_2_17_aarch64*.whl)"
     step "run $(basename "$wheel") under qemu-user"
     if ! command -v qemu-aarch64-static >/dev/null; then
@@ -226,14 +229,14 @@ run_aarch64_qemu() {
             die "qemu-user-static is missing (apt-get install qemu-user-static), or set IK_RELEASE_QEMU=0"
         fi
     fi
-    sysroot="$(aarch64_python)"
+    aarch64_python
     # The wheel and its dependencies as an aarch64 CPython 3.11 gets them from PyPI.
     site="$WORK/aarch64-site"
     rm -rf "$site"
     pip install -q --disable-pip-version-check --target "$site" --only-binary=:all: \
         --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 \
         --python-version 3.11 --implementation cp "$wheel"
-    local qpy=(qemu-aarch64-static -L "$sysroot" "$sysroot/usr/bin/python3.11")
+    local qpy=(qemu-aarch64-static -L "$SYSROOT" "$SYSROOT/usr/bin/python3.11")
     echo "   $("${qpy[@]}" -c 'import platform, sys; print(platform.machine(), sys.version.split()[0])')" \
         "(Debian's python3.11, arm64, under $(qemu-aarch64-static --version | head -n 1))"
     (cd "$WORK" && PYTHONPATH="$site" "${qpy[@]}" -c "$SMOKE_PY")
