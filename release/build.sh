@@ -4,8 +4,8 @@
 #   bash release/build.sh
 #
 # Builds (cross-compiled with maturin + zig, so one Linux x86_64 machine makes them all):
-#   dist/inferencekey-<v>-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
-#   dist/inferencekey-<v>-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64.whl
+#   dist/inferencekey-<v>-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl
+#   dist/inferencekey-<v>-py3-none-manylinux2014_aarch64.manylinux_2_17_aarch64.whl
 #   dist/inferencekey-<v>-py3-none-musllinux_1_2_x86_64.whl
 #   dist/inferencekey-<v>-py3-none-musllinux_1_2_aarch64.whl
 #   dist/inferencekey-<v>.tar.gz                          the sdist
@@ -24,7 +24,7 @@
 #   - the aarch64 manylinux wheel under qemu-user (Debian's qemu-user-static) with an aarch64
 #     Python from Debian's packages: the same import, version and round trip.
 #
-# Installs what it needs: a virtual environment at target/release/tools (maturin, ziglang,
+# Installs what it needs: a virtual environment at target/release-build/tools (maturin, ziglang,
 # auditwheel, twine, wheel), the rustup targets and llvm-tools (llvm-objcopy reads both
 # architectures), and, as root with apt-get, qemu-user-static and the aarch64 Python.
 # IK_RELEASE_TARGETS="x86_64-unknown-linux-gnu ..." limits the wheels built (for iterating);
@@ -109,8 +109,12 @@ split_debuginfo() {
     "$OBJCOPY" --only-keep-debug "$lib" "$debug_dir/lib_native.so.debug"
     "$OBJCOPY" --strip-all "$lib"
     (cd "$debug_dir" && "$OBJCOPY" --add-gnu-debuglink=lib_native.so.debug "$lib")
-    wheel pack --dest-dir "$DIST" "$(echo "$unpacked"/*/)" >/dev/null
-    [ -f "$DIST/$name.whl" ] || die "wheel pack did not give back $name.whl"
+    # wheel pack names the file with the tags sorted; keep maturin's name (same tags).
+    local packed
+    rm -rf "$WORK/packed" && mkdir -p "$WORK/packed"
+    packed="$(wheel pack --dest-dir "$WORK/packed" "$(echo "$unpacked"/*/)" | sed -n 's/^Repacking wheel as \(.*\)\.\.\.OK$/\1/p')"
+    [ -f "$packed" ] || die "wheel pack gave no wheel for $name"
+    mv "$packed" "$DIST/$name.whl"
 }
 
 check_wheel() {
@@ -118,8 +122,11 @@ check_wheel() {
     wheel="$(ls "$DIST"/inferencekey-*-"$tag"*.whl "$DIST"/inferencekey-*."$tag".whl 2>/dev/null | head -n 1 || true)"
     [ -n "$wheel" ] || die "no wheel with the platform tag $tag in dist/"
     step "check $(basename "$wheel")"
-    auditwheel show "$wheel" | sed 's/^/   /'
-    grep -q "\"$tag\"" <(auditwheel show "$wheel") \
+    local shown
+    shown="$(auditwheel show "$wheel")"
+    sed 's/^/   /' <<<"$shown"
+    # Its verdict must be the intended tag: not a newer glibc, nor a plain `linux` tag.
+    grep -q "platform tag: \"$tag\"" <<<"$(tr -s ' \n' ' ' <<<"$shown")" \
         || die "auditwheel does not find $(basename "$wheel") consistent with $tag"
     size="$(stat -c %s "$wheel")"
     echo "   size: $size bytes ($(( size / 1024 )) KiB; limit $(( MAX_WHEEL_BYTES / 1024 )) KiB)"
@@ -140,7 +147,7 @@ check_wheel() {
     rm -rf "$tmp"
 }
 
-readelf_() { "$READOBJ" --elf-output-style=GNU "$@"; }
+readelf_() { "$READOBJ" --elf-output-style=GNU "$@" 2>/dev/null; }
 build_id() { readelf_ -n "$1" | sed -n 's/^ *Build ID: //p'; }
 
 # --- sdist ---------------------------------------------------------------------------------
@@ -171,7 +178,7 @@ check_sdist() {
 
 check_metadata() {
     step "twine check"
-    twine check --strict "$DIST"/*.whl "$DIST"/*.tar.gz | sed 's/^/   /'
+    twine --no-color check --strict "$DIST"/*.whl "$DIST"/*.tar.gz | sed 's/^/   /'
 }
 
 # --- runs ----------------------------------------------------------------------------------
@@ -188,7 +195,7 @@ with DevServer() as dev, dev.management_client() as mgmt:
 
 run_x86_64() {
     local wheel venv
-    wheel="$(ls "$DIST"/inferencekey-*-manylinux_2_17_x86_64*.whl)"
+    wheel="$(ls "$DIST"/inferencekey-*manylinux_2_17_x86_64*.whl)"
     step "run $(basename "$wheel") in a fresh virtual environment"
     venv="$WORK/venv-x86_64"
     rm -rf "$venv"
@@ -219,7 +226,7 @@ aarch64_python() {
 
 run_aarch64_qemu() {
     local wheel site
-    wheel="$(ls "$DIST"/inferencekey-*-manylinux_2_17_aarch64*.whl)"
+    wheel="$(ls "$DIST"/inferencekey-*manylinux_2_17_aarch64*.whl)"
     step "run $(basename "$wheel") under qemu-user"
     if ! command -v qemu-aarch64-static >/dev/null; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
