@@ -12,7 +12,8 @@
 #   dist/debug/<wheel name>/lib_native.so.debug            debug info of each wheel's library
 # The library in a wheel is stripped; its debug info is kept beside it in dist/debug/ (the
 # library names it through .gnu_debuglink and a build-id, so gdb and addr2line find it).
-# macOS wheels are not built: see the README.
+# macOS wheels are not built: see the README. Upload with `twine upload dist/*.whl dist/*.tar.gz`
+# (dist/debug/ is kept, not published).
 #
 # Checks, failing on the first problem:
 #   - every wheel: `auditwheel show` (printed), its platform tag is the intended one, it is at
