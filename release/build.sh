@@ -146,8 +146,12 @@ check_wheel() {
     python -m zipfile -e "$wheel" "$tmp"
     lib="$tmp/$LIB_IN_WHEEL"
     debug="$DIST/debug/$(basename "$wheel" .whl)/lib_native.so.debug"
-    if readelf_ -S "$lib" | grep -q '\.debug_info'; then die "$(basename "$wheel"): library not stripped"; fi
-    readelf_ -S "$debug" | grep -q '\.debug_info' || die "$debug holds no debug info"
+    # (whole outputs first: `readelf | grep -q` can fail on SIGPIPE under pipefail)
+    local lib_sections debug_sections
+    lib_sections="$(readelf_ -S "$lib")"
+    debug_sections="$(readelf_ -S "$debug")"
+    if grep -q '\.debug_info' <<<"$lib_sections"; then die "$(basename "$wheel"): library not stripped"; fi
+    grep -q '\.debug_info' <<<"$debug_sections" || die "$debug holds no debug info"
     [ "$(build_id "$lib")" = "$(build_id "$debug")" ] && [ -n "$(build_id "$lib")" ] \
         || die "$(basename "$wheel"): the library and its debug file have different build-ids"
     echo "   library $(stat -c %s "$lib") bytes, stripped, build-id $(build_id "$lib");" \
