@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IK_VERSION "0.3.0"
+#define IK_VERSION "1.0.0"
 
 // Bumped on every breaking change of the ABI; the header's `IK_ABI_VERSION` matches it.
 #define IK_ABI_VERSION 3

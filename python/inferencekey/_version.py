@@ -1,3 +1,3 @@
 """The package version; the native library reports its own through ``ik_version()``."""
 
-__version__ = "0.3.0"
+__version__ = "1.0.0"

@@ -1150,7 +1150,7 @@ async fn dev_routes_need_the_admin_secret() {
     let r = p.send(Method::GET, "/healthz", None, None).await;
     assert_eq!(
         r.json::<Value>().await.unwrap(),
-        json!({"status": "ok", "version": "0.3.0"})
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
     );
 
     let body = json!({"slug": "beta", "name": "Beta"});

@@ -18,6 +18,9 @@ pub enum StandIn {
 const CHAT_SCRIPT: &str = include_str!("../standins/llama_cpp.py");
 const EMBED_SCRIPT: &str = include_str!("../standins/e5_embed.py");
 const RERANK_SCRIPT: &str = include_str!("../standins/e5_rerank.py");
+/// Imported by every stand-in: checks the packages of all of them at once, so that a missing
+/// backend names every missing package and the one command that installs them.
+const BACKENDS_MODULE: &str = include_str!("../standins/backends.py");
 
 /// The model name the chat stand-in answers with.
 pub const CHAT_MODEL: &str = "SmolLM2-135M-Instruct";
@@ -124,5 +127,6 @@ pub fn write_scripts(dir: &Path) -> std::io::Result<()> {
     for which in StandIn::ALL {
         std::fs::write(dir.join(which.script_name()), which.script_source())?;
     }
+    std::fs::write(dir.join("backends.py"), BACKENDS_MODULE)?;
     Ok(())
 }

