@@ -1184,23 +1184,7 @@ mod tests {
         bodies: Vec<&'static str>,
         delay: Duration,
     ) -> (u16, thread::JoinHandle<Vec<String>>) {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
-        let chain: Vec<_> = CertificateDer::pem_file_iter(format!("{fixture}/server.pem"))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        let key = PrivateKeyDer::from_pem_file(format!("{fixture}/server.key")).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = Arc::new(
-            rustls::ServerConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(chain, key)
-                .unwrap(),
-        );
+        let config = crate::tls::fixture_server_config();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = thread::spawn(move || {

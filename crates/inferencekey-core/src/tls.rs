@@ -210,6 +210,29 @@ pub fn untrusted_hint() -> &'static str {
      ca_bundle=) or set SSL_CERT_FILE to a PEM file holding it"
 }
 
+/// The server side of the TLS test fixture (`tests/fixtures/tls`, signed by its `ca.pem`),
+/// shared by the transports' tests.
+#[cfg(test)]
+pub(crate) fn fixture_server_config() -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+    let chain: Vec<_> = CertificateDer::pem_file_iter(format!("{fixture}/server.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(format!("{fixture}/server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -925,29 +925,12 @@ mod tests {
     /// fixture CA as `ca_bundle_path`, the same server is trusted.
     #[tokio::test]
     async fn untrusted_certificates_are_classified_and_a_ca_bundle_trusts_them() {
-        use rustls::pki_types::pem::PemObject;
         use std::io::{Read, Write};
         let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         std::thread::spawn(move || {
-            let certs: Vec<_> =
-                rustls::pki_types::CertificateDer::pem_file_iter(format!("{fixture}/server.pem"))
-                    .unwrap()
-                    .map(|c| c.unwrap())
-                    .collect();
-            let key =
-                rustls::pki_types::PrivateKeyDer::from_pem_file(format!("{fixture}/server.key"))
-                    .unwrap();
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = Arc::new(
-                rustls::ServerConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .unwrap()
-                    .with_no_client_auth()
-                    .with_single_cert(certs, key)
-                    .unwrap(),
-            );
+            let config = crate::tls::fixture_server_config();
             for sock in listener.incoming().take(2) {
                 let conn = rustls::ServerConnection::new(config.clone()).unwrap();
                 let mut tls = rustls::StreamOwned::new(conn, sock.unwrap());
