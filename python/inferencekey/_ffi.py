@@ -109,7 +109,7 @@ _to_json = pydantic_core.to_json
 def take_result(ptr: Any, json_len: int, part: str | None = None) -> tuple[Any, bytes]:
     """Copies a result buffer out and frees it: its JSON, decoded, and the bytes of the binary
     part the result names under the key ``part``, if any ("Result buffers" in
-    ``inferencekey.h``). The part's reference is rebased to those bytes (``offset`` 0)."""
+    ``inferencekey.h``), else ``b""``."""
     try:
         # Only keys go through jiter's string cache: values (texts, ids) rarely repeat, and
         # skipping the cache's lookups measured faster right after a call's network wait.
@@ -120,7 +120,6 @@ def take_result(ptr: Any, json_len: int, part: str | None = None) -> tuple[Any, 
         offset, length = ref.get("offset"), ref.get("length")
         if offset.__class__ is not int or length.__class__ is not int or offset <= json_len:
             raise InferenceKeyError("the library returned a malformed binary part", code="internal")
-        ref["offset"] = 0
         return result, _unpack(ptr + offset, length)
     finally:
         _free(ptr)

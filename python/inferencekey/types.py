@@ -639,16 +639,6 @@ class ReadinessEvent(_Frozen):
 # Data-plane results, with a lazily built ``raw``.
 
 
-def _part(parts: bytes, ref: dict[str, Any]) -> bytes:
-    """One binary part of a result buffer, named in its JSON by ``{"offset","length","dtype"}``
-    with ``offset`` from the buffer's start (``parts`` holds the buffer up to the part's end)."""
-    start = ref["offset"]
-    end = start + ref["length"]
-    if not 0 <= start <= end <= len(parts):
-        raise ValueError("a binary part lies outside the result buffer")
-    return parts[start:end]
-
-
 class _RawResult(_Frozen):
     """Base of results that expose the decoded response body as ``raw``.
 
@@ -729,9 +719,9 @@ class TextResult(_RawResult):
         ) -> None: ...
 
     @classmethod
-    def _from_native(cls, data: dict[str, Any], parts: bytes = b"") -> Self:
-        body = data.pop("raw_part", None)
-        raw = _part(parts, body) if body.__class__ is dict else data.get("raw")
+    def _from_native(cls, data: dict[str, Any], part: bytes = b"") -> Self:
+        # ``part`` is the response body when the core sends it as a binary part.
+        raw = part if data.pop("raw_part", None).__class__ is dict else data.get("raw")
         private = {"_raw": raw, "_raw_ready": raw.__class__ is dict}
         usage = data.get("usage")
         usage = _usage_from_native(usage) if usage.__class__ is dict else None
@@ -797,12 +787,13 @@ class _Shape:
         return self._text
 
 
-def _unpack_vectors(packed: dict[str, Any], parts: bytes) -> list[list[float]]:
-    """Vectors packed in a binary part (``{"offset","length","dtype","rows","cols"}``):
-    row-major float64, little-endian (the byte order of every platform the wheel is built
-    for). Exact, and about ten times faster than parsing the same numbers from JSON text."""
+def _unpack_vectors(packed: dict[str, Any], part: bytes) -> list[list[float]]:
+    """Vectors packed in a binary part (named by ``{"offset","length","dtype","rows","cols"}``,
+    its bytes in ``part``): row-major float64, little-endian (the byte order of every platform
+    the wheel is built for). Exact, and about ten times faster than parsing the same numbers
+    from JSON text."""
     rows, cols = int(packed["rows"]), int(packed["cols"])
-    values = memoryview(_part(parts, packed))
+    values = memoryview(part)
     if rows < 0 or cols < 0 or len(values) != rows * cols * 8:
         raise ValueError("packed embeddings do not match their shape")
     if not cols:
@@ -830,10 +821,10 @@ class EmbedResult(_RawResult):
         ) -> None: ...
 
     @classmethod
-    def _from_native(cls, data: dict[str, Any], parts: bytes = b"") -> Self:
+    def _from_native(cls, data: dict[str, Any], part: bytes = b"") -> Self:
         embeddings = data.get("embeddings")
         if embeddings.__class__ is dict:
-            embeddings = _unpack_vectors(cast("dict[str, Any]", embeddings), parts)
+            embeddings = _unpack_vectors(cast("dict[str, Any]", embeddings), part)
         elif not isinstance(embeddings, list):
             embeddings = []
         raw = data.get("raw")

@@ -12,6 +12,7 @@
 
 use std::ffi::c_char;
 use std::io::Write;
+use std::sync::OnceLock;
 
 use inferencekey_core::Error;
 use schemars::JsonSchema;
@@ -32,6 +33,12 @@ const OFFSET_PLACEHOLDER: u64 = 10_000_000_000_000_000_000;
 const OFFSET_DIGITS: usize = 20;
 /// The placeholder as it appears in the JSON, with its key.
 const OFFSET_MARKER: &[u8] = b"\"offset\":10000000000000000000";
+
+/// The searcher for [`OFFSET_MARKER`], built once: building one costs more than a search.
+fn marker_finder() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(OFFSET_MARKER))
+}
 
 /// A serialised result, owned by the library until handed to the caller.
 pub(crate) struct Payload {
@@ -99,9 +106,8 @@ impl Payload {
             dtype,
         }))?;
         let offset = (json.len() + 1).next_multiple_of(BLOCK);
-        let at = json
-            .windows(OFFSET_MARKER.len())
-            .position(|w| w == OFFSET_MARKER)
+        let at = marker_finder()
+            .find(&json)
             .map(|i| i + OFFSET_MARKER.len() - OFFSET_DIGITS)
             .ok_or_else(|| {
                 Error::invalid_state(

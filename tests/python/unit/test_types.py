@@ -469,27 +469,18 @@ def test_text_result_from_native() -> None:
     )
 
 
-def _result_buffer(head: dict[str, Any], buffer: bytes) -> tuple[dict[str, Any], bytes]:
-    """What ``_ffi.take_result`` gives for a result buffer: the JSON, and the buffer (here
-    only the bytes parts are located in: offsets count from its start)."""
-    return head, buffer
-
-
 def test_text_result_raw_from_a_binary_part_is_decoded_lazily() -> None:
     body = json.dumps(TEXT_JSON["raw"]).encode()
     native = {k: v for k, v in TEXT_JSON.items() if k != "raw"}
-    head = {**native, "raw_part": {"offset": 3, "length": len(body)}}
-    r = TextResult._from_native(*_result_buffer(head, b"xyz" + body + b"!"))
+    # What ``_ffi.take_result`` gives: the JSON, which names the part, and the part's bytes.
+    head = {**native, "raw_part": {"offset": 512, "length": len(body), "dtype": "utf8"}}
+    r = TextResult._from_native(head, body)
     assert r.__pydantic_private__ is not None and not r.__pydantic_private__["_raw_ready"]
     assert r.raw == TEXT_JSON["raw"]
     assert r.raw is r.raw
     assert r == TextResult._from_native(TEXT_JSON)
-    broken = {**native, "raw_part": {"offset": 0, "length": 9}}
-    broken_buffer = _result_buffer(broken, b"{not json")
-    assert TextResult._from_native(*broken_buffer).raw == {}
-    outside = {**native, "raw_part": {"offset": 1, "length": len(body)}}
-    with pytest.raises(ValueError, match="outside"):
-        TextResult._from_native(*_result_buffer(outside, body))
+    broken = {**native, "raw_part": {"offset": 512, "length": 9, "dtype": "utf8"}}
+    assert TextResult._from_native(broken, b"{not json").raw == {}
 
 
 def test_results_built_by_users_accept_raw() -> None:
@@ -553,18 +544,20 @@ def test_embed_raw_vectors_are_filled_back_in() -> None:
 def test_embed_packed_vectors_decode_exactly() -> None:
     vectors = _vectors(5, 7)
     flat = array.array("d", [x for row in vectors for x in row]).tobytes()
-    packed = {"offset": 1, "length": len(flat), "rows": 5, "cols": 7}
+    packed = {"offset": 512, "length": len(flat), "dtype": "f64le", "rows": 5, "cols": 7}
     head = {"embeddings": packed, "model": "e5", "usage": None}
-    # Offset 1: a part need not be aligned.
-    r = EmbedResult._from_native(*_result_buffer(head, b"-" + flat))
+    r = EmbedResult._from_native(head, flat)
     assert r.embeddings == vectors
     assert r.raw == {}
-    for wrong in ({"rows": 4}, {"cols": 8}, {"offset": 2}, {"length": 8}):
+    # A shape that does not match the part's bytes is refused.
+    for wrong in ({"rows": 4}, {"cols": 8}):
         bad = {**head, "embeddings": {**packed, **wrong}}
         with pytest.raises(ValueError):
-            EmbedResult._from_native(*_result_buffer(bad, b"-" + flat))
-    empty = {**head, "embeddings": {"offset": 0, "length": 0, "rows": 2, "cols": 0}}
-    assert EmbedResult._from_native(*_result_buffer(empty, b"")).embeddings == [
+            EmbedResult._from_native(bad, flat)
+    with pytest.raises(ValueError):
+        EmbedResult._from_native(head, flat[:-8])
+    empty = {**head, "embeddings": {"offset": 512, "length": 0, "rows": 2, "cols": 0}}
+    assert EmbedResult._from_native(empty, b"").embeddings == [
         [],
         [],
     ]
