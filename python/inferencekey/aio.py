@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from . import _async
+from . import _async, _ffi
 from ._client import (
     ENDPOINT,
     MANAGEMENT,
@@ -463,7 +463,13 @@ class AsyncEndpoint(EndpointBase):
 
     __slots__ = ("_client",)
 
-    def __init__(self, handle: Any, client: AsyncDataClient) -> None:
+    def __init__(self, handle: _ffi.Handle, client: AsyncDataClient) -> None:
+        """Wraps a native endpoint; use ``AsyncDataClient.endpoint()`` rather than this.
+
+        Args:
+            handle: The native endpoint, owned from now on.
+            client: The client whose event loop binding the endpoint shares.
+        """
         super().__init__(handle)
         self._client = client
 
