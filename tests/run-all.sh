@@ -12,6 +12,24 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 "$VENV/bin/ruff" format --check python tests examples benches
 "$VENV/bin/mypy" --strict python/inferencekey examples
 
+echo "== lint: pyright --verifytypes (type completeness of the public API, at least 95%)"
+# --verifytypes ignores --pythonpath: the venv goes first on PATH so that pyright finds the
+# installed wheel. Its exit status is 1 as soon as one symbol is incomplete; the score decides.
+PATH="$VENV/bin:$PATH" "$VENV/bin/pyright" --verifytypes inferencekey --ignoreexternal \
+    --outputjson >"$ROOT/target/verifytypes.json" || true
+"$VENV/bin/python" - "$ROOT/target/verifytypes.json" <<'PY'
+import json
+import sys
+
+report = json.load(open(sys.argv[1], encoding="utf-8"))["typeCompleteness"]
+for symbol in report["symbols"]:
+    if not symbol["isTypeKnown"] or symbol["isTypeAmbiguous"]:
+        print(f"  incomplete: {symbol['name']}")
+score = report["completenessScore"]
+print(f"type completeness score: {score:.1%} (minimum 95%)")
+sys.exit(0 if score >= 0.95 else 1)
+PY
+
 echo "== header: the committed include/inferencekey.h matches the code"
 git diff --exit-code -- include/
 

@@ -2,12 +2,14 @@
 
 Two planes, two tokens (least privilege):
 
-* :class:`ManagementClient` (an ``ik_sdk_`` token, one project) reconciles declared
-  :class:`WorkloadSpec`\\ s with what exists: ``ensure()``, ``plan()``, ``get()``, ``list()``,
+* ``ManagementClient`` (an ``ik_sdk_`` token, one project) reconciles declared
+  ``WorkloadSpec`` objects with what exists: ``ensure()``, ``plan()``, ``get()``, ``list()``,
   ``delete()``, ``wait_until_ready()``.
-* :class:`DataClient` hands out per-workload :class:`Endpoint`\\ s, each called with its own
+* ``DataClient`` hands out per-workload ``Endpoint`` objects, each called with its own
   ``ik_live_`` key: ``generate_text()``, ``generate_text_stream()``, ``embed()``, ``rerank()``.
 
+The async twins (``AsyncManagementClient``, ``AsyncDataClient``) live in
+``inferencekey.aio``, the errors in ``inferencekey.errors``; all are importable from here.
 Everything runs in one native core (Rust) reached through a C ABI; nothing starts at import.
 """
 

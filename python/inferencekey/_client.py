@@ -54,6 +54,7 @@ class Plane:
 
     @property
     def ctype(self) -> str:
+        """The C type of the object's handle (the same name as the prefix)."""
         return self.prefix
 
     @functools.cache  # noqa: B019 - four module-level planes, alive for the process anyway
@@ -117,6 +118,7 @@ def with_call_options(
 
 
 def opt_str(name: str, value: object) -> str | None:
+    """``value`` if it is a string or ``None``; anything else raises ``ValidationError``."""
     if value is None or isinstance(value, str):
         return value
     raise ValidationError(
@@ -142,7 +144,11 @@ def describe(plane: Plane, ptr: Any) -> dict[str, Any]:
 
 
 class NativeClient:
-    """A native client handle with the ``close()``/``with`` protocol of sdk §4."""
+    """A native client handle with the ``close()``/``with`` protocol of sdk §4.
+
+    Attributes shared by every client (``base_url``, ``project``, ``timeout``,
+    ``max_retries``) show the settings in effect, as the core resolved them.
+    """
 
     __slots__ = ("_description", "_handle")
 
@@ -180,7 +186,7 @@ class NativeClient:
 
     @property
     def max_retries(self) -> int:
-        """How many times a failed attempt is retried."""
+        """How many extra attempts a retryable failure gets (0 to 10)."""
         return int(self._description["max_retries"])
 
     def with_options(
@@ -192,9 +198,30 @@ class NativeClient:
         max_event_bytes: int | None = None,
         default_headers: Mapping[str, str | None] | None = None,
     ) -> Self:
-        """A client with other timeouts, retries or memory caps (``None`` keeps the client's),
-        sharing credentials, connections and (async clients) the event loop binding.
-        ``default_headers`` are merged over this client's (a ``None`` value drops one)."""
+        """Returns a copy of this client with other options.
+
+        The copy shares the credentials, the connection pool and (async clients) the event
+        loop binding. An argument left ``None`` keeps this client's value.
+
+        Args:
+            timeout: Seconds per attempt (the request timeout; the connect timeout becomes
+                the smaller of it and 5 s), or a ``Timeout`` setting both.
+            max_retries: Extra attempts after a retryable failure, 0 to 10.
+            max_response_bytes: The largest response body accepted; a larger one raises
+                ``ApiError`` (``response_too_large``).
+            max_event_bytes: The largest streamed event accepted; a larger one raises
+                ``ApiError`` (``event_too_large``).
+            default_headers: Headers merged over this client's defaults; a ``None`` value
+                drops that default.
+
+        Returns:
+            A new client of the same class.
+
+        Raises:
+            ConfigurationError: An option is out of range (``invalid_option``) or a header
+                may not be set (``invalid_header``).
+            InferenceKeyError: This client is closed (``client_closed``).
+        """
         options: dict[str, Any] = {
             **partial_options(timeout, max_retries),
             **byte_caps(max_response_bytes, max_event_bytes),
@@ -214,7 +241,10 @@ class NativeClient:
         return clone
 
     def close(self) -> None:
-        """Releases the native client (and its token). Later calls raise ``client_closed``."""
+        """Releases the native client and its credentials. Idempotent.
+
+        Later calls on this client raise ``InferenceKeyError`` (``client_closed``).
+        """
         self._handle.close()
 
     def __repr__(self) -> str:
@@ -244,6 +274,39 @@ class ManagementClientBase(NativeClient):
         default_headers: Mapping[str, str] | None = None,
         _from_env: bool = False,
     ) -> None:
+        """Creates a client from its arguments alone; ``from_env()`` also reads the environment.
+
+        Values are trimmed, and an empty one counts as unset. The token is checked here
+        (its prefix strictly, its shape leniently); nothing is sent until the first call.
+
+        Args:
+            sdk_token: The project's ``ik_sdk_`` token.
+            base_url: The platform's URL; default ``https://api.inferencekey.com``.
+            project: The project used by calls that are given none.
+            timeout: Seconds per attempt (the request timeout; the connect timeout becomes the
+                smaller of it and 5 s), or a ``Timeout`` setting both.
+            max_retries: Extra attempts after a retryable failure, 0 to 10.
+            max_response_bytes: The largest response body accepted, at least 4096 (default
+                256 MiB); a larger one raises ``ApiError`` (``response_too_large``).
+            max_event_bytes: The largest streamed event accepted, at least 4096 (default
+                16 MiB); a larger one raises ``ApiError`` (``event_too_large``).
+            ca_bundle: A PEM file whose certificates become the only trusted roots. Without
+                it, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` if set, else the system store.
+            default_headers: Headers sent with every request. ``Authorization`` and connection
+                headers (``Host``, ``Content-Length``, ...) are refused.
+
+        Raises:
+            ConfigurationError: No token was given (``missing_token``).
+            AuthError: The token is malformed or has no known prefix
+                (``wrong_credential_type``).
+            PermissionDenied: The token is an ``ik_live_`` data key
+                (``wrong_credential_type``).
+            ConfigurationError: An option is out of range (``invalid_option``), the base URL
+                is not ``http``/``https`` with a host (``invalid_base_url``), a header may not
+                be set (``invalid_header``) or the CA bundle is unusable
+                (``invalid_ca_bundle``).
+            ValidationError: A string argument is not a string (``invalid_argument``).
+        """
         super().__init__(
             native_config(
                 from_env=_from_env,
@@ -273,9 +336,45 @@ class ManagementClientBase(NativeClient):
         ca_bundle: str | os.PathLike[str] | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> Self:
-        """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults.
-        TLS trusts ``ca_bundle`` if given, else ``SSL_CERT_FILE``/``SSL_CERT_DIR``, else the
-        system store."""
+        """Creates a client from its arguments, then the environment, then the defaults.
+
+        An explicit argument wins over its environment variable, which wins over the default;
+        an empty or blank value counts as unset. ``INFERENCEKEY_API_KEY`` is never read.
+
+        Args:
+            sdk_token: The project's ``ik_sdk_`` token; else ``INFERENCEKEY_SDK_TOKEN``.
+            base_url: The platform's URL; else ``INFERENCEKEY_BASE_URL``, else
+                ``https://api.inferencekey.com``.
+            project: The project used by calls that are given none; else
+                ``INFERENCEKEY_PROJECT``.
+            timeout: Seconds per attempt (the request timeout; the connect timeout becomes the
+                smaller of it and 5 s), or a ``Timeout`` setting both.
+            max_retries: Extra attempts after a retryable failure, 0 to 10.
+            max_response_bytes: The largest response body accepted, at least 4096 (default
+                256 MiB); a larger one raises ``ApiError`` (``response_too_large``).
+            max_event_bytes: The largest streamed event accepted, at least 4096 (default
+                16 MiB); a larger one raises ``ApiError`` (``event_too_large``).
+            ca_bundle: A PEM file whose certificates become the only trusted roots. Without
+                it, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` if set, else the system store.
+            default_headers: Headers sent with every request. ``Authorization`` and connection
+                headers (``Host``, ``Content-Length``, ...) are refused.
+
+        Returns:
+            The new client.
+
+        Raises:
+            ConfigurationError: No token in the arguments or the environment
+                (``missing_token``).
+            AuthError: The token is malformed or has no known prefix
+                (``wrong_credential_type``).
+            PermissionDenied: The token is an ``ik_live_`` data key
+                (``wrong_credential_type``).
+            ConfigurationError: An option is out of range (``invalid_option``), the base URL
+                is not ``http``/``https`` with a host (``invalid_base_url``), a header may not
+                be set (``invalid_header``) or the CA bundle is unusable
+                (``invalid_ca_bundle``).
+            ValidationError: A string argument is not a string (``invalid_argument``).
+        """
         return cls(
             sdk_token=sdk_token,
             base_url=base_url,
@@ -310,6 +409,35 @@ class DataClientBase(NativeClient):
         default_headers: Mapping[str, str] | None = None,
         _from_env: bool = False,
     ) -> None:
+        """Creates a client from its arguments alone; ``from_env()`` also reads the environment.
+
+        Values are trimmed, and an empty one counts as unset. No request is sent here, and
+        keys are checked by ``endpoint()``.
+
+        Args:
+            project: The project whose workloads are called.
+            base_url: The platform's URL; default ``https://api.inferencekey.com``.
+            api_key: The default ``ik_live_`` key of ``endpoint()``.
+            timeout: Seconds per attempt (the request timeout; the connect timeout becomes the
+                smaller of it and 5 s), or a ``Timeout`` setting both.
+            max_retries: Extra attempts after a retryable failure, 0 to 10.
+            max_response_bytes: The largest response body accepted, at least 4096 (default
+                256 MiB); a larger one raises ``ApiError`` (``response_too_large``).
+            max_event_bytes: The largest streamed event accepted, at least 4096 (default
+                16 MiB); a larger one raises ``ApiError`` (``event_too_large``).
+            ca_bundle: A PEM file whose certificates become the only trusted roots. Without
+                it, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` if set, else the system store.
+            default_headers: Headers sent with every request. ``Authorization`` and connection
+                headers (``Host``, ``Content-Length``, ...) are refused.
+
+        Raises:
+            ConfigurationError: No project was given (``missing_project``).
+            ConfigurationError: An option is out of range (``invalid_option``), the base URL
+                is not ``http``/``https`` with a host (``invalid_base_url``), a header may not
+                be set (``invalid_header``) or the CA bundle is unusable
+                (``invalid_ca_bundle``).
+            ValidationError: A string argument is not a string (``invalid_argument``).
+        """
         super().__init__(
             native_config(
                 from_env=_from_env,
@@ -339,9 +467,41 @@ class DataClientBase(NativeClient):
         ca_bundle: str | os.PathLike[str] | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> Self:
-        """Explicit arguments win over ``INFERENCEKEY_*`` variables, which win over defaults.
-        TLS trusts ``ca_bundle`` if given, else ``SSL_CERT_FILE``/``SSL_CERT_DIR``, else the
-        system store."""
+        """Creates a client from its arguments, then the environment, then the defaults.
+
+        An explicit argument wins over its environment variable, which wins over the default;
+        an empty or blank value counts as unset. ``INFERENCEKEY_SDK_TOKEN`` is never read.
+
+        Args:
+            project: The project whose workloads are called; else ``INFERENCEKEY_PROJECT``.
+            base_url: The platform's URL; else ``INFERENCEKEY_BASE_URL``, else
+                ``https://api.inferencekey.com``.
+            api_key: The default ``ik_live_`` key of ``endpoint()``; else
+                ``INFERENCEKEY_API_KEY``.
+            timeout: Seconds per attempt (the request timeout; the connect timeout becomes the
+                smaller of it and 5 s), or a ``Timeout`` setting both.
+            max_retries: Extra attempts after a retryable failure, 0 to 10.
+            max_response_bytes: The largest response body accepted, at least 4096 (default
+                256 MiB); a larger one raises ``ApiError`` (``response_too_large``).
+            max_event_bytes: The largest streamed event accepted, at least 4096 (default
+                16 MiB); a larger one raises ``ApiError`` (``event_too_large``).
+            ca_bundle: A PEM file whose certificates become the only trusted roots. Without
+                it, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` if set, else the system store.
+            default_headers: Headers sent with every request. ``Authorization`` and connection
+                headers (``Host``, ``Content-Length``, ...) are refused.
+
+        Returns:
+            The new client.
+
+        Raises:
+            ConfigurationError: No project in the arguments or the environment
+                (``missing_project``).
+            ConfigurationError: An option is out of range (``invalid_option``), the base URL
+                is not ``http``/``https`` with a host (``invalid_base_url``), a header may not
+                be set (``invalid_header``) or the CA bundle is unusable
+                (``invalid_ca_bundle``).
+            ValidationError: A string argument is not a string (``invalid_argument``).
+        """
         return cls(
             project=project,
             base_url=base_url,
@@ -365,16 +525,26 @@ class DataClientBase(NativeClient):
 
 
 class EndpointBase:
-    """What sync and async endpoints share: the handle and the described identity."""
+    """What sync and async endpoints share: the handle and the described identity.
+
+    Attributes:
+        project_slug: The project of the workload.
+        workload_slug: The workload this endpoint calls.
+        base_url: The ``.../v1`` base URL of the workload, for any OpenAI-compatible client.
+    """
 
     __slots__ = ("_handle", "_key", "base_url", "project_slug", "workload_slug")
 
     def __init__(self, handle: _ffi.Handle) -> None:
+        """Wraps a native endpoint; use ``DataClient.endpoint()`` rather than this.
+
+        Args:
+            handle: The native endpoint, owned from now on.
+        """
         self._handle = handle
         info = describe(ENDPOINT, handle.ptr)
         self.project_slug: str = info["project_slug"]
         self.workload_slug: str = info["workload_slug"]
-        #: The ``…/v1`` base, for any OpenAI-compatible client.
         self.base_url: str = info["base_url"]
         self._key: str = info["api_key"]
 
@@ -383,7 +553,11 @@ class EndpointBase:
         return self._handle.open_ptr("endpoint")
 
     def close(self) -> None:
-        """Releases the native endpoint (and its key) now rather than at garbage collection."""
+        """Releases the native endpoint and its key now rather than at garbage collection.
+
+        Idempotent. Later calls on this endpoint raise ``InferenceKeyError``
+        (``client_closed``).
+        """
         self._handle.close()
 
     def __repr__(self) -> str:

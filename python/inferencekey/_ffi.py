@@ -396,13 +396,13 @@ def _release(free: Callable[[Any], None], ptr: Any, open_: list[bool]) -> None:
 
 
 class Handle:
-    """Owns one native handle: freed by :meth:`close`, when garbage-collected or at exit, never
+    """Owns one native handle: freed by ``close()``, when garbage-collected or at exit, never
     twice."""
 
     __slots__ = ("__weakref__", "_finalizer", "_open", "ptr")
 
     def __init__(self, ptr: Any, free: Callable[[Any], None]) -> None:
-        self.ptr = ptr
+        self.ptr: Any = ptr
         # Shared with the finalizer, which clears it whichever way it runs: one list read
         # per call tells whether `ptr` may still be used.
         self._open = [True]
@@ -410,6 +410,7 @@ class Handle:
 
     @property
     def closed(self) -> bool:
+        """Whether the native object has been freed."""
         return not self._open[0]
 
     def open_ptr(self, what: str) -> Any:
@@ -419,6 +420,7 @@ class Handle:
         raise InferenceKeyError(f"this {what} is closed", code="client_closed")
 
     def close(self) -> None:
+        """Frees the native object now, if not yet freed. Idempotent."""
         self._finalizer()
 
 

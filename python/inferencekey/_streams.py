@@ -1,5 +1,5 @@
 """Iterators over native streams, sync and async: chat chunks and readiness events. One
-consumer each; closing aborts the connection. Both share :class:`StreamCore` (the handle,
+consumer each; closing aborts the connection. Both share ``StreamCore`` (the handle,
 the metadata, the end and close logic); only how the next item is awaited differs."""
 
 from __future__ import annotations
@@ -77,11 +77,14 @@ class StreamCore(Generic[T]):
 
     @property
     def request_id(self) -> str | None:
+        """The request id of the exchange, once known (set when the stream opens)."""
         value = self._meta.get("request_id")
         return value if isinstance(value, str) else None
 
 
 class _SyncStream(StreamCore[T]):
+    """A stream read with ``for`` and closed by ``with``."""
+
     __slots__ = ()
 
     def __iter__(self) -> Iterator[T]:
@@ -110,6 +113,8 @@ class _SyncStream(StreamCore[T]):
 
 
 class _AsyncStream(StreamCore[T]):
+    """A stream read with ``async for`` and closed by ``async with``."""
+
     __slots__ = ()
 
     def __aiter__(self) -> AsyncIterator[T]:
@@ -145,6 +150,8 @@ class _AsyncStream(StreamCore[T]):
 
 
 class _TextMeta:
+    """What text streams add: ``usage`` and their ``repr``."""
+
     __slots__ = ()
     _meta: dict[str, Any]
     _done: bool
@@ -160,11 +167,34 @@ class _TextMeta:
 
 
 class TextStream(_TextMeta, _SyncStream[TextChunk]):
-    """Chunks of a streamed chat completion, as they arrive."""
+    """Chunks of a streamed chat completion, from ``Endpoint.generate_text_stream()``.
+
+    One consumer; not thread-safe. ``close()``, leaving a ``with`` block or garbage
+    collection aborts the connection, after which iteration ends. ``request_id`` is known
+    from the start, ``usage`` once the server sent it (normally with the last chunk).
+
+    Yields:
+        (TextChunk): One chunk per server event that has ``choices``; the last one has a
+            ``finish_reason``.
+
+    Raises:
+        ApiError: The server sent an ``error`` event (``status_code`` is ``None``, ``code``
+            is the event's), or an event over ``max_event_bytes`` (``event_too_large``).
+        APIConnectionError: The stream ended without ``[DONE]`` and without a
+            ``finish_reason`` (``stream_truncated``); ``APITimeoutError`` when no event came
+            within the timeout.
+        InferenceKeyError: The stream was opened before ``fork()`` (``forked``).
+    """
 
     __slots__ = ()
 
     def __init__(self, ptr: Any, meta: Any = None) -> None:
+        """Wraps an open native stream (see ``Endpoint.generate_text_stream()``).
+
+        Args:
+            ptr: The native ``ik_stream``, owned from now on.
+            meta: The stream's metadata if already known; else it is read from the stream.
+        """
         super().__init__(ptr, TextChunk._from_native, meta)
 
     def __enter__(self) -> TextStream:
@@ -172,11 +202,29 @@ class TextStream(_TextMeta, _SyncStream[TextChunk]):
 
 
 class ReadinessStream(_SyncStream[ReadinessEvent]):
-    """Readiness events of one workload; ends after the terminal (``ready``/``error``) one."""
+    """Readiness events of one workload, from ``ManagementClient.readiness_events()``.
+
+    Ends after the terminal event (``ready`` or ``error``), which is yielded too; an
+    ``error`` phase is yielded, not raised. Dropped connections are reopened until the
+    deadline. One consumer; ``close()`` or leaving a ``with`` block releases the connection.
+
+    Yields:
+        (ReadinessEvent): Each event, the terminal one included.
+
+    Raises:
+        ReadinessTimeoutError: The deadline given to ``readiness_events()`` passed.
+        InferenceKeyError: The stream was opened before ``fork()`` (``forked``).
+    """
 
     __slots__ = ()
 
     def __init__(self, ptr: Any, meta: Any = None) -> None:
+        """Wraps an open native stream (see ``ManagementClient.readiness_events()``).
+
+        Args:
+            ptr: The native ``ik_stream``, owned from now on.
+            meta: The stream's metadata if already known; else it is read from the stream.
+        """
         super().__init__(ptr, ReadinessEvent._from_native, meta)
 
     def __enter__(self) -> ReadinessStream:
@@ -187,11 +235,33 @@ class ReadinessStream(_SyncStream[ReadinessEvent]):
 
 
 class AsyncTextStream(_TextMeta, _AsyncStream[TextChunk]):
-    """Chunks of a streamed chat completion: ``async for chunk in stream``."""
+    """The async twin of ``TextStream``, from ``AsyncEndpoint.generate_text_stream()``.
+
+    Read it with ``async for``; ``await stream.aclose()`` or leaving an ``async with`` block
+    aborts the connection.
+
+    Yields:
+        (TextChunk): One chunk per server event that has ``choices``; the last one has a
+            ``finish_reason``.
+
+    Raises:
+        ApiError: The server sent an ``error`` event (``status_code`` is ``None``, ``code``
+            is the event's), or an event over ``max_event_bytes`` (``event_too_large``).
+        APIConnectionError: The stream ended without ``[DONE]`` and without a
+            ``finish_reason`` (``stream_truncated``); ``APITimeoutError`` when no event came
+            within the timeout.
+        InferenceKeyError: The stream was opened before ``fork()`` (``forked``).
+    """
 
     __slots__ = ()
 
     def __init__(self, ptr: Any, meta: Any = None) -> None:
+        """Wraps an open native stream (see ``AsyncEndpoint.generate_text_stream()``).
+
+        Args:
+            ptr: The native ``ik_stream``, owned from now on.
+            meta: The stream's metadata if already known; else it is read from the stream.
+        """
         super().__init__(ptr, TextChunk._from_native, meta)
 
     async def __aenter__(self) -> AsyncTextStream:
@@ -199,11 +269,28 @@ class AsyncTextStream(_TextMeta, _AsyncStream[TextChunk]):
 
 
 class AsyncReadinessStream(_AsyncStream[ReadinessEvent]):
-    """Readiness events until a terminal one."""
+    """The async twin of ``ReadinessStream``, from ``AsyncManagementClient.readiness_events()``.
+
+    Read it with ``async for``; ``await stream.aclose()`` or leaving an ``async with`` block
+    releases the connection.
+
+    Yields:
+        (ReadinessEvent): Each event, the terminal one included.
+
+    Raises:
+        ReadinessTimeoutError: The deadline given to ``readiness_events()`` passed.
+        InferenceKeyError: The stream was opened before ``fork()`` (``forked``).
+    """
 
     __slots__ = ()
 
     def __init__(self, ptr: Any, meta: Any = None) -> None:
+        """Wraps an open native stream (see ``AsyncManagementClient.readiness_events()``).
+
+        Args:
+            ptr: The native ``ik_stream``, owned from now on.
+            meta: The stream's metadata if already known; else it is read from the stream.
+        """
         super().__init__(ptr, ReadinessEvent._from_native, meta)
 
     async def __aenter__(self) -> AsyncReadinessStream:
@@ -214,5 +301,13 @@ class AsyncReadinessStream(_AsyncStream[ReadinessEvent]):
 
 
 def open_stream(fn: Callable[..., int], *args: Any) -> Any:
-    """Opens a native stream (blocking) and returns the ``ik_stream *``."""
+    """Opens a native stream (blocking).
+
+    Args:
+        fn: The native opening function.
+        *args: Its arguments, less the trailing error out-pointer.
+
+    Returns:
+        The ``ik_stream *``.
+    """
     return _ffi.call_into(fn, "ik_stream", *args, _ffi.NULL)

@@ -1,4 +1,4 @@
-"""Async clients: :class:`AsyncManagementClient`, :class:`AsyncDataClient`, :class:`AsyncEndpoint`.
+"""Async clients: ``AsyncManagementClient``, ``AsyncDataClient``, ``AsyncEndpoint``.
 
 Same methods, arguments, results and errors as the sync clients, and the same construction
 (``_client``); calls are the ABI's ``_async`` functions, awaited through ``_async``: no
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from . import _async
+from . import _async, _ffi
 from ._client import (
     ENDPOINT,
     MANAGEMENT,
@@ -74,7 +74,13 @@ class _LoopBound:
 
 
 class AsyncManagementClient(ManagementClientBase, _LoopBound):
-    """The async twin of :class:`~inferencekey.ManagementClient`."""
+    """The async twin of ``ManagementClient``: the same arguments, results and errors.
+
+    Network methods are coroutines, and no thread is held per request in flight. Cancelling
+    the awaiting task cancels the request and closes its connection. The client is bound to
+    the event loop it is first used on; ``await client.aclose()`` or ``async with`` releases
+    it.
+    """
 
     __slots__ = ("_loop",)
 
@@ -91,6 +97,42 @@ class AsyncManagementClient(ManagementClientBase, _LoopBound):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> EnsureResult:
+        """Makes the workload match ``spec``: creates it, leaves it as it is, or acts on drift.
+
+        Checks the spec locally, lists the project's workloads, then sends at most one create
+        or update (one more list if the create conflicts). On drift, ``on_drift`` decides: patch
+        (``RECONCILE``), raise (``FAIL``), report only (``DRY_RUN``), warn with a
+        ``DriftWarning`` (``WARN``) or ignore (``IGNORE``).
+
+        Args:
+            spec: The desired state of the workload.
+            on_drift: What to do when the live workload differs from ``spec``.
+            project: The project; default ``spec.project``, else the client's.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The action taken, the fields that changed (or would change) and the workload.
+
+        Raises:
+            ValidationError: The spec breaks a rule (``empty_field``, ``invalid_slug``,
+                ``invalid_field``, ``conflicting_field``) or the server refused it.
+            DriftError: Drift under ``OnDrift.FAIL`` (``drift_detected``), or a ``task_type``
+                change, which cannot be patched (``immutable_field``).
+            ConfigurationError: No project (``missing_project``) or a token in the spec
+                (``secret_in_spec``).
+            ConflictError: A create conflicted and the slug was still not listed.
+            NotFoundError: The workload was deleted while being updated.
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``), or bound to another
+                event loop (``wrong_event_loop``).
+        """
         request = with_call_options(ensure_request(spec, on_drift, project), timeout, extra_headers)
         result = EnsureResult._from_native(await self._call("ensure", request))
         warn_if_drifted(result, stacklevel=3)
@@ -104,6 +146,34 @@ class AsyncManagementClient(ManagementClientBase, _LoopBound):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> EnsureResult:
+        """Reports what ``ensure`` would do, without writing anything.
+
+        The same as ``ensure(spec, on_drift=OnDrift.DRY_RUN)``: drift and a missing workload
+        give the action ``planned`` with the changes.
+
+        Args:
+            spec: The desired state of the workload.
+            project: The project; default ``spec.project``, else the client's.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            ``unchanged``, or ``planned`` with ``planned_operation`` and the changes.
+
+        Raises:
+            ValidationError: The spec breaks a rule (``empty_field``, ``invalid_slug``, ...).
+            ConfigurationError: No project (``missing_project``) or a token in the spec
+                (``secret_in_spec``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``), or bound to another
+                event loop (``wrong_event_loop``).
+        """
         request = with_call_options(
             ensure_request(spec, OnDrift.DRY_RUN, project), timeout, extra_headers
         )
@@ -117,6 +187,31 @@ class AsyncManagementClient(ManagementClientBase, _LoopBound):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> Workload:
+        """Returns the workload whose slug is exactly ``workload_slug``.
+
+        Args:
+            workload_slug: The workload's slug.
+            project: The project; default the client's.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The workload as the server lists it.
+
+        Raises:
+            NotFoundError: No workload has this slug.
+            ValidationError: The slug is not canonical (``invalid_slug``).
+            ConfigurationError: No project (``missing_project``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``), or bound to another
+                event loop (``wrong_event_loop``).
+        """
         request = with_call_options(slug_request(workload_slug, project), timeout, extra_headers)
         return Workload._from_native(await self._call("get", request))
 
@@ -127,6 +222,30 @@ class AsyncManagementClient(ManagementClientBase, _LoopBound):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> builtins.list[Workload]:
+        """Returns every workload of the project.
+
+        Decoding is lenient: a list element that is not an object, or has no slug, is skipped.
+
+        Args:
+            project: The project; default the client's.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The workloads, in the order the server lists them.
+
+        Raises:
+            ConfigurationError: No project (``missing_project``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``), or bound to another
+                event loop (``wrong_event_loop``).
+        """
         request = with_call_options(
             {"project": opt_str("project", project)}, timeout, extra_headers
         )
@@ -141,6 +260,31 @@ class AsyncManagementClient(ManagementClientBase, _LoopBound):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> bool:
+        """Deletes the workload. Irreversible.
+
+        Args:
+            workload_slug: The workload's slug.
+            project: The project; default the client's.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            ``True`` if it was removed; ``False`` if it did not exist, or was deleted by someone
+            else meanwhile.
+
+        Raises:
+            ValidationError: The slug is not canonical (``invalid_slug``).
+            ConfigurationError: No project (``missing_project``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``), or bound to another
+                event loop (``wrong_event_loop``).
+        """
         request = with_call_options(slug_request(workload_slug, project), timeout, extra_headers)
         return bool((await self._call("delete", request))["deleted"])
 
@@ -152,6 +296,39 @@ class AsyncManagementClient(ManagementClientBase, _LoopBound):
         timeout: float = 600.0,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> AsyncReadinessStream:
+        """Opens the workload's readiness stream.
+
+        The stream is opened here, so an unknown workload or a refused token raises at this
+        call. Then ``async for event in stream`` yields every ``ReadinessEvent`` up to and
+        including the terminal one (``ready`` or ``error``; an ``error`` event is yielded, not
+        raised).
+        Dropped connections are reopened until ``timeout``, after which iterating raises
+        ``ReadinessTimeoutError``.
+
+        Args:
+            workload_slug: The workload's slug.
+            project: The project; default the client's.
+            timeout: The hard deadline of the whole stream in seconds, reconnects included.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The open stream; close it (or use it as a context manager) to release the connection.
+
+        Raises:
+            NotFoundError: The workload does not exist.
+            ValidationError: The slug is not canonical (``invalid_slug``).
+            ConfigurationError: No project (``missing_project``), or ``timeout`` is not a positive
+                finite number (``invalid_option``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``), or bound to another
+                event loop (``wrong_event_loop``).
+        """
         request = readiness_request(workload_slug, project, timeout, extra_headers)
         self._check_loop()
         ptr, meta = await _async.open_stream(
@@ -169,8 +346,43 @@ class AsyncManagementClient(ManagementClientBase, _LoopBound):
         silent: bool = False,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> ReadinessEvent:
-        """The core's wait (reconnects, deadline, phase ``error``); ``on_progress`` runs on
-        the loop thread, and an exception from it stops the wait and propagates."""
+        """Waits until the workload is ``ready`` and returns that event.
+
+        Follows the readiness stream, reconnecting when it drops. ``timeout`` is a hard
+        deadline for everything (connects, reads, reconnect waits and ``on_progress``): the call
+        returns or raises within ``timeout`` + 1 s.
+
+        Args:
+            workload_slug: The workload's slug.
+            project: The project; default the client's.
+            timeout: The deadline in seconds; there is no way to wait forever.
+            on_progress: Called on the event loop's thread with each event; an exception
+                from it stops the wait and propagates. Without it (and without ``silent``),
+                progress is written to stderr.
+            silent: Write no progress to stderr.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The ``ready`` event.
+
+        Raises:
+            ReadinessError: The workload reached phase ``error`` (``workload_failed``); it
+                carries ``last_event`` and the process's ``log_tail``.
+            ReadinessTimeoutError: The deadline passed (also a builtin ``TimeoutError``).
+            NotFoundError: The workload does not exist.
+            ValidationError: The slug is not canonical (``invalid_slug``).
+            ConfigurationError: No project (``missing_project``), or ``timeout`` is not a positive
+                finite number (``invalid_option``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``), or bound to another
+                event loop (``wrong_event_loop``).
+        """
         request = readiness_request(workload_slug, project, timeout, extra_headers)
         report = progress_reporter(workload_slug, on_progress, silent)
         self._check_loop()
@@ -180,6 +392,7 @@ class AsyncManagementClient(ManagementClientBase, _LoopBound):
         return ReadinessEvent._from_native(ready)
 
     async def aclose(self) -> None:
+        """Releases the native client, as ``close()`` does."""
         self.close()
 
     async def __aenter__(self) -> AsyncManagementClient:
@@ -195,15 +408,36 @@ class AsyncManagementClient(ManagementClientBase, _LoopBound):
 
 
 class AsyncDataClient(DataClientBase, _LoopBound):
-    """The async twin of :class:`~inferencekey.DataClient`."""
+    """The async twin of ``DataClient``: the same arguments, results and errors.
+
+    ``endpoint()`` stays synchronous and returns an ``AsyncEndpoint``. The client is bound to
+    the event loop it is first used on; ``await client.aclose()`` or ``async with`` releases
+    it.
+    """
 
     __slots__ = ("_loop",)
 
     def endpoint(self, workload_slug: str, *, api_key: str | None = None) -> AsyncEndpoint:
-        """Synchronous: no network. The endpoint shares this client's loop binding."""
+        """Returns the endpoint of one workload. No request is sent.
+
+        Args:
+            workload_slug: The workload's slug.
+            api_key: The workload's ``ik_live_`` key; default the client's ``api_key``.
+
+        Returns:
+            An ``AsyncEndpoint`` sharing this client's connection pool and event loop binding.
+
+        Raises:
+            ConfigurationError: No key was given here or to the client (``missing_api_key``).
+            PermissionDenied: The key is an ``ik_sdk_`` token (``wrong_credential_type``).
+            AuthError: The key is malformed or has no known prefix (``wrong_credential_type``).
+            ValidationError: The slug is not canonical (``invalid_slug``) or not a string.
+            InferenceKeyError: The client is closed (``client_closed``).
+        """
         return AsyncEndpoint(self._new_endpoint(workload_slug, api_key), self)
 
     async def aclose(self) -> None:
+        """Releases the native client, as ``close()`` does."""
         self.close()
 
     async def __aenter__(self) -> AsyncDataClient:
@@ -219,11 +453,23 @@ class AsyncDataClient(DataClientBase, _LoopBound):
 
 
 class AsyncEndpoint(EndpointBase):
-    """The async twin of :class:`~inferencekey.Endpoint`."""
+    """The async twin of ``Endpoint``: the same arguments, results and errors, as coroutines.
+
+    Attributes:
+        project_slug: The project of the workload.
+        workload_slug: The workload this endpoint calls.
+        base_url: The ``.../v1`` base URL of the workload, for any OpenAI-compatible client.
+    """
 
     __slots__ = ("_client",)
 
-    def __init__(self, handle: Any, client: AsyncDataClient) -> None:
+    def __init__(self, handle: _ffi.Handle, client: AsyncDataClient) -> None:
+        """Wraps a native endpoint; use ``AsyncDataClient.endpoint()`` rather than this.
+
+        Args:
+            handle: The native endpoint, owned from now on.
+            client: The client whose event loop binding the endpoint shares.
+        """
         super().__init__(handle)
         self._client = client
 
@@ -247,6 +493,43 @@ class AsyncEndpoint(EndpointBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> TextResult:
+        """Generates one chat completion (``stream: false``).
+
+        Unset parameters are left out of the request; the arguments are checked before anything
+        is sent.
+
+        Args:
+            prompt: One user message. Give either ``prompt`` or ``messages``.
+            messages: Chat messages, each a mapping with a non-blank ``role`` and a ``content``
+                that is a string or a list of content parts; other keys are passed through.
+            temperature: Sampling temperature, a finite number.
+            max_tokens: The most tokens to generate, at least 1.
+            top_p: Nucleus sampling probability, a finite number.
+            stop: A stop sequence or a list of them.
+            seed: Sampling seed.
+            extra_body: Other request keys, merged last (``model``, ``messages`` and ``stream``
+                are reserved).
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The completion: ``text``, the ``model`` that served it, ``finish_reason`` and ``usage``.
+
+        Raises:
+            ValidationError: Neither or both of ``prompt`` and ``messages``, or an argument out
+                of range (``invalid_argument``); or the server refused the request (400/422).
+            AuthError: The server refused the key (401).
+            PermissionDenied: The key may not call this workload (403).
+            NotFoundError: The workload does not exist (404).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx), or a response over ``max_response_bytes``
+                (``response_too_large``).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The endpoint is closed (``client_closed``), or its client
+                is bound to another event loop (``wrong_event_loop``).
+        """
         request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
@@ -267,7 +550,44 @@ class AsyncEndpoint(EndpointBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> AsyncTextStream:
-        """Opens eagerly (status errors raise here); then ``async for`` / ``async with``."""
+        """Starts a streamed chat completion.
+
+        The request is sent here, so an error status raises at this call; then
+        ``async for chunk in stream`` yields ``TextChunk`` objects as the server sends
+        them. ``timeout`` bounds the wait for the response headers and then for each event.
+
+        Args:
+            prompt: One user message. Give either ``prompt`` or ``messages``.
+            messages: Chat messages, each a mapping with a non-blank ``role`` and a ``content``
+                that is a string or a list of content parts; other keys are passed through.
+            temperature: Sampling temperature, a finite number.
+            max_tokens: The most tokens to generate, at least 1.
+            top_p: Nucleus sampling probability, a finite number.
+            stop: A stop sequence or a list of them.
+            seed: Sampling seed.
+            extra_body: Other request keys, merged last (``model``, ``messages`` and ``stream``
+                are reserved).
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The open stream; close it (or use it as a context manager) to abort the connection.
+
+        Raises:
+            ValidationError: Neither or both of ``prompt`` and ``messages``, or an argument out
+                of range (``invalid_argument``); or the server refused the request (400/422).
+            AuthError: The server refused the key (401).
+            PermissionDenied: The key may not call this workload (403).
+            NotFoundError: The workload does not exist (404).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx), or a response over ``max_response_bytes``
+                (``response_too_large``).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The endpoint is closed (``client_closed``), or its client
+                is bound to another event loop (``wrong_event_loop``).
+        """
         request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
@@ -286,6 +606,32 @@ class AsyncEndpoint(EndpointBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> EmbedResult:
+        """Embeds one string or a list of strings.
+
+        Args:
+            input: The text, or a non-empty list of texts.
+            extra_body: Other request keys, merged last.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            One vector per input, in input order.
+
+        Raises:
+            ValidationError: ``input`` is not a string or a non-empty list of strings
+                (``invalid_argument``), or the server refused the request (400/422).
+            AuthError: The server refused the key (401).
+            PermissionDenied: The key may not call this workload (403).
+            NotFoundError: The workload does not exist (404).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx), or a response over ``max_response_bytes``
+                (``response_too_large``).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The endpoint is closed (``client_closed``), or its client
+                is bound to another event loop (``wrong_event_loop``).
+        """
         request = with_call_options(embed_request(input, extra_body), timeout, extra_headers)
         return EmbedResult._from_native(*await self._call("embed", request, "embeddings"))
 
@@ -299,6 +645,34 @@ class AsyncEndpoint(EndpointBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> RerankResult:
+        """Ranks ``documents`` by relevance to ``query``.
+
+        Args:
+            query: The query, not blank.
+            documents: The documents to rank, a non-empty list of strings.
+            top_n: How many of the best to return, at least 1; default all.
+            extra_body: Other request keys, merged last.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The ranked items, best first, each with its index in ``documents``.
+
+        Raises:
+            ValidationError: A blank ``query``, empty ``documents`` or a ``top_n`` below 1
+                (``invalid_argument``), or the server refused the request (400/422).
+            AuthError: The server refused the key (401).
+            PermissionDenied: The key may not call this workload (403).
+            NotFoundError: The workload does not exist (404).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx), or a response over ``max_response_bytes``
+                (``response_too_large``).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The endpoint is closed (``client_closed``), or its client
+                is bound to another event loop (``wrong_event_loop``).
+        """
         request = with_call_options(
             rerank_request(query, documents, top_n, extra_body), timeout, extra_headers
         )

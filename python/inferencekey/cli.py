@@ -48,7 +48,9 @@ _STATE_FILE = "dev-server.json"
 
 
 class WorkloadsFileError(InferenceKeyError):
-    """A workloads file that cannot be applied; names the file, the workload and the field."""
+    """A workloads file that cannot be applied; the message names the file, the workload and
+    the field.
+    """
 
     def _prefix(self) -> str:
         return ""
@@ -63,6 +65,22 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the ``inferencekey`` command (also ``python -m inferencekey``).
+
+    Args:
+        argv: The arguments after the program name; default ``sys.argv[1:]``. Everything
+            after ``--`` is the command that ``dev`` runs.
+
+    Returns:
+        The exit status: 0 success; 1 an error (printed as one line on stderr) or no
+        command; 2 from ``plan`` when something would change; 64 a refused ``dev --host``;
+        127 when ``dev -- COMMAND`` cannot run the command, else that command's own status;
+        130 on Ctrl-C.
+
+    Raises:
+        SystemExit: A usage error such as an unknown flag (status 64), or ``--help`` and
+            ``--version`` (status 0), as argparse exits.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
     if "--" in args:
@@ -259,6 +277,17 @@ def load_workloads(path: Path) -> tuple[str | None, list[WorkloadSpec]]:
 
     The file holds ``[[workload]]`` tables with the ``WorkloadSpec`` fields, and optionally a
     top-level ``project``.
+
+    Args:
+        path: The workloads TOML file.
+
+    Returns:
+        The file's ``project`` (or ``None``) and its specs, in file order.
+
+    Raises:
+        WorkloadsFileError: The file cannot be read, is not TOML, has unknown keys, declares
+            no workload or a slug twice, or a workload fails the spec checks; the message
+            names the file, the workload and the field.
     """
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -568,6 +597,11 @@ _COMMANDS = {
 
 
 def default_data_dir() -> Path:
+    """Where ``inferencekey dev`` keeps its data without ``--data-dir``.
+
+    Returns:
+        ``$XDG_DATA_HOME/inferencekey/dev``, by default ``~/.local/share/inferencekey/dev``.
+    """
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "inferencekey" / "dev"
 

@@ -1,4 +1,4 @@
-"""The data plane: :class:`DataClient` hands out per-workload :class:`Endpoint`\\ s, each
+"""The data plane: ``DataClient`` hands out per-workload ``Endpoint`` objects, each
 calling its workload with its own ``ik_live_`` key."""
 
 from __future__ import annotations
@@ -30,12 +30,32 @@ _rerank_result = RerankResult._from_native
 
 
 class DataClient(DataClientBase):
-    """A data-plane client for one project. Cheap endpoints share its connection pool."""
+    """The data plane: calls the workloads of one project, each with its own ``ik_live_`` key.
+
+    ``endpoint()`` hands out cheap ``Endpoint`` objects that share this client's connection
+    pool. Thread-safe; share one client per process. ``close()`` (or leaving a ``with``
+    block) releases it.
+    """
 
     __slots__ = ()
 
     def endpoint(self, workload_slug: str, *, api_key: str | None = None) -> Endpoint:
-        """The endpoint of one workload. No network; the slug and key are checked here."""
+        """Returns the endpoint of one workload. No request is sent.
+
+        Args:
+            workload_slug: The workload's slug.
+            api_key: The workload's ``ik_live_`` key; default the client's ``api_key``.
+
+        Returns:
+            An ``Endpoint`` sharing this client's connection pool.
+
+        Raises:
+            ConfigurationError: No key was given here or to the client (``missing_api_key``).
+            PermissionDenied: The key is an ``ik_sdk_`` token (``wrong_credential_type``).
+            AuthError: The key is malformed or has no known prefix (``wrong_credential_type``).
+            ValidationError: The slug is not canonical (``invalid_slug``) or not a string.
+            InferenceKeyError: The client is closed (``client_closed``).
+        """
         return Endpoint(self._new_endpoint(workload_slug, api_key))
 
     def __enter__(self) -> DataClient:
@@ -51,7 +71,14 @@ class DataClient(DataClientBase):
 
 
 class Endpoint(EndpointBase):
-    """One workload's OpenAI-compatible endpoint. Thread-safe; cheap to create."""
+    """One workload's OpenAI-compatible endpoint. Thread-safe and cheap; made by
+    ``DataClient.endpoint()``.
+
+    Attributes:
+        project_slug: The project of the workload.
+        workload_slug: The workload this endpoint calls.
+        base_url: The ``.../v1`` base URL of the workload, for any OpenAI-compatible client.
+    """
 
     __slots__ = ()
 
@@ -74,8 +101,42 @@ class Endpoint(EndpointBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> TextResult:
-        """One chat completion (``stream: false``). ``timeout`` (per attempt) and
-        ``extra_headers`` apply to this call only."""
+        """Generates one chat completion (``stream: false``).
+
+        Unset parameters are left out of the request; the arguments are checked before anything
+        is sent.
+
+        Args:
+            prompt: One user message. Give either ``prompt`` or ``messages``.
+            messages: Chat messages, each a mapping with a non-blank ``role`` and a ``content``
+                that is a string or a list of content parts; other keys are passed through.
+            temperature: Sampling temperature, a finite number.
+            max_tokens: The most tokens to generate, at least 1.
+            top_p: Nucleus sampling probability, a finite number.
+            stop: A stop sequence or a list of them.
+            seed: Sampling seed.
+            extra_body: Other request keys, merged last (``model``, ``messages`` and ``stream``
+                are reserved).
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The completion: ``text``, the ``model`` that served it, ``finish_reason`` and ``usage``.
+
+        Raises:
+            ValidationError: Neither or both of ``prompt`` and ``messages``, or an argument out
+                of range (``invalid_argument``); or the server refused the request (400/422).
+            AuthError: The server refused the key (401).
+            PermissionDenied: The key may not call this workload (403).
+            NotFoundError: The workload does not exist (404).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx), or a response over ``max_response_bytes``
+                (``response_too_large``).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The endpoint is closed (``client_closed``).
+        """
         request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
@@ -100,8 +161,43 @@ class Endpoint(EndpointBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> TextStream:
-        """A streamed chat completion. Status errors raise here; iterate for chunks.
-        ``timeout`` bounds the wait for the headers and then for each event."""
+        """Starts a streamed chat completion.
+
+        The request is sent here, so an error status raises at this call; then
+        ``for chunk in stream`` yields ``TextChunk`` objects as the server sends
+        them. ``timeout`` bounds the wait for the response headers and then for each event.
+
+        Args:
+            prompt: One user message. Give either ``prompt`` or ``messages``.
+            messages: Chat messages, each a mapping with a non-blank ``role`` and a ``content``
+                that is a string or a list of content parts; other keys are passed through.
+            temperature: Sampling temperature, a finite number.
+            max_tokens: The most tokens to generate, at least 1.
+            top_p: Nucleus sampling probability, a finite number.
+            stop: A stop sequence or a list of them.
+            seed: Sampling seed.
+            extra_body: Other request keys, merged last (``model``, ``messages`` and ``stream``
+                are reserved).
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The open stream; close it (or use it as a context manager) to abort the connection.
+
+        Raises:
+            ValidationError: Neither or both of ``prompt`` and ``messages``, or an argument out
+                of range (``invalid_argument``); or the server refused the request (400/422).
+            AuthError: The server refused the key (401).
+            PermissionDenied: The key may not call this workload (403).
+            NotFoundError: The workload does not exist (404).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx), or a response over ``max_response_bytes``
+                (``response_too_large``).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The endpoint is closed (``client_closed``).
+        """
         request = chat_request(
             prompt, messages, temperature, max_tokens, top_p, stop, seed, extra_body
         )
@@ -119,7 +215,31 @@ class Endpoint(EndpointBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> EmbedResult:
-        """Embeddings of one string or a list of strings, in input order."""
+        """Embeds one string or a list of strings.
+
+        Args:
+            input: The text, or a non-empty list of texts.
+            extra_body: Other request keys, merged last.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            One vector per input, in input order.
+
+        Raises:
+            ValidationError: ``input`` is not a string or a non-empty list of strings
+                (``invalid_argument``), or the server refused the request (400/422).
+            AuthError: The server refused the key (401).
+            PermissionDenied: The key may not call this workload (403).
+            NotFoundError: The workload does not exist (404).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx), or a response over ``max_response_bytes``
+                (``response_too_large``).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The endpoint is closed (``client_closed``).
+        """
         request = with_call_options(embed_request(input, extra_body), timeout, extra_headers)
         return _embed_result(*self._call(_embed, request, "embeddings"))
 
@@ -133,7 +253,33 @@ class Endpoint(EndpointBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> RerankResult:
-        """Documents ranked by relevance to ``query``, best first."""
+        """Ranks ``documents`` by relevance to ``query``.
+
+        Args:
+            query: The query, not blank.
+            documents: The documents to rank, a non-empty list of strings.
+            top_n: How many of the best to return, at least 1; default all.
+            extra_body: Other request keys, merged last.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The ranked items, best first, each with its index in ``documents``.
+
+        Raises:
+            ValidationError: A blank ``query``, empty ``documents`` or a ``top_n`` below 1
+                (``invalid_argument``), or the server refused the request (400/422).
+            AuthError: The server refused the key (401).
+            PermissionDenied: The key may not call this workload (403).
+            NotFoundError: The workload does not exist (404).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx), or a response over ``max_response_bytes``
+                (``response_too_large``).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The endpoint is closed (``client_closed``).
+        """
         request = with_call_options(
             rerank_request(query, documents, top_n, extra_body), timeout, extra_headers
         )
@@ -150,7 +296,27 @@ def chat_request(
     seed: object,
     extra_body: object,
 ) -> dict[str, Any]:
-    """Only set keys are sent; values are checked by the core (sdk §5)."""
+    """The request JSON of ``generate_text``/``generate_text_stream``; only set keys are sent.
+
+    Values are checked by the core (sdk §5); here only the containers.
+
+    Args:
+        prompt: The ``prompt=`` argument.
+        messages: The ``messages=`` argument.
+        temperature: The ``temperature=`` argument.
+        max_tokens: The ``max_tokens=`` argument.
+        top_p: The ``top_p=`` argument.
+        stop: The ``stop=`` argument.
+        seed: The ``seed=`` argument.
+        extra_body: The ``extra_body=`` argument.
+
+    Returns:
+        The request.
+
+    Raises:
+        ValidationError: ``messages``, ``stop`` or ``extra_body`` is not a container of the
+            right kind (``invalid_argument``).
+    """
     request: dict[str, Any] = {}
     if prompt is not None:
         request["prompt"] = prompt
@@ -176,6 +342,19 @@ def chat_request(
 
 
 def embed_request(input: object, extra_body: object) -> dict[str, Any]:
+    """The request JSON of ``embed``.
+
+    Args:
+        input: The ``input=`` argument.
+        extra_body: The ``extra_body=`` argument.
+
+    Returns:
+        The request.
+
+    Raises:
+        ValidationError: ``input`` is neither a string nor a list, or ``extra_body`` is not a
+            mapping (``invalid_argument``).
+    """
     request: dict[str, Any] = {
         "input": input if isinstance(input, str) else _str_list("input", input)
     }
@@ -187,6 +366,21 @@ def embed_request(input: object, extra_body: object) -> dict[str, Any]:
 def rerank_request(
     query: object, documents: object, top_n: object, extra_body: object
 ) -> dict[str, Any]:
+    """The request JSON of ``rerank``.
+
+    Args:
+        query: The ``query=`` argument.
+        documents: The ``documents=`` argument.
+        top_n: The ``top_n=`` argument.
+        extra_body: The ``extra_body=`` argument.
+
+    Returns:
+        The request.
+
+    Raises:
+        ValidationError: ``documents`` is not a list, or ``extra_body`` is not a mapping
+            (``invalid_argument``).
+    """
     request: dict[str, Any] = {"query": query, "documents": _str_list("documents", documents)}
     if top_n is not None:
         request["top_n"] = top_n

@@ -36,7 +36,11 @@ class _WireEnum(str, enum.Enum):
 
 
 class Backend(_WireEnum):
-    """Native backends; any other canonical slug is a custom backend, passed as a plain string."""
+    """Native serving backends.
+
+    Any other canonical slug (lower-case letters and digits joined by ``-``) names a custom
+    backend, passed as a plain string.
+    """
 
     OLLAMA = "ollama"
     VLLM = "vllm"
@@ -47,7 +51,7 @@ class Backend(_WireEnum):
 
 
 class TaskType(_WireEnum):
-    """What a workload serves; fixed at creation (``task_type`` is not patchable)."""
+    """What a workload serves. Fixed at creation: ``task_type`` cannot be patched."""
 
     TEXT2TEXT = "text2text"
     EMBEDDING = "embedding"
@@ -65,7 +69,12 @@ class TaskType(_WireEnum):
 
 
 class OnDrift(_WireEnum):
-    """What ``ensure()`` does when the live workload differs from the spec (§4.1)."""
+    """What ``ensure()`` does when the live workload differs from the spec.
+
+    ``RECONCILE`` (the default) patches it; ``FAIL`` raises ``DriftError``; ``DRY_RUN``
+    writes nothing and reports the plan; ``WARN`` issues a ``DriftWarning`` and logs;
+    ``IGNORE`` leaves it silently.
+    """
 
     RECONCILE = "reconcile"
     FAIL = "fail"
@@ -75,13 +84,15 @@ class OnDrift(_WireEnum):
 
 
 class ExecutionPolicy(_WireEnum):
+    """How a workload's capacity is managed: ``fixed``, ``scheduled`` or ``autoscaling``."""
+
     FIXED = "fixed"
     SCHEDULED = "scheduled"
     AUTOSCALING = "autoscaling"
 
 
 class EnsureAction(_WireEnum):
-    """Outcome of ``ensure()`` / ``plan()``."""
+    """What ``ensure()`` or ``plan()`` did (``EnsureResult.action``)."""
 
     CREATED = "created"
     UPDATED = "updated"
@@ -97,9 +108,18 @@ _E = TypeVar("_E", bound=_WireEnum)
 def to_wire(value: object, *, field: str, allowed: type[_WireEnum] | None = None) -> str:
     """Returns the wire string of an enum member or plain string parameter.
 
-    Anything else raises ``ValidationError`` (``invalid_argument``) naming ``field``. With
-    ``allowed``, the value must also be one of that enum's values (for closed sets such as
-    ``OnDrift``; ``Backend`` is open, so callers pass no ``allowed`` there).
+    Args:
+        value: An enum member or a string.
+        field: The parameter's name, for the error.
+        allowed: For closed sets (such as ``OnDrift``), the enum whose values are the only
+            ones accepted; ``None`` accepts any string (``Backend`` is open).
+
+    Returns:
+        The wire string.
+
+    Raises:
+        ValidationError: ``value`` is not a string, or not one of ``allowed``
+            (``invalid_argument``).
     """
     wire = value.value if isinstance(value, enum.Enum) else value
     if not isinstance(wire, str):
@@ -121,6 +141,14 @@ def to_wire(value: object, *, field: str, allowed: type[_WireEnum] | None = None
 
 
 def decode_enum(cls: type[_E], value: str) -> _E | str:
-    """Maps a server string to its member, or keeps the plain string when no member knows it."""
+    """Maps a server string to its member, keeping the plain string when no member knows it.
+
+    Args:
+        cls: The enum.
+        value: The server's string.
+
+    Returns:
+        The member whose value is ``value``, else ``value`` itself.
+    """
     member = cls._value2member_map_.get(value)
     return member if isinstance(member, cls) else value

@@ -49,14 +49,29 @@ __all__ = [
 
 
 def redact_token(token: str) -> str:
-    """Display form of a token: ``ik_sdk_1a2b3c4d…``, ``ik_sdk_…`` or ``<redacted>``."""
+    """Returns the display form of a token.
+
+    Args:
+        token: An ``ik_sdk_`` or ``ik_live_`` token (surrounding whitespace is ignored).
+
+    Returns:
+        ``ik_sdk_1a2b3c4d…`` (prefix and public id), ``ik_sdk_…`` when the id cannot be
+        told, or ``<redacted>`` for anything else.
+    """
     from . import _ffi
 
     return _ffi.redact_token(token)
 
 
 def scrub_secrets(text: str) -> str:
-    """Replaces every token-like substring of free text by its redacted form."""
+    """Replaces every token-like substring of free text by its redacted form.
+
+    Args:
+        text: Any text, e.g. a server message.
+
+    Returns:
+        The text with each ``ik_sdk_``/``ik_live_`` token shown as by ``redact_token``.
+    """
     if "ik_" not in text:  # no token without it: spare the native call
         return text
     from . import _ffi
@@ -88,8 +103,18 @@ def _scrub_event(event: ReadinessEvent | None) -> ReadinessEvent | None:
 
 
 class InferenceKeyError(Exception):
-    """Base of every SDK error. Also raised directly for client-state errors (``client_closed``,
-    ``forked``, ``wrong_event_loop``), binding bugs and ``internal_panic``."""
+    """Base of every SDK error.
+
+    Also raised as it is for client-state errors (``client_closed``, ``forked``,
+    ``wrong_event_loop``), binding bugs and ``internal_panic``. ``str(error)`` is a prefix
+    naming the kind of error, the message and, when known, ``(request_id: ...)``.
+
+    Attributes:
+        message: The text, without prefix; never holds a secret.
+        status_code: The HTTP status, or ``None`` when the error did not come from a response.
+        code: The machine-readable error code (e.g. ``missing_project``), or ``None``.
+        request_id: The request id of the exchange, or ``None``.
+    """
 
     message: str
     status_code: int | None
@@ -104,6 +129,14 @@ class InferenceKeyError(Exception):
         code: str | None = None,
         request_id: str | None = None,
     ) -> None:
+        """Builds an error; every class can be built from its message alone.
+
+        Args:
+            message: The text, without prefix; token-like parts are redacted.
+            status_code: The HTTP status, if the error came from a response.
+            code: The machine-readable error code.
+            request_id: The request id of the exchange, if known.
+        """
         message = scrub_secrets(str(message))
         super().__init__(message)
         self.message = message
@@ -149,7 +182,11 @@ class PermissionDenied(InferenceKeyError):
 
 
 class ValidationError(InferenceKeyError):
-    """400/422 from the server, or a local argument or spec check; ``field`` names the input."""
+    """400 or 422 from the server, or a local argument or spec check.
+
+    Attributes:
+        field: The argument or spec field at fault, when known.
+    """
 
     field: str | None
 
@@ -162,6 +199,15 @@ class ValidationError(InferenceKeyError):
         code: str | None = None,
         request_id: str | None = None,
     ) -> None:
+        """Builds an error; every class can be built from its message alone.
+
+        Args:
+            message: The text, without prefix; token-like parts are redacted.
+            field: The argument or spec field at fault.
+            status_code: The HTTP status, if the error came from a response.
+            code: The machine-readable error code.
+            request_id: The request id of the exchange, if known.
+        """
         super().__init__(message, status_code=status_code, code=code, request_id=request_id)
         self.field = field
 
@@ -187,8 +233,12 @@ class FrozenInstanceError(ValidationError, AttributeError):
 
 
 class DriftError(ValidationError):
-    """The live workload differs from the spec under ``OnDrift.FAIL``, or a change cannot be
-    patched under ``RECONCILE``. ``changes`` holds every drifted field."""
+    """The live workload differs from the spec under ``OnDrift.FAIL`` (``drift_detected``),
+    or a change cannot be patched under ``RECONCILE`` (``immutable_field``).
+
+    Attributes:
+        changes: Every drifted field, patchable or not.
+    """
 
     changes: tuple[FieldChange, ...]
 
@@ -202,6 +252,16 @@ class DriftError(ValidationError):
         code: str | None = "drift_detected",
         request_id: str | None = None,
     ) -> None:
+        """Builds an error; every class can be built from its message alone.
+
+        Args:
+            message: The text, without prefix; token-like parts are redacted.
+            changes: The drifted fields.
+            field: The spec field at fault.
+            status_code: The HTTP status, if the error came from a response.
+            code: The machine-readable error code.
+            request_id: The request id of the exchange, if known.
+        """
         super().__init__(
             message, field=field, status_code=status_code, code=code, request_id=request_id
         )
@@ -226,6 +286,8 @@ class ApiError(InferenceKeyError):
 
 
 class NotFoundError(ApiError):
+    """404: the workload, project or route does not exist."""
+
     def _prefix(self) -> str:
         return "not found: "
 
@@ -235,8 +297,11 @@ class ConflictError(ApiError):
 
 
 class RateLimitError(ApiError):
-    """429. ``retry_after`` (seconds) is set when the server sent ``Retry-After``; above 60 s
-    the error is raised at once instead of retried."""
+    """429 after retries. Above 60 s of ``Retry-After`` it is raised at once instead of retried.
+
+    Attributes:
+        retry_after: Seconds the server asked to wait (``Retry-After``), or ``None``.
+    """
 
     retry_after: float | None
 
@@ -249,6 +314,15 @@ class RateLimitError(ApiError):
         code: str | None = None,
         request_id: str | None = None,
     ) -> None:
+        """Builds an error; every class can be built from its message alone.
+
+        Args:
+            message: The text, without prefix; token-like parts are redacted.
+            retry_after: Seconds the server asked to wait.
+            status_code: The HTTP status, if the error came from a response.
+            code: The machine-readable error code.
+            request_id: The request id of the exchange, if known.
+        """
         super().__init__(message, status_code=status_code, code=code, request_id=request_id)
         self.retry_after = retry_after
 
@@ -258,9 +332,14 @@ class InternalServerError(ApiError):
 
 
 class ReadinessError(ApiError):
-    """The workload reached phase ``error`` while waiting for it; ``log_tail`` holds the last
-    lines of its process output. Both it and ``last_event`` are redacted (by the server, the
-    core, and once more here)."""
+    """The workload reached phase ``error`` while it was awaited (``workload_failed``).
+
+    Both attributes are redacted (by the server, the core, and once more here).
+
+    Attributes:
+        last_event: The ``error`` event.
+        log_tail: The last lines of the workload process's output.
+    """
 
     last_event: ReadinessEvent | None
     log_tail: str | None
@@ -275,6 +354,16 @@ class ReadinessError(ApiError):
         code: str | None = "workload_failed",
         request_id: str | None = None,
     ) -> None:
+        """Builds an error; every class can be built from its message alone.
+
+        Args:
+            message: The text, without prefix; token-like parts are redacted.
+            last_event: The ``error`` event.
+            log_tail: The process's last output lines; default ``last_event.log_tail``.
+            status_code: The HTTP status, if the error came from a response.
+            code: The machine-readable error code.
+            request_id: The request id of the exchange, if known.
+        """
         super().__init__(message, status_code=status_code, code=code, request_id=request_id)
         self.last_event = _scrub_event(last_event)
         if log_tail is None and last_event is not None:
@@ -298,7 +387,12 @@ class APITimeoutError(APIConnectionError, TimeoutError):
 
 
 class ReadinessTimeoutError(APITimeoutError):
-    """``wait_until_ready``'s hard deadline passed; ``last_event`` is the last phase seen."""
+    """The readiness deadline (``timeout`` of ``wait_until_ready()`` or
+    ``readiness_events()``) passed. Also a builtin ``TimeoutError``.
+
+    Attributes:
+        last_event: The last event seen, or ``None``.
+    """
 
     last_event: ReadinessEvent | None
 
@@ -311,17 +405,37 @@ class ReadinessTimeoutError(APITimeoutError):
         code: str | None = None,
         request_id: str | None = None,
     ) -> None:
+        """Builds an error; every class can be built from its message alone.
+
+        Args:
+            message: The text, without prefix; token-like parts are redacted.
+            last_event: The last event seen.
+            status_code: The HTTP status, if the error came from a response.
+            code: The machine-readable error code.
+            request_id: The request id of the exchange, if known.
+        """
         super().__init__(message, status_code=status_code, code=code, request_id=request_id)
         self.last_event = _scrub_event(last_event)
 
 
 class DriftWarning(UserWarning):
-    """Issued by ``ensure(on_drift=OnDrift.WARN)``: shows even without logging set up."""
+    """Issued by ``ensure(on_drift=OnDrift.WARN)`` on drift; shows without logging set up.
+
+    Attributes:
+        message: The text, naming the workload and the drifted fields.
+        changes: The drifted fields.
+    """
 
     message: str
     changes: tuple[FieldChange, ...]
 
     def __init__(self, message: str = "", changes: Sequence[FieldChange] = ()) -> None:
+        """Builds the warning.
+
+        Args:
+            message: The text; token-like parts are redacted.
+            changes: The drifted fields.
+        """
         message = scrub_secrets(str(message))
         super().__init__(message)
         self.message = message

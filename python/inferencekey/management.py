@@ -1,4 +1,4 @@
-"""The control plane: :class:`ManagementClient` (an ``ik_sdk_`` token, one project)."""
+"""The control plane: ``ManagementClient`` (an ``ik_sdk_`` token, one project)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,12 @@ __all__ = ["ManagementClient", "ReadinessStream", "validate_spec"]
 
 
 class ManagementClient(ManagementClientBase):
-    """Declares and inspects workloads of one project. Thread-safe; share one per process."""
+    """The control plane: declares and inspects the workloads of one project.
+
+    Uses an ``ik_sdk_`` token, held by the native core and shown only redacted. Thread-safe;
+    share one client per process. ``close()`` (or leaving a ``with`` block) releases it;
+    garbage collection does too.
+    """
 
     __slots__ = ()
 
@@ -46,8 +51,41 @@ class ManagementClient(ManagementClientBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> EnsureResult:
-        """Makes the workload match ``spec``: create, no-op, or act on drift per ``on_drift``.
-        ``timeout`` (per attempt) and ``extra_headers`` apply to this call only."""
+        """Makes the workload match ``spec``: creates it, leaves it as it is, or acts on drift.
+
+        Checks the spec locally, lists the project's workloads, then sends at most one create
+        or update (one more list if the create conflicts). On drift, ``on_drift`` decides: patch
+        (``RECONCILE``), raise (``FAIL``), report only (``DRY_RUN``), warn with a
+        ``DriftWarning`` (``WARN``) or ignore (``IGNORE``).
+
+        Args:
+            spec: The desired state of the workload.
+            on_drift: What to do when the live workload differs from ``spec``.
+            project: The project; default ``spec.project``, else the client's.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The action taken, the fields that changed (or would change) and the workload.
+
+        Raises:
+            ValidationError: The spec breaks a rule (``empty_field``, ``invalid_slug``,
+                ``invalid_field``, ``conflicting_field``) or the server refused it.
+            DriftError: Drift under ``OnDrift.FAIL`` (``drift_detected``), or a ``task_type``
+                change, which cannot be patched (``immutable_field``).
+            ConfigurationError: No project (``missing_project``) or a token in the spec
+                (``secret_in_spec``).
+            ConflictError: A create conflicted and the slug was still not listed.
+            NotFoundError: The workload was deleted while being updated.
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``).
+        """
         request = with_call_options(ensure_request(spec, on_drift, project), timeout, extra_headers)
         result = EnsureResult._from_native(self._call("ensure", request))
         warn_if_drifted(result, stacklevel=3)
@@ -61,7 +99,33 @@ class ManagementClient(ManagementClientBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> EnsureResult:
-        """What ``ensure`` would do, without writing anything (``OnDrift.DRY_RUN``)."""
+        """Reports what ``ensure`` would do, without writing anything.
+
+        The same as ``ensure(spec, on_drift=OnDrift.DRY_RUN)``: drift and a missing workload
+        give the action ``planned`` with the changes.
+
+        Args:
+            spec: The desired state of the workload.
+            project: The project; default ``spec.project``, else the client's.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            ``unchanged``, or ``planned`` with ``planned_operation`` and the changes.
+
+        Raises:
+            ValidationError: The spec breaks a rule (``empty_field``, ``invalid_slug``, ...).
+            ConfigurationError: No project (``missing_project``) or a token in the spec
+                (``secret_in_spec``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``).
+        """
         request = with_call_options(
             ensure_request(spec, OnDrift.DRY_RUN, project), timeout, extra_headers
         )
@@ -75,7 +139,30 @@ class ManagementClient(ManagementClientBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> Workload:
-        """The workload with exactly this slug; raises ``NotFoundError`` when absent."""
+        """Returns the workload whose slug is exactly ``workload_slug``.
+
+        Args:
+            workload_slug: The workload's slug.
+            project: The project; default the client's.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The workload as the server lists it.
+
+        Raises:
+            NotFoundError: No workload has this slug.
+            ValidationError: The slug is not canonical (``invalid_slug``).
+            ConfigurationError: No project (``missing_project``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``).
+        """
         request = with_call_options(slug_request(workload_slug, project), timeout, extra_headers)
         return Workload._from_native(self._call("get", request))
 
@@ -86,7 +173,29 @@ class ManagementClient(ManagementClientBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> builtins.list[Workload]:
-        """Every workload of the project, oldest first."""
+        """Returns every workload of the project.
+
+        Decoding is lenient: a list element that is not an object, or has no slug, is skipped.
+
+        Args:
+            project: The project; default the client's.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The workloads, in the order the server lists them.
+
+        Raises:
+            ConfigurationError: No project (``missing_project``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``).
+        """
         request = with_call_options(
             {"project": opt_str("project", project)}, timeout, extra_headers
         )
@@ -101,7 +210,30 @@ class ManagementClient(ManagementClientBase):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> bool:
-        """Deletes the workload: ``True`` if removed, ``False`` if absent. Irreversible."""
+        """Deletes the workload. Irreversible.
+
+        Args:
+            workload_slug: The workload's slug.
+            project: The project; default the client's.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            ``True`` if it was removed; ``False`` if it did not exist, or was deleted by someone
+            else meanwhile.
+
+        Raises:
+            ValidationError: The slug is not canonical (``invalid_slug``).
+            ConfigurationError: No project (``missing_project``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``).
+        """
         request = with_call_options(slug_request(workload_slug, project), timeout, extra_headers)
         return bool(self._call("delete", request)["deleted"])
 
@@ -113,8 +245,38 @@ class ManagementClient(ManagementClientBase):
         timeout: float = 600.0,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> ReadinessStream:
-        """Opens the readiness stream (errors raise here) and yields events until a terminal one.
-        ``timeout`` is the hard deadline of the whole wait, reconnects included."""
+        """Opens the workload's readiness stream.
+
+        The stream is opened here, so an unknown workload or a refused token raises at this
+        call. Then ``for event in stream`` yields every ``ReadinessEvent`` up to and
+        including the terminal one (``ready`` or ``error``; an ``error`` event is yielded, not
+        raised).
+        Dropped connections are reopened until ``timeout``, after which iterating raises
+        ``ReadinessTimeoutError``.
+
+        Args:
+            workload_slug: The workload's slug.
+            project: The project; default the client's.
+            timeout: The hard deadline of the whole stream in seconds, reconnects included.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The open stream; close it (or use it as a context manager) to release the connection.
+
+        Raises:
+            NotFoundError: The workload does not exist.
+            ValidationError: The slug is not canonical (``invalid_slug``).
+            ConfigurationError: No project (``missing_project``), or ``timeout`` is not a positive
+                finite number (``invalid_option``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``).
+        """
         body = _ffi.encode(readiness_request(workload_slug, project, timeout, extra_headers))
         ptr = open_stream(MANAGEMENT.fn("readiness_events"), self._ptr, body, len(body))
         return ReadinessStream(ptr)
@@ -129,10 +291,42 @@ class ManagementClient(ManagementClientBase):
         silent: bool = False,
         extra_headers: Mapping[str, str | None] | None = None,
     ) -> ReadinessEvent:
-        """Blocks until the workload is ``ready`` (the core's wait, reconnecting dropped
-        streams). Phase ``error`` raises ``ReadinessError`` (with the process's log tail); the
-        hard ``timeout`` raises ``ReadinessTimeoutError``. ``on_progress`` runs on this thread
-        with each event; an exception from it stops the wait and propagates."""
+        """Waits until the workload is ``ready`` and returns that event.
+
+        Follows the readiness stream, reconnecting when it drops. ``timeout`` is a hard
+        deadline for everything (connects, reads, reconnect waits and ``on_progress``): the call
+        returns or raises within ``timeout`` + 1 s.
+
+        Args:
+            workload_slug: The workload's slug.
+            project: The project; default the client's.
+            timeout: The deadline in seconds; there is no way to wait forever.
+            on_progress: Called on this thread with each event; an exception
+                from it stops the wait and propagates. Without it (and without ``silent``),
+                progress is written to stderr.
+            silent: Write no progress to stderr.
+            extra_headers: Headers for this call only, merged over the client's defaults; a
+                ``None`` value drops a default header.
+
+        Returns:
+            The ``ready`` event.
+
+        Raises:
+            ReadinessError: The workload reached phase ``error`` (``workload_failed``); it
+                carries ``last_event`` and the process's ``log_tail``.
+            ReadinessTimeoutError: The deadline passed (also a builtin ``TimeoutError``).
+            NotFoundError: The workload does not exist.
+            ValidationError: The slug is not canonical (``invalid_slug``).
+            ConfigurationError: No project (``missing_project``), or ``timeout`` is not a positive
+                finite number (``invalid_option``).
+            AuthError: The server refused the token (401).
+            PermissionDenied: The token may not do this (403).
+            ApiError: Any other error answer, after retries (``RateLimitError`` for 429,
+                ``InternalServerError`` for 5xx).
+            APIConnectionError: No usable response, after retries; ``APITimeoutError`` when the
+                timeout ran out.
+            InferenceKeyError: The client is closed (``client_closed``).
+        """
         body = _ffi.encode(readiness_request(workload_slug, project, timeout, extra_headers))
         report = progress_reporter(workload_slug, on_progress, silent)
         ready = _ffi.call_with_events(
@@ -156,6 +350,20 @@ class ManagementClient(ManagementClientBase):
 
 
 def ensure_request(spec: object, on_drift: OnDrift | str, project: object) -> dict[str, Any]:
+    """The request JSON of ``ensure``/``plan`` (shared with the async client).
+
+    Args:
+        spec: The spec; anything else raises ``ValidationError``.
+        on_drift: The drift policy, a member or its wire string.
+        project: The ``project=`` argument.
+
+    Returns:
+        The request, with the spec in the ABI's form.
+
+    Raises:
+        ValidationError: ``spec`` is not a ``WorkloadSpec``, or an argument has the wrong
+            type (``invalid_argument``).
+    """
     if not isinstance(spec, WorkloadSpec):
         raise ValidationError(
             f"spec must be a WorkloadSpec, not {type(spec).__name__}", code="invalid_argument"
@@ -168,19 +376,46 @@ def ensure_request(spec: object, on_drift: OnDrift | str, project: object) -> di
 
 
 def slug_request(workload_slug: object, project: object) -> dict[str, Any]:
+    """The request JSON of calls on one workload (shared with the async client).
+
+    Args:
+        workload_slug: The ``workload_slug`` argument.
+        project: The ``project=`` argument.
+
+    Returns:
+        The request.
+
+    Raises:
+        ValidationError: An argument is not a string (``invalid_argument``).
+    """
     return {"workload_slug": slug_arg(workload_slug), "project": opt_str("project", project)}
 
 
 def readiness_request(
     workload_slug: object, project: object, timeout: float, extra_headers: object = None
 ) -> dict[str, Any]:
-    """``timeout`` here is the wait's deadline (``timeout_s``), not a per-attempt timeout."""
+    """The request JSON of ``wait_until_ready``/``readiness_events``.
+
+    Args:
+        workload_slug: The ``workload_slug`` argument.
+        project: The ``project=`` argument.
+        timeout: The wait's deadline (``timeout_s``), not a per-attempt timeout.
+        extra_headers: The ``extra_headers=`` argument.
+
+    Returns:
+        The request.
+    """
     request = {**slug_request(workload_slug, project), "timeout_s": wait_timeout(timeout)}
     return with_call_options(request, None, extra_headers)
 
 
 def warn_if_drifted(result: EnsureResult, *, stacklevel: int) -> None:
-    """``OnDrift.WARN``: a visible ``DriftWarning`` (the core also logs it on WARNING)."""
+    """Issues the ``DriftWarning`` of ``OnDrift.WARN`` (the core also logs it on WARNING).
+
+    Args:
+        result: What ``ensure`` returned; only ``drift_warned`` warns.
+        stacklevel: Passed to ``warnings.warn``, so that it names the caller's line.
+    """
     if result.action == EnsureAction.DRIFT_WARNED:
         fields = ", ".join(c.field for c in result.changes)
         message = f'workload "{result.workload_slug}" drifted from spec: {fields}'
@@ -190,6 +425,16 @@ def warn_if_drifted(result: EnsureResult, *, stacklevel: int) -> None:
 def progress_reporter(
     workload_slug: object, on_progress: Callable[[ReadinessEvent], object] | None, silent: bool
 ) -> Callable[[ReadinessEvent], object] | None:
+    """The progress callback of ``wait_until_ready``.
+
+    Args:
+        workload_slug: The slug shown by the default stderr reporter.
+        on_progress: The caller's callback, used as it is when given.
+        silent: No default reporter.
+
+    Returns:
+        ``on_progress``, else a stderr reporter, else ``None`` when ``silent``.
+    """
     if on_progress is not None:
         return on_progress
     return None if silent else _StderrProgress(slug_arg(workload_slug))
@@ -198,7 +443,14 @@ def progress_reporter(
 def report_decoded(
     report: Callable[[ReadinessEvent], object] | None,
 ) -> Callable[[Any], object] | None:
-    """``report`` for the core's event JSON."""
+    """Adapts ``report`` to the core's event JSON.
+
+    Args:
+        report: A callback taking ``ReadinessEvent`` objects, or ``None``.
+
+    Returns:
+        A callback taking decoded event JSON, or ``None``.
+    """
     if report is None:
         return None
     return lambda event: report(ReadinessEvent._from_native(event))
@@ -229,6 +481,15 @@ class _StderrProgress:
 
 
 def validate_spec(spec: WorkloadSpec) -> None:
-    """Applies the checks ``ensure`` runs before any request, without a client or network."""
+    """Runs the checks ``ensure`` applies to a spec before any request, without a client.
+
+    Args:
+        spec: The spec to check.
+
+    Raises:
+        ValidationError: A rule is broken (``empty_field``, ``invalid_slug``,
+            ``invalid_field``, ``conflicting_field``).
+        ConfigurationError: A string in the spec holds a token (``secret_in_spec``).
+    """
     body = _ffi.encode(ensure_request(spec, OnDrift.DRY_RUN, None)["spec"])
     _ffi.call_status(WORKLOAD_SPEC.fn("validate"), body, len(body))

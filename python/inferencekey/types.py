@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn, TypeVar, cast
 
 from pydantic import (
     BaseModel,
@@ -187,7 +187,15 @@ _SPEC_TYPE_NAMES: Final = {
 
 def unknown_field_error(names: list[str], known: list[str]) -> ValidationError:
     """The error for keys that are not ``WorkloadSpec`` fields (constructor, attribute,
-    workloads file): names each and suggests the closest known field. ``field`` is the first."""
+    workloads file), naming each and suggesting the closest known field.
+
+    Args:
+        names: The unknown keys.
+        known: The field names.
+
+    Returns:
+        A ``ValidationError`` (``invalid_field``) whose ``field`` is the first unknown key.
+    """
     parts = []
     for name in names:
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
@@ -252,11 +260,34 @@ def _check_json(value: object, path: str) -> None:
 class WorkloadSpec(BaseModel):
     """The desired state of one workload, identified by its explicit ``slug``.
 
-    Mutable and keyword-built. Types are checked here; the spec rules are checked by
-    ``ensure``/``plan`` before any request (sdk-behaviour §3.1).
+    Mutable and built with keyword arguments. Types are checked on construction and on
+    assignment; the spec rules (non-blank fields, canonical slug, no secrets, no conflicts)
+    are checked by ``ensure()`` and ``plan()`` before any request, or by
+    ``inferencekey.management.validate_spec()``. An optional field left ``None`` means
+    "don't care": it is neither sent nor compared, never cleared.
+
+    Attributes:
+        name: The display name; not blank.
+        slug: The workload's identity and idempotency key: lower-case ASCII letters and digits
+            in groups joined by ``-``, 1 to 63 characters. Never rewritten.
+        model: The model to serve (``model_name`` on the wire).
+        backend: A ``Backend``, or the canonical slug of a custom backend.
+        project: The project, overriding the client's; not sent.
+        description: Free text (``""`` is set, and compared).
+        command: The serving command, merged into ``config``.
+        vllm_version: The vLLM version, merged into ``config``.
+        task_type: What the workload serves; unset means ``text2text``. It cannot be
+            changed once the workload exists.
+        config: Backend configuration (JSON values), compared as a subset of the live one.
+        execution_policy: How the workload is scheduled.
+        execution_policy_config: The policy's settings, compared as a subset.
+        worker_id: The worker to place the workload on.
+        gpu_resource_id: The GPU resource to use.
     """
 
-    model_config = ConfigDict(strict=True, validate_assignment=True, extra="forbid")
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        strict=True, validate_assignment=True, extra="forbid"
+    )
 
     name: str
     slug: str
@@ -292,6 +323,12 @@ class WorkloadSpec(BaseModel):
         gpu_resource_id: str | None = None,
         **unknown: NoReturn,
     ) -> None:
+        """Builds a spec; each argument sets the attribute of the same name.
+
+        Raises:
+            ValidationError: An argument has the wrong type, or is not a field (a misspelt
+                keyword gets the closest field suggested); ``code`` is ``invalid_field``.
+        """
         # ``**unknown`` turns a misspelt keyword into our error with a suggestion, rather than
         # Python's TypeError; typed ``NoReturn`` so that type checkers still flag it.
         if unknown:
@@ -361,7 +398,7 @@ class _Frozen(BaseModel):
     """Immutable records: setting or deleting a field raises our ``FrozenInstanceError``
     (a ``ValidationError`` and an ``AttributeError``), never pydantic's own error."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True)
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
@@ -390,10 +427,18 @@ def _frozen_error(record: BaseModel, name: str, verb: str) -> FrozenInstanceErro
 
 
 class Timeout(_Frozen):
-    """Per-attempt request timeout and connect timeout, in seconds. There is deliberately no
-    "no timeout": zero, negative, NaN and infinite values raise ``ConfigurationError``."""
+    """Per-attempt request timeout and connect timeout, in seconds.
 
-    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+    There is deliberately no "no timeout": zero, negative, NaN and infinite values raise
+    ``ConfigurationError`` (``invalid_option``), as do unknown fields.
+
+    Attributes:
+        request: Seconds one attempt may take, the whole exchange; for a stream, until the
+            response headers and then between two events.
+        connect: Seconds to connect.
+    """
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True, strict=True, extra="forbid")
 
     request: float = 60.0
     connect: float = 5.0
@@ -426,6 +471,14 @@ class Timeout(_Frozen):
 
 
 class Usage(_Frozen):
+    """Token counts of one call, as the server reported them.
+
+    Attributes:
+        prompt_tokens: Tokens in the input.
+        completion_tokens: Tokens generated (0 for embeddings).
+        total_tokens: All tokens of the call.
+    """
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -459,7 +512,12 @@ def _usage(value: object) -> Usage | None:
 
 
 class EndpointRef(_Frozen):
-    """Where a workload is served: what ``DataClient.endpoint()`` needs."""
+    """Where a workload is served: what ``DataClient.endpoint()`` needs.
+
+    Attributes:
+        project_slug: The project.
+        workload_slug: The workload's slug.
+    """
 
     project_slug: str
     workload_slug: str
@@ -476,8 +534,15 @@ class EndpointRef(_Frozen):
 
 
 class FieldChange(_Frozen):
-    """One drifted (or, on create, sent) field: ``field`` is the spec name or
-    ``config.<path>``; ``live`` is ``None`` for a create."""
+    """One field that drifted from the spec or, on a create, one field that is sent.
+
+    Attributes:
+        field: The spec field name, or ``config.<path>`` (``execution_policy_config.<path>``)
+            for a nested key.
+        live: The server's value; ``None`` on a create or when absent.
+        desired: The spec's value.
+        patchable: Whether an update can change it (``False`` only for ``task_type``).
+    """
 
     field: str
     live: Any = None
@@ -507,8 +572,31 @@ _WORKLOAD_ENUMS: Final[Mapping[str, type[enum.Enum]]] = {
 
 
 class Workload(_Frozen):
-    """A workload as the server reports it. Decoded leniently: everything except ``slug`` may
-    be ``None``, unknown enum values stay ``str``, unparsable timestamps become ``None``."""
+    """A workload as the server reports it.
+
+    Decoded leniently: every field except ``slug`` may be ``None``, values no enum knows
+    stay plain ``str``, and unparsable timestamps become ``None``.
+
+    Attributes:
+        id: The server's id.
+        project_id: The project's id.
+        project_slug: The project's slug.
+        slug: The workload's slug.
+        name: The display name.
+        description: Free text.
+        task_type: What the workload serves.
+        backend: The serving backend.
+        model: The model (``model_name`` on the wire).
+        config: Backend configuration, including keys the server added.
+        worker_id: The worker it is placed on.
+        gpu_resource_id: The GPU resource it uses.
+        execution_policy: How it is scheduled.
+        execution_policy_config: The policy's settings.
+        phase: The rollout phase (``scheduling``, ..., ``ready``, ``error``).
+        created_at: When it was created.
+        updated_at: When it was last changed.
+        raw: The record as the server sent it.
+    """
 
     id: str | None = None
     project_id: str | None = None
@@ -569,7 +657,22 @@ class Workload(_Frozen):
 
 
 class EnsureResult(EndpointRef):
-    """What ``ensure()``/``plan()`` did; still an ``EndpointRef``."""
+    """What ``ensure()`` or ``plan()`` did. Still an ``EndpointRef``, so it can be handed to
+    ``DataClient.endpoint()``.
+
+    Attributes:
+        project_slug: The server's project slug, else the project of the request.
+        workload_slug: The workload's slug; the server's, should it have assigned another on
+            create.
+        action: ``created``, ``updated``, ``unchanged``, ``planned``, ``drift_ignored`` or
+            ``drift_warned``.
+        changes: On create (or a planned one), one entry per field sent; otherwise the
+            drifted fields.
+        workload_id: The workload's server id, when known.
+        workload: The record the server returned or listed; ``None`` for a planned create.
+        planned_operation: For ``planned``, whether ``ensure`` would ``"create"`` or
+            ``"update"``; else ``None``.
+    """
 
     action: EnsureAction
     changes: tuple[FieldChange, ...] = ()
@@ -607,8 +710,17 @@ class EnsureResult(EndpointRef):
 
 
 class ReadinessEvent(_Frozen):
-    """One readiness frame. ``phase`` is ``scheduling``, ``provisioning``, ``bootstrapping``,
-    ``ready`` or ``error`` (other server values are kept as they are)."""
+    """One readiness frame of a workload's rollout.
+
+    Attributes:
+        phase: ``scheduling``, ``provisioning``, ``bootstrapping``, ``ready`` or ``error``
+            (other server values are kept as they are).
+        message: A human-readable status.
+        elapsed_ms: Milliseconds since the rollout started, as the server counts them
+            (0 when not sent).
+        step: The step within the phase, if the server names one.
+        log_tail: The last lines of the workload process's output, redacted, if sent.
+    """
 
     phase: str
     message: str = ""
@@ -618,7 +730,7 @@ class ReadinessEvent(_Frozen):
 
     @property
     def terminal(self) -> bool:
-        """``ready`` and ``error`` end a rollout."""
+        """True for ``ready`` and ``error``, which end a rollout."""
         return self.phase in ("ready", "error")
 
     @classmethod
@@ -654,7 +766,7 @@ class _RawResult(_Frozen):
     @computed_field(repr=False)  # type: ignore[prop-decorator]
     @property
     def raw(self) -> dict[str, Any]:
-        """The decoded response body."""
+        """The decoded response body (built on first access)."""
         private = cast("dict[str, Any]", self.__pydantic_private__)
         if private["_raw_ready"]:
             return cast("dict[str, Any]", private["_raw"])
@@ -697,7 +809,16 @@ class _RawResult(_Frozen):
 
 
 class TextResult(_RawResult):
-    """A chat completion. ``model`` is the model that really served the request."""
+    """A chat completion.
+
+    Attributes:
+        text: The generated text.
+        model: The model that really served the request.
+        finish_reason: Why generation stopped (``stop``, ``length``, ...), if reported.
+        usage: Token usage, if reported.
+        request_id: The request id of the exchange, if known.
+        raw: The decoded response body, built on first access.
+    """
 
     text: str
     model: str
@@ -748,7 +869,13 @@ _TEXT_FIELDS: Final = frozenset(TextResult.model_fields)
 
 
 class TextChunk(_RawResult):
-    """One streamed piece of text; ``finish_reason`` is set on the last chunk."""
+    """One streamed piece of a chat completion.
+
+    Attributes:
+        text: The text of this piece (may be empty).
+        finish_reason: Set on the last chunk.
+        raw: The decoded response body, built on first access.
+    """
 
     text: str
     finish_reason: str | None = None
@@ -803,7 +930,14 @@ def _unpack_vectors(packed: dict[str, Any], part: bytes) -> list[list[float]]:
 
 
 class EmbedResult(_RawResult):
-    """Embedding vectors in input order."""
+    """Embedding vectors, in input order.
+
+    Attributes:
+        embeddings: One vector per input.
+        model: The model that served the request.
+        usage: Token usage, if reported.
+        raw: The decoded response body, built on first access.
+    """
 
     embeddings: list[list[float]]
     model: str
@@ -859,6 +993,14 @@ class EmbedResult(_RawResult):
 
 
 class RerankItem(_Frozen):
+    """One ranked document.
+
+    Attributes:
+        index: Its position in the ``documents`` argument.
+        relevance_score: Its relevance to the query; higher is more relevant.
+        document: Its text, if the server returned it.
+    """
+
     index: int
     relevance_score: float
     document: str | None = None
@@ -879,7 +1021,14 @@ class RerankItem(_Frozen):
 
 
 class RerankResult(_RawResult):
-    """Documents ranked best first (at most ``top_n``)."""
+    """Documents ranked best first (at most ``top_n``).
+
+    Attributes:
+        results: The ranked documents, best first.
+        model: The model that served the request, if reported.
+        usage: Token usage, if reported.
+        raw: The decoded response body, built on first access.
+    """
 
     results: list[RerankItem]
     model: str | None = None
