@@ -21,7 +21,8 @@
 #   - the sdist: LICENSE inside, no private key, no tests;
 #   - `twine check` on every artifact;
 #   - the x86_64 manylinux wheel in a fresh virtual environment: import, `inferencekey
-#     --version`, and a round trip to the local platform (`DevServer`, `list()`);
+#     --version`, a round trip to the local platform (`DevServer`, `list()`), then the README's
+#     backends command and its quickstart, as written, under `inferencekey dev` (first try);
 #   - the aarch64 manylinux wheel under qemu-user (Debian's qemu-user-static) with an aarch64
 #     Python from Debian's packages: the same import, version and round trip.
 #
@@ -205,8 +206,17 @@ with DevServer() as dev, dev.management_client() as mgmt:
           "| list() against", dev.base_url, "->", mgmt.list())
 '
 
+# The README's quickstart and its backends command, read from the README itself, so that what
+# a new user copies is what is run.
+readme_quickstart() {
+    awk '/^## Quickstart/ {q = 1} q && /^```python$/ {p = 1; next} p && /^```$/ {exit} p' "$ROOT/README.md"
+}
+readme_backends_command() {
+    grep -m1 -E '^pip install --no-deps ' "$ROOT/README.md"
+}
+
 run_x86_64() {
-    local wheel venv
+    local wheel venv backends
     wheel="$(ls "$DIST"/inferencekey-*manylinux_2_17_x86_64*.whl)"
     step "run $(basename "$wheel") in a fresh virtual environment"
     venv="$WORK/venv-x86_64"
@@ -215,6 +225,18 @@ run_x86_64() {
     "$venv/bin/pip" install -q --disable-pip-version-check "$wheel"
     (cd "$WORK" && "$venv/bin/python" -c "$SMOKE_PY")
     echo "   $("$venv/bin/inferencekey" --version)"
+
+    step "the README quickstart, first try, against \`inferencekey dev\` (real CPU inference)"
+    backends="$(readme_backends_command)"
+    [ -n "$backends" ] || die "the README has no backends command (pip install --no-deps ...)"
+    readme_quickstart >"$WORK/readme_quickstart.py"
+    [ -s "$WORK/readme_quickstart.py" ] || die "the README has no quickstart code block"
+    echo "   $backends"
+    # The README's command, run with the fresh environment's pip.
+    "$venv/bin/pip" ${backends#pip } -q --disable-pip-version-check
+    (cd "$WORK" && PATH="$venv/bin:$PATH" timeout 600 \
+        inferencekey dev --project acme -- python readme_quickstart.py) \
+        || die "the README quickstart failed against inferencekey dev"
 }
 
 # Debian's aarch64 Python, unpacked into a folder (not installed: the host stays amd64).
