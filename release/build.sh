@@ -208,9 +208,12 @@ check_macos_wheel() {
     local extra
     extra="$(comm -23 <(sort <<<"$dylibs") <(sort <<<"$MACOS_DYLIBS"))"
     [ -z "$extra" ] || die "$(basename "$wheel") loads libraries that macOS does not have: $extra"
-    arch="${tag##*_}"
+    arch="$(sed -E 's/^macosx_[0-9]+_[0-9]+_//' <<<"$tag")"
     minos="$(sed -E 's/^macosx_([0-9]+)_([0-9]+)_.*/\1.\2/' <<<"$tag")"
-    echo "   $(python "$ROOT/release/check_macho.py" "$lib" "$arch" "$minos")"
+    local verdict
+    verdict="$(python "$ROOT/release/check_macho.py" "$lib" "$arch" "$minos")" \
+        || die "$(basename "$wheel") failed the Mach-O check above"
+    echo "   $verdict"
     rm -rf "$tmp"
 }
 

@@ -14,6 +14,7 @@ MH_MAGIC_64 = 0xFEEDFACF
 CPU_TYPES = {"x86_64": 0x01000007, "arm64": 0x0100000C}
 LC_CODE_SIGNATURE = 0x1D
 LC_BUILD_VERSION = 0x32
+LC_VERSION_MIN_MACOSX = 0x24  # what a library for macOS < 10.14 carries instead
 PLATFORM_MACOS = 1
 CSMAGIC_EMBEDDED_SIGNATURE = 0xFADE0CC0
 CSMAGIC_CODEDIRECTORY = 0xFADE0C02
@@ -34,19 +35,22 @@ def check(path: str, arch: str, minos: str) -> str:
         fail(f"{path} is not {arch} (cputype {cputype:#x})")
     offset = 32
     signature: tuple[int, int] | None = None
-    build: tuple[int, int, int] | None = None
+    min_version: int | None = None
     for _ in range(ncmds):
         cmd, size = struct.unpack_from("<2I", data, offset)
         if cmd == LC_CODE_SIGNATURE:
             dataoff, datasize = struct.unpack_from("<2I", data, offset + 8)
             signature = (dataoff, datasize)
         elif cmd == LC_BUILD_VERSION:
-            platform, min_version, sdk = struct.unpack_from("<3I", data, offset + 8)
-            build = (platform, min_version, sdk)
+            platform, version = struct.unpack_from("<2I", data, offset + 8)
+            if platform == PLATFORM_MACOS:
+                min_version = version
+        elif cmd == LC_VERSION_MIN_MACOSX:
+            (min_version,) = struct.unpack_from("<I", data, offset + 8)
         offset += size
-    if build is None or build[0] != PLATFORM_MACOS:
-        fail(f"{path} has no LC_BUILD_VERSION for macOS")
-    built_min = f"{build[1] >> 16}.{(build[1] >> 8) & 0xFF}"
+    if min_version is None:
+        fail(f"{path} names no minimum macOS version")
+    built_min = f"{min_version >> 16}.{(min_version >> 8) & 0xFF}"
     if built_min != minos:
         fail(f"{path} needs macOS {built_min}, the wheel tag says {minos}")
     if signature is None:
