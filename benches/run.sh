@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Per-call and embed benchmark: this SDK vs the public reference SDK, openai, httpx and a
-# raw-socket floor, all against one local nginx serving canned OpenAI-compatible bodies.
+# The benchmarks: this SDK vs the public reference SDK, openai, httpx and a raw floor, on each
+# path a user meets (per call, embed, threads, async, ...), all against one local nginx serving
+# canned OpenAI-compatible bodies; ends with one table of every goal ratio (table.py).
 #
 #   bash benches/run.sh [--json FILE] [--rounds N] [any other option of `bench.py run`]
 #   bash benches/run.sh --serve     # only the answerer, until interrupted (for profiling)
@@ -164,11 +165,17 @@ if [[ "$SERVE_ONLY" == 1 ]]; then
     exit 0
 fi
 log "python: $("$VENV/bin/python" -V) (SDK), $("$REF/bin/python" -V) (reference), $("$PEERS/bin/python" -V) (peers); $(nproc) CPUs"
-"$PEERS/bin/python" "$HERE/bench.py" run --base "$BASE" \
+# Every benchmark writes its goal ratios to $WORK/rows-*.json; table.py prints them as one table.
+"$PEERS/bin/python" "$HERE/bench.py" run --base "$BASE" --rows "$WORK/rows-call.json" \
     --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" "$@"
+# 8 threads making blocking calls on one shared endpoint: throughput against the reference SDK.
+"$PEERS/bin/python" "$HERE/bench_threads.py" run --base "$BASE" --json "$WORK/rows-threads.json" \
+    --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python"
 # Async: 256 concurrent calls through AsyncDataClient against openai.AsyncOpenAI.
 "$PEERS/bin/python" "$HERE/bench_async.py" run --base "$BASE" \
     --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python"
+
+"$PEERS/bin/python" "$HERE/table.py" "$WORK"/rows-*.json
 
 # What the answerer saw, per path and status (a client that retried or failed shows here).
 kill -USR1 "$NGINX_PID" 2>/dev/null || true  # reopen the logs: flushes the buffered access log
