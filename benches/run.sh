@@ -10,6 +10,7 @@
 #               this checkout with maturin when missing)
 #   PYTHON      the interpreter for the other environments (default: VENV's base python)
 #   PORT        the answerer's port (default: a free one)
+#   IMPORT_JSON where bench_import.py writes its rows (default: not written)
 #
 # Installs what it lacks: nginx (Debian), benches/.venv-ref (inferencekey==0.260725.739 from
 # PyPI), benches/.venv-peers (openai, httpx). A benchmark, not a test: it exits 0 whatever the
@@ -169,6 +170,11 @@ log "python: $("$VENV/bin/python" -V) (SDK), $("$REF/bin/python" -V) (reference)
 # Async: 256 concurrent calls through AsyncDataClient against openai.AsyncOpenAI.
 "$PEERS/bin/python" "$HERE/bench_async.py" run --base "$BASE" \
     --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python"
+
+# ---- import and memory (bench_import.py) -------------------------------------------------
+# Start-up (import + both clients) and VmRSS after 10k calls, against the reference SDK.
+"$PEERS/bin/python" "$HERE/bench_import.py" run --base "$BASE" \
+    --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python" ${IMPORT_JSON:+--json "$IMPORT_JSON"}
 
 # What the answerer saw, per path and status (a client that retried or failed shows here).
 kill -USR1 "$NGINX_PID" 2>/dev/null || true  # reopen the logs: flushes the buffered access log

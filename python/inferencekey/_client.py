@@ -232,7 +232,7 @@ class NativeClient:
         }
         if default_headers is not None:
             options["headers"] = header_mapping(default_headers)
-        opts = _ffi.encode(options)
+        opts = _ffi.encode_config(options)
         ptr = _ffi.call_into(
             self._plane.fn("with_options"), self._plane.ctype, self._ptr, opts, len(opts)
         )
