@@ -105,19 +105,26 @@ _LAZY: dict[str, str] = {
 }
 
 
+# The public submodules that ``import inferencekey`` used to load, still reachable as
+# attributes (``inferencekey.types.X``) without importing them first.
+_SUBMODULES: tuple[str, ...] = ("aio", "data", "management", "types")
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
-    if module is None:
+    if module is None and name not in _SUBMODULES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib import import_module
 
+    if module is None:
+        return import_module(f"{__name__}.{name}")  # which also sets the attribute
     value = getattr(import_module(f"{__name__}.{module}"), name)
     globals()[name] = value  # later lookups skip this hook
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
 
 
 __all__ = [

@@ -109,3 +109,9 @@ def test_an_unknown_name_is_still_an_attribute_error() -> None:
         inferencekey.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
     with pytest.raises(ImportError):
         exec("from inferencekey import NoSuchThing", {})
+
+
+@pytest.mark.parametrize("module", ["aio", "data", "management", "types"])
+def test_public_submodules_are_still_attributes_of_the_package(module: str) -> None:
+    report = _fresh(f"import inferencekey\nextra = inferencekey.{module}.__name__\n")
+    assert report["extra"] == f"inferencekey.{module}"
