@@ -175,6 +175,11 @@ log "python: $("$VENV/bin/python" -V) (SDK), $("$REF/bin/python" -V) (reference)
 "$PEERS/bin/python" "$HERE/bench_async.py" run --base "$BASE" \
     --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python"
 
+# ---- import and memory (bench_import.py) -------------------------------------------------
+# Start-up (import + both clients) and VmRSS after 10k calls, against the reference SDK.
+"$PEERS/bin/python" "$HERE/bench_import.py" run --base "$BASE" \
+    --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python" --json "$WORK/rows-import.json"
+
 "$PEERS/bin/python" "$HERE/table.py" "$WORK"/rows-*.json
 
 # What the answerer saw, per path and status (a client that retried or failed shows here).

@@ -3,17 +3,30 @@ calling its workload with its own ``ik_live_`` key."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _ffi
 from ._client import ENDPOINT, DataClientBase, EndpointBase, with_call_options
-from ._streams import TextStream, open_stream
 from .errors import ValidationError
-from .types import EmbedResult, RerankResult, TextResult, Timeout
+
+# The results' pydantic models and the streams are imported on first use, not here: creating
+# a client needs neither (see ``inferencekey.__getattr__``).
+if TYPE_CHECKING:
+    from ._streams import TextStream
+    from .types import EmbedResult, RerankResult, TextResult, Timeout
 
 __all__ = ["DataClient", "Endpoint", "TextStream"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TextStream":
+        from ._streams import TextStream
+
+        return TextStream
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Bound once for the per-call paths: each lookup on the cffi library costs a plain lookup's
 # time several times over, and one on a pydantic model class goes through its metaclass's
@@ -24,9 +37,37 @@ _NULL = _ffi.NULL
 _generate_text = ENDPOINT.fn("generate_text")
 _embed = ENDPOINT.fn("embed")
 _rerank = ENDPOINT.fn("rerank")
-_text_result = TextResult._from_native
-_embed_result = EmbedResult._from_native
-_rerank_result = RerankResult._from_native
+
+
+def _bind_results() -> None:
+    """Imports the result models and binds their decoders over the stand-ins below; once
+    done, a call looks up a bound decoder exactly as if it had been bound at import."""
+    global _text_result, _embed_result, _rerank_result
+    from .types import EmbedResult, RerankResult, TextResult
+
+    _text_result = TextResult._from_native
+    _embed_result = EmbedResult._from_native
+    _rerank_result = RerankResult._from_native
+
+
+def _first_text_result(data: dict[str, Any], part: bytes = b"") -> TextResult:
+    _bind_results()
+    return _text_result(data, part)
+
+
+def _first_embed_result(data: dict[str, Any], part: bytes = b"") -> EmbedResult:
+    _bind_results()
+    return _embed_result(data, part)
+
+
+def _first_rerank_result(data: dict[str, Any]) -> RerankResult:
+    _bind_results()
+    return _rerank_result(data)
+
+
+_text_result: Callable[[dict[str, Any], bytes], TextResult] = _first_text_result
+_embed_result: Callable[[dict[str, Any], bytes], EmbedResult] = _first_embed_result
+_rerank_result: Callable[[dict[str, Any]], RerankResult] = _first_rerank_result
 
 
 class DataClient(DataClientBase):
@@ -203,6 +244,8 @@ class Endpoint(EndpointBase):
         )
         with_call_options(request, timeout, extra_headers)
         body = _ffi.encode(request)
+        from ._streams import TextStream, open_stream
+
         return TextStream(
             open_stream(ENDPOINT.fn("generate_text_stream"), self._ptr, body, len(body))
         )

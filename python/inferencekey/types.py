@@ -286,7 +286,7 @@ class WorkloadSpec(BaseModel):
     """
 
     model_config: ClassVar[ConfigDict] = ConfigDict(
-        strict=True, validate_assignment=True, extra="forbid"
+        strict=True, validate_assignment=True, extra="forbid", defer_build=True
     )
 
     name: str
@@ -398,7 +398,10 @@ class _Frozen(BaseModel):
     """Immutable records: setting or deleting a field raises our ``FrozenInstanceError``
     (a ``ValidationError`` and an ``AttributeError``), never pydantic's own error."""
 
-    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True)
+    # Built on first validation, not at import: the core's results are filled in by
+    # ``_from_native`` without validating, so a program that only calls endpoints never
+    # builds a validator or serializer (import time, and memory: see benches/bench_import.py).
+    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True, defer_build=True)
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
@@ -438,7 +441,9 @@ class Timeout(_Frozen):
         connect: Seconds to connect.
     """
 
-    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True, strict=True, extra="forbid")
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        frozen=True, strict=True, extra="forbid", defer_build=True
+    )
 
     request: float = 60.0
     connect: float = 5.0
