@@ -10,6 +10,8 @@
 #               this checkout with maturin when missing)
 #   PYTHON      the interpreter for the other environments (default: VENV's base python)
 #   PORT        the answerer's port (default: a free one)
+#   EMBED_NUMPY_JSON, ASYNC_FLOOR_JSON   where bench_embed_numpy.py / bench_async_floor.py
+#               write their goal rows (default: not written)
 #
 # Installs what it lacks: nginx (Debian), benches/.venv-ref (inferencekey==0.260725.739 from
 # PyPI), benches/.venv-peers (openai, httpx). A benchmark, not a test: it exits 0 whatever the
@@ -169,6 +171,16 @@ log "python: $("$VENV/bin/python" -V) (SDK), $("$REF/bin/python" -V) (reference)
 # Async: 256 concurrent calls through AsyncDataClient against openai.AsyncOpenAI.
 "$PEERS/bin/python" "$HERE/bench_async.py" run --base "$BASE" \
     --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python"
+
+# ---- embed numpy view (2048x1024) and async floor (issue 13) ---------------------------------
+"$PEERS/bin/python" -c "import orjson" 2>/dev/null ||
+    "$PEERS/bin/pip" install -q --disable-pip-version-check orjson
+"$PYTHON" "$HERE/bench_embed_numpy.py" body --dir "$WORK"
+chmod -R a+rX "$WORK/www"
+"$PEERS/bin/python" "$HERE/bench_embed_numpy.py" run --base "$BASE" --py-ours "$VENV/bin/python" \
+    --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" ${EMBED_NUMPY_JSON:+--json "$EMBED_NUMPY_JSON"}
+"$PEERS/bin/python" "$HERE/bench_async_floor.py" run --base "$BASE" \
+    --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python" ${ASYNC_FLOOR_JSON:+--json "$ASYNC_FLOOR_JSON"}
 
 # What the answerer saw, per path and status (a client that retried or failed shows here).
 kill -USR1 "$NGINX_PID" 2>/dev/null || true  # reopen the logs: flushes the buffered access log

@@ -63,7 +63,8 @@ class _LoopBound:
 
     __slots__ = ()
 
-    def _check_loop(self) -> None:
+    def _check_loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop, checked to be the one this client is bound to."""
         loop = asyncio.get_running_loop()
         bound: asyncio.AbstractEventLoop | None = getattr(self, "_loop", None)
         if bound is None:
@@ -73,6 +74,7 @@ class _LoopBound:
                 "this client belongs to another event loop; create one per loop",
                 code="wrong_event_loop",
             )
+        return loop
 
 
 class AsyncManagementClient(ManagementClientBase, _LoopBound):
@@ -478,8 +480,10 @@ class AsyncEndpoint(EndpointBase):
     async def _call(
         self, verb: str, request: dict[str, Any], part: str | None = None
     ) -> tuple[Any, bytes]:
-        self._client._check_loop()
-        return await _async.call_result(ENDPOINT.fn(f"{verb}_async"), self._ptr, request, part)
+        loop = self._client._check_loop()
+        return await _async.call_result(
+            ENDPOINT.fn(f"{verb}_async"), self._ptr, request, part, loop
+        )
 
     async def generate_text(
         self,
