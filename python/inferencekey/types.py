@@ -1038,9 +1038,9 @@ def _vector_array(data: dict[str, Any], part: bytes) -> NDArray[numpy.float64]:
 class NumpyEmbedResult:
     """Embedding vectors as one numpy array: what ``embed(..., as_numpy=True)`` returns.
 
-    The array views the response's packed vectors in place, without copying them and without
-    building a Python float per value, so it is read-only (``array.copy()`` makes a writable
-    one).
+    The array views the packed vectors as the binding took them from the core's result
+    buffer: no further copy and no Python float per value. It is read-only
+    (``array.copy()`` makes a writable one).
 
     Attributes:
         embeddings: A read-only ``(inputs, dimensions)`` float64 array, one row per input, in
