@@ -7,7 +7,7 @@ too, for reference. Run by benches/run.sh against its nginx answerer; each clien
 own process, rounds interleaved, medians taken. A benchmark, not a test: it never fails on
 the numbers. Only the standard library is imported at the top: every interpreter runs it.
 
-    python bench_async_floor.py run --base URL --py-ours PY --py-peers PY [--rounds 5] [--json F]
+    python bench_async_floor.py run --base URL --py-ours PY --py-peers PY [--rounds 3] [--json F]
     python bench_async_floor.py worker --base URL --client ours|floor|openai
 """
 
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--base", required=True)
     r.add_argument("--py-ours", required=True)
     r.add_argument("--py-peers", required=True)
-    r.add_argument("--rounds", type=int, default=5)
+    r.add_argument("--rounds", type=int, default=3)
     r.add_argument("--batches", type=int, default=BATCHES)
     r.add_argument("--clients", default=",".join(CLIENTS))
     r.add_argument("--json", default=None, help="write the goal rows here")
