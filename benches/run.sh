@@ -13,7 +13,7 @@
 #   PORT        the answerer's port (default: a free one)
 #
 # Installs what it lacks: nginx (Debian), benches/.venv-ref (inferencekey==0.260725.739 from
-# PyPI), benches/.venv-peers (openai, httpx). A benchmark, not a test: it exits 0 whatever the
+# PyPI), benches/.venv-peers (openai, httpx, orjson). A benchmark, not a test: it exits 0 whatever the
 # ratios, and non-zero only when something is broken.
 set -euo pipefail
 
@@ -63,11 +63,11 @@ if ! "$REF/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.versi
     "$REF/bin/pip" install -q --disable-pip-version-check "inferencekey==$REF_VERSION"
 fi
 PEERS="$HERE/.venv-peers"
-if ! "$PEERS/bin/python" -c "import openai, httpx" 2>/dev/null; then
-    log "creating $PEERS with openai and httpx"
+if ! "$PEERS/bin/python" -c "import openai, httpx, orjson" 2>/dev/null; then
+    log "creating $PEERS with openai, httpx and orjson"
     rm -rf "$PEERS"
     "$PYTHON" -m venv "$PEERS"
-    "$PEERS/bin/pip" install -q --disable-pip-version-check openai httpx
+    "$PEERS/bin/pip" install -q --disable-pip-version-check openai httpx orjson
 fi
 
 # ---- the answerer ------------------------------------------------------------------------
@@ -179,6 +179,14 @@ log "python: $("$VENV/bin/python" -V) (SDK), $("$REF/bin/python" -V) (reference)
 # Start-up (import + both clients) and VmRSS after 10k calls, against the reference SDK.
 "$PEERS/bin/python" "$HERE/bench_import.py" run --base "$BASE" \
     --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python" --json "$WORK/rows-import.json"
+
+# ---- embed numpy view (2048x1024) and the async floor (2,000 calls at concurrency 64) ----
+"$PYTHON" "$HERE/bench_embed_numpy.py" body --dir "$WORK"
+chmod -R a+rX "$WORK/www"
+"$PEERS/bin/python" "$HERE/bench_embed_numpy.py" run --base "$BASE" --py-ours "$VENV/bin/python" \
+    --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" --json "$WORK/rows-embed-numpy.json"
+"$PEERS/bin/python" "$HERE/bench_async_floor.py" run --base "$BASE" \
+    --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python" --json "$WORK/rows-async-floor.json"
 
 "$PEERS/bin/python" "$HERE/table.py" "$WORK"/rows-*.json
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import _ffi
 from ._client import ENDPOINT, DataClientBase, EndpointBase, with_call_options
@@ -15,7 +15,7 @@ from .errors import ValidationError
 # a client needs neither (see ``inferencekey.__getattr__``).
 if TYPE_CHECKING:
     from ._streams import TextStream
-    from .types import EmbedResult, RerankResult, TextResult, Timeout
+    from .types import EmbedResult, NumpyEmbedResult, RerankResult, TextResult, Timeout
 
 __all__ = ["DataClient", "Endpoint", "TextStream"]
 
@@ -250,6 +250,28 @@ class Endpoint(EndpointBase):
             open_stream(ENDPOINT.fn("generate_text_stream"), self._ptr, body, len(body))
         )
 
+    @overload
+    def embed(
+        self,
+        *,
+        input: str | Sequence[str],
+        extra_body: Mapping[str, Any] | None = ...,
+        timeout: float | Timeout | None = ...,
+        extra_headers: Mapping[str, str | None] | None = ...,
+        as_numpy: Literal[False] = False,
+    ) -> EmbedResult: ...
+
+    @overload
+    def embed(
+        self,
+        *,
+        input: str | Sequence[str],
+        extra_body: Mapping[str, Any] | None = ...,
+        timeout: float | Timeout | None = ...,
+        extra_headers: Mapping[str, str | None] | None = ...,
+        as_numpy: Literal[True],
+    ) -> NumpyEmbedResult: ...
+
     def embed(
         self,
         *,
@@ -257,7 +279,8 @@ class Endpoint(EndpointBase):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
-    ) -> EmbedResult:
+        as_numpy: bool = False,
+    ) -> EmbedResult | NumpyEmbedResult:
         """Embeds one string or a list of strings.
 
         Args:
@@ -266,13 +289,19 @@ class Endpoint(EndpointBase):
             timeout: Seconds per attempt, or a ``Timeout``, for this call only.
             extra_headers: Headers for this call only, merged over the client's defaults; a
                 ``None`` value drops a default header.
+            as_numpy: Return the vectors as one read-only ``(inputs, dimensions)`` float64
+                numpy array viewing the response's packed bytes (no copy, no Python float
+                per value) in a ``NumpyEmbedResult``. numpy is an optional dependency.
 
         Returns:
-            One vector per input, in input order.
+            One vector per input, in input order: an ``EmbedResult`` of lists, or a
+            ``NumpyEmbedResult`` when ``as_numpy`` is true.
 
         Raises:
             ValidationError: ``input`` is not a string or a non-empty list of strings
                 (``invalid_argument``), or the server refused the request (400/422).
+            ConfigurationError: ``as_numpy`` is true and numpy is not installed
+                (``missing_dependency``); checked before the request is sent.
             AuthError: The server refused the key (401).
             PermissionDenied: The key may not call this workload (403).
             NotFoundError: The workload does not exist (404).
@@ -284,6 +313,11 @@ class Endpoint(EndpointBase):
             InferenceKeyError: The endpoint is closed (``client_closed``).
         """
         request = with_call_options(embed_request(input, extra_body), timeout, extra_headers)
+        if as_numpy:
+            from .types import NumpyEmbedResult, _numpy
+
+            _numpy()
+            return NumpyEmbedResult._from_native(*self._call(_embed, request, "embeddings"))
         return _embed_result(*self._call(_embed, request, "embeddings"))
 
     def rerank(
