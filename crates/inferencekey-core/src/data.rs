@@ -217,11 +217,21 @@ impl TextResult {
     }
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+/// One streamed piece. Like [`TextResult`], `raw` is kept as the event's JSON text and decoded
+/// only on request.
+#[derive(Debug, Clone)]
 pub struct TextChunk {
     pub text: String,
     pub finish_reason: Option<String>,
-    pub raw: Value,
+    /// The event's data (a JSON object).
+    pub body: String,
+}
+
+impl TextChunk {
+    /// The decoded event.
+    pub fn raw(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -261,6 +271,12 @@ impl Endpoint {
 
     pub fn workload_slug(&self) -> &str {
         &self.slug
+    }
+
+    /// Whether streams of this endpoint opened by a blocking caller run on its thread (no
+    /// proxy is configured).
+    pub fn streams_directly(&self) -> bool {
+        self.transport.streams_directly()
     }
 
     /// What a `repr` may show.
@@ -303,17 +319,21 @@ impl Endpoint {
     pub async fn generate_text_stream(&self, request: &GenerateRequest) -> Result<TextStream> {
         let body = chat_body(&self.slug, request, true)?;
         let call = self.call(&self.urls.chat, &body, true);
-        let (resp, request_id) = self
-            .transport
-            .open_stream(&call)
-            .await
-            .map_err(|e| error::with_not_ready_hint(e, &self.slug))?;
+        let hint = |e| error::with_not_ready_hint(e, &self.slug);
+        let (idle, max_event) = (call.limits.request_timeout, call.limits.max_event_bytes);
+        let (reader, request_id) = if self.transport.streams_on_caller() {
+            let (body, request_id) = self
+                .transport
+                .open_stream_blocking(&call)
+                .await
+                .map_err(hint)?;
+            (EventReader::blocking(body, idle, max_event), request_id)
+        } else {
+            let (resp, request_id) = self.transport.open_stream(&call).await.map_err(hint)?;
+            (EventReader::new(resp, idle, max_event), request_id)
+        };
         Ok(TextStream {
-            reader: EventReader::new(
-                resp,
-                call.limits.request_timeout,
-                call.limits.max_event_bytes,
-            ),
+            reader,
             request_id,
             usage: None,
             saw_finish: false,
@@ -431,6 +451,17 @@ impl TextStream {
         self.usage.as_ref()
     }
 
+    /// What wakes a blocked read from another thread, for a stream read on its caller's
+    /// thread (see [`Transport::streams_on_caller`]).
+    pub fn closer(&self) -> Option<crate::http1::Closer> {
+        self.reader.closer()
+    }
+
+    /// Whether reads block the thread that pulls: the stream was opened on its caller's thread.
+    pub fn is_blocking(&self) -> bool {
+        self.reader.is_blocking()
+    }
+
     /// The next chunk, or `None` at the end (`[DONE]`, or EOF after a finish reason).
     pub async fn next(&mut self) -> Result<Option<TextChunk>> {
         while !self.done {
@@ -447,6 +478,7 @@ impl TextStream {
             };
             if data.trim() == "[DONE]" {
                 self.done = true;
+                self.reader.done();
                 return Ok(None);
             }
             let Ok(event) = serde_json::from_str::<Value>(&data) else {
@@ -471,10 +503,11 @@ impl TextStream {
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             self.saw_finish |= finish_reason.is_some();
+            let text = text_of(choice.get("delta").and_then(|d| d.get("content")));
             return Ok(Some(TextChunk {
-                text: text_of(choice.get("delta").and_then(|d| d.get("content"))),
+                text,
                 finish_reason,
-                raw: event,
+                body: data,
             }));
         }
         Ok(None)
