@@ -123,6 +123,12 @@ http {
             # The static module refuses POST with 405; serve the file as if it were a GET.
             error_page 405 =200 \$uri;
         }
+        # bench_stream.py: the canned server-sent-event body.
+        location /endpoint/acme/stream/ {
+            default_type text/event-stream;
+            add_header X-Request-Id \$request_id always;
+            error_page 405 =200 \$uri;
+        }
     }
 }
 EOF
@@ -169,6 +175,13 @@ log "python: $("$VENV/bin/python" -V) (SDK), $("$REF/bin/python" -V) (reference)
 # Async: 256 concurrent calls through AsyncDataClient against openai.AsyncOpenAI.
 "$PEERS/bin/python" "$HERE/bench_async.py" run --base "$BASE" \
     --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python"
+
+# ---- streams (bench_stream.py): time to first chunk and per chunk ------------------------
+"$PYTHON" "$HERE/bench_stream.py" body --dir "$WORK"
+chmod -R a+rX "$WORK/www"
+"$PEERS/bin/python" "$HERE/bench_stream.py" run --base "$BASE" \
+    --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" \
+    ${STREAM_JSON:+--json "$STREAM_JSON"}
 
 # What the answerer saw, per path and status (a client that retried or failed shows here).
 kill -USR1 "$NGINX_PID" 2>/dev/null || true  # reopen the logs: flushes the buffered access log

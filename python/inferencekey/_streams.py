@@ -29,6 +29,10 @@ _next = STREAM.fn("next")
 _next_async = STREAM.fn("next_async")
 _metadata = STREAM.fn("metadata")
 _close = STREAM.fn("close")
+_NULL = _ffi.NULL
+_loads = _ffi._loads
+_unpack = _ffi._unpack
+_free = _ffi._free
 
 
 class StreamCore(Generic[T]):
@@ -113,10 +117,23 @@ class _SyncStream(StreamCore[T]):
             if status:
                 _ffi.raise_error(status, err[0])
             ptr = out[0]
-            if ptr == _ffi.NULL:
+            if ptr == _NULL:
                 self._finish()
                 raise StopIteration
-            data, part = _ffi.take_result(ptr, out_len[0], "raw_part")
+            # `take_result`, inlined for the one part an item may name (`raw_part`).
+            length = out_len[0]
+            try:
+                data = _loads(_unpack(ptr, length))
+                ref = data.get("raw_part")
+                if ref.__class__ is dict:
+                    offset = ref["offset"]
+                    if offset.__class__ is not int or offset <= length:
+                        raise InferenceKeyError("a malformed binary part", code="internal")
+                    part = _unpack(ptr + offset, ref["length"])
+                else:
+                    part = b""
+            finally:
+                _free(ptr)
             return self._decode(data, part)
         except StopIteration:
             raise

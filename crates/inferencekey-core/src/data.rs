@@ -1,6 +1,7 @@
 //! The data-plane client (`ik_live_` keys): per-workload endpoints for chat completions
 //! (plain and streamed), embeddings and rerank (wire §7, sdk §5).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -481,6 +482,14 @@ impl TextStream {
                 self.reader.done();
                 return Ok(None);
             }
+            if let Some((text, finish_reason)) = plain_chunk(&data) {
+                self.saw_finish |= finish_reason.is_some();
+                return Ok(Some(TextChunk {
+                    text,
+                    finish_reason,
+                    body: data,
+                }));
+            }
             let Ok(event) = serde_json::from_str::<Value>(&data) else {
                 continue;
             };
@@ -516,6 +525,62 @@ impl TextStream {
     fn attach(&self, err: Error) -> Error {
         err.with_request_id(self.request_id.clone())
     }
+}
+
+/// Whether a key was present at all (whatever its value, `null` included).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(Present(true))
+    }
+}
+
+/// The common stream event, read in one typed pass that borrows its strings.
+#[derive(Deserialize)]
+struct PlainEvent<'a> {
+    #[serde(borrow, default)]
+    choices: Vec<PlainChoice<'a>>,
+    #[serde(default)]
+    error: Present,
+    #[serde(default)]
+    usage: Present,
+}
+
+#[derive(Deserialize)]
+struct PlainChoice<'a> {
+    #[serde(borrow, default)]
+    delta: Option<PlainDelta<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct PlainDelta<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+}
+
+/// The text and finish reason of an event that is a plain chunk: an object with `choices`,
+/// no `error` and no `usage`, of the usual types. Anything else (`None`) takes the lenient
+/// path, which decides the same way on every event this accepts.
+fn plain_chunk(data: &str) -> Option<(String, Option<String>)> {
+    if !data.trim_start().starts_with('{') {
+        return None;
+    }
+    let event: PlainEvent<'_> = serde_json::from_str(data).ok()?;
+    if event.error.0 || event.usage.0 {
+        return None;
+    }
+    let choice = event.choices.into_iter().next()?;
+    let text = choice
+        .delta
+        .and_then(|d| d.content)
+        .map(Cow::into_owned)
+        .unwrap_or_default();
+    Some((text, choice.finish_reason.map(Cow::into_owned)))
 }
 
 /// An `error` event inside a stream: status unknown, code from the event.
@@ -975,6 +1040,45 @@ mod tests {
             (items[0].index, items[0].document.as_deref()),
             (1, Some("d"))
         );
+    }
+
+    #[test]
+    fn plain_chunks_agree_with_the_lenient_path() {
+        let lenient = |data: &str| -> Option<(String, Option<String>)> {
+            let event: Value = serde_json::from_str(data).ok()?;
+            if event.get("error").is_some() || usage_of(&event).is_some() {
+                return None;
+            }
+            let choice = event.get("choices")?.as_array()?.first()?;
+            let finish = choice.get("finish_reason").and_then(Value::as_str);
+            Some((
+                text_of(choice.get("delta").and_then(|d| d.get("content"))),
+                finish.map(str::to_owned),
+            ))
+        };
+        for data in [
+            r#"{"choices":[{"delta":{"content":"hi"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"delta":{"content":"a\nb\u00e9"},"finish_reason":"stop"}]}"#,
+            r#"{"id":"x","choices":[{"delta":{},"finish_reason":"length"}],"model":"m"}"#,
+            r#"{"choices":[{"delta":{"role":"assistant"}}]}"#,
+        ] {
+            assert_eq!(plain_chunk(data), lenient(data), "{data}");
+            assert!(plain_chunk(data).is_some(), "{data}");
+        }
+        // Left to the lenient path: errors (even null), usage, odd types, no choices.
+        for data in [
+            r#"{"error":null,"choices":[{"delta":{"content":"x"}}]}"#,
+            r#"{"usage":{"prompt_tokens":1},"choices":[{"delta":{"content":"x"}}]}"#,
+            r#"{"choices":[{"delta":{"content":5}}]}"#,
+            r#"{"choices":[{"delta":"x"}]}"#,
+            r#"{"choices":[{"finish_reason":3}]}"#,
+            r#"{"choices":[]}"#,
+            r#"{"choices":{}}"#,
+            r#"[[{"delta":{"content":"x"}}]]"#,
+            r#"{"choices":[{"delta":{"content":"x","content":"y"}}]}"#,
+        ] {
+            assert_eq!(plain_chunk(data), None, "{data}");
+        }
     }
 
     #[test]
