@@ -149,11 +149,15 @@ enum Answer {
 /// Wakes a read blocked on a streamed body from any thread, by shutting the socket down (a
 /// duplicate of its descriptor, so it can never reach a socket reused for something else).
 /// Emptied before the connection goes back to the pool.
+/// Never used in a forked child: the socket is shared with the parent, whose stream it is.
 #[derive(Clone)]
-pub struct Closer(Arc<Mutex<Option<TcpStream>>>);
+pub struct Closer(Arc<Mutex<Option<TcpStream>>>, u32);
 
 impl Closer {
     pub fn close(&self) {
+        if self.1 != crate::process::pid() {
+            return;
+        }
         let socket = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(socket) = socket.as_ref() {
             let _ = socket.shutdown(std::net::Shutdown::Both);
@@ -161,6 +165,11 @@ impl Closer {
     }
 
     fn disarm(&self) {
+        if self.1 != crate::process::pid() {
+            // A child closes its copy of the descriptor with the handle: a close, unlike a
+            // shutdown, leaves the parent's socket alone.
+            return;
+        }
         self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 }
@@ -404,7 +413,8 @@ impl Pool {
                     return Ok(Opened::Whole(response));
                 }
                 Ok(Answer::Streaming(head, call)) => {
-                    let closer = Closer(Arc::new(Mutex::new(conn.io.tcp().try_clone().ok())));
+                    let socket = conn.io.tcp().try_clone().ok();
+                    let closer = Closer(Arc::new(Mutex::new(socket)), crate::process::pid());
                     let keep = !head.ambiguous;
                     return Ok(Opened::Streaming {
                         status: head.status,
