@@ -345,7 +345,11 @@ pub extern "C" fn ik_endpoint_generate_text_async(
     export_async(err, cancel, cb, user_data, || generate_op(e, req, req_len))
 }
 
-/// Opens a streamed chat completion (status errors fail here); items are `TextChunk` JSON.
+/// Opens a streamed chat completion (status errors fail here); items are `TextChunk` JSON
+/// without `raw`: the event's JSON text follows as a binary part named by
+/// `"raw_part": {"offset","length","dtype":"utf8"}`. Opened by a blocking call with no
+/// `cancel` (and no proxy configured), the exchange and every `ik_stream_next` run on the
+/// calling thread.
 #[no_mangle]
 pub extern "C" fn ik_endpoint_generate_text_stream(
     e: *const ik_endpoint,
