@@ -124,6 +124,12 @@ http {
             # The static module refuses POST with 405; serve the file as if it were a GET.
             error_page 405 =200 \$uri;
         }
+        # bench_stream.py: the canned server-sent-event body.
+        location /endpoint/acme/stream/ {
+            default_type text/event-stream;
+            add_header X-Request-Id \$request_id always;
+            error_page 405 =200 \$uri;
+        }
     }
 }
 EOF
@@ -187,6 +193,13 @@ chmod -R a+rX "$WORK/www"
     --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" --json "$WORK/rows-embed-numpy.json"
 "$PEERS/bin/python" "$HERE/bench_async_floor.py" run --base "$BASE" \
     --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python" --json "$WORK/rows-async-floor.json"
+
+# ---- streams (bench_stream.py): time to first chunk and per chunk ------------------------
+"$PYTHON" "$HERE/bench_stream.py" body --dir "$WORK"
+chmod -R a+rX "$WORK/www"
+"$PEERS/bin/python" "$HERE/bench_stream.py" run --base "$BASE" \
+    --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" \
+    --json "$WORK/rows-stream.json"
 
 "$PEERS/bin/python" "$HERE/table.py" "$WORK"/rows-*.json
 

@@ -236,7 +236,11 @@ ik_status ik_endpoint_generate_text(const ik_endpoint *e, const char *req, size_
 
 ik_status ik_endpoint_generate_text_async(const ik_endpoint *e, const char *req, size_t req_len, const ik_cancel *cancel, ik_callback cb, void *user_data, ik_error **err);
 
-// Opens a streamed chat completion (status errors fail here); items are `TextChunk` JSON.
+// Opens a streamed chat completion (status errors fail here); items are `TextChunk` JSON
+// without `raw`: the event's JSON text follows as a binary part named by
+// `"raw_part": {"offset","length","dtype":"utf8"}`. Opened by a blocking call with no
+// `cancel` (and no proxy configured), the exchange and every `ik_stream_next` run on the
+// calling thread.
 ik_status ik_endpoint_generate_text_stream(const ik_endpoint *e, const char *req, size_t req_len, const ik_cancel *cancel, ik_stream **out, ik_error **err);
 
 // Async twin: `*out` is written at once; `cb` runs once the exchange is open (`json` = the

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _ffi
 from ._client import STREAM
@@ -29,23 +29,37 @@ _next = STREAM.fn("next")
 _next_async = STREAM.fn("next_async")
 _metadata = STREAM.fn("metadata")
 _close = STREAM.fn("close")
+_NULL = _ffi.NULL
+_loads = _ffi._loads
+_unpack = _ffi._unpack
+_free = _ffi._free
 
 
 class StreamCore(Generic[T]):
-    """An ``ik_stream`` whose items are decoded by ``decode``; ``meta`` is its metadata."""
+    """An ``ik_stream`` whose items are decoded by ``decode`` (from an item's JSON and its
+    binary part, if it names one under ``raw_part``); ``meta`` is its metadata, read from
+    the stream when first needed if not given."""
 
     __slots__ = ("_decode", "_done", "_handle", "_meta", "_pid")
 
-    def __init__(self, ptr: Any, decode: Callable[[dict[str, Any]], T], meta: Any = None) -> None:
+    def __init__(
+        self, ptr: Any, decode: Callable[[dict[str, Any], bytes], T], meta: Any = None
+    ) -> None:
         self._handle = _ffi.Handle(ptr, STREAM.fn("free"))
         self._decode = decode
         self._done = False
         self._pid = os.getpid()
-        self._meta: dict[str, Any] = meta if isinstance(meta, dict) else self._read_metadata()
+        self._meta: dict[str, Any] | None = meta if isinstance(meta, dict) else None
 
     def _read_metadata(self) -> dict[str, Any]:
         meta = _ffi.call(_metadata, self._handle.ptr)
         return meta if isinstance(meta, dict) else {}
+
+    def _metadata(self) -> dict[str, Any]:
+        """The metadata: as last read, or read now (once open, the request id is known)."""
+        if self._meta is None:
+            self._meta = {} if self._handle.closed else self._read_metadata()
+        return self._meta
 
     def _ptr_for_next(self) -> Any:
         """The handle to read from, or ``None`` when the stream has ended or was closed."""
@@ -60,30 +74,33 @@ class StreamCore(Generic[T]):
             self._meta = self._read_metadata()
         self._done = True
 
-    def _item(self, item: Any) -> T | None:
+    def _item(self, item: Any, part: bytes = b"") -> T | None:
         """The decoded item, or ``None`` at the end (which finishes the stream)."""
         if item is None:
             self._finish()
             return None
-        return self._decode(item)
+        return self._decode(item, part)
 
     def close(self) -> None:
         """Aborts the connection (if still open) and frees the stream. Idempotent."""
         if not self._handle.closed:
             if not self._done:
                 _close(self._handle.ptr)
+                self._metadata()
             self._done = True
             self._handle.close()
 
     @property
     def request_id(self) -> str | None:
         """The request id of the exchange, once known (set when the stream opens)."""
-        value = self._meta.get("request_id")
+        value = self._metadata().get("request_id")
         return value if isinstance(value, str) else None
 
 
 class _SyncStream(StreamCore[T]):
-    """A stream read with ``for`` and closed by ``with``."""
+    """A stream read with ``for`` and closed by ``with``. Each ``next`` is one native call,
+    on this thread: the stream's fork check and the log level were settled when it opened
+    (the core refuses a stream used in a forked child, with the same ``forked`` code)."""
 
     __slots__ = ()
 
@@ -91,17 +108,38 @@ class _SyncStream(StreamCore[T]):
         return self
 
     def __next__(self) -> T:
-        ptr = self._ptr_for_next()
-        if ptr is None:
+        handle = self._handle
+        if self._done or handle.closed:
             raise StopIteration
+        out, out_len, err = _ffi.out_params()
         try:
-            item = self._item(_ffi.call(_next, ptr))
+            status = _next(handle.ptr, out, out_len, err)
+            if status:
+                _ffi.raise_error(status, err[0])
+            ptr = out[0]
+            if ptr == _NULL:
+                self._finish()
+                raise StopIteration
+            # `take_result`, inlined for the one part an item may name (`raw_part`).
+            length = out_len[0]
+            try:
+                data = _loads(_unpack(ptr, length))
+                ref = data.get("raw_part")
+                if ref.__class__ is dict:
+                    offset = ref["offset"]
+                    if offset.__class__ is not int or offset <= length:
+                        raise InferenceKeyError("a malformed binary part", code="internal")
+                    part = _unpack(ptr + offset, ref["length"])
+                else:
+                    part = b""
+            finally:
+                _free(ptr)
+            return self._decode(data, part)
+        except StopIteration:
+            raise
         except BaseException:
             self._finish()
             raise
-        if item is None:
-            raise StopIteration
-        return item
 
     def __exit__(
         self,
@@ -127,8 +165,10 @@ class _AsyncStream(StreamCore[T]):
         if ptr is None:
             raise StopAsyncIteration
         try:
-            raw = await native(lambda cancel, cb, ud, err: _next_async(ptr, cancel, cb, ud, err))
-            item = self._item(None if raw is None else raw[0])
+            raw = await native(
+                lambda cancel, cb, ud, err: _next_async(ptr, cancel, cb, ud, err), part="raw_part"
+            )
+            item = self._item(None, b"") if raw is None else self._item(raw[0], raw[1])
         except BaseException:
             self._finish()
             raise
@@ -153,16 +193,19 @@ class _TextMeta:
     """What text streams add: ``usage`` and their ``repr``."""
 
     __slots__ = ()
-    _meta: dict[str, Any]
     _done: bool
+
+    if TYPE_CHECKING:
+
+        def _metadata(self) -> dict[str, Any]: ...
 
     @property
     def usage(self) -> Usage | None:
         """Token usage, once the server has sent it (normally after the last chunk)."""
-        return _usage(self._meta.get("usage"))
+        return _usage(self._metadata().get("usage"))
 
     def __repr__(self) -> str:
-        request_id = self._meta.get("request_id")
+        request_id = self._metadata().get("request_id")
         return f"{type(self).__name__}(request_id={request_id!r}, done={self._done})"
 
 

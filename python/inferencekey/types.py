@@ -742,7 +742,7 @@ class ReadinessEvent(_Frozen):
         return self.phase in ("ready", "error")
 
     @classmethod
-    def _from_native(cls, data: dict[str, Any]) -> Self:
+    def _from_native(cls, data: dict[str, Any], _part: bytes = b"") -> Self:
         return _build(
             cls,
             {
@@ -874,6 +874,7 @@ class TextResult(_RawResult):
 
 
 _TEXT_FIELDS: Final = frozenset(TextResult.model_fields)
+_CHUNK_FIELDS: Final = frozenset(("text", "finish_reason"))
 
 
 class TextChunk(_RawResult):
@@ -899,13 +900,15 @@ class TextChunk(_RawResult):
         ) -> None: ...
 
     @classmethod
-    def _from_native(cls, data: dict[str, Any]) -> Self:
-        raw = data.get("raw")
-        return _build(
-            cls,
-            {"text": data.get("text") or "", "finish_reason": data.get("finish_reason")},
-            {"_raw": raw, "_raw_ready": raw.__class__ is dict},
-        )
+    def _from_native(cls, data: dict[str, Any], part: bytes = b"") -> Self:
+        # ``part`` is the event's JSON when the core sends it as a binary part (decoded only
+        # if ``raw`` is read).
+        raw = part if data.pop("raw_part", None).__class__ is dict else data.pop("raw", None)
+        private = {"_raw": raw, "_raw_ready": raw.__class__ is dict}
+        text = data.get("text")
+        if text.__class__ is not str or data.keys() != _CHUNK_FIELDS:
+            data = {"text": text or "", "finish_reason": data.get("finish_reason")}
+        return _build(cls, data, private)
 
 
 class _Shape:

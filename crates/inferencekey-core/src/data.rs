@@ -1,6 +1,7 @@
 //! The data-plane client (`ik_live_` keys): per-workload endpoints for chat completions
 //! (plain and streamed), embeddings and rerank (wire §7, sdk §5).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -217,11 +218,21 @@ impl TextResult {
     }
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+/// One streamed piece. Like [`TextResult`], `raw` is kept as the event's JSON text and decoded
+/// only on request.
+#[derive(Debug, Clone)]
 pub struct TextChunk {
     pub text: String,
     pub finish_reason: Option<String>,
-    pub raw: Value,
+    /// The event's data (a JSON object).
+    pub body: String,
+}
+
+impl TextChunk {
+    /// The decoded event.
+    pub fn raw(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -261,6 +272,12 @@ impl Endpoint {
 
     pub fn workload_slug(&self) -> &str {
         &self.slug
+    }
+
+    /// Whether streams of this endpoint opened by a blocking caller run on its thread (no
+    /// proxy is configured).
+    pub fn streams_directly(&self) -> bool {
+        self.transport.streams_directly()
     }
 
     /// What a `repr` may show.
@@ -303,17 +320,21 @@ impl Endpoint {
     pub async fn generate_text_stream(&self, request: &GenerateRequest) -> Result<TextStream> {
         let body = chat_body(&self.slug, request, true)?;
         let call = self.call(&self.urls.chat, &body, true);
-        let (resp, request_id) = self
-            .transport
-            .open_stream(&call)
-            .await
-            .map_err(|e| error::with_not_ready_hint(e, &self.slug))?;
+        let hint = |e| error::with_not_ready_hint(e, &self.slug);
+        let (idle, max_event) = (call.limits.request_timeout, call.limits.max_event_bytes);
+        let (reader, request_id) = if self.transport.streams_on_caller() {
+            let (body, request_id) = self
+                .transport
+                .open_stream_blocking(&call)
+                .await
+                .map_err(hint)?;
+            (EventReader::blocking(body, idle, max_event), request_id)
+        } else {
+            let (resp, request_id) = self.transport.open_stream(&call).await.map_err(hint)?;
+            (EventReader::new(resp, idle, max_event), request_id)
+        };
         Ok(TextStream {
-            reader: EventReader::new(
-                resp,
-                call.limits.request_timeout,
-                call.limits.max_event_bytes,
-            ),
+            reader,
             request_id,
             usage: None,
             saw_finish: false,
@@ -431,6 +452,17 @@ impl TextStream {
         self.usage.as_ref()
     }
 
+    /// What wakes a blocked read from another thread, for a stream read on its caller's
+    /// thread (see [`Transport::streams_on_caller`]).
+    pub fn closer(&self) -> Option<crate::http1::Closer> {
+        self.reader.closer()
+    }
+
+    /// Whether reads block the thread that pulls: the stream was opened on its caller's thread.
+    pub fn is_blocking(&self) -> bool {
+        self.reader.is_blocking()
+    }
+
     /// The next chunk, or `None` at the end (`[DONE]`, or EOF after a finish reason).
     pub async fn next(&mut self) -> Result<Option<TextChunk>> {
         while !self.done {
@@ -447,7 +479,16 @@ impl TextStream {
             };
             if data.trim() == "[DONE]" {
                 self.done = true;
+                self.reader.done();
                 return Ok(None);
+            }
+            if let Some((text, finish_reason)) = plain_chunk(&data) {
+                self.saw_finish |= finish_reason.is_some();
+                return Ok(Some(TextChunk {
+                    text,
+                    finish_reason,
+                    body: data,
+                }));
             }
             let Ok(event) = serde_json::from_str::<Value>(&data) else {
                 continue;
@@ -471,10 +512,11 @@ impl TextStream {
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             self.saw_finish |= finish_reason.is_some();
+            let text = text_of(choice.get("delta").and_then(|d| d.get("content")));
             return Ok(Some(TextChunk {
-                text: text_of(choice.get("delta").and_then(|d| d.get("content"))),
+                text,
                 finish_reason,
-                raw: event,
+                body: data,
             }));
         }
         Ok(None)
@@ -483,6 +525,62 @@ impl TextStream {
     fn attach(&self, err: Error) -> Error {
         err.with_request_id(self.request_id.clone())
     }
+}
+
+/// Whether a key was present at all (whatever its value, `null` included).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(Present(true))
+    }
+}
+
+/// The common stream event, read in one typed pass that borrows its strings.
+#[derive(Deserialize)]
+struct PlainEvent<'a> {
+    #[serde(borrow, default)]
+    choices: Vec<PlainChoice<'a>>,
+    #[serde(default)]
+    error: Present,
+    #[serde(default)]
+    usage: Present,
+}
+
+#[derive(Deserialize)]
+struct PlainChoice<'a> {
+    #[serde(borrow, default)]
+    delta: Option<PlainDelta<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct PlainDelta<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+}
+
+/// The text and finish reason of an event that is a plain chunk: an object with `choices`,
+/// no `error` and no `usage`, of the usual types. Anything else (`None`) takes the lenient
+/// path, which decides the same way on every event this accepts.
+fn plain_chunk(data: &str) -> Option<(String, Option<String>)> {
+    if !data.trim_start().starts_with('{') {
+        return None;
+    }
+    let event: PlainEvent<'_> = serde_json::from_str(data).ok()?;
+    if event.error.0 || event.usage.0 {
+        return None;
+    }
+    let choice = event.choices.into_iter().next()?;
+    let text = choice
+        .delta
+        .and_then(|d| d.content)
+        .map(Cow::into_owned)
+        .unwrap_or_default();
+    Some((text, choice.finish_reason.map(Cow::into_owned)))
 }
 
 /// An `error` event inside a stream: status unknown, code from the event.
@@ -942,6 +1040,45 @@ mod tests {
             (items[0].index, items[0].document.as_deref()),
             (1, Some("d"))
         );
+    }
+
+    #[test]
+    fn plain_chunks_agree_with_the_lenient_path() {
+        let lenient = |data: &str| -> Option<(String, Option<String>)> {
+            let event: Value = serde_json::from_str(data).ok()?;
+            if event.get("error").is_some() || usage_of(&event).is_some() {
+                return None;
+            }
+            let choice = event.get("choices")?.as_array()?.first()?;
+            let finish = choice.get("finish_reason").and_then(Value::as_str);
+            Some((
+                text_of(choice.get("delta").and_then(|d| d.get("content"))),
+                finish.map(str::to_owned),
+            ))
+        };
+        for data in [
+            r#"{"choices":[{"delta":{"content":"hi"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"delta":{"content":"a\nb\u00e9"},"finish_reason":"stop"}]}"#,
+            r#"{"id":"x","choices":[{"delta":{},"finish_reason":"length"}],"model":"m"}"#,
+            r#"{"choices":[{"delta":{"role":"assistant"}}]}"#,
+        ] {
+            assert_eq!(plain_chunk(data), lenient(data), "{data}");
+            assert!(plain_chunk(data).is_some(), "{data}");
+        }
+        // Left to the lenient path: errors (even null), usage, odd types, no choices.
+        for data in [
+            r#"{"error":null,"choices":[{"delta":{"content":"x"}}]}"#,
+            r#"{"usage":{"prompt_tokens":1},"choices":[{"delta":{"content":"x"}}]}"#,
+            r#"{"choices":[{"delta":{"content":5}}]}"#,
+            r#"{"choices":[{"delta":"x"}]}"#,
+            r#"{"choices":[{"finish_reason":3}]}"#,
+            r#"{"choices":[]}"#,
+            r#"{"choices":{}}"#,
+            r#"[[{"delta":{"content":"x"}}]]"#,
+            r#"{"choices":[{"delta":{"content":"x","content":"y"}}]}"#,
+        ] {
+            assert_eq!(plain_chunk(data), None, "{data}");
+        }
     }
 
     #[test]

@@ -127,6 +127,180 @@ struct Conn {
     idle_since: Instant,
 }
 
+/// What [`Pool::open_stream`] got: a 2xx head with its body still to read, or a whole answer.
+// Moved once per stream: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Opened {
+    Streaming {
+        status: u16,
+        request_id: Option<String>,
+        body: BodyStream,
+    },
+    Whole(Response),
+}
+
+/// What one streaming attempt read before handing the connection over.
+#[allow(clippy::large_enum_variant)]
+enum Answer {
+    Streaming(Head, Option<Call<RecvBody>>),
+    Whole(Response, bool),
+}
+
+/// Wakes a read blocked on a streamed body from any thread, by shutting the socket down (a
+/// duplicate of its descriptor, so it can never reach a socket reused for something else).
+/// Emptied before the connection goes back to the pool.
+/// Never used in a forked child: the socket is shared with the parent, whose stream it is.
+#[derive(Clone)]
+pub struct Closer(Arc<Mutex<Option<TcpStream>>>, u32);
+
+impl Closer {
+    pub fn close(&self) {
+        if self.1 != crate::process::pid() {
+            return;
+        }
+        let socket = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(socket) = socket.as_ref() {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn disarm(&self) {
+        if self.1 != crate::process::pid() {
+            // A child closes its copy of the descriptor with the handle: a close, unlike a
+            // shutdown, leaves the parent's socket alone.
+            return;
+        }
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+/// The body of a streamed answer, read on the caller's thread as it pulls. At its end a
+/// connection that may be kept goes back to the pool (never in a forked child).
+pub struct BodyStream {
+    pool: Arc<Pool>,
+    pid: u32,
+    /// `None` once the body ended or failed.
+    conn: Option<Conn>,
+    call: Option<Call<RecvBody>>,
+    mode: Option<BodyMode>,
+    /// The framing allows keeping the connection.
+    keep: bool,
+    /// Decoded body bytes of the last read.
+    decoded: Vec<u8>,
+    closer: Closer,
+}
+
+impl BodyStream {
+    /// What wakes a blocked [`next_bytes`](Self::next_bytes) from another thread.
+    pub fn closer(&self) -> Closer {
+        self.closer.clone()
+    }
+
+    /// The next decoded bytes of the body, waiting at most `idle` for them; `Ok(None)` at its
+    /// end. Waits in slices that run the interrupt check.
+    pub fn next_bytes(&mut self, idle: Duration) -> Result<Option<&[u8]>, Error> {
+        match self.next_inner(idle) {
+            Ok(0) => {
+                self.finish();
+                Ok(None)
+            }
+            Ok(n) => Ok(Some(&self.decoded[..n])),
+            Err(e) => {
+                self.conn = None;
+                self.call = None;
+                self.closer.disarm();
+                Err(match e {
+                    TripError::TimedOut => {
+                        Error::timeout(format!("no event within {:.1}s", idle.as_secs_f64()))
+                    }
+                    other => other.into_failure(idle).err,
+                })
+            }
+        }
+    }
+
+    /// Reads until some body bytes are decoded (their count) or the body ends (0).
+    fn next_inner(&mut self, idle: Duration) -> Result<usize, TripError> {
+        let (Some(conn), Some(call)) = (self.conn.as_mut(), self.call.as_mut()) else {
+            return Ok(0);
+        };
+        let until_close = matches!(self.mode, Some(BodyMode::CloseDelimited));
+        loop {
+            if !conn.buf.is_empty() {
+                // Decoded output is never longer than its input.
+                self.decoded.resize(conn.buf.len(), 0);
+                let (used, produced) = call.read(&conn.buf, &mut self.decoded)?;
+                conn.buf.advance(used);
+                if produced > 0 {
+                    return Ok(produced);
+                }
+                if used > 0 {
+                    continue;
+                }
+            }
+            if !until_close && call.can_proceed() {
+                return Ok(0);
+            }
+            if conn.fill(Instant::now() + idle, READ_CHUNK)? == 0 {
+                if until_close || call.is_ended_chunked() {
+                    self.keep = false;
+                    return Ok(0);
+                }
+                return Err(TripError::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the connection closed in the middle of the body",
+                )));
+            }
+        }
+    }
+
+    /// Once the caller needs no more of the body (the stream's last event came): when the
+    /// bytes already received complete it, the connection goes back to the pool. Never waits.
+    pub fn end_if_received(&mut self) {
+        let (Some(conn), Some(call)) = (self.conn.as_mut(), self.call.as_mut()) else {
+            return;
+        };
+        if matches!(self.mode, Some(BodyMode::CloseDelimited)) {
+            return;
+        }
+        while !conn.buf.is_empty() {
+            self.decoded.resize(conn.buf.len(), 0);
+            match call.read(&conn.buf, &mut self.decoded) {
+                // Bytes after the last event: not a body to leave on a kept connection.
+                Ok((_, produced)) if produced > 0 => return,
+                Ok((used, _)) if used > 0 => conn.buf.advance(used),
+                _ => return,
+            }
+        }
+        if call.can_proceed() {
+            self.finish();
+        }
+    }
+
+    /// At the body's end: the connection goes back to the pool when it may be kept.
+    fn finish(&mut self) {
+        let (Some(conn), Some(call)) = (self.conn.take(), self.call.take()) else {
+            return;
+        };
+        let must_close = match call.proceed() {
+            Some(RecvBodyResult::Cleanup(call)) => call.must_close_connection(),
+            Some(RecvBodyResult::Redirect(call)) => call.must_close_connection(),
+            None => true,
+        };
+        if self.keep && !must_close && self.pid == crate::process::pid() {
+            self.closer.disarm();
+            self.pool.checkin(conn);
+        }
+    }
+}
+
+impl Drop for BodyStream {
+    fn drop(&mut self) {
+        // The duplicate descriptor would keep the socket open after the connection closed.
+        self.closer.disarm();
+    }
+}
+
 /// How one round trip on one connection failed.
 enum TripError {
     /// Not one byte of the request was written: it may go out on another connection.
@@ -178,6 +352,85 @@ impl Pool {
                 }
                 // The server had closed this idle connection: nothing of the request left,
                 // so another connection may carry it (wire §3.3), whatever the method.
+                Err(TripError::NotSent(e)) if reused => {
+                    crate::log!(
+                        Level::Debug,
+                        "inferencekey.http",
+                        "a kept connection to {origin} was closed ({e}); sending on another"
+                    );
+                }
+                Err(e) => return Err(e.into_failure(timeout)),
+            }
+        }
+    }
+
+    /// One attempt at opening a streamed answer (server-sent events): the request and the
+    /// response head within `timeout`. A 2xx answer's body is left on the connection, to be
+    /// read by the caller's thread as it pulls; any other answer is read whole.
+    pub fn open_stream(
+        self: &Arc<Self>,
+        req: &Request<'_>,
+        timeout: Duration,
+    ) -> Result<Opened, Failure> {
+        let deadline = Instant::now() + timeout;
+        let origin = Origin::of(req.url).map_err(|err| Failure {
+            err,
+            reached_server: false,
+        })?;
+        loop {
+            let (mut conn, reused) = match self.checkout(&origin) {
+                Some(conn) => (conn, true),
+                None => (self.connect(&origin, timeout, deadline)?, false),
+            };
+            let answer = conn.send_then(req, deadline, |conn, mut call, deadline, broken| {
+                let head = conn.read_head(&mut call, deadline)?;
+                let streaming = (200..300).contains(&head.status) && !broken;
+                match call.proceed() {
+                    Some(RecvResponseResult::RecvBody(body)) if streaming => {
+                        Ok(Answer::Streaming(head, Some(body)))
+                    }
+                    Some(RecvResponseResult::RecvBody(body)) => {
+                        let (bytes, must_close) = conn.read_body(body, deadline, req.max_body)?;
+                        let keep = !must_close && !head.ambiguous && !broken;
+                        Ok(Answer::Whole(head.into_response(bytes), keep))
+                    }
+                    Some(RecvResponseResult::Redirect(_) | RecvResponseResult::Cleanup(_))
+                        if streaming =>
+                    {
+                        Ok(Answer::Streaming(head, None))
+                    }
+                    Some(RecvResponseResult::Redirect(_) | RecvResponseResult::Cleanup(_)) => {
+                        Ok(Answer::Whole(head.into_response(Bytes::new()), false))
+                    }
+                    None => Err(TripError::Protocol("incomplete response head".into())),
+                }
+            });
+            match answer {
+                Ok(Answer::Whole(response, keep)) => {
+                    if keep && conn.buf.is_empty() {
+                        self.checkin(conn);
+                    }
+                    return Ok(Opened::Whole(response));
+                }
+                Ok(Answer::Streaming(head, call)) => {
+                    let socket = conn.io.tcp().try_clone().ok();
+                    let closer = Closer(Arc::new(Mutex::new(socket)), crate::process::pid());
+                    let keep = !head.ambiguous;
+                    return Ok(Opened::Streaming {
+                        status: head.status,
+                        request_id: head.request_id,
+                        body: BodyStream {
+                            pool: self.clone(),
+                            pid: crate::process::pid(),
+                            conn: Some(conn),
+                            mode: call.as_ref().map(Call::body_mode),
+                            call,
+                            keep,
+                            decoded: Vec::new(),
+                            closer,
+                        },
+                    });
+                }
                 Err(TripError::NotSent(e)) if reused => {
                     crate::log!(
                         Level::Debug,
@@ -403,6 +656,16 @@ impl Head {
                 && headers.contains_key(header::TRANSFER_ENCODING),
         }
     }
+
+    fn into_response(self, body: Bytes) -> Response {
+        Response {
+            status: self.status,
+            body,
+            request_id: self.request_id,
+            retry_after: self.retry_after,
+            retry_after_ms: self.retry_after_ms,
+        }
+    }
 }
 
 impl Conn {
@@ -412,13 +675,27 @@ impl Conn {
         req: &Request<'_>,
         deadline: Instant,
     ) -> Result<(Response, bool), TripError> {
+        self.send_then(req, deadline, |conn, call, deadline, broken| {
+            let (response, keep) = conn.read_response(call, deadline, req.max_body)?;
+            Ok((response, keep && !broken))
+        })
+    }
+
+    /// Sends `req`, then reads its answer with `read` (told whether writing failed, after
+    /// which the connection is never kept).
+    fn send_then<T>(
+        &mut self,
+        req: &Request<'_>,
+        deadline: Instant,
+        read: impl FnOnce(&mut Conn, Call<RecvResponse>, Instant, bool) -> Result<T, TripError>,
+    ) -> Result<T, TripError> {
         let call = self.write_head(req)?;
         let body = req.body.unwrap_or_default();
         let sent = self.send(body, deadline);
         // The head holds the token: it does not outlive the write.
         self.out.zeroize();
         match sent {
-            Ok(()) => self.read_response(call, deadline, req.max_body),
+            Ok(()) => read(self, call, deadline, false),
             Err((0, e)) if is_closed(&e) => Err(TripError::NotSent(e)),
             Err((_, e)) if matches!(e.kind(), io::ErrorKind::TimedOut) => Err(TripError::TimedOut),
             Err((_, e)) if e.kind() == io::ErrorKind::Interrupted => Err(TripError::Interrupted),
@@ -426,8 +703,8 @@ impl Conn {
                 // The server may have answered before it closed on us (a 413 for a body it
                 // will not take): that answer, not the broken pipe, is the result.
                 let soon = deadline.min(Instant::now() + EARLY_ANSWER_WAIT);
-                match self.read_response(call, soon, req.max_body) {
-                    Ok((response, _)) => Ok((response, false)),
+                match read(self, call, soon, true) {
+                    Ok(answer) => Ok(answer),
                     Err(_) if is_closed(&e) => Err(TripError::Closed(e)),
                     Err(_) => Err(TripError::Io(e)),
                 }
@@ -540,7 +817,26 @@ impl Conn {
         deadline: Instant,
         max_body: usize,
     ) -> Result<(Response, bool), TripError> {
-        let head = loop {
+        let head = self.read_head(&mut call, deadline)?;
+        let (body, must_close) = match call.proceed() {
+            Some(RecvResponseResult::RecvBody(call)) => self.read_body(call, deadline, max_body)?,
+            Some(RecvResponseResult::Redirect(call)) => {
+                (Bytes::new(), call.must_close_connection())
+            }
+            Some(RecvResponseResult::Cleanup(call)) => (Bytes::new(), call.must_close_connection()),
+            None => return Err(TripError::Protocol("incomplete response head".into())),
+        };
+        let keep_alive = !must_close && !head.ambiguous && self.buf.is_empty();
+        Ok((head.into_response(body), keep_alive))
+    }
+
+    /// Reads the response head (skipping 1xx answers).
+    fn read_head(
+        &mut self,
+        call: &mut Call<RecvResponse>,
+        deadline: Instant,
+    ) -> Result<Head, TripError> {
+        Ok(loop {
             let (used, response) = call.try_response(&self.buf, false)?;
             self.buf.advance(used);
             match response {
@@ -560,24 +856,7 @@ impl Conn {
                     TripError::Protocol("the connection closed in the middle of the head".into())
                 });
             }
-        };
-        let (body, must_close) = match call.proceed() {
-            Some(RecvResponseResult::RecvBody(call)) => self.read_body(call, deadline, max_body)?,
-            Some(RecvResponseResult::Redirect(call)) => {
-                (Bytes::new(), call.must_close_connection())
-            }
-            Some(RecvResponseResult::Cleanup(call)) => (Bytes::new(), call.must_close_connection()),
-            None => return Err(TripError::Protocol("incomplete response head".into())),
-        };
-        let keep_alive = !must_close && !head.ambiguous && self.buf.is_empty();
-        let response = Response {
-            status: head.status,
-            body,
-            request_id: head.request_id,
-            retry_after: head.retry_after,
-            retry_after_ms: head.retry_after_ms,
-        };
-        Ok((response, keep_alive))
+        })
     }
 
     /// Reads and decodes the body, refusing one longer than `max_body`; returns it and whether

@@ -10,7 +10,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod headers;
-mod http1;
+pub mod http1;
 pub mod interrupt;
 pub mod log;
 pub mod management;

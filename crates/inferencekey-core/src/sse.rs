@@ -90,7 +90,7 @@ impl SseDecoder {
         if std::mem::take(&mut self.after_cr) && chunk[0] == b'\n' {
             chunk = &chunk[1..];
         }
-        while let Some(end) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(end) = memchr::memchr2(b'\n', b'\r', chunk) {
             if self.line.is_empty() {
                 self.line_done(&chunk[..end]);
             } else if self.line.len() + end > self.limit {
@@ -166,7 +166,7 @@ impl SseDecoder {
         if line[0] == b':' {
             return; // comment, e.g. `: keepalive`
         }
-        let (name, value) = match line.iter().position(|&b| b == b':') {
+        let (name, value) = match memchr::memchr(b':', line) {
             Some(colon) => {
                 let value = &line[colon + 1..];
                 (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))

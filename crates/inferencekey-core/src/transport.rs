@@ -47,7 +47,7 @@ struct Pool {
     /// The async client of this process (a forked child builds its own).
     client: ForkLocal<reqwest::Client>,
     /// Connections of blocking callers' unary exchanges.
-    blocking: http1::Pool,
+    blocking: Arc<http1::Pool>,
     /// No proxy is configured, so blocking callers may connect directly. (With one, every
     /// exchange goes through reqwest, which applies the proxy variables and `NO_PROXY`.)
     direct: bool,
@@ -94,7 +94,10 @@ impl Pool {
         Ok(Pool {
             connect_timeout,
             client,
-            blocking: http1::Pool::new(connect_timeout, tls.blocking_config.clone()),
+            blocking: Arc::new(http1::Pool::new(
+                connect_timeout,
+                tls.blocking_config.clone(),
+            )),
             tls,
             direct: !proxy_configured(),
             identity: Arc::new(()),
@@ -387,6 +390,92 @@ impl Transport {
         }
     }
 
+    /// Whether a stream opened now runs on this thread ([`open_stream_blocking`]): a blocking
+    /// caller's, with no proxy configured.
+    ///
+    /// [`open_stream_blocking`]: Self::open_stream_blocking
+    pub fn streams_on_caller(&self) -> bool {
+        self.pool.direct && BLOCKING_CALLER.with(Cell::get)
+    }
+
+    /// Whether streams opened by a blocking caller of this transport run on its thread (no
+    /// proxy is configured).
+    pub fn streams_directly(&self) -> bool {
+        self.pool.direct
+    }
+
+    /// [`open_stream`](Self::open_stream) on the caller's thread: the same retries, the body
+    /// then read by the thread that pulls events ([`EventReader::blocking`]).
+    pub async fn open_stream_blocking(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<(http1::BodyStream, Option<String>)> {
+        let token = call.token.expose();
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(unusable_token());
+        }
+        let request = http1::Request {
+            method: &call.method,
+            url: &call.url,
+            token,
+            user_agent: self.user_agent.to_str().unwrap_or_default(),
+            accept: accept(call),
+            headers: &self.headers,
+            body: call.body.as_deref(),
+            max_body: call.limits.max_response_bytes,
+        };
+        let mut attempt = 0u32;
+        loop {
+            let started = Instant::now();
+            let opened = self
+                .pool
+                .blocking
+                .open_stream(&request, call.limits.request_timeout);
+            let (delay, err) = match opened {
+                Ok(http1::Opened::Streaming {
+                    status,
+                    request_id,
+                    body,
+                }) => {
+                    log_attempt(call, attempt, started, Some(status), request_id.as_deref());
+                    return Ok((body, request_id));
+                }
+                Ok(http1::Opened::Whole(r)) => {
+                    let reply = Reply {
+                        status: r.status,
+                        retry_after: retry_after_of(
+                            r.retry_after_ms.as_deref(),
+                            r.retry_after.as_deref(),
+                        ),
+                        body: r.body,
+                        request_id: r.request_id,
+                    };
+                    log_attempt(
+                        call,
+                        attempt,
+                        started,
+                        Some(reply.status),
+                        reply.request_id.as_deref(),
+                    );
+                    let err = reply.error();
+                    match self.retry_delay_for_status(call, &reply, attempt) {
+                        Some(delay) => (delay, err),
+                        None => return Err(err),
+                    }
+                }
+                Err(f) => {
+                    log_attempt(call, attempt, started, None, None);
+                    match self.retry_delay_for_failure(call, &f.err, f.reached_server, attempt) {
+                        Some(delay) => (delay, f.err),
+                        None => return Err(with_connect_hint(f.err, &call.url)),
+                    }
+                }
+            };
+            self.wait(call, attempt, delay, &err).await;
+            attempt += 1;
+        }
+    }
+
     async fn attempt(&self, call: &Call<'_>) -> Attempt {
         let client = match self.pool.client() {
             Ok(c) => c,
@@ -520,9 +609,18 @@ impl Transport {
     }
 }
 
+/// Where an [`EventReader`] reads from. (Moved once per stream: not boxed.)
+#[allow(clippy::large_enum_variant)]
+enum Body {
+    /// On the runtime that owns the connection.
+    Async(reqwest::Response),
+    /// On the thread that pulls: each read blocks it (in interruptible slices).
+    Blocking(http1::BodyStream),
+}
+
 /// Reads SSE events from an open response, one `data` payload at a time.
 pub struct EventReader {
-    resp: reqwest::Response,
+    body: Body,
     decoder: SseDecoder,
     /// Longest silence allowed between two chunks.
     idle: Duration,
@@ -533,12 +631,43 @@ impl EventReader {
     /// Reads `resp`, waiting at most `idle` between chunks; an event line or event longer than
     /// `max_event` bytes is refused (`event_too_large`).
     pub fn new(resp: reqwest::Response, idle: Duration, max_event: usize) -> EventReader {
+        EventReader::of(Body::Async(resp), idle, max_event)
+    }
+
+    /// As [`new`](Self::new), for a body read on the caller's thread: [`next_data`]
+    /// (Self::next_data) then blocks that thread and is ready at its first poll.
+    pub fn blocking(body: http1::BodyStream, idle: Duration, max_event: usize) -> EventReader {
+        EventReader::of(Body::Blocking(body), idle, max_event)
+    }
+
+    fn of(body: Body, idle: Duration, max_event: usize) -> EventReader {
         EventReader {
-            resp,
+            body,
             decoder: SseDecoder::with_limit(max_event),
             idle,
             eof: false,
         }
+    }
+
+    /// What wakes a blocked read from another thread (for a body read on the caller's thread).
+    pub fn closer(&self) -> Option<http1::Closer> {
+        match &self.body {
+            Body::Blocking(body) => Some(body.closer()),
+            Body::Async(_) => None,
+        }
+    }
+
+    /// The caller read its last event: a body read on the caller's thread whose end already
+    /// arrived gives its connection back to the pool.
+    pub fn done(&mut self) {
+        if let Body::Blocking(body) = &mut self.body {
+            body.end_if_received();
+        }
+    }
+
+    /// Whether reads block the thread that pulls ([`blocking`](Self::blocking)).
+    pub fn is_blocking(&self) -> bool {
+        matches!(self.body, Body::Blocking(_))
     }
 
     /// The next event's data; `Ok(None)` at the end of the body. A silence longer than the
@@ -554,14 +683,27 @@ impl EventReader {
             if self.eof {
                 return Ok(None);
             }
-            match tokio::time::timeout(self.idle, self.resp.chunk()).await {
-                Err(_) => return Err(timed_out(self.idle)),
-                Ok(Err(e)) => return Err(connection_error(&e)),
+            let chunk = match &mut self.body {
+                Body::Async(resp) => match tokio::time::timeout(self.idle, resp.chunk()).await {
+                    Err(_) => return Err(timed_out(self.idle)),
+                    Ok(Err(e)) => return Err(connection_error(&e)),
+                    Ok(Ok(chunk)) => chunk,
+                },
+                Body::Blocking(body) => match body.next_bytes(self.idle)? {
+                    // Events completed before a line that passed the cap still come out first.
+                    Some(bytes) => {
+                        let _ = self.decoder.feed(bytes);
+                        continue;
+                    }
+                    None => None,
+                },
+            };
+            match chunk {
                 // Events completed before a line that passed the cap still come out first.
-                Ok(Ok(Some(chunk))) => {
+                Some(chunk) => {
                     let _ = self.decoder.feed(&chunk);
                 }
-                Ok(Ok(None)) => {
+                None => {
                     self.eof = true;
                     if let Some(data) = self.decoder.finish() {
                         return Ok(Some(data));

@@ -301,15 +301,18 @@ fn rerank_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult
     Ok(Box::pin(async move { to_json(&ep.rerank(&r).await?) }))
 }
 
+/// The opening of a text stream, and whether a blocking open may run it on the caller's
+/// thread.
 fn text_stream_source(
     e: *const ik_endpoint,
     req: *const c_char,
     len: usize,
-) -> FfiResult<StreamSource> {
+) -> FfiResult<(StreamSource, bool)> {
     let (ep, r) = request::<GenerateRequest>(e, req, len)?;
-    Ok(Box::pin(async move {
-        Ok(Source::Text(ep.generate_text_stream(&r).await?))
-    }))
+    let on_caller = ep.streams_directly();
+    let source: StreamSource =
+        Box::pin(async move { Ok(Source::Text(ep.generate_text_stream(&r).await?)) });
+    Ok((source, on_caller))
 }
 
 /// `{"prompt"|"messages", "temperature", "max_tokens", "top_p", "stop", "seed", "extra_body"}`
@@ -342,7 +345,11 @@ pub extern "C" fn ik_endpoint_generate_text_async(
     export_async(err, cancel, cb, user_data, || generate_op(e, req, req_len))
 }
 
-/// Opens a streamed chat completion (status errors fail here); items are `TextChunk` JSON.
+/// Opens a streamed chat completion (status errors fail here); items are `TextChunk` JSON
+/// without `raw`: the event's JSON text follows as a binary part named by
+/// `"raw_part": {"offset","length","dtype":"utf8"}`. Opened by a blocking call with no
+/// `cancel` (and no proxy configured), the exchange and every `ik_stream_next` run on the
+/// calling thread.
 #[no_mangle]
 pub extern "C" fn ik_endpoint_generate_text_stream(
     e: *const ik_endpoint,
@@ -369,7 +376,7 @@ pub extern "C" fn ik_endpoint_generate_text_stream_async(
     err: *mut *mut ik_error,
 ) -> ik_status {
     open_stream_async(err, cancel, out, cb, user_data, || {
-        text_stream_source(e, req, req_len)
+        text_stream_source(e, req, req_len).map(|(source, _)| source)
     })
 }
 

@@ -479,7 +479,11 @@ pub extern "C" fn ik_management_client_readiness_events(
     out: *mut *mut ik_stream,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    open_stream(err, cancel, out, || readiness_source(c, req, req_len))
+    // Readiness streams reconnect on the shared runtime (a blocking open never runs them
+    // on the caller's thread).
+    open_stream(err, cancel, out, || {
+        readiness_source(c, req, req_len).map(|source| (source, false))
+    })
 }
 
 /// Async twin: `*out` is written at once; `cb` runs once the stream is open (`json` = the

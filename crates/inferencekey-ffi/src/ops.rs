@@ -185,7 +185,8 @@ pub(crate) fn export_blocking(
     export_blocking_on(err, cancel, out, out_len, prepare, blocking)
 }
 
-/// `export_blocking` for a stream read: on the shared runtime that owns the connection.
+/// `export_blocking` on the shared runtime, for work whose connections are closed by the
+/// workers that drive them (a readiness wait).
 pub(crate) fn export_blocking_shared(
     err: *mut *mut ik_error,
     cancel: *const crate::cancel::ik_cancel,
@@ -208,18 +209,24 @@ fn export_blocking_on(
         crate::boundary::out_ptr(out, "out")?;
         let cancel = crate::cancel::token_of(cancel)?;
         let fut = prepare()?;
-        match run(cancel, fut)? {
-            Some(payload) => payload.write_to(out, out_len),
-            // SAFETY: `out` was checked above; NULL marks the end of a stream.
-            None => unsafe {
-                *out = std::ptr::null_mut();
-                if !out_len.is_null() {
-                    *out_len = 0;
-                }
-            },
-        }
+        write_item(run(cancel, fut)?, out, out_len);
         Ok(())
     })
+}
+
+/// Writes a result (or NULL, the end of a stream) through out-parameters checked with
+/// `out_ptr`.
+pub(crate) fn write_item(item: Option<Payload>, out: *mut *mut c_char, out_len: *mut usize) {
+    match item {
+        Some(payload) => payload.write_to(out, out_len),
+        // SAFETY: the caller checked `out`; NULL marks the end of a stream.
+        None => unsafe {
+            *out = std::ptr::null_mut();
+            if !out_len.is_null() {
+                *out_len = 0;
+            }
+        },
+    }
 }
 
 /// The `_async` form: prepares on the caller's thread (argument errors return here and `cb`

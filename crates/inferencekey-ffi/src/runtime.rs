@@ -40,7 +40,7 @@ thread_local! {
 
 /// A blocking call from a runtime thread would deadlock it, and one from a completion
 /// callback would stall every callback queued behind it (rule 17): both are refused.
-fn refuse_on_runtime_thread() -> FfiResult {
+pub(crate) fn refuse_on_runtime_thread() -> FfiResult {
     if tokio::runtime::Handle::try_current().is_ok() || crate::deliver::on_delivery_thread() {
         return Err(ffi_error(
             codes::WRONG_THREAD,

@@ -6,7 +6,7 @@
 use inferencekey_core::config::{CallOptions, ClientConfig};
 use inferencekey_core::data::{
     DataClientDescription, EmbedRequest, EndpointDescription, GenerateRequest, RerankRequest,
-    RerankResult, TextChunk,
+    RerankResult,
 };
 use inferencekey_core::log::Record;
 use inferencekey_core::management::ManagementDescription;
@@ -28,7 +28,7 @@ use crate::codes as abi_codes;
 use crate::endpoint::{EmbedResultOut, EndpointRequest, TextResultOut};
 use crate::management::{Deleted, EnsureRequest, ProjectRequest, SlugRequest};
 use crate::status::{self, ik_status, status_of};
-use crate::stream::StreamMetadata;
+use crate::stream::{StreamMetadata, TextChunkOut};
 use crate::version::IK_ABI_VERSION;
 
 /// What one function reads and writes; every field a `$ref` into `$defs`.
@@ -190,7 +190,7 @@ fn functions(g: &mut Generators) -> Vec<Function> {
             g.write::<TextResultOut>(),
         ),
         Function {
-            items: g.write::<TextChunk>(),
+            items: g.write::<TextChunkOut>(),
             ..op(
                 "ik_endpoint_generate_text_stream",
                 true,

@@ -5,7 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use inferencekey_core::data::{TextStream, Usage};
+use futures_util::FutureExt;
+use inferencekey_core::data::{TextChunk, TextStream, Usage};
+use inferencekey_core::http1::Closer;
 use inferencekey_core::readiness::{ReadinessEvent, ReadinessStream};
 use inferencekey_core::Error;
 use schemars::JsonSchema;
@@ -14,16 +16,16 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use crate::boundary::{
-    arg_handle, ffi_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
+    arg_handle, core_error, ffi_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
 };
 use crate::cancel::{ik_cancel, token_of};
 use crate::codes;
 use crate::error::ik_error;
 use crate::handles::{self, Handle, Kind};
 use crate::ops::{
-    blocking_shared, export_async, export_blocking_shared, ik_callback, spawn, to_json, OpFuture,
+    blocking, blocking_shared, export_async, ik_callback, spawn, to_json, write_item, OpFuture,
 };
-use crate::payload::Payload;
+use crate::payload::{Dtype, PartRef, Payload};
 use crate::status::ik_status;
 
 /// What a stream reads from. Lives behind the handle's heap allocation, moved once.
@@ -36,17 +38,60 @@ pub(crate) enum Source {
 /// Opens a source (the HTTP exchange happens here, so status errors surface at open).
 pub(crate) type StreamSource = Pin<Box<dyn Future<Output = Result<Source, Error>> + Send>>;
 
+/// A `TextChunk` as the boundary carries it: the event's JSON follows as a binary part named
+/// by `raw_part` (like `TextResult`'s body), so the binding decodes it only if `raw` is read.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct TextChunkOut<'a> {
+    text: &'a str,
+    finish_reason: &'a Option<String>,
+    /// The event's data (JSON), as a binary part.
+    raw_part: PartRef,
+}
+
+fn text_chunk_payload(chunk: &TextChunk) -> Result<Payload, Error> {
+    let body = chunk.body.as_bytes();
+    let head = |raw_part| TextChunkOut {
+        text: &chunk.text,
+        finish_reason: &chunk.finish_reason,
+        raw_part,
+    };
+    Payload::with_part(head, Dtype::Utf8, body.len(), |part| {
+        part.copy_from_slice(body)
+    })
+}
+
 impl Source {
     async fn next_json(&mut self) -> Result<Option<Payload>, Error> {
         match self {
             Source::Text(s) => match s.next().await? {
-                Some(chunk) => to_json(&chunk),
+                Some(chunk) => text_chunk_payload(&chunk).map(Some),
                 None => Ok(None),
             },
             Source::Readiness(s) => match s.next().await? {
                 Some(event) => to_json(&event),
                 None => Ok(None),
             },
+        }
+    }
+
+    /// Reads block the thread that pulls (opened on a blocking caller's thread).
+    fn is_blocking(&self) -> bool {
+        matches!(self, Source::Text(s) if s.is_blocking())
+    }
+
+    /// What wakes a blocked read of a blocking source from another thread.
+    fn closer(&self) -> Option<Closer> {
+        match self {
+            Source::Text(s) => s.closer(),
+            Source::Readiness(_) => None,
+        }
+    }
+
+    /// Whether an item may have changed the metadata (usage comes with the last events).
+    fn meta_may_change(&self) -> bool {
+        match self {
+            Source::Text(s) => s.usage().is_some(),
+            Source::Readiness(_) => true,
         }
     }
 
@@ -99,6 +144,8 @@ pub struct ik_stream {
     /// Kept apart from `state`, so reading it never waits for a blocked `next`.
     meta: Arc<std::sync::Mutex<StreamMetadata>>,
     closed: CancellationToken,
+    /// For a stream read on its caller's thread: wakes a blocked read on close.
+    closer: Option<Closer>,
 }
 
 impl Handle for ik_stream {
@@ -106,12 +153,13 @@ impl Handle for ik_stream {
 }
 
 impl ik_stream {
-    fn new(state: State, meta: StreamMetadata) -> ik_stream {
+    fn new(state: State, meta: StreamMetadata, closer: Option<Closer>) -> ik_stream {
         ik_stream {
             pid: inferencekey_core::process::pid(),
             state: Arc::new(Mutex::new(state)),
             meta: Arc::new(std::sync::Mutex::new(meta)),
             closed: CancellationToken::new(),
+            closer,
         }
     }
 }
@@ -139,12 +187,24 @@ fn take(s: &ik_stream) -> FfiResult<OwnedMutexGuard<State>> {
         .map_err(|_| ffi_error(codes::STREAM_BUSY, "another call is using this stream"))
 }
 
-/// Reads the next item; moves to `Ended` at the end, on error or on close.
-fn advance(s: &ik_stream) -> FfiResult<OpFuture> {
-    let mut state = take(s)?;
+/// Reads the next item; moves to `Ended` at the end, on error or on close. A source read on
+/// its caller's thread is read by a thread of the runtime's blocking pool.
+fn advance(s: &ik_stream, mut state: OwnedMutexGuard<State>) -> OpFuture {
     let closed = s.closed.clone();
     let meta = s.meta.clone();
-    Ok(Box::pin(async move {
+    if matches!(&*state, State::Open(source) if source.is_blocking()) {
+        return Box::pin(async move {
+            tokio::task::spawn_blocking(move || read_here(&closed, &meta, &mut state))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::invalid_state(
+                        inferencekey_core::codes::INTERNAL,
+                        "a stream read failed unexpectedly",
+                    ))
+                })
+        });
+    }
+    Box::pin(async move {
         let State::Open(source) = &mut *state else {
             return Ok(None);
         };
@@ -153,26 +213,76 @@ fn advance(s: &ik_stream) -> FfiResult<OpFuture> {
             _ = closed.cancelled() => Err(Error::cancelled()),
             item = source.next_json() => item,
         };
-        set_meta(&meta, source.metadata());
-        if !matches!(outcome, Ok(Some(_))) {
-            *state = State::Ended;
-        }
+        settle(&meta, &mut state, &outcome);
         outcome
-    }))
+    })
+}
+
+/// After a read: the metadata when it may have changed, and `Ended` unless an item came.
+fn settle(
+    meta: &std::sync::Mutex<StreamMetadata>,
+    state: &mut State,
+    outcome: &Result<Option<Payload>, Error>,
+) {
+    let item = matches!(outcome, Ok(Some(_)));
+    if let State::Open(source) = &*state {
+        if !item || source.meta_may_change() {
+            set_meta(meta, source.metadata());
+        }
+    }
+    if !item {
+        *state = State::Ended;
+    }
+}
+
+/// Reads the next item of a blocking source on this thread: its socket reads wait in slices
+/// that run the interrupt check, within the per-event timeout; `ik_stream_close` wakes them
+/// by shutting the socket down.
+fn read_here(
+    closed: &CancellationToken,
+    meta: &std::sync::Mutex<StreamMetadata>,
+    state: &mut State,
+) -> Result<Option<Payload>, Error> {
+    let State::Open(source) = state else {
+        return Ok(None);
+    };
+    let mut outcome = if closed.is_cancelled() {
+        Err(Error::cancelled())
+    } else {
+        // Ready at its first poll: a blocking source never waits on the runtime.
+        source.next_json().now_or_never().unwrap_or_else(|| {
+            Err(Error::invalid_state(
+                inferencekey_core::codes::INTERNAL,
+                "a blocking stream read did not complete",
+            ))
+        })
+    };
+    if closed.is_cancelled() && !matches!(outcome, Ok(Some(_))) {
+        outcome = Err(Error::cancelled());
+    }
+    settle(meta, state, &outcome);
+    outcome
 }
 
 pub(crate) fn open_stream(
     err: *mut *mut ik_error,
     cancel: *const ik_cancel,
     out: *mut *mut ik_stream,
-    prepare: impl FnOnce() -> FfiResult<StreamSource>,
+    prepare: impl FnOnce() -> FfiResult<(StreamSource, bool)>,
 ) -> ik_status {
     guard(err, || {
         let out = out_ptr(out, "out")?;
         let cancel = token_of(cancel)?;
-        let source = blocking_shared(cancel, prepare()?)?;
+        let (source, on_caller) = prepare()?;
+        // With no token to watch, the exchange runs on this thread, and so do the reads.
+        let source = if on_caller && cancel.is_none() {
+            blocking(None, source)?
+        } else {
+            blocking_shared(cancel, source)?
+        };
         let meta = source.metadata();
-        let handle = ik_stream::new(State::Open(source), meta);
+        let closer = source.closer();
+        let handle = ik_stream::new(State::Open(source), meta, closer);
         unsafe { *out = handles::register(Box::new(handle)) };
         Ok(())
     })
@@ -196,7 +306,7 @@ pub(crate) fn open_stream_async(
         let cancel = token_of(cancel)?;
         let source = prepare()?;
         crate::runtime::get()?;
-        let handle = ik_stream::new(State::Opening, StreamMetadata::Opening {});
+        let handle = ik_stream::new(State::Opening, StreamMetadata::Opening {}, None);
         let mut state = take(&handle)?;
         let closed = handle.closed.clone();
         let meta = handle.meta.clone();
@@ -233,7 +343,19 @@ pub extern "C" fn ik_stream_next(
     out_len: *mut usize,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    export_blocking_shared(err, std::ptr::null(), out, out_len, || advance(stream(s)?))
+    guard(err, || {
+        out_ptr(out, "out")?;
+        let s = stream(s)?;
+        let mut state = take(s)?;
+        let item = if matches!(&*state, State::Open(source) if source.is_blocking()) {
+            crate::runtime::refuse_on_runtime_thread()?;
+            read_here(&s.closed, &s.meta, &mut state).map_err(core_error)?
+        } else {
+            blocking_shared(None, advance(s, state))?
+        };
+        write_item(item, out, out_len);
+        Ok(())
+    })
 }
 
 /// Async twin of `ik_stream_next`: `cb` gets the item (or NULL at the end).
@@ -245,7 +367,10 @@ pub extern "C" fn ik_stream_next_async(
     user_data: *mut c_void,
     err: *mut *mut ik_error,
 ) -> ik_status {
-    export_async(err, cancel, cb, user_data, || advance(stream(s)?))
+    export_async(err, cancel, cb, user_data, || {
+        let s = stream(s)?;
+        Ok(advance(s, take(s)?))
+    })
 }
 
 /// `{"request_id","usage"}` for chat streams (`usage` once sent), `{"request_id",
@@ -271,6 +396,9 @@ pub extern "C" fn ik_stream_close(s: *mut ik_stream) {
     guard_or((), || {
         if let Some(s) = unsafe { handles::borrow(s) } {
             s.closed.cancel();
+            if let Some(closer) = &s.closer {
+                closer.close();
+            }
             if let Ok(mut state) = s.state.try_lock() {
                 if let State::Open(source) = &*state {
                     set_meta(&s.meta, source.metadata());
