@@ -170,6 +170,15 @@ log "python: $("$VENV/bin/python" -V) (SDK), $("$REF/bin/python" -V) (reference)
 "$PEERS/bin/python" "$HERE/bench_async.py" run --base "$BASE" \
     --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python"
 
+# ---- ensure() no-op against 1,000 listed workloads (bench_ensure.py) ----------------------
+# The list is one GET of a fixed path: nginx serves it as a static file from the same root.
+# orjson goes into the peers' environment; ENSURE_JSON=FILE keeps the goal rows.
+"$PEERS/bin/python" -c "import orjson" 2>/dev/null || "$PEERS/bin/pip" install -q --disable-pip-version-check orjson
+"$PYTHON" "$HERE/bench_ensure.py" bodies --dir "$WORK"
+chmod -R a+rX "$WORK/www"
+"$PEERS/bin/python" "$HERE/bench_ensure.py" run --base "$BASE" --py-ours "$VENV/bin/python" \
+    --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" ${ENSURE_JSON:+--json "$ENSURE_JSON"}
+
 # What the answerer saw, per path and status (a client that retried or failed shows here).
 kill -USR1 "$NGINX_PID" 2>/dev/null || true  # reopen the logs: flushes the buffered access log
 sleep 0.3
