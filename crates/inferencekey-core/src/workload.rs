@@ -5,8 +5,7 @@ use std::fmt;
 
 use schemars::JsonSchema;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Serialize;
-use serde_json::value::RawValue;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
 use crate::error::{Error, Result};
@@ -130,33 +129,65 @@ fn log_skipped(index: usize) {
 /// result and debug records as [`decode_list`] of the parsed body then [`find_by_slug`]; but
 /// only the match is decoded into a [`Workload`]. The other elements are read for their slug
 /// alone, borrowed from `body`, so a no-op `ensure()` against a long list allocates almost
-/// nothing. `None` for a body this path does not cover (not a bare array, not JSON, duplicate
-/// keys... or nesting deeper than [`PROBE_MAX_DEPTH`]): the caller then decodes it in full,
-/// which gives the exact result or error.
+/// nothing. `None` for a body this path does not cover (not a bare array, not JSON, or nesting
+/// deeper than [`PROBE_MAX_DEPTH`]): the caller then decodes it in full, which gives the
+/// exact result or error.
 pub fn find_in_list(body: &[u8], slug: &str) -> Option<Option<Workload>> {
-    // Pass 1 checks the syntax and splits the elements without building anything.
-    let items: Vec<&RawValue> = serde_json::from_slice(body).ok()?;
+    // One pass: the brackets and commas are read here, each element is parsed by `serde_json`
+    // as strictly as `Value` would (numbers in range, escapes and surrogates checked) but
+    // keeping only its slug, and its byte range is where the parser stopped.
+    let mut pos = skip_whitespace(body, 0);
+    if body.get(pos) != Some(&b'[') {
+        return None;
+    }
+    pos = skip_whitespace(body, pos + 1);
     let mut found = None;
-    for (index, item) in items.iter().enumerate() {
-        // Pass 2 parses each element as strictly as `Value` would (numbers in range,
-        // escapes and surrogates checked), keeping only its slug.
-        let mut de = serde_json::Deserializer::from_str(item.get());
-        match Probe::deserialize(&mut de).ok()? {
-            Probe::Slug(Some(s)) => {
-                if found.is_none() && s == slug {
-                    found = Some(*item);
+    if body.get(pos) == Some(&b']') {
+        pos += 1;
+    } else {
+        for index in 0.. {
+            let mut elements = serde_json::Deserializer::from_slice(&body[pos..]).into_iter();
+            let probe: Probe = elements.next()?.ok()?;
+            let end = pos + elements.byte_offset();
+            match probe {
+                Probe::Slug(Some(s)) => {
+                    if found.is_none() && s == slug {
+                        found = Some(&body[pos..end]);
+                    }
                 }
+                Probe::Slug(None) | Probe::NotObject => log_skipped(index),
             }
-            Probe::Slug(None) | Probe::NotObject => log_skipped(index),
+            pos = skip_whitespace(body, end);
+            match body.get(pos) {
+                Some(b',') => pos = skip_whitespace(body, pos + 1),
+                Some(b']') => {
+                    pos += 1;
+                    break;
+                }
+                _ => return None,
+            }
         }
+    }
+    if skip_whitespace(body, pos) != body.len() {
+        return None;
     }
     match found {
         None => Some(None),
         Some(item) => {
-            let value: Value = serde_json::from_str(item.get()).ok()?;
+            let value: Value = serde_json::from_slice(item).ok()?;
             Some(Some(Workload::from_value(&value)?))
         }
     }
+}
+
+/// The index of the first byte at or after `pos` that is not JSON whitespace.
+fn skip_whitespace(body: &[u8], pos: usize) -> usize {
+    body.get(pos..).map_or(body.len(), |rest| {
+        pos + rest
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count()
+    })
 }
 
 /// Deeper elements take the full decoder, so that `serde_json`'s own nesting limit (which
@@ -170,7 +201,7 @@ enum Probe<'a> {
     Slug(Option<Cow<'a, str>>),
 }
 
-impl<'de> Probe<'de> {
+impl<'de> Deserialize<'de> for Probe<'de> {
     fn deserialize<D: Deserializer<'de>>(de: D) -> std::result::Result<Self, D::Error> {
         de.deserialize_any(ProbeVisitor)
     }
