@@ -142,6 +142,9 @@ pub fn find_in_list(body: &[u8], slug: &str) -> Option<Option<Workload>> {
     }
     pos = skip_whitespace(body, pos + 1);
     let mut found = None;
+    // Logged only once the whole list is read: a body handed to the full decoder is logged
+    // there, and only there.
+    let mut skipped = Vec::new();
     if body.get(pos) == Some(&b']') {
         pos += 1;
     } else {
@@ -155,7 +158,7 @@ pub fn find_in_list(body: &[u8], slug: &str) -> Option<Option<Workload>> {
                         found = Some(&body[pos..end]);
                     }
                 }
-                Probe::Slug(None) | Probe::NotObject => log_skipped(index),
+                Probe::Slug(None) | Probe::NotObject => skipped.push(index),
             }
             pos = skip_whitespace(body, end);
             match body.get(pos) {
@@ -171,13 +174,15 @@ pub fn find_in_list(body: &[u8], slug: &str) -> Option<Option<Workload>> {
     if skip_whitespace(body, pos) != body.len() {
         return None;
     }
-    match found {
-        None => Some(None),
+    let found = match found {
+        None => None,
         Some(item) => {
             let value: Value = serde_json::from_slice(item).ok()?;
-            Some(Some(Workload::from_value(&value)?))
+            Some(Workload::from_value(&value)?)
         }
-    }
+    };
+    skipped.into_iter().for_each(log_skipped);
+    Some(found)
 }
 
 /// The index of the first byte at or after `pos` that is not JSON whitespace.
