@@ -470,6 +470,30 @@ def orchestrate(args: argparse.Namespace) -> None:
         print(f"  {label:<34} {value:6.2f}x   {'MET' if ok else 'NOT MET'}")
     print(f"\n(benchmark wall time {elapsed:.0f} s)")
 
+    if args.rows:
+        rows = []
+        for path, key, peer, goal in (
+            ("per call (generate_text)", "call", "reference", "<= 0.9"),
+            ("per call (generate_text)", "call", "raw", "<= 1.2"),
+            ("embed 256x384", "embed", "reference", "<= 0.25"),
+        ):
+            if f"ours/{peer}" in ratios:
+                unit = "us" if key == "call" else "ms"
+                value = "call_median_us" if key == "call" else "embed_median_ms"
+                rows.append(
+                    {
+                        "path": path,
+                        "ours": summary["ours"][value],
+                        "peer": LABELS[peer],
+                        "peer_value": summary[peer][value],
+                        "ratio": ratios[f"ours/{peer}"][key],
+                        "goal": goal,
+                        "unit": unit,
+                    }
+                )
+        with open(args.rows, "w") as f:
+            json.dump(rows, f, indent=2)
+
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
@@ -517,6 +541,7 @@ def main() -> None:
             p.add_argument("--rounds", type=int, default=5)
             p.add_argument("--clients", default=",".join(CLIENTS))
             p.add_argument("--json", default=None, help="write the results here")
+            p.add_argument("--rows", default=None, help="write the goal ratios here (table.py)")
     args = parser.parse_args()
     if args.command == "bodies":
         write_bodies(args.dir)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Per-call and embed benchmark: this SDK vs the public reference SDK, openai, httpx and a
-# raw-socket floor, all against one local nginx serving canned OpenAI-compatible bodies.
+# The benchmarks: this SDK vs the public reference SDK, openai, httpx and a raw floor, on each
+# path a user meets (per call, embed, threads, async, ...), all against one local nginx serving
+# canned OpenAI-compatible bodies; ends with one table of every goal ratio (table.py).
 #
 #   bash benches/run.sh [--json FILE] [--rounds N] [any other option of `bench.py run`]
 #   bash benches/run.sh --serve     # only the answerer, until interrupted (for profiling)
@@ -12,7 +13,7 @@
 #   PORT        the answerer's port (default: a free one)
 #
 # Installs what it lacks: nginx (Debian), benches/.venv-ref (inferencekey==0.260725.739 from
-# PyPI), benches/.venv-peers (openai, httpx). A benchmark, not a test: it exits 0 whatever the
+# PyPI), benches/.venv-peers (openai, httpx, orjson). A benchmark, not a test: it exits 0 whatever the
 # ratios, and non-zero only when something is broken.
 set -euo pipefail
 
@@ -62,11 +63,11 @@ if ! "$REF/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.versi
     "$REF/bin/pip" install -q --disable-pip-version-check "inferencekey==$REF_VERSION"
 fi
 PEERS="$HERE/.venv-peers"
-if ! "$PEERS/bin/python" -c "import openai, httpx" 2>/dev/null; then
-    log "creating $PEERS with openai and httpx"
+if ! "$PEERS/bin/python" -c "import openai, httpx, orjson" 2>/dev/null; then
+    log "creating $PEERS with openai, httpx and orjson"
     rm -rf "$PEERS"
     "$PYTHON" -m venv "$PEERS"
-    "$PEERS/bin/pip" install -q --disable-pip-version-check openai httpx
+    "$PEERS/bin/pip" install -q --disable-pip-version-check openai httpx orjson
 fi
 
 # ---- the answerer ------------------------------------------------------------------------
@@ -164,20 +165,37 @@ if [[ "$SERVE_ONLY" == 1 ]]; then
     exit 0
 fi
 log "python: $("$VENV/bin/python" -V) (SDK), $("$REF/bin/python" -V) (reference), $("$PEERS/bin/python" -V) (peers); $(nproc) CPUs"
-"$PEERS/bin/python" "$HERE/bench.py" run --base "$BASE" \
+# Every benchmark writes its goal ratios to $WORK/rows-*.json; table.py prints them as one table.
+"$PEERS/bin/python" "$HERE/bench.py" run --base "$BASE" --rows "$WORK/rows-call.json" \
     --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" "$@"
+# 8 threads making blocking calls on one shared endpoint: throughput against the reference SDK.
+"$PEERS/bin/python" "$HERE/bench_threads.py" run --base "$BASE" --json "$WORK/rows-threads.json" \
+    --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python"
 # Async: 256 concurrent calls through AsyncDataClient against openai.AsyncOpenAI.
 "$PEERS/bin/python" "$HERE/bench_async.py" run --base "$BASE" \
     --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python"
 
+# ---- import and memory (bench_import.py) -------------------------------------------------
+# Start-up (import + both clients) and VmRSS after 10k calls, against the reference SDK.
+"$PEERS/bin/python" "$HERE/bench_import.py" run --base "$BASE" \
+    --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python" --json "$WORK/rows-import.json"
+
+# ---- embed numpy view (2048x1024) and the async floor (2,000 calls at concurrency 64) ----
+"$PYTHON" "$HERE/bench_embed_numpy.py" body --dir "$WORK"
+chmod -R a+rX "$WORK/www"
+"$PEERS/bin/python" "$HERE/bench_embed_numpy.py" run --base "$BASE" --py-ours "$VENV/bin/python" \
+    --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" --json "$WORK/rows-embed-numpy.json"
+"$PEERS/bin/python" "$HERE/bench_async_floor.py" run --base "$BASE" \
+    --py-ours "$VENV/bin/python" --py-peers "$PEERS/bin/python" --json "$WORK/rows-async-floor.json"
+
 # ---- ensure() no-op against 1,000 listed workloads (bench_ensure.py) ----------------------
 # The list is one GET of a fixed path: nginx serves it as a static file from the same root.
-# orjson goes into the peers' environment; ENSURE_JSON=FILE keeps the goal rows.
-"$PEERS/bin/python" -c "import orjson" 2>/dev/null || "$PEERS/bin/pip" install -q --disable-pip-version-check orjson
 "$PYTHON" "$HERE/bench_ensure.py" bodies --dir "$WORK"
 chmod -R a+rX "$WORK/www"
 "$PEERS/bin/python" "$HERE/bench_ensure.py" run --base "$BASE" --py-ours "$VENV/bin/python" \
-    --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" ${ENSURE_JSON:+--json "$ENSURE_JSON"}
+    --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" --json "$WORK/rows-ensure.json"
+
+"$PEERS/bin/python" "$HERE/table.py" "$WORK"/rows-*.json
 
 # What the answerer saw, per path and status (a client that retried or failed shows here).
 kill -USR1 "$NGINX_PID" 2>/dev/null || true  # reopen the logs: flushes the buffered access log

@@ -8,20 +8,30 @@
 #   dist/inferencekey-<v>-py3-none-manylinux2014_aarch64.manylinux_2_17_aarch64.whl
 #   dist/inferencekey-<v>-py3-none-musllinux_1_2_x86_64.whl
 #   dist/inferencekey-<v>-py3-none-musllinux_1_2_aarch64.whl
+#   dist/inferencekey-<v>-py3-none-macosx_10_12_x86_64.whl   built and checked here, never run
+#   dist/inferencekey-<v>-py3-none-macosx_11_0_arm64.whl     on a Mac (see the README)
 #   dist/inferencekey-<v>.tar.gz                          the sdist
 #   dist/debug/<wheel name>/lib_native.so.debug            debug info of each wheel's library
 # The library in a wheel is stripped; its debug info is kept beside it in dist/debug/ (the
 # library names it through .gnu_debuglink and a build-id, so gdb and addr2line find it).
-# macOS wheels are not built: see the README. Upload with `twine upload dist/*.whl dist/*.tar.gz`
+# The macOS wheels link Security and CoreFoundation (rustls-native-certs reads the system trust
+# store through them) against release/macos-frameworks/: stubs this project wrote, naming only
+# the functions it calls, because zig ships no framework stubs and Apple's SDK may not be used
+# here. They are stripped at link time and carry no split debug info (editing the library
+# afterwards would break its ad-hoc code signature). Upload with `twine upload dist/*.whl dist/*.tar.gz`
 # (dist/debug/ is kept, not published).
 #
 # Checks, failing on the first problem:
 #   - every wheel: `auditwheel show` (printed), its platform tag is the intended one, it is at
 #     most 6 MB, it carries LICENSE, its library is stripped, its debug file matches it;
+#   - every macOS wheel instead: its libraries (llvm-objdump --macho --dylibs-used, printed) are
+#     only macOS system ones, its architecture and minimum macOS match the tag, its ad-hoc code
+#     signature matches its bytes (release/check_macho.py), at most 6 MB, LICENSE inside;
 #   - the sdist: LICENSE inside, no private key, no tests;
 #   - `twine check` on every artifact;
 #   - the x86_64 manylinux wheel in a fresh virtual environment: import, `inferencekey
-#     --version`, and a round trip to the local platform (`DevServer`, `list()`);
+#     --version`, a round trip to the local platform (`DevServer`, `list()`), then the README's
+#     backends command and its quickstart, as written, under `inferencekey dev` (first try);
 #   - the aarch64 manylinux wheel under qemu-user (Debian's qemu-user-static) with an aarch64
 #     Python from Debian's packages: the same import, version and round trip.
 #
@@ -46,7 +56,15 @@ WHEELS=(
     "aarch64-unknown-linux-gnu  manylinux2014  manylinux_2_17_aarch64"
     "x86_64-unknown-linux-musl  musllinux_1_2  musllinux_1_2_x86_64"
     "aarch64-unknown-linux-musl musllinux_1_2  musllinux_1_2_aarch64"
+    "x86_64-apple-darwin        -              macosx_10_12_x86_64"
+    "aarch64-apple-darwin       -              macosx_11_0_arm64"
 )
+# The only libraries a macOS wheel's library may load: macOS's own.
+MACOS_DYLIBS="/System/Library/Frameworks/CoreFoundation.framework/Versions/A/CoreFoundation
+/System/Library/Frameworks/Security.framework/Versions/A/Security
+/usr/lib/libSystem.B.dylib
+/usr/lib/libcharset.1.dylib
+/usr/lib/libiconv.2.dylib"
 
 step() { printf '\n=== %s\n' "$*"; }
 die() { echo "release/build.sh: FAILED: $*" >&2; exit 1; }
@@ -73,7 +91,9 @@ install_tools() {
     rustup component add llvm-tools >/dev/null 2>&1 || rustup component add llvm-tools-preview >/dev/null
     OBJCOPY="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-objcopy"
     READOBJ="${OBJCOPY%objcopy}readobj"
-    [ -x "$OBJCOPY" ] && [ -x "$READOBJ" ] || die "llvm-tools has no llvm-objcopy/llvm-readobj"
+    OBJDUMP="${OBJCOPY%objcopy}objdump"
+    [ -x "$OBJCOPY" ] && [ -x "$READOBJ" ] && [ -x "$OBJDUMP" ] \
+        || die "llvm-tools has no llvm-objcopy/llvm-readobj/llvm-objdump"
     export PATH="$TOOLS/bin:$PATH"
     echo "maturin $(maturin --version | cut -d' ' -f2), zig $(python -m ziglang version)," \
         "auditwheel $(auditwheel --version | head -n 1 | cut -d' ' -f2), $(basename "$OBJCOPY")"
@@ -86,6 +106,17 @@ build_wheel() {
     step "wheel $tag ($triple)"
     local out="$WORK/wheels/$triple"
     rm -rf "$out"
+    if [[ "$triple" == *-apple-darwin ]]; then
+        # Stripped by maturin (pyproject), linked against the project's framework stubs.
+        (cd "$ROOT" && maturin build --release --zig --target "$triple" \
+            --interpreter "$TOOLS/bin/python" --out "$out" \
+            -- -L "framework=$ROOT/release/macos-frameworks" 2>&1 \
+            | grep -E '^(📦|🛠|💥|error|warning: unused)' || true)
+        local built=("$out"/*-"$tag".whl)
+        [ -f "${built[0]}" ] || die "maturin built no $tag wheel for $triple"
+        cp "${built[0]}" "$DIST/"
+        return
+    fi
     # --strip false: pyproject strips every other build; this one keeps the debug info to
     # split it off below.
     (cd "$ROOT" && maturin build --release --zig --strip false --target "$triple" \
@@ -159,6 +190,34 @@ check_wheel() {
     rm -rf "$tmp"
 }
 
+check_macos_wheel() {
+    local tag="$1" wheel size arch minos tmp lib dylibs
+    wheel="$(ls "$DIST"/inferencekey-*-"$tag".whl 2>/dev/null | head -n 1 || true)"
+    [ -n "$wheel" ] || die "no wheel with the platform tag $tag in dist/"
+    step "check $(basename "$wheel") (not run: no Mac here)"
+    size="$(stat -c %s "$wheel")"
+    echo "   size: $size bytes ($(( size / 1024 )) KiB; limit $(( MAX_WHEEL_BYTES / 1024 )) KiB)"
+    [ "$size" -le "$MAX_WHEEL_BYTES" ] || die "$(basename "$wheel") is over 6 MB"
+    tmp="$(mktemp -d)"
+    python -m zipfile -e "$wheel" "$tmp"
+    [ -f "$tmp/inferencekey-"*.dist-info/licenses/LICENSE ] || die "$(basename "$wheel") has no LICENSE"
+    lib="$tmp/inferencekey/_native/lib_native.dylib"
+    [ -f "$lib" ] || die "$(basename "$wheel") has no inferencekey/_native/lib_native.dylib"
+    # The first line names the library itself (its install name), the rest what it loads.
+    dylibs="$("$OBJDUMP" --macho --dylibs-used "$lib" | sed -n '3,$s/^\t\([^ ]*\) .*/\1/p')"
+    sed 's/^/   loads /' <<<"$dylibs"
+    local extra
+    extra="$(comm -23 <(sort <<<"$dylibs") <(sort <<<"$MACOS_DYLIBS"))"
+    [ -z "$extra" ] || die "$(basename "$wheel") loads libraries that macOS does not have: $extra"
+    arch="$(sed -E 's/^macosx_[0-9]+_[0-9]+_//' <<<"$tag")"
+    minos="$(sed -E 's/^macosx_([0-9]+)_([0-9]+)_.*/\1.\2/' <<<"$tag")"
+    local verdict
+    verdict="$(python "$ROOT/release/check_macho.py" "$lib" "$arch" "$minos")" \
+        || die "$(basename "$wheel") failed the Mach-O check above"
+    echo "   $verdict"
+    rm -rf "$tmp"
+}
+
 readelf_() { "$READOBJ" --elf-output-style=GNU "$@" 2>/dev/null; }
 build_id() { readelf_ -n "$1" | sed -n 's/^ *Build ID: //p'; }
 
@@ -205,8 +264,17 @@ with DevServer() as dev, dev.management_client() as mgmt:
           "| list() against", dev.base_url, "->", mgmt.list())
 '
 
+# The README's quickstart and its backends command, read from the README itself, so that what
+# a new user copies is what is run.
+readme_quickstart() {
+    awk '/^## Quickstart/ {q = 1} q && /^```python$/ {p = 1; next} p && /^```$/ {exit} p' "$ROOT/README.md"
+}
+readme_backends_command() {
+    grep -m1 -E '^pip install --no-deps ' "$ROOT/README.md"
+}
+
 run_x86_64() {
-    local wheel venv
+    local wheel venv backends
     wheel="$(ls "$DIST"/inferencekey-*manylinux_2_17_x86_64*.whl)"
     step "run $(basename "$wheel") in a fresh virtual environment"
     venv="$WORK/venv-x86_64"
@@ -215,6 +283,18 @@ run_x86_64() {
     "$venv/bin/pip" install -q --disable-pip-version-check "$wheel"
     (cd "$WORK" && "$venv/bin/python" -c "$SMOKE_PY")
     echo "   $("$venv/bin/inferencekey" --version)"
+
+    step "the README quickstart, first try, against \`inferencekey dev\` (real CPU inference)"
+    backends="$(readme_backends_command)"
+    [ -n "$backends" ] || die "the README has no backends command (pip install --no-deps ...)"
+    readme_quickstart >"$WORK/readme_quickstart.py"
+    [ -s "$WORK/readme_quickstart.py" ] || die "the README has no quickstart code block"
+    echo "   $backends"
+    # The README's command, run with the fresh environment's pip.
+    "$venv/bin/pip" ${backends#pip } -q --disable-pip-version-check
+    (cd "$WORK" && PATH="$venv/bin:$PATH" timeout 600 \
+        inferencekey dev --project acme -- python readme_quickstart.py) \
+        || die "the README quickstart failed against inferencekey dev"
 }
 
 # Debian's aarch64 Python, unpacked into a folder (not installed: the host stays amd64).
@@ -273,7 +353,11 @@ main() {
     build_sdist
     for spec in "${WHEELS[@]}"; do
         read -r triple _ tag <<<"$spec"
-        wanted "$triple" && check_wheel "$tag"
+        if [[ "$triple" == *-apple-darwin ]]; then
+            wanted "$triple" && check_macos_wheel "$tag"
+        else
+            wanted "$triple" && check_wheel "$tag"
+        fi
     done
     check_sdist
     check_metadata

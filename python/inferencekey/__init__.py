@@ -13,17 +13,10 @@ The async twins (``AsyncManagementClient``, ``AsyncDataClient``) live in
 Everything runs in one native core (Rust) reached through a C ABI; nothing starts at import.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from . import _logging
-from ._streams import ReadinessStream, TextStream
 from ._version import __version__
-from .aio import (
-    AsyncDataClient,
-    AsyncEndpoint,
-    AsyncManagementClient,
-    AsyncReadinessStream,
-    AsyncTextStream,
-)
-from .data import DataClient, Endpoint
 from .enums import Backend, EnsureAction, ExecutionPolicy, OnDrift, TaskType
 from .errors import (
     APIConnectionError,
@@ -44,24 +37,95 @@ from .errors import (
     ReadinessTimeoutError,
     ValidationError,
 )
-from .management import ManagementClient
-from .types import (
-    EmbedResult,
-    EndpointRef,
-    EnsureResult,
-    FieldChange,
-    ReadinessEvent,
-    RerankItem,
-    RerankResult,
-    TextChunk,
-    TextResult,
-    Timeout,
-    Usage,
-    Workload,
-    WorkloadSpec,
-)
+
+if TYPE_CHECKING:
+    from ._streams import ReadinessStream, TextStream
+    from .aio import (
+        AsyncDataClient,
+        AsyncEndpoint,
+        AsyncManagementClient,
+        AsyncReadinessStream,
+        AsyncTextStream,
+    )
+    from .data import DataClient, Endpoint
+    from .management import ManagementClient
+    from .types import (
+        EmbedResult,
+        EndpointRef,
+        EnsureResult,
+        FieldChange,
+        ReadinessEvent,
+        RerankItem,
+        RerankResult,
+        TextChunk,
+        TextResult,
+        Timeout,
+        Usage,
+        Workload,
+        WorkloadSpec,
+    )
 
 _logging.configure_from_env()
+
+# Where each lazily imported name lives (PEP 562). The clients, the async module (asyncio)
+# and the pydantic models are loaded on first use, not by ``import inferencekey``: that
+# halves the import time, and a program that never calls the async twins never loads asyncio.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("DataClient", "Endpoint"), "data"),
+    "ManagementClient": "management",
+    **dict.fromkeys(("ReadinessStream", "TextStream"), "_streams"),
+    **dict.fromkeys(
+        (
+            "AsyncDataClient",
+            "AsyncEndpoint",
+            "AsyncManagementClient",
+            "AsyncReadinessStream",
+            "AsyncTextStream",
+        ),
+        "aio",
+    ),
+    **dict.fromkeys(
+        (
+            "EmbedResult",
+            "EndpointRef",
+            "EnsureResult",
+            "FieldChange",
+            "ReadinessEvent",
+            "RerankItem",
+            "RerankResult",
+            "TextChunk",
+            "TextResult",
+            "Timeout",
+            "Usage",
+            "Workload",
+            "WorkloadSpec",
+        ),
+        "types",
+    ),
+}
+
+
+# The public submodules that ``import inferencekey`` used to load, still reachable as
+# attributes (``inferencekey.types.X``) without importing them first.
+_SUBMODULES: tuple[str, ...] = ("aio", "data", "management", "types")
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None and name not in _SUBMODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    if module is None:
+        return import_module(f"{__name__}.{name}")  # which also sets the attribute
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
+
 
 __all__ = [
     "APIConnectionError",

@@ -1,8 +1,9 @@
 """Awaiting the ABI's ``_async`` functions: no thread is held per request in flight.
 
 The core calls one module-level trampoline on its delivery thread, handing over the result
-buffer and error (c-abi rule 18a). The trampoline only finds the awaiting loop and hops there
-with ``loop.call_soon_threadsafe``; the buffer is copied out and freed on the loop's thread.
+buffer and error (c-abi rule 18a). The trampoline only queues it in the awaiting loop's inbox,
+and wakes the loop (``loop.call_soon_threadsafe``) when that inbox was empty: the loop then
+copies out, frees and settles every queued completion in one go, in order.
 Cancelling the awaiting task cancels the request in the core (its connection is closed) and
 ``asyncio.CancelledError`` propagates.
 """
@@ -15,6 +16,7 @@ import itertools
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -26,19 +28,52 @@ __all__ = ["call_result", "native", "open_stream", "wait_with_events"]
 ffi = _ffi.ffi
 NULL = _ffi.NULL
 
-# user_data is an integer key into `_pending`: the loop, the future, and the key under which
-# the result names a binary part (if any).
-_Entry = tuple[asyncio.AbstractEventLoop, "asyncio.Future[tuple[Any, bytes] | None]", "str | None"]
+
+class _Inbox:
+    """One event loop's completions on their way to it: the delivery thread appends, and asks
+    the loop to drain only when the inbox was empty. A burst of completions then costs the loop
+    one wake-up (one ``call_soon_threadsafe`` and self-pipe write) rather than one each."""
+
+    __slots__ = ("items", "loop", "scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Weak: the inbox is the value of a weak-keyed map of loops.
+        self.loop = weakref.ref(loop)
+        self.items: list[tuple[Any, ...]] = []
+        self.scheduled = False
+
+
+# user_data is an integer key into `_pending`: the loop's inbox, the future, and the key under
+# which the result names a binary part (if any).
+_Entry = tuple[_Inbox, "asyncio.Future[tuple[Any, bytes] | None]", "str | None"]
 _pending: dict[int, _Entry] = {}
 _pending_lock = threading.Lock()
 _keys = itertools.count(1)
+_inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = weakref.WeakKeyDictionary()
+
+
+_last_inbox: _Inbox | None = None
+
+
+def _inbox(loop: asyncio.AbstractEventLoop) -> _Inbox:
+    global _last_inbox
+    inbox = _last_inbox
+    if inbox is None or inbox.loop() is not loop:
+        inbox = _inboxes.get(loop)
+        if inbox is None:
+            inbox = _inboxes[loop] = _Inbox(loop)
+        _last_inbox = inbox
+    return inbox
 
 
 def _forget_pending_in_child() -> None:
     # The parent's calls are not the child's to complete, and a parent thread may have held
     # the lock when it forked (sdk §10: async clients do not cross fork()).
-    global _pending_lock
+    global _pending_lock, _last_inbox
     _pending.clear()
+    _inboxes.clear()
+    _spare_cancels.clear()
+    _last_inbox = None
     _pending_lock = threading.Lock()
 
 
@@ -54,20 +89,44 @@ def _free_outcome(json_ptr: Any, err: Any) -> None:
 
 
 def _on_complete(user_data: Any, status: int, json_ptr: Any, json_len: int, err: Any) -> None:
-    """Runs on the core's delivery thread: hop to the awaiting loop with what it owns now."""
+    """Runs on the core's delivery thread: queue what the awaiting loop owns now, waking it
+    only if its inbox was empty."""
+    loop = None
     with _pending_lock:
         entry = _pending.pop(int(ffi.cast("uintptr_t", user_data)), None)
-    if entry is None or sys.is_finalizing():
+        if entry is not None and not sys.is_finalizing():
+            inbox, future, part = entry
+            loop = inbox.loop()
+            if loop is not None and not loop.is_closed():
+                inbox.items.append((future, status, json_ptr, json_len, err, part))
+                if inbox.scheduled:
+                    return  # the loop has yet to drain: it will take this one too
+                inbox.scheduled = True
+            else:
+                loop = None
+    if loop is None:  # nobody is waiting
         _free_outcome(json_ptr, err)
         return
-    loop, future, part = entry
     try:
-        loop.call_soon_threadsafe(_settle, future, status, json_ptr, json_len, err, part)
+        loop.call_soon_threadsafe(_drain, inbox)
     except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
-        _free_outcome(json_ptr, err)
+        with _pending_lock:
+            items, inbox.items = inbox.items, []
+            inbox.scheduled = False
+        for item in items:
+            _free_outcome(item[2], item[4])
 
 
 _trampoline = ffi.callback(_ffi.CALLBACK_TYPE, _on_complete)
+
+
+def _drain(inbox: _Inbox) -> None:
+    """On the loop's thread: settle every completion queued so far, in order."""
+    with _pending_lock:
+        items, inbox.items = inbox.items, []
+        inbox.scheduled = False
+    for item in items:
+        _settle(*item)
 
 
 def _settle(
@@ -98,41 +157,68 @@ def _settle(
         future.set_result(outcome)
 
 
+# Tokens of finished calls, never cancelled, for the next calls: a token costs two native
+# calls and a finalizer to make and free, and a finished call no longer reads it.
+_spare_cancels: list[_ffi.Cancel] = []
+_SPARE_CANCELS_MAX = 256
+
+
 async def native(
     start: Callable[[Any, Any, Any, Any], int],
     *,
     part: str | None = None,
     cancel: _ffi.Cancel | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> tuple[Any, bytes] | None:
     """Starts one native operation via ``start(cancel, cb, user_data, err)`` and awaits its
-    decoded result and binary parts (``None`` at the end of a stream)."""
+    decoded result and binary parts (``None`` at the end of a stream). ``loop`` is the
+    running loop, when the caller has it already."""
     _logging.sync_native_level()
-    loop = asyncio.get_running_loop()
+    if loop is None:
+        loop = asyncio.get_running_loop()
     future: asyncio.Future[tuple[Any, bytes] | None] = loop.create_future()
-    cancel = cancel or _ffi.Cancel()
+    spare = cancel is None
+    if cancel is None:
+        cancel = _spare_cancels.pop() if _spare_cancels else _ffi.Cancel()
     key = next(_keys)
+    inbox = _inbox(loop)
     with _pending_lock:
-        _pending[key] = (loop, future, part)
+        _pending[key] = (inbox, future, part)
     err = ffi.new("ik_error **")
     status = start(cancel.ptr, _trampoline, ffi.cast("void *", key), err)
     if status:
         with _pending_lock:
             _pending.pop(key, None)
+        if spare and len(_spare_cancels) < _SPARE_CANCELS_MAX:
+            _spare_cancels.append(cancel)
         _ffi.raise_error(status, err[0])
     try:
-        return await future
+        outcome = await future
     except asyncio.CancelledError:
         cancel.cancel()  # aborts the exchange in the core and closes its connection
         raise
+    except BaseException:
+        if spare and len(_spare_cancels) < _SPARE_CANCELS_MAX:
+            _spare_cancels.append(cancel)
+        raise
+    if spare and len(_spare_cancels) < _SPARE_CANCELS_MAX:
+        _spare_cancels.append(cancel)
+    return outcome
 
 
 async def call_result(
-    fn: Any, ptr: Any, request: dict[str, Any], part: str | None = None
+    fn: Any,
+    ptr: Any,
+    request: dict[str, Any],
+    part: str | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> tuple[Any, bytes]:
     """An operation's decoded result JSON and its binary parts."""
     body = _ffi.encode(request)
     outcome = await native(
-        lambda cancel, cb, ud, err: fn(ptr, body, len(body), cancel, cb, ud, err), part=part
+        lambda cancel, cb, ud, err: fn(ptr, body, len(body), cancel, cb, ud, err),
+        part=part,
+        loop=loop,
     )
     return (None, b"") if outcome is None else outcome
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from . import _ffi, _logging
 from ._options import (
@@ -21,10 +20,11 @@ from ._options import (
 )
 from ._version import __version__
 from .errors import ValidationError
-from .types import Timeout
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from .types import Timeout
 
 __all__ = [
     "DATA",
@@ -46,9 +46,11 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Plane:
-    """The native functions of one kind of object: ABI 3 names them ``<prefix>_<verb>``."""
+class Plane(NamedTuple):
+    """The native functions of one kind of object: ABI 3 names them ``<prefix>_<verb>``.
+
+    (A ``NamedTuple``, immutable and hashable, rather than a frozen dataclass: ``dataclasses``
+    loads ``inspect``, a fifth of the import time of this package.)"""
 
     prefix: str
 
@@ -102,7 +104,7 @@ def native_config(
     for name, value in token.items():
         config[name] = opt_str(name, value)
     _logging.sync_native_level()
-    return _ffi.encode(config)
+    return _ffi.encode_config(config)
 
 
 def with_call_options(
@@ -139,7 +141,7 @@ def slug_arg(value: object) -> str:
 
 def describe(plane: Plane, ptr: Any) -> dict[str, Any]:
     """The object's ``<prefix>_describe`` JSON (for ``repr``; secrets come redacted)."""
-    result = _ffi.call(plane.fn("describe"), ptr)
+    result = _ffi.call_small(plane.fn("describe"), ptr)
     return result if isinstance(result, dict) else {}
 
 
@@ -179,6 +181,8 @@ class NativeClient:
     @property
     def timeout(self) -> Timeout:
         """The per-attempt request and connect timeouts in effect, in seconds."""
+        from .types import Timeout  # not at import: creating a client needs no pydantic model
+
         return Timeout(
             request=float(self._description["timeout_s"]),
             connect=float(self._description["connect_timeout_s"]),
@@ -228,7 +232,7 @@ class NativeClient:
         }
         if default_headers is not None:
             options["headers"] = header_mapping(default_headers)
-        opts = _ffi.encode(options)
+        opts = _ffi.encode_config(options)
         ptr = _ffi.call_into(
             self._plane.fn("with_options"), self._plane.ctype, self._ptr, opts, len(opts)
         )

@@ -18,8 +18,6 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-import pydantic_core
-
 from . import _logging
 from .errors import InferenceKeyError, _error_from_native
 
@@ -99,11 +97,36 @@ lib.ik_interrupt_set_check(_interrupt_trampoline, NULL)
 atexit.register(lib.ik_runtime_shutdown)
 
 
-#: Decodes the core's JSON (UTF-8 bytes or text). pydantic's own parser (jiter, shipped with
-#: pydantic) builds the objects in half the time of ``json``'s and reuses short strings such
-#: as keys; the core never writes NaN or infinities, which it would accept.
-_loads = pydantic_core.from_json
-_to_json = pydantic_core.to_json
+# The per-call JSON reader and writer are pydantic-core's: its parser (jiter, shipped with
+# pydantic) builds the objects in half the time of ``json``'s and reuses short strings such as
+# keys (the core never writes NaN or infinities, which it would accept); its writer takes a
+# third of ``json``'s time. pydantic-core is loaded by the first call that needs it, not at
+# import: creating a client (``encode_config``, ``call_small``) uses ``json`` and needs
+# neither. ``_bind_json`` then binds both over the stand-ins, so later calls find them as if
+# bound at import.
+
+
+def _bind_json() -> None:
+    global _loads, _to_json
+    import pydantic_core
+
+    _loads = pydantic_core.from_json
+    _to_json = pydantic_core.to_json
+
+
+def _first_loads(data: Any, **options: Any) -> Any:
+    _bind_json()
+    return _loads(data, **options)
+
+
+def _first_to_json(value: Any, **options: Any) -> bytes:
+    _bind_json()
+    return _to_json(value, **options)
+
+
+#: Decodes the core's JSON (UTF-8 bytes or text).
+_loads: Callable[..., Any] = _first_loads
+_to_json: Callable[..., bytes] = _first_to_json
 
 
 def take_result(ptr: Any, json_len: int, part: str | None = None) -> tuple[Any, bytes]:
@@ -152,6 +175,13 @@ def encode(payload: Any) -> bytes:
     # (`find`: `in` on bytes first tries the needle as an int, at the cost of an exception.)
     if data.find(b"NaN") < 0 and data.find(b"Infinity") < 0:
         return data
+    return _encode_strict(payload)
+
+
+def encode_config(payload: Any) -> bytes:
+    """JSON of plain values (``str``, numbers, ``bool``, ``None``, lists, dicts) by ``json``,
+    for a client's config: creating a client then loads no pydantic-core. Non-finite numbers
+    raise ``ValidationError`` as in :func:`encode`."""
     return _encode_strict(payload)
 
 
@@ -262,6 +292,18 @@ def call(fn: Callable[..., int], *args: Any) -> Any:
         raise_error(status, err[0])
     text = take_string(out, out_len)
     return None if text is None else _loads(text)
+
+
+def call_small(fn: Callable[..., int], *args: Any) -> Any:
+    """:func:`call` decoding with ``json``, for a small result read once when a client is
+    created (``describe``): that way creating a client loads no pydantic-core."""
+    _logging.sync_native_level()
+    out, out_len, err = out_params()
+    status = fn(*args, out, out_len, err)
+    if status:
+        raise_error(status, err[0])
+    text = take_string(out, out_len)
+    return None if text is None else json.loads(text)
 
 
 def call_op(

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
 
-from pydantic_core import to_json
-
-from .types import Timeout
+_TYPES = f"{__package__}.types"
 
 __all__ = [
     "byte_caps",
@@ -37,6 +36,8 @@ def _non_number(value: object) -> Any:
     (a list holding NaN, an object JSON cannot hold)."""
     if value is None or isinstance(value, (bool, str)):
         return value
+    from pydantic_core import to_json  # rare (a wrong argument): not loaded at import
+
     try:
         written = to_json(value, inf_nan_mode="constants")[:1]
     except (ValueError, TypeError, RecursionError):
@@ -68,7 +69,10 @@ def _int(value: object) -> Any:
 
 def _timeout(timeout: object) -> dict[str, Any]:
     """A number sets the request timeout only (the core caps the connect timeout by it)."""
-    if isinstance(timeout, Timeout):
+    # A ``Timeout`` exists only once ``inferencekey.types`` is loaded: looking it up here rather
+    # than importing it keeps pydantic out of client creation with a plain number.
+    types = sys.modules.get(_TYPES)
+    if types is not None and isinstance(timeout, types.Timeout):
         return {"timeout_s": _float(timeout.request), "connect_timeout_s": _float(timeout.connect)}
     return {"timeout_s": _float(timeout)}
 

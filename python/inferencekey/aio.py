@@ -12,7 +12,7 @@ import asyncio
 import builtins
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
 from . import _async, _ffi
 from ._client import (
@@ -39,12 +39,14 @@ from .management import (
 from .types import (
     EmbedResult,
     EnsureResult,
+    NumpyEmbedResult,
     ReadinessEvent,
     RerankResult,
     TextResult,
     Timeout,
     Workload,
     WorkloadSpec,
+    _numpy,
 )
 
 __all__ = [
@@ -61,7 +63,8 @@ class _LoopBound:
 
     __slots__ = ()
 
-    def _check_loop(self) -> None:
+    def _check_loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop, checked to be the one this client is bound to."""
         loop = asyncio.get_running_loop()
         bound: asyncio.AbstractEventLoop | None = getattr(self, "_loop", None)
         if bound is None:
@@ -71,6 +74,7 @@ class _LoopBound:
                 "this client belongs to another event loop; create one per loop",
                 code="wrong_event_loop",
             )
+        return loop
 
 
 class AsyncManagementClient(ManagementClientBase, _LoopBound):
@@ -476,8 +480,10 @@ class AsyncEndpoint(EndpointBase):
     async def _call(
         self, verb: str, request: dict[str, Any], part: str | None = None
     ) -> tuple[Any, bytes]:
-        self._client._check_loop()
-        return await _async.call_result(ENDPOINT.fn(f"{verb}_async"), self._ptr, request, part)
+        loop = self._client._check_loop()
+        return await _async.call_result(
+            ENDPOINT.fn(f"{verb}_async"), self._ptr, request, part, loop
+        )
 
     async def generate_text(
         self,
@@ -598,6 +604,28 @@ class AsyncEndpoint(EndpointBase):
         )
         return AsyncTextStream(ptr, meta)
 
+    @overload
+    async def embed(
+        self,
+        *,
+        input: str | Sequence[str],
+        extra_body: Mapping[str, Any] | None = ...,
+        timeout: float | Timeout | None = ...,
+        extra_headers: Mapping[str, str | None] | None = ...,
+        as_numpy: Literal[False] = False,
+    ) -> EmbedResult: ...
+
+    @overload
+    async def embed(
+        self,
+        *,
+        input: str | Sequence[str],
+        extra_body: Mapping[str, Any] | None = ...,
+        timeout: float | Timeout | None = ...,
+        extra_headers: Mapping[str, str | None] | None = ...,
+        as_numpy: Literal[True],
+    ) -> NumpyEmbedResult: ...
+
     async def embed(
         self,
         *,
@@ -605,7 +633,8 @@ class AsyncEndpoint(EndpointBase):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
-    ) -> EmbedResult:
+        as_numpy: bool = False,
+    ) -> EmbedResult | NumpyEmbedResult:
         """Embeds one string or a list of strings.
 
         Args:
@@ -614,13 +643,19 @@ class AsyncEndpoint(EndpointBase):
             timeout: Seconds per attempt, or a ``Timeout``, for this call only.
             extra_headers: Headers for this call only, merged over the client's defaults; a
                 ``None`` value drops a default header.
+            as_numpy: Return the vectors as one read-only ``(inputs, dimensions)`` float64
+                numpy array viewing the response's packed bytes (no copy, no Python float
+                per value) in a ``NumpyEmbedResult``. numpy is an optional dependency.
 
         Returns:
-            One vector per input, in input order.
+            One vector per input, in input order: an ``EmbedResult`` of lists, or a
+            ``NumpyEmbedResult`` when ``as_numpy`` is true.
 
         Raises:
             ValidationError: ``input`` is not a string or a non-empty list of strings
                 (``invalid_argument``), or the server refused the request (400/422).
+            ConfigurationError: ``as_numpy`` is true and numpy is not installed
+                (``missing_dependency``); checked before the request is sent.
             AuthError: The server refused the key (401).
             PermissionDenied: The key may not call this workload (403).
             NotFoundError: The workload does not exist (404).
@@ -633,6 +668,9 @@ class AsyncEndpoint(EndpointBase):
                 is bound to another event loop (``wrong_event_loop``).
         """
         request = with_call_options(embed_request(input, extra_body), timeout, extra_headers)
+        if as_numpy:
+            _numpy()
+            return NumpyEmbedResult._from_native(*await self._call("embed", request, "embeddings"))
         return EmbedResult._from_native(*await self._call("embed", request, "embeddings"))
 
     async def rerank(

@@ -3,17 +3,30 @@ calling its workload with its own ``ik_live_`` key."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import _ffi
 from ._client import ENDPOINT, DataClientBase, EndpointBase, with_call_options
-from ._streams import TextStream, open_stream
 from .errors import ValidationError
-from .types import EmbedResult, RerankResult, TextResult, Timeout
+
+# The results' pydantic models and the streams are imported on first use, not here: creating
+# a client needs neither (see ``inferencekey.__getattr__``).
+if TYPE_CHECKING:
+    from ._streams import TextStream
+    from .types import EmbedResult, NumpyEmbedResult, RerankResult, TextResult, Timeout
 
 __all__ = ["DataClient", "Endpoint", "TextStream"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TextStream":
+        from ._streams import TextStream
+
+        return TextStream
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Bound once for the per-call paths: each lookup on the cffi library costs a plain lookup's
 # time several times over, and one on a pydantic model class goes through its metaclass's
@@ -24,9 +37,37 @@ _NULL = _ffi.NULL
 _generate_text = ENDPOINT.fn("generate_text")
 _embed = ENDPOINT.fn("embed")
 _rerank = ENDPOINT.fn("rerank")
-_text_result = TextResult._from_native
-_embed_result = EmbedResult._from_native
-_rerank_result = RerankResult._from_native
+
+
+def _bind_results() -> None:
+    """Imports the result models and binds their decoders over the stand-ins below; once
+    done, a call looks up a bound decoder exactly as if it had been bound at import."""
+    global _text_result, _embed_result, _rerank_result
+    from .types import EmbedResult, RerankResult, TextResult
+
+    _text_result = TextResult._from_native
+    _embed_result = EmbedResult._from_native
+    _rerank_result = RerankResult._from_native
+
+
+def _first_text_result(data: dict[str, Any], part: bytes = b"") -> TextResult:
+    _bind_results()
+    return _text_result(data, part)
+
+
+def _first_embed_result(data: dict[str, Any], part: bytes = b"") -> EmbedResult:
+    _bind_results()
+    return _embed_result(data, part)
+
+
+def _first_rerank_result(data: dict[str, Any]) -> RerankResult:
+    _bind_results()
+    return _rerank_result(data)
+
+
+_text_result: Callable[[dict[str, Any], bytes], TextResult] = _first_text_result
+_embed_result: Callable[[dict[str, Any], bytes], EmbedResult] = _first_embed_result
+_rerank_result: Callable[[dict[str, Any]], RerankResult] = _first_rerank_result
 
 
 class DataClient(DataClientBase):
@@ -203,9 +244,33 @@ class Endpoint(EndpointBase):
         )
         with_call_options(request, timeout, extra_headers)
         body = _ffi.encode(request)
+        from ._streams import TextStream, open_stream
+
         return TextStream(
             open_stream(ENDPOINT.fn("generate_text_stream"), self._ptr, body, len(body))
         )
+
+    @overload
+    def embed(
+        self,
+        *,
+        input: str | Sequence[str],
+        extra_body: Mapping[str, Any] | None = ...,
+        timeout: float | Timeout | None = ...,
+        extra_headers: Mapping[str, str | None] | None = ...,
+        as_numpy: Literal[False] = False,
+    ) -> EmbedResult: ...
+
+    @overload
+    def embed(
+        self,
+        *,
+        input: str | Sequence[str],
+        extra_body: Mapping[str, Any] | None = ...,
+        timeout: float | Timeout | None = ...,
+        extra_headers: Mapping[str, str | None] | None = ...,
+        as_numpy: Literal[True],
+    ) -> NumpyEmbedResult: ...
 
     def embed(
         self,
@@ -214,7 +279,8 @@ class Endpoint(EndpointBase):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
-    ) -> EmbedResult:
+        as_numpy: bool = False,
+    ) -> EmbedResult | NumpyEmbedResult:
         """Embeds one string or a list of strings.
 
         Args:
@@ -223,13 +289,19 @@ class Endpoint(EndpointBase):
             timeout: Seconds per attempt, or a ``Timeout``, for this call only.
             extra_headers: Headers for this call only, merged over the client's defaults; a
                 ``None`` value drops a default header.
+            as_numpy: Return the vectors as one read-only ``(inputs, dimensions)`` float64
+                numpy array viewing the response's packed bytes (no copy, no Python float
+                per value) in a ``NumpyEmbedResult``. numpy is an optional dependency.
 
         Returns:
-            One vector per input, in input order.
+            One vector per input, in input order: an ``EmbedResult`` of lists, or a
+            ``NumpyEmbedResult`` when ``as_numpy`` is true.
 
         Raises:
             ValidationError: ``input`` is not a string or a non-empty list of strings
                 (``invalid_argument``), or the server refused the request (400/422).
+            ConfigurationError: ``as_numpy`` is true and numpy is not installed
+                (``missing_dependency``); checked before the request is sent.
             AuthError: The server refused the key (401).
             PermissionDenied: The key may not call this workload (403).
             NotFoundError: The workload does not exist (404).
@@ -241,6 +313,11 @@ class Endpoint(EndpointBase):
             InferenceKeyError: The endpoint is closed (``client_closed``).
         """
         request = with_call_options(embed_request(input, extra_body), timeout, extra_headers)
+        if as_numpy:
+            from .types import NumpyEmbedResult, _numpy
+
+            _numpy()
+            return NumpyEmbedResult._from_native(*self._call(_embed, request, "embeddings"))
         return _embed_result(*self._call(_embed, request, "embeddings"))
 
     def rerank(

@@ -8,7 +8,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _ffi
 from ._client import (
@@ -20,12 +20,24 @@ from ._client import (
     with_call_options,
 )
 from ._options import wait_timeout
-from ._streams import ReadinessStream, open_stream
 from .enums import EnsureAction, OnDrift, to_wire
 from .errors import DriftWarning, ValidationError
-from .types import EnsureResult, ReadinessEvent, Timeout, Workload, WorkloadSpec
+
+# The results' pydantic models and the streams are imported where first used, not here:
+# creating a client needs neither (see ``inferencekey.__getattr__``).
+if TYPE_CHECKING:
+    from ._streams import ReadinessStream
+    from .types import EnsureResult, ReadinessEvent, Timeout, Workload, WorkloadSpec
 
 __all__ = ["ManagementClient", "ReadinessStream", "validate_spec"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ReadinessStream":
+        from ._streams import ReadinessStream
+
+        return ReadinessStream
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ManagementClient(ManagementClientBase):
@@ -87,6 +99,8 @@ class ManagementClient(ManagementClientBase):
             InferenceKeyError: The client is closed (``client_closed``).
         """
         request = with_call_options(ensure_request(spec, on_drift, project), timeout, extra_headers)
+        from .types import EnsureResult
+
         result = EnsureResult._from_native(self._call("ensure", request))
         warn_if_drifted(result, stacklevel=3)
         return result
@@ -129,6 +143,8 @@ class ManagementClient(ManagementClientBase):
         request = with_call_options(
             ensure_request(spec, OnDrift.DRY_RUN, project), timeout, extra_headers
         )
+        from .types import EnsureResult
+
         return EnsureResult._from_native(self._call("plan", request))
 
     def get(
@@ -164,6 +180,8 @@ class ManagementClient(ManagementClientBase):
             InferenceKeyError: The client is closed (``client_closed``).
         """
         request = with_call_options(slug_request(workload_slug, project), timeout, extra_headers)
+        from .types import Workload
+
         return Workload._from_native(self._call("get", request))
 
     def list(
@@ -200,6 +218,8 @@ class ManagementClient(ManagementClientBase):
             {"project": opt_str("project", project)}, timeout, extra_headers
         )
         items = self._call("list", request)
+        from .types import Workload
+
         return [Workload._from_native(item) for item in items]
 
     def delete(
@@ -278,6 +298,8 @@ class ManagementClient(ManagementClientBase):
             InferenceKeyError: The client is closed (``client_closed``).
         """
         body = _ffi.encode(readiness_request(workload_slug, project, timeout, extra_headers))
+        from ._streams import ReadinessStream, open_stream
+
         ptr = open_stream(MANAGEMENT.fn("readiness_events"), self._ptr, body, len(body))
         return ReadinessStream(ptr)
 
@@ -332,6 +354,8 @@ class ManagementClient(ManagementClientBase):
         ready = _ffi.call_with_events(
             MANAGEMENT.fn("wait_until_ready"), report_decoded(report), self._ptr, body
         )
+        from .types import ReadinessEvent
+
         return ReadinessEvent._from_native(ready)
 
     def __enter__(self) -> ManagementClient:
@@ -364,6 +388,8 @@ def ensure_request(spec: object, on_drift: OnDrift | str, project: object) -> di
         ValidationError: ``spec`` is not a ``WorkloadSpec``, or an argument has the wrong
             type (``invalid_argument``).
     """
+    from .types import WorkloadSpec
+
     if not isinstance(spec, WorkloadSpec):
         raise ValidationError(
             f"spec must be a WorkloadSpec, not {type(spec).__name__}", code="invalid_argument"
@@ -453,6 +479,8 @@ def report_decoded(
     """
     if report is None:
         return None
+    from .types import ReadinessEvent
+
     return lambda event: report(ReadinessEvent._from_native(event))
 
 

@@ -141,6 +141,7 @@ fn start(rx: Receiver<Completion>) -> bool {
         // SAFETY: the thread was created above; nobody joins it.
         unsafe {
             let thread = thread.assume_init();
+            #[cfg(not(target_vendor = "apple"))]
             libc::pthread_setname_np(thread, c"inferencekey-cb".as_ptr());
             libc::pthread_detach(thread);
         }
@@ -178,6 +179,12 @@ impl Drop for Served {
 extern "C-unwind" fn run(arg: *mut c_void) -> *mut c_void {
     // SAFETY: the box `start` made for this thread.
     let rx = unsafe { Box::from_raw(arg.cast::<Receiver<Completion>>()) };
+    // Apple's pthread_setname_np names only the calling thread.
+    // SAFETY: a NUL-terminated static name.
+    #[cfg(target_vendor = "apple")]
+    unsafe {
+        libc::pthread_setname_np(c"inferencekey-cb".as_ptr());
+    }
     DELIVERING.with(|d| d.set(true));
     let mut served = Served {
         rx: Some(*rx),

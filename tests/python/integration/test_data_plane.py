@@ -39,6 +39,7 @@ from inferencekey import (
     WorkloadSpec,
 )
 from inferencekey.testing import DevServer
+from inferencekey.types import NumpyEmbedResult
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -267,6 +268,33 @@ def test_embed_extra_body_reaches_the_backend(embedder: Endpoint) -> None:
     query = embedder.embed(input=CAT).embeddings[0]
     passage = embedder.embed(input=CAT, extra_body={"input_type": "passage"}).embeddings[0]
     assert _cosine(query, passage) < 0.9999  # e5 prefixes "passage: " instead of "query: "
+
+
+def test_embed_as_numpy_views_the_packed_vectors_without_a_copy(embedder: Endpoint) -> None:
+    import numpy as np
+
+    texts = [REVENUE, CAT, KITTEN]
+    lists = embedder.embed(input=texts)
+    result = embedder.embed(input=texts, as_numpy=True)
+    assert isinstance(result, NumpyEmbedResult)
+    array = result.embeddings
+    assert isinstance(array, np.ndarray)
+    assert array.shape == (3, 384) and array.dtype == np.float64
+    for row, vector in zip(array, lists.embeddings, strict=True):
+        assert row.tolist() == pytest.approx(vector, abs=1e-5)
+    assert result.model == lists.model
+    assert result.usage == lists.usage
+    # Zero-copy: the array owns no memory; its base is the bytes object the binding took from
+    # the result buffer, and it views exactly those bytes.
+    assert not array.flags.owndata
+    base: Any = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    assert isinstance(base, bytes) and len(base) == array.nbytes
+    assert np.shares_memory(array, np.frombuffer(base, dtype="<f8"))
+    assert not array.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        array[0, 0] = 1.0
 
 
 def test_rerank_ranks_the_paraphrase_first(reranker: Endpoint) -> None:

@@ -36,6 +36,8 @@ BINDING_CODES = {
     "invalid_file": "the CLI's workloads file is unreadable or malformed",
     "frozen_instance": "a field of an immutable record or result was set or deleted",
     "unknown": "the default code of IK_ERR_UNKNOWN when the core sends none",
+    "missing_dependency": "embed(..., as_numpy=True) without numpy installed",
+    "ragged_embeddings": "embeddings of different lengths asked for as one numpy array",
 }
 
 ERROR_CLASSES = {

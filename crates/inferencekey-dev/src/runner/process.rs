@@ -1,5 +1,6 @@
 //! Child processes: started in their own process group, tied to the platform with
-//! `PR_SET_PDEATHSIG`, stopped with SIGTERM then SIGKILL, their output kept in a log file whose
+//! `PR_SET_PDEATHSIG` (Linux only: macOS has no equivalent, so there a platform killed with
+//! SIGKILL leaves its workload processes running), stopped with SIGTERM then SIGKILL, their output kept in a log file whose
 //! tail feeds readiness errors.
 
 use std::fs::File;
@@ -47,6 +48,16 @@ pub fn spawn(plan: &Plan, work_dir: &Path, log_path: &Path) -> std::io::Result<P
     for key in SCRUBBED_ENV {
         command.env_remove(key);
     }
+    #[cfg(target_os = "linux")]
+    tie_to_parent(&mut command);
+    let child = command.spawn()?;
+    let pgid = child.id().map(|id| id as i32).unwrap_or(0);
+    Ok(Proc { child, pgid })
+}
+
+/// The child gets SIGKILL when the thread that forked it (a runtime worker) exits.
+#[cfg(target_os = "linux")]
+fn tie_to_parent(command: &mut Command) {
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
     unsafe {
@@ -68,9 +79,6 @@ pub fn spawn(plan: &Plan, work_dir: &Path, log_path: &Path) -> std::io::Result<P
             Ok(())
         });
     }
-    let child = command.spawn()?;
-    let pgid = child.id().map(|id| id as i32).unwrap_or(0);
-    Ok(Proc { child, pgid })
 }
 
 /// Sends `signal` to the whole process group (no-op once it is empty).
