@@ -201,6 +201,13 @@ chmod -R a+rX "$WORK/www"
     --py-ours "$VENV/bin/python" --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" \
     --json "$WORK/rows-stream.json"
 
+# ---- ensure() no-op against 1,000 listed workloads (bench_ensure.py) ----------------------
+# The list is one GET of a fixed path: nginx serves it as a static file from the same root.
+"$PYTHON" "$HERE/bench_ensure.py" bodies --dir "$WORK"
+chmod -R a+rX "$WORK/www"
+"$PEERS/bin/python" "$HERE/bench_ensure.py" run --base "$BASE" --py-ours "$VENV/bin/python" \
+    --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" --json "$WORK/rows-ensure.json"
+
 "$PEERS/bin/python" "$HERE/table.py" "$WORK"/rows-*.json
 
 # What the answerer saw, per path and status (a client that retried or failed shows here).

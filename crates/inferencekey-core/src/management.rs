@@ -17,7 +17,7 @@ use crate::reconcile::{Ensure, EnsureResult, HttpResponse, OnDrift, Step};
 use crate::spec::{path_segment, validate_slug, WorkloadSpec};
 use crate::token::{Token, TokenKind};
 use crate::transport::{join_url, Call, Reply, Transport};
-use crate::workload::{decode_list, Workload};
+use crate::workload::{decode_list, find_in_list, Workload};
 
 /// What a management client's `repr` may show: the token only redacted.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -123,7 +123,7 @@ impl ManagementClient {
                     let error = (!(200..300).contains(&reply.status)).then(|| reply.error());
                     step = machine.on_response(HttpResponse {
                         status: reply.status,
-                        body: reply.body.to_vec(),
+                        body: reply.body,
                         request_id: reply.request_id,
                         error,
                     });
@@ -214,9 +214,14 @@ impl ManagementClient {
             .send(Method::GET, &list_path(project), None)
             .await?
             .ok()?;
-        let list =
-            decode_list(&reply.json()?).map_err(|e| e.with_request_id(reply.request_id.clone()))?;
-        Ok((list.into_iter().find(|w| w.slug == slug), reply.request_id))
+        let found = match find_in_list(&reply.body, slug) {
+            Some(found) => found,
+            None => decode_list(&reply.json()?)
+                .map_err(|e| e.with_request_id(reply.request_id.clone()))?
+                .into_iter()
+                .find(|w| w.slug == slug),
+        };
+        Ok((found, reply.request_id))
     }
 
     async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Reply> {

@@ -3,6 +3,7 @@
 //! [`HttpResponse`]s back, so every rule here is testable without a network and replayed by
 //! the conformance vectors.
 
+use bytes::Bytes;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -11,7 +12,7 @@ use crate::codes::{self, Code};
 use crate::error::{from_response, Error, ErrorKind, Result};
 use crate::log::Level;
 use crate::spec::{path_segment, WorkloadSpec};
-use crate::workload::{decode_list, decode_one, find_by_slug, Workload};
+use crate::workload::{decode_list, decode_one, find_by_slug, find_in_list, Workload};
 
 const TARGET: &str = "inferencekey.reconcile";
 
@@ -284,8 +285,9 @@ pub struct HttpRequest {
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
     pub status: u16,
-    /// The raw body; decoded here so that the error rules stay in one place.
-    pub body: Vec<u8>,
+    /// The raw body (shared with the transport's buffer, not copied); decoded here so that
+    /// the error rules stay in one place.
+    pub body: Bytes,
     pub request_id: Option<String>,
     /// For a non-2xx status, the typed error as the transport built it (it sees headers such
     /// as `Retry-After`). When `None`, the body is decoded with [`from_response`].
@@ -293,10 +295,10 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
-    pub fn new(status: u16, body: Vec<u8>, request_id: Option<String>) -> HttpResponse {
+    pub fn new(status: u16, body: impl Into<Bytes>, request_id: Option<String>) -> HttpResponse {
         HttpResponse {
             status,
-            body,
+            body: body.into(),
             request_id,
             error: None,
         }
@@ -411,12 +413,20 @@ impl Ensure {
         if !resp.is_success() {
             return self.finish(Err(resp.into_error()));
         }
-        let list = match resp.decode(decode_list) {
-            Ok(list) => list,
+        // Only the match is decoded in full: a no-op against a long list stays cheap.
+        let slug = &self.spec.slug;
+        let found = match find_in_list(&resp.body, slug) {
+            Some(found) => Ok(found),
+            None => resp
+                .decode(decode_list)
+                .map(|list| find_by_slug(&list, slug).cloned()),
+        };
+        let found = match found {
+            Ok(found) => found,
             Err(err) => return self.finish(Err(err)),
         };
-        match (find_by_slug(&list, &self.spec.slug), conflict) {
-            (Some(live), _) => self.present(live.clone()),
+        match (found, conflict) {
+            (Some(live), _) => self.present(live),
             // The server said the slug exists but a fresh list does not show it.
             (None, Some(conflict)) => self.finish(Err(conflict)),
             (None, None) => self.absent(),

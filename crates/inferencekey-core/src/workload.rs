@@ -1,8 +1,12 @@
 //! The workload record (wire §5) and lenient decoding of lists (wire §6.1, sdk-behaviour §4.5).
 
+use std::borrow::Cow;
+use std::fmt;
+
 use schemars::JsonSchema;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
 
 use crate::error::{Error, Result};
 use crate::log::Level;
@@ -108,13 +112,277 @@ pub fn decode_list(body: &Value) -> Result<Vec<Workload>> {
         .filter_map(|(index, item)| {
             let workload = Workload::from_value(item);
             if workload.is_none() {
-                crate::log!(Level::Debug, "inferencekey.reconcile",
-                    "skipped workload list element {} (not an object with a string slug)", index;
-                    "index" => index);
+                log_skipped(index);
             }
             workload
         })
         .collect())
+}
+
+fn log_skipped(index: usize) {
+    crate::log!(Level::Debug, "inferencekey.reconcile",
+        "skipped workload list element {} (not an object with a string slug)", index;
+        "index" => index);
+}
+
+/// The first workload of a list answer whose slug equals `slug` exactly, with the same
+/// result and debug records as [`decode_list`] of the parsed body then [`find_by_slug`]; but
+/// only the match is decoded into a [`Workload`]. The other elements are read for their slug
+/// alone, borrowed from `body`, so a no-op `ensure()` against a long list allocates almost
+/// nothing. `None` for a body this path does not cover (not a bare array, not JSON, or nesting
+/// deeper than [`PROBE_MAX_DEPTH`]): the caller then decodes it in full, which gives the
+/// exact result or error.
+pub fn find_in_list(body: &[u8], slug: &str) -> Option<Option<Workload>> {
+    // One pass: the brackets and commas are read here, each element is parsed by `serde_json`
+    // as strictly as `Value` would (numbers in range, escapes and surrogates checked) but
+    // keeping only its slug, and its byte range is where the parser stopped.
+    let mut pos = skip_whitespace(body, 0);
+    if body.get(pos) != Some(&b'[') {
+        return None;
+    }
+    pos = skip_whitespace(body, pos + 1);
+    let mut found = None;
+    // Logged only once the whole list is read: a body handed to the full decoder is logged
+    // there, and only there.
+    let mut skipped = Vec::new();
+    if body.get(pos) == Some(&b']') {
+        pos += 1;
+    } else {
+        for index in 0.. {
+            let mut elements = serde_json::Deserializer::from_slice(&body[pos..]).into_iter();
+            let probe: Probe = elements.next()?.ok()?;
+            let end = pos + elements.byte_offset();
+            match probe {
+                Probe::Slug(Some(s)) => {
+                    if found.is_none() && s == slug {
+                        found = Some(&body[pos..end]);
+                    }
+                }
+                Probe::Slug(None) | Probe::NotObject => skipped.push(index),
+            }
+            pos = skip_whitespace(body, end);
+            match body.get(pos) {
+                Some(b',') => pos = skip_whitespace(body, pos + 1),
+                Some(b']') => {
+                    pos += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if skip_whitespace(body, pos) != body.len() {
+        return None;
+    }
+    let found = match found {
+        None => None,
+        Some(item) => {
+            let value: Value = serde_json::from_slice(item).ok()?;
+            Some(Workload::from_value(&value)?)
+        }
+    };
+    skipped.into_iter().for_each(log_skipped);
+    Some(found)
+}
+
+/// The index of the first byte at or after `pos` that is not JSON whitespace.
+fn skip_whitespace(body: &[u8], pos: usize) -> usize {
+    body.get(pos..).map_or(body.len(), |rest| {
+        pos + rest
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count()
+    })
+}
+
+/// Deeper elements take the full decoder, so that `serde_json`'s own nesting limit (which
+/// counts from the top of the body) decides exactly as before.
+const PROBE_MAX_DEPTH: usize = 64;
+
+/// One list element as the match needs it: an object's slug, read like `lenient_string`
+/// (the last `slug` key wins, as in a `Value` map).
+enum Probe<'a> {
+    NotObject,
+    Slug(Option<Cow<'a, str>>),
+}
+
+impl<'de> Deserialize<'de> for Probe<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> std::result::Result<Self, D::Error> {
+        de.deserialize_any(ProbeVisitor)
+    }
+}
+
+struct ProbeVisitor;
+
+impl<'de> Visitor<'de> for ProbeVisitor {
+    type Value = Probe<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(Probe::NotObject)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Ok(Probe::NotObject)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Ok(Probe::NotObject)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(Probe::NotObject)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Probe::NotObject)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Probe::NotObject)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<Self::Value, A::Error> {
+        Checked(1).visit_seq(seq)?;
+        Ok(Probe::NotObject)
+    }
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut slug = None;
+        while let Some(is_slug) = map.next_key_seed(IsSlug)? {
+            if is_slug {
+                slug = map.next_value_seed(SlugValue)?;
+            } else {
+                map.next_value_seed(Checked(2))?;
+            }
+        }
+        Ok(Probe::Slug(slug))
+    }
+}
+
+/// A key, compared with `slug` without keeping it.
+struct IsSlug;
+
+impl<'de> DeserializeSeed<'de> for IsSlug {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> std::result::Result<bool, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for IsSlug {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E>(self, key: &str) -> std::result::Result<bool, E> {
+        Ok(key == "slug")
+    }
+}
+
+/// A `slug` value: a string (borrowed unless it has escapes) or a number in the decimal form
+/// `Value` prints; anything else is `None`.
+struct SlugValue;
+
+impl<'de> DeserializeSeed<'de> for SlugValue {
+    type Value = Option<Cow<'de, str>>;
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        de: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SlugValue {
+    type Value = Option<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v.to_owned())))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(Number::from(v).to_string())))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(Number::from(v).to_string())))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
+        Ok(Number::from_f64(v).map(|n| Cow::Owned(n.to_string())))
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<Self::Value, A::Error> {
+        Checked(2).visit_seq(seq)?;
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<Self::Value, A::Error> {
+        Checked(2).visit_map(map)?;
+        Ok(None)
+    }
+}
+
+/// Any value, parsed as `Value` would parse it (so the same inputs fail) but kept nowhere;
+/// the number is its nesting depth within the element.
+struct Checked(usize);
+
+impl<'de> DeserializeSeed<'de> for Checked {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> std::result::Result<(), D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        if self.0 > PROBE_MAX_DEPTH {
+            return Err(de::Error::custom("nested too deeply for the fast path"));
+        }
+        while seq.next_element_seed(Checked(self.0 + 1))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        if self.0 > PROBE_MAX_DEPTH {
+            return Err(de::Error::custom("nested too deeply for the fast path"));
+        }
+        while map.next_key_seed(IsSlug)?.is_some() {
+            map.next_value_seed(Checked(self.0 + 1))?;
+        }
+        Ok(())
+    }
 }
 
 fn list_shape_error() -> Error {
@@ -259,6 +527,93 @@ mod tests {
         .unwrap();
         assert_eq!(find_by_slug(&list, "a").unwrap().path_id(), "1");
         assert!(find_by_slug(&list, "a ").is_none());
+    }
+
+    /// What the callers did before [`find_in_list`]: parse it all, decode it all, then find.
+    fn full_decode(body: &[u8], slug: &str) -> std::result::Result<Option<Workload>, String> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let list = decode_list(&value).map_err(|e| e.message)?;
+        Ok(find_by_slug(&list, slug).cloned())
+    }
+
+    /// `find_in_list` then, when it declines, the full decoder: what the callers do now.
+    fn fast_then_full(body: &[u8], slug: &str) -> std::result::Result<Option<Workload>, String> {
+        find_in_list(body, slug).map_or_else(|| full_decode(body, slug), Ok)
+    }
+
+    #[test]
+    fn find_in_list_takes_the_fast_path_and_agrees_with_the_full_decoder() {
+        let mut long: Vec<Value> = (0..50)
+            .map(|i| json!({"slug": format!("w{i}"), "config": {"n": i, "a": [1.5, null]}}))
+            .collect();
+        long.push(full());
+        let long = serde_json::to_vec(&long).unwrap();
+        let cases: [(&[u8], &str); 11] = [
+            (&long, "support-bot"),
+            (&long, "w7"),
+            (&long, "absent"),
+            (br#"[{"slug": "a", "id": "1"}, {"slug": "A"}, {"slug": "a", "id": "2"}]"#, "a"),
+            // Odd elements are skipped, numbers are slugs in `Value`'s decimal form.
+            (br#"["a", 42, null, [], {"workload_slug": "a"}, {"slug": null}, {"slug": {"a": 1}}, {"slug": 7}, {"slug": 7.5e0}]"#, "7"),
+            (br#"[{"slug": 7.5e0, "id": "x"}]"#, "7.5"),
+            (br#"[{"slug": -3}]"#, "-3"),
+            // Escapes in keys and values; the last of duplicate keys wins, as in a `Value` map.
+            (br#"[{"sl\u0075g": "caf\u00e9", "name": "\"q\""}]"#, "caf\u{e9}"),
+            (br#"[{"slug": "a", "slug": "b"}]"#, "b"),
+            (br#"[{"slug": "a", "slug": null}]"#, "a"),
+            (b" [ ] ", "a"),
+        ];
+        for (body, slug) in cases {
+            let text = String::from_utf8_lossy(body);
+            assert!(
+                find_in_list(body, slug).is_some(),
+                "fast path declined {text}"
+            );
+            assert_eq!(
+                fast_then_full(body, slug),
+                full_decode(body, slug),
+                "{text} / {slug}"
+            );
+        }
+        assert_eq!(
+            fast_then_full(&long, "support-bot").unwrap().unwrap(),
+            Workload::from_value(&full()).unwrap()
+        );
+        assert_eq!(fast_then_full(&long, "absent"), Ok(None));
+        let found = fast_then_full(br#"[{"slug": 7.5e0, "id": "x"}]"#, "7.5").unwrap();
+        assert_eq!(found.unwrap().path_id(), "x");
+    }
+
+    #[test]
+    fn find_in_list_leaves_other_bodies_to_the_full_decoder() {
+        let nested = "[".repeat(70) + &"]".repeat(70);
+        let deep = format!(r#"[{{"slug": "a", "x": {nested}}}]"#);
+        let too_deep = format!("[{}{}]", "[".repeat(200), "]".repeat(200));
+        let cases: [&[u8]; 11] = [
+            // Not a bare array: null, the `workloads` object, other shapes.
+            b"null",
+            br#"{"workloads": [{"slug": "a"}]}"#,
+            br#"{"workloads": null}"#,
+            br#"{"items": []}"#,
+            // Not JSON, or JSON that `Value` refuses after the match: out-of-range numbers,
+            // lone surrogates, trailing garbage.
+            br#"[{"slug": "a"}, {"slug": "b", "n": 1e400}]"#,
+            br#"[{"slug": "a"}, {"slug": "\ud800"}]"#,
+            br#"[{"slug": "a"}] x"#,
+            br#"[{"slug": "a"},]"#,
+            b"",
+            deep.as_bytes(),
+            too_deep.as_bytes(),
+        ];
+        for body in cases {
+            let text = String::from_utf8_lossy(body);
+            assert!(find_in_list(body, "a").is_none(), "fast path took {text}");
+            assert_eq!(fast_then_full(body, "a"), full_decode(body, "a"), "{text}");
+        }
+        // Still decoded, by the full decoder.
+        let found = fast_then_full(br#"{"workloads": [{"slug": "a"}]}"#, "a").unwrap();
+        assert_eq!(found.unwrap().slug, "a");
+        assert!(fast_then_full(br#"[{"slug": "a"}, {"n": 1e400}]"#, "a").is_err());
     }
 
     #[test]
