@@ -10,7 +10,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 "$VENV/bin/ruff" check python tests examples benches
 "$VENV/bin/ruff" format --check python tests examples benches
-"$VENV/bin/mypy" --strict python/inferencekey python/docs/hooks examples
+"$VENV/bin/mypy" --strict python/inferencekey python/_inferencekey_pytest python/docs/hooks examples
 
 echo "== docs: API reference (mkdocs --strict)"
 # Any warning (a docstring griffe cannot parse, a broken link or cross-reference) fails the
