@@ -2,7 +2,7 @@
 
 pytest imports every installed plugin at start-up, in every project of the environment. So
 this module sits outside the ``inferencekey`` package, whose ``__init__`` loads the native
-library, cffi and pydantic, and imports :mod:`inferencekey.testing` only once a test asks for
+library, cffi and pydantic, and imports ``inferencekey.testing`` only once a test asks for
 the fixture. Disable it with ``-p no:inferencekey``.
 """
 
@@ -23,7 +23,7 @@ __all__ = ["dev_server"]
 def dev_server() -> Iterator[DevServer]:
     """A local platform shared by the test session.
 
-    Started on first use with :class:`~inferencekey.testing.DevServer`'s defaults (project
+    Started on first use with ``inferencekey.testing.DevServer``'s defaults (project
     ``acme``, a free loopback port, a temporary data folder, CPU stand-ins run by
     ``$INFERENCEKEY_DEV_PYTHON`` or the running interpreter).
 

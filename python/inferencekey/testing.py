@@ -1,4 +1,4 @@
-"""A real local platform for tests: :class:`DevServer` and the ``dev_server`` pytest fixture.
+"""A real local platform for tests: ``DevServer`` and the ``dev_server`` pytest fixture.
 
 The platform runs in-process (through the C ABI) on a free loopback port with a temporary
 data folder, and really serves workloads: CPU stand-ins unless an engine is installed.
@@ -134,7 +134,7 @@ class DevServer:
 
         Args:
             *workloads: Workload slugs the key may call; ``"*"`` grants the whole project.
-            project: The project; ``None`` means :attr:`project`.
+            project: The project; ``None`` means ``project``.
 
         Returns:
             The new ``ik_live_`` key.
@@ -157,7 +157,7 @@ class DevServer:
 
         Args:
             *scopes: Scopes of the token, e.g. ``"workload:read"``.
-            project: The project; ``None`` means :attr:`project`.
+            project: The project; ``None`` means ``project``.
 
         Returns:
             The new ``ik_sdk_`` token.
@@ -175,7 +175,7 @@ class DevServer:
 
         Returns:
             ``INFERENCEKEY_BASE_URL``, ``INFERENCEKEY_PROJECT``, ``INFERENCEKEY_SDK_TOKEN``
-            and ``INFERENCEKEY_API_KEY`` for :attr:`project`.
+            and ``INFERENCEKEY_API_KEY`` for ``project``.
         """
         return {
             "INFERENCEKEY_BASE_URL": self.base_url,
@@ -185,27 +185,27 @@ class DevServer:
         }
 
     def management_client(self, **kwargs: Any) -> ManagementClient:
-        """A management client of :attr:`project` on this platform.
+        """A management client of ``project`` on this platform.
 
         Args:
-            **kwargs: Further :class:`~inferencekey.ManagementClient` arguments
+            **kwargs: Further ``inferencekey.ManagementClient`` arguments
                 (``timeout``, ``max_retries``, …).
 
         Returns:
-            A client holding :attr:`sdk_token`; close it (or use ``with``) when done.
+            A client holding ``sdk_token``; close it (or use ``with``) when done.
         """
         return ManagementClient(
             sdk_token=self.sdk_token, base_url=self.base_url, project=self.project, **kwargs
         )
 
     def data_client(self, **kwargs: Any) -> DataClient:
-        """A data client of :attr:`project` on this platform.
+        """A data client of ``project`` on this platform.
 
         Args:
-            **kwargs: Further :class:`~inferencekey.DataClient` arguments.
+            **kwargs: Further ``inferencekey.DataClient`` arguments.
 
         Returns:
-            A client holding the project-wide :attr:`api_key`; close it when done.
+            A client holding the project-wide ``api_key``; close it when done.
         """
         return DataClient(
             project=self.project, base_url=self.base_url, api_key=self.api_key, **kwargs
