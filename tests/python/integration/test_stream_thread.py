@@ -142,8 +142,15 @@ CHILD = textwrap.dedent(
     reader = threading.Thread(target=read, name="stream-reader")
     reader.start()
     reader.join()
-    tasks = os.listdir("/proc/self/task")
-    out["threads"] = [open(f"/proc/self/task/{{t}}/comm").read().strip() for t in tasks]
+    def comm(task):
+        # A thread may end between the listing and the read (the joined reader, a DNS helper).
+        try:
+            with open(f"/proc/self/task/{{task}}/comm") as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+    names_now = (comm(t) for t in os.listdir("/proc/self/task"))
+    out["threads"] = [n for n in names_now if n is not None]
     out["log_threads"] = names
     print(json.dumps(out), flush=True)
     """
