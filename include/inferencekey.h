@@ -303,6 +303,11 @@ ik_status ik_runtime_configure(const char *cfg, size_t cfg_len, ik_error **err);
 // callbacks (a finalizing CPython ends such a thread mid-call). Irreversible.
 void ik_runtime_shutdown(void);
 
+// Writes `{"handles":{"ik_error":0,…},"buffers":0}`: the live handles of each kind and the
+// result buffers not yet freed with ik_buffer_free (this result not included). For leak
+// tests; the counts are process-wide, so other threads' calls change them too.
+ik_status ik_live_objects(char **out, size_t *out_len, ik_error **err);
+
 // Installs the log callback for records up to `max_level` (0 or a NULL `cb` turns logging
 // off). Replaces any previous callback.
 ik_status ik_log_set_callback(int32_t max_level, ik_log_callback cb, void *user_data, ik_error **err);

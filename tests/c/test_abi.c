@@ -1099,6 +1099,39 @@ static void test_workload_spec_validate(void) {
     CHECK_ERR(IK_ERR_CONFIG, &err, IK_ERR_CONFIG, "secret_in_spec");
 }
 
+/* The live-object counts for one key of ik_live_objects' JSON; -1 on failure. */
+static long live_count(const char *key) {
+    ik_error *err = NULL;
+    char *out = NULL;
+    size_t len = 0;
+    if (!CHECK_OK(ik_live_objects(&out, &len, &err), &err)) return -1;
+    CHECK_EQ_INT(len, strlen(out));
+    long n = json_int(out, key);
+    ik_buffer_free(out);
+    return n;
+}
+
+static void test_live_objects_counts_handles_and_buffers(void) {
+    ik_error *err = NULL;
+    CHECK_STATUS(ik_live_objects(NULL, NULL, &err), IK_ERR_NULL_ARG);
+    CHECK_ERR(IK_ERR_NULL_ARG, &err, IK_ERR_NULL_ARG, NULL);
+    long cancels = live_count("\"ik_cancel\":");
+    long buffers = live_count("\"buffers\":");
+    CHECK(cancels >= 0 && buffers >= 0);
+    CHECK(live_count("\"ik_dev_server\":") >= 0); /* every kind is listed */
+    ik_cancel *a = ik_cancel_new(), *b = ik_cancel_new();
+    char *redacted = NULL;
+    CHECK_OK(ik_token_redact(LIT(LIVE_KEY), &redacted, NULL, &err), &err);
+    CHECK_EQ_INT(live_count("\"ik_cancel\":"), cancels + 2);
+    CHECK_EQ_INT(live_count("\"buffers\":"), buffers + 1);
+    ik_cancel_free(a);
+    ik_cancel_free(b);
+    ik_cancel_free(b); /* ignored: counted once */
+    ik_buffer_free(redacted);
+    CHECK_EQ_INT(live_count("\"ik_cancel\":"), cancels);
+    CHECK_EQ_INT(live_count("\"buffers\":"), buffers);
+}
+
 static void test_text_and_token_redact(void) {
     ik_error *err = NULL;
     char *out = SENTINEL_STR;
@@ -2239,6 +2272,7 @@ int main(void) {
     RUN(test_endpoint_new_and_describe, 20);
     RUN(test_workload_spec_validate, 10);
     RUN(test_text_and_token_redact, 10);
+    RUN(test_live_objects_counts_handles_and_buffers, 10);
     RUN(test_management_operations_reject_bad_arguments, 30);
     RUN(test_endpoint_operations_reject_bad_arguments, 30);
     RUN(test_stream_open_operations_reject_bad_arguments, 30);

@@ -272,6 +272,22 @@ pub(crate) fn forget_buffer<T>(ptr: *mut T) -> Option<usize> {
     registry().buffers.remove(&(ptr as usize))
 }
 
+// --- counts --------------------------------------------------------------------------------
+
+/// How many handles of each kind (by C type name) and how many result buffers are live.
+pub(crate) fn live_counts() -> (Vec<(&'static str, usize)>, usize) {
+    let reg = registry();
+    let mut per_kind: Vec<(&'static str, usize)> =
+        Kind::ALL.iter().map(|k| (k.type_name(), 0)).collect();
+    for id in reg.handles.keys() {
+        let name = Kind::from_code((id & KIND_MASK) >> KIND_SHIFT).map(Kind::type_name);
+        if let Some(slot) = per_kind.iter_mut().find(|(n, _)| Some(*n) == name) {
+            slot.1 += 1;
+        }
+    }
+    (per_kind, reg.buffers.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -229,6 +229,12 @@ fn functions(g: &mut Generators) -> Vec<Function> {
             g.read::<crate::lifecycle::RuntimeConfig>(),
             None,
         ),
+        op(
+            "ik_live_objects",
+            false,
+            None,
+            g.write::<crate::live::LiveObjects>(),
+        ),
         text("ik_text_redact"),
         text("ik_token_redact"),
     ];
