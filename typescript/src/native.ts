@@ -142,7 +142,12 @@ function load(): { lib: Lib; path: string; callback: unknown } {
   } catch (e) {
     throw new Error(`inferencekey: cannot load the native library at ${path}: ${(e as Error).message}`);
   }
-  const abi = (handle.func("uint32_t ik_abi_version()") as () => number)();
+  let abi: number;
+  try {
+    abi = (handle.func("uint32_t ik_abi_version()") as () => number)();
+  } catch {
+    throw new Error(`inferencekey: ${path} is not the InferenceKey library (it has no ik_abi_version)`);
+  }
   if (abi !== ABI_VERSION) {
     throw new Error(
       `inferencekey: the native library at ${path} implements ABI ${abi}, but this package needs ABI ${ABI_VERSION}; ` +

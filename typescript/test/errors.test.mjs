@@ -68,7 +68,7 @@ test("HTTP statuses map to their classes with code, statusCode and requestId", a
   await expectError(endpoint("s403").generateText({ prompt: "hi" }), sdk.PermissionDenied);
 });
 
-test("local checks: ConfigurationError, ValidationError, InvalidArgumentError, InvalidJsonError", async () => {
+test("local checks: ConfigurationError, ValidationError, InvalidJsonError, before any request", async () => {
   assert.throws(() => new sdk.ManagementClient({ baseUrl: fake.url, project: "acme" }), (e) => {
     assert.ok(e instanceof sdk.ConfigurationError);
     assert.equal(e.code, "missing_token");
@@ -155,7 +155,9 @@ test("util.inspect of clients and endpoints shows no secret", () => {
   }
   assert.match(inspect(m), /ik_sdk_1a2b3c4d…/);
   assert.match(inspect(e), /ik_live_5e6f7a8b…/);
-  e.close(), d.close(), m.close();
+  e.close();
+  d.close();
+  m.close();
 });
 
 test("every ABI status has a generated class under InferenceKeyError, and every reachable one was reached", () => {
