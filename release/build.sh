@@ -383,7 +383,7 @@ main() {
         run_aarch64_qemu
     fi
     step "dist/"
-    (cd "$DIST" && ls -l *.whl *.tar.gz *.tgz 2>/dev/null | awk '{printf "   %9d  %s\n", $5, $9}')
+    (cd "$DIST" && shopt -s nullglob && ls -l *.whl *.tar.gz *.tgz | awk '{printf "   %9d  %s\n", $5, $9}')
     echo "OK: every artifact built and checked"
 }
 
