@@ -1,5 +1,6 @@
 // ESLint flat config: typescript-eslint's type-aware recommended rules on the sources and tests.
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -14,6 +15,6 @@ export default tseslint.config(
   { rules: { "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }] } },
   {
     files: ["**/*.mjs", "**/*.js"],
-    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly", setTimeout: "readonly", clearTimeout: "readonly", setImmediate: "readonly", performance: "readonly", AbortController: "readonly", AbortSignal: "readonly" } },
+    languageOptions: { globals: globals.node },
   },
 );

@@ -233,7 +233,11 @@ export class TextStream implements AsyncIterableIterator<TextChunk>, AsyncDispos
   close(): void {
     if (this.#handle.closed) return;
     this.#closing = true;
-    this.#metadata(); // keep request id and usage readable after the end
+    try {
+      this.#metadata(); // keep request id and usage readable after the end
+    } catch {
+      // Nothing to keep; closing must not fail.
+    }
     if (this.#pending) {
       // The pending next() wakes with `cancelled` and frees the handle when it settles.
       native().ik_stream_close(this.#handle.ptr);

@@ -1,6 +1,7 @@
 // The root of every SDK error. Subclasses are generated from the ABI's status table
 // (errors.generated.ts); `fromNative` in errors.ts picks the class.
 import { inspect } from "node:util";
+import type { ErrorCode } from "./errors.generated.js";
 import { redactText } from "./redact.js";
 
 /** Class-specific extras the core reports (`changes`, `retry_after`, `field`, ...), camelCased. */
@@ -32,7 +33,7 @@ export class InferenceKeyError extends Error {
   static readonly abiStatus: number = 0;
   override readonly name: string = "InferenceKeyError";
   /** Machine-readable code, e.g. `missing_project`, `not_found`, `http_418`. */
-  readonly code: string | undefined;
+  readonly code: ErrorCode | (string & {}) | undefined;
   /** The HTTP status of the response behind the error, if there was one. */
   readonly statusCode: number | undefined;
   /** The server's request id, if known. */

@@ -128,12 +128,6 @@ export function native(): Lib {
   return (loaded ??= load()).lib;
 }
 
-/** The loaded library's path (for messages and tests). */
-export function loadedPath(): string {
-  native();
-  return loaded!.path;
-}
-
 function load(): { lib: Lib; path: string; callback: unknown } {
   const path = libraryPath();
   let handle: LibraryHandle;
@@ -193,12 +187,6 @@ function hold(): void {
 
 function release(): void {
   if (--inFlight === 0) keepAlive?.unref();
-}
-
-/** The registered completion callback, to pass as any `ik_callback` argument. */
-export function completionCallback(): unknown {
-  native();
-  return loaded!.callback;
 }
 
 /**

@@ -20,6 +20,15 @@ const fake = await fakeServer((req, res) => {
     return;
   }
   if (req.path.startsWith("/hang")) return; // never answers
+  if (req.path.startsWith("/garbage")) {
+    res.writeHead(200, { "content-type": "application/json" });
+    return res.end("{not json");
+  }
+  if (req.path.startsWith("/cut")) {
+    res.writeHead(200, { "content-type": "application/json", "content-length": "1000" });
+    res.write('{"choices":[');
+    return res.destroy(); // closes mid-body
+  }
   if (m) {
     const status = Number(m[1]);
     const headers = status === 429 ? { "retry-after": "7" } : {};
@@ -119,6 +128,26 @@ test("connection, timeout and cancellation", async () => {
   await expectError(hanging.endpoint("bot").generateText({ prompt: "hi", signal: ac.signal }), sdk.CancelledError);
 });
 
+test("a hostile server: a malformed body, a connection cut mid-body", async () => {
+  const on = (prefix) => new sdk.DataClient({ baseUrl: `${fake.url}/${prefix}`, project: "acme", apiKey: LIVE_KEY, maxRetries: 0 }).endpoint("bot");
+  await expectError(on("garbage").generateText({ prompt: "hi" }), sdk.APIError, (e) => assert.equal(e.statusCode, 200));
+  await expectError(on("cut").generateText({ prompt: "hi" }), sdk.APIConnectionError);
+  await expectError(on("cut").embed({ input: ["x"] }), sdk.APIConnectionError);
+});
+
+test("huge and malformed input: a clear typed error or a normal call, nothing lost", async () => {
+  // 8 MiB of prompt reaches the server intact.
+  const big = "x".repeat(8 * 2 ** 20);
+  const n = fake.requests.length;
+  await expectError(endpoint("s404").generateText({ prompt: big }), sdk.NotFoundError);
+  assert.equal(fake.requests.at(-1).body.messages?.[0]?.content ?? fake.requests.at(-1).body.prompt, big);
+  assert.equal(fake.requests.length, n + 1);
+  // Lone surrogates cannot be UTF-8: refused locally or sent replaced, never a crash.
+  await assert.rejects(endpoint("s404").generateText({ prompt: "\ud800" }), sdk.InferenceKeyError);
+  await expectError(endpoint("acme").generateText({ prompt: "" }), sdk.ValidationError, (e) => assert.match(e.message, /prompt/));
+  await expectError(endpoint("acme").rerank({ query: "q", documents: [] }), sdk.ValidationError, (e) => assert.match(e.message, /documents/));
+});
+
 test("readiness: ReadinessError with log tail (redacted), ReadinessTimeoutError, progress events", async () => {
   const events = [];
   await expectError(mgmt("acme").waitUntilReady("fails", { onProgress: (e) => events.push(e) }), sdk.ReadinessError, (e) => {
@@ -129,6 +158,12 @@ test("readiness: ReadinessError with log tail (redacted), ReadinessTimeoutError,
   await expectError(mgmt("acme").waitUntilReady("slow", { timeoutMs: 300 }), sdk.ReadinessTimeoutError, (e) => {
     assert.ok(e instanceof sdk.APITimeoutError);
   });
+  const seen = [];
+  await assert.rejects(
+    mgmt("acme").waitUntilReady("slow", { signal: AbortSignal.timeout(300), onProgress: (e) => seen.push(e.phase) }),
+    sdk.CancelledError,
+  );
+  assert.deepEqual(seen, ["bootstrapping"]);
 });
 
 test("a closed client, endpoint or stream throws InvalidStateError (client_closed); double close is harmless", async () => {

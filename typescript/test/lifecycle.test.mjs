@@ -5,6 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { promisify } from "node:util";
 import * as sdk from "@inferencekey/sdk";
 import { fakeServer, sendJson, LIVE_KEY } from "./support.mjs";
@@ -110,6 +111,19 @@ test("a pending call keeps the process alive; a finished one lets it exit", asyn
   `);
   assert.equal(finished.status, 0, finished.stderr);
   assert.ok(Date.now() - t0 < 5000, "exited promptly");
+});
+
+test("256 concurrent calls add no native thread (the runtime's workers serve them all)", async () => {
+  await ep.generateText({ prompt: "warm" }); // the runtime and delivery threads exist from here
+  const threads = () => readdirSync("/proc/self/task").length;
+  const before = threads();
+  let peak = before;
+  const watch = setInterval(() => (peak = Math.max(peak, threads())), 1);
+  const results = await Promise.all(Array.from({ length: 256 }, () => ep.generateText({ prompt: "hi" })));
+  clearInterval(watch);
+  assert.equal(results.length, 256);
+  assert.ok(results.every((r) => r.text === "hi"));
+  assert.equal(Math.max(peak, threads()), before, `threads: ${before} before, peak ${peak}`);
 });
 
 test("no handle or buffer leaks over 10k calls (live-object counts and RSS)", async () => {
