@@ -4,7 +4,7 @@ import { type RequestOptions, callOptions, request, run, runJson } from "./call.
 import { CancelledError } from "./errors.generated.js";
 import { errorFromNative } from "./errors.js";
 import { NativeHandle } from "./handle.js";
-import { type ClientOptions, clientConfig, describe, newClient, readsEnv, withEnv } from "./management.js";
+import { type ClientOptions, type TransportOptions, clientConfig, derive, derived, derivedHandle, describe, newClient, readsEnv, withEnv } from "./management.js";
 import { type Pointer, bufferText, callForText, freeBuffer, native } from "./native.js";
 import { EmbedResult, TextResult, textChunk } from "./results.js";
 import type { EmbedRequest, RerankRequest, RerankResult, TextChunk, TextRequest, Usage } from "./types.js";
@@ -20,7 +20,7 @@ export class DataClient implements AsyncDisposable {
   readonly #handle: NativeHandle;
 
   constructor(options: DataClientOptions = {}) {
-    const ptr = newClient("ik_data_client_new", clientConfig(options, readsEnv(options)));
+    const ptr = derivedHandle(options) ?? newClient("ik_data_client_new", clientConfig(options, readsEnv(options)));
     const lib = native();
     this.#handle = new NativeHandle(ptr, (p) => void lib.ik_data_client_free(p), this, "DataClient");
   }
@@ -28,6 +28,11 @@ export class DataClient implements AsyncDisposable {
   /** A client whose unset options come from `INFERENCEKEY_BASE_URL`, `_API_KEY`, `_PROJECT`, .... */
   static fromEnv(options: DataClientOptions = {}): DataClient {
     return new DataClient(withEnv(options));
+  }
+
+  /** A new client sharing the connection pool, with other timeouts, retries or headers. */
+  withOptions(options: TransportOptions): DataClient {
+    return new DataClient(derived(derive("ik_data_client_with_options", this.#handle.ptr, options)));
   }
 
   /** An endpoint for one workload (no network). The key defaults to the client's. */

@@ -1,5 +1,5 @@
 // @inferencekey/sdk: the InferenceKey SDK for Node.js, over the native core's C ABI.
-export { ManagementClient, type ClientOptions, type ManagementClientOptions } from "./management.js";
+export { ManagementClient, type ClientOptions, type ManagementClientOptions, type TransportOptions } from "./management.js";
 export { DataClient, Endpoint, TextStream, type DataClientOptions } from "./data.js";
 export { TextResult, EmbedResult } from "./results.js";
 export type { RequestOptions } from "./call.js";

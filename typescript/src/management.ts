@@ -52,6 +52,30 @@ export function newClient(fn: "ik_management_client_new" | "ik_data_client_new",
   return out[0]!;
 }
 
+/** Settings `withOptions` may change; the rest (credentials, project, pool) is shared. */
+export interface TransportOptions {
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+  maxRetries?: number;
+  /** Headers of the new client; a `null` value drops one of the old client's. */
+  defaultHeaders?: Record<string, string | null>;
+}
+
+/** A `with_options` export's new handle, or its typed error. */
+export function derive(fn: "ik_management_client_with_options" | "ik_data_client_with_options", ptr: Pointer, options: TransportOptions): Pointer {
+  const opts = JSON.stringify({
+    timeout_s: options.timeoutMs === undefined ? undefined : options.timeoutMs / 1000,
+    connect_timeout_s: options.connectTimeoutMs === undefined ? undefined : options.connectTimeoutMs / 1000,
+    max_retries: options.maxRetries,
+    headers: options.defaultHeaders,
+  });
+  const out: [Pointer | null] = [null];
+  const err: [Pointer | null] = [null];
+  const status = native()[fn](ptr, opts, byteLength(opts), out, err) as number;
+  if (status !== 0) throw errorFromNative(status, err[0]);
+  return out[0]!;
+}
+
 /** A describe export's JSON (no network), for `util.inspect`. */
 export function describe(fn: "ik_management_client_describe" | "ik_data_client_describe" | "ik_endpoint_describe", ptr: Pointer): Record<string, unknown> {
   const r = callForText(native()[fn], ptr);
@@ -77,7 +101,7 @@ export class ManagementClient implements AsyncDisposable {
 
   /** A client from these options alone (no environment variables read). */
   constructor(options: ManagementClientOptions = {}) {
-    const ptr = newClient("ik_management_client_new", clientConfig(options, readsEnv(options)));
+    const ptr = derivedHandle(options) ?? newClient("ik_management_client_new", clientConfig(options, readsEnv(options)));
     const lib = native();
     this.#handle = new NativeHandle(ptr, (p) => void lib.ik_management_client_free(p), this, "ManagementClient");
   }
@@ -85,6 +109,11 @@ export class ManagementClient implements AsyncDisposable {
   /** A client whose unset options come from `INFERENCEKEY_BASE_URL`, `_SDK_TOKEN`, `_PROJECT`, .... */
   static fromEnv(options: ManagementClientOptions = {}): ManagementClient {
     return new ManagementClient(withEnv(options));
+  }
+
+  /** A new client sharing credentials and connection pool, with other timeouts, retries or headers. */
+  withOptions(options: TransportOptions): ManagementClient {
+    return new ManagementClient(derived(derive("ik_management_client_with_options", this.#handle.ptr, options)));
   }
 
   #call<T>(fn: AsyncExport, body: Record<string, unknown>, opts: RequestOptions | undefined): Promise<T> {
@@ -207,6 +236,18 @@ const FROM_ENV = Symbol("fromEnv");
 
 export function withEnv<T extends object>(options: T): T {
   return { ...options, [FROM_ENV]: true };
+}
+
+// withOptions() hands the constructor a ready handle under this module-private key.
+const DERIVED = Symbol("derived");
+type Derived = { [DERIVED]?: Pointer };
+
+export function derived(ptr: Pointer): object {
+  return { [DERIVED]: ptr };
+}
+
+export function derivedHandle(options: object): Pointer | undefined {
+  return (options as Derived)[DERIVED];
 }
 
 export function readsEnv(options: object): boolean {

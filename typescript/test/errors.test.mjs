@@ -180,6 +180,29 @@ test("a closed client, endpoint or stream throws InvalidStateError (client_close
   assert.equal(inspect(ep), "Endpoint <closed>");
 });
 
+test("withOptions: a derived client with its own retries and headers, sharing the rest", async () => {
+  const parent = new sdk.ManagementClient({ baseUrl: fake.url, project: "s503", sdkToken: SDK_TOKEN, maxRetries: 1 });
+  const child = parent.withOptions({ maxRetries: 0, defaultHeaders: { "x-team": "search" } });
+  const count = () => fake.requests.filter((r) => r.path.startsWith("/api/projects/s503/")).length;
+  let n = count();
+  await expectError(child.list(), sdk.InternalServerError);
+  assert.equal(count() - n, 1, "no retry");
+  assert.equal(fake.requests.at(-1).headers["x-team"], "search");
+  n = count();
+  await expectError(parent.list(), sdk.InternalServerError);
+  assert.equal(count() - n, 2, "one retry");
+  assert.equal(fake.requests.at(-1).headers["x-team"], undefined);
+  parent.close();
+  await expectError(child.list(), sdk.InternalServerError); // its own handle: still usable
+  child.close();
+  const data = new sdk.DataClient({ baseUrl: fake.url, project: "s503", apiKey: LIVE_KEY }).withOptions({ maxRetries: 0 });
+  n = fake.requests.length;
+  await expectError(data.endpoint("bot").generateText({ prompt: "hi" }), sdk.InternalServerError);
+  assert.equal(fake.requests.length - n, 1);
+  assert.throws(() => parent.withOptions({ maxRetries: 1 }), sdk.InvalidStateError);
+  assert.throws(() => data.withOptions({ maxRetries: 99 }), sdk.ConfigurationError);
+});
+
 test("util.inspect of clients and endpoints shows no secret", () => {
   const secret = "9f".repeat(32);
   const m = new sdk.ManagementClient({ baseUrl: fake.url, project: "acme", sdkToken: `ik_sdk_1a2b3c4d_${secret}` });
