@@ -221,7 +221,13 @@ export function callAsync(
   const promise = new Promise<Completion>((resolve) => (settle = resolve));
   waiting.set(id, settle);
   const errOut: [Pointer | null] = [null];
-  const status = start(loaded!.callback, id, errOut);
+  let status: number;
+  try {
+    status = start(loaded!.callback, id, errOut);
+  } catch (e) {
+    waiting.delete(id); // koffi refused an argument: the call never started
+    throw e;
+  }
   if (status !== 0) {
     // Refused before starting: the callback will never run.
     waiting.delete(id);
