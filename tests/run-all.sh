@@ -63,6 +63,7 @@ echo "== TypeScript (@inferencekey/sdk): npm ci, build, tsc --strict + ESLint, n
 (
     cd "$ROOT/typescript"
     export INFERENCEKEY_LIB="$ROOT/target/release/libinferencekey.so"
+    [[ -f "$INFERENCEKEY_LIB" ]] || cargo build --release --quiet -p inferencekey-ffi
     npm ci --no-audit --no-fund --loglevel=error
     npm run --silent build
     npm run --silent lint
