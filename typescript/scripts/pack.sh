@@ -31,6 +31,6 @@ cp "$LIB" "$STAGE/native/libinferencekey.so"
 # The main package: built files, README, and package.json with the optional dependencies.
 mkdir -p "$STAGE/main"
 cp -r "$HERE/dist" "$HERE/README.md" "$HERE/package.json" "$STAGE/main/"
-(cd "$STAGE/main" && npm pkg set "optionalDependencies=$optional" --json && npm pkg delete scripts.prepack \
+(cd "$STAGE/main" && npm pkg set "optionalDependencies=$optional" --json && npm pkg delete scripts \
     && npm pack --silent --pack-destination "$OUT" >/dev/null)
 ls "$OUT"/inferencekey-sdk-*.tgz
