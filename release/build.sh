@@ -11,6 +11,7 @@
 #   dist/inferencekey-<v>-py3-none-macosx_10_12_x86_64.whl   built and checked here, never run
 #   dist/inferencekey-<v>-py3-none-macosx_11_0_arm64.whl     on a Mac (see the README)
 #   dist/inferencekey-<v>.tar.gz                          the sdist
+#   dist/inferencekey-sdk-<v>.tgz, dist/inferencekey-sdk-linux-x64-gnu-<v>.tgz   the npm packages
 #   dist/debug/<wheel name>/lib_native.so.debug            debug info of each wheel's library
 # The library in a wheel is stripped; its debug info is kept beside it in dist/debug/ (the
 # library names it through .gnu_debuglink and a build-id, so gdb and addr2line find it).
@@ -342,6 +343,21 @@ run_aarch64_qemu() {
     echo "   $(cd "$WORK" && PYTHONPATH="$site" "${qpy[@]}" -m inferencekey --version)"
 }
 
+# The npm packages: @inferencekey/sdk and @inferencekey/sdk-linux-x64-gnu, whose library is the
+# stripped one of the x86_64 manylinux wheel (the same bytes Python users get), into dist/.
+# typescript/scripts/pack-test.sh installs such tarballs into an empty project and runs the
+# quickstart; the test command runs it on every change.
+build_npm() {
+    step "npm: @inferencekey/sdk and @inferencekey/sdk-linux-x64-gnu"
+    local wheel
+    wheel="$(ls "$DIST"/inferencekey-*-manylinux*_x86_64.whl)"
+    rm -rf "$WORK/npm" && mkdir -p "$WORK/npm"
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])' \
+        "$wheel" "$LIB_IN_WHEEL" "$WORK/npm"
+    (cd "$ROOT/typescript" && npm ci --no-audit --no-fund --loglevel=error)
+    bash "$ROOT/typescript/scripts/pack.sh" "$WORK/npm/$LIB_IN_WHEEL" "$DIST"
+}
+
 main() {
     cd "$ROOT"
     rm -rf "$DIST" && mkdir -p "$DIST" "$WORK"
@@ -362,11 +378,12 @@ main() {
     check_sdist
     check_metadata
     wanted x86_64-unknown-linux-gnu && run_x86_64
+    wanted x86_64-unknown-linux-gnu && build_npm
     if wanted aarch64-unknown-linux-gnu && [ "${IK_RELEASE_QEMU:-1}" != 0 ]; then
         run_aarch64_qemu
     fi
     step "dist/"
-    (cd "$DIST" && ls -l *.whl *.tar.gz | awk '{printf "   %9d  %s\n", $5, $9}')
+    (cd "$DIST" && shopt -s nullglob && ls -l *.whl *.tar.gz *.tgz | awk '{printf "   %9d  %s\n", $5, $9}')
     echo "OK: every artifact built and checked"
 }
 

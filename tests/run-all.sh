@@ -56,3 +56,17 @@ bash tests/fuzz/run.sh
 echo "== pytest on CPython $("$VENV/bin/python" -c 'import platform; print(platform.python_version())'): the whole suite"
 "$VENV/bin/python" -m pytest -q tests/python
 test_other_pythons
+
+echo "== TypeScript (@inferencekey/sdk): npm ci, build, tsc --strict + ESLint, node --test, packed tarballs"
+# The library the wheel was built from (maturin's release build, by env.sh). npm ci fills the
+# npm cache that the packed-tarball test then installs koffi from.
+(
+    cd "$ROOT/typescript"
+    export INFERENCEKEY_LIB="$ROOT/target/release/libinferencekey.so"
+    [[ -f "$INFERENCEKEY_LIB" ]] || cargo build --release --quiet -p inferencekey-ffi
+    npm ci --no-audit --no-fund --loglevel=error
+    npm run --silent build
+    npm run --silent lint
+    npm test
+    env -u INFERENCEKEY_LIB bash scripts/pack-test.sh "$INFERENCEKEY_LIB"
+)
