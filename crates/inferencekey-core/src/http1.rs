@@ -98,7 +98,7 @@ pub struct Failure {
 pub struct Pool {
     connect_timeout: Duration,
     /// The client's TLS set-up (`crate::tls`), the same roots as its async client's.
-    tls: Arc<rustls::ClientConfig>,
+    tls: crate::tls::Tls,
     idle: ForkLocal<Mutex<Vec<Conn>>>,
 }
 
@@ -324,7 +324,7 @@ impl From<ureq_proto::Error> for TripError {
 }
 
 impl Pool {
-    pub fn new(connect_timeout: Duration, tls: Arc<rustls::ClientConfig>) -> Pool {
+    pub fn new(connect_timeout: Duration, tls: crate::tls::Tls) -> Pool {
         Pool {
             connect_timeout,
             tls,
@@ -541,20 +541,26 @@ impl Pool {
         };
         setup(&stream).map_err(|e| failed(codes::CONNECTION_FAILED, format!("{origin}: {e}")))?;
         let io = if origin.tls {
+            let config = self.tls.configs().map_err(|err| Failure {
+                err,
+                reached_server: false,
+            })?;
             Io::Tls(Box::new(
-                handshake(self.tls.clone(), origin, stream, deadline).map_err(|e| match e {
-                    TripError::Io(e) => match crate::transport::certificate_error(&e) {
-                        Some(why) => Failure {
-                            err: crate::transport::untrusted_certificate(&origin.host, &why),
-                            reached_server: false,
+                handshake(config.blocking_config.clone(), origin, stream, deadline).map_err(
+                    |e| match e {
+                        TripError::Io(e) => match crate::transport::certificate_error(&e) {
+                            Some(why) => Failure {
+                                err: crate::transport::untrusted_certificate(&origin.host, &why),
+                                reached_server: false,
+                            },
+                            None => failed(
+                                codes::CONNECTION_FAILED,
+                                format!("TLS handshake with {origin} failed: {e}"),
+                            ),
                         },
-                        None => failed(
-                            codes::CONNECTION_FAILED,
-                            format!("TLS handshake with {origin} failed: {e}"),
-                        ),
+                        other => not_sent(other),
                     },
-                    other => not_sent(other),
-                })?,
+                )?,
             ))
         } else {
             Io::Plain(stream)
@@ -1219,23 +1225,12 @@ fn handshake(
 }
 
 #[cfg(test)]
-fn tls_config(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
-#[cfg(test)]
 mod tests {
     /// A pool trusting the public web's roots only.
     fn test_pool(connect_timeout: Duration) -> Pool {
         let roots =
             rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        Pool::new(connect_timeout, tls_config(roots).unwrap())
+        Pool::new(connect_timeout, crate::tls::Tls::with_roots(roots))
     }
 
     use super::*;
@@ -1514,7 +1509,7 @@ mod tests {
             rustls::pki_types::CertificateDer::from_pem_file(format!("{fixture}/ca.pem")).unwrap();
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca).unwrap();
-        let pool = Pool::new(SECOND, tls_config(roots).unwrap());
+        let pool = Pool::new(SECOND, crate::tls::Tls::with_roots(roots));
         // A slow handshake (a distant server) is longer than one read slice.
         let (port, server) = tls_server(vec!["{\"n\":1}", "{\"n\":2}"], 2 * CHECK_INTERVAL);
         let url = url::Url::parse(&format!("https://localhost:{port}/v1/x")).unwrap();

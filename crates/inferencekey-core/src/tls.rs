@@ -33,21 +33,37 @@ use crate::codes;
 use crate::error::{Error, ErrorKind, Result};
 use crate::process::ForkLocal;
 
-/// The TLS configurations of one client: the same roots, offered with HTTP/2 (async client)
-/// or HTTP/1.1 only (the blocking path).
+/// The TLS set-up of one client: the same roots, offered with HTTP/2 (async client) or
+/// HTTP/1.1 only (the blocking path). Roots the user named are read when the client is made,
+/// so a bad location fails there; the system store is read on the first TLS connection, so a
+/// client of an `http://` server (the local platform) never parses a certificate.
 #[derive(Clone)]
-pub struct Tls {
+pub struct Tls(Arc<Lazy>);
+
+struct Lazy {
+    ca_bundle_path: Option<String>,
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR` as they were when the client was made.
+    native_key: NativeKey,
+    /// Built once per process (a forked child rebuilds it rather than take a lock that a
+    /// parent's thread may have held).
+    configs: ForkLocal<Arc<Configs>>,
+}
+
+/// The configurations, once built.
+pub struct Configs {
     /// For reqwest (`use_preconfigured_tls`): ALPN `h2`, `http/1.1`.
     pub async_config: Arc<rustls::ClientConfig>,
     /// For [`crate::http1`]: ALPN `http/1.1`.
     pub blocking_config: Arc<rustls::ClientConfig>,
     /// Where the roots came from, for messages (`the system store`, a path, …).
-    pub source: Arc<str>,
+    pub source: String,
 }
 
 impl std::fmt::Debug for Tls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tls").field("source", &self.source).finish()
+        f.debug_struct("Tls")
+            .field("ca_bundle_path", &self.0.ca_bundle_path)
+            .finish()
     }
 }
 
@@ -65,18 +81,64 @@ struct Roots {
 impl Tls {
     /// The set-up of a client with this `ca_bundle_path` (the rest from the environment).
     pub fn new(ca_bundle_path: Option<&str>) -> Result<Tls> {
-        let roots = match ca_bundle_path {
-            Some(path) => Arc::new(bundle_roots(path)?),
-            None => native_roots()?,
-        };
-        let async_config = config(&roots.store, &[b"h2", b"http/1.1"])?;
-        let blocking_config = config(&roots.store, &[b"http/1.1"])?;
-        Ok(Tls {
-            async_config,
-            blocking_config,
-            source: roots.source.as_str().into(),
-        })
+        let native_key: NativeKey = (
+            std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()),
+            std::env::var_os("SSL_CERT_DIR").filter(|v| !v.is_empty()),
+        );
+        let named = ca_bundle_path.is_some() || native_key.0.is_some() || native_key.1.is_some();
+        let tls = Tls(Arc::new(Lazy {
+            ca_bundle_path: ca_bundle_path.map(str::to_owned),
+            native_key,
+            configs: ForkLocal::new(),
+        }));
+        if named {
+            tls.configs()?;
+        }
+        Ok(tls)
     }
+
+    /// A set-up trusting exactly `roots`, built now (tests).
+    #[cfg(test)]
+    pub(crate) fn with_roots(roots: RootCertStore) -> Tls {
+        let tls = Tls(Arc::new(Lazy {
+            ca_bundle_path: None,
+            native_key: (None, None),
+            configs: ForkLocal::new(),
+        }));
+        let roots = Roots {
+            store: Arc::new(roots),
+            source: "the test's roots".to_owned(),
+        };
+        tls.0
+            .configs
+            .get_or_init(|| Arc::new(configs(&roots).unwrap()), drop);
+        tls
+    }
+
+    /// The configurations, built on first use.
+    pub fn configs(&self) -> Result<Arc<Configs>> {
+        self.0
+            .configs
+            .get_or_try_init(
+                || {
+                    let roots = match &self.0.ca_bundle_path {
+                        Some(path) => Arc::new(bundle_roots(path)?),
+                        None => native_roots(&self.0.native_key)?,
+                    };
+                    configs(&roots).map(Arc::new)
+                },
+                drop,
+            )
+            .cloned()
+    }
+}
+
+fn configs(roots: &Roots) -> Result<Configs> {
+    Ok(Configs {
+        async_config: config(&roots.store, &[b"h2", b"http/1.1"])?,
+        blocking_config: config(&roots.store, &[b"http/1.1"])?,
+        source: roots.source.clone(),
+    })
 }
 
 fn config(roots: &Arc<RootCertStore>, alpn: &[&[u8]]) -> Result<Arc<rustls::ClientConfig>> {
@@ -134,24 +196,20 @@ fn add_pem(store: &mut RootCertStore, data: &[u8]) -> std::result::Result<(usize
     Ok(store.add_parsable_certificates(certs))
 }
 
-fn native_roots() -> Result<Arc<Roots>> {
-    let key: NativeKey = (
-        std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()),
-        std::env::var_os("SSL_CERT_DIR").filter(|v| !v.is_empty()),
-    );
+fn native_roots(key: &NativeKey) -> Result<Arc<Roots>> {
     let cache = NATIVE.get_or_init(|| Mutex::new(Vec::new()), drop);
     if let Some((_, roots)) = cache
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .iter()
-        .find(|(k, _)| *k == key)
+        .find(|(k, _)| k == key)
     {
         return Ok(roots.clone());
     }
-    let roots = Arc::new(load_native(&key)?);
+    let roots = Arc::new(load_native(key)?);
     let mut cached = cache.lock().unwrap_or_else(|p| p.into_inner());
-    if !cached.iter().any(|(k, _)| *k == key) {
-        cached.push((key, roots.clone()));
+    if !cached.iter().any(|(k, _)| k == key) {
+        cached.push((key.clone(), roots.clone()));
     }
     Ok(roots)
 }
@@ -242,10 +300,11 @@ mod tests {
     #[test]
     fn an_explicit_bundle_is_the_only_root() {
         let tls = Tls::new(Some(&format!("{FIXTURE}/ca.pem"))).unwrap();
-        assert!(tls.source.contains("ca.pem"), "{}", tls.source);
-        assert_eq!(tls.async_config.alpn_protocols.len(), 2);
+        let built = tls.configs().unwrap();
+        assert!(built.source.contains("ca.pem"), "{}", built.source);
+        assert_eq!(built.async_config.alpn_protocols.len(), 2);
         assert_eq!(
-            tls.blocking_config.alpn_protocols,
+            built.blocking_config.alpn_protocols,
             vec![b"http/1.1".to_vec()]
         );
     }

@@ -88,18 +88,19 @@ pub fn as_blocking_caller<R>(f: impl FnOnce() -> R) -> R {
 
 impl Pool {
     fn new(connect_timeout: Duration, tls: Tls) -> Result<Pool> {
-        // Built now, so that a configuration error surfaces when the client is made.
+        let direct = !proxy_configured();
         let client = ForkLocal::new();
-        client.get_or_try_init(|| build_client(connect_timeout, &tls), drop)?;
+        if !direct {
+            // Every exchange goes through it: built now, so that a bad proxy variable fails
+            // when the client is made. Otherwise only async calls need it, on first use.
+            client.get_or_try_init(|| build_client(connect_timeout, &tls), drop)?;
+        }
         Ok(Pool {
             connect_timeout,
             client,
-            blocking: Arc::new(http1::Pool::new(
-                connect_timeout,
-                tls.blocking_config.clone(),
-            )),
+            blocking: Arc::new(http1::Pool::new(connect_timeout, tls.clone())),
             tls,
-            direct: !proxy_configured(),
+            direct,
             identity: Arc::new(()),
         })
     }
@@ -153,7 +154,7 @@ fn proxy_configured() -> bool {
 
 fn build_client(connect_timeout: Duration, tls: &Tls) -> Result<reqwest::Client> {
     reqwest::Client::builder()
-        .use_preconfigured_tls((*tls.async_config).clone())
+        .use_preconfigured_tls((*tls.configs()?.async_config).clone())
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
