@@ -98,8 +98,17 @@ class CancellationTest {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-        }); AutoCloseable releaseFirst = release::countDown; DataClient d = data(s.baseUrl());
-                Endpoint ep = d.endpoint("bot")) {
+        })) {
+            try (DataClient d = data(s.baseUrl()); Endpoint ep = d.endpoint("bot")) {
+                readAndClose(ep);
+            } finally {
+                release.countDown(); // before the server stops
+            }
+        }
+    }
+
+    private static void readAndClose(Endpoint ep) throws Exception {
+        {
             TextStream stream = ep.generateTextStream(HI);
             assertEquals("Hel", stream.next().text());
             CompletableFuture<Throwable> reader = CompletableFuture.supplyAsync(() -> {
