@@ -108,27 +108,25 @@ class CancellationTest {
     }
 
     private static void readAndClose(Endpoint ep) throws Exception {
-        {
-            TextStream stream = ep.generateTextStream(HI);
-            assertEquals("Hel", stream.next().text());
-            CompletableFuture<Throwable> reader = CompletableFuture.supplyAsync(() -> {
-                try {
-                    stream.hasNext();
-                    return null;
-                } catch (Throwable t) {
-                    return t;
-                }
-            });
-            Thread.sleep(100);
-            long t0 = System.nanoTime();
-            stream.close();
-            Throwable t = reader.get(5, TimeUnit.SECONDS);
-            long ms = (System.nanoTime() - t0) / NANOS_PER_MS;
-            assertInstanceOf(CancelledException.class, t);
-            assertTrue(ms < 100, "woke " + ms + " ms after close");
-            stream.close();
-            assertThrows(InvalidStateException.class, stream::hasNext);
-        }
+        TextStream stream = ep.generateTextStream(HI);
+        assertEquals("Hel", stream.next().text());
+        CompletableFuture<Throwable> reader = CompletableFuture.supplyAsync(() -> {
+            try {
+                stream.hasNext();
+                return null;
+            } catch (Throwable t) {
+                return t;
+            }
+        });
+        Thread.sleep(100);
+        long t0 = System.nanoTime();
+        stream.close();
+        Throwable t = reader.get(5, TimeUnit.SECONDS);
+        long ms = (System.nanoTime() - t0) / NANOS_PER_MS;
+        assertInstanceOf(CancelledException.class, t);
+        assertTrue(ms < 100, "woke " + ms + " ms after close");
+        stream.close();
+        assertThrows(InvalidStateException.class, stream::hasNext);
     }
 
     @Test
