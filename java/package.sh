@@ -14,7 +14,7 @@ goal=package
 [ "${3:-}" = "--install" ] && goal=install
 
 ls "$natives"/linux-*/libinferencekey.so >/dev/null 2>&1 || { echo "no natives in $natives" >&2; exit 1; }
-mvn -B -q -f "$HERE/pom.xml" -DskipTests -Dinferencekey.native.dir="$natives" "$goal"
+mvn -B -q -Dstyle.color=never -f "$HERE/pom.xml" -DskipTests -Dinferencekey.native.dir="$natives" "$goal"
 version="$(sed -n "s:^  <version>\(.*\)</version>:\1:p" "$HERE/pom.xml")"
 jar="$HERE/target/inferencekey-sdk-$version.jar"
 listing="$(unzip -l "$jar")"
