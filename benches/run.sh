@@ -208,6 +208,13 @@ chmod -R a+rX "$WORK/www"
 "$PEERS/bin/python" "$HERE/bench_ensure.py" run --base "$BASE" --py-ours "$VENV/bin/python" \
     --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" --json "$WORK/rows-ensure.json"
 
+# ---- Java (benches/java): per call and embed against openai-java and a java.net.http floor --
+if command -v mvn >/dev/null && command -v java >/dev/null; then
+    bash "$HERE/java/run.sh" --base "$BASE" --rows "$WORK/rows-java.json"
+else
+    log "no Java/Maven: skipping benches/java"
+fi
+
 "$PEERS/bin/python" "$HERE/table.py" "$WORK"/rows-*.json
 
 # What the answerer saw, per path and status (a client that retried or failed shows here).
