@@ -56,18 +56,14 @@ public final class Endpoint implements AutoCloseable {
     public CompletableFuture<TextStream> generateTextStreamAsync(TextRequest request) {
         byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
         Pointer h = handle.get();
-        TextStream[] stream = new TextStream[1];
-        CompletableFuture<TextStream> future = NativeFuture.start((cancel, cb, ud, err) -> {
-            PointerByReference out = new PointerByReference();
-            int status = Ffi.LIB.ik_endpoint_generate_text_stream_async(h, req, Ffi.len(req), cancel, out, cb, ud, err);
-            if (status == 0) {
-                stream[0] = new TextStream(out.getValue());
-            }
-            return status;
-        }, (buf, len) -> stream[0]);
+        // The library writes the handle at once, before the open can complete.
+        PointerByReference out = new PointerByReference();
+        CompletableFuture<TextStream> future = NativeFuture.start((cancel, cb, ud, err) -> Ffi.LIB
+                .ik_endpoint_generate_text_stream_async(h, req, Ffi.len(req), cancel, out, cb, ud, err),
+                (buf, len) -> new TextStream(out.getValue()));
         future.whenComplete((s, e) -> {
-            if (e != null && stream[0] != null) {
-                stream[0].close();
+            if (e != null && out.getValue() != null) {
+                Ffi.LIB.ik_stream_free(out.getValue()); // freeing twice is ignored: handles are never reused
             }
         });
         return future;

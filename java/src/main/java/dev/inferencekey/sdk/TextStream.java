@@ -6,6 +6,8 @@ import com.sun.jna.ptr.PointerByReference;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The chunks of a streamed chat completion, pulled one at a time as the server sends them.
@@ -16,6 +18,9 @@ import java.util.Optional;
 public final class TextStream implements Iterator<TextChunk>, AutoCloseable {
     private final NativeHandle handle;
     private final Pointer pointer;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    /** Pulls in progress: the handle is freed only when none is, so free stays its last call. */
+    private final AtomicInteger pulling = new AtomicInteger();
     private TextChunk next;
     private boolean finished;
 
@@ -33,10 +38,20 @@ public final class TextStream implements Iterator<TextChunk>, AutoCloseable {
     @Override
     public boolean hasNext() {
         if (next == null && !finished) {
-            Pointer h = handle.get();
-            next = Ffi.call((out, len, err) -> Ffi.LIB.ik_stream_next(h, out, len, err),
-                    (buf, len) -> buf == null ? null : Endpoint.textChunk(buf, len));
-            finished = next == null;
+            pulling.incrementAndGet();
+            try {
+                if (closed.get()) {
+                    throw new InvalidStateException("this TextStream is closed", "client_closed", 0, null, null);
+                }
+                Pointer h = handle.get();
+                next = Ffi.call((out, len, err) -> Ffi.LIB.ik_stream_next(h, out, len, err),
+                        (buf, len) -> buf == null ? null : Endpoint.textChunk(buf, len));
+                finished = next == null;
+            } finally {
+                if (pulling.decrementAndGet() == 0 && closed.get()) {
+                    handle.close();
+                }
+            }
         }
         return next != null;
     }
@@ -64,17 +79,22 @@ public final class TextStream implements Iterator<TextChunk>, AutoCloseable {
     }
 
     private JsonNode metadata() {
+        if (closed.get()) {
+            throw new InvalidStateException("this TextStream is closed", "client_closed", 0, null, null);
+        }
         Pointer h = handle.get();
         return Ffi.call((out, len, err) -> Ffi.LIB.ik_stream_metadata(h, out, len, err),
                 (buf, len) -> Json.tree(Ffi.bytes(buf, len)));
     }
 
-    /** Closes the stream and its connection. Idempotent. */
+    /** Closes the stream and its connection. Idempotent; callable from any thread. */
     @Override
     public void close() {
-        if (!handle.isClosed()) {
+        if (closed.compareAndSet(false, true)) {
             Ffi.LIB.ik_stream_close(pointer);
-            handle.close();
+            if (pulling.get() == 0) {
+                handle.close();
+            }
         }
     }
 }

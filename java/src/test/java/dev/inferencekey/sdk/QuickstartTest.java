@@ -50,6 +50,17 @@ class QuickstartTest {
             assertFalse(streamed.toString().isEmpty());
             assertNotNull(finish);
 
+            try (TextStream opened = ep.generateTextStreamAsync(TextRequest.builder().prompt("Hi").maxTokens(5).build())
+                    .get(60, TimeUnit.SECONDS)) {
+                int chunks = 0;
+                while (opened.hasNext()) {
+                    opened.next();
+                    chunks++;
+                }
+                assertTrue(chunks > 0);
+                assertTrue(opened.usage().isPresent() || opened.requestId().isPresent());
+            }
+
             var async = ep.generateTextAsync(TextRequest.builder().prompt("Hi").maxTokens(5).build())
                     .get(60, TimeUnit.SECONDS);
             assertFalse(async.text().isEmpty());
