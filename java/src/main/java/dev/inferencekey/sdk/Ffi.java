@@ -53,6 +53,8 @@ final class Ffi {
         Native.setCallbackThreadInitializer(DISPATCH,
                 new CallbackThreadInitializer(true, false, "inferencekey-callbacks"));
         LIB.ik_interrupt_set_check(INTERRUPT_CHECK, null);
+        // The JVM is exiting: no callback may run into it from now on (c-abi rule 18a).
+        Runtime.getRuntime().addShutdownHook(new Thread(LIB::ik_runtime_shutdown, "inferencekey-shutdown"));
     }
 
     private Ffi() {}

@@ -78,8 +78,10 @@ final class DevPlatform {
         }
     }
 
+    /** Real CPU models on a shared 2-core machine: a generous per-attempt timeout. */
     ClientOptions options() {
-        return ClientOptions.builder().baseUrl(baseUrl).project(project).sdkToken(sdkToken).apiKey(apiKey).build();
+        return ClientOptions.builder().baseUrl(baseUrl).project(project).sdkToken(sdkToken).apiKey(apiKey)
+                .timeout(Duration.ofMinutes(3)).build();
     }
 
     ManagementClient management() {

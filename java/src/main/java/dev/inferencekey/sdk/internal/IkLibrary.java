@@ -48,6 +48,8 @@ public interface IkLibrary extends Library {
 
     void ik_interrupt_set_check(InterruptCheck check, Pointer userData);
 
+    void ik_runtime_shutdown();
+
     int ik_runtime_configure(byte[] cfg, SizeT len, PointerByReference err);
 
     int ik_live_objects(PointerByReference out, SizeTByReference outLen, PointerByReference err);
