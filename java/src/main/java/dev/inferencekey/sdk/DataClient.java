@@ -62,7 +62,10 @@ public final class DataClient implements AutoCloseable {
         byte[] body = Json.encode(req);
         PointerByReference out = new PointerByReference();
         PointerByReference err = new PointerByReference();
-        Ffi.check(Ffi.LIB.ik_endpoint_new(handle.get(), body, Ffi.len(body), out, err), err);
+        handle.use(h -> {
+            Ffi.check(Ffi.LIB.ik_endpoint_new(h, body, Ffi.len(body), out, err), err);
+            return null;
+        });
         return new Endpoint(out.getValue());
     }
 
@@ -76,9 +79,8 @@ public final class DataClient implements AutoCloseable {
         if (handle.isClosed()) {
             return "DataClient[closed]";
         }
-        Pointer h = handle.get();
-        JsonNode d = Ffi.call((out, len, err) -> Ffi.LIB.ik_data_client_describe(h, out, len, err),
-                (buf, len) -> Json.tree(Ffi.bytes(buf, len)));
+        JsonNode d = handle.use(h -> Ffi.call((out, len, err) -> Ffi.LIB.ik_data_client_describe(h, out, len, err),
+                (buf, len) -> Json.tree(Ffi.bytes(buf, len))));
         return "DataClient[base_url=" + d.path("base_url").asText() + ", project=" + d.path("project").asText() + "]";
     }
 }

@@ -28,16 +28,12 @@ public final class Endpoint implements AutoCloseable {
     /** A chat completion. */
     public TextResult generateText(TextRequest request) {
         byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        Pointer h = handle.get();
-        return Ffi.call((out, len, err) -> Ffi.LIB.ik_endpoint_generate_text(h, req, Ffi.len(req), null, out, len, err),
-                Endpoint::textResult);
+        return Ffi.blocking(handle, Ffi.LIB::ik_endpoint_generate_text, req, Endpoint::textResult);
     }
 
     public CompletableFuture<TextResult> generateTextAsync(TextRequest request) {
         byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        Pointer h = handle.get();
-        return NativeFuture.start((cancel, cb, ud, err) -> Ffi.LIB.ik_endpoint_generate_text_async(h, req,
-                Ffi.len(req), cancel, cb, ud, err), Endpoint::textResult);
+        return Ffi.async(handle, Ffi.LIB::ik_endpoint_generate_text_async, req, Endpoint::textResult);
     }
 
     /**
@@ -48,19 +44,21 @@ public final class Endpoint implements AutoCloseable {
         byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
         PointerByReference out = new PointerByReference();
         PointerByReference err = new PointerByReference();
-        Ffi.check(Ffi.LIB.ik_endpoint_generate_text_stream(handle.get(), req, Ffi.len(req), null, out, err), err);
+        handle.use(h -> {
+            Ffi.check(Ffi.LIB.ik_endpoint_generate_text_stream(h, req, Ffi.len(req), null, out, err), err);
+            return null;
+        });
         return new TextStream(out.getValue());
     }
 
     /** The asynchronous open of {@link #generateTextStream}; cancelling the future closes the stream. */
     public CompletableFuture<TextStream> generateTextStreamAsync(TextRequest request) {
         byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        Pointer h = handle.get();
         // The library writes the handle at once, before the open can complete.
         PointerByReference out = new PointerByReference();
-        CompletableFuture<TextStream> future = NativeFuture.start((cancel, cb, ud, err) -> Ffi.LIB
+        CompletableFuture<TextStream> future = handle.use(h -> NativeFuture.start((cancel, cb, ud, err) -> Ffi.LIB
                 .ik_endpoint_generate_text_stream_async(h, req, Ffi.len(req), cancel, out, cb, ud, err),
-                (buf, len) -> new TextStream(out.getValue()));
+                (buf, len) -> new TextStream(out.getValue())));
         future.whenComplete((s, e) -> {
             if (e != null && out.getValue() != null) {
                 Ffi.LIB.ik_stream_free(out.getValue()); // freeing twice is ignored: handles are never reused
@@ -72,9 +70,7 @@ public final class Endpoint implements AutoCloseable {
     /** Embedding vectors, one per input, in input order. */
     public EmbedResult embed(EmbedRequest request) {
         byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        Pointer h = handle.get();
-        return Ffi.call((out, len, err) -> Ffi.LIB.ik_endpoint_embed(h, req, Ffi.len(req), null, out, len, err),
-                Endpoint::embedResult);
+        return Ffi.blocking(handle, Ffi.LIB::ik_endpoint_embed, req, Endpoint::embedResult);
     }
 
     /** {@link #embed(EmbedRequest)} of these texts. */
@@ -84,24 +80,18 @@ public final class Endpoint implements AutoCloseable {
 
     public CompletableFuture<EmbedResult> embedAsync(EmbedRequest request) {
         byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        Pointer h = handle.get();
-        return NativeFuture.start((cancel, cb, ud, err) -> Ffi.LIB.ik_endpoint_embed_async(h, req, Ffi.len(req),
-                cancel, cb, ud, err), Endpoint::embedResult);
+        return Ffi.async(handle, Ffi.LIB::ik_endpoint_embed_async, req, Endpoint::embedResult);
     }
 
     /** Documents ranked against a query, best first. */
     public RerankResult rerank(RerankRequest request) {
         byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        Pointer h = handle.get();
-        return Ffi.call((out, len, err) -> Ffi.LIB.ik_endpoint_rerank(h, req, Ffi.len(req), null, out, len, err),
-                Endpoint::rerankResult);
+        return Ffi.blocking(handle, Ffi.LIB::ik_endpoint_rerank, req, Endpoint::rerankResult);
     }
 
     public CompletableFuture<RerankResult> rerankAsync(RerankRequest request) {
         byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        Pointer h = handle.get();
-        return NativeFuture.start((cancel, cb, ud, err) -> Ffi.LIB.ik_endpoint_rerank_async(h, req, Ffi.len(req),
-                cancel, cb, ud, err), Endpoint::rerankResult);
+        return Ffi.async(handle, Ffi.LIB::ik_endpoint_rerank_async, req, Endpoint::rerankResult);
     }
 
     @Override
@@ -115,9 +105,8 @@ public final class Endpoint implements AutoCloseable {
         if (handle.isClosed()) {
             return "Endpoint[closed]";
         }
-        Pointer h = handle.get();
-        JsonNode d = Ffi.call((out, len, err) -> Ffi.LIB.ik_endpoint_describe(h, out, len, err),
-                (buf, len) -> Json.tree(Ffi.bytes(buf, len)));
+        JsonNode d = handle.use(h -> Ffi.call((out, len, err) -> Ffi.LIB.ik_endpoint_describe(h, out, len, err),
+                (buf, len) -> Json.tree(Ffi.bytes(buf, len))));
         return "Endpoint[project=" + d.path("project_slug").asText() + ", workload=" + d.path("workload_slug").asText()
                 + ", base_url=" + d.path("base_url").asText() + ", api_key=" + d.path("api_key").asText() + "]";
     }

@@ -11,6 +11,7 @@ import dev.inferencekey.sdk.internal.SizeT;
 import dev.inferencekey.sdk.internal.SizeTByReference;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
@@ -85,6 +86,31 @@ final class Ffi {
     @FunctionalInterface
     interface BlockingCall {
         int call(PointerByReference out, SizeTByReference outLen, PointerByReference err);
+    }
+
+    /** The shape of the blocking exports taking a handle and a request. */
+    @FunctionalInterface
+    interface BlockingExport {
+        int call(Pointer handle, byte[] req, SizeT len, Pointer cancel, PointerByReference out, SizeTByReference outLen,
+                PointerByReference err);
+    }
+
+    /** The shape of their {@code _async} twins. */
+    @FunctionalInterface
+    interface AsyncExport {
+        int call(Pointer handle, byte[] req, SizeT len, Pointer cancel, IkLibrary.CompletionCallback cb,
+                Pointer userData, PointerByReference err);
+    }
+
+    /** A blocking export on a handle: no cancel token, so it runs on this thread (interruptible). */
+    static <T> T blocking(NativeHandle handle, BlockingExport fn, byte[] req, Decoder<T> decoder) {
+        return handle.use(h -> call((out, len, err) -> fn.call(h, req, len(req), null, out, len, err), decoder));
+    }
+
+    /** An {@code _async} export on a handle, as a cancellable future. */
+    static <T> CompletableFuture<T> async(NativeHandle handle, AsyncExport fn, byte[] req, Decoder<T> decoder) {
+        return handle.use(h -> NativeFuture.start((cancel, cb, ud, err) -> fn.call(h, req, len(req), cancel, cb, ud,
+                err), decoder));
     }
 
     /** Runs a blocking call, throws its error, decodes and frees its result. */

@@ -3,7 +3,6 @@ package dev.inferencekey.sdk;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.PointerByReference;
-import dev.inferencekey.sdk.internal.IkLibrary;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -148,10 +147,9 @@ public final class ManagementClient implements AutoCloseable {
      */
     public ReadinessEvent waitUntilReady(String workloadSlug, Duration timeout, Consumer<ReadinessEvent> onProgress) {
         byte[] req = waitRequest(workloadSlug, timeout);
-        Pointer h = handle.get();
         if (onProgress == null) {
-            return Ffi.call((out, len, err) -> Ffi.LIB.ik_management_client_wait_until_ready(h, req, Ffi.len(req),
-                    null, null, null, out, len, err), ManagementClient::event);
+            return handle.use(h -> Ffi.call((out, len, err) -> Ffi.LIB.ik_management_client_wait_until_ready(h, req,
+                    Ffi.len(req), null, null, null, out, len, err), ManagementClient::event));
         }
         // The library runs the event callback on this thread, before the call returns.
         Pointer cancel = Ffi.LIB.ik_cancel_new();
@@ -171,8 +169,8 @@ public final class ManagementClient implements AutoCloseable {
             }
         });
         try {
-            return Ffi.call((out, len, err) -> Ffi.LIB.ik_management_client_wait_until_ready(h, req, Ffi.len(req),
-                    cancel, Ffi.DISPATCH, Ffi.userData(key), out, len, err), ManagementClient::event);
+            return handle.use(h -> Ffi.call((out, len, err) -> Ffi.LIB.ik_management_client_wait_until_ready(h, req,
+                    Ffi.len(req), cancel, Ffi.DISPATCH, Ffi.userData(key), out, len, err), ManagementClient::event));
         } catch (CancelledException e) {
             if (thrown[0] != null) {
                 thrown[0].addSuppressed(e);
@@ -193,10 +191,13 @@ public final class ManagementClient implements AutoCloseable {
     public CompletableFuture<ReadinessEvent> waitUntilReadyAsync(String workloadSlug, Duration timeout,
             Consumer<ReadinessEvent> onProgress) {
         byte[] req = waitRequest(workloadSlug, timeout);
-        Pointer h = handle.get();
         if (onProgress == null) {
-            return NativeFuture.start((cancel, cb, ud, err) -> Ffi.LIB.ik_management_client_wait_until_ready_async(h,
-                    req, Ffi.len(req), cancel, null, null, cb, ud, err), ManagementClient::event);
+            return handle.use(h -> NativeFuture.start((cancel, cb, ud, err) -> Ffi.LIB
+                    .ik_management_client_wait_until_ready_async(h, req, Ffi.len(req), cancel, null, null, cb, ud, err),
+                    ManagementClient::event));
+        }
+        if (handle.isClosed()) {
+            handle.use(h -> h); // throws client_closed before anything is registered
         }
         List<CompletableFuture<?>> tail = new ArrayList<>(List.of(CompletableFuture.completedFuture(null)));
         long key = Ffi.register((status, json, len, err) -> {
@@ -214,7 +215,7 @@ public final class ManagementClient implements AutoCloseable {
                 }, Ffi.DELIVERY));
             }
         });
-        CompletableFuture<ReadinessEvent> result = NativeFuture.start(
+        CompletableFuture<ReadinessEvent> result = handle.use(h -> NativeFuture.start(
                 (cancel, cb, ud, err) -> Ffi.LIB.ik_management_client_wait_until_ready_async(h, req, Ffi.len(req),
                         cancel, Ffi.DISPATCH, Ffi.userData(key), cb, ud, err),
                 ManagementClient::event, () -> {
@@ -222,7 +223,7 @@ public final class ManagementClient implements AutoCloseable {
                     synchronized (tail) {
                         return tail.get(0);
                     }
-                });
+                }));
         result.whenComplete((r, e) -> Ffi.unregister(key));
         return result;
     }
@@ -238,9 +239,8 @@ public final class ManagementClient implements AutoCloseable {
         if (handle.isClosed()) {
             return "ManagementClient[closed]";
         }
-        Pointer h = handle.get();
-        JsonNode d = Ffi.call((out, len, err) -> Ffi.LIB.ik_management_client_describe(h, out, len, err),
-                (buf, len) -> Json.tree(Ffi.bytes(buf, len)));
+        JsonNode d = handle.use(h -> Ffi.call((out, len, err) -> Ffi.LIB.ik_management_client_describe(h, out, len,
+                err), (buf, len) -> Json.tree(Ffi.bytes(buf, len))));
         return "ManagementClient[base_url=" + d.path("base_url").asText() + ", project="
                 + d.path("project").asText() + ", token=" + d.path("token").asText() + "]";
     }
@@ -299,27 +299,11 @@ public final class ManagementClient implements AutoCloseable {
         return result;
     }
 
-    private <T> T blocking(BlockingExport fn, byte[] req, Ffi.Decoder<T> decoder) {
-        Pointer h = handle.get();
-        return Ffi.call((out, len, err) -> fn.call(h, req, Ffi.len(req), null, out, len, err), decoder);
+    private <T> T blocking(Ffi.BlockingExport fn, byte[] req, Ffi.Decoder<T> decoder) {
+        return Ffi.blocking(handle, fn, req, decoder);
     }
 
-    private <T> CompletableFuture<T> async(AsyncExport fn, byte[] req, Ffi.Decoder<T> decoder) {
-        Pointer h = handle.get();
-        return NativeFuture.start((cancel, cb, ud, err) -> fn.call(h, req, Ffi.len(req), cancel, cb, ud, err), decoder);
-    }
-
-    /** The shape of the blocking exports taking a handle and a request. */
-    @FunctionalInterface
-    interface BlockingExport {
-        int call(Pointer handle, byte[] req, dev.inferencekey.sdk.internal.SizeT len, Pointer cancel,
-                PointerByReference out, dev.inferencekey.sdk.internal.SizeTByReference outLen, PointerByReference err);
-    }
-
-    /** The shape of their {@code _async} twins. */
-    @FunctionalInterface
-    interface AsyncExport {
-        int call(Pointer handle, byte[] req, dev.inferencekey.sdk.internal.SizeT len, Pointer cancel,
-                IkLibrary.CompletionCallback cb, Pointer userData, PointerByReference err);
+    private <T> CompletableFuture<T> async(Ffi.AsyncExport fn, byte[] req, Ffi.Decoder<T> decoder) {
+        return Ffi.async(handle, fn, req, decoder);
     }
 }

@@ -6,8 +6,6 @@ import com.sun.jna.ptr.PointerByReference;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The chunks of a streamed chat completion, pulled one at a time as the server sends them.
@@ -17,15 +15,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class TextStream implements Iterator<TextChunk>, AutoCloseable {
     private final NativeHandle handle;
-    private final Pointer pointer;
-    private final AtomicBoolean closed = new AtomicBoolean();
-    /** Pulls in progress: the handle is freed only when none is, so free stays its last call. */
-    private final AtomicInteger pulling = new AtomicInteger();
     private TextChunk next;
     private boolean finished;
 
     TextStream(Pointer pointer) {
-        this.pointer = pointer;
         this.handle = new NativeHandle(this, pointer, "TextStream", Ffi.LIB::ik_stream_free);
     }
 
@@ -38,20 +31,9 @@ public final class TextStream implements Iterator<TextChunk>, AutoCloseable {
     @Override
     public boolean hasNext() {
         if (next == null && !finished) {
-            pulling.incrementAndGet();
-            try {
-                if (closed.get()) {
-                    throw new InvalidStateException("this TextStream is closed", "client_closed", 0, null, null);
-                }
-                Pointer h = handle.get();
-                next = Ffi.call((out, len, err) -> Ffi.LIB.ik_stream_next(h, out, len, err),
-                        (buf, len) -> buf == null ? null : Endpoint.textChunk(buf, len));
-                finished = next == null;
-            } finally {
-                if (pulling.decrementAndGet() == 0 && closed.get()) {
-                    handle.close();
-                }
-            }
+            next = handle.use(h -> Ffi.call((out, len, err) -> Ffi.LIB.ik_stream_next(h, out, len, err),
+                    (buf, len) -> buf == null ? null : Endpoint.textChunk(buf, len)));
+            finished = next == null;
         }
         return next != null;
     }
@@ -79,21 +61,23 @@ public final class TextStream implements Iterator<TextChunk>, AutoCloseable {
     }
 
     private JsonNode metadata() {
-        if (closed.get()) {
-            throw new InvalidStateException("this TextStream is closed", "client_closed", 0, null, null);
-        }
-        Pointer h = handle.get();
-        return Ffi.call((out, len, err) -> Ffi.LIB.ik_stream_metadata(h, out, len, err),
-                (buf, len) -> Json.tree(Ffi.bytes(buf, len)));
+        return handle.use(h -> Ffi.call((out, len, err) -> Ffi.LIB.ik_stream_metadata(h, out, len, err),
+                (buf, len) -> Json.tree(Ffi.bytes(buf, len))));
     }
 
     /** Closes the stream and its connection. Idempotent; callable from any thread. */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
-            Ffi.LIB.ik_stream_close(pointer);
-            if (pulling.get() == 0) {
-                handle.close();
+        // Within use(): a pull woken by this close may not free the stream while the close runs.
+        if (!handle.isClosed()) {
+            try {
+                handle.use(h -> {
+                    Ffi.LIB.ik_stream_close(h);
+                    handle.close();
+                    return null;
+                });
+            } catch (InvalidStateException alreadyClosed) {
+                // Another thread closed it first.
             }
         }
     }

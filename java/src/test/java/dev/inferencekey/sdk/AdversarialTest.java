@@ -100,6 +100,35 @@ class AdversarialTest {
     }
 
     @Test
+    void anEndpointClosedDuringACallIsFreedOnlyAfterIt() throws Exception {
+        // Fake: a server that never answers keeps the call in flight.
+        try (SilentServer s = new SilentServer(); DataClient d = DataClient.create(ClientOptions.builder()
+                .baseUrl(s.baseUrl()).project("acme").apiKey(KEY).maxRetries(0).timeout(Duration.ofSeconds(1)).build())) {
+            Endpoint ep = d.endpoint("bot");
+            int live = endpoints();
+            CompletableFuture<Throwable> call = CompletableFuture.supplyAsync(() -> {
+                try {
+                    ep.generateText(TextRequest.builder().prompt("x").build());
+                    return null;
+                } catch (Throwable t) {
+                    return t;
+                }
+            });
+            s.accepted.poll(5, TimeUnit.SECONDS);
+            ep.close();
+            assertTrue(endpoints() >= live, "not freed while the call runs");
+            assertThrows(InvalidStateException.class, () -> ep.embed("x"), "but closed to new calls");
+            assertInstanceOf(ApiTimeoutException.class, call.get(10, TimeUnit.SECONDS));
+            assertTrue(endpoints() <= live - 1, "freed when the call returned");
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static int endpoints() {
+        return ((Number) ((Map<String, Object>) Ffi.liveObjects().get("handles")).get("ik_endpoint")).intValue();
+    }
+
+    @Test
     void aMismatchedLibraryIsRefusedNamingBothVersionsAndThePath() {
         UnsatisfiedLinkError e = assertThrows(UnsatisfiedLinkError.class, () -> Ffi.checkAbi(2, "/opt/lib/libinferencekey.so"));
         assertTrue(e.getMessage().contains("ABI 2") && e.getMessage().contains("ABI 3")
