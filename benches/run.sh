@@ -5,6 +5,7 @@
 #
 #   bash benches/run.sh [--json FILE] [--rounds N] [any other option of `bench.py run`]
 #   bash benches/run.sh --serve     # only the answerer, until interrupted (for profiling)
+#   node benches/typescript/bench.mjs --base URL   # the TypeScript rows alone, on a served answerer
 #
 # Environment:
 #   VENV        the SDK's virtual environment (default <repo>/.venv; made and built from
@@ -207,6 +208,19 @@ chmod -R a+rX "$WORK/www"
 chmod -R a+rX "$WORK/www"
 "$PEERS/bin/python" "$HERE/bench_ensure.py" run --base "$BASE" --py-ours "$VENV/bin/python" \
     --py-ref "$REF/bin/python" --py-peers "$PEERS/bin/python" --json "$WORK/rows-ensure.json"
+
+# ---- TypeScript (benches/typescript): per call, embed 256x384, 256 concurrent --------------
+# @inferencekey/sdk against openai-node and a raw node:http keep-alive floor on this answerer;
+# needs Node.js, the built typescript/ package and the library it loads (INFERENCEKEY_LIB,
+# default target/release/libinferencekey.so). Skipped, saying so, without Node.js.
+if command -v node >/dev/null; then
+    (cd "$ROOT/typescript" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+    (cd "$HERE/typescript" && npm ci --no-audit --no-fund --loglevel=error)
+    INFERENCEKEY_LIB="${INFERENCEKEY_LIB:-$ROOT/target/release/libinferencekey.so}" \
+        node "$HERE/typescript/bench.mjs" --base "$BASE" --rows "$WORK/rows-ts.json"
+else
+    log "no node on PATH: TypeScript rows skipped"
+fi
 
 # ---- Java (benches/java): per call and embed against openai-java and a java.net.http floor --
 if command -v mvn >/dev/null && command -v java >/dev/null; then

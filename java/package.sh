@@ -17,12 +17,12 @@ ls "$natives"/linux-*/libinferencekey.so >/dev/null 2>&1 || { echo "no natives i
 mvn -B -q -Dstyle.color=never -f "$HERE/pom.xml" -DskipTests -Dinferencekey.native.dir="$natives" "$goal"
 version="$(sed -n "s:^  <version>\(.*\)</version>:\1:p" "$HERE/pom.xml")"
 jar="$HERE/target/inferencekey-sdk-$version.jar"
-listing="$(unzip -l "$jar")"
+listing="$(jar tf "$jar")"
 for lib in "$natives"/linux-*/libinferencekey.so; do
     entry="${lib#"$natives"/}"
-    grep -q " $entry\$" <<<"$listing" || { echo "$jar lacks $entry" >&2; exit 1; }
+    grep -qx "$entry" <<<"$listing" || { echo "$jar lacks $entry" >&2; exit 1; }
 done
-grep -q " module-info.class\$" <<<"$listing" || { echo "$jar lacks module-info.class" >&2; exit 1; }
+grep -qx "module-info.class" <<<"$listing" || { echo "$jar lacks module-info.class" >&2; exit 1; }
 mkdir -p "$out"
 [ "$(dirname "$jar")" = "$out" ] || cp "$jar" "$out/"
 echo "$out/$(basename "$jar")"

@@ -11,6 +11,7 @@
 #   dist/inferencekey-<v>-py3-none-macosx_10_12_x86_64.whl   built and checked here, never run
 #   dist/inferencekey-<v>-py3-none-macosx_11_0_arm64.whl     on a Mac (see the README)
 #   dist/inferencekey-<v>.tar.gz                          the sdist
+#   dist/inferencekey-sdk-<v>.tgz, dist/inferencekey-sdk-linux-x64-gnu-<v>.tgz   the npm packages
 #   dist/inferencekey-sdk-<v>.jar                         the Java binding, with the glibc
 #                                                         wheels' libraries inside for JNA
 #   dist/debug/<wheel name>/lib_native.so.debug            debug info of each wheel's library
@@ -344,6 +345,21 @@ run_aarch64_qemu() {
     echo "   $(cd "$WORK" && PYTHONPATH="$site" "${qpy[@]}" -m inferencekey --version)"
 }
 
+# The npm packages: @inferencekey/sdk and @inferencekey/sdk-linux-x64-gnu, whose library is the
+# stripped one of the x86_64 manylinux wheel (the same bytes Python users get), into dist/.
+# typescript/scripts/pack-test.sh installs such tarballs into an empty project and runs the
+# quickstart; the test command runs it on every change.
+build_npm() {
+    step "npm: @inferencekey/sdk and @inferencekey/sdk-linux-x64-gnu"
+    local wheel
+    wheel="$(ls "$DIST"/inferencekey-*-manylinux*_x86_64.whl)"
+    rm -rf "$WORK/npm" && mkdir -p "$WORK/npm"
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])' \
+        "$wheel" "$LIB_IN_WHEEL" "$WORK/npm"
+    (cd "$ROOT/typescript" && npm ci --no-audit --no-fund --loglevel=error)
+    bash "$ROOT/typescript/scripts/pack.sh" "$WORK/npm/$LIB_IN_WHEEL" "$DIST"
+}
+
 # The Java jar: the glibc wheels' libraries (stripped, checked above) under JNA's resource
 # paths, so that the one Maven dependency carries them (java/package.sh checks the jar).
 build_java_jar() {
@@ -358,7 +374,8 @@ build_java_jar() {
         wheel="$(echo "$DIST"/inferencekey-*"$tag".whl)"
         [ -f "$wheel" ] || die "no $tag wheel for the jar"
         mkdir -p "$natives/$jna"
-        unzip -p "$wheel" "$LIB_IN_WHEEL" >"$natives/$jna/libinferencekey.so"
+        python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
+            "$wheel" "$LIB_IN_WHEEL" >"$natives/$jna/libinferencekey.so"
     done
     echo "   $(bash "$ROOT/java/package.sh" "$natives" "$DIST")"
 }
@@ -384,11 +401,12 @@ main() {
     check_metadata
     build_java_jar
     wanted x86_64-unknown-linux-gnu && run_x86_64
+    wanted x86_64-unknown-linux-gnu && build_npm
     if wanted aarch64-unknown-linux-gnu && [ "${IK_RELEASE_QEMU:-1}" != 0 ]; then
         run_aarch64_qemu
     fi
     step "dist/"
-    (cd "$DIST" && ls -l *.whl *.tar.gz *.jar | awk '{printf "   %9d  %s\n", $5, $9}')
+    (cd "$DIST" && shopt -s nullglob && ls -l *.whl *.tar.gz *.tgz *.jar | awk '{printf "   %9d  %s\n", $5, $9}')
     echo "OK: every artifact built and checked"
 }
 

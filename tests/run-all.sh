@@ -57,6 +57,20 @@ echo "== pytest on CPython $("$VENV/bin/python" -c 'import platform; print(platf
 "$VENV/bin/python" -m pytest -q tests/python
 test_other_pythons
 
+echo "== TypeScript (@inferencekey/sdk): npm ci, build, tsc --strict + ESLint, node --test, packed tarballs"
+# The library the wheel was built from (maturin's release build, by env.sh). npm ci fills the
+# npm cache that the packed-tarball test then installs koffi from.
+(
+    cd "$ROOT/typescript"
+    export INFERENCEKEY_LIB="$ROOT/target/release/libinferencekey.so"
+    [[ -f "$INFERENCEKEY_LIB" ]] || cargo build --release --quiet -p inferencekey-ffi
+    npm ci --no-audit --no-fund --loglevel=error
+    npm run --silent build
+    npm run --silent lint
+    npm test
+    env -u INFERENCEKEY_LIB bash scripts/pack-test.sh "$INFERENCEKEY_LIB"
+)
+
 echo "== Java: mvn verify (JUnit 5: quickstart on the local platform, conformance, errors, cancel, leaks), then a fresh Maven project"
 # The library the wheel build above made (maturin builds it into target/release); built here
 # only if that build left none.

@@ -50,24 +50,21 @@ def _bind_results() -> None:
     _rerank_result = RerankResult._from_native
 
 
-def _first_text_result(data: dict[str, Any], part: bytes = b"") -> TextResult:
-    _bind_results()
-    return _text_result(data, part)
+def _binds_on_first_call(name: str) -> Callable[..., Any]:
+    """The stand-in for the module global `name` until the first call binds the decoders."""
+
+    def stand_in(*args: Any) -> Any:
+        _bind_results()
+        return globals()[name](*args)
+
+    return stand_in
 
 
-def _first_embed_result(data: dict[str, Any], part: bytes = b"") -> EmbedResult:
-    _bind_results()
-    return _embed_result(data, part)
-
-
-def _first_rerank_result(data: dict[str, Any]) -> RerankResult:
-    _bind_results()
-    return _rerank_result(data)
-
-
-_text_result: Callable[[dict[str, Any], bytes], TextResult] = _first_text_result
-_embed_result: Callable[[dict[str, Any], bytes], EmbedResult] = _first_embed_result
-_rerank_result: Callable[[dict[str, Any]], RerankResult] = _first_rerank_result
+_text_result: Callable[[dict[str, Any], bytes], TextResult] = _binds_on_first_call("_text_result")
+_embed_result: Callable[[dict[str, Any], bytes], EmbedResult] = _binds_on_first_call(
+    "_embed_result"
+)
+_rerank_result: Callable[[dict[str, Any]], RerankResult] = _binds_on_first_call("_rerank_result")
 
 
 class DataClient(DataClientBase):

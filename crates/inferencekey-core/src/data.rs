@@ -96,9 +96,9 @@ impl DataClient {
                 embeddings: join_url(&self.base_url, &format!("{prefix}/embeddings"))?,
                 rerank: join_url(&self.base_url, &format!("{prefix}/rerank"))?,
             }),
-            base_url: format!("{}{}", self.base_url, prefix),
-            project: self.project.clone(),
-            slug: workload_slug.to_owned(),
+            base_url: format!("{}{}", self.base_url, prefix).into(),
+            project: self.project.as_str().into(),
+            slug: workload_slug.into(),
         })
     }
 }
@@ -130,10 +130,11 @@ pub struct Endpoint {
     key: Arc<Token>,
     /// The routes, parsed once when the endpoint is made.
     urls: Arc<RouteUrls>,
-    /// `…/endpoint/{project}/{workload}/v1`, for any OpenAI client.
-    base_url: String,
-    project: String,
-    slug: String,
+    /// `…/endpoint/{project}/{workload}/v1`, for any OpenAI client. Shared, like the rest:
+    /// every call clones the endpoint, which then costs no allocation.
+    base_url: Arc<str>,
+    project: Arc<str>,
+    slug: Arc<str>,
 }
 
 struct RouteUrls {

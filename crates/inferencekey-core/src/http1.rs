@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes, BytesMut};
 use ureq_proto::client::state::{RecvBody, RecvResponse};
 use ureq_proto::client::{Call, RecvBodyResult, RecvResponseResult, SendRequestResult};
-use ureq_proto::http::{self, header, HeaderValue};
+use ureq_proto::http::{self, header, HeaderName, HeaderValue};
 use ureq_proto::BodyMode;
 use zeroize::Zeroize;
 
@@ -65,8 +65,9 @@ pub struct Request<'a> {
     pub url: &'a url::Url,
     /// The bearer token, already checked to be a valid header value.
     pub token: &'a str,
-    pub user_agent: &'a str,
-    pub accept: &'a str,
+    pub user_agent: &'a HeaderValue,
+    /// `application/json` or `text/event-stream`.
+    pub accept: &'static str,
     /// The user's headers (validated, none of them `Authorization` or connection-level);
     /// they replace ours of the same name.
     pub headers: &'a crate::headers::Headers,
@@ -636,10 +637,15 @@ struct Head {
     ambiguous: bool,
 }
 
+// Looked up by name, not by string: a string key is parsed into a name on every lookup.
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+static RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+
 impl Head {
     fn of(response: &http::Response<()>) -> Head {
         let headers = response.headers();
-        let text = |name: &str| {
+        let text = |name: &HeaderName| {
             headers
                 .get(name)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
@@ -647,11 +653,11 @@ impl Head {
         Head {
             status: response.status().as_u16(),
             request_id: headers
-                .get("x-request-id")
-                .or_else(|| headers.get("request-id"))
+                .get(&X_REQUEST_ID)
+                .or_else(|| headers.get(&REQUEST_ID))
                 .map(|v| crate::transport::request_id_of(v.as_bytes())),
-            retry_after: text("retry-after"),
-            retry_after_ms: text("retry-after-ms"),
+            retry_after: text(&header::RETRY_AFTER),
+            retry_after_ms: text(&RETRY_AFTER_MS),
             ambiguous: headers.contains_key(header::CONTENT_LENGTH)
                 && headers.contains_key(header::TRANSFER_ENCODING),
         }
@@ -733,14 +739,17 @@ impl Conn {
         // Ours, unless the user's headers set the same name.
         let theirs = |name: &header::HeaderName| req.headers.get(name.as_str()).is_some();
         if !theirs(&header::USER_AGENT) {
-            builder = builder.header(header::USER_AGENT, req.user_agent);
+            builder = builder.header(header::USER_AGENT, req.user_agent.clone());
         }
         if !theirs(&header::ACCEPT) {
-            builder = builder.header(header::ACCEPT, req.accept);
+            builder = builder.header(header::ACCEPT, HeaderValue::from_static(req.accept));
         }
         let body_len = req.body.map_or(0, <[u8]>::len);
         if req.body.is_some() && !theirs(&header::CONTENT_TYPE) {
-            builder = builder.header(header::CONTENT_TYPE, "application/json");
+            builder = builder.header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
         }
         for (name, value) in req.headers.iter() {
             builder = builder.header(name, value);
@@ -1109,17 +1118,18 @@ impl Origin {
                 ))
             }
         };
-        let host = match url.host() {
-            Some(url::Host::Domain(d)) => d.to_owned(),
-            Some(url::Host::Ipv4(ip)) => ip.to_string(),
-            Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            None => {
+        // The host as the URL already spells it (no formatting per call); IPv6 without its
+        // brackets, which `Display` adds back.
+        let host = match url.host_str() {
+            Some(h) if !h.is_empty() => h.trim_start_matches('[').trim_end_matches(']'),
+            _ => {
                 return Err(Error::config(
                     codes::INVALID_BASE_URL,
                     "the URL has no host",
                 ))
             }
-        };
+        }
+        .to_owned();
         let port = url
             .port_or_known_default()
             .unwrap_or(if tls { 443 } else { 80 });
@@ -1281,7 +1291,7 @@ mod tests {
             method: &http::Method::POST,
             url,
             token: TOKEN,
-            user_agent: "inferencekey-test",
+            user_agent: Box::leak(Box::new(HeaderValue::from_static("inferencekey-test"))),
             accept: "application/json",
             headers: Box::leak(Box::default()),
             body: Some(body),

@@ -237,6 +237,40 @@ enum Attempt {
     Failed { err: Error, reached_server: bool },
 }
 
+/// What one attempt of a retried exchange came to ([`Transport::retried`]).
+enum Tried<T> {
+    /// A stream opened (2xx headers): done.
+    Opened {
+        value: T,
+        status: u16,
+        request_id: Option<String>,
+    },
+    /// A whole reply, of any status: retried, or final.
+    Whole(Reply),
+    /// No usable response; whether the request may have reached the server.
+    Failed(Error, bool),
+}
+
+impl<T> Tried<T> {
+    fn of(outcome: std::result::Result<Reply, (Error, bool)>) -> Tried<T> {
+        match outcome {
+            Ok(reply) => Tried::Whole(reply),
+            Err((err, reached_server)) => Tried::Failed(err, reached_server),
+        }
+    }
+}
+
+impl From<http1::Response> for Reply {
+    fn from(r: http1::Response) -> Reply {
+        Reply {
+            status: r.status,
+            retry_after: retry_after_of(r.retry_after_ms.as_deref(), r.retry_after.as_deref()),
+            body: r.body,
+            request_id: r.request_id,
+        }
+    }
+}
+
 impl Transport {
     /// The transport of a resolved configuration: its TLS roots are loaded here, once for
     /// the client and every copy made from it.
@@ -280,50 +314,32 @@ impl Transport {
     /// Sends with retries and returns the last reply, whatever its status; errors only when no
     /// usable response came (connection failure, timeout).
     pub async fn send(&self, call: &Call<'_>) -> Result<Reply> {
-        let mut attempt = 0u32;
-        loop {
-            let started = Instant::now();
-            let outcome = if !call.sse && self.pool.direct && BLOCKING_CALLER.with(Cell::get) {
-                self.exchange_blocking(call)
-            } else {
-                tokio::time::timeout(call.limits.request_timeout, async {
-                    match self.attempt(call).await {
-                        Attempt::Reply(resp) => {
-                            read_reply(resp, call.limits.max_response_bytes).await
+        let blocking = !call.sse && self.pool.direct && BLOCKING_CALLER.with(Cell::get);
+        self.retried(
+            call,
+            || async move {
+                let outcome = if blocking {
+                    self.exchange_blocking(call)
+                } else {
+                    tokio::time::timeout(call.limits.request_timeout, async {
+                        match self.attempt(call).await {
+                            Attempt::Reply(resp) => {
+                                read_reply(resp, call.limits.max_response_bytes).await
+                            }
+                            Attempt::Failed {
+                                err,
+                                reached_server,
+                            } => Err((err, reached_server)),
                         }
-                        Attempt::Failed {
-                            err,
-                            reached_server,
-                        } => Err((err, reached_server)),
-                    }
-                })
-                .await
-                .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)))
-            };
-            match outcome {
-                Ok(reply) => {
-                    log_attempt(
-                        call,
-                        attempt,
-                        started,
-                        Some(reply.status),
-                        reply.request_id.as_deref(),
-                    );
-                    match self.retry_delay_for_status(call, &reply, attempt) {
-                        Some(delay) => self.wait(call, attempt, delay, &reply.error()).await,
-                        None => return Ok(reply),
-                    }
-                }
-                Err((err, reached_server)) => {
-                    log_attempt(call, attempt, started, None, None);
-                    match self.retry_delay_for_failure(call, &err, reached_server, attempt) {
-                        Some(delay) => self.wait(call, attempt, delay, &err).await,
-                        None => return Err(with_connect_hint(err, &call.url)),
-                    }
-                }
-            }
-            attempt += 1;
-        }
+                    })
+                    .await
+                    .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)))
+                };
+                Tried::of(outcome)
+            },
+            Ok,
+        )
+        .await
     }
 
     /// Opens a streaming exchange: retried like [`send`](Self::send) until 2xx headers arrive;
@@ -332,62 +348,31 @@ impl Transport {
         &self,
         call: &Call<'_>,
     ) -> Result<(reqwest::Response, Option<String>)> {
-        let mut attempt = 0u32;
-        loop {
-            let started = Instant::now();
-            let outcome = tokio::time::timeout(call.limits.request_timeout, self.attempt(call))
-                .await
-                .unwrap_or_else(|_| Attempt::Failed {
-                    err: timed_out(call.limits.request_timeout),
-                    reached_server: true,
-                });
-            let delay = match outcome {
-                Attempt::Reply(resp) if resp.status().is_success() => {
-                    let request_id = request_id(resp.headers());
-                    log_attempt(
-                        call,
-                        attempt,
-                        started,
-                        Some(resp.status().as_u16()),
-                        request_id.as_deref(),
-                    );
-                    return Ok((resp, request_id));
-                }
-                Attempt::Reply(resp) => {
-                    let reply = tokio::time::timeout(
-                        call.limits.request_timeout,
-                        read_reply(resp, call.limits.max_response_bytes),
-                    )
-                    .await
-                    .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)))
-                    .map_err(|(e, _)| e)?;
-                    log_attempt(
-                        call,
-                        attempt,
-                        started,
-                        Some(reply.status),
-                        reply.request_id.as_deref(),
-                    );
-                    let err = reply.error();
-                    match self.retry_delay_for_status(call, &reply, attempt) {
-                        Some(delay) => (delay, err),
-                        None => return Err(err),
-                    }
-                }
-                Attempt::Failed {
+        let limit = call.limits.request_timeout;
+        let attempt = || async move {
+            match tokio::time::timeout(limit, self.attempt(call)).await {
+                Err(_) => Tried::Failed(timed_out(limit), true),
+                Ok(Attempt::Failed {
                     err,
                     reached_server,
-                } => {
-                    log_attempt(call, attempt, started, None, None);
-                    match self.retry_delay_for_failure(call, &err, reached_server, attempt) {
-                        Some(delay) => (delay, err),
-                        None => return Err(with_connect_hint(err, &call.url)),
+                }) => Tried::Failed(err, reached_server),
+                Ok(Attempt::Reply(resp)) if resp.status().is_success() => {
+                    let request_id = request_id(resp.headers());
+                    Tried::Opened {
+                        status: resp.status().as_u16(),
+                        request_id: request_id.clone(),
+                        value: (resp, request_id),
                     }
                 }
-            };
-            self.wait(call, attempt, delay.0, &delay.1).await;
-            attempt += 1;
-        }
+                Ok(Attempt::Reply(resp)) => Tried::of(
+                    tokio::time::timeout(limit, read_reply(resp, call.limits.max_response_bytes))
+                        .await
+                        .unwrap_or_else(|_| Err((timed_out(limit), true))),
+                ),
+            }
+        };
+        self.retried(call, attempt, |reply| Err(reply.error()))
+            .await
     }
 
     /// Whether a stream opened now runs on this thread ([`open_stream_blocking`]): a blocking
@@ -418,61 +403,83 @@ impl Transport {
             method: &call.method,
             url: &call.url,
             token,
-            user_agent: self.user_agent.to_str().unwrap_or_default(),
+            user_agent: &self.user_agent,
             accept: accept(call),
             headers: &self.headers,
             body: call.body.as_deref(),
             max_body: call.limits.max_response_bytes,
         };
-        let mut attempt = 0u32;
-        loop {
-            let started = Instant::now();
-            let opened = self
+        let attempt = || async {
+            match self
                 .pool
                 .blocking
-                .open_stream(&request, call.limits.request_timeout);
-            let (delay, err) = match opened {
+                .open_stream(&request, call.limits.request_timeout)
+            {
                 Ok(http1::Opened::Streaming {
                     status,
                     request_id,
                     body,
-                }) => {
-                    log_attempt(call, attempt, started, Some(status), request_id.as_deref());
-                    return Ok((body, request_id));
+                }) => Tried::Opened {
+                    status,
+                    request_id: request_id.clone(),
+                    value: (body, request_id),
+                },
+                Ok(http1::Opened::Whole(r)) => Tried::Whole(Reply::from(r)),
+                Err(f) => Tried::Failed(f.err, f.reached_server),
+            }
+        };
+        self.retried(call, attempt, |reply| Err(reply.error()))
+            .await
+    }
+
+    /// The retry loop of every exchange (wire §3.3): runs `attempt` until it opens a stream,
+    /// gives a reply that is final (then `finish` decides), or fails for good; logs each
+    /// attempt and waits out each delay.
+    async fn retried<T, A, F>(
+        &self,
+        call: &Call<'_>,
+        mut attempt: A,
+        finish: impl Fn(Reply) -> Result<T>,
+    ) -> Result<T>
+    where
+        A: FnMut() -> F,
+        F: std::future::Future<Output = Tried<T>>,
+    {
+        let mut tries = 0u32;
+        loop {
+            let started = Instant::now();
+            let (delay, why) = match attempt().await {
+                Tried::Opened {
+                    value,
+                    status,
+                    request_id,
+                } => {
+                    log_attempt(call, tries, started, Some(status), request_id.as_deref());
+                    return Ok(value);
                 }
-                Ok(http1::Opened::Whole(r)) => {
-                    let reply = Reply {
-                        status: r.status,
-                        retry_after: retry_after_of(
-                            r.retry_after_ms.as_deref(),
-                            r.retry_after.as_deref(),
-                        ),
-                        body: r.body,
-                        request_id: r.request_id,
-                    };
+                Tried::Whole(reply) => {
                     log_attempt(
                         call,
-                        attempt,
+                        tries,
                         started,
                         Some(reply.status),
                         reply.request_id.as_deref(),
                     );
-                    let err = reply.error();
-                    match self.retry_delay_for_status(call, &reply, attempt) {
-                        Some(delay) => (delay, err),
-                        None => return Err(err),
+                    match self.retry_delay_for_status(call, &reply, tries) {
+                        Some(delay) => (delay, reply.error()),
+                        None => return finish(reply),
                     }
                 }
-                Err(f) => {
-                    log_attempt(call, attempt, started, None, None);
-                    match self.retry_delay_for_failure(call, &f.err, f.reached_server, attempt) {
-                        Some(delay) => (delay, f.err),
-                        None => return Err(with_connect_hint(f.err, &call.url)),
+                Tried::Failed(err, reached_server) => {
+                    log_attempt(call, tries, started, None, None);
+                    match self.retry_delay_for_failure(call, &err, reached_server, tries) {
+                        Some(delay) => (delay, err),
+                        None => return Err(with_connect_hint(err, &call.url)),
                     }
                 }
             };
-            self.wait(call, attempt, delay, &err).await;
-            attempt += 1;
+            self.wait(call, tries, delay, &why).await;
+            tries += 1;
         }
     }
 
@@ -535,7 +542,7 @@ impl Transport {
             method: &call.method,
             url: &call.url,
             token,
-            user_agent: self.user_agent.to_str().unwrap_or_default(),
+            user_agent: &self.user_agent,
             accept: accept(call),
             headers: &self.headers,
             body: call.body.as_deref(),
@@ -546,12 +553,7 @@ impl Transport {
             .blocking
             .exchange(&request, call.limits.request_timeout)
         {
-            Ok(r) => Ok(Reply {
-                status: r.status,
-                retry_after: retry_after_of(r.retry_after_ms.as_deref(), r.retry_after.as_deref()),
-                body: r.body,
-                request_id: r.request_id,
-            }),
+            Ok(r) => Ok(Reply::from(r)),
             Err(f) => Err((f.err, f.reached_server)),
         }
     }

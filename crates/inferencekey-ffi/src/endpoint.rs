@@ -19,7 +19,7 @@ use crate::boundary::{
 use crate::cancel::ik_cancel;
 use crate::error::ik_error;
 use crate::handles::{self, Handle, Kind};
-use crate::ops::{export_async, export_blocking, ik_callback, to_json, OpFuture};
+use crate::ops::{export_async, export_blocking, ik_callback, to_json, Op};
 use crate::payload::{Dtype, PartRef, Payload};
 use crate::status::ik_status;
 use crate::stream::{ik_stream, open_stream, open_stream_async, Source, StreamSource};
@@ -192,11 +192,9 @@ pub extern "C" fn ik_endpoint_free(e: *mut ik_endpoint) {
     guard_or((), || unsafe { handles::release(e) });
 }
 
-fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<impl Op> {
     let (ep, r) = request::<GenerateRequest>(e, req, len)?;
-    Ok(Box::pin(async move {
-        text_result_payload(&ep.generate_text(&r).await?).map(Some)
-    }))
+    Ok(async move { text_result_payload(&ep.generate_text(&r).await?).map(Some) })
 }
 
 /// The `TextResult` JSON, with the response body as a binary part named by `raw_part`: a
@@ -229,11 +227,9 @@ fn text_result_payload(result: &TextResult) -> Result<Payload, Error> {
     })
 }
 
-fn embed_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+fn embed_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<impl Op> {
     let (ep, r) = request::<EmbedRequest>(e, req, len)?;
-    Ok(Box::pin(async move {
-        embed_result_payload(&ep.embed(&r).await?).map(Some)
-    }))
+    Ok(async move { embed_result_payload(&ep.embed(&r).await?).map(Some) })
 }
 
 /// The `EmbedResult` JSON. Vectors of one length travel as a binary part, row-major float64
@@ -296,9 +292,9 @@ fn embed_result_payload(result: &EmbedResult) -> Result<Payload, Error> {
     )
 }
 
-fn rerank_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+fn rerank_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<impl Op> {
     let (ep, r) = request::<RerankRequest>(e, req, len)?;
-    Ok(Box::pin(async move { to_json(&ep.rerank(&r).await?) }))
+    Ok(async move { to_json(&ep.rerank(&r).await?) })
 }
 
 /// The opening of a text stream, and whether a blocking open may run it on the caller's

@@ -20,8 +20,8 @@ use crate::cancel::ik_cancel;
 use crate::error::ik_error;
 use crate::handles::{self, Handle, Kind};
 use crate::ops::{
-    complete, export_async, export_blocking, export_blocking_shared, ik_callback, to_json,
-    OpFuture, RawCallback, UserData,
+    complete, export_async, export_blocking, export_blocking_shared, ik_callback, to_json, Op,
+    RawCallback, UserData,
 };
 use crate::payload::Payload;
 use crate::status::{ik_status, IK_OK};
@@ -156,59 +156,45 @@ pub extern "C" fn ik_management_client_free(c: *mut ik_management_client) {
     guard_or((), || unsafe { handles::release(c) });
 }
 
-fn ensure_op(
-    c: *const ik_management_client,
-    req: *const c_char,
-    len: usize,
-) -> FfiResult<OpFuture> {
+fn ensure_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<impl Op> {
     let r: EnsureRequest = arg_json(req, len, "req")?;
     let client = with_options(c, r.options)?;
-    Ok(Box::pin(async move {
+    Ok(async move {
         to_json(
             &client
                 .ensure(r.spec, r.on_drift, r.project.as_deref())
                 .await?,
         )
-    }))
+    })
 }
 
-fn plan_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+fn plan_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<impl Op> {
     let r: EnsureRequest = arg_json(req, len, "req")?;
     let client = with_options(c, r.options)?;
-    Ok(Box::pin(async move {
-        to_json(&client.plan(r.spec, r.project.as_deref()).await?)
-    }))
+    Ok(async move { to_json(&client.plan(r.spec, r.project.as_deref()).await?) })
 }
 
-fn list_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+fn list_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<impl Op> {
     let r: ProjectRequest = arg_json(req, len, "req")?;
     let client = with_options(c, r.options)?;
-    Ok(Box::pin(async move {
-        to_json(&client.list(r.project.as_deref()).await?)
-    }))
+    Ok(async move { to_json(&client.list(r.project.as_deref()).await?) })
 }
 
-fn get_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<OpFuture> {
+fn get_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<impl Op> {
     let r: SlugRequest = arg_json(req, len, "req")?;
     let client = with_options(c, r.options)?;
-    Ok(Box::pin(async move {
-        to_json(&client.get(&r.workload_slug, r.project.as_deref()).await?)
-    }))
+    Ok(async move { to_json(&client.get(&r.workload_slug, r.project.as_deref()).await?) })
 }
 
-fn delete_op(
-    c: *const ik_management_client,
-    req: *const c_char,
-    len: usize,
-) -> FfiResult<OpFuture> {
+fn delete_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<impl Op> {
     let r: SlugRequest = arg_json(req, len, "req")?;
     let client = with_options(c, r.options)?;
-    Ok(Box::pin(async move {
+    Ok(async move {
         let removed = client
             .delete(&r.workload_slug, r.project.as_deref())
             .await?;
         to_json(&Deleted { deleted: removed })
-    }))
+    })
 }
 
 /// How a wait hands each readiness event to its `on_event` callback (ownership passes, as
@@ -227,12 +213,12 @@ fn wait_op(
     on_event: ik_callback,
     event_user_data: *mut c_void,
     route: EventRoute,
-) -> FfiResult<OpFuture> {
+) -> FfiResult<impl Op> {
     let r: SlugRequest = arg_json(req, len, "req")?;
     let timeout = readiness_timeout(&r)?;
     let client = with_options(c, r.options)?;
     let event_user_data = UserData(event_user_data);
-    Ok(Box::pin(async move {
+    Ok(async move {
         let report = |event: &ReadinessEvent| {
             if let Some(cb) = on_event {
                 let payload = Payload::json(event)?;
@@ -247,7 +233,7 @@ fn wait_op(
             .wait_until_ready(&r.workload_slug, r.project.as_deref(), timeout, report)
             .await?;
         to_json(&ready)
-    }))
+    })
 }
 
 /// Calls `cb` with one event on this thread, handing over the buffer.

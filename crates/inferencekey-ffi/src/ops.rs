@@ -4,6 +4,7 @@
 use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::{pin, Pin};
 
 use futures_util::FutureExt;
 use inferencekey_core::{interrupt, Error};
@@ -170,45 +171,55 @@ pub(crate) fn complete(
 }
 
 /// An operation prepared by an export: arguments already checked, result serialised to JSON
-/// (`None` only at the end of a stream).
-pub(crate) type OpFuture =
-    std::pin::Pin<Box<dyn Future<Output = Result<Option<Payload>, Error>> + Send>>;
+/// (`None` only at the end of a stream). Exports take it unboxed: a blocking call pins it on
+/// its caller's stack (no allocation, and never moved again: it is large), `spawn` moves it
+/// into the runtime's task.
+pub(crate) trait Op:
+    Future<Output = Result<Option<Payload>, Error>> + Send + 'static
+{
+}
+impl<F: Future<Output = Result<Option<Payload>, Error>> + Send + 'static> Op for F {}
+
+/// An operation whose type is chosen at run time (a stream's next step).
+pub(crate) type OpFuture = Pin<Box<dyn Op>>;
 
 /// The blocking form of an export: prepares, waits, writes `*out` only on success.
-pub(crate) fn export_blocking(
+pub(crate) fn export_blocking<F: Op>(
     err: *mut *mut ik_error,
     cancel: *const crate::cancel::ik_cancel,
     out: *mut *mut c_char,
     out_len: *mut usize,
-    prepare: impl FnOnce() -> FfiResult<OpFuture>,
+    prepare: impl FnOnce() -> FfiResult<F>,
 ) -> ik_status {
-    export_blocking_on(err, cancel, out, out_len, prepare, blocking)
+    export_blocking_on(err, cancel, out, out_len, prepare, |c, f| blocking(c, f))
 }
 
 /// `export_blocking` on the shared runtime, for work whose connections are closed by the
 /// workers that drive them (a readiness wait).
-pub(crate) fn export_blocking_shared(
+pub(crate) fn export_blocking_shared<F: Op>(
     err: *mut *mut ik_error,
     cancel: *const crate::cancel::ik_cancel,
     out: *mut *mut c_char,
     out_len: *mut usize,
-    prepare: impl FnOnce() -> FfiResult<OpFuture>,
+    prepare: impl FnOnce() -> FfiResult<F>,
 ) -> ik_status {
-    export_blocking_on(err, cancel, out, out_len, prepare, blocking_shared)
+    export_blocking_on(err, cancel, out, out_len, prepare, |c, f| {
+        blocking_shared(c, f)
+    })
 }
 
-fn export_blocking_on(
+fn export_blocking_on<F: Op>(
     err: *mut *mut ik_error,
     cancel: *const crate::cancel::ik_cancel,
     out: *mut *mut c_char,
     out_len: *mut usize,
-    prepare: impl FnOnce() -> FfiResult<OpFuture>,
-    run: fn(Option<CancellationToken>, OpFuture) -> FfiResult<Option<Payload>>,
+    prepare: impl FnOnce() -> FfiResult<F>,
+    run: impl FnOnce(Option<CancellationToken>, Pin<&mut F>) -> FfiResult<Option<Payload>>,
 ) -> ik_status {
     crate::boundary::guard(err, || {
         crate::boundary::out_ptr(out, "out")?;
         let cancel = crate::cancel::token_of(cancel)?;
-        let fut = prepare()?;
+        let fut = pin!(prepare()?);
         write_item(run(cancel, fut)?, out, out_len);
         Ok(())
     })
@@ -231,12 +242,12 @@ pub(crate) fn write_item(item: Option<Payload>, out: *mut *mut c_char, out_len: 
 
 /// The `_async` form: prepares on the caller's thread (argument errors return here and `cb`
 /// never runs), then completes through `cb` exactly once.
-pub(crate) fn export_async(
+pub(crate) fn export_async<F: Op>(
     err: *mut *mut ik_error,
     cancel: *const crate::cancel::ik_cancel,
     cb: ik_callback,
     user_data: *mut c_void,
-    prepare: impl FnOnce() -> FfiResult<OpFuture>,
+    prepare: impl FnOnce() -> FfiResult<F>,
 ) -> ik_status {
     crate::boundary::guard(err, || {
         if cb.is_none() {

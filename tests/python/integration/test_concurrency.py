@@ -125,8 +125,9 @@ def test_eight_threads_run_in_parallel(slow: Endpoint) -> None:
     assert not errors, errors
     assert [r.text for r in results] == [ANSWER] * 8
     assert len({r.request_id for r in results}) == 8
-    # Serialised they would take 8 x single; in parallel about one call's time.
-    assert total < 2 * single, (total, single)
+    # Serialised they would take 8 x single; in parallel about one call's time. Half the
+    # serial time leaves room for a loaded 2-core machine and still fails if calls serialise.
+    assert total < 4 * single, (total, single)
 
 
 def test_the_gil_is_free_while_a_call_waits(sync_slow: Endpoint) -> None:

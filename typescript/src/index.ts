@@ -1,0 +1,11 @@
+// @inferencekey/sdk: the InferenceKey SDK for Node.js, over the native core's C ABI.
+export { ManagementClient, type ClientOptions, type ManagementClientOptions, type TransportOptions } from "./management.js";
+export { DataClient, Endpoint, TextStream, type DataClientOptions } from "./data.js";
+export { TextResult, EmbedResult } from "./results.js";
+export type { RequestOptions } from "./call.js";
+export * from "./enums.js";
+export * from "./errors.generated.js";
+export { InferenceKeyError, type ErrorDetails, type ErrorInit } from "./error-base.js";
+export type * from "./types.js";
+export { redactText, redactToken } from "./redact.js";
+export { ABI_VERSION, libraryPath, libraryVersion, liveObjects } from "./native.js";
