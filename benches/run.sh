@@ -222,6 +222,13 @@ else
     log "no node on PATH: TypeScript rows skipped"
 fi
 
+# ---- Java (benches/java): per call and embed against openai-java and a java.net.http floor --
+if command -v mvn >/dev/null && command -v java >/dev/null; then
+    bash "$HERE/java/run.sh" --base "$BASE" --rows "$WORK/rows-java.json"
+else
+    log "no Java/Maven: skipping benches/java"
+fi
+
 "$PEERS/bin/python" "$HERE/table.py" "$WORK"/rows-*.json
 
 # What the answerer saw, per path and status (a client that retried or failed shows here).

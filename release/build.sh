@@ -12,6 +12,8 @@
 #   dist/inferencekey-<v>-py3-none-macosx_11_0_arm64.whl     on a Mac (see the README)
 #   dist/inferencekey-<v>.tar.gz                          the sdist
 #   dist/inferencekey-sdk-<v>.tgz, dist/inferencekey-sdk-linux-x64-gnu-<v>.tgz   the npm packages
+#   dist/inferencekey-sdk-<v>.jar                         the Java binding, with the glibc
+#                                                         wheels' libraries inside for JNA
 #   dist/debug/<wheel name>/lib_native.so.debug            debug info of each wheel's library
 # The library in a wheel is stripped; its debug info is kept beside it in dist/debug/ (the
 # library names it through .gnu_debuglink and a build-id, so gdb and addr2line find it).
@@ -358,6 +360,26 @@ build_npm() {
     bash "$ROOT/typescript/scripts/pack.sh" "$WORK/npm/$LIB_IN_WHEEL" "$DIST"
 }
 
+# The Java jar: the glibc wheels' libraries (stripped, checked above) under JNA's resource
+# paths, so that the one Maven dependency carries them (java/package.sh checks the jar).
+build_java_jar() {
+    step "Java jar"
+    command -v mvn >/dev/null || die "Maven is required for the Java jar"
+    local natives="$WORK/java-natives" spec triple tag jna wheel
+    rm -rf "$natives"
+    for spec in "x86_64-unknown-linux-gnu manylinux_2_17_x86_64 linux-x86-64" \
+                "aarch64-unknown-linux-gnu manylinux_2_17_aarch64 linux-aarch64"; do
+        read -r triple tag jna <<<"$spec"
+        wanted "$triple" || continue
+        wheel="$(echo "$DIST"/inferencekey-*"$tag".whl)"
+        [ -f "$wheel" ] || die "no $tag wheel for the jar"
+        mkdir -p "$natives/$jna"
+        python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
+            "$wheel" "$LIB_IN_WHEEL" >"$natives/$jna/libinferencekey.so"
+    done
+    echo "   $(bash "$ROOT/java/package.sh" "$natives" "$DIST")"
+}
+
 main() {
     cd "$ROOT"
     rm -rf "$DIST" && mkdir -p "$DIST" "$WORK"
@@ -377,13 +399,14 @@ main() {
     done
     check_sdist
     check_metadata
+    build_java_jar
     wanted x86_64-unknown-linux-gnu && run_x86_64
     wanted x86_64-unknown-linux-gnu && build_npm
     if wanted aarch64-unknown-linux-gnu && [ "${IK_RELEASE_QEMU:-1}" != 0 ]; then
         run_aarch64_qemu
     fi
     step "dist/"
-    (cd "$DIST" && shopt -s nullglob && ls -l *.whl *.tar.gz *.tgz | awk '{printf "   %9d  %s\n", $5, $9}')
+    (cd "$DIST" && shopt -s nullglob && ls -l *.whl *.tar.gz *.tgz *.jar | awk '{printf "   %9d  %s\n", $5, $9}')
     echo "OK: every artifact built and checked"
 }
 

@@ -70,3 +70,13 @@ echo "== TypeScript (@inferencekey/sdk): npm ci, build, tsc --strict + ESLint, n
     npm test
     env -u INFERENCEKEY_LIB bash scripts/pack-test.sh "$INFERENCEKEY_LIB"
 )
+
+echo "== Java: mvn verify (JUnit 5: quickstart on the local platform, conformance, errors, cancel, leaks), then a fresh Maven project"
+# The library the wheel build above made (maturin builds it into target/release); built here
+# only if that build left none.
+JAVA_LIB="$ROOT/target/release/libinferencekey.so"
+[ -f "$JAVA_LIB" ] || cargo build --release --quiet -p inferencekey-ffi
+INFERENCEKEY_LIB="$JAVA_LIB" mvn -B -q -f java/pom.xml verify
+cat java/target/surefire-reports/*.txt | awk '/^Tests run:/ {split($0, f, /[:,] */); run += f[2]; failed += f[4] + f[6]; skipped += f[8]}
+    END {printf "java: %d passed, %d failed, %d skipped\n", run - failed - skipped, failed, skipped}'
+bash java/fresh-project.sh "$JAVA_LIB"
