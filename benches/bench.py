@@ -12,7 +12,8 @@ Subcommands (each client runs in its own process, with its own interpreter):
   prints the table and the ratios, writes ``--json``.
 - ``profile --client NAME --base URL``: cProfile of one client's loops (stats to stdout).
 
-Only the standard library is imported at the top: every interpreter can run this file.
+Only the standard library and _rounds.py are imported at the top: every interpreter can
+run this file.
 """
 
 from __future__ import annotations
@@ -24,11 +25,22 @@ import random
 import socket
 import statistics
 import struct
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+from _rounds import (
+    client_list,
+    median_of,
+    median_ratio,
+    quantile,
+    ratio,
+    row,
+    timed,
+    worker_rounds,
+    write_rows,
+)
 
 PROJECT = "acme"
 SLUG = "bench"
@@ -160,6 +172,7 @@ class RawClient:
         length = int(head[at : head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None])
         start = end + 4
         have = len(data) - start
+        body: bytes | bytearray
         if have >= length:
             body = data[start : start + length]
             self.pending = data[start + length :]
@@ -266,22 +279,6 @@ def check(name: str, text: str, vectors: Any) -> None:
         raise SystemExit(f"{name}: the first embedding differs from the canned one")
 
 
-def timed(fn: Call, count: int, budget_s: float) -> list[int]:
-    """Up to ``count`` calls (stopping after ``budget_s``), each timed in ns."""
-    clock = time.perf_counter_ns
-    samples: list[int] = []
-    append = samples.append
-    deadline = clock() + int(budget_s * 1e9)
-    for _ in range(count):
-        t0 = clock()
-        fn()
-        t1 = clock()
-        append(t1 - t0)
-        if t1 > deadline:
-            break
-    return samples
-
-
 def timed_with_floor(
     fn: Call, floor: Call, count: int, budget_s: float
 ) -> tuple[list[int], list[int]]:
@@ -308,11 +305,6 @@ def raw_chat(base: str) -> Call:
     """One chat call of the raw-socket floor, on its own connection."""
     chat, _, _, _ = make_client("raw", base)
     return chat
-
-
-def quantile(samples: list[int], q: float) -> float:
-    ordered = sorted(samples)
-    return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -364,32 +356,6 @@ def profile(args: argparse.Namespace) -> None:
 # Orchestration
 
 
-def run_worker(python: str, client: str, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [
-        python, os.path.abspath(__file__), "worker", "--client", client, "--base", args.base,
-        "--calls", str(args.calls), "--embeds", str(args.embeds),
-        "--warmup", str(args.warmup), "--budget", str(args.budget),
-    ]  # fmt: skip
-    env = dict(os.environ)
-    for name in ("INFERENCEKEY_BASE_URL", "INFERENCEKEY_API_KEY", "OPENAI_BASE_URL", "HTTP_PROXY",
-                 "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):  # fmt: skip
-        env.pop(name, None)
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"{client} worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
-
-
-def ratio(a: float, b: float) -> float:
-    return a / b if b else float("nan")
-
-
-def median_ratio(a: list[dict[str, Any]], b: list[dict[str, Any]], key: str) -> float:
-    """The median over rounds of one round's ``a[key] / b[key]``."""
-    return statistics.median(ratio(x[key], y[key]) for x, y in zip(a, b, strict=True))
-
-
 def orchestrate(args: argparse.Namespace) -> None:
     pythons = {
         "ours": args.py_ours,
@@ -398,30 +364,30 @@ def orchestrate(args: argparse.Namespace) -> None:
         "httpx": args.py_peers,
         "raw": args.py_peers,
     }
-    clients = [c for c in args.clients.split(",") if c]
-    rounds: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
     started = time.perf_counter()
-    for r in range(args.rounds):
-        # Rotate the order each round so no client always runs right after another.
-        order = clients[r % len(clients) :] + clients[: r % len(clients)]
-        for client in order:
-            result = run_worker(pythons[client], client, args)
-            result["call_over_floor"] = ratio(result["call_median_us"], result["floor_median_us"])
-            rounds[client].append(result)
-            print(
-                f"  round {r + 1}/{args.rounds} {client:<9}"
-                f" per call {result['call_median_us']:8.1f} us"
-                f" (p90 {result['call_p90_us']:8.1f}, n={result['calls']},"
-                f" floor {result['floor_median_us']:6.1f})"
-                f"   embed {result['embed_median_ms']:7.2f} ms (n={result['embeds']})",
-                flush=True,
-            )
-    summary: dict[str, dict[str, float]] = {}
-    for client, results in rounds.items():
-        summary[client] = {
-            key: statistics.median(r[key] for r in results)
+
+    def describe(client: str, result: dict[str, Any]) -> str:
+        return (
+            f"{client:<9} per call {result['call_median_us']:8.1f} us"
+            f" (p90 {result['call_p90_us']:8.1f}, n={result['calls']},"
+            f" floor {result['floor_median_us']:6.1f})"
+            f"   embed {result['embed_median_ms']:7.2f} ms (n={result['embeds']})"
+        )
+
+    clients = client_list(args.clients)
+    rounds = worker_rounds(
+        __file__, pythons, clients, args.rounds, args.base, describe, timeout=120,
+        calls=args.calls, embeds=args.embeds, warmup=args.warmup, budget=args.budget,
+    )  # fmt: skip
+    for result in (r for results in rounds.values() for r in results):
+        result["call_over_floor"] = ratio(result["call_median_us"], result["floor_median_us"])
+    summary = {
+        client: {
+            key: median_of(results, key)
             for key in ("call_median_us", "call_p90_us", "embed_median_ms", "embed_p90_ms")
         }
+        for client, results in rounds.items()
+    }
     elapsed = time.perf_counter() - started
 
     print()
@@ -470,29 +436,27 @@ def orchestrate(args: argparse.Namespace) -> None:
         print(f"  {label:<34} {value:6.2f}x   {'MET' if ok else 'NOT MET'}")
     print(f"\n(benchmark wall time {elapsed:.0f} s)")
 
-    if args.rows:
-        rows = []
-        for path, key, peer, goal in (
-            ("per call (generate_text)", "call", "reference", "<= 0.9"),
-            ("per call (generate_text)", "call", "raw", "<= 1.2"),
-            ("embed 256x384", "embed", "reference", "<= 0.25"),
-        ):
-            if f"ours/{peer}" in ratios:
-                unit = "us" if key == "call" else "ms"
-                value = "call_median_us" if key == "call" else "embed_median_ms"
-                rows.append(
-                    {
-                        "path": path,
-                        "ours": summary["ours"][value],
-                        "peer": LABELS[peer],
-                        "peer_value": summary[peer][value],
-                        "ratio": ratios[f"ours/{peer}"][key],
-                        "goal": goal,
-                        "unit": unit,
-                    }
+    rows = []
+    for path, key, peer, goal in (
+        ("per call (generate_text)", "call", "reference", "<= 0.9"),
+        ("per call (generate_text)", "call", "raw", "<= 1.2"),
+        ("embed 256x384", "embed", "reference", "<= 0.25"),
+    ):
+        if f"ours/{peer}" in ratios:
+            unit = "us" if key == "call" else "ms"
+            measured = "call_median_us" if key == "call" else "embed_median_ms"
+            rows.append(
+                row(
+                    path,
+                    ours=summary["ours"][measured],
+                    peer=LABELS[peer],
+                    peer_value=summary[peer][measured],
+                    ratio=ratios[f"ours/{peer}"][key],
+                    goal=goal,
+                    unit=unit,
                 )
-        with open(args.rows, "w") as f:
-            json.dump(rows, f, indent=2)
+            )
+    write_rows(args.rows, rows)
 
     if args.json:
         with open(args.json, "w") as f:

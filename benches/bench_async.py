@@ -14,10 +14,11 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
+
+from _rounds import ratio, worker_rounds
 
 PROJECT, SLUG = "acme", "bench"
 KEY = "ik_live_1a2b3c4d_" + "0" * 64
@@ -65,25 +66,14 @@ def worker(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> None:
     pythons = {"ours": args.py_ours, "openai": args.py_peers}
-    results: dict[str, list[float]] = {name: [] for name in pythons}
-    for round_ in range(args.rounds):
-        order = list(pythons) if round_ % 2 == 0 else list(reversed(pythons))
-        for name in order:
-            done = subprocess.run(
-                [pythons[name], __file__, "worker", "--base", args.base, "--client", name],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if done.returncode:
-                raise SystemExit(f"{name} worker failed:\n{done.stderr[-2000:]}")
-            results[name].append(json.loads(done.stdout.splitlines()[-1])["batch_s"])
+    rounds = worker_rounds(__file__, pythons, list(pythons), args.rounds, args.base)
+    results = {name: [r["batch_s"] for r in rounds[name]] for name in pythons}
     ours, openai = (statistics.median(results[n]) for n in ("ours", "openai"))
     print(f"\n{CONCURRENCY} concurrent generate_text calls (median batch, {args.rounds} rounds)")
     for label, seconds in (("AsyncDataClient", ours), ("openai.AsyncOpenAI", openai)):
         per_call = seconds / CONCURRENCY * 1e6
         print(f"  {label:20} {seconds * 1000:9.1f} ms   ({per_call:6.1f} us/call)")
-    print(f"  ratio ours / openai  {ours / openai:9.2f}x")
+    print(f"  ratio ours / openai  {ratio(ours, openai):9.2f}x")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,8 @@ connections (asyncio streams), each sending a prebuilt minimal HTTP/1.1 request,
 headers and Content-Length bytes of body, and ``json.loads``-ing it. openai.AsyncOpenAI runs
 too, for reference. Run by benches/run.sh against its nginx answerer; each client runs in its
 own process, rounds interleaved, medians taken. A benchmark, not a test: it never fails on
-the numbers. Only the standard library is imported at the top: every interpreter runs it.
+the numbers. Only the standard library and _rounds.py are imported at the top: every
+interpreter runs it.
 
     python bench_async_floor.py run --base URL --py-ours PY --py-peers PY [--rounds 3] [--json F]
     python bench_async_floor.py worker --base URL --client ours|floor|openai
@@ -16,14 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
+
+from _rounds import client_list, ratio, row, worker_rounds, write_rows
 
 PROJECT, SLUG = "acme", "bench"
 KEY = "ik_live_1a2b3c4d_" + "0123456789abcdef" * 4
@@ -129,21 +130,12 @@ def worker(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> None:
     pythons = {"ours": args.py_ours, "floor": args.py_peers, "openai": args.py_peers}
-    clients = [c for c in args.clients.split(",") if c]
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    results: dict[str, list[float]] = {name: [] for name in clients}
-    for round_ in range(args.rounds):
-        order = clients[round_ % len(clients) :] + clients[: round_ % len(clients)]
-        for name in order:
-            done = subprocess.run(
-                [pythons[name], os.path.abspath(__file__), "worker", "--base", args.base,
-                 "--client", name, "--batches", str(args.batches)],
-                capture_output=True, text=True, env=env, timeout=300, check=False,
-            )  # fmt: skip
-            if done.returncode:
-                raise SystemExit(f"{name} worker failed:\n{done.stderr[-2000:]}")
-            results[name].append(json.loads(done.stdout.splitlines()[-1])["batch_ms"])
-            print(f"  round {round_ + 1}/{args.rounds} {name:<7} {results[name][-1]:9.1f} ms")
+    clients = client_list(args.clients)
+    rounds = worker_rounds(
+        __file__, pythons, clients, args.rounds, args.base,
+        lambda name, result: f"{name:<7} {result['batch_ms']:9.1f} ms", batches=args.batches,
+    )  # fmt: skip
+    results = {name: [r["batch_ms"] for r in rounds[name]] for name in clients}
     med = {name: statistics.median(values) for name, values in results.items()}
     print(f"\n{CALLS} generate_text calls at concurrency {CONCURRENCY} (median of {args.rounds})")
     for name in clients:
@@ -155,18 +147,22 @@ def run(args: argparse.Namespace) -> None:
     rows = []
     for peer, goal in (("floor", 1.2), ("openai", None)):
         if "ours" in med and peer in med:
-            value = med["ours"] / med[peer]
+            value = ratio(med["ours"], med[peer])
             goal_text = f"   (goal <= {goal})" if goal else ""
             print(f"  ratio ours / {peer:<7} {value:6.2f}x{goal_text}")
             if goal:
-                rows.append({
-                    "path": f"async {CALLS} calls at concurrency {CONCURRENCY}",
-                    "ours": med["ours"], "peer": LABELS[peer], "peer_value": med[peer],
-                    "ratio": value, "goal": f"<= {goal}", "unit": "ms",
-                })  # fmt: skip
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+                rows.append(
+                    row(
+                        f"async {CALLS} calls at concurrency {CONCURRENCY}",
+                        ours=med["ours"],
+                        peer=LABELS[peer],
+                        peer_value=med[peer],
+                        ratio=value,
+                        goal=f"<= {goal}",
+                        unit="ms",
+                    )
+                )
+    write_rows(args.json, rows)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,8 @@ httpx + orjson (the response decoded by orjson, vectors taken as lists) and the 
 SDK. Both paths of this SDK alternate call by call in one process; each peer runs in its own
 process; rounds interleave, medians are taken. ``benches/run.sh`` writes the canned body
 (``body``) and serves it with nginx. A benchmark, not a test: it never fails on the numbers.
-Only the standard library is imported at the top: every interpreter runs this file.
+Only the standard library and _rounds.py are imported at the top: every interpreter runs
+this file.
 
     python bench_embed_numpy.py body --dir D
     python bench_embed_numpy.py run --base URL --py-ours P --py-ref P --py-peers P [--json F]
@@ -19,13 +20,13 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _rounds import client_list, ratio, row, worker_rounds, write_rows
 from bench import _f32_text  # the same float32 text as bench.py's bodies
 
 PROJECT, SLUG = "acme", "bench-large"
@@ -107,22 +108,21 @@ def worker(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> None:
     pythons = {"ours": args.py_ours, "httpx": args.py_peers, "reference": args.py_ref}
-    clients = [c for c in args.clients.split(",") if c]
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+
+    def describe(name: str, medians: dict[str, Any]) -> str:
+        return "\n".join(f"{label:<9} {ms:8.1f} ms" for label, ms in medians.items())
+
+    clients = client_list(args.clients)
+    rounds = worker_rounds(
+        __file__, pythons, clients, args.rounds, args.base, describe, timeout=600,
+        embeds=args.embeds,
+    )  # fmt: skip
+    # A worker reports one or more labels (ours: its list and numpy paths).
     results: dict[str, list[float]] = {}
-    for round_ in range(args.rounds):
-        order = clients[round_ % len(clients) :] + clients[: round_ % len(clients)]
-        for name in order:
-            done = subprocess.run(
-                [pythons[name], os.path.abspath(__file__), "worker", "--base", args.base,
-                 "--client", name, "--embeds", str(args.embeds)],
-                capture_output=True, text=True, env=env, timeout=600, check=False,
-            )  # fmt: skip
-            if done.returncode:
-                raise SystemExit(f"{name} worker failed:\n{done.stderr[-2000:]}")
-            for label, ms in json.loads(done.stdout.splitlines()[-1]).items():
+    for name in clients:
+        for medians in rounds[name]:
+            for label, ms in medians.items():
                 results.setdefault(label, []).append(ms)
-                print(f"  round {round_ + 1}/{args.rounds} {label:<9} {ms:8.1f} ms")
     med = {label: statistics.median(values) for label, values in results.items()}
     names = {
         "list": "ours, list path",
@@ -137,19 +137,23 @@ def run(args: argparse.Namespace) -> None:
     rows = []
     for ours, peer, goal in (("numpy", "list", 0.6), ("list", "httpx", 1.0)):
         if ours in med and peer in med:
-            value = med[ours] / med[peer]
+            value = ratio(med[ours], med[peer])
             print(f"  {names[ours]} / {names[peer]}: {value:5.2f}x   (goal <= {goal})")
-            rows.append({
-                "path": f"embed {ROWS}x{DIM} ({names[ours]})", "ours": med[ours],
-                "peer": names[peer], "peer_value": med[peer], "ratio": value,
-                "goal": f"<= {goal}", "unit": "ms",
-            })  # fmt: skip
+            rows.append(
+                row(
+                    f"embed {ROWS}x{DIM} ({names[ours]})",
+                    ours=med[ours],
+                    peer=names[peer],
+                    peer_value=med[peer],
+                    ratio=value,
+                    goal=f"<= {goal}",
+                    unit="ms",
+                )
+            )
     for ours in ("list", "numpy"):
         if ours in med and "reference" in med:
-            print(f"  {names[ours]} / reference SDK: {med[ours] / med['reference']:5.2f}x")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+            print(f"  {names[ours]} / reference SDK: {ratio(med[ours], med['reference']):5.2f}x")
+    write_rows(args.json, rows)
 
 
 def main(argv: list[str] | None = None) -> None:

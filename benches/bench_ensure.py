@@ -17,7 +17,8 @@ Subcommands (each client runs in its own process, with its own interpreter):
 Peers: the reference SDK (PyPI), and httpx doing the same GET decoded by ``json`` or by
 ``orjson`` then a scan for the slug (the least a Python client can do for the same answer).
 
-Only the standard library is imported at the top: every interpreter can run this file.
+Only the standard library and _rounds.py are imported at the top: every interpreter can
+run this file.
 """
 
 from __future__ import annotations
@@ -26,11 +27,23 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+from _rounds import (
+    client_list,
+    load_average,
+    median_of,
+    median_ratio,
+    met,
+    quantile,
+    row,
+    timed,
+    worker_rounds,
+    write_rows,
+)
 
 PROJECT = "acme"
 COUNT = 1000
@@ -166,26 +179,6 @@ def make_client(name: str, base: str) -> tuple[Call, Callable[[Any], str]]:
     raise SystemExit(f"unknown client {name!r}")
 
 
-def timed(fn: Call, count: int, budget_s: float) -> list[int]:
-    """Up to ``count`` calls (stopping after ``budget_s``), each timed in ns."""
-    clock = time.perf_counter_ns
-    samples: list[int] = []
-    deadline = clock() + int(budget_s * 1e9)
-    for _ in range(count):
-        t0 = clock()
-        fn()
-        t1 = clock()
-        samples.append(t1 - t0)
-        if t1 > deadline:
-            break
-    return samples
-
-
-def quantile(samples: list[int], q: float) -> float:
-    ordered = sorted(samples)
-    return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
-
-
 def worker(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     ensure, slug_of = make_client(args.client, args.base)
@@ -212,23 +205,6 @@ def worker(args: argparse.Namespace) -> None:
 # Orchestration
 
 
-def run_worker(python: str, client: str, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [
-        python, os.path.abspath(__file__), "worker", "--client", client, "--base", args.base,
-        "--calls", str(args.calls), "--warmup", str(args.warmup), "--budget", str(args.budget),
-    ]  # fmt: skip
-    env = dict(os.environ)
-    for name in ("INFERENCEKEY_BASE_URL", "INFERENCEKEY_SDK_TOKEN", "INFERENCEKEY_PROJECT",
-                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                 "all_proxy"):  # fmt: skip
-        env.pop(name, None)
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"{client} worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
-
-
 def orchestrate(args: argparse.Namespace) -> None:
     pythons = {
         "ours": args.py_ours,
@@ -236,27 +212,22 @@ def orchestrate(args: argparse.Namespace) -> None:
         "httpx-json": args.py_peers,
         "httpx-orjson": args.py_peers,
     }
-    clients = [c for c in args.clients.split(",") if c]
-    rounds: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = (float("nan"),) * 3
+    load = load_average()
     started = time.perf_counter()
-    for r in range(args.rounds):
-        # Rotate the order each round so no client always runs right after another.
-        order = clients[r % len(clients) :] + clients[: r % len(clients)]
-        for client in order:
-            result = run_worker(pythons[client], client, args)
-            rounds[client].append(result)
-            print(
-                f"  round {r + 1}/{args.rounds} {client:<13} ensure no-op"
-                f" {result['median_ms']:8.3f} ms"
-                f" (p90 {result['p90_ms']:8.3f}, n={result['calls']})",
-                flush=True,
-            )
+
+    def describe(client: str, result: dict[str, Any]) -> str:
+        return (
+            f"{client:<13} ensure no-op {result['median_ms']:8.3f} ms"
+            f" (p90 {result['p90_ms']:8.3f}, n={result['calls']})"
+        )
+
+    clients = client_list(args.clients)
+    rounds = worker_rounds(
+        __file__, pythons, clients, args.rounds, args.base, describe, calls=args.calls,
+        warmup=args.warmup, budget=args.budget,
+    )  # fmt: skip
     summary = {
-        client: {k: statistics.median(x[k] for x in results) for k in ("median_ms", "p90_ms")}
+        client: {k: median_of(results, k) for k in ("median_ms", "p90_ms")}
         for client, results in rounds.items()
     }
     spread = {
@@ -287,37 +258,28 @@ def orchestrate(args: argparse.Namespace) -> None:
     for peer in ("reference", "httpx-json", "httpx-orjson"):
         if "ours" not in rounds or peer not in rounds:
             continue
-        value = statistics.median(
-            a["median_ms"] / b["median_ms"]
-            for a, b in zip(rounds["ours"], rounds[peer], strict=True)
-        )
+        value = median_ratio(rounds["ours"], rounds[peer], "median_ms")
         goal = goals.get(peer, "")
-        met = ""
-        if goal:
-            met = "MET" if value <= float(goal.split()[1]) else "NOT MET"
-        print(f"{'ours / ' + peer:<40} {value:>7.2f}x  {goal} {met}")
+        verdict = ("MET" if met(value, goal) else "NOT MET") if goal else ""
+        print(f"{'ours / ' + peer:<40} {value:>7.2f}x  {goal} {verdict}")
         if goal:
             rows.append(
-                {
-                    "path": f"ensure() no-op, {COUNT} workloads listed",
-                    "ours": summary["ours"]["median_ms"],
-                    "peer": LABELS[peer],
-                    "peer_value": summary[peer]["median_ms"],
-                    "ratio": value,
-                    "goal": goal,
-                    "unit": "ms",
-                }
+                row(
+                    f"ensure() no-op, {COUNT} workloads listed",
+                    ours=summary["ours"]["median_ms"],
+                    peer=LABELS[peer],
+                    peer_value=summary[peer]["median_ms"],
+                    ratio=value,
+                    goal=goal,
+                    unit="ms",
+                )
             )
     if "reference" in rounds and "httpx-orjson" in rounds:
-        value = statistics.median(
-            a["median_ms"] / b["median_ms"]
-            for a, b in zip(rounds["httpx-orjson"], rounds["reference"], strict=True)
-        )
+        value = median_ratio(rounds["httpx-orjson"], rounds["reference"], "median_ms")
         print(f"{'httpx-orjson / reference':<40} {value:>7.2f}x")
     print(f"\n(benchmark wall time {elapsed:.0f} s)")
+    write_rows(args.json, rows)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
         print(f"rows written to {args.json}")
 
 

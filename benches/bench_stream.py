@@ -9,7 +9,7 @@ per chunk after the first. Ratios are medians over rounds of the per-round ratio
     bench_stream.py body --dir WORK            writes WORK/www/<path> (the SSE body)
     bench_stream.py run --base URL --py-ours PY --py-ref PY --py-peers PY [--json FILE]
 
-Standard library only at the top: every interpreter runs this file.
+Standard library and _rounds.py only at the top: every interpreter runs this file.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from typing import Any
+
+from _rounds import client_list, median_of, median_ratio, met, row, worker_rounds, write_rows
 
 PROJECT = "acme"
 SLUG = "stream"
@@ -160,23 +160,6 @@ def worker(args: argparse.Namespace) -> None:
     )
 
 
-def run_worker(python: str, client: str, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [
-        python, os.path.abspath(__file__), "worker", "--client", client, "--base", args.base,
-        "--streams", str(args.streams), "--warmup", str(args.warmup),
-        "--budget", str(args.budget),
-    ]  # fmt: skip
-    env = dict(os.environ)
-    for name in ("INFERENCEKEY_BASE_URL", "INFERENCEKEY_API_KEY", "OPENAI_BASE_URL", "HTTP_PROXY",
-                 "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):  # fmt: skip
-        env.pop(name, None)
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"{client} worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
-
-
 def orchestrate(args: argparse.Namespace) -> None:
     pythons = {
         "ours": args.py_ours,
@@ -184,27 +167,24 @@ def orchestrate(args: argparse.Namespace) -> None:
         "openai": args.py_peers,
         "httpx": args.py_peers,
     }
-    clients = [c for c in args.clients.split(",") if c]
-    rounds: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
-    for r in range(args.rounds):
-        order = clients[r % len(clients) :] + clients[: r % len(clients)]
-        for client in order:
-            result = run_worker(pythons[client], client, args)
-            rounds[client].append(result)
-            print(
-                f"  round {r + 1}/{args.rounds} {client:<9} first chunk"
-                f" {result['first_us']:8.1f} us  per chunk {result['chunk_us']:6.2f} us"
-                f" (n={result['streams']} streams of {CHUNKS})",
-                flush=True,
-            )
+
+    def describe(client: str, result: dict[str, Any]) -> str:
+        return (
+            f"{client:<9} first chunk {result['first_us']:8.1f} us"
+            f"  per chunk {result['chunk_us']:6.2f} us (n={result['streams']} streams of {CHUNKS})"
+        )
+
+    clients = client_list(args.clients)
+    rounds = worker_rounds(
+        __file__, pythons, clients, args.rounds, args.base, describe, streams=args.streams,
+        warmup=args.warmup, budget=args.budget,
+    )  # fmt: skip
 
     def med(client: str, key: str) -> float:
-        return statistics.median(x[key] for x in rounds[client])
+        return median_of(rounds[client], key)
 
     def mratio(a: str, b: str, key: str) -> float:
-        return statistics.median(
-            x[key] / y[key] for x, y in zip(rounds[a], rounds[b], strict=True) if y[key]
-        )
+        return median_ratio(rounds[a], rounds[b], key)
 
     print()
     print(f"Stream of {CHUNKS} chunks: median of {args.rounds} rounds; answerer {args.base}")
@@ -212,38 +192,37 @@ def orchestrate(args: argparse.Namespace) -> None:
     for c in clients:
         print(f"{LABELS[c]:<26} {med(c, 'first_us'):>9.1f} us {med(c, 'chunk_us'):>7.2f} us")
     goals = [
-        ("stream first chunk", "first_us", "reference", "<= 1.0", 1.0),
-        ("stream per chunk", "chunk_us", "reference", "<= 1.0", 1.0),
-        ("stream per chunk", "chunk_us", "httpx", "<= 1.5", 1.5),
+        ("stream first chunk", "first_us", "reference", "<= 1.0"),
+        ("stream per chunk", "chunk_us", "reference", "<= 1.0"),
+        ("stream per chunk", "chunk_us", "httpx", "<= 1.5"),
     ]
     rows = []
     print()
     print("Targets (ratio of times, median of rounds):")
-    for path, key, peer, goal, limit in goals:
+    for path, key, peer, goal in goals:
         if "ours" not in rounds or peer not in rounds:
             continue
         value = mratio("ours", peer, key)
         rows.append(
-            {
-                "path": path,
-                "ours": med("ours", key),
-                "peer": peer,
-                "peer_value": med(peer, key),
-                "ratio": value,
-                "goal": goal,
-                "unit": "us",
-            }
+            row(
+                path,
+                ours=med("ours", key),
+                peer=peer,
+                peer_value=med(peer, key),
+                ratio=value,
+                goal=goal,
+                unit="us",
+            )
         )
-        verdict = "MET" if value <= limit else "NOT MET"
+        verdict = "MET" if met(value, goal) else "NOT MET"
         print(f"  {path + ' vs ' + peer:<34} {value:6.2f}x  (goal {goal})  {verdict}")
     if "openai" in rounds and "ours" in rounds:
         print(
             f"  (vs openai: first chunk {mratio('ours', 'openai', 'first_us'):.2f}x,"
             f" per chunk {mratio('ours', 'openai', 'chunk_us'):.2f}x)"
         )
+    write_rows(args.json, rows)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
         print(f"rows written to {args.json}")
 
 
@@ -279,4 +258,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

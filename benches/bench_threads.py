@@ -8,7 +8,8 @@ numbers.
     python bench_threads.py run --base URL --py-ours PY --py-ref PY [--rounds 5] [--json FILE]
     python bench_threads.py worker --base URL --client ours|reference
 
-Only the standard library is imported at the top: every interpreter can run this file.
+Only the standard library and _rounds.py are imported at the top: every interpreter can
+run this file.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import threading
 import time
+
+from _rounds import met, ratio, row, worker_rounds, write_rows
 
 PROJECT, SLUG = "acme", "bench"
 KEY = "ik_live_1a2b3c4d_" + "0123456789abcdef" * 4
@@ -62,19 +63,11 @@ def worker(args: argparse.Namespace) -> None:
 
 def orchestrate(args: argparse.Namespace) -> None:
     pythons = {"ours": args.py_ours, "reference": args.py_ref}
-    results: dict[str, list[float]] = {name: [] for name in pythons}
-    for r in range(args.rounds):
-        order = list(pythons) if r % 2 == 0 else list(reversed(pythons))
-        for name in order:
-            cmd = [pythons[name], __file__, "worker", "--base", args.base, "--client", name]
-            done = subprocess.run(
-                [*cmd, "--calls", str(args.calls)], capture_output=True, text=True, check=False
-            )
-            if done.returncode != 0:
-                sys.exit(f"worker {name} failed:\n{done.stderr}")
-            value = json.loads(done.stdout.splitlines()[-1])["calls_per_s"]
-            results[name].append(value)
-            print(f"  round {r + 1}/{args.rounds} {name:<9} {value:9.0f} calls/s", flush=True)
+    rounds = worker_rounds(
+        __file__, pythons, list(pythons), args.rounds, args.base,
+        lambda name, result: f"{name:<9} {result['calls_per_s']:9.0f} calls/s", calls=args.calls,
+    )  # fmt: skip
+    results = {name: [r["calls_per_s"] for r in rounds[name]] for name in pythons}
     ours, ref = (statistics.median(results[n]) for n in ("ours", "reference"))
     spread = {n: (min(v), max(v)) for n, v in results.items()}
     print()
@@ -83,21 +76,22 @@ def orchestrate(args: argparse.Namespace) -> None:
         lo, hi = spread[name]
         med = statistics.median(results[name])
         print(f"  {label:<16} {med:9.0f} calls/s  (rounds {lo:.0f} .. {hi:.0f})")
-    ratio = ours / ref
-    verdict = "MET" if ratio >= GOAL else "NOT MET"
-    print(f"  throughput ours / reference {ratio:6.2f}x   (goal >= {GOAL}x: {verdict})")
-    if args.json:
-        row = {
-            "path": f"{THREADS} threads x blocking calls, throughput",
-            "ours": ours,
-            "peer": "reference SDK",
-            "peer_value": ref,
-            "ratio": ratio,
-            "goal": f">= {GOAL}",
-            "unit": "calls/s",
-        }
-        with open(args.json, "w") as f:
-            json.dump([row], f, indent=2)
+    value = ratio(ours, ref)
+    goal = f">= {GOAL}"
+    verdict = "MET" if met(value, goal) else "NOT MET"
+    print(f"  throughput ours / reference {value:6.2f}x   (goal {goal}x: {verdict})")
+    rows = [
+        row(
+            f"{THREADS} threads x blocking calls, throughput",
+            ours=ours,
+            peer="reference SDK",
+            peer_value=ref,
+            ratio=value,
+            goal=goal,
+            unit="calls/s",
+        )
+    ]
+    write_rows(args.json, rows)
 
 
 def main() -> None:

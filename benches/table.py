@@ -16,10 +16,7 @@ import platform
 import sys
 import time
 
-
-def met(ratio: float, goal: str) -> bool:
-    op, limit = goal.split()
-    return ratio <= float(limit) if op == "<=" else ratio >= float(limit)
+from _rounds import load_average, met
 
 
 def main() -> None:
@@ -28,7 +25,7 @@ def main() -> None:
         if os.path.exists(path):
             with open(path) as f:
                 rows.extend(json.load(f))
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = ", ".join(f"{x:.1f}" for x in load_average())
     print()
     print(
         f"Ratios ({time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs,"
