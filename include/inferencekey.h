@@ -29,7 +29,10 @@
  * dereference them. An identifier is never reused within a process, so a freed handle (or a
  * handle of another kind, or a pointer the library did not make) passed to a function that
  * returns a status gives IK_ERR_INVALID_HANDLE (code "invalid_handle"), even after its memory
- * was reused; NULL gives IK_ERR_NULL_ARG. _free functions ignore all of these.
+ * was reused; NULL gives IK_ERR_NULL_ARG. _free functions ignore all of these. A handle
+ * freed while a call on another thread uses it lives until that call returns (the call is
+ * not cut short: close a stream first to wake its reader); calls made after the free refuse
+ * it. The strings an ik_error accessor returns are the exception: they die with the error.
  */
 
 #ifndef INFERENCEKEY_H

@@ -1747,6 +1747,24 @@ static void test_stream_close_from_another_thread_wakes_next(void) {
     ik_stream_free(b.s);
 }
 
+/* A binding's race: the stream freed (not just closed) while another thread's `next` is
+ * blocked in it. The free wakes that `next` and the stream lives until it returns: no
+ * use after free (ASan and valgrind watch this test). */
+static void test_stream_freed_while_next_blocks(void) {
+    struct blocked_next b;
+    ik_error *err = NULL;
+    char *out = SENTINEL_STR;
+    memset(&b, 0, sizeof b);
+    b.s = open_blocked_sleeper_stream();
+    REQUIRE(b.s);
+    start_blocked_next(&b);
+    ik_stream_free(b.s);
+    pthread_join(b.thread, NULL);
+    CHECK_STATUS(b.status, IK_ERR_CANCELLED);
+    CHECK_ERR(ik_stream_next(b.s, &out, NULL, &err), &err, IK_ERR_INVALID_HANDLE,
+              "invalid_handle");
+}
+
 static void test_a_second_concurrent_next_is_refused(void) {
     struct blocked_next b;
     ik_error *err = NULL;
@@ -2209,6 +2227,7 @@ int main(void) {
     RUN(test_cancel_during_async_calls, 150);
     RUN(test_cancel_a_stream_next_async, 60);
     RUN(test_stream_close_from_another_thread_wakes_next, 60);
+    RUN(test_stream_freed_while_next_blocks, 30);
     RUN(test_a_second_concurrent_next_is_refused, 60);
     RUN(test_stream_metadata_while_next_blocks, 60);
     RUN(test_blocking_calls_inside_a_stream_callback_are_refused, 60);

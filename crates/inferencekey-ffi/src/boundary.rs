@@ -58,12 +58,11 @@ pub(crate) fn null_arg(name: &str) -> ik_error {
 
 /// A live handle argument (c-abi rules 9 and 9a): NULL is `IK_ERR_NULL_ARG`; a freed,
 /// foreign or other-kind pointer is `IK_ERR_INVALID_HANDLE` (code `invalid_handle`).
-pub(crate) fn arg_handle<'a, T: Handle>(ptr: *const T, name: &str) -> FfiResult<&'a T> {
+pub(crate) fn arg_handle<T: Handle>(ptr: *const T, name: &str) -> FfiResult<std::sync::Arc<T>> {
     if ptr.is_null() {
         return Err(null_arg(name));
     }
-    // SAFETY: a live handle of `T`; rule 15 keeps it alive for the call.
-    match unsafe { handles::borrow(ptr) } {
+    match handles::borrow(ptr) {
         Some(handle) => Ok(handle),
         None => Err(invalid_handle(
             name,

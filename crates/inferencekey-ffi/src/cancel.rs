@@ -19,9 +19,9 @@ impl Handle for ik_cancel {
 #[no_mangle]
 pub extern "C" fn ik_cancel_new() -> *mut ik_cancel {
     guard_or(std::ptr::null_mut(), || {
-        handles::register(Box::new(ik_cancel {
+        handles::register(ik_cancel {
             token: CancellationToken::new(),
-        }))
+        })
     })
 }
 
@@ -30,7 +30,7 @@ pub extern "C" fn ik_cancel_new() -> *mut ik_cancel {
 #[no_mangle]
 pub extern "C" fn ik_cancel_cancel(c: *const ik_cancel) {
     guard_or((), || {
-        if let Some(c) = unsafe { handles::borrow(c) } {
+        if let Some(c) = handles::borrow(c) {
             c.token.cancel();
         }
     });
@@ -40,14 +40,14 @@ pub extern "C" fn ik_cancel_cancel(c: *const ik_cancel) {
 #[no_mangle]
 pub extern "C" fn ik_cancel_is_cancelled(c: *const ik_cancel) -> i32 {
     guard_or(0, || {
-        unsafe { handles::borrow(c) }.is_some_and(|c| c.token.is_cancelled()) as i32
+        handles::borrow(c).is_some_and(|c| c.token.is_cancelled()) as i32
     })
 }
 
 /// Frees a token; NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ik_cancel_free(c: *mut ik_cancel) {
-    guard_or((), || unsafe { handles::release(c) });
+    guard_or((), || handles::release(c));
 }
 
 /// The library's own reference to an optional token argument.

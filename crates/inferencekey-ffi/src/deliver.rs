@@ -84,7 +84,7 @@ impl Drop for Completion {
         payload::free(self.json);
         if !self.err.is_null() {
             // SAFETY: registered by `ops::complete` and never handed over.
-            unsafe { handles::release(self.err) };
+            handles::release(self.err);
         }
     }
 }

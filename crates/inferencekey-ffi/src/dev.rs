@@ -53,8 +53,8 @@ pub(crate) struct MintedToken {
     token_id: String,
 }
 
-fn server<'a>(s: *const ik_dev_server) -> FfiResult<&'a DevServer> {
-    arg_handle(s, "server").map(|s| &s.inner)
+fn server(s: *const ik_dev_server) -> FfiResult<std::sync::Arc<ik_dev_server>> {
+    arg_handle(s, "server")
 }
 
 // Read by the schema (a test-only module).
@@ -123,7 +123,7 @@ pub extern "C" fn ik_dev_server_start(
         let config: DevConfig = arg_json(cfg, cfg_len, "cfg")?;
         let inner = DevServer::start(config).map_err(dev_error)?;
         write_json(info, info_len, inner.info())?;
-        unsafe { *out = handles::register(Box::new(ik_dev_server { inner })) };
+        unsafe { *out = handles::register(ik_dev_server { inner }) };
         Ok(())
     })
 }
@@ -143,6 +143,7 @@ pub extern "C" fn ik_dev_server_create_project(
         out_ptr(out, "out")?;
         let r: CreateProjectRequest = arg_json(req, req_len, "req")?;
         let creds = server(s)?
+            .inner
             .create_project(&r.slug, r.name.as_deref())
             .map_err(dev_error)?;
         write_json(out, out_len, &creds)
@@ -171,6 +172,7 @@ pub extern "C" fn ik_dev_server_mint_token(
             body["grants"] = grants;
         }
         let (token, token_id) = server(s)?
+            .inner
             .mint_token(&r.project, &body)
             .map_err(dev_error)?;
         write_json(out, out_len, &MintedToken { token, token_id })
@@ -182,7 +184,7 @@ pub extern "C" fn ik_dev_server_mint_token(
 pub extern "C" fn ik_dev_server_stop(s: *const ik_dev_server) {
     guard_or((), || {
         if let Ok(server) = server(s) {
-            server.stop();
+            server.inner.stop();
         }
     });
 }
@@ -190,7 +192,7 @@ pub extern "C" fn ik_dev_server_stop(s: *const ik_dev_server) {
 /// Stops (if needed) and frees; NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ik_dev_server_free(s: *mut ik_dev_server) {
-    guard_or((), || unsafe { handles::release(s) });
+    guard_or((), || handles::release(s));
 }
 
 #[cfg(test)]

@@ -50,12 +50,13 @@ pub(crate) struct EndpointRequest {
     api_key: Option<String>,
 }
 
-fn data_client<'a>(c: *const ik_data_client) -> FfiResult<&'a DataClient> {
-    arg_handle(c, "client").map(|c| &c.inner)
+// Both are cheap to clone (shared state behind `Arc`s); a clone outlives a concurrent free.
+fn data_client(c: *const ik_data_client) -> FfiResult<DataClient> {
+    arg_handle(c, "client").map(|c| c.inner.clone())
 }
 
-fn endpoint<'a>(e: *const ik_endpoint) -> FfiResult<&'a Endpoint> {
-    arg_handle(e, "endpoint").map(|e| &e.inner)
+fn endpoint(e: *const ik_endpoint) -> FfiResult<Endpoint> {
+    arg_handle(e, "endpoint").map(|e| e.inner.clone())
 }
 
 /// Splits the optional `"options"` key off a request and decodes the rest strictly.
@@ -92,7 +93,7 @@ fn request<T: WithOptions>(
     let base = endpoint(e)?;
     let endpoint = match request.options() {
         Some(opts) => base.with_options(opts).map_err(core_error)?,
-        None => base.clone(),
+        None => base,
     };
     Ok((endpoint, request))
 }
@@ -110,7 +111,7 @@ pub extern "C" fn ik_data_client_new(
         let config: ClientConfig = arg_json(cfg, cfg_len, "cfg")?;
         let inner = DataClient::new(&config).map_err(core_error)?;
         crate::lifecycle::track_forks();
-        unsafe { *out = handles::register(Box::new(ik_data_client { inner })) };
+        unsafe { *out = handles::register(ik_data_client { inner }) };
         Ok(())
     })
 }
@@ -128,7 +129,7 @@ pub extern "C" fn ik_data_client_with_options(
         let out = out_ptr(out, "out")?;
         let opts: CallOptions = arg_json(opts, opts_len, "opts")?;
         let inner = data_client(c)?.with_options(&opts).map_err(core_error)?;
-        unsafe { *out = handles::register(Box::new(ik_data_client { inner })) };
+        unsafe { *out = handles::register(ik_data_client { inner }) };
         Ok(())
     })
 }
@@ -149,7 +150,7 @@ pub extern "C" fn ik_data_client_describe(
 
 #[no_mangle]
 pub extern "C" fn ik_data_client_free(c: *mut ik_data_client) {
-    guard_or((), || unsafe { handles::release(c) });
+    guard_or((), || handles::release(c));
 }
 
 /// `{"workload_slug":"…","api_key":"ik_live_…"|null}` → an endpoint. No network; the slug
@@ -168,7 +169,7 @@ pub extern "C" fn ik_endpoint_new(
         let inner = data_client(c)?
             .endpoint(&r.workload_slug, r.api_key.as_deref())
             .map_err(core_error)?;
-        unsafe { *out = handles::register(Box::new(ik_endpoint { inner })) };
+        unsafe { *out = handles::register(ik_endpoint { inner }) };
         Ok(())
     })
 }
@@ -189,7 +190,7 @@ pub extern "C" fn ik_endpoint_describe(
 
 #[no_mangle]
 pub extern "C" fn ik_endpoint_free(e: *mut ik_endpoint) {
-    guard_or((), || unsafe { handles::release(e) });
+    guard_or((), || handles::release(e));
 }
 
 fn generate_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<impl Op> {

@@ -52,7 +52,7 @@ pub(crate) fn report(err_out: *mut *mut ik_error, error: ik_error) -> ik_status 
     let status = error.status;
     if !err_out.is_null() {
         // SAFETY: the caller passed a writable `ik_error **` (c-abi rule 6).
-        unsafe { *err_out = handles::register(Box::new(error)) };
+        unsafe { *err_out = handles::register(error) };
     }
     status
 }
@@ -60,12 +60,12 @@ pub(crate) fn report(err_out: *mut *mut ik_error, error: ik_error) -> ik_status 
 /// Frees an error; NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ik_error_free(e: *mut ik_error) {
-    guard_or((), || unsafe { handles::release(e) });
+    guard_or((), || handles::release(e));
 }
 
 fn with_error<T: Copy>(e: *const ik_error, default: T, f: impl FnOnce(&ik_error) -> T) -> T {
-    guard_or(default, || match unsafe { handles::borrow(e) } {
-        Some(error) => f(error),
+    guard_or(default, || match handles::borrow(e) {
+        Some(error) => f(&error),
         None => default,
     })
 }

@@ -34,7 +34,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Which family a handle belongs to; a handle of one family is never accepted as another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,10 +173,10 @@ pub(crate) fn hold_for_fork() -> Box<dyn std::any::Any> {
 
 // --- handles -------------------------------------------------------------------------------
 
-/// Leaks `value` into the registry and returns its new, never-reused identifier, typed as
+/// Moves `value` into the registry and returns its new, never-reused identifier, typed as
 /// the handle pointer the host receives (never to be dereferenced by anyone).
-pub(crate) fn register<T: Handle>(value: Box<T>) -> *mut T {
-    let addr = Box::into_raw(value) as usize;
+pub(crate) fn register<T: Handle>(value: T) -> *mut T {
+    let addr = Arc::into_raw(Arc::new(value)) as usize;
     let mut reg = registry();
     loop {
         let seq = reg.next;
@@ -190,29 +190,34 @@ pub(crate) fn register<T: Handle>(value: Box<T>) -> *mut T {
     }
 }
 
-/// The object behind a live handle of `kind`; `None` for NULL, freed, foreign or other-kind.
-fn lookup(id: usize, kind: Kind) -> Option<usize> {
-    if id & HEAD_MASK != head(kind) {
+/// A new reference to the object behind a live handle of `T`'s kind; `None` for NULL,
+/// freed, foreign or other-kind.
+fn lookup<T: Handle>(id: usize) -> Option<Arc<T>> {
+    if id & HEAD_MASK != head(T::KIND) {
         return None;
     }
-    registry().handles.get(&id).copied()
+    let reg = registry();
+    let addr = *reg.handles.get(&id)?;
+    // SAFETY: made by `Arc::into_raw::<T>` in `register::<T>` (the kind is `T`'s); the table's
+    // reference is still held (it is dropped only after removal, under this lock), so the
+    // count is at least one while we add ours.
+    unsafe {
+        Arc::increment_strong_count(addr as *const T);
+        Some(Arc::from_raw(addr as *const T))
+    }
 }
 
-/// Borrows a live handle; `None` for NULL or anything but a live handle of `T`'s kind.
-///
-/// # Safety
-/// The caller must not free the handle while the borrow lives (c-abi rule 15: `_free` is
-/// the binding's last call on a handle).
-pub(crate) unsafe fn borrow<'a, T: Handle>(ptr: *const T) -> Option<&'a T> {
-    // SAFETY: registered by `register::<T>` (the kind is `T`'s), not yet released.
-    lookup(ptr as usize, T::KIND).map(|addr| unsafe { &*(addr as *const T) })
+/// A live handle's object, kept alive by the returned reference for as long as the caller
+/// holds it: a `_free` from another thread meanwhile (a binding's race, but no reason for
+/// undefined behaviour) only drops the table's reference. `None` for NULL or anything but a
+/// live handle of `T`'s kind.
+pub(crate) fn borrow<T: Handle>(ptr: *const T) -> Option<Arc<T>> {
+    lookup(ptr as usize)
 }
 
-/// Frees a live handle; NULL and anything else are ignored (a double free included).
-///
-/// # Safety
-/// As for [`borrow`]: no borrow of the handle may outlive this call.
-pub(crate) unsafe fn release<T: Handle>(ptr: *mut T) {
+/// Frees a live handle: its object goes when the last call using it returns. NULL and
+/// anything else are ignored (a double free included).
+pub(crate) fn release<T: Handle>(ptr: *mut T) {
     let id = ptr as usize;
     if id & HEAD_MASK != head(T::KIND) {
         return;
@@ -220,9 +225,9 @@ pub(crate) unsafe fn release<T: Handle>(ptr: *mut T) {
     let addr = registry().handles.remove(&id);
     // Dropped outside the lock: a drop may take other locks or take time.
     if let Some(addr) = addr {
-        // SAFETY: made by `Box::into_raw` in `register::<T>`, removed from the table above,
-        // so dropped exactly once.
-        drop(unsafe { Box::from_raw(addr as *mut T) });
+        // SAFETY: made by `Arc::into_raw::<T>` in `register::<T>`; removed from the table
+        // above, so the table's reference is given up exactly once.
+        drop(unsafe { Arc::from_raw(addr as *const T) });
     }
 }
 
@@ -318,46 +323,45 @@ mod tests {
 
     #[test]
     fn a_live_handle_is_borrowed_and_its_object_is_reached() {
-        let h = register(Box::new(Thing(42)));
+        let h = register(Thing(42));
         assert!(!h.is_null());
-        assert_eq!(unsafe { borrow(h) }.map(|t| t.0), Some(42));
-        unsafe { release(h) };
-        assert!(unsafe { borrow(h) }.is_none());
+        assert_eq!(borrow(h).map(|t| t.0), Some(42));
+        release(h);
+        assert!(borrow(h).is_none());
     }
 
     #[test]
     fn identifiers_are_tagged_never_addresses_and_never_reused() {
         let mut seen = HashSet::new();
         for i in 0..2000 {
-            let boxed = Box::new(Thing(i));
-            let addr = &*boxed as *const Thing as usize;
-            let h = register(boxed);
+            let h = register(Thing(i));
+            let addr = Arc::as_ptr(&borrow(h).unwrap()) as usize;
             let id = h as usize;
             assert_ne!(id, addr);
             assert!(id >= 4096, "a Go runtime rejects small pointer values");
             #[cfg(target_pointer_width = "64")]
             assert_eq!(id >> 60, 0b0100, "tagged: {id:#x}");
             assert!(seen.insert(id), "identifier {id:#x} issued twice");
-            unsafe { release(h) };
+            release(h);
         }
     }
 
     #[test]
     fn a_freed_handle_is_refused_even_when_its_memory_is_reused() {
-        let old = register(Box::new(Thing(1)));
-        let old_addr = lookup(old as usize, Kind::Endpoint).unwrap();
-        unsafe { release(old) };
+        let old = register(Thing(1));
+        let old_addr = Arc::as_ptr(&borrow(old).unwrap()) as usize;
+        release(old);
         let mut reused = false;
         let mut live = Vec::new();
         for i in 0..1000 {
-            let h = register(Box::new(Thing(i)));
-            reused |= lookup(h as usize, Kind::Endpoint) == Some(old_addr);
-            assert!(unsafe { borrow(old) }.is_none());
+            let h = register(Thing(i));
+            reused |= borrow(h).is_some_and(|t| Arc::as_ptr(&t) as usize == old_addr);
+            assert!(borrow(old).is_none());
             assert_eq!(diagnose(old, Kind::Endpoint), Refusal::Freed);
             live.push(h);
         }
         for h in live {
-            unsafe { release(h) };
+            release(h);
         }
         // The allocator gives the same block back at once (same size class): proof that the
         // address did repeat while the old identifier stayed refused.
@@ -365,11 +369,27 @@ mod tests {
     }
 
     #[test]
+    fn an_object_outlives_its_release_while_a_call_uses_it() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let h = register(Counted(drops.clone()));
+        let in_use = borrow(h).unwrap();
+        release(h);
+        assert!(borrow(h).is_none(), "freed handles are refused at once");
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            0,
+            "dropped under a call using it"
+        );
+        drop(in_use);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
     fn another_kind_is_refused_and_named() {
-        let t = register(Box::new(Thing(7)));
-        let o = register(Box::new(Other(1)));
-        assert!(unsafe { borrow(t.cast::<Other>()) }.is_none());
-        assert!(unsafe { borrow(o.cast::<Thing>()) }.is_none());
+        let t = register(Thing(7));
+        let o = register(Other(1));
+        assert!(borrow(t.cast::<Other>()).is_none());
+        assert!(borrow(o.cast::<Thing>()).is_none());
         assert_eq!(
             diagnose(o, Kind::Endpoint),
             Refusal::OtherKind {
@@ -378,9 +398,9 @@ mod tests {
             }
         );
         // Releasing as the wrong kind does nothing.
-        unsafe { release(t.cast::<Other>()) };
-        assert_eq!(unsafe { borrow(t) }.map(|t| t.0), Some(7));
-        unsafe { release(o) };
+        release(t.cast::<Other>());
+        assert_eq!(borrow(t).map(|t| t.0), Some(7));
+        release(o);
         assert_eq!(
             diagnose(o, Kind::Endpoint),
             Refusal::OtherKind {
@@ -388,7 +408,7 @@ mod tests {
                 live: false
             }
         );
-        unsafe { release(t) };
+        release(t);
     }
 
     #[test]
@@ -404,26 +424,26 @@ mod tests {
             usize::MAX as *const Thing,
         ];
         for p in foreign {
-            assert!(unsafe { borrow(p) }.is_none(), "{p:p}");
+            assert!(borrow(p).is_none(), "{p:p}");
             assert_eq!(diagnose(p, Kind::Endpoint), Refusal::Foreign, "{p:p}");
-            unsafe { release(p.cast_mut()) };
+            release(p.cast_mut());
         }
-        assert!(unsafe { borrow(std::ptr::null::<Thing>()) }.is_none());
-        unsafe { release(std::ptr::null_mut::<Thing>()) };
+        assert!(borrow(std::ptr::null::<Thing>()).is_none());
+        release(std::ptr::null_mut::<Thing>());
         assert_eq!(heap.0, 3);
     }
 
     #[test]
     fn double_release_drops_once() {
         let drops = Arc::new(AtomicUsize::new(0));
-        let h = register(Box::new(Counted(drops.clone())));
-        unsafe { release(h) };
-        unsafe { release(h) };
-        let h2 = register(Box::new(Counted(drops.clone())));
-        unsafe { release(h) };
+        let h = register(Counted(drops.clone()));
+        release(h);
+        release(h);
+        let h2 = register(Counted(drops.clone()));
+        release(h);
         assert_eq!(drops.load(Ordering::SeqCst), 1);
-        assert!(unsafe { borrow(h2) }.is_some());
-        unsafe { release(h2) };
+        assert!(borrow(h2).is_some());
+        release(h2);
         assert_eq!(drops.load(Ordering::SeqCst), 2);
     }
 
@@ -435,12 +455,12 @@ mod tests {
         assert_eq!(forget_buffer(buf), None);
         assert_eq!(forget_buffer(std::ptr::null_mut::<u8>()), None);
         // A handle identifier is never a buffer, and a buffer never a handle.
-        let h = register(Box::new(Thing(0)));
+        let h = register(Thing(0));
         assert_eq!(forget_buffer(h), None);
         record_buffer(buf, 24);
-        assert!(unsafe { borrow(buf.cast::<Thing>()) }.is_none());
+        assert!(borrow(buf.cast::<Thing>()).is_none());
         assert_eq!(forget_buffer(buf), Some(24));
-        unsafe { release(h) };
+        release(h);
         drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(buf, 24)) });
     }
 
@@ -451,7 +471,7 @@ mod tests {
                 .map(|_| {
                     s.spawn(|| {
                         (0..500)
-                            .map(|i| register(Box::new(Thing(i))) as usize)
+                            .map(|i| register(Thing(i)) as usize)
                             .collect::<Vec<_>>()
                     })
                 })
@@ -464,8 +484,8 @@ mod tests {
         let unique: HashSet<_> = ids.iter().copied().collect();
         assert_eq!(unique.len(), ids.len());
         for id in ids {
-            assert!(unsafe { borrow(id as *const Thing) }.is_some());
-            unsafe { release(id as *mut Thing) };
+            assert!(borrow(id as *const Thing).is_some());
+            release(id as *mut Thing);
         }
     }
 
@@ -478,8 +498,8 @@ mod tests {
         ));
         drop(guard);
         // Released with the guard: the registry works again.
-        let h = register(Box::new(Thing(9)));
-        unsafe { release(h) };
+        let h = register(Thing(9));
+        release(h);
     }
 
     #[test]

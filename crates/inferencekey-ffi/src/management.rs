@@ -75,8 +75,9 @@ pub(crate) struct Deleted {
     deleted: bool,
 }
 
-fn client<'a>(c: *const ik_management_client) -> FfiResult<&'a ManagementClient> {
-    arg_handle(c, "client").map(|c| &c.inner)
+// Cheap to clone (shared state behind `Arc`s); a clone outlives a concurrent free.
+fn client(c: *const ik_management_client) -> FfiResult<ManagementClient> {
+    arg_handle(c, "client").map(|c| c.inner.clone())
 }
 
 /// The client to use for one call: the handle's, or a copy with per-call options.
@@ -87,7 +88,7 @@ fn with_options(
     let base = client(c)?;
     match options {
         Some(opts) => base.with_options(&opts).map_err(core_error),
-        None => Ok(base.clone()),
+        None => Ok(base),
     }
 }
 
@@ -113,7 +114,7 @@ pub extern "C" fn ik_management_client_new(
         let inner = ManagementClient::new(&config).map_err(core_error)?;
         crate::lifecycle::track_forks();
         // SAFETY: checked non-NULL above.
-        unsafe { *out = handles::register(Box::new(ik_management_client { inner })) };
+        unsafe { *out = handles::register(ik_management_client { inner }) };
         Ok(())
     })
 }
@@ -131,7 +132,7 @@ pub extern "C" fn ik_management_client_with_options(
         let out = out_ptr(out, "out")?;
         let opts: CallOptions = arg_json(opts, opts_len, "opts")?;
         let inner = with_options(c, Some(opts))?;
-        unsafe { *out = handles::register(Box::new(ik_management_client { inner })) };
+        unsafe { *out = handles::register(ik_management_client { inner }) };
         Ok(())
     })
 }
@@ -153,7 +154,7 @@ pub extern "C" fn ik_management_client_describe(
 /// Frees the client; operations in flight keep their own reference. NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ik_management_client_free(c: *mut ik_management_client) {
-    guard_or((), || unsafe { handles::release(c) });
+    guard_or((), || handles::release(c));
 }
 
 fn ensure_op(c: *const ik_management_client, req: *const c_char, len: usize) -> FfiResult<impl Op> {

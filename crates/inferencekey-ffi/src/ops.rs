@@ -163,7 +163,7 @@ pub(crate) fn complete(
         ),
         Err(error) => {
             let status = error.status();
-            let err = handles::register(Box::new(error));
+            let err = handles::register(error);
             Completion::new(cb, user_data, status, std::ptr::null_mut(), 0, err)
         }
     };

@@ -168,7 +168,7 @@ fn set_meta(meta: &std::sync::Mutex<StreamMetadata>, value: StreamMetadata) {
     *meta.lock().unwrap_or_else(|p| p.into_inner()) = value;
 }
 
-fn stream<'a>(s: *const ik_stream) -> FfiResult<&'a ik_stream> {
+fn stream(s: *const ik_stream) -> FfiResult<std::sync::Arc<ik_stream>> {
     let s = arg_handle(s, "stream")?;
     if s.pid != inferencekey_core::process::pid() {
         return Err(ffi_error(
@@ -283,7 +283,7 @@ pub(crate) fn open_stream(
         let meta = source.metadata();
         let closer = source.closer();
         let handle = ik_stream::new(State::Open(source), meta, closer);
-        unsafe { *out = handles::register(Box::new(handle)) };
+        unsafe { *out = handles::register(handle) };
         Ok(())
     })
 }
@@ -329,7 +329,7 @@ pub(crate) fn open_stream_async(
                 }
             }
         });
-        unsafe { *out = handles::register(Box::new(handle)) };
+        unsafe { *out = handles::register(handle) };
         spawn(cancel, cb, user_data, open)
     })
 }
@@ -346,12 +346,12 @@ pub extern "C" fn ik_stream_next(
     guard(err, || {
         out_ptr(out, "out")?;
         let s = stream(s)?;
-        let mut state = take(s)?;
+        let mut state = take(&s)?;
         let item = if matches!(&*state, State::Open(source) if source.is_blocking()) {
             crate::runtime::refuse_on_runtime_thread()?;
             read_here(&s.closed, &s.meta, &mut state).map_err(core_error)?
         } else {
-            blocking_shared(None, advance(s, state))?
+            blocking_shared(None, advance(&s, state))?
         };
         write_item(item, out, out_len);
         Ok(())
@@ -369,7 +369,7 @@ pub extern "C" fn ik_stream_next_async(
 ) -> ik_status {
     export_async(err, cancel, cb, user_data, || {
         let s = stream(s)?;
-        Ok(advance(s, take(s)?))
+        Ok(advance(&s, take(&s)?))
     })
 }
 
@@ -384,7 +384,8 @@ pub extern "C" fn ik_stream_metadata(
 ) -> ik_status {
     guard(err, || {
         out_ptr(out, "out")?;
-        let meta = stream(s)?.meta.lock().unwrap_or_else(|p| p.into_inner());
+        let s = stream(s)?;
+        let meta = s.meta.lock().unwrap_or_else(|p| p.into_inner());
         write_json(out, out_len, &*meta)
     })
 }
@@ -394,7 +395,7 @@ pub extern "C" fn ik_stream_metadata(
 #[no_mangle]
 pub extern "C" fn ik_stream_close(s: *mut ik_stream) {
     guard_or((), || {
-        if let Some(s) = unsafe { handles::borrow(s) } {
+        if let Some(s) = handles::borrow(s) {
             s.closed.cancel();
             if let Some(closer) = &s.closer {
                 closer.close();
@@ -413,5 +414,5 @@ pub extern "C" fn ik_stream_close(s: *mut ik_stream) {
 #[no_mangle]
 pub extern "C" fn ik_stream_free(s: *mut ik_stream) {
     ik_stream_close(s);
-    guard_or((), || unsafe { handles::release(s) });
+    guard_or((), || handles::release(s));
 }
