@@ -350,14 +350,23 @@ run_aarch64_qemu() {
 # typescript/scripts/pack-test.sh installs such tarballs into an empty project and runs the
 # quickstart; the test command runs it on every change.
 build_npm() {
-    step "npm: @inferencekey/sdk and @inferencekey/sdk-linux-x64-gnu"
-    local wheel
-    wheel="$(ls "$DIST"/inferencekey-*-manylinux*_x86_64.whl)"
-    rm -rf "$WORK/npm" && mkdir -p "$WORK/npm"
-    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])' \
-        "$wheel" "$LIB_IN_WHEEL" "$WORK/npm"
+    step "npm: @inferencekey/sdk and one native package per wheel built"
+    local spec tag key wheel pairs=()
+    rm -rf "$WORK/npm"
+    for spec in "manylinux_2_17_x86_64 linux-x64-gnu" "manylinux_2_17_aarch64 linux-arm64-gnu" \
+                "musllinux_1_2_x86_64 linux-x64-musl" "musllinux_1_2_aarch64 linux-arm64-musl" \
+                "macosx_10_12_x86_64 darwin-x64" "macosx_11_0_arm64 darwin-arm64"; do
+        read -r tag key <<<"$spec"
+        wheel="$(echo "$DIST"/inferencekey-*"$tag".whl)"
+        [ -f "$wheel" ] || continue
+        mkdir -p "$WORK/npm/$key"
+        python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
+            "$wheel" "$LIB_IN_WHEEL" >"$WORK/npm/$key/lib"
+        pairs+=("$key=$WORK/npm/$key/lib")
+    done
+    [ ${#pairs[@]} -gt 0 ] || die "no wheel to take the npm packages' libraries from"
     (cd "$ROOT/typescript" && npm ci --no-audit --no-fund --loglevel=error)
-    bash "$ROOT/typescript/scripts/pack.sh" "$WORK/npm/$LIB_IN_WHEEL" "$DIST"
+    bash "$ROOT/typescript/scripts/pack.sh" "$DIST" "${pairs[@]}"
 }
 
 # The Java jar: the glibc wheels' libraries (stripped, checked above) under JNA's resource
@@ -401,7 +410,7 @@ main() {
     check_metadata
     build_java_jar
     wanted x86_64-unknown-linux-gnu && run_x86_64
-    wanted x86_64-unknown-linux-gnu && build_npm
+    build_npm
     if wanted aarch64-unknown-linux-gnu && [ "${IK_RELEASE_QEMU:-1}" != 0 ]; then
         run_aarch64_qemu
     fi

@@ -7,7 +7,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-bash "$HERE/scripts/pack.sh" "$1" "$WORK/dist" >/dev/null
+key="$(cd "$HERE" && node -p "require('./dist/cjs/native.js').platformKey()")"
+bash "$HERE/scripts/pack.sh" "$WORK/dist" "$key=$1" >/dev/null
 mkdir "$WORK/app"
 cd "$WORK/app"
 npm init -y >/dev/null

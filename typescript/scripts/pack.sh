@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Packs @inferencekey/sdk and its per-platform native package for this machine into OUT_DIR:
-#   bash scripts/pack.sh LIBRARY OUT_DIR
-# The published package.json gains `optionalDependencies` on every platform package here
-# (npm installs only the one whose os/cpu/libc match), as esbuild and napi-rs packages do;
-# the workspace's own package.json has none, so `npm ci` never looks for unpublished ones.
+# Packs @inferencekey/sdk and one native package per PLATFORM=LIBRARY pair into OUT_DIR:
+#   bash scripts/pack.sh OUT_DIR linux-x64-gnu=path/to/libinferencekey.so [darwin-arm64=...]
+# PLATFORM is a directory of npm/ (`node -p "require('./dist/cjs/native.js').platformKey()"`
+# names this machine's). The published package.json gains `optionalDependencies` on every
+# platform package here (npm installs only the one whose os/cpu/libc match), as esbuild and
+# napi-rs packages do; the workspace's own package.json has none, so `npm ci` never looks for
+# unpublished ones.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-LIB="$(realpath "$1")"
-OUT="$(mkdir -p "$2" && realpath "$2")"
+OUT="$(mkdir -p "$1" && realpath "$1")"
+shift
+[[ $# -gt 0 ]] || { echo "usage: pack.sh OUT_DIR PLATFORM=LIBRARY..." >&2; exit 64; }
 VERSION="$(node -p "require('$HERE/package.json').version")"
 STAGE="$(mktemp -d)"
 trap 'rm -rf "$STAGE"' EXIT
@@ -20,13 +23,17 @@ for dir in "$HERE"/npm/*/; do
     optional="$(node -p "JSON.stringify({...$optional, '$name': '$VERSION'})")"
 done
 
-# The platform package of this machine, with the library built here.
-key="$(cd "$HERE" && node -p "require('./dist/cjs/native.js').platformKey()")"
-[[ -d "$HERE/npm/$key" ]] || { echo "no package dir npm/$key for this platform" >&2; exit 1; }
-mkdir -p "$STAGE/native"
-cp "$HERE/npm/$key/package.json" "$HERE/npm/$key/README.md" "$STAGE/native/"
-cp "$LIB" "$STAGE/native/libinferencekey.so"
-(cd "$STAGE/native" && npm pack --silent --pack-destination "$OUT" >/dev/null)
+# One platform package per pair, holding its library under the file name it declares.
+for pair in "$@"; do
+    key="${pair%%=*}" lib="${pair#*=}"
+    [[ -d "$HERE/npm/$key" ]] || { echo "no package dir npm/$key" >&2; exit 1; }
+    [[ -f "$lib" ]] || { echo "$key: no library at $lib" >&2; exit 1; }
+    file="$(node -p "require('$HERE/npm/$key/package.json').files[0]")"
+    rm -rf "$STAGE/native" && mkdir -p "$STAGE/native"
+    cp "$HERE/npm/$key/package.json" "$HERE/npm/$key/README.md" "$STAGE/native/"
+    cp "$lib" "$STAGE/native/$file"
+    (cd "$STAGE/native" && npm pack --silent --pack-destination "$OUT" >/dev/null)
+done
 
 # The main package: built files, README, and package.json with the optional dependencies.
 mkdir -p "$STAGE/main"
