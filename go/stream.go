@@ -1,0 +1,160 @@
+package inferencekey
+
+import (
+	"context"
+	"encoding/json"
+	"iter"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/inferencekey/inferencekey-sdk/go/internal/native"
+)
+
+// TextStream is a streamed generation. Read it with Next and Current (then Err), or range
+// over All; either way Close it (All does so itself). One goroutine reads at a time; Close may
+// come from any goroutine and wakes a pending Next. The stream's context, given when it was
+// opened, bounds every read: ending it stops the stream.
+type TextStream struct {
+	ctx     context.Context
+	res     *streamResources
+	cleanup runtime.Cleanup
+	cur     TextChunk
+	err     error
+	done    bool
+	closed  atomic.Bool
+}
+
+// streamResources are what a stream holds in the library: its handle and cancel token.
+type streamResources struct {
+	id     uintptr
+	cancel native.Cancel
+	once   sync.Once
+}
+
+func (r *streamResources) release() {
+	r.once.Do(func() {
+		native.CloseStream(r.id)
+		native.Free(native.Stream, r.id)
+		r.cancel.Free()
+	})
+}
+
+// GenerateTextStream opens a streamed generation. Errors of the exchange itself (auth, a
+// missing workload, ...) are returned here; errors later in the stream come from Err.
+func (e *Endpoint) GenerateTextStream(ctx context.Context, req TextRequest) (*TextStream, error) {
+	body, err := encode(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, &Error{Kind: KindCancelled, Code: CodeCancelled, Message: "the context ended before the call", cause: err}
+	}
+	res := &streamResources{cancel: tokenFor(ctx)}
+	id, call, info := native.OpenStream(false, e.h.id, body, res.cancel)
+	res.id = id
+	if info != nil {
+		res.release()
+		return nil, errorFromNative(info)
+	}
+	if err := finish(ctx, call, res.cancel, nil, nil); err != nil {
+		res.release()
+		return nil, err
+	}
+	s := &TextStream{ctx: ctx, res: res}
+	s.cleanup = runtime.AddCleanup(s, (*streamResources).release, res)
+	return s, nil
+}
+
+// Next reads the next chunk; false at the end of the stream or on an error (see Err).
+func (s *TextStream) Next() bool {
+	if s.done || s.closed.Load() {
+		return false
+	}
+	call, info := native.Next(s.res.id, s.res.cancel)
+	if info != nil {
+		s.done, s.err = true, errorFromNative(info)
+		return false
+	}
+	var chunk TextChunk
+	var end bool
+	err := finish(s.ctx, call, s.res.cancel, nil, func(b native.Buffer) error {
+		if b.IsNil() {
+			end = true
+			return nil
+		}
+		var r struct {
+			Text         string  `json:"text"`
+			FinishReason string  `json:"finish_reason"`
+			RawPart      partRef `json:"raw_part"`
+		}
+		if err := decodeJSON(&r)(b); err != nil {
+			return err
+		}
+		raw, err := b.Bytes(r.RawPart.Offset, r.RawPart.Length)
+		if err != nil {
+			return localError(KindAPI, CodeInvalidResponse, "%v", err)
+		}
+		chunk = TextChunk{Text: r.Text, FinishReason: r.FinishReason, Raw: raw}
+		return nil
+	})
+	if err != nil || end {
+		s.done, s.err = true, err
+		return false
+	}
+	s.cur = chunk
+	return true
+}
+
+// Current is the chunk the last successful Next read.
+func (s *TextStream) Current() TextChunk { return s.cur }
+
+// Err is the error that ended the stream, nil at a normal end.
+func (s *TextStream) Err() error { return s.err }
+
+// All ranges over the chunks; an error ends the range as its last pair. Breaking out of the
+// loop closes the stream (and its connection).
+func (s *TextStream) All() iter.Seq2[TextChunk, error] {
+	return func(yield func(TextChunk, error) bool) {
+		defer s.Close()
+		for s.Next() {
+			if !yield(s.cur, nil) {
+				return
+			}
+		}
+		if s.err != nil {
+			yield(TextChunk{}, s.err)
+		}
+	}
+}
+
+// streamMetadata is ik_stream_metadata of a chat stream.
+type streamMetadata struct {
+	RequestID string `json:"request_id"`
+	Usage     *Usage `json:"usage"`
+}
+
+func (s *TextStream) metadata() streamMetadata {
+	var m streamMetadata
+	if b, info := native.Describe(native.Stream, s.res.id); info == nil {
+		_ = json.Unmarshal(b, &m)
+	}
+	return m
+}
+
+// RequestID is the server's request id for the stream ("" once closed).
+func (s *TextStream) RequestID() string { return s.metadata().RequestID }
+
+// Usage is the token usage, once the server has sent it (nil before, and once closed).
+func (s *TextStream) Usage() *Usage { return s.metadata().Usage }
+
+// Close closes the stream and its connection; a pending Next ends with kind cancelled.
+// Closing twice is harmless.
+func (s *TextStream) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.cleanup.Stop()
+	s.res.release()
+	return nil
+}
