@@ -20,6 +20,10 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	if os.Getenv("IK_LOAD_CHILD") != "" {
+		loadChild()
+		return 0
+	}
 	if os.Getenv("INFERENCEKEY_DEV_PYTHON") != "" {
 		var err error
 		if dev, err = inferencekeytest.Start(inferencekeytest.Config{}); err != nil {
