@@ -5,6 +5,8 @@
 # with real CPU models, under `inferencekey dev` as the README says.
 #
 #   bash tests/go/fresh_module.sh LIBRARY INFERENCEKEY_CLI
+#
+# GO_SDK_DIR names an already staged module (release/build.sh's dist/go); LIBRARY is then "-".
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 lib="$1" cli="$2"
@@ -12,9 +14,12 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # The SDK as a release tag carries it: this checkout's go/ plus this platform's library.
-mkdir -p "$work/sdk"
-cp -r "$ROOT/go/." "$work/sdk/"
-bash "$ROOT/release/go-natives.sh" "$work/sdk" "$(go env GOOS)_$(go env GOARCH)" "$lib"
+sdk="${GO_SDK_DIR:-$work/sdk}"
+if [ -z "${GO_SDK_DIR:-}" ]; then
+    mkdir -p "$sdk"
+    cp -r "$ROOT/go/." "$sdk/"
+    bash "$ROOT/release/go-natives.sh" "$sdk" "$(go env GOOS)_$(go env GOARCH)" "$lib"
+fi
 
 mkdir -p "$work/app"
 cp "$ROOT/go/examples/quickstart/main.go" "$work/app/main.go"
@@ -26,7 +31,7 @@ go 1.25.0
 
 require github.com/inferencekey/inferencekey-sdk/go v1.0.0
 
-replace github.com/inferencekey/inferencekey-sdk/go => $work/sdk
+replace github.com/inferencekey/inferencekey-sdk/go => $sdk
 MOD
 go mod tidy
 CGO_ENABLED=0 go build -o quickstart .
