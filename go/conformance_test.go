@@ -32,12 +32,12 @@ type exchange struct {
 }
 
 type conformanceCase struct {
-	Name      string                 `json:"name"`
-	About     string                 `json:"about"`
-	Project   string                 `json:"project"`
-	Spec      json.RawMessage        `json:"spec"`
-	OnDrift   inferencekey.OnDrift   `json:"on_drift"`
-	Exchanges []exchange             `json:"exchanges"`
+	Name      string               `json:"name"`
+	About     string               `json:"about"`
+	Project   string               `json:"project"`
+	Spec      json.RawMessage      `json:"spec"`
+	OnDrift   inferencekey.OnDrift `json:"on_drift"`
+	Exchanges []exchange           `json:"exchanges"`
 	Expect    struct {
 		Action           *inferencekey.EnsureAction `json:"action"`
 		PlannedOperation *string                    `json:"planned_operation"`

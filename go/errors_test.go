@@ -206,19 +206,9 @@ func TestErrorKindsReadiness(t *testing.T) {
 // Every status of the ABI maps to its kind, and each kind's sentinel matches it: the table is
 // generated, so this checks the generator's output hangs together.
 func TestEveryKindHasASentinel(t *testing.T) {
-	kinds := map[inferencekey.Kind]error{
-		inferencekey.KindInvalidArgument: inferencekey.ErrInvalidArgument, inferencekey.KindNullArg: inferencekey.ErrNullArg,
-		inferencekey.KindInvalidUTF8: inferencekey.ErrInvalidUTF8, inferencekey.KindInvalidJSON: inferencekey.ErrInvalidJSON,
-		inferencekey.KindInvalidState: inferencekey.ErrInvalidState, inferencekey.KindInvalidHandle: inferencekey.ErrInvalidHandle,
-		inferencekey.KindConfig: inferencekey.ErrConfig, inferencekey.KindAuth: inferencekey.ErrAuth,
-		inferencekey.KindPermission: inferencekey.ErrPermission, inferencekey.KindValidation: inferencekey.ErrValidation,
-		inferencekey.KindDrift: inferencekey.ErrDrift, inferencekey.KindNotFound: inferencekey.ErrNotFound,
-		inferencekey.KindConflict: inferencekey.ErrConflict, inferencekey.KindRateLimited: inferencekey.ErrRateLimited,
-		inferencekey.KindAPI: inferencekey.ErrAPI, inferencekey.KindServer: inferencekey.ErrServer,
-		inferencekey.KindWorkloadFailed: inferencekey.ErrWorkloadFailed, inferencekey.KindConnection: inferencekey.ErrConnection,
-		inferencekey.KindTimeout: inferencekey.ErrTimeout, inferencekey.KindReadinessTimeout: inferencekey.ErrReadinessTimeout,
-		inferencekey.KindCancelled: inferencekey.ErrCancelled, inferencekey.KindPanic: inferencekey.ErrPanic,
-		inferencekey.KindUnknown: inferencekey.ErrUnknown,
+	kinds := sentinelOf
+	if len(kinds) != 23 {
+		t.Fatalf("%d kinds listed here", len(kinds))
 	}
 	for kind, sentinel := range kinds {
 		err := error(&inferencekey.Error{Kind: kind})
@@ -234,4 +224,20 @@ func TestEveryKindHasASentinel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sentinelOf is every kind with its sentinel.
+var sentinelOf = map[inferencekey.Kind]error{
+	inferencekey.KindInvalidArgument: inferencekey.ErrInvalidArgument, inferencekey.KindNullArg: inferencekey.ErrNullArg,
+	inferencekey.KindInvalidUTF8: inferencekey.ErrInvalidUTF8, inferencekey.KindInvalidJSON: inferencekey.ErrInvalidJSON,
+	inferencekey.KindInvalidState: inferencekey.ErrInvalidState, inferencekey.KindInvalidHandle: inferencekey.ErrInvalidHandle,
+	inferencekey.KindConfig: inferencekey.ErrConfig, inferencekey.KindAuth: inferencekey.ErrAuth,
+	inferencekey.KindPermission: inferencekey.ErrPermission, inferencekey.KindValidation: inferencekey.ErrValidation,
+	inferencekey.KindDrift: inferencekey.ErrDrift, inferencekey.KindNotFound: inferencekey.ErrNotFound,
+	inferencekey.KindConflict: inferencekey.ErrConflict, inferencekey.KindRateLimited: inferencekey.ErrRateLimited,
+	inferencekey.KindAPI: inferencekey.ErrAPI, inferencekey.KindServer: inferencekey.ErrServer,
+	inferencekey.KindWorkloadFailed: inferencekey.ErrWorkloadFailed, inferencekey.KindConnection: inferencekey.ErrConnection,
+	inferencekey.KindTimeout: inferencekey.ErrTimeout, inferencekey.KindReadinessTimeout: inferencekey.ErrReadinessTimeout,
+	inferencekey.KindCancelled: inferencekey.ErrCancelled, inferencekey.KindPanic: inferencekey.ErrPanic,
+	inferencekey.KindUnknown: inferencekey.ErrUnknown,
 }

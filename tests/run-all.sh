@@ -58,7 +58,7 @@ echo "== pytest on CPython $("$VENV/bin/python" -c 'import platform; print(platf
 "$VENV/bin/python" -m pytest -q tests/python
 test_other_pythons
 
-echo "== Go: go vet, staticcheck, go test -race, the fresh-module quickstart"
+echo "== Go: gofmt, go vet, staticcheck, go test -race, the fresh-module quickstart"
 # The library the wheel build above left in target/release (a plain cargo build otherwise).
 GO_LIB="$ROOT/target/release/libinferencekey.so"
 [ -f "$GO_LIB" ] || cargo build --release --quiet -p inferencekey-ffi
@@ -67,6 +67,7 @@ GO_LIB="$ROOT/target/release/libinferencekey.so"
     export INFERENCEKEY_LIB="$GO_LIB"
     go mod download
     (cd tools && go mod download && go build -o "$ROOT/target/go-tools/staticcheck" honnef.co/go/tools/cmd/staticcheck)
+    test -z "$(gofmt -l . | tee /dev/stderr)"
     go vet ./...
     "$ROOT/target/go-tools/staticcheck" ./...
     go test -race -count=1 ./...
