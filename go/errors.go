@@ -2,7 +2,6 @@ package inferencekey
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -140,13 +139,12 @@ func localError(kind Kind, code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// asError turns a load failure into an *Error of kind config.
+// loadError reports a native library that cannot be loaded (missing, or of another ABI
+// version) as an *Error of kind config; the code is this binding's own, as no core exists yet
+// to name one.
 func loadError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &Error{Kind: KindConfig, Code: "library_not_loaded", Message: err.Error(), cause: err}
+	msg := strings.TrimPrefix(err.Error(), "inferencekey: ")
+	return &Error{Kind: KindConfig, Code: "library_not_loaded", Message: msg, cause: err}
 }
 
 // redactText is the core's ik_text_redact; text it cannot take (a NUL byte) shows as

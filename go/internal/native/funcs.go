@@ -1,6 +1,10 @@
 package native
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
 
 // The exports, as purego binds them. Handles are opaque identifiers (never addresses), so they
 // travel as uintptr; result buffers are real addresses and travel as unsafe.Pointer.
@@ -40,6 +44,7 @@ var (
 	ikTokenRedact   textFn
 	ikSpecValidate  func(spec []byte, n uintptr, err *uintptr) int32
 	ikRuntimeConfig func(cfg []byte, n uintptr, err *uintptr) int32
+	ikLogSet        func(maxLevel int32, cb uintptr, ud uintptr, err *uintptr) int32
 
 	ikMgmtNew, ikDataNew               newFn
 	ikMgmtWithOptions, ikDataWithOpts  deriveFn
@@ -85,6 +90,7 @@ func bindAll(lib uintptr) error {
 		{&ikTokenRedact, "ik_token_redact"},
 		{&ikSpecValidate, "ik_workload_spec_validate"},
 		{&ikRuntimeConfig, "ik_runtime_configure"},
+		{&ikLogSet, "ik_log_set_callback"},
 		{&ikMgmtNew, "ik_management_client_new"},
 		{&ikMgmtWithOptions, "ik_management_client_with_options"},
 		{&ikMgmtDescribe, "ik_management_client_describe"},
@@ -124,5 +130,6 @@ func bindAll(lib uintptr) error {
 	}
 	trampoline = newCallback(onCompletion)
 	eventTrampoline = newCallback(onEvent)
+	logTrampoline = purego.NewCallback(onLog)
 	return nil
 }
