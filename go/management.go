@@ -117,11 +117,12 @@ func (c *ManagementClient) List(ctx context.Context, opts ...CallOption) ([]Work
 }
 
 // Delete deletes a workload; false when it was absent (or another caller deleted it first).
-func (c *ManagementClient) Delete(ctx context.Context, slug string) (bool, error) {
+func (c *ManagementClient) Delete(ctx context.Context, slug string, opts ...CallOption) (bool, error) {
+	cfg := buildCall(opts)
 	var out struct {
 		Deleted bool `json:"deleted"`
 	}
-	err := run(ctx, native.OpDelete, c.h.id, slugRequest{Slug: slug}, decodeJSON(&out))
+	err := run(ctx, native.OpDelete, c.h.id, slugRequest{Slug: slug, Project: cfg.project}, decodeJSON(&out))
 	return out.Deleted, err
 }
 

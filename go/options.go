@@ -89,7 +89,8 @@ func buildConfig(fromEnv bool, opts []Option) clientConfig {
 }
 
 // CallOption adjusts one call: Ensure and Plan (WithOnDrift, InProject), WaitUntilReady
-// (WithProgress, WithReadinessTimeout, InProject), Get and List (InProject).
+// (WithProgress, WithReadinessTimeout, InProject), Get, List and Delete (InProject). An
+// option a call does not take is ignored.
 type CallOption func(*callConfig)
 
 type callConfig struct {
