@@ -136,6 +136,9 @@ func TestQuickstart(t *testing.T) {
 	if strings.TrimSpace(text.String()) == "" || finish == "" {
 		t.Fatalf("stream: text %q, finish %q", text.String(), finish)
 	}
+	if stream.RequestID() == "" {
+		t.Fatal("stream: no request id after the range")
+	}
 
 	ready(t, embedSpec)
 	emb, err := data.Endpoint("billing")

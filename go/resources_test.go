@@ -70,9 +70,9 @@ func TestThousandGoroutines(t *testing.T) {
 		_, _ = fmt.Fprint(w, `{"object":"list","model":"e5","data":[{"object":"embedding","index":0,"embedding":[0.5,0.25]}]}`)
 	})
 	ep := fakeEndpoint(t, srv.URL)
-	before := procStatus(t, "Threads")
+	before, goroutinesBefore := procStatus(t, "Threads"), runtime.NumGoroutine()
 	var wg sync.WaitGroup
-	var failed, maxThreads atomic.Int64
+	var failed, maxThreads, maxGoroutines atomic.Int64
 	for i := 0; i < 1000; i++ {
 		wg.Add(1)
 		go func() {
@@ -86,11 +86,19 @@ func TestThousandGoroutines(t *testing.T) {
 			if n := int64(procStatus(t, "Threads")); n > maxThreads.Load() {
 				maxThreads.Store(n)
 			}
+			if n := int64(runtime.NumGoroutine()); n > maxGoroutines.Load() {
+				maxGoroutines.Store(n)
+			}
 		}()
 	}
 	wg.Wait()
 	if failed.Load() != 0 {
 		t.Fatalf("%d of 1000 calls failed", failed.Load())
+	}
+	// The callers and the fake server's handlers (one per connection, up to 1000 each): a call
+	// in flight adds no goroutine of the SDK's own.
+	if extra := maxGoroutines.Load() - int64(goroutinesBefore); extra > 2000+50 {
+		t.Fatalf("%d goroutines for 1000 calls in flight", extra)
 	}
 	if peak.Load() < 500 {
 		t.Fatalf("only %d calls were in flight together", peak.Load())

@@ -23,6 +23,9 @@ type TextStream struct {
 	err     error
 	done    bool
 	closed  atomic.Bool
+	// meta is the stream's metadata as read when it closed (the library's is gone then).
+	metaMu sync.Mutex
+	meta   *streamMetadata
 }
 
 // streamResources are what a stream holds in the library: its handle and cancel token.
@@ -135,6 +138,11 @@ type streamMetadata struct {
 }
 
 func (s *TextStream) metadata() streamMetadata {
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	if s.meta != nil {
+		return *s.meta
+	}
 	var m streamMetadata
 	if b, info := native.Describe(native.Stream, s.res.id); info == nil {
 		_ = json.Unmarshal(b, &m)
@@ -142,10 +150,11 @@ func (s *TextStream) metadata() streamMetadata {
 	return m
 }
 
-// RequestID is the server's request id for the stream ("" once closed).
+// RequestID is the server's request id for the stream.
 func (s *TextStream) RequestID() string { return s.metadata().RequestID }
 
-// Usage is the token usage, once the server has sent it (nil before, and once closed).
+// Usage is the token usage, once the server has sent it (nil before); it stays readable
+// after Close, so it can be read after ranging over All.
 func (s *TextStream) Usage() *Usage { return s.metadata().Usage }
 
 // Close closes the stream and its connection; a pending Next ends with kind cancelled.
@@ -154,6 +163,10 @@ func (s *TextStream) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	m := s.metadata()
+	s.metaMu.Lock()
+	s.meta = &m
+	s.metaMu.Unlock()
 	s.cleanup.Stop()
 	s.res.release()
 	return nil
