@@ -157,3 +157,21 @@ func (e *Endpoint) Rerank(ctx context.Context, req RerankRequest) (*RerankResult
 	}
 	return &out, nil
 }
+
+// WithOptions returns a client sharing this one's connections and default key with other
+// timeouts, retries or headers (WithTimeout, WithConnectTimeout, WithMaxRetries, WithHeader);
+// its endpoints use them. Close it as well.
+func (c *DataClient) WithOptions(opts ...Option) (*DataClient, error) {
+	body, err := derivedOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	id, info := native.Derive(native.Data, c.h.id, body)
+	if info != nil {
+		return nil, errorFromNative(info)
+	}
+	h := &handle{kind: native.Data, id: id}
+	d := &DataClient{h: h}
+	track(d, h)
+	return d, nil
+}

@@ -159,3 +159,21 @@ func (c *ManagementClient) WaitUntilReady(ctx context.Context, slug string, opts
 	err = finish(ctx, call, cancel, onEvent, decodeJSON(&out))
 	return out, err
 }
+
+// WithOptions returns a client sharing this one's credentials and connections with other
+// timeouts, retries or headers (WithTimeout, WithConnectTimeout, WithMaxRetries, WithHeader).
+// Close it as well.
+func (c *ManagementClient) WithOptions(opts ...Option) (*ManagementClient, error) {
+	body, err := derivedOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	id, info := native.Derive(native.Management, c.h.id, body)
+	if info != nil {
+		return nil, errorFromNative(info)
+	}
+	h := &handle{kind: native.Management, id: id}
+	d := &ManagementClient{h: h}
+	track(d, h)
+	return d, nil
+}

@@ -135,3 +135,25 @@ func encode(v any) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// callOptions is the with_options JSON (CallOptions in the ABI's schema).
+type callOptions struct {
+	Timeout        any               `json:"timeout_s,omitempty"`
+	ConnectTimeout any               `json:"connect_timeout_s,omitempty"`
+	MaxRetries     *int              `json:"max_retries,omitempty"`
+	Headers        map[string]string `json:"headers,omitempty"`
+}
+
+// derivedOptions keeps the options a derived client may change (WithTimeout,
+// WithConnectTimeout, WithMaxRetries, WithHeader) and refuses the others, which name the
+// client's identity.
+func derivedOptions(opts []Option) ([]byte, error) {
+	c := buildConfig(false, opts)
+	for name, set := range map[string]bool{"WithProject": c.Project != nil, "WithBaseURL": c.BaseURL != nil,
+		"WithSDKToken": c.SDKToken != nil, "WithAPIKey": c.APIKey != nil, "WithCABundle": c.CABundlePath != nil} {
+		if set {
+			return nil, localError(KindConfig, CodeInvalidOption, "%s cannot change on a derived client; create a new one", name)
+		}
+	}
+	return encode(callOptions{Timeout: c.Timeout, ConnectTimeout: c.ConnectTimeout, MaxRetries: c.MaxRetries, Headers: c.DefaultHeaders})
+}
