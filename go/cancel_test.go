@@ -173,3 +173,29 @@ func TestStreamTruncated(t *testing.T) {
 	}
 	wantKind(t, stream.Err(), inferencekey.KindConnection, inferencekey.ErrConnection)
 }
+
+// ReadinessEvents yields every event, the terminal one included, then ends.
+func TestReadinessEvents(t *testing.T) {
+	srv := readinessServer(t, []string{
+		`{"phase":"scheduling","message":"queued","elapsed_ms":0}`,
+		`{"phase":"bootstrapping","message":"loading","elapsed_ms":40,"step":"model_load"}`,
+		`{"phase":"ready","message":"serving","elapsed_ms":612}`,
+	}, false)
+	stream, err := fakeMgmt(t, srv.URL).ReadinessEvents(context.Background(), "bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var phases []string
+	for ev, err := range stream.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		phases = append(phases, ev.Phase)
+	}
+	if strings.Join(phases, ",") != "scheduling,bootstrapping,ready" {
+		t.Fatalf("phases %v", phases)
+	}
+	// A missing workload fails at the open.
+	_, err = fakeMgmt(t, fakeServer(t, answer(404, "not_found", "no bot")).URL).ReadinessEvents(context.Background(), "bot")
+	wantKind(t, err, inferencekey.KindNotFound, inferencekey.ErrNotFound)
+}

@@ -11,15 +11,17 @@ import (
 	"github.com/inferencekey/inferencekey-sdk/go/internal/native"
 )
 
-// TextStream is a streamed generation. Read it with Next and Current (then Err), or range
-// over All; either way Close it (All does so itself). One goroutine reads at a time; Close may
-// come from any goroutine and wakes a pending Next. The stream's context, given when it was
-// opened, bounds every read: ending it stops the stream.
-type TextStream struct {
+// Stream is a stream of items: the chunks of a generation (GenerateTextStream) or a
+// workload's readiness events (ReadinessEvents). Read it with Next and Current (then Err), or
+// range over All; either way Close it (All does so itself). One goroutine reads at a time;
+// Close may come from any goroutine and wakes a pending Next. The stream's context, given when
+// it was opened, bounds every read: ending it stops the stream.
+type Stream[T any] struct {
 	ctx     context.Context
 	res     *streamResources
 	cleanup runtime.Cleanup
-	cur     TextChunk
+	decode  func(native.Buffer) (T, error)
+	cur     T
 	err     error
 	done    bool
 	closed  atomic.Bool
@@ -45,7 +47,19 @@ func (r *streamResources) release() {
 
 // GenerateTextStream opens a streamed generation. Errors of the exchange itself (auth, a
 // missing workload, ...) are returned here; errors later in the stream come from Err.
-func (e *Endpoint) GenerateTextStream(ctx context.Context, req TextRequest) (*TextStream, error) {
+func (e *Endpoint) GenerateTextStream(ctx context.Context, req TextRequest) (*Stream[TextChunk], error) {
+	return openStream(ctx, false, e.h.id, req, decodeChunk)
+}
+
+// ReadinessEvents opens the workload's readiness events, the terminal one (phase ready or
+// error) included; the stream ends after it. WaitUntilReady is the usual way to wait; this is
+// for showing progress your own way. InProject applies.
+func (c *ManagementClient) ReadinessEvents(ctx context.Context, slug string, opts ...CallOption) (*Stream[ReadinessEvent], error) {
+	cfg := buildCall(opts)
+	return openStream(ctx, true, c.h.id, slugRequest{Slug: slug, Project: cfg.project}, decodeEvent)
+}
+
+func openStream[T any](ctx context.Context, readiness bool, h uintptr, req any, decode func(native.Buffer) (T, error)) (*Stream[T], error) {
 	body, err := encode(req)
 	if err != nil {
 		return nil, err
@@ -54,7 +68,7 @@ func (e *Endpoint) GenerateTextStream(ctx context.Context, req TextRequest) (*Te
 		return nil, &Error{Kind: KindCancelled, Code: CodeCancelled, Message: "the context ended before the call", cause: err}
 	}
 	res := &streamResources{cancel: tokenFor(ctx)}
-	id, call, info := native.OpenStream(false, e.h.id, body, res.cancel)
+	id, call, info := native.OpenStream(readiness, h, body, res.cancel)
 	res.id = id
 	if info != nil {
 		res.release()
@@ -64,13 +78,34 @@ func (e *Endpoint) GenerateTextStream(ctx context.Context, req TextRequest) (*Te
 		res.release()
 		return nil, err
 	}
-	s := &TextStream{ctx: ctx, res: res}
+	s := &Stream[T]{ctx: ctx, res: res, decode: decode}
 	s.cleanup = runtime.AddCleanup(s, (*streamResources).release, res)
 	return s, nil
 }
 
+func decodeChunk(b native.Buffer) (TextChunk, error) {
+	var r struct {
+		Text         string  `json:"text"`
+		FinishReason string  `json:"finish_reason"`
+		RawPart      partRef `json:"raw_part"`
+	}
+	if err := decodeJSON(&r)(b); err != nil {
+		return TextChunk{}, err
+	}
+	raw, err := b.Bytes(r.RawPart.Offset, r.RawPart.Length)
+	if err != nil {
+		return TextChunk{}, localError(KindAPI, CodeInvalidResponse, "%v", err)
+	}
+	return TextChunk{Text: r.Text, FinishReason: r.FinishReason, Raw: raw}, nil
+}
+
+func decodeEvent(b native.Buffer) (ReadinessEvent, error) {
+	var ev ReadinessEvent
+	return ev, decodeJSON(&ev)(b)
+}
+
 // Next reads the next chunk; false at the end of the stream or on an error (see Err).
-func (s *TextStream) Next() bool {
+func (s *Stream[T]) Next() bool {
 	if s.done || s.closed.Load() {
 		return false
 	}
@@ -79,46 +114,35 @@ func (s *TextStream) Next() bool {
 		s.done, s.err = true, errorFromNative(info)
 		return false
 	}
-	var chunk TextChunk
+	var item T
 	var end bool
 	err := finish(s.ctx, call, s.res.cancel, nil, func(b native.Buffer) error {
 		if b.IsNil() {
 			end = true
 			return nil
 		}
-		var r struct {
-			Text         string  `json:"text"`
-			FinishReason string  `json:"finish_reason"`
-			RawPart      partRef `json:"raw_part"`
-		}
-		if err := decodeJSON(&r)(b); err != nil {
-			return err
-		}
-		raw, err := b.Bytes(r.RawPart.Offset, r.RawPart.Length)
-		if err != nil {
-			return localError(KindAPI, CodeInvalidResponse, "%v", err)
-		}
-		chunk = TextChunk{Text: r.Text, FinishReason: r.FinishReason, Raw: raw}
-		return nil
+		var err error
+		item, err = s.decode(b)
+		return err
 	})
 	if err != nil || end {
 		s.done, s.err = true, err
 		return false
 	}
-	s.cur = chunk
+	s.cur = item
 	return true
 }
 
-// Current is the chunk the last successful Next read.
-func (s *TextStream) Current() TextChunk { return s.cur }
+// Current is the item the last successful Next read.
+func (s *Stream[T]) Current() T { return s.cur }
 
 // Err is the error that ended the stream, nil at a normal end.
-func (s *TextStream) Err() error { return s.err }
+func (s *Stream[T]) Err() error { return s.err }
 
-// All ranges over the chunks; an error ends the range as its last pair. Breaking out of the
+// All ranges over the items; an error ends the range as its last pair. Breaking out of the
 // loop closes the stream (and its connection).
-func (s *TextStream) All() iter.Seq2[TextChunk, error] {
-	return func(yield func(TextChunk, error) bool) {
+func (s *Stream[T]) All() iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
 		defer s.Close()
 		for s.Next() {
 			if !yield(s.cur, nil) {
@@ -126,18 +150,20 @@ func (s *TextStream) All() iter.Seq2[TextChunk, error] {
 			}
 		}
 		if s.err != nil {
-			yield(TextChunk{}, s.err)
+			var zero T
+			yield(zero, s.err)
 		}
 	}
 }
 
-// streamMetadata is ik_stream_metadata of a chat stream.
+// streamMetadata is ik_stream_metadata: a chat stream's usage, a readiness stream's last event.
 type streamMetadata struct {
-	RequestID string `json:"request_id"`
-	Usage     *Usage `json:"usage"`
+	RequestID string          `json:"request_id"`
+	Usage     *Usage          `json:"usage"`
+	LastEvent *ReadinessEvent `json:"last_event"`
 }
 
-func (s *TextStream) metadata() streamMetadata {
+func (s *Stream[T]) metadata() streamMetadata {
 	s.metaMu.Lock()
 	defer s.metaMu.Unlock()
 	if s.meta != nil {
@@ -151,15 +177,15 @@ func (s *TextStream) metadata() streamMetadata {
 }
 
 // RequestID is the server's request id for the stream.
-func (s *TextStream) RequestID() string { return s.metadata().RequestID }
+func (s *Stream[T]) RequestID() string { return s.metadata().RequestID }
 
-// Usage is the token usage, once the server has sent it (nil before); it stays readable
-// after Close, so it can be read after ranging over All.
-func (s *TextStream) Usage() *Usage { return s.metadata().Usage }
+// Usage is a generation's token usage, once the server has sent it (nil before, and for
+// readiness events); it stays readable after Close, so it can be read after ranging over All.
+func (s *Stream[T]) Usage() *Usage { return s.metadata().Usage }
 
 // Close closes the stream and its connection; a pending Next ends with kind cancelled.
 // Closing twice is harmless.
-func (s *TextStream) Close() error {
+func (s *Stream[T]) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
