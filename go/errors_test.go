@@ -126,6 +126,28 @@ func TestErrorKindsLocal(t *testing.T) {
 		_, err := fakeMgmt(t, srv.URL).Ensure(context.Background(), inferencekey.WorkloadSpec{Slug: "a", Model: "m", Backend: "vllm"})
 		wantKind(t, err, inferencekey.KindValidation, inferencekey.ErrValidation)
 	})
+	t.Run("validation: bad requests, no request sent", func(t *testing.T) {
+		srv := fakeServer(t, func(http.ResponseWriter, *http.Request) { t.Error("a request was sent") })
+		ep := fakeEndpoint(t, srv.URL)
+		_, err := ep.GenerateText(context.Background(), inferencekey.TextRequest{})
+		wantKind(t, err, inferencekey.KindValidation, inferencekey.ErrValidation)
+		_, err = ep.Rerank(context.Background(), inferencekey.RerankRequest{Query: "q"})
+		wantKind(t, err, inferencekey.KindValidation, inferencekey.ErrValidation)
+		_, err = ep.Embed(context.Background(), inferencekey.EmbedRequest{})
+		wantKind(t, err, inferencekey.KindValidation, inferencekey.ErrValidation)
+		data, err := inferencekey.NewDataClient(inferencekey.WithBaseURL(srv.URL), inferencekey.WithProject("acme"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer data.Close()
+		_, err = data.Endpoint("Bad Slug!", inferencekey.WithAPIKey("ik_live_1a2b3c4d_"+strings.Repeat("0", 64)))
+		e := wantKind(t, err, inferencekey.KindValidation, inferencekey.ErrValidation)
+		if e.Code != inferencekey.CodeInvalidSlug || e.Field != "workload_slug" {
+			t.Fatalf("code %q field %q", e.Code, e.Field)
+		}
+		_, err = data.Endpoint("bot") // no key: neither the endpoint's nor a default
+		wantKind(t, err, inferencekey.KindConfig, inferencekey.ErrConfig)
+	})
 	t.Run("connection: nothing listens", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
