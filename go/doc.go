@@ -6,7 +6,7 @@
 //	defer mgmt.Close()
 //	ref, err := mgmt.Ensure(ctx, inferencekey.WorkloadSpec{Name: "support-bot", Slug: "support-bot",
 //		Model: "meta-llama/Llama-3.1-8B-Instruct", Backend: inferencekey.BackendVLLM})
-//	_, err = mgmt.WaitUntilReady(ctx, ref.WorkloadSlug)
+//	err = mgmt.WaitUntilReady(ctx, ref.WorkloadSlug)
 //	data, err := inferencekey.NewDataClientFromEnv(inferencekey.WithProject("acme"))
 //	ep, err := data.Endpoint(ref.WorkloadSlug, inferencekey.WithAPIKey(os.Getenv("INFERENCEKEY_API_KEY")))
 //	out, err := ep.GenerateText(ctx, inferencekey.TextRequest{Prompt: "Hola", MaxTokens: inferencekey.Int(300)})

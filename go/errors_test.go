@@ -204,7 +204,7 @@ func TestErrorKindsReadiness(t *testing.T) {
 			`{"phase":"error","message":"process exited with status 1","elapsed_ms":9,"log_tail":"bad flag\n"}`,
 		}, false)
 		var seen []string
-		_, err := fakeMgmt(t, srv.URL).WaitUntilReady(context.Background(), "bot",
+		err := fakeMgmt(t, srv.URL).WaitUntilReady(context.Background(), "bot",
 			inferencekey.WithProgress(func(e inferencekey.ReadinessEvent) { seen = append(seen, e.Phase) }))
 		e := wantKind(t, err, inferencekey.KindWorkloadFailed, inferencekey.ErrWorkloadFailed)
 		if e.LastEvent == nil || e.LastEvent.Phase != "error" || !strings.Contains(e.LogTail+e.LastEvent.LogTail, "bad flag") {
@@ -216,7 +216,7 @@ func TestErrorKindsReadiness(t *testing.T) {
 	})
 	t.Run("readiness_timeout", func(t *testing.T) {
 		srv := readinessServer(t, []string{`{"phase":"bootstrapping","message":"loading"}`}, true)
-		_, err := fakeMgmt(t, srv.URL).WaitUntilReady(context.Background(), "bot",
+		err := fakeMgmt(t, srv.URL).WaitUntilReady(context.Background(), "bot",
 			inferencekey.WithReadinessTimeout(300*time.Millisecond))
 		e := wantKind(t, err, inferencekey.KindReadinessTimeout, inferencekey.ErrTimeout)
 		if e.LastEvent == nil || e.LastEvent.Phase != "bootstrapping" {

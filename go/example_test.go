@@ -24,7 +24,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := mgmt.WaitUntilReady(ctx, ref.WorkloadSlug); err != nil {
+	if err := mgmt.WaitUntilReady(ctx, ref.WorkloadSlug); err != nil {
 		log.Fatal(err)
 	}
 	data, err := inferencekey.NewDataClientFromEnv(inferencekey.WithProject("acme"))
@@ -82,7 +82,7 @@ func ExampleError() {
 // Show how far a workload got while waiting for it.
 func ExampleWithProgress() {
 	var mgmt *inferencekey.ManagementClient // from NewManagementClientFromEnv
-	_, err := mgmt.WaitUntilReady(context.Background(), "support-bot",
+	err := mgmt.WaitUntilReady(context.Background(), "support-bot",
 		inferencekey.WithReadinessTimeout(5*time.Minute),
 		inferencekey.WithProgress(func(e inferencekey.ReadinessEvent) {
 			fmt.Printf("%s: %s\n", e.Phase, e.Message)

@@ -1,17 +1,59 @@
 package inferencekey_test
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	inferencekey "github.com/inferencekey/inferencekey-sdk/go"
 )
 
-// The loader runs once per process, so each case runs this test binary again as a child with
-// INFERENCEKEY_LIB set; IK_LOAD_CHILD makes TestMain run loadChild instead of the tests.
+// What is read once per process (the library, INFERENCEKEY_LOG) is tested in a child: this
+// test binary run again with IK_TEST_CHILD naming the part TestMain runs instead of the tests.
+func runChildPart(part string) {
+	switch part {
+	case "load":
+		loadChild()
+	case "log":
+		logChild()
+	}
+}
+
+// runChild runs a part in a child process with extra environment and returns its output.
+func runChild(t *testing.T, part string, env ...string) string {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(append(os.Environ(), "IK_TEST_CHILD="+part), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// logChild makes one request with INFERENCEKEY_LOG set by the parent.
+func logChild() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte("[]"))
+	}))
+	defer srv.Close()
+	mgmt, err := inferencekey.NewManagementClient(inferencekey.WithBaseURL(srv.URL), inferencekey.WithProject("acme"),
+		inferencekey.WithSDKToken(fakeToken))
+	if err != nil {
+		os.Stdout.WriteString(err.Error())
+		return
+	}
+	defer mgmt.Close()
+	_, _ = mgmt.List(context.Background())
+	time.Sleep(200 * time.Millisecond) // the records drain asynchronously
+}
+
 func loadChild() {
 	_, err := inferencekey.NewManagementClient(inferencekey.WithProject("acme"))
 	if err == nil {
@@ -22,13 +64,8 @@ func loadChild() {
 }
 
 func loadInChild(t *testing.T, lib string) string {
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "IK_LOAD_CHILD=1", "INFERENCEKEY_LIB="+lib)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
+	out := runChild(t, "load", "INFERENCEKEY_LIB="+lib)
+	for _, line := range strings.Split(out, "\n") {
 		if msg, ok := strings.CutPrefix(line, "LOAD-ERROR: "); ok {
 			return msg
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -17,6 +19,11 @@ import (
 // handed over through a queue, so a slow handler never stalls a call; when 1,024 wait, newer
 // ones are dropped (DroppedLogRecords counts them). A nil logger turns logging off.
 func SetLogger(logger *slog.Logger) error {
+	envLogOnce.Do(func() {}) // an explicit logger wins over INFERENCEKEY_LOG
+	return setLogger(logger)
+}
+
+func setLogger(logger *slog.Logger) error {
 	if err := native.Load(); err != nil {
 		return loadError(err)
 	}
@@ -39,6 +46,26 @@ func SetLogger(logger *slog.Logger) error {
 	}
 	return nil
 }
+
+// logFromEnv applies INFERENCEKEY_LOG once, when the library is first loaded: "debug" or
+// "info" (any case) sends the core's records at that level to stderr, as in every binding,
+// unless SetLogger was called first (which ends this Once); other values are ignored.
+func logFromEnv() {
+	envLogOnce.Do(func() {
+		var level slog.Level
+		switch strings.ToLower(strings.TrimSpace(os.Getenv("INFERENCEKEY_LOG"))) {
+		case "debug":
+			level = slog.LevelDebug
+		case "info":
+			level = slog.LevelInfo
+		default:
+			return
+		}
+		_ = setLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	})
+}
+
+var envLogOnce sync.Once
 
 // DroppedLogRecords is how many core log records were dropped because the queue was full.
 func DroppedLogRecords() uint64 { return droppedLogs.Load() }

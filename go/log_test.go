@@ -65,3 +65,12 @@ func TestDriftWarningIsLogged(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// INFERENCEKEY_LOG=debug sends the core's records to stderr; checked in a child process, as
+// the variable is read once per process.
+func TestLogFromEnv(t *testing.T) {
+	out := runChild(t, "log", "INFERENCEKEY_LOG=Debug")
+	if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "target=inferencekey.") {
+		t.Fatalf("no debug record on stderr:\n%s", out)
+	}
+}

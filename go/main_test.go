@@ -20,8 +20,8 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	if os.Getenv("IK_LOAD_CHILD") != "" {
-		loadChild()
+	if part := os.Getenv("IK_TEST_CHILD"); part != "" {
+		runChildPart(part)
 		return 0
 	}
 	if os.Getenv("INFERENCEKEY_DEV_PYTHON") != "" {

@@ -41,6 +41,7 @@ func newHandle(kind native.HandleKind, cfg clientConfig) (*handle, error) {
 	if err := native.Load(); err != nil {
 		return nil, loadError(err)
 	}
+	logFromEnv()
 	body, err := encode(cfg)
 	if err != nil {
 		return nil, err
@@ -126,26 +127,26 @@ func (c *ManagementClient) Delete(ctx context.Context, slug string, opts ...Call
 	return out.Deleted, err
 }
 
-// WaitUntilReady waits until the workload serves and returns its ready event. A workload that
-// fails is an *Error of kind workload_failed; the deadline (WithReadinessTimeout, default 10
-// minutes) passing is one of kind readiness_timeout. WithProgress sees every event.
-func (c *ManagementClient) WaitUntilReady(ctx context.Context, slug string, opts ...CallOption) (ReadinessEvent, error) {
+// WaitUntilReady waits until the workload serves. A workload that fails is an *Error of kind
+// workload_failed (with LastEvent and LogTail); the deadline (WithReadinessTimeout, default 10
+// minutes) passing is one of kind readiness_timeout. WithProgress sees every event, the ready
+// one included.
+func (c *ManagementClient) WaitUntilReady(ctx context.Context, slug string, opts ...CallOption) error {
 	cfg := buildCall(opts)
 	req := slugRequest{Slug: slug, Project: cfg.project}
 	if cfg.deadline != 0 {
 		s := cfg.deadline.Seconds()
 		req.Timeout = &s
 	}
-	var out ReadinessEvent
 	body, err := encode(req)
 	if err != nil {
-		return out, err
+		return err
 	}
 	cancel := tokenFor(ctx)
 	defer cancel.Free()
 	call, info := native.StartWait(c.h.id, body, cancel)
 	if info != nil {
-		return out, errorFromNative(info)
+		return errorFromNative(info)
 	}
 	var onEvent func([]byte)
 	if cfg.progress != nil {
@@ -156,8 +157,7 @@ func (c *ManagementClient) WaitUntilReady(ctx context.Context, slug string, opts
 			}
 		}
 	}
-	err = finish(ctx, call, cancel, onEvent, decodeJSON(&out))
-	return out, err
+	return finish(ctx, call, cancel, onEvent, nil)
 }
 
 // WithOptions returns a client sharing this one's credentials and connections with other

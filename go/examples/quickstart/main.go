@@ -30,8 +30,7 @@ func main() {
 		Model: "nomic-embed-text", Backend: inferencekey.BackendOllama, TaskType: inferencekey.TaskEmbedding})
 	check(err)
 	for _, slug := range []string{ref.WorkloadSlug, "billing"} {
-		_, err = mgmt.WaitUntilReady(ctx, slug)
-		check(err)
+		check(mgmt.WaitUntilReady(ctx, slug))
 	}
 
 	// Data plane: one client, many workloads, an ik_live_ key passed per workload.
