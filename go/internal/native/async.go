@@ -58,7 +58,7 @@ func onCompletion(ud uintptr, status int32, json unsafe.Pointer, n uintptr, err 
 	call.mu.Lock()
 	call.done, call.result = true, c
 	call.mu.Unlock()
-	call.wake()
+	wakeLater(call)
 }
 
 // onEvent runs on the delivery thread for each readiness event of a wait, always before the
@@ -78,7 +78,7 @@ func onEvent(ud uintptr, _ int32, json unsafe.Pointer, n uintptr, err uintptr) {
 		call.mu.Lock()
 		call.events = append(call.events, event)
 		call.mu.Unlock()
-		call.wake()
+		wakeLater(call)
 	}
 }
 

@@ -128,6 +128,7 @@ func bindAll(lib uintptr) error {
 			return err
 		}
 	}
+	startWaker()
 	trampoline = newCallback(onCompletion)
 	eventTrampoline = newCallback(onEvent)
 	logTrampoline = purego.NewCallback(onLog)
