@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The benchmarks: this SDK vs the public reference SDK, openai, httpx and a raw floor, on each
 # path a user meets (per call, embed, threads, async, ...), all against one local nginx serving
-# canned OpenAI-compatible bodies; ends with one table of every goal ratio (table.py).
+# canned OpenAI-compatible bodies; ends with one table of every goal ratio (table.py). The Go
+# SDK's rows (benches/go, against openai-go and a net/http floor) join the table when Go is
+# installed.
 #
 #   bash benches/run.sh [--json FILE] [--rounds N] [any other option of `bench.py run`]
 #   bash benches/run.sh --serve     # only the answerer, until interrupted (for profiling)
@@ -227,6 +229,15 @@ if command -v mvn >/dev/null && command -v java >/dev/null; then
     bash "$HERE/java/run.sh" --base "$BASE" --rows "$WORK/rows-java.json"
 else
     log "no Java/Maven: skipping benches/java"
+fi
+
+# ---- Go (benches/go): the Go SDK against openai-go and a net/http keep-alive floor -------
+# With the library of the SDK's wheel (INFERENCEKEY_LIB); left out when Go is not installed.
+if command -v go >/dev/null; then
+    GO_LIB="$("$VENV/bin/python" -c 'import glob, os, inferencekey; print(glob.glob(os.path.join(os.path.dirname(inferencekey.__file__), "_native", "lib_native.*"))[0])')"
+    (cd "$HERE/go" && INFERENCEKEY_LIB="$GO_LIB" go run . --base "$BASE" --rows "$WORK/rows-go.json")
+else
+    log "no go on PATH: the Go benchmark is left out"
 fi
 
 "$PEERS/bin/python" "$HERE/table.py" "$WORK"/rows-*.json

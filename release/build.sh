@@ -15,6 +15,9 @@
 #   dist/inferencekey-sdk-<v>.jar                         the Java binding, with the glibc
 #                                                         wheels' libraries inside for JNA
 #   dist/debug/<wheel name>/lib_native.so.debug            debug info of each wheel's library
+#   dist/go/                                               the Go module as its release tag
+#                                                          carries it: go/ with each wheel's
+#                                                          library embedded (release/go-natives.sh)
 # The library in a wheel is stripped; its debug info is kept beside it in dist/debug/ (the
 # library names it through .gnu_debuglink and a build-id, so gdb and addr2line find it).
 # The macOS wheels link Security and CoreFoundation (rustls-native-certs reads the system trust
@@ -35,6 +38,8 @@
 #   - the x86_64 manylinux wheel in a fresh virtual environment: import, `inferencekey
 #     --version`, a round trip to the local platform (`DevServer`, `list()`), then the README's
 #     backends command and its quickstart, as written, under `inferencekey dev` (first try);
+#   - the Go module: `go vet` and a CGO_ENABLED=0 cross-build for each embedded platform, then
+#     (x86_64) a fresh module requiring it builds and runs the Go quickstart (tests/go/);
 #   - the aarch64 manylinux wheel under qemu-user (Debian's qemu-user-static) with an aarch64
 #     Python from Debian's packages: the same import, version and round trip.
 #
@@ -345,8 +350,8 @@ run_aarch64_qemu() {
     echo "   $(cd "$WORK" && PYTHONPATH="$site" "${qpy[@]}" -m inferencekey --version)"
 }
 
-# The npm packages: @inferencekey/sdk and @inferencekey/sdk-linux-x64-gnu, whose library is the
-# stripped one of the x86_64 manylinux wheel (the same bytes Python users get), into dist/.
+# The npm packages: @inferencekey/sdk and one @inferencekey/sdk-<platform> per wheel built,
+# whose library is that wheel's stripped one (the same bytes Python users get), into dist/.
 # typescript/scripts/pack-test.sh installs such tarballs into an empty project and runs the
 # quickstart; the test command runs it on every change.
 build_npm() {
@@ -389,6 +394,40 @@ build_java_jar() {
     echo "   $(bash "$ROOT/java/package.sh" "$natives" "$DIST")"
 }
 
+# The Go module of a release: go/ plus the library of each glibc and macOS wheel, embedded per
+# platform. Publishing = committing dist/go/internal/dist/*/ on the release commit and tagging it
+# go/v<version>, so that `go get` fetches the libraries with the module.
+GO_PLATFORMS=(
+    "manylinux_2_17_x86_64  linux_amd64   inferencekey/_native/lib_native.so"
+    "manylinux_2_17_aarch64 linux_arm64   inferencekey/_native/lib_native.so"
+    "macosx_10_12_x86_64    darwin_amd64  inferencekey/_native/lib_native.dylib"
+    "macosx_11_0_arm64      darwin_arm64  inferencekey/_native/lib_native.dylib"
+)
+build_go_module() {
+    step "Go module with the embedded libraries (dist/go)"
+    command -v go >/dev/null || die "go is required for the Go module"
+    rm -rf "$DIST/go" && cp -r "$ROOT/go" "$DIST/go" && rm -rf "$DIST/go/tools"
+    local tmp wheel tag platform member
+    tmp="$(mktemp -d)"
+    for spec in "${GO_PLATFORMS[@]}"; do
+        read -r tag platform member <<<"$spec"
+        wheel="$(ls "$DIST"/inferencekey-*-"$tag".whl 2>/dev/null | head -n 1 || true)"
+        [ -n "$wheel" ] || { echo "   $platform: no $tag wheel built, left out"; continue; }
+        unzip -p "$wheel" "$member" >"$tmp/lib"
+        bash "$ROOT/release/go-natives.sh" "$DIST/go" "$platform" "$tmp/lib"
+        (cd "$DIST/go" && GOOS="${platform%_*}" GOARCH="${platform#*_}" CGO_ENABLED=0 go build ./...) \
+            || die "the Go module does not build for $platform"
+    done
+    rm -rf "$tmp"
+    (cd "$DIST/go" && go vet ./...)
+    # With the fresh x86_64 environment of run_x86_64 (its CLI and the README's backends).
+    local venv="$WORK/venv-x86_64"
+    if [ -s "$DIST/go/internal/dist/linux_amd64/libinferencekey.so" ] && [ -x "$venv/bin/inferencekey" ]; then
+        PATH="$venv/bin:$PATH" GO_SDK_DIR="$DIST/go" bash "$ROOT/tests/go/fresh_module.sh" - "$venv/bin/inferencekey" \
+            || die "the Go quickstart failed in a fresh module"
+    fi
+}
+
 main() {
     cd "$ROOT"
     rm -rf "$DIST" && mkdir -p "$DIST" "$WORK"
@@ -414,6 +453,7 @@ main() {
     if wanted aarch64-unknown-linux-gnu && [ "${IK_RELEASE_QEMU:-1}" != 0 ]; then
         run_aarch64_qemu
     fi
+    build_go_module
     step "dist/"
     (cd "$DIST" && shopt -s nullglob && ls -l *.whl *.tar.gz *.tgz *.jar | awk '{printf "   %9d  %s\n", $5, $9}')
     echo "OK: every artifact built and checked"

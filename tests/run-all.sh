@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: Rust (unit, conformance, local-platform contract), the C ABI under
 # AddressSanitizer and valgrind, the fuzz targets, and pytest against the wheel in a fresh
-# environment, on every CPython 3.10-3.13 of the machine (see pythons.sh).
+# environment, on every CPython 3.10-3.13 of the machine (see pythons.sh), and the Go binding
+# (vet, staticcheck, go test -race, a fresh module running the quickstart).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 source "$ROOT/tests/pythons.sh"
 cd "$ROOT"
@@ -80,3 +81,21 @@ INFERENCEKEY_LIB="$JAVA_LIB" mvn -B -q -f java/pom.xml verify
 cat java/target/surefire-reports/*.txt | awk '/^Tests run:/ {split($0, f, /[:,] */); run += f[2]; failed += f[4] + f[6]; skipped += f[8]}
     END {printf "java: %d passed, %d failed, %d skipped\n", run - failed - skipped, failed, skipped}'
 bash java/fresh-project.sh "$JAVA_LIB"
+
+echo "== Go: gofmt, go vet, staticcheck, go test -race, the fresh-module quickstart"
+# The library the wheel build above left in target/release (a plain cargo build otherwise).
+GO_LIB="$ROOT/target/release/libinferencekey.so"
+[ -f "$GO_LIB" ] || cargo build --release --quiet -p inferencekey-ffi
+(
+    cd "$ROOT/go"
+    export INFERENCEKEY_LIB="$GO_LIB"
+    go mod download
+    (cd tools && go mod download && go build -o "$ROOT/target/go-tools/staticcheck" honnef.co/go/tools/cmd/staticcheck)
+    test -z "$(gofmt -l . | tee /dev/stderr)"
+    go vet ./...
+    "$ROOT/target/go-tools/staticcheck" ./...
+    go test -race -count=1 ./...
+    # RSS is measured without the race detector too, where its bound is tight.
+    go test -count=1 -run 'TestNoLeakOverTenThousandCalls' .
+)
+bash tests/go/fresh_module.sh "$GO_LIB" "$VENV/bin/inferencekey"

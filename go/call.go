@@ -1,0 +1,86 @@
+package inferencekey
+
+import (
+	"context"
+	"encoding/json"
+	"runtime"
+	"sync"
+
+	"github.com/inferencekey/inferencekey-sdk/go/internal/native"
+)
+
+// handle is a native handle with its release: Close frees it once, and a cleanup frees it if
+// its owner is garbage-collected unclosed.
+type handle struct {
+	kind    native.HandleKind
+	id      uintptr
+	once    sync.Once
+	cleanup runtime.Cleanup
+}
+
+// track frees h when owner becomes unreachable without Close (the safety net).
+func track[T any](owner *T, h *handle) {
+	h.cleanup = runtime.AddCleanup(owner, (*handle).release, h)
+}
+
+// close frees the handle now and disarms the safety net.
+func (h *handle) close() {
+	h.cleanup.Stop()
+	h.release()
+}
+
+func (h *handle) release() {
+	h.once.Do(func() { native.Free(h.kind, h.id) })
+}
+
+// run performs one asynchronous operation: start it on the shared runtime with a cancel
+// token tied to ctx, park until its completion and hand the buffer to decode, then free it.
+func run(ctx context.Context, op native.Op, h uintptr, req any, decode func(native.Buffer) error) error {
+	body, err := encode(req)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return &Error{Kind: KindCancelled, Code: CodeCancelled, Message: "the context ended before the call", cause: err}
+	}
+	cancel := tokenFor(ctx)
+	defer cancel.Free()
+	call, info := native.Start(op, h, body, cancel)
+	if info != nil {
+		return errorFromNative(info)
+	}
+	return finish(ctx, call, cancel, nil, decode)
+}
+
+// tokenFor makes a cancel token when ctx can end; none otherwise (no cost for Background).
+func tokenFor(ctx context.Context) native.Cancel {
+	if ctx.Done() == nil {
+		return 0
+	}
+	return native.NewCancel()
+}
+
+// finish waits for a call and decodes (then frees) its result.
+func finish(ctx context.Context, call *native.Call, cancel native.Cancel, onEvent func([]byte), decode func(native.Buffer) error) error {
+	c, ctxErr := call.Wait(ctx, cancel, onEvent)
+	defer c.Buf.Free()
+	if c.Err != nil {
+		e := errorFromNative(c.Err)
+		e.cause = ctxErr
+		return e
+	}
+	if decode == nil {
+		return nil
+	}
+	return decode(c.Buf)
+}
+
+// decodeJSON decodes a buffer's JSON into v.
+func decodeJSON(v any) func(native.Buffer) error {
+	return func(b native.Buffer) error {
+		if err := json.Unmarshal(b.JSON(), v); err != nil {
+			return localError(KindAPI, CodeInvalidResponse, "the library returned JSON this module cannot read: %v", err)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,55 @@
+// Package inferencekey is the Go SDK of InferenceKey: declare workloads on the control plane
+// (ManagementClient: Ensure, Plan, Get, List, Delete, WaitUntilReady) and call them on the data
+// plane (DataClient, Endpoint: GenerateText, GenerateTextStream, Embed, Rerank).
+//
+//	mgmt, err := inferencekey.NewManagementClientFromEnv(inferencekey.WithProject("acme"))
+//	defer mgmt.Close()
+//	ref, err := mgmt.Ensure(ctx, inferencekey.WorkloadSpec{Name: "support-bot", Slug: "support-bot",
+//		Model: "meta-llama/Llama-3.1-8B-Instruct", Backend: inferencekey.BackendVLLM})
+//	err = mgmt.WaitUntilReady(ctx, ref.WorkloadSlug)
+//	data, err := inferencekey.NewDataClientFromEnv(inferencekey.WithProject("acme"))
+//	ep, err := data.Endpoint(ref.WorkloadSlug, inferencekey.WithAPIKey(os.Getenv("INFERENCEKEY_API_KEY")))
+//	out, err := ep.GenerateText(ctx, inferencekey.TextRequest{Prompt: "Hola", MaxTokens: inferencekey.Int(300)})
+//
+// # One core, every binding
+//
+// The behaviour (configuration from the environment, ensure's drift rules, retries,
+// timeouts, redaction of ik_sdk_ and ik_live_ tokens) lives once in the InferenceKey core, a
+// native library with a C ABI that the Python, TypeScript, Java and Go SDKs all load. This
+// package is a thin layer over it: the same errors, codes and results in every language.
+//
+// # Loading the library: purego, not cgo
+//
+// The library is loaded at run time with purego (github.com/ebitengine/purego), not linked with
+// cgo. Users then need no C compiler, cross-compiling works, and `go get` is the whole install:
+// the module embeds the library of each supported platform (linux and darwin, amd64 and arm64),
+// extracts the one it needs to the user cache directory once (named by its SHA-256, checked
+// before loading) and loads it from there. INFERENCEKEY_LIB overrides the path. At load the ABI
+// version is checked; a mismatch is refused with both versions and the path. The price of
+// purego is a dynamic library beside the binary rather than one static binary.
+//
+// # Calls, contexts and goroutines
+//
+// Every network call takes a context.Context: cancelling it (or its deadline passing)
+// cancels the call inside the core, which closes its connection and returns at once with an
+// *Error of kind cancelled that unwraps to ctx.Err(). Calls run on the core's own runtime
+// (the _async forms of the ABI, completed through one process-wide callback), so a call in
+// flight pins no OS thread and starts no goroutine: the calling goroutine just waits.
+//
+// # Errors
+//
+// Every failure is an *Error with Kind, Code, StatusCode, RequestID and RetryAfter. Test it
+// with errors.Is(err, inferencekey.ErrNotFound) (kinds nest as in the ABI: ErrValidation also
+// matches a drift error) or errors.As. The kinds and codes are generated from the ABI's
+// tables. Messages are redacted by the core; printing an error never shows a secret.
+//
+// # Release
+//
+// Clients, endpoints and streams hold native resources: Close them. A cleanup frees any that
+// are garbage-collected unclosed, as a safety net only.
+package inferencekey
+
+import (
+	// The per-platform library, embedded.
+	_ "github.com/inferencekey/inferencekey-sdk/go/internal/dist"
+)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package inferencekey_test
+
+const raceEnabled = false
