@@ -1,10 +1,9 @@
 // The data plane: a client per project, an endpoint per workload, and the four calls.
-import { inspect } from "node:util";
 import { type RequestOptions, callOptions, request, run, runJson } from "./call.js";
 import { CancelledError } from "./errors.generated.js";
 import { errorFromNative } from "./errors.js";
 import { NativeHandle } from "./handle.js";
-import { type ClientOptions, type TransportOptions, clientConfig, derive, derived, derivedHandle, describe, newClient, readsEnv, withEnv } from "./management.js";
+import { type ClientOptions, type TransportOptions, NativeClient, derive, derived, openClient, withEnv } from "./native-client.js";
 import { type Pointer, bufferText, callForText, freeBuffer, native } from "./native.js";
 import { EmbedResult, TextResult, textChunk } from "./results.js";
 import type { EmbedRequest, RerankRequest, RerankResult, TextChunk, TextRequest, Usage } from "./types.js";
@@ -15,14 +14,10 @@ export interface DataClientOptions extends ClientOptions {
   apiKey?: string;
 }
 
-/** Data-plane client for one project; its endpoints share one connection pool. */
-export class DataClient implements AsyncDisposable {
-  readonly #handle: NativeHandle;
-
+/** Data-plane client for one project; its endpoints share one connection pool and keep working after it is closed, until closed themselves. */
+export class DataClient extends NativeClient {
   constructor(options: DataClientOptions = {}) {
-    const ptr = derivedHandle(options) ?? newClient("ik_data_client_new", clientConfig(options, readsEnv(options)));
-    const lib = native();
-    this.#handle = new NativeHandle(ptr, (p) => void lib.ik_data_client_free(p), this, "DataClient");
+    super("DataClient", openClient("ik_data_client_new", options), "ik_data_client_free", "ik_data_client_describe");
   }
 
   /** A client whose unset options come from `INFERENCEKEY_BASE_URL`, `_API_KEY`, `_PROJECT`, .... */
@@ -32,7 +27,7 @@ export class DataClient implements AsyncDisposable {
 
   /** A new client sharing the connection pool, with other timeouts, retries or headers. */
   withOptions(options: TransportOptions): DataClient {
-    return new DataClient(derived(derive("ik_data_client_with_options", this.#handle.ptr, options)));
+    return new DataClient(derived(derive("ik_data_client_with_options", this.ptr, options)));
   }
 
   /** An endpoint for one workload (no network). The key defaults to the client's. */
@@ -40,29 +35,13 @@ export class DataClient implements AsyncDisposable {
     const [req, len] = request({ workload_slug: workloadSlug, api_key: options.apiKey ?? null });
     const out: [Pointer | null] = [null];
     const err: [Pointer | null] = [null];
-    const status = native().ik_endpoint_new(this.#handle.ptr, req, len, out, err) as number;
+    const status = native().ik_endpoint_new(this.ptr, req, len, out, err) as number;
     if (status !== 0) throw errorFromNative(status, err[0]);
     return new Endpoint(out[0]!, ENDPOINT_TOKEN);
   }
 
-  /** Frees the native client. Endpoints already made keep working until closed. Idempotent. */
-  close(): void {
-    this.#handle.close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-    return Promise.resolve();
-  }
-
-  get closed(): boolean {
-    return this.#handle.closed;
-  }
-
-  [inspect.custom](): string {
-    if (this.#handle.closed) return "DataClient <closed>";
-    const d = describe("ik_data_client_describe", this.#handle.ptr);
-    return `DataClient ${inspect({ baseUrl: d.base_url, project: d.project })}`;
+  protected override inspectFields(d: Record<string, unknown>): Record<string, unknown> {
+    return { baseUrl: d.base_url, project: d.project };
   }
 }
 
@@ -71,18 +50,15 @@ const ENDPOINT_TOKEN = Symbol("endpoint");
 type CallExport = "ik_endpoint_generate_text_async" | "ik_endpoint_embed_async" | "ik_endpoint_rerank_async";
 
 /** One workload's OpenAI-compatible API, with its `ik_live_` key held in the core. */
-export class Endpoint implements AsyncDisposable {
-  readonly #handle: NativeHandle;
-
+export class Endpoint extends NativeClient {
   /** @internal Made by `DataClient.endpoint()`. */
   constructor(ptr: Pointer, token: symbol) {
     if (token !== ENDPOINT_TOKEN) throw new TypeError("use DataClient.endpoint() to make an Endpoint");
-    const lib = native();
-    this.#handle = new NativeHandle(ptr, (p) => void lib.ik_endpoint_free(p), this, "Endpoint");
+    super("Endpoint", ptr, "ik_endpoint_free", "ik_endpoint_describe");
   }
 
   async #call<T>(fn: CallExport, body: Record<string, unknown>, opts: RequestOptions, read: (ptr: Pointer, len: number) => T): Promise<T> {
-    const ptr = this.#handle.ptr;
+    const ptr = this.ptr;
     const [req, len] = request(body);
     const lib = native();
     const done = await run((cancel, cb, ud, err) => lib[fn](ptr, req, len, cancel, cb, ud, err) as number, opts.signal);
@@ -100,7 +76,7 @@ export class Endpoint implements AsyncDisposable {
 
   /** A streamed chat completion: `for await (const chunk of await ep.generateTextStream(...))`. */
   async generateTextStream(req: TextRequest): Promise<TextStream> {
-    const ptr = this.#handle.ptr;
+    const ptr = this.ptr;
     const [body, len] = request(textBody(req));
     const lib = native();
     const stream: [Pointer | null] = [null];
@@ -131,24 +107,8 @@ export class Endpoint implements AsyncDisposable {
     });
   }
 
-  /** Frees the endpoint (its key is zeroed); calls already running finish. Idempotent. */
-  close(): void {
-    this.#handle.close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-    return Promise.resolve();
-  }
-
-  get closed(): boolean {
-    return this.#handle.closed;
-  }
-
-  [inspect.custom](): string {
-    if (this.#handle.closed) return "Endpoint <closed>";
-    const d = describe("ik_endpoint_describe", this.#handle.ptr);
-    return `Endpoint ${inspect({ baseUrl: d.base_url, project: d.project_slug, workload: d.workload_slug, apiKey: d.api_key })}`;
+  protected override inspectFields(d: Record<string, unknown>): Record<string, unknown> {
+    return { baseUrl: d.base_url, project: d.project_slug, workload: d.workload_slug, apiKey: d.api_key };
   }
 }
 

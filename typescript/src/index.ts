@@ -1,5 +1,6 @@
 // @inferencekey/sdk: the InferenceKey SDK for Node.js, over the native core's C ABI.
-export { ManagementClient, type ClientOptions, type ManagementClientOptions, type TransportOptions } from "./management.js";
+export { ManagementClient, type ManagementClientOptions } from "./management.js";
+export type { ClientOptions, TransportOptions } from "./native-client.js";
 export { DataClient, Endpoint, TextStream, type DataClientOptions } from "./data.js";
 export { TextResult, EmbedResult } from "./results.js";
 export type { RequestOptions } from "./call.js";

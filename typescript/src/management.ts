@@ -1,86 +1,13 @@
 // The control plane: ensure, plan, get, list, delete and readiness for one project.
-import { inspect } from "node:util";
 import { type RequestOptions, callOptions, request, runJson } from "./call.js";
-import { errorFromNative } from "./errors.js";
-import { NativeHandle } from "./handle.js";
-import { type Completion, type Pointer, bufferText, byteLength, callForText, freeBuffer, listen, native, packageVersion, unlisten } from "./native.js";
+import { type Completion, bufferText, freeBuffer, listen, native, unlisten } from "./native.js";
+import { type ClientOptions, type TransportOptions, NativeClient, derive, derived, openClient, withEnv } from "./native-client.js";
 import type { EnsureOptions, EnsureResult, ProjectOptions, ReadinessEvent, WaitOptions, Workload, WorkloadSpec } from "./types.js";
 import { camelKeys, snakeKeys } from "./wire.js";
-
-/** Client settings; with `fromEnv`, unset ones come from the `INFERENCEKEY_*` variables. */
-export interface ClientOptions {
-  baseUrl?: string;
-  project?: string;
-  /** Milliseconds one attempt may take (default 60 000). */
-  timeoutMs?: number;
-  connectTimeoutMs?: number;
-  /** Retries of a failed attempt, 0 to 10 (default 2). */
-  maxRetries?: number;
-  defaultHeaders?: Record<string, string>;
-  caBundlePath?: string;
-}
 
 export interface ManagementClientOptions extends ClientOptions {
   /** An `ik_sdk_` token (else `INFERENCEKEY_SDK_TOKEN` with `fromEnv`). */
   sdkToken?: string;
-}
-
-/** The config JSON of `ik_*_client_new` (c-abi §4). */
-export function clientConfig(opts: ClientOptions & { sdkToken?: string; apiKey?: string }, fromEnv: boolean): string {
-  return JSON.stringify({
-    base_url: opts.baseUrl,
-    project: opts.project,
-    sdk_token: opts.sdkToken,
-    api_key: opts.apiKey,
-    timeout_s: opts.timeoutMs === undefined ? undefined : opts.timeoutMs / 1000,
-    connect_timeout_s: opts.connectTimeoutMs === undefined ? undefined : opts.connectTimeoutMs / 1000,
-    max_retries: opts.maxRetries,
-    default_headers: opts.defaultHeaders,
-    ca_bundle_path: opts.caBundlePath,
-    from_env: fromEnv,
-    binding: "typescript",
-    binding_version: packageVersion(),
-  });
-}
-
-/** Makes a native client from config JSON, or throws its typed error. */
-export function newClient(fn: "ik_management_client_new" | "ik_data_client_new", cfg: string): Pointer {
-  const out: [Pointer | null] = [null];
-  const err: [Pointer | null] = [null];
-  const status = native()[fn](cfg, byteLength(cfg), out, err) as number;
-  if (status !== 0) throw errorFromNative(status, err[0]);
-  return out[0]!;
-}
-
-/** Settings `withOptions` may change; the rest (credentials, project, pool) is shared. */
-export interface TransportOptions {
-  timeoutMs?: number;
-  connectTimeoutMs?: number;
-  maxRetries?: number;
-  /** Headers of the new client; a `null` value drops one of the old client's. */
-  defaultHeaders?: Record<string, string | null>;
-}
-
-/** A `with_options` export's new handle, or its typed error. */
-export function derive(fn: "ik_management_client_with_options" | "ik_data_client_with_options", ptr: Pointer, options: TransportOptions): Pointer {
-  const opts = JSON.stringify({
-    timeout_s: options.timeoutMs === undefined ? undefined : options.timeoutMs / 1000,
-    connect_timeout_s: options.connectTimeoutMs === undefined ? undefined : options.connectTimeoutMs / 1000,
-    max_retries: options.maxRetries,
-    headers: options.defaultHeaders,
-  });
-  const out: [Pointer | null] = [null];
-  const err: [Pointer | null] = [null];
-  const status = native()[fn](ptr, opts, byteLength(opts), out, err) as number;
-  if (status !== 0) throw errorFromNative(status, err[0]);
-  return out[0]!;
-}
-
-/** A describe export's JSON (no network), for `util.inspect`. */
-export function describe(fn: "ik_management_client_describe" | "ik_data_client_describe" | "ik_endpoint_describe", ptr: Pointer): Record<string, unknown> {
-  const r = callForText(native()[fn], ptr);
-  if (r.status !== 0) throw errorFromNative(r.status, r.err);
-  return JSON.parse(r.text) as Record<string, unknown>;
 }
 
 /** The wire form of a spec: snake_case keys, user config untouched. */
@@ -96,14 +23,10 @@ type AsyncExport =
   | "ik_management_client_delete_async";
 
 /** Control-plane client for one project; holds its `ik_sdk_` token inside the native core only. */
-export class ManagementClient implements AsyncDisposable {
-  readonly #handle: NativeHandle;
-
+export class ManagementClient extends NativeClient {
   /** A client from these options alone (no environment variables read). */
   constructor(options: ManagementClientOptions = {}) {
-    const ptr = derivedHandle(options) ?? newClient("ik_management_client_new", clientConfig(options, readsEnv(options)));
-    const lib = native();
-    this.#handle = new NativeHandle(ptr, (p) => void lib.ik_management_client_free(p), this, "ManagementClient");
+    super("ManagementClient", openClient("ik_management_client_new", options), "ik_management_client_free", "ik_management_client_describe");
   }
 
   /** A client whose unset options come from `INFERENCEKEY_BASE_URL`, `_SDK_TOKEN`, `_PROJECT`, .... */
@@ -113,11 +36,11 @@ export class ManagementClient implements AsyncDisposable {
 
   /** A new client sharing credentials and connection pool, with other timeouts, retries or headers. */
   withOptions(options: TransportOptions): ManagementClient {
-    return new ManagementClient(derived(derive("ik_management_client_with_options", this.#handle.ptr, options)));
+    return new ManagementClient(derived(derive("ik_management_client_with_options", this.ptr, options)));
   }
 
   #call<T>(fn: AsyncExport, body: Record<string, unknown>, opts: RequestOptions | undefined): Promise<T> {
-    const ptr = this.#handle.ptr;
+    const ptr = this.ptr;
     const [req, len] = request({ ...body, options: callOptions(opts) });
     const lib = native();
     return runJson<T>((cancel, cb, ud, err) => lib[fn](ptr, req, len, cancel, cb, ud, err) as number, opts?.signal);
@@ -172,7 +95,7 @@ export class ManagementClient implements AsyncDisposable {
    * if it fails and `ReadinessTimeoutError` at the deadline.
    */
   async waitUntilReady(workloadSlug: string, options: WaitOptions = {}): Promise<ReadinessEvent> {
-    const ptr = this.#handle.ptr;
+    const ptr = this.ptr;
     const { onProgress } = options;
     const body: Record<string, unknown> = {
       workload_slug: workloadSlug,
@@ -210,48 +133,9 @@ export class ManagementClient implements AsyncDisposable {
     }
   }
 
-  /** Frees the native client (its token is zeroed); calls already running finish. Idempotent. */
-  close(): void {
-    this.#handle.close();
+  protected override inspectFields(d: Record<string, unknown>): Record<string, unknown> {
+    return { baseUrl: d.base_url, project: d.project, token: d.token };
   }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-    return Promise.resolve();
-  }
-
-  get closed(): boolean {
-    return this.#handle.closed;
-  }
-
-  [inspect.custom](): string {
-    if (this.#handle.closed) return "ManagementClient <closed>";
-    const d = describe("ik_management_client_describe", this.#handle.ptr);
-    return `ManagementClient ${inspect({ baseUrl: d.base_url, project: d.project, token: d.token })}`;
-  }
-}
-
-// fromEnv() marks its options with this module-private key, so one constructor serves both.
-const FROM_ENV = Symbol("fromEnv");
-
-export function withEnv<T extends object>(options: T): T {
-  return { ...options, [FROM_ENV]: true };
-}
-
-// withOptions() hands the constructor a ready handle under this module-private key.
-const DERIVED = Symbol("derived");
-type Derived = { [DERIVED]?: Pointer };
-
-export function derived(ptr: Pointer): object {
-  return { [DERIVED]: ptr };
-}
-
-export function derivedHandle(options: object): Pointer | undefined {
-  return (options as Derived)[DERIVED];
-}
-
-export function readsEnv(options: object): boolean {
-  return (options as Record<symbol, unknown>)[FROM_ENV] === true;
 }
 
 export function toWorkload(raw: unknown): Workload {

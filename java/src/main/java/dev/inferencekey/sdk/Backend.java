@@ -27,12 +27,7 @@ public enum Backend {
     /** The constant of a wire value. */
     @JsonCreator
     public static Backend fromWire(String wire) {
-        for (Backend v : values()) {
-            if (v.wire.equals(wire)) {
-                return v;
-            }
-        }
-        throw new IllegalArgumentException("unknown Backend: " + wire);
+        return WireValues.fromWire(Backend.class, Backend::wireValue, wire);
     }
 
     @Override

@@ -11,11 +11,9 @@ import java.util.Map;
  * Thread-safe; share one client. Close it when done (endpoints it made keep working until they
  * are closed themselves).
  */
-public final class DataClient implements AutoCloseable {
-    private final NativeHandle handle;
-
+public final class DataClient extends NativeClient {
     private DataClient(Pointer pointer) {
-        this.handle = new NativeHandle(this, pointer, "DataClient", Ffi.LIB::ik_data_client_free);
+        super(pointer, "DataClient", Ffi.LIB::ik_data_client_free, Ffi.LIB::ik_data_client_describe);
     }
 
     /**
@@ -37,11 +35,7 @@ public final class DataClient implements AutoCloseable {
     }
 
     private static DataClient open(ClientOptions options, boolean fromEnv) {
-        byte[] cfg = Json.encode(options.toConfig(false, fromEnv));
-        PointerByReference out = new PointerByReference();
-        PointerByReference err = new PointerByReference();
-        Ffi.check(Ffi.LIB.ik_data_client_new(cfg, Ffi.len(cfg), out, err), err);
-        return new DataClient(out.getValue());
+        return new DataClient(openHandle(Ffi.LIB::ik_data_client_new, options.toConfig(false, fromEnv)));
     }
 
     /** The endpoint of a workload, with the client's default key ({@link ClientOptions#apiKey()}). */
@@ -70,17 +64,7 @@ public final class DataClient implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        handle.close();
-    }
-
-    @Override
-    public String toString() {
-        if (handle.isClosed()) {
-            return "DataClient[closed]";
-        }
-        JsonNode d = handle.use(h -> Ffi.call((out, len, err) -> Ffi.LIB.ik_data_client_describe(h, out, len, err),
-                (buf, len) -> Json.tree(Ffi.bytes(buf, len))));
-        return "DataClient[base_url=" + d.path("base_url").asText() + ", project=" + d.path("project").asText() + "]";
+    String describeFields(JsonNode d) {
+        return "base_url=" + d.path("base_url").asText() + ", project=" + d.path("project").asText();
     }
 }

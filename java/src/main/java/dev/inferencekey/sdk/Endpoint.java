@@ -18,22 +18,18 @@ import java.util.concurrent.CompletableFuture;
  * interrupted}); each {@code …Async} twin returns a future whose {@code cancel(true)} aborts
  * the call in the library.
  */
-public final class Endpoint implements AutoCloseable {
-    private final NativeHandle handle;
-
+public final class Endpoint extends NativeClient {
     Endpoint(Pointer pointer) {
-        this.handle = new NativeHandle(this, pointer, "Endpoint", Ffi.LIB::ik_endpoint_free);
+        super(pointer, "Endpoint", Ffi.LIB::ik_endpoint_free, Ffi.LIB::ik_endpoint_describe);
     }
 
     /** A chat completion. */
     public TextResult generateText(TextRequest request) {
-        byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        return Ffi.blocking(handle, Ffi.LIB::ik_endpoint_generate_text, req, Endpoint::textResult);
+        return blocking(Ffi.LIB::ik_endpoint_generate_text, body(request), Endpoint::textResult);
     }
 
     public CompletableFuture<TextResult> generateTextAsync(TextRequest request) {
-        byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        return Ffi.async(handle, Ffi.LIB::ik_endpoint_generate_text_async, req, Endpoint::textResult);
+        return async(Ffi.LIB::ik_endpoint_generate_text_async, body(request), Endpoint::textResult);
     }
 
     /**
@@ -41,7 +37,7 @@ public final class Endpoint implements AutoCloseable {
      * throws here); iterate the chunks, and close the stream (try-with-resources) to end it early.
      */
     public TextStream generateTextStream(TextRequest request) {
-        byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
+        byte[] req = body(request);
         PointerByReference out = new PointerByReference();
         PointerByReference err = new PointerByReference();
         handle.use(h -> {
@@ -53,7 +49,7 @@ public final class Endpoint implements AutoCloseable {
 
     /** The asynchronous open of {@link #generateTextStream}; cancelling the future closes the stream. */
     public CompletableFuture<TextStream> generateTextStreamAsync(TextRequest request) {
-        byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
+        byte[] req = body(request);
         // The library writes the handle at once, before the open can complete.
         PointerByReference out = new PointerByReference();
         CompletableFuture<TextStream> future = handle.use(h -> NativeFuture.start((cancel, cb, ud, err) -> Ffi.LIB
@@ -69,8 +65,7 @@ public final class Endpoint implements AutoCloseable {
 
     /** Embedding vectors, one per input, in input order. */
     public EmbedResult embed(EmbedRequest request) {
-        byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        return Ffi.blocking(handle, Ffi.LIB::ik_endpoint_embed, req, Endpoint::embedResult);
+        return blocking(Ffi.LIB::ik_endpoint_embed, body(request), Endpoint::embedResult);
     }
 
     /** {@link #embed(EmbedRequest)} of these texts. */
@@ -79,36 +74,28 @@ public final class Endpoint implements AutoCloseable {
     }
 
     public CompletableFuture<EmbedResult> embedAsync(EmbedRequest request) {
-        byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        return Ffi.async(handle, Ffi.LIB::ik_endpoint_embed_async, req, Endpoint::embedResult);
+        return async(Ffi.LIB::ik_endpoint_embed_async, body(request), Endpoint::embedResult);
     }
 
     /** Documents ranked against a query, best first. */
     public RerankResult rerank(RerankRequest request) {
-        byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        return Ffi.blocking(handle, Ffi.LIB::ik_endpoint_rerank, req, Endpoint::rerankResult);
+        return blocking(Ffi.LIB::ik_endpoint_rerank, body(request), Endpoint::rerankResult);
     }
 
     public CompletableFuture<RerankResult> rerankAsync(RerankRequest request) {
-        byte[] req = Json.encode(Objects.requireNonNull(request, "request"));
-        return Ffi.async(handle, Ffi.LIB::ik_endpoint_rerank_async, req, Endpoint::rerankResult);
+        return async(Ffi.LIB::ik_endpoint_rerank_async, body(request), Endpoint::rerankResult);
     }
 
+    /** {@code Endpoint[project=…, workload=…, base_url=…, api_key=…]}; the key is shown redacted. */
     @Override
-    public void close() {
-        handle.close();
+    String describeFields(JsonNode d) {
+        return "project=" + d.path("project_slug").asText() + ", workload=" + d.path("workload_slug").asText()
+                + ", base_url=" + d.path("base_url").asText() + ", api_key=" + d.path("api_key").asText();
     }
 
-    /** {@code Endpoint[project=…, workload=…, base_url=…]}; the key is shown redacted. */
-    @Override
-    public String toString() {
-        if (handle.isClosed()) {
-            return "Endpoint[closed]";
-        }
-        JsonNode d = handle.use(h -> Ffi.call((out, len, err) -> Ffi.LIB.ik_endpoint_describe(h, out, len, err),
-                (buf, len) -> Json.tree(Ffi.bytes(buf, len))));
-        return "Endpoint[project=" + d.path("project_slug").asText() + ", workload=" + d.path("workload_slug").asText()
-                + ", base_url=" + d.path("base_url").asText() + ", api_key=" + d.path("api_key").asText() + "]";
+    /** The request JSON; a null request is a {@link NullPointerException} before any native call. */
+    private static byte[] body(Object request) {
+        return Json.encode(Objects.requireNonNull(request, "request"));
     }
 
     // Result decoding: JSON first, binary parts at the offsets it names.

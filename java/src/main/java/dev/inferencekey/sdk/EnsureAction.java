@@ -27,12 +27,7 @@ public enum EnsureAction {
     /** The constant of a wire value. */
     @JsonCreator
     public static EnsureAction fromWire(String wire) {
-        for (EnsureAction v : values()) {
-            if (v.wire.equals(wire)) {
-                return v;
-            }
-        }
-        throw new IllegalArgumentException("unknown EnsureAction: " + wire);
+        return WireValues.fromWire(EnsureAction.class, EnsureAction::wireValue, wire);
     }
 
     @Override

@@ -24,12 +24,7 @@ public enum ExecutionPolicy {
     /** The constant of a wire value. */
     @JsonCreator
     public static ExecutionPolicy fromWire(String wire) {
-        for (ExecutionPolicy v : values()) {
-            if (v.wire.equals(wire)) {
-                return v;
-            }
-        }
-        throw new IllegalArgumentException("unknown ExecutionPolicy: " + wire);
+        return WireValues.fromWire(ExecutionPolicy.class, ExecutionPolicy::wireValue, wire);
     }
 
     @Override

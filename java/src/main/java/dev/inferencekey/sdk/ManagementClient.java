@@ -2,7 +2,6 @@ package dev.inferencekey.sdk;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.jna.Pointer;
-import com.sun.jna.ptr.PointerByReference;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,14 +22,13 @@ import java.util.function.Consumer;
  * {@code cancel(true)} cancels the call in the library; its stages run on the common
  * fork-join pool, never on the library's threads.
  */
-public final class ManagementClient implements AutoCloseable {
+public final class ManagementClient extends NativeClient {
     /** The wait of {@link #waitUntilReady(String)}. */
     public static final Duration DEFAULT_READY_TIMEOUT = Duration.ofMinutes(10);
 
-    private final NativeHandle handle;
-
     private ManagementClient(Pointer pointer) {
-        this.handle = new NativeHandle(this, pointer, "ManagementClient", Ffi.LIB::ik_management_client_free);
+        super(pointer, "ManagementClient", Ffi.LIB::ik_management_client_free,
+                Ffi.LIB::ik_management_client_describe);
     }
 
     /**
@@ -53,11 +51,7 @@ public final class ManagementClient implements AutoCloseable {
     }
 
     private static ManagementClient open(ClientOptions options, boolean fromEnv) {
-        byte[] cfg = Json.encode(options.toConfig(true, fromEnv));
-        PointerByReference out = new PointerByReference();
-        PointerByReference err = new PointerByReference();
-        Ffi.check(Ffi.LIB.ik_management_client_new(cfg, Ffi.len(cfg), out, err), err);
-        return new ManagementClient(out.getValue());
+        return new ManagementClient(openHandle(Ffi.LIB::ik_management_client_new, options.toConfig(true, fromEnv)));
     }
 
     /** Makes the workload match {@code spec} ({@link OnDrift#RECONCILE}). */
@@ -228,21 +222,11 @@ public final class ManagementClient implements AutoCloseable {
         return result;
     }
 
+    /** {@code ManagementClient[base_url=…, project=…, token=…]}; the token only as the library redacts it. */
     @Override
-    public void close() {
-        handle.close();
-    }
-
-    /** {@code ManagementClient[base_url=…, project=…]}; the token is never shown. */
-    @Override
-    public String toString() {
-        if (handle.isClosed()) {
-            return "ManagementClient[closed]";
-        }
-        JsonNode d = handle.use(h -> Ffi.call((out, len, err) -> Ffi.LIB.ik_management_client_describe(h, out, len,
-                err), (buf, len) -> Json.tree(Ffi.bytes(buf, len))));
-        return "ManagementClient[base_url=" + d.path("base_url").asText() + ", project="
-                + d.path("project").asText() + ", token=" + d.path("token").asText() + "]";
+    String describeFields(JsonNode d) {
+        return "base_url=" + d.path("base_url").asText() + ", project=" + d.path("project").asText() + ", token="
+                + d.path("token").asText();
     }
 
     // Requests and results.
@@ -297,13 +281,5 @@ public final class ManagementClient implements AutoCloseable {
                     String.join(", ", result.changes().stream().map(FieldChange::field).toList()));
         }
         return result;
-    }
-
-    private <T> T blocking(Ffi.BlockingExport fn, byte[] req, Ffi.Decoder<T> decoder) {
-        return Ffi.blocking(handle, fn, req, decoder);
-    }
-
-    private <T> CompletableFuture<T> async(Ffi.AsyncExport fn, byte[] req, Ffi.Decoder<T> decoder) {
-        return Ffi.async(handle, fn, req, decoder);
     }
 }

@@ -26,12 +26,7 @@ public enum OnDrift {
     /** The constant of a wire value. */
     @JsonCreator
     public static OnDrift fromWire(String wire) {
-        for (OnDrift v : values()) {
-            if (v.wire.equals(wire)) {
-                return v;
-            }
-        }
-        throw new IllegalArgumentException("unknown OnDrift: " + wire);
+        return WireValues.fromWire(OnDrift.class, OnDrift::wireValue, wire);
     }
 
     @Override

@@ -34,12 +34,7 @@ public enum TaskType {
     /** The constant of a wire value. */
     @JsonCreator
     public static TaskType fromWire(String wire) {
-        for (TaskType v : values()) {
-            if (v.wire.equals(wire)) {
-                return v;
-            }
-        }
-        throw new IllegalArgumentException("unknown TaskType: " + wire);
+        return WireValues.fromWire(TaskType.class, TaskType::wireValue, wire);
     }
 
     @Override
