@@ -20,7 +20,9 @@
  * callback at a time, in completion order, never on a worker and never on the caller's
  * thread. A callback owns its `json` (ik_buffer_free) and `err` (ik_error_free) and may free
  * them later from any thread. Callbacks must not block: queue the result to the host's own
- * loop and return. The log callback runs on whichever thread logs (runtime threads
+ * loop and return. A host whose callbacks only queue and wake (never wait for their loop)
+ * may save a thread hop per call with ik_runtime_configure `{"callbacks":"worker"}`: each
+ * callback then runs on the worker that finished its call, several at a time. The log callback runs on whichever thread logs (runtime threads
  * included) and the interrupt check on the blocking caller's; neither may block either.
  * ik_runtime_shutdown stops every callback and waits for those already running.
  *
@@ -294,9 +296,10 @@ const char *ik_error_details_json(const ik_error *e);
 // after `ik_runtime_shutdown`. `user_data` must stay valid until the check is replaced.
 void ik_interrupt_set_check(ik_interrupt_check check, void *user_data);
 
-// Configures the shared runtime from JSON `{"worker_threads": 2}` (1 to 64). Only before
-// the first call that needs the runtime; later → `IK_ERR_INVALID_STATE` (code
-// `runtime_started`).
+// Configures the shared runtime from JSON `{"worker_threads": 2, "callbacks":
+// "delivery_thread"}` (workers 1 to 64; callbacks `"delivery_thread"` or `"worker"`, see the
+// schema). Only before the first call that needs the runtime; later → `IK_ERR_INVALID_STATE`
+// (code `runtime_started`).
 ik_status ik_runtime_configure(const char *cfg, size_t cfg_len, ik_error **err);
 
 // The host process is exiting: from now on no callback runs (completion, log, interrupt

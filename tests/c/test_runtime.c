@@ -65,6 +65,20 @@ static void test_configure_rejects_bad_configurations(void) {
     if (err) CHECK_CONTAINS(ik_error_message(err), "65");
     CHECK_ERR(IK_ERR_INVALID_ARG, &err, IK_ERR_INVALID_ARG, "invalid_runtime_option");
     CHECK_STATUS(ik_runtime_configure(LIT("{\"worker_threads\":1000}"), NULL), IK_ERR_INVALID_ARG);
+    CHECK_ERR(ik_runtime_configure(LIT("{\"callbacks\":\"anywhere\"}"), &err), &err,
+              IK_ERR_INVALID_JSON, "invalid_json");
+}
+
+/* A completion callback that records the name of the thread it runs on. */
+static char g_cb_thread[32];
+static volatile int g_cb_status = -1;
+static void name_cb(void *ud, ik_status st, char *json, size_t len, ik_error *e) {
+    (void)ud;
+    (void)len;
+    pthread_getname_np(pthread_self(), g_cb_thread, sizeof g_cb_thread);
+    ik_buffer_free(json);
+    ik_error_free(e);
+    __atomic_store_n(&g_cb_status, (int)st, __ATOMIC_SEQ_CST);
 }
 
 /* Before the runtime starts: valid configurations are taken (the last one wins), and the
@@ -80,6 +94,8 @@ static void test_configure_before_the_runtime_starts(void) {
     CHECK_STATUS(ik_runtime_configure(LIT("{\"worker_threads\":64}"), &err), IK_OK);
     CHECK_STATUS(ik_runtime_configure(LIT("{\"worker_threads\":1}"), &err), IK_OK);
     CHECK_STATUS(ik_runtime_configure(LIT("{\"worker_threads\":5}"), &err), IK_OK);
+    CHECK_STATUS(ik_runtime_configure(LIT("{\"callbacks\":\"delivery_thread\"}"), &err), IK_OK);
+    CHECK_STATUS(ik_runtime_configure(LIT("{\"callbacks\":\"worker\"}"), &err), IK_OK);
     CHECK(err == sentinel); /* untouched on success */
     err = NULL;
     /* A client alone does not start the runtime: configuring is still possible. */
@@ -97,6 +113,15 @@ static void test_configure_before_the_runtime_starts(void) {
     }
     h_log("%d runtime threads", n);
     CHECKF(n >= WORKERS, "%d threads named inferencekey-rt, expected %d workers", n, WORKERS);
+    /* "callbacks": "worker": the callback runs on the worker that finished the call. */
+    CHECK_OK(ik_management_client_list_async(m, LIT("{}"), NULL, name_cb, NULL, &err), &err);
+    {
+        double t0 = now_s();
+        while (__atomic_load_n(&g_cb_status, __ATOMIC_SEQ_CST) < 0 && now_s() - t0 < h_scale(20))
+            sleep_ms(5);
+    }
+    CHECK_EQ_INT(g_cb_status, IK_ERR_CONNECTION);
+    CHECK_STREQ(g_cb_thread, "inferencekey-rt");
     waiter_free(w);
     ik_management_client_free(m);
 }

@@ -67,7 +67,8 @@ impl Completion {
         }
     }
 
-    fn deliver(mut self) {
+    /// Calls the binding's callback on this thread, handing over the buffer and error.
+    pub(crate) fn deliver(mut self) {
         let Some(_call) = HostCall::enter() else {
             return; // dropped: frees the buffer and error
         };

@@ -51,8 +51,31 @@ impl Drop for HostCall {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RuntimeConfig {
     /// Worker threads of the shared runtime, 1 to 64 (default 2). They run HTTP work only;
-    /// callbacks run on the library's delivery thread.
+    /// callbacks run on the library's delivery thread unless `callbacks` says otherwise.
     pub worker_threads: Option<usize>,
+    /// Where `_async` completion callbacks run: `"delivery_thread"` (the default: one thread,
+    /// one callback at a time, in completion order) or `"worker"`: on the runtime worker that
+    /// finished the operation, as soon as it finishes, one thread hop sooner. Only for a host
+    /// whose callback returns at once (it queues and wakes, never blocks or waits for its own
+    /// loop), may run on several workers at a time, and never ends the calling thread (Go,
+    /// Java; not koffi, whose callbacks wait for the event loop, nor CPython).
+    pub callbacks: Option<CallbackThreads>,
+}
+
+/// See [`RuntimeConfig::callbacks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CallbackThreads {
+    DeliveryThread,
+    Worker,
+}
+
+/// Set by `"callbacks": "worker"`.
+static CALLBACKS_ON_WORKER: AtomicBool = AtomicBool::new(false);
+
+/// Whether completions are delivered on the worker that finished them.
+pub(crate) fn callbacks_on_worker() -> bool {
+    CALLBACKS_ON_WORKER.load(Ordering::Relaxed)
 }
 
 /// Worker threads of the shared runtime; fixed when it starts.
@@ -82,12 +105,16 @@ fn configure(config: RuntimeConfig) -> FfiResult {
         }
         WORKER_THREADS.store(n, Ordering::SeqCst);
     }
+    if let Some(threads) = config.callbacks {
+        CALLBACKS_ON_WORKER.store(threads == CallbackThreads::Worker, Ordering::SeqCst);
+    }
     Ok(())
 }
 
-/// Configures the shared runtime from JSON `{"worker_threads": 2}` (1 to 64). Only before
-/// the first call that needs the runtime; later → `IK_ERR_INVALID_STATE` (code
-/// `runtime_started`).
+/// Configures the shared runtime from JSON `{"worker_threads": 2, "callbacks":
+/// "delivery_thread"}` (workers 1 to 64; callbacks `"delivery_thread"` or `"worker"`, see the
+/// schema). Only before the first call that needs the runtime; later → `IK_ERR_INVALID_STATE`
+/// (code `runtime_started`).
 #[no_mangle]
 pub extern "C" fn ik_runtime_configure(
     cfg: *const c_char,

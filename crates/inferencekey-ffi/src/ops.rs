@@ -167,7 +167,11 @@ pub(crate) fn complete(
             Completion::new(cb, user_data, status, std::ptr::null_mut(), 0, err)
         }
     };
-    deliver::send(completion);
+    if crate::lifecycle::callbacks_on_worker() {
+        completion.deliver();
+    } else {
+        deliver::send(completion);
+    }
 }
 
 /// An operation prepared by an export: arguments already checked, result serialised to JSON

@@ -132,5 +132,10 @@ func bindAll(lib uintptr) error {
 	trampoline = newCallback(onCompletion)
 	eventTrampoline = newCallback(onEvent)
 	logTrampoline = purego.NewCallback(onLog)
+	// onCompletion and onEvent only file a result and wake its waiter, never block: they may
+	// run on the runtime worker that finished the call, one thread hop sooner than on the
+	// library's delivery thread. Refused only if the runtime already runs (another user of
+	// the library in this process): the delivery thread then serves as well.
+	_ = ConfigureRuntime([]byte(`{"callbacks":"worker"}`))
 	return nil
 }
