@@ -289,7 +289,7 @@ const char *ik_error_request_id(const ik_error *e);
 const char *ik_error_details_json(const ik_error *e);
 
 // Registers the process's interrupt check; NULL removes it. A blocking call runs the check on
-// its own thread when a read of its socket is interrupted by a signal and about every 250 ms
+// its own thread when a read of its socket is interrupted by a signal and about every 50 ms
 // while it waits; a nonzero answer stops the call with `IK_ERR_CANCELLED` (code
 // `interrupted`) and closes its connection. For hosts whose signal handlers run on the
 // interrupted thread, such as Python's `KeyboardInterrupt`. Never run for `_async` calls nor

@@ -78,7 +78,7 @@ _logging.install_native_level_setter(_set_native_log_level)
 
 def _on_interrupt_check(_user_data: Any) -> int:
     """Run by a blocking call, on its thread, when a signal interrupts it and about every
-    250 ms while it waits. Entering Python runs pending signal handlers (on the main thread);
+    50 ms while it waits. Entering Python runs pending signal handlers (on the main thread);
     one that raises (Ctrl-C's ``KeyboardInterrupt``) stops the call through ``_interrupted``."""
     return 0
 

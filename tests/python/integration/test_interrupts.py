@@ -131,7 +131,7 @@ def test_a_signal_whose_handler_returns_does_not_disturb_the_call() -> None:
 
 
 def test_exit_with_a_daemon_thread_blocked_in_a_call(silent: faults.SilentServer) -> None:
-    """The interrupt check runs Python on the blocked thread every 250 ms: once the
+    """The interrupt check runs Python on the blocked thread every 50 ms: once the
     interpreter is finalizing it must not run any more (``ik_runtime_shutdown`` at exit removes it),
     or CPython would end that thread mid-call and the process would abort."""
     script = textwrap.dedent(
