@@ -80,7 +80,7 @@ JAVA_LIB="$ROOT/target/release/libinferencekey.so"
 INFERENCEKEY_LIB="$JAVA_LIB" mvn -B -q -f java/pom.xml verify
 cat java/target/surefire-reports/*.txt | awk '/^Tests run:/ {split($0, f, /[:,] */); run += f[2]; failed += f[4] + f[6]; skipped += f[8]}
     END {printf "java: %d passed, %d failed, %d skipped\n", run - failed - skipped, failed, skipped}'
-bash java/fresh-project.sh "$JAVA_LIB"
+VENV="$VENV" bash java/fresh-project.sh "$JAVA_LIB"
 
 echo "== Go: gofmt, go vet, staticcheck, go test -race, the fresh-module quickstart"
 # The library the wheel build above left in target/release (a plain cargo build otherwise).
