@@ -91,7 +91,9 @@ GO_LIB="$ROOT/target/release/libinferencekey.so"
     export INFERENCEKEY_LIB="$GO_LIB"
     go mod download
     (cd tools && go mod download && go build -o "$ROOT/target/go-tools/staticcheck" honnef.co/go/tools/cmd/staticcheck)
-    test -z "$(gofmt -l . | tee /dev/stderr)"
+    # Listed on stderr, not through `tee /dev/stderr`: reopening a log file truncates it.
+    unformatted="$(gofmt -l .)"
+    [ -z "$unformatted" ] || { echo "not gofmt-formatted: $unformatted" >&2; exit 1; }
     go vet ./...
     "$ROOT/target/go-tools/staticcheck" ./...
     go test -race -count=1 ./...
