@@ -162,6 +162,10 @@ typedef void (*ik_log_callback)(void *user_data, int32_t level, const char *json
 // Cancelled through an ik_cancel token, a closed stream, or an interrupt.
 #define IK_ERR_CANCELLED 2100
 
+// A webhook delivery does not verify: bad signature, stale or future timestamp, malformed
+// header or payload.
+#define IK_ERR_WEBHOOK_SIGNATURE 2200
+
 // A bug in the library was caught at the C boundary.
 #define IK_ERR_PANIC 9000
 
@@ -265,6 +269,13 @@ ik_status ik_endpoint_embed_async(const ik_endpoint *e, const char *req, size_t 
 ik_status ik_endpoint_rerank(const ik_endpoint *e, const char *req, size_t req_len, const ik_cancel *cancel, char **out, size_t *out_len, ik_error **err);
 
 ik_status ik_endpoint_rerank_async(const ik_endpoint *e, const char *req, size_t req_len, const ik_cancel *cancel, ik_callback cb, void *user_data, ik_error **err);
+
+// `{"kind", "body" | ("body_b64" + "content_type"), "context"}` → `{"job_id","kind",
+// "request_id"}`: a fire-and-forget job whose result goes to the workload's webhooks. The
+// kind (wire name or alias) and the body rules are checked before anything is sent.
+ik_status ik_endpoint_submit_job(const ik_endpoint *e, const char *req, size_t req_len, const ik_cancel *cancel, char **out, size_t *out_len, ik_error **err);
+
+ik_status ik_endpoint_submit_job_async(const ik_endpoint *e, const char *req, size_t req_len, const ik_cancel *cancel, ik_callback cb, void *user_data, ik_error **err);
 
 // Frees an error; NULL is a no-op.
 void ik_error_free(ik_error *e);
@@ -416,6 +427,14 @@ const char *ik_version(void);
 
 // The ABI version the library implements.
 uint32_t ik_abi_version(void);
+
+// Verifies a webhook delivery: `payload` is the raw request body exactly as received
+// (`payload_len` bytes, any content; NULL only with length 0), `req` a `VerifyRequest`.
+// → the `WebhookEvent` JSON. A delivery that does not verify fails with
+// `IK_ERR_WEBHOOK_SIGNATURE` and a code naming why (malformed header, signature mismatch,
+// timestamp out of tolerance, payload that is no event); each signature is compared in
+// constant time. No network and no runtime: callable from any thread.
+ik_status ik_webhook_verify(const uint8_t *payload, size_t payload_len, const char *req, size_t req_len, char **out, size_t *out_len, ik_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _logging
 from ._version import __version__
-from .enums import Backend, EnsureAction, ExecutionPolicy, OnDrift, TaskType
+from .enums import Backend, EnsureAction, ExecutionPolicy, JobKind, OnDrift, TaskType
 from .errors import (
     APIConnectionError,
     ApiError,
@@ -36,6 +36,7 @@ from .errors import (
     ReadinessError,
     ReadinessTimeoutError,
     ValidationError,
+    WebhookSignatureError,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
         EndpointRef,
         EnsureResult,
         FieldChange,
+        JobRef,
         ReadinessEvent,
         RerankItem,
         RerankResult,
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
         Workload,
         WorkloadSpec,
     )
+    from .webhooks import WebhookEvent
 
 _logging.configure_from_env()
 
@@ -84,12 +87,14 @@ _LAZY: dict[str, str] = {
         ),
         "aio",
     ),
+    **dict.fromkeys(("WebhookEvent",), "webhooks"),
     **dict.fromkeys(
         (
             "EmbedResult",
             "EndpointRef",
             "EnsureResult",
             "FieldChange",
+            "JobRef",
             "ReadinessEvent",
             "RerankItem",
             "RerankResult",
@@ -107,7 +112,7 @@ _LAZY: dict[str, str] = {
 
 # The public submodules that ``import inferencekey`` used to load, still reachable as
 # attributes (``inferencekey.types.X``) without importing them first.
-_SUBMODULES: tuple[str, ...] = ("aio", "data", "management", "types")
+_SUBMODULES: tuple[str, ...] = ("aio", "data", "management", "types", "webhooks")
 
 
 def __getattr__(name: str) -> Any:
@@ -153,6 +158,8 @@ __all__ = [
     "FrozenInstanceError",
     "InferenceKeyError",
     "InternalServerError",
+    "JobKind",
+    "JobRef",
     "ManagementClient",
     "NotFoundError",
     "OnDrift",
@@ -171,6 +178,8 @@ __all__ = [
     "Timeout",
     "Usage",
     "ValidationError",
+    "WebhookEvent",
+    "WebhookSignatureError",
     "Workload",
     "WorkloadSpec",
     "__version__",

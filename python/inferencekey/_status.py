@@ -28,6 +28,8 @@ IK_ERR_CONNECTION: Final = 1900
 IK_ERR_TIMEOUT: Final = 2000
 IK_ERR_READINESS_TIMEOUT: Final = 2001
 IK_ERR_CANCELLED: Final = 2100
+#: A webhook delivery that does not verify (inferencekey.webhooks.verify).
+IK_ERR_WEBHOOK_SIGNATURE: Final = 2200
 IK_ERR_PANIC: Final = 9000
 IK_ERR_UNKNOWN: Final = 9999
 

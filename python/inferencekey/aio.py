@@ -25,8 +25,8 @@ from ._client import (
     with_call_options,
 )
 from ._streams import AsyncReadinessStream, AsyncTextStream
-from .data import chat_request, embed_request, rerank_request
-from .enums import OnDrift
+from .data import chat_request, embed_request, job_request, rerank_request
+from .enums import JobKind, OnDrift
 from .errors import InferenceKeyError
 from .management import (
     ensure_request,
@@ -39,6 +39,7 @@ from .management import (
 from .types import (
     EmbedResult,
     EnsureResult,
+    JobRef,
     NumpyEmbedResult,
     ReadinessEvent,
     RerankResult,
@@ -716,3 +717,49 @@ class AsyncEndpoint(EndpointBase):
         )
         result, _ = await self._call("rerank", request)
         return RerankResult._from_native(result)
+
+    async def submit_job(
+        self,
+        kind: JobKind | str,
+        body: Mapping[str, Any] | bytes,
+        *,
+        content_type: str | None = None,
+        context: Any = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+    ) -> JobRef:
+        """Submits a fire-and-forget job; its result is delivered to the workload's webhooks.
+
+        Args:
+            kind: What to run: a ``JobKind`` or its wire name or alias (``"chat"``,
+                ``"chat_completions"``, ``"embeddings"``, ``"rerank"``, …).
+            body: The route's JSON request (``{"messages": [...]}`` for chat; ``model``
+                defaults to the workload's slug), or ``bytes`` for a non-JSON body (multipart
+                audio, images) with ``content_type``. Chat takes JSON only.
+            content_type: The media type of a ``bytes`` body.
+            context: Any JSON value, echoed back in the job's webhook deliveries.
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults.
+
+        Returns:
+            The job's reference (``job_id``), to match its deliveries.
+
+        Raises:
+            ValidationError: An unknown kind, a missing or doubled body, bytes without a
+                content type or for chat (``invalid_argument``), or the server refused the
+                job (400).
+            AuthError: The server refused the key (401).
+            PermissionDenied: The key may not call this workload (403).
+            NotFoundError: The workload does not exist (404).
+            ApiError: Any other error answer (``code`` ``http_501`` for a kind this platform
+                does not run), after retries.
+            APIConnectionError: No usable response; a submission is retried only when it
+                cannot have reached the server, so it never runs twice.
+            InferenceKeyError: The endpoint is closed (``client_closed``), or its client
+                is bound to another event loop (``wrong_event_loop``).
+        """
+        request = with_call_options(
+            job_request(kind, body, content_type, context), timeout, extra_headers
+        )
+        result, _ = await self._call("submit_job", request)
+        return JobRef._from_native(result)

@@ -15,7 +15,8 @@ from .errors import ValidationError
 # a client needs neither (see ``inferencekey.__getattr__``).
 if TYPE_CHECKING:
     from ._streams import TextStream
-    from .types import EmbedResult, NumpyEmbedResult, RerankResult, TextResult, Timeout
+    from .enums import JobKind
+    from .types import EmbedResult, JobRef, NumpyEmbedResult, RerankResult, TextResult, Timeout
 
 __all__ = ["DataClient", "Endpoint", "TextStream"]
 
@@ -37,6 +38,7 @@ _NULL = _ffi.NULL
 _generate_text = ENDPOINT.fn("generate_text")
 _embed = ENDPOINT.fn("embed")
 _rerank = ENDPOINT.fn("rerank")
+_submit_job = ENDPOINT.fn("submit_job")
 
 
 def _bind_results() -> None:
@@ -359,6 +361,53 @@ class Endpoint(EndpointBase):
         )
         return _rerank_result(self._call(_rerank, request)[0])
 
+    def submit_job(
+        self,
+        kind: JobKind | str,
+        body: Mapping[str, Any] | bytes,
+        *,
+        content_type: str | None = None,
+        context: Any = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+    ) -> JobRef:
+        """Submits a fire-and-forget job; its result is delivered to the workload's webhooks.
+
+        Args:
+            kind: What to run: a ``JobKind`` or its wire name or alias (``"chat"``,
+                ``"chat_completions"``, ``"embeddings"``, ``"rerank"``, …).
+            body: The route's JSON request (``{"messages": [...]}`` for chat; ``model``
+                defaults to the workload's slug), or ``bytes`` for a non-JSON body (multipart
+                audio, images) with ``content_type``. Chat takes JSON only.
+            content_type: The media type of a ``bytes`` body.
+            context: Any JSON value, echoed back in the job's webhook deliveries (e.g. your
+                own order id).
+            timeout: Seconds per attempt, or a ``Timeout``, for this call only.
+            extra_headers: Headers for this call only, merged over the client's defaults.
+
+        Returns:
+            The job's reference (``job_id``), to match its deliveries.
+
+        Raises:
+            ValidationError: An unknown kind, a missing or doubled body, bytes without a
+                content type or for chat (``invalid_argument``), or the server refused the
+                job (400).
+            AuthError: The server refused the key (401).
+            PermissionDenied: The key may not call this workload (403).
+            NotFoundError: The workload does not exist (404).
+            ApiError: Any other error answer (``code`` ``http_501`` for a kind this platform
+                does not run), after retries.
+            APIConnectionError: No usable response; a submission is retried only when it
+                cannot have reached the server, so it never runs twice.
+            InferenceKeyError: The endpoint is closed (``client_closed``).
+        """
+        request = with_call_options(
+            job_request(kind, body, content_type, context), timeout, extra_headers
+        )
+        from .types import JobRef
+
+        return JobRef._from_native(self._call(_submit_job, request)[0])
+
 
 def chat_request(
     prompt: object,
@@ -460,6 +509,43 @@ def rerank_request(
         request["top_n"] = top_n
     if extra_body is not None:
         request["extra_body"] = _mapping("extra_body", extra_body)
+    return request
+
+
+def job_request(
+    kind: object, body: object, content_type: object, context: object
+) -> dict[str, Any]:
+    """The request JSON of ``submit_job``: a JSON body as is, bytes as base64.
+
+    Args:
+        kind: The ``kind`` argument.
+        body: The ``body`` argument.
+        content_type: The ``content_type=`` argument.
+        context: The ``context=`` argument.
+
+    Returns:
+        The request; the core checks the rules (sdk §jobs).
+
+    Raises:
+        ValidationError: ``body`` is neither a mapping nor bytes (``invalid_argument``).
+    """
+    request: dict[str, Any] = {"kind": str(kind) if isinstance(kind, str) else kind}
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        import base64
+
+        request["body_b64"] = base64.b64encode(body).decode("ascii")
+    elif isinstance(body, Mapping):
+        request["body"] = dict(body)
+    else:
+        raise ValidationError(
+            f"body must be a mapping (JSON) or bytes, not {type(body).__name__}",
+            code="invalid_argument",
+            field="body",
+        )
+    if content_type is not None:
+        request["content_type"] = content_type
+    if context is not None:
+        request["context"] = context
     return request
 
 

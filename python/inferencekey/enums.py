@@ -14,6 +14,7 @@ __all__ = [
     "Backend",
     "EnsureAction",
     "ExecutionPolicy",
+    "JobKind",
     "OnDrift",
     "TaskType",
     "decode_enum",
@@ -100,6 +101,25 @@ class EnsureAction(_WireEnum):
     PLANNED = "planned"
     DRIFT_IGNORED = "drift_ignored"
     DRIFT_WARNED = "drift_warned"
+
+
+class JobKind(_WireEnum):
+    """What an async job (``Endpoint.submit_job``) runs.
+
+    The aliases the platform accepts (``chat_completions``, ``reranking``,
+    ``images_generations``) may be passed as plain strings.
+    """
+
+    CHAT = "chat"
+    EMBEDDINGS = "embeddings"
+    RERANK = "rerank"
+    AUDIO_SPEECH = "audio_speech"
+    AUDIO_GENERATE = "audio_generate"
+    AUDIO_TRANSCRIPTIONS = "audio_transcriptions"
+    IMAGES = "images"
+    IMAGES_EDITS = "images_edits"
+    IMAGES_VARIATIONS = "images_variations"
+    FORECAST = "forecast"
 
 
 _E = TypeVar("_E", bound=_WireEnum)

@@ -38,6 +38,7 @@ __all__ = [
     "ReadinessError",
     "ReadinessTimeoutError",
     "ValidationError",
+    "WebhookSignatureError",
     "redact_token",
     "scrub_secrets",
 ]
@@ -442,6 +443,23 @@ class DriftWarning(UserWarning):
         self.changes = tuple(changes)
 
 
+class WebhookSignatureError(InferenceKeyError):
+    """A webhook delivery did not verify, so none of it may be trusted.
+
+    ``code`` says why: ``webhook_header_malformed`` (no or an unreadable
+    ``X-InferenceKey-Signature``), ``webhook_signature_mismatch`` (a changed body, another
+    destination's secret, or a body re-encoded before verifying),
+    ``webhook_timestamp_out_of_tolerance`` (a replay, or a clock off by more than the
+    tolerance), ``webhook_payload_invalid`` (signed, but not an event). Answer such a request
+    with 400 and do not act on it.
+    """
+
+    def _prefix(self) -> str:
+        return (
+            f"webhook signature error [{self.code}]: " if self.code else "webhook signature error: "
+        )
+
+
 class _Cancelled(InferenceKeyError):
     """Internal signal for ``IK_ERR_CANCELLED``: the binding turns it into
     ``asyncio.CancelledError``, ``KeyboardInterrupt`` or the end of a closed stream. It is an
@@ -484,6 +502,7 @@ _EXACT: Final[Mapping[int, type[InferenceKeyError]]] = {
     st.IK_ERR_TIMEOUT: APITimeoutError,
     st.IK_ERR_READINESS_TIMEOUT: ReadinessTimeoutError,
     st.IK_ERR_CANCELLED: _Cancelled,
+    st.IK_ERR_WEBHOOK_SIGNATURE: WebhookSignatureError,
     st.IK_ERR_PANIC: InferenceKeyError,
     st.IK_ERR_UNKNOWN: InferenceKeyError,
 }
@@ -503,6 +522,7 @@ _BLOCK: Final[Mapping[int, type[InferenceKeyError]]] = {
     1900: APIConnectionError,
     2000: APITimeoutError,
     2100: _Cancelled,
+    2200: WebhookSignatureError,
 }
 
 # Codes given when the core sends none (it always should).

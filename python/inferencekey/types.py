@@ -34,7 +34,7 @@ from pydantic import (
 )
 from pydantic import ValidationError as _PydanticValidationError
 
-from .enums import Backend, EnsureAction, ExecutionPolicy, TaskType
+from .enums import Backend, EnsureAction, ExecutionPolicy, JobKind, TaskType
 from .errors import ConfigurationError, FrozenInstanceError, ValidationError, scrub_secrets
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ __all__ = [
     "EndpointRef",
     "EnsureResult",
     "FieldChange",
+    "JobRef",
     "NumpyEmbedResult",
     "ReadinessEvent",
     "RerankItem",
@@ -537,6 +538,31 @@ class EndpointRef(_Frozen):
             {
                 "project_slug": _str(data.get("project_slug")) or "",
                 "workload_slug": _str(data.get("workload_slug")) or "",
+            },
+        )
+
+
+class JobRef(_Frozen):
+    """A submitted job; its result reaches the workload's webhooks, not this object.
+
+    Attributes:
+        job_id: The platform's id of the job; deliveries carry it (``X-InferenceKey-Job-Id``).
+        kind: What the job runs (the wire name, also when an alias was given).
+        request_id: The submission's ``X-Request-Id``, for support.
+    """
+
+    job_id: str
+    kind: JobKind | str
+    request_id: str | None = None
+
+    @classmethod
+    def _from_native(cls, data: dict[str, Any]) -> Self:
+        return _build(
+            cls,
+            {
+                "job_id": _str(data.get("job_id")) or "",
+                "kind": _enum_or_str(JobKind, data.get("kind")) or "",
+                "request_id": _str(data.get("request_id")),
             },
         )
 

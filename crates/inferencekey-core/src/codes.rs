@@ -172,6 +172,16 @@ codes! {
         "The operation was cancelled (cancel token, or its stream was closed).";
     INTERRUPTED = "interrupted" [Cancelled]
         "A blocking call was interrupted (ik_interrupt, e.g. on a signal).";
+
+    // WebhookSignature
+    WEBHOOK_HEADER_MALFORMED = "webhook_header_malformed" [WebhookSignature]
+        "The signature header is missing or not `t=<unix seconds>,v1=<hex>[,v1=<hex>…]`.";
+    WEBHOOK_SIGNATURE_MISMATCH = "webhook_signature_mismatch" [WebhookSignature]
+        "No v1 signature matches the payload and the secret (tampered body or wrong secret).";
+    WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE = "webhook_timestamp_out_of_tolerance" [WebhookSignature]
+        "The signed timestamp is further from now than the tolerance (a replay or a bad clock).";
+    WEBHOOK_PAYLOAD_INVALID = "webhook_payload_invalid" [WebhookSignature]
+        "The signed payload is not a webhook event (not JSON, or no `event` and `ts`).";
 }
 
 /// A code a server may send, with the HTTP statuses it comes with.

@@ -14,6 +14,7 @@ use crate::body::{Body, Field};
 use crate::codes;
 use crate::config::{CallOptions, ClientConfig, LimitsDescription, Plane};
 use crate::error::{self, Error, ErrorKind, Result};
+use crate::jobs::{self, JobRef, JobRequest};
 use crate::schema;
 use crate::spec::{path_segment, validate_slug};
 use crate::token::{Token, TokenKind};
@@ -83,11 +84,12 @@ impl DataClient {
                 )
             })?;
         let key = Token::parse(&raw, TokenKind::Live)?;
-        let prefix = format!(
-            "/endpoint/{}/{}/v1",
+        let workload = format!(
+            "/endpoint/{}/{}",
             path_segment(&self.project),
             path_segment(workload_slug)
         );
+        let prefix = format!("{workload}/v1");
         Ok(Endpoint {
             transport: self.transport.clone(),
             key: Arc::new(key),
@@ -95,6 +97,8 @@ impl DataClient {
                 chat: join_url(&self.base_url, &format!("{prefix}/chat/completions"))?,
                 embeddings: join_url(&self.base_url, &format!("{prefix}/embeddings"))?,
                 rerank: join_url(&self.base_url, &format!("{prefix}/rerank"))?,
+                // Jobs live beside `/v1` (wire §8), not under it.
+                jobs: join_url(&self.base_url, &format!("{workload}/jobs"))?,
             }),
             base_url: format!("{}{}", self.base_url, prefix).into(),
             project: self.project.as_str().into(),
@@ -141,6 +145,7 @@ struct RouteUrls {
     chat: reqwest::Url,
     embeddings: reqwest::Url,
     rerank: reqwest::Url,
+    jobs: reqwest::Url,
 }
 
 /// Arguments of `generate_text` / `generate_text_stream`.
@@ -320,7 +325,7 @@ impl Endpoint {
     /// Chat completion as SSE (wire §7.2). Status errors raise here, before any chunk.
     pub async fn generate_text_stream(&self, request: &GenerateRequest) -> Result<TextStream> {
         let body = chat_body(&self.slug, request, true)?;
-        let call = self.call(&self.urls.chat, &body, true);
+        let call = self.call(&self.urls.chat, Bytes::from(body.to_vec()), true);
         let hint = |e| error::with_not_ready_hint(e, &self.slug);
         let (idle, max_event) = (call.limits.request_timeout, call.limits.max_event_bytes);
         let (reader, request_id) = if self.transport.streams_on_caller() {
@@ -409,23 +414,42 @@ impl Endpoint {
         })
     }
 
+    /// Submits a job (wire §8); its result goes to the workload's webhooks. Like every POST,
+    /// it is retried only when the request cannot have reached the server (wire §3.3), so a
+    /// retry never submits a second job.
+    pub async fn submit_job(&self, request: &JobRequest) -> Result<JobRef> {
+        let (kind, body) = request.wire_body(&self.slug)?;
+        let reply = self.post_bytes(&self.urls.jobs, Bytes::from(body)).await?;
+        let job_id = jobs::job_id_of(&reply.body)
+            .map_err(|e| e.with_request_id(reply.request_id.clone()))?;
+        Ok(JobRef {
+            job_id,
+            kind: kind.as_str(),
+            request_id: reply.request_id,
+        })
+    }
+
     fn model_of(&self, raw: &Value) -> String {
         model_or(raw, &self.slug)
     }
 
-    fn call<'a>(&'a self, url: &'a reqwest::Url, body: &Body<'_>, sse: bool) -> Call<'a> {
+    fn call<'a>(&'a self, url: &'a reqwest::Url, body: Bytes, sse: bool) -> Call<'a> {
         Call {
             method: Method::POST,
             url: url.clone(),
             path: url.path(),
             token: &self.key,
-            body: Some(Bytes::from(body.to_vec())),
+            body: Some(body),
             sse,
             limits: self.transport.limits,
         }
     }
 
     async fn post(&self, url: &reqwest::Url, body: &Body<'_>) -> Result<Reply> {
+        self.post_bytes(url, Bytes::from(body.to_vec())).await
+    }
+
+    async fn post_bytes(&self, url: &reqwest::Url, body: Bytes) -> Result<Reply> {
         self.transport
             .send(&self.call(url, body, false))
             .await?

@@ -39,11 +39,13 @@ pub enum ErrorKind {
     Timeout,
     ReadinessTimeout,
     Cancelled,
+    /// A webhook delivery that does not verify: signature, timestamp or header.
+    WebhookSignature,
 }
 
 impl ErrorKind {
     /// Every class, in declaration order.
-    pub const ALL: [ErrorKind; 18] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::InvalidArgument,
         ErrorKind::InvalidJson,
         ErrorKind::InvalidState,
@@ -62,6 +64,7 @@ impl ErrorKind {
         ErrorKind::Timeout,
         ErrorKind::ReadinessTimeout,
         ErrorKind::Cancelled,
+        ErrorKind::WebhookSignature,
     ];
 
     /// The snake_case name (as serialized).
@@ -85,6 +88,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::ReadinessTimeout => "readiness_timeout",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::WebhookSignature => "webhook_signature",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod headers;
 pub mod http1;
 pub mod interrupt;
+pub mod jobs;
 pub mod log;
 pub mod management;
 pub mod process;
@@ -24,6 +25,7 @@ pub mod suggest;
 pub mod tls;
 pub mod token;
 pub mod transport;
+pub mod webhooks;
 pub mod workload;
 
 pub use error::{Error, ErrorKind, Result};

@@ -118,6 +118,19 @@ pub(crate) fn arg_str<'a>(ptr: *const c_char, len: usize, name: &str) -> FfiResu
     Ok(text)
 }
 
+/// A borrowed byte-string argument; NULL is allowed only with length 0.
+pub(crate) fn arg_bytes<'a>(ptr: *const u8, len: usize, name: &str) -> FfiResult<&'a [u8]> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(null_arg(name))
+        };
+    }
+    // SAFETY: the caller guarantees `len` readable bytes at `ptr` (c-abi rule 10).
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
 /// A JSON argument decoded strictly (unknown keys are errors that name the key).
 pub(crate) fn arg_json<T: DeserializeOwned>(
     ptr: *const c_char,

@@ -7,6 +7,7 @@ use inferencekey_core::data::{
     DataClient, EmbedRequest, EmbedResult, Endpoint, GenerateRequest, RerankRequest, TextResult,
     Usage,
 };
+use inferencekey_core::jobs::JobRequest;
 use inferencekey_core::Error;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -78,6 +79,12 @@ impl WithOptions for EmbedRequest {
 }
 
 impl WithOptions for RerankRequest {
+    fn options(&self) -> Option<&CallOptions> {
+        self.options.as_ref()
+    }
+}
+
+impl WithOptions for JobRequest {
     fn options(&self) -> Option<&CallOptions> {
         self.options.as_ref()
     }
@@ -298,6 +305,11 @@ fn rerank_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult
     Ok(async move { to_json(&ep.rerank(&r).await?) })
 }
 
+fn submit_job_op(e: *const ik_endpoint, req: *const c_char, len: usize) -> FfiResult<impl Op> {
+    let (ep, r) = request::<JobRequest>(e, req, len)?;
+    Ok(async move { to_json(&ep.submit_job(&r).await?) })
+}
+
 /// The opening of a text stream, and whether a blocking open may run it on the caller's
 /// thread.
 fn text_stream_source(
@@ -433,6 +445,37 @@ pub extern "C" fn ik_endpoint_rerank_async(
     err: *mut *mut ik_error,
 ) -> ik_status {
     export_async(err, cancel, cb, user_data, || rerank_op(e, req, req_len))
+}
+
+/// `{"kind", "body" | ("body_b64" + "content_type"), "context"}` → `{"job_id","kind",
+/// "request_id"}`: a fire-and-forget job whose result goes to the workload's webhooks. The
+/// kind (wire name or alias) and the body rules are checked before anything is sent.
+#[no_mangle]
+pub extern "C" fn ik_endpoint_submit_job(
+    e: *const ik_endpoint,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_blocking(err, cancel, out, out_len, || submit_job_op(e, req, req_len))
+}
+
+#[no_mangle]
+pub extern "C" fn ik_endpoint_submit_job_async(
+    e: *const ik_endpoint,
+    req: *const c_char,
+    req_len: usize,
+    cancel: *const ik_cancel,
+    cb: ik_callback,
+    user_data: *mut c_void,
+    err: *mut *mut ik_error,
+) -> ik_status {
+    export_async(err, cancel, cb, user_data, || {
+        submit_job_op(e, req, req_len)
+    })
 }
 
 #[cfg(test)]

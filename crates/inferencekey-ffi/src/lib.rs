@@ -32,6 +32,7 @@ mod status;
 mod stream;
 mod testing;
 mod version;
+mod webhooks;
 
 pub use cancel::*;
 #[cfg(feature = "dev-server")]
@@ -49,3 +50,4 @@ pub use status::*;
 pub use stream::*;
 pub use testing::*;
 pub use version::*;
+pub use webhooks::*;

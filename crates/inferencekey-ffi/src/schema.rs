@@ -211,6 +211,18 @@ fn functions(g: &mut Generators) -> Vec<Function> {
             g.write::<RerankResult>(),
         ),
         op(
+            "ik_endpoint_submit_job",
+            true,
+            g.read::<inferencekey_core::jobs::JobRequest>(),
+            g.write::<inferencekey_core::jobs::JobRef>(),
+        ),
+        op(
+            "ik_webhook_verify",
+            false,
+            g.read::<crate::webhooks::VerifyRequest>(),
+            g.write::<inferencekey_core::webhooks::WebhookEvent>(),
+        ),
+        op(
             "ik_stream_metadata",
             false,
             None,

@@ -55,6 +55,9 @@ pub const IK_ERR_TIMEOUT: ik_status = 2000;
 pub const IK_ERR_READINESS_TIMEOUT: ik_status = 2001;
 /// Cancelled through an ik_cancel token, a closed stream, or an interrupt.
 pub const IK_ERR_CANCELLED: ik_status = 2100;
+/// A webhook delivery does not verify: bad signature, stale or future timestamp, malformed
+/// header or payload.
+pub const IK_ERR_WEBHOOK_SIGNATURE: ik_status = 2200;
 /// A bug in the library was caught at the C boundary.
 pub const IK_ERR_PANIC: ik_status = 9000;
 /// An error of no known class; also what ik_error_status gives for an invalid pointer.
@@ -185,6 +188,11 @@ pub(crate) fn table() -> &'static [StatusInfo] {
             description: "Cancelled through an ik_cancel token, a closed stream, or an interrupt.",
         },
         StatusInfo {
+            value: IK_ERR_WEBHOOK_SIGNATURE,
+            name: "IK_ERR_WEBHOOK_SIGNATURE",
+            description: "A webhook delivery does not verify: bad signature, stale or future timestamp, malformed header or payload.",
+        },
+        StatusInfo {
             value: IK_ERR_PANIC,
             name: "IK_ERR_PANIC",
             description: "A bug in the library was caught at the C boundary.",
@@ -219,5 +227,6 @@ pub(crate) fn status_of(kind: ErrorKind) -> ik_status {
         ErrorKind::Timeout => IK_ERR_TIMEOUT,
         ErrorKind::ReadinessTimeout => IK_ERR_READINESS_TIMEOUT,
         ErrorKind::Cancelled => IK_ERR_CANCELLED,
+        ErrorKind::WebhookSignature => IK_ERR_WEBHOOK_SIGNATURE,
     }
 }
