@@ -46,6 +46,8 @@ const (
 	KindReadinessTimeout Kind = "readiness_timeout"
 	// KindCancelled: Cancelled through an ik_cancel token, a closed stream, or an interrupt. (IK_ERR_CANCELLED, 2100)
 	KindCancelled Kind = "cancelled"
+	// KindWebhookSignature: A webhook delivery does not verify: bad signature, stale or future timestamp, malformed header or payload. (IK_ERR_WEBHOOK_SIGNATURE, 2200)
+	KindWebhookSignature Kind = "webhook_signature"
 	// KindPanic: A bug in the library was caught at the C boundary. (IK_ERR_PANIC, 9000)
 	KindPanic Kind = "panic"
 	// KindUnknown: An error of no known class; also what ik_error_status gives for an invalid pointer. (IK_ERR_UNKNOWN, 9999)
@@ -76,6 +78,7 @@ var (
 	ErrTimeout          error = &kindError{KindTimeout}
 	ErrReadinessTimeout error = &kindError{KindReadinessTimeout}
 	ErrCancelled        error = &kindError{KindCancelled}
+	ErrWebhookSignature error = &kindError{KindWebhookSignature}
 	ErrPanic            error = &kindError{KindPanic}
 	ErrUnknown          error = &kindError{KindUnknown}
 )
@@ -103,6 +106,7 @@ var statusKinds = map[int32]Kind{
 	2000: KindTimeout,
 	2001: KindReadinessTimeout,
 	2100: KindCancelled,
+	2200: KindWebhookSignature,
 	9000: KindPanic,
 	9999: KindUnknown,
 }
@@ -257,6 +261,14 @@ const (
 	CodeUpstreamTimeout = "upstream_timeout"
 	// CodeValidationFailed comes with kind validation.
 	CodeValidationFailed = "validation_failed"
+	// CodeWebhookHeaderMalformed comes with kind webhook_signature.
+	CodeWebhookHeaderMalformed = "webhook_header_malformed"
+	// CodeWebhookPayloadInvalid comes with kind webhook_signature.
+	CodeWebhookPayloadInvalid = "webhook_payload_invalid"
+	// CodeWebhookSignatureMismatch comes with kind webhook_signature.
+	CodeWebhookSignatureMismatch = "webhook_signature_mismatch"
+	// CodeWebhookTimestampOutOfTolerance comes with kind webhook_signature.
+	CodeWebhookTimestampOutOfTolerance = "webhook_timestamp_out_of_tolerance"
 	// CodeWorkloadFailed comes with kind server, workload_failed.
 	CodeWorkloadFailed = "workload_failed"
 	// CodeWorkloadNotReady comes with kind server.

@@ -35,6 +35,7 @@ const NAMES = {
   IK_ERR_TIMEOUT: ["APITimeoutError", "APIConnectionError"],
   IK_ERR_READINESS_TIMEOUT: ["ReadinessTimeoutError", "APITimeoutError"],
   IK_ERR_CANCELLED: ["CancelledError", "InferenceKeyError"],
+  IK_ERR_WEBHOOK_SIGNATURE: ["WebhookSignatureError", "InferenceKeyError"],
   IK_ERR_PANIC: ["InternalPanicError", "InferenceKeyError"],
   IK_ERR_UNKNOWN: ["UnknownError", "InferenceKeyError"],
 };

@@ -78,6 +78,10 @@ export type ErrorCode =
   | "upstream_error"
   | "upstream_timeout"
   | "validation_failed"
+  | "webhook_header_malformed"
+  | "webhook_payload_invalid"
+  | "webhook_signature_mismatch"
+  | "webhook_timestamp_out_of_tolerance"
   | "workload_failed"
   | "workload_not_ready"
   | "wrong_credential_type"
@@ -186,6 +190,12 @@ export class CancelledError extends InferenceKeyError {
   override readonly name: string = "CancelledError";
 }
 
+/** A webhook delivery does not verify: bad signature, stale or future timestamp, malformed header or payload. (`IK_ERR_WEBHOOK_SIGNATURE`, 2200) */
+export class WebhookSignatureError extends InferenceKeyError {
+  static override readonly abiStatus: number = 2200;
+  override readonly name: string = "WebhookSignatureError";
+}
+
 /** A bug in the library was caught at the C boundary. (`IK_ERR_PANIC`, 9000) */
 export class InternalPanicError extends InferenceKeyError {
   static override readonly abiStatus: number = 9000;
@@ -245,6 +255,7 @@ export const ERROR_CLASSES: ReadonlyMap<number, typeof InferenceKeyError> = new 
   [2000, APITimeoutError],
   [2001, ReadinessTimeoutError],
   [2100, CancelledError],
+  [2200, WebhookSignatureError],
   [9000, InternalPanicError],
   [9999, UnknownError],
 ]);
