@@ -1,4 +1,5 @@
-"""The package's pytest plugin (entry point ``pytest11``, name ``inferencekey``): ``dev_server``.
+"""The package's pytest plugin (entry point ``pytest11``, name ``inferencekey``): ``dev_server``
+and ``webhook_receiver``.
 
 pytest imports every installed plugin at start-up, in every project of the environment. So
 this module sits outside the ``inferencekey`` package, whose ``__init__`` loads the native
@@ -14,9 +15,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from inferencekey.testing import DevServer
+    from inferencekey.testing import DevServer, WebhookReceiver
 
-__all__ = ["dev_server"]
+__all__ = ["dev_server", "webhook_receiver"]
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +39,17 @@ def dev_server() -> Iterator[DevServer]:
 
     with DevServer() as server:
         yield server
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A loopback webhook endpoint that verifies every delivery with
+    ``inferencekey.webhooks.verify``; set its ``secret`` from ``dev_server.add_webhook``.
+
+    Yields:
+        The running receiver, closed after the test.
+    """
+    from inferencekey.testing import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        yield receiver

@@ -282,6 +282,12 @@ def redact_token(token: str) -> str:
     return _redact(lib.ik_token_redact, data)
 
 
+def verify_webhook(payload: bytes, request: bytes) -> Any:
+    """``ik_webhook_verify``: the event JSON of a delivery that verifies, else the mapped
+    ``WebhookSignatureError``."""
+    return call(lib.ik_webhook_verify, payload, len(payload), request, len(request))
+
+
 def call(fn: Callable[..., int], *args: Any) -> Any:
     """Calls ``fn(*args, &out, &out_len, &err)`` and returns the decoded JSON result
     (``None`` at the end of a stream)."""

@@ -93,7 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         if ns.command == "dev":
-            return _dev_token(ns) if ns.dev_command == "token" else _dev(ns, command)
+            if ns.dev_command == "token":
+                return _dev_token(ns)
+            if ns.dev_command == "webhook":
+                return _dev_webhook(ns)
+            return _dev(ns, command)
         handler = _COMMANDS[ns.command]
         return handler(ns)
     except InferenceKeyError as exc:
@@ -181,7 +185,8 @@ def _parser() -> argparse.ArgumentParser:
         "dev",
         help="run the local platform (real CPU inference)",
         usage="%(prog)s [options] [-- COMMAND [ARG ...]]\n"
-        "       %(prog)s token --workload SLUG [--project PROJECT]",
+        "       %(prog)s token --workload SLUG [--project PROJECT]\n"
+        "       %(prog)s webhook {add,list,remove,log} SLUG [URL]",
         description="Run the local platform. Without a command, print the INFERENCEKEY_* "
         "exports for a shell and run until Ctrl-C. With `-- COMMAND [ARG ...]`, run that "
         "command with the INFERENCEKEY_* environment set, stop the platform when it ends and "
@@ -226,6 +231,38 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="state folder of the running platform (default: as `inferencekey dev`)",
     )
+    webhook = dev_sub.add_parser(
+        "webhook",
+        help="manage a workload's webhook destinations on the running platform",
+        description="Manage where the running platform delivers a workload's job results. "
+        "`add` prints the destination's signing secret once, alone on the last line. "
+        "Locally, http://127.0.0.1 and localhost URLs are allowed (a dev-only relaxation: "
+        "the hosted platform takes HTTPS URLs of public hosts only).",
+    )
+    webhook_sub = webhook.add_subparsers(dest="webhook_command", title="actions", required=True)
+    for name, text in (
+        ("add", "deliver the workload's job results to URL; prints its secret"),
+        ("list", "list the workload's destinations"),
+        ("remove", "stop delivering to URL"),
+        ("log", "show delivery attempts (status, attempts, last error)"),
+    ):
+        action = webhook_sub.add_parser(name, help=text, description=text)
+        action.add_argument("slug", help="the workload's slug")
+        if name in ("add", "remove"):
+            action.add_argument("url", help="the destination URL")
+        action.add_argument(
+            "--project",
+            dest="token_project",
+            default=None,
+            help="project of the workload (default: INFERENCEKEY_PROJECT, else acme)",
+        )
+        action.add_argument(
+            "--data-dir",
+            dest="token_data_dir",
+            type=Path,
+            default=None,
+            help="state folder of the running platform (default: as `inferencekey dev`)",
+        )
     return parser
 
 
@@ -674,17 +711,66 @@ def _write_private(path: Path, payload: dict[str, Any]) -> None:
         json.dump(payload, f)
 
 
-def _dev_token(ns: argparse.Namespace) -> int:
-    """Mints a workload-scoped key through the running platform's admin route."""
+def _running_platform(ns: argparse.Namespace) -> dict[str, Any] | None:
+    """The running platform's URL and admin secret, or ``None`` (said on stderr)."""
     state_path = (ns.token_data_dir or default_data_dir()) / _STATE_FILE
     try:
-        state = json.loads(state_path.read_text())
+        state: dict[str, Any] = json.loads(state_path.read_text())
     except FileNotFoundError:
         print(
             f"inferencekey: no local platform runs from {state_path.parent}; "
             "start `inferencekey dev` first",
             file=sys.stderr,
         )
+        return None
+    return state
+
+
+def _dev_webhook(ns: argparse.Namespace) -> int:
+    """``dev webhook add|list|remove|log``, through the running platform's admin routes."""
+    from .testing import admin_request
+
+    state = _running_platform(ns)
+    if state is None:
+        return EXIT_ERROR
+    project = ns.token_project or os.environ.get("INFERENCEKEY_PROJECT") or "acme"
+    path = f"/_dev/projects/{project}/workloads/{ns.slug}/webhooks"
+
+    def admin(method: str, route: str, body: Any = None) -> Any:
+        return admin_request(state["base_url"], state["admin_secret"], method, route, body)
+
+    if ns.webhook_command == "add":
+        added = admin("POST", path, {"url": ns.url})
+        print(f"added {added['id']}: {ns.slug} delivers to {added['url']}", file=sys.stderr)
+        print("# its signing secret, shown only now:", file=sys.stderr)
+        print(added["secret"])
+        return EXIT_OK
+    destinations: list[dict[str, Any]] = admin("GET", path)
+    if ns.webhook_command == "list":
+        for d in destinations:
+            print(f"{d['id']}  {d['url']}  (added {d.get('created_at', '?')})")
+        return EXIT_OK
+    if ns.webhook_command == "remove":
+        matching = [d for d in destinations if d["url"] == ns.url]
+        if not matching:
+            print(f"inferencekey: {ns.slug} does not deliver to {ns.url}", file=sys.stderr)
+            return EXIT_ERROR
+        admin("DELETE", f"{path}/{matching[0]['id']}")
+        print(f"removed {matching[0]['id']} ({ns.url})", file=sys.stderr)
+        return EXIT_OK
+    for d in admin("GET", f"{path}/deliveries"):
+        last = d.get("last_error") or d.get("last_status") or ""
+        print(
+            f"{d.get('updated_at', '?')}  {d['status']:<9}  attempts={d['attempts']}  "
+            f"job={d['job_id']}  {d['url']}  {last}".rstrip()
+        )
+    return EXIT_OK
+
+
+def _dev_token(ns: argparse.Namespace) -> int:
+    """Mints a workload-scoped key through the running platform's admin route."""
+    state = _running_platform(ns)
+    if state is None:
         return EXIT_ERROR
     project = ns.token_project or os.environ.get("INFERENCEKEY_PROJECT") or "acme"
     body = json.dumps({"kind": "live", "grants": [f"{project}/{w}" for w in ns.workload]}).encode()

@@ -147,8 +147,7 @@ def verify(
     request = _ffi.encode_config(
         {"headers": pairs, "secret": secret, "tolerance_s": float(tolerance)}
     )
-    data = _ffi.call(_ffi.lib.ik_webhook_verify, body, len(body), request, len(request))
-    return WebhookEvent.model_validate(data)
+    return WebhookEvent.model_validate(_ffi.verify_webhook(body, request))
 
 
 class Deduplicator:
