@@ -1233,6 +1233,8 @@ static const struct ep_op {
     {"embed", ik_endpoint_embed, ik_endpoint_embed_async, "{\"input\":[\"a\",\"b\"]}"},
     {"rerank", ik_endpoint_rerank, ik_endpoint_rerank_async,
      "{\"query\":\"q\",\"documents\":[\"a\",\"b\"]}"},
+    {"submit_job", ik_endpoint_submit_job, ik_endpoint_submit_job_async,
+     "{\"kind\":\"embeddings\",\"body\":{\"input\":[\"a\"]},\"context\":{\"n\":1}}"},
 };
 #define N_EP_OPS (sizeof EP_OPS / sizeof EP_OPS[0])
 
@@ -2190,6 +2192,44 @@ static void test_fork_child_gets_a_fresh_runtime(void) {
     ik_management_client_free(m);
 }
 
+/* ik_webhook_verify: argument errors, then each refusal code. No signature is computed here
+   (that needs an HMAC library); the bindings' tests verify real signatures. */
+static void test_webhook_verify_arguments_and_refusals(void) {
+    static const char body[] = "{\"event\":\"ping\",\"ts\":1}";
+    static const char req[] =
+        "{\"headers\":[[\"X-InferenceKey-Signature\",\"t=1,v1=00\"]],\"secret\":\"whsec_x\"}";
+    static const char obj[] =
+        "{\"headers\":{\"x-inferencekey-signature\":\"t=1,v1=00\"},\"secret\":\"whsec_x\"}";
+    static const char unsigned_req[] = "{\"headers\":[],\"secret\":\"whsec_x\"}";
+    static const char no_secret[] = "{\"headers\":[],\"secret\":\"\"}";
+    static const char bad_tol[] = "{\"headers\":[],\"secret\":\"s\",\"tolerance_s\":-1}";
+    static const char extra[] = "{\"headers\":[],\"secret\":\"s\",\"tolerance\":1}";
+    ik_error *err = NULL;
+    char *out = SENTINEL_STR;
+    size_t len = SENTINEL_LEN;
+    const uint8_t *p = (const uint8_t *)body;
+    CHECK_ERR(ik_webhook_verify(NULL, 3, req, strlen(req), &out, &len, &err), &err,
+              IK_ERR_NULL_ARG, "null_argument");
+    CHECK_ERR(ik_webhook_verify(p, strlen(body), NULL, 0, &out, &len, &err), &err,
+              IK_ERR_NULL_ARG, "null_argument");
+    CHECK_ERR(ik_webhook_verify(p, strlen(body), req, strlen(req), NULL, &len, &err), &err,
+              IK_ERR_NULL_ARG, "null_argument");
+    CHECK_ERR(ik_webhook_verify(p, strlen(body), extra, strlen(extra), &out, &len, &err), &err,
+              IK_ERR_INVALID_JSON, "invalid_json");
+    CHECK_ERR(ik_webhook_verify(p, strlen(body), no_secret, strlen(no_secret), &out, &len, &err),
+              &err, IK_ERR_VALIDATION, "invalid_argument");
+    CHECK_ERR(ik_webhook_verify(p, strlen(body), bad_tol, strlen(bad_tol), &out, &len, &err),
+              &err, IK_ERR_VALIDATION, "invalid_argument");
+    /* An empty payload may be NULL. */
+    CHECK_ERR(ik_webhook_verify(NULL, 0, unsigned_req, strlen(unsigned_req), &out, &len, &err),
+              &err, IK_ERR_WEBHOOK_SIGNATURE, "webhook_header_malformed");
+    CHECK_ERR(ik_webhook_verify(p, strlen(body), req, strlen(req), &out, &len, &err), &err,
+              IK_ERR_WEBHOOK_SIGNATURE, "webhook_signature_mismatch");
+    CHECK_ERR(ik_webhook_verify(p, strlen(body), obj, strlen(obj), &out, &len, &err), &err,
+              IK_ERR_WEBHOOK_SIGNATURE, "webhook_signature_mismatch");
+    CHECK_UNTOUCHED("ik_webhook_verify", out, len);
+}
+
 static void test_dev_server_argument_errors(void) {
     ik_dev_server *s = (ik_dev_server *)SENTINEL_STR;
     char *info = SENTINEL_STR, *out = SENTINEL_STR;
@@ -2272,6 +2312,7 @@ int main(void) {
     RUN(test_endpoint_new_and_describe, 20);
     RUN(test_workload_spec_validate, 10);
     RUN(test_text_and_token_redact, 10);
+    RUN(test_webhook_verify_arguments_and_refusals, 10);
     RUN(test_live_objects_counts_handles_and_buffers, 10);
     RUN(test_management_operations_reject_bad_arguments, 30);
     RUN(test_endpoint_operations_reject_bad_arguments, 30);
