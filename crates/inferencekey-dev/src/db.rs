@@ -8,11 +8,12 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
-use crate::model::{Project, TokenRecord, Workload};
+use crate::model::{Delivery, Project, TokenRecord, Webhook, Workload};
 use crate::tokens::Kind;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts the applied ones.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE projects (
     id          TEXT PRIMARY KEY,
     slug        TEXT NOT NULL UNIQUE,
@@ -48,7 +49,37 @@ CREATE TABLE workloads (
     updated_at              TEXT NOT NULL
 );
 CREATE UNIQUE INDEX workloads_project_slug ON workloads(project_id, slug);
-"#];
+"#,
+    r#"
+CREATE TABLE webhooks (
+    id          TEXT PRIMARY KEY,
+    workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+    url         TEXT NOT NULL,
+    -- nonce || XChaCha20-Poly1305 ciphertext of the secret (key: webhook.key, not in here)
+    secret      BLOB NOT NULL,
+    created_at  TEXT NOT NULL,
+    UNIQUE (workload_id, url)
+);
+CREATE TABLE deliveries (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    job_id          TEXT NOT NULL,
+    workload_id     TEXT NOT NULL,
+    webhook_id      TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    event           TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    next_attempt_ms INTEGER,
+    last_status     INTEGER,
+    last_error      TEXT,
+    updated_at      TEXT NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries(status, next_attempt_ms);
+CREATE INDEX deliveries_workload ON deliveries(workload_id, seq);
+"#,
+];
 
 const WORKLOAD_COLUMNS: &str = "w.id, w.project_id, p.slug, w.slug, w.name, w.description, \
      w.task_type, w.backend, w.model_name, w.config, w.worker_id, w.gpu_resource_id, \
@@ -324,6 +355,183 @@ impl Db {
     ) -> Result<Option<Workload>, rusqlite::Error> {
         find_workload_in(&self.conn(), project_id, key)
     }
+
+    // ---- webhooks -------------------------------------------------------------------------
+
+    /// Adds a destination unless the workload already has `limit` of them or this URL.
+    pub fn insert_webhook(
+        &self,
+        hook: &Webhook,
+        secret: &[u8],
+        limit: usize,
+    ) -> Result<Result<(), WebhookInsertError>, rusqlite::Error> {
+        let conn = self.conn();
+        let count: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM webhooks WHERE workload_id = ?1",
+            [&hook.workload_id],
+            |r| r.get(0),
+        )?;
+        if count as usize >= limit {
+            return Ok(Err(WebhookInsertError::Limit));
+        }
+        let result = conn.execute(
+            "INSERT INTO webhooks (id, workload_id, url, secret, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hook.id, hook.workload_id, hook.url, secret, hook.created_at],
+        );
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if is_unique_violation(&e) => Ok(Err(WebhookInsertError::Duplicate)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A workload's destinations with their encrypted secrets, oldest first.
+    pub fn webhooks(&self, workload_id: &str) -> Result<Vec<(Webhook, Vec<u8>)>, rusqlite::Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, workload_id, url, created_at, secret FROM webhooks
+             WHERE workload_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([workload_id], |row| {
+            Ok((
+                Webhook {
+                    id: row.get(0)?,
+                    workload_id: row.get(1)?,
+                    url: row.get(2)?,
+                    created_at: row.get(3)?,
+                },
+                row.get(4)?,
+            ))
+        })?;
+        rows.collect()
+    }
+
+    /// One destination's encrypted secret.
+    pub fn webhook_secret(&self, id: &str) -> Result<Option<Vec<u8>>, rusqlite::Error> {
+        self.conn()
+            .query_row("SELECT secret FROM webhooks WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+    }
+
+    pub fn delete_webhook(&self, workload_id: &str, id: &str) -> Result<bool, rusqlite::Error> {
+        Ok(self.conn().execute(
+            "DELETE FROM webhooks WHERE workload_id = ?1 AND id = ?2",
+            [workload_id, id],
+        )? > 0)
+    }
+
+    /// Records deliveries (one transaction: a job's deliveries exist all or none).
+    pub fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), rusqlite::Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for d in deliveries {
+            tx.execute(
+                "INSERT INTO deliveries (id, job_id, workload_id, webhook_id, url, event, body,
+                     attempts, status, next_attempt_ms, last_status, last_error, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    d.id,
+                    d.job_id,
+                    d.workload_id,
+                    d.webhook_id,
+                    d.url,
+                    d.event,
+                    d.body,
+                    d.attempts,
+                    d.status,
+                    d.next_attempt_ms,
+                    d.last_status,
+                    d.last_error,
+                    d.updated_at
+                ],
+            )?;
+        }
+        tx.commit()
+    }
+
+    /// Pending deliveries due at `now_ms`, oldest first, at most `limit`.
+    pub fn due_deliveries(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, rusqlite::Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries
+             WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, seq LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![now_ms, limit as i64], delivery_from_row)?;
+        rows.collect()
+    }
+
+    /// When the next pending delivery is due, if any.
+    pub fn next_due_ms(&self) -> Result<Option<i64>, rusqlite::Error> {
+        self.conn().query_row(
+            "SELECT MIN(next_attempt_ms) FROM deliveries WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+    }
+
+    /// Records one attempt's outcome.
+    pub fn record_attempt(&self, d: &Delivery) -> Result<(), rusqlite::Error> {
+        self.conn().execute(
+            "UPDATE deliveries SET attempts = ?2, status = ?3, next_attempt_ms = ?4,
+                 last_status = ?5, last_error = ?6, updated_at = ?7
+             WHERE id = ?1",
+            params![
+                d.id,
+                d.attempts,
+                d.status,
+                d.next_attempt_ms,
+                d.last_status,
+                d.last_error,
+                d.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A workload's deliveries, oldest first.
+    pub fn deliveries(&self, workload_id: &str) -> Result<Vec<Delivery>, rusqlite::Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE workload_id = ?1 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([workload_id], delivery_from_row)?;
+        rows.collect()
+    }
+}
+
+/// Why a destination was not added.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WebhookInsertError {
+    Limit,
+    Duplicate,
+}
+
+const DELIVERY_COLUMNS: &str = "id, job_id, workload_id, webhook_id, url, event, body, attempts, \
+     status, next_attempt_ms, last_status, last_error, updated_at";
+
+fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
+    Ok(Delivery {
+        id: row.get(0)?,
+        job_id: row.get(1)?,
+        workload_id: row.get(2)?,
+        webhook_id: row.get(3)?,
+        url: row.get(4)?,
+        event: row.get(5)?,
+        body: row.get(6)?,
+        attempts: row.get(7)?,
+        status: row.get(8)?,
+        next_attempt_ms: row.get(9)?,
+        last_status: row.get(10)?,
+        last_error: row.get(11)?,
+        updated_at: row.get(12)?,
+    })
 }
 
 fn find_workload_in(
