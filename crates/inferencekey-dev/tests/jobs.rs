@@ -34,7 +34,8 @@ struct Hit {
 }
 
 /// A webhook receiver on loopback. `/ok/…` answers 204, `/fail/…` 500, `/redirect/…` 302 to
-/// `/landing/…`, `/flip/…` 500 until `flip_ok` is set, then 204. Every request is recorded.
+/// `/landing/…`, `/flip/…` 500 until `flip_ok` is set, then 204, `/slow/…` 204 after 6 s.
+/// Every request is recorded.
 #[derive(Clone, Default)]
 struct Receiver {
     hits: Arc<Mutex<Vec<Hit>>>,
@@ -63,6 +64,10 @@ async fn receive(
         )
             .into_response(),
         "flip" if r.flip_ok.load(std::sync::atomic::Ordering::SeqCst) => {
+            StatusCode::NO_CONTENT.into_response()
+        }
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(6)).await;
             StatusCode::NO_CONTENT.into_response()
         }
         _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
@@ -471,6 +476,50 @@ async fn jobs_deliver_signed_results_with_retries_and_hosted_rules() {
         "{log}"
     );
     assert!(r.hits("/landing/rr").is_empty(), "a redirect was followed");
+
+    // A receiver slower than 3 s fails the attempt; removing the destination ends its
+    // pending delivery.
+    let (slow_hook, slow_secret) = add_ok(&p, "docs-rerank", &r.url("/slow/rr")).await;
+    secrets.push(slow_secret);
+    let slow_job = submit_ok(
+        &p,
+        "docs-rerank",
+        json!({"kind": "rerank", "body": {"query": "q", "documents": ["a", "b"]}}),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let first = loop {
+        let found = deliveries(&p, "docs-rerank")
+            .await
+            .into_iter()
+            .find(|d| d["job_id"] == slow_job && d["webhook_id"] == slow_hook);
+        if let Some(d) = found.filter(|d| d["attempts"].as_u64() >= Some(1)) {
+            break d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slow receiver was never tried"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        first["last_error"].as_str().unwrap().contains("3 s"),
+        "{first}"
+    );
+    assert!(first.get("last_status").is_none(), "{first}");
+    let gone = p
+        .send(
+            Method::DELETE,
+            &format!("/_dev/projects/acme/workloads/docs-rerank/webhooks/{slow_hook}"),
+            Some(&p.admin),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status(), 204);
+    let log = settled(&p, "docs-rerank", &slow_job, &slow_hook).await;
+    assert_eq!(log["status"], "failed", "{log}");
+    assert!(log["attempts"].as_u64().unwrap() < 6, "{log}");
+    assert!(log["last_error"].as_str().unwrap().contains("removed"), "{log}");
 
     // A body over 1 MiB is not delivered; the attempt is recorded with the reason.
     let big_job = submit_ok(
