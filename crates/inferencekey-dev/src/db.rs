@@ -79,6 +79,16 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries(status, next_attempt_ms);
 CREATE INDEX deliveries_workload ON deliveries(workload_id, seq);
 "#,
+    r#"
+-- Jobs accepted and not yet finished: after a crash they end as job.failed, never silently.
+CREATE TABLE jobs (
+    id          TEXT PRIMARY KEY,
+    workload_id TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    context     TEXT,
+    created_at  TEXT NOT NULL
+);
+"#,
 ];
 
 const WORKLOAD_COLUMNS: &str = "w.id, w.project_id, p.slug, w.slug, w.name, w.description, \
@@ -423,10 +433,41 @@ impl Db {
         )? > 0)
     }
 
-    /// Records deliveries (one transaction: a job's deliveries exist all or none).
-    pub fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), rusqlite::Error> {
+    /// Records an accepted job (removed when its deliveries are recorded).
+    pub fn insert_job(
+        &self,
+        id: &str,
+        workload_id: &str,
+        kind: &str,
+        context: Option<&str>,
+        now: &str,
+    ) -> Result<(), rusqlite::Error> {
+        self.conn().execute(
+            "INSERT INTO jobs (id, workload_id, kind, context, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, workload_id, kind, context, now],
+        )?;
+        Ok(())
+    }
+
+    /// Jobs accepted by an earlier run that never finished: (id, workload_id, kind, context).
+    #[allow(clippy::type_complexity)]
+    pub fn unfinished_jobs(
+        &self,
+    ) -> Result<Vec<(String, String, String, Option<String>)>, rusqlite::Error> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT id, workload_id, kind, context FROM jobs ORDER BY rowid")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect()
+    }
+
+    /// Records a finished job's deliveries and forgets the job, in one transaction: a job's
+    /// deliveries exist all or none, and a job with none is still finished.
+    pub fn finish_job(&self, job_id: &str, deliveries: &[Delivery]) -> Result<(), rusqlite::Error> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        tx.execute("DELETE FROM jobs WHERE id = ?1", [job_id])?;
         for d in deliveries {
             tx.execute(
                 "INSERT INTO deliveries (id, job_id, workload_id, webhook_id, url, event, body,
@@ -663,5 +704,64 @@ mod tests {
         assert_eq!(db.list_workloads("proj_a").unwrap(), vec![w.clone()]);
         assert_eq!(db.find_workload("proj_a", "bot").unwrap(), Some(w.clone()));
         assert_eq!(db.find_workload("proj_a", "wl_1").unwrap(), Some(w));
+    }
+
+    #[test]
+    fn webhooks_are_limited_unique_and_go_with_their_workload() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("platform.db")).unwrap();
+        let p = db
+            .create_or_get_project("proj_a", "acme", "Acme", "t")
+            .unwrap();
+        let w = Workload {
+            id: "wl_1".into(),
+            project_id: p.id.clone(),
+            project_slug: p.slug.clone(),
+            slug: "bot".into(),
+            name: "Bot".into(),
+            description: None,
+            task_type: "text2text".into(),
+            backend: "vllm".into(),
+            model_name: "m".into(),
+            config: serde_json::json!({}),
+            worker_id: None,
+            gpu_resource_id: None,
+            execution_policy: None,
+            execution_policy_config: None,
+            created_at: "t".into(),
+            updated_at: "t".into(),
+        };
+        db.insert_workload(&w).unwrap();
+        let hook = |n: usize, url: &str| Webhook {
+            id: format!("wh_{n}"),
+            workload_id: "wl_1".into(),
+            url: url.into(),
+            created_at: "t".into(),
+        };
+        assert_eq!(
+            db.insert_webhook(&hook(0, "https://a.example/"), b"s", 2)
+                .unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            db.insert_webhook(&hook(1, "https://a.example/"), b"s", 2)
+                .unwrap(),
+            Err(WebhookInsertError::Duplicate)
+        );
+        assert_eq!(
+            db.insert_webhook(&hook(2, "https://b.example/"), b"s", 2)
+                .unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            db.insert_webhook(&hook(3, "https://c.example/"), b"s", 2)
+                .unwrap(),
+            Err(WebhookInsertError::Limit)
+        );
+        assert_eq!(db.webhook_secret("wh_2").unwrap(), Some(b"s".to_vec()));
+        // Deleting the workload takes its destinations with it.
+        assert!(db.delete_workload("wl_1").unwrap());
+        assert!(db.webhooks("wl_1").unwrap().is_empty());
+        assert_eq!(db.webhook_secret("wh_2").unwrap(), None);
     }
 }

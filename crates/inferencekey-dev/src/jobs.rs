@@ -240,6 +240,36 @@ pub async fn run(state: Shared, workload: Workload, submit: Submit, job_id: Stri
     }
 }
 
+/// Jobs an earlier run accepted and never finished (it crashed or was stopped) end as
+/// `job.failed` with code `job_interrupted`: an acknowledged job is never silently lost.
+pub async fn recover(state: &Shared) -> Result<(), ApiError> {
+    let unfinished = state.db(|db| Ok(db.unfinished_jobs()?)).await?;
+    for (job_id, workload_id, kind, context) in unfinished {
+        let id = workload_id.clone();
+        let workload = state.db(move |db| Ok(db.workload(&id)?)).await?;
+        let context = context.and_then(|c| serde_json::from_str(&c).ok());
+        let error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "job_interrupted",
+            "the local platform stopped before the job finished; submit it again",
+        );
+        state.log.warn(format!(
+            "job {job_id} ({kind}) was interrupted by a platform restart"
+        ));
+        match workload {
+            Some(workload) => {
+                let event = event_body(&job_id, context, Err(error));
+                record_deliveries(state, &workload, &job_id, &event).await?;
+            }
+            None => {
+                // Its workload is gone, and its destinations with it.
+                state.db(move |db| Ok(db.finish_job(&job_id, &[])?)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The sync route's answer as JSON. A workload still starting is waited for (as long as a
 /// start may take), not failed at once.
 async fn execute(
@@ -299,8 +329,9 @@ fn event_body(job_id: &str, context: Option<Value>, outcome: Result<Value, ApiEr
     body.to_string()
 }
 
-/// One delivery per destination of the workload, in one transaction. A body over the size cap
-/// is recorded as a failed delivery with the reason, never sent.
+/// One delivery per destination of the workload, recorded with the job's end in one
+/// transaction. A body over the size cap is recorded as a failed delivery with the reason,
+/// never sent.
 async fn record_deliveries(
     state: &Shared,
     workload: &Workload,
@@ -314,7 +345,6 @@ async fn record_deliveries(
             "job {job_id}: workload {} has no webhook destination; the result is dropped",
             workload.slug
         ));
-        return Ok(());
     }
     let event = serde_json::from_str::<Value>(body)
         .ok()
@@ -350,8 +380,9 @@ async fn record_deliveries(
             updated_at: now.clone(),
         })
         .collect();
+    let job_id = job_id.to_string();
     state
-        .db(move |db| Ok(db.insert_deliveries(&deliveries)?))
+        .db(move |db| Ok(db.finish_job(&job_id, &deliveries)?))
         .await?;
     state.deliverer.wake();
     Ok(())

@@ -258,6 +258,11 @@ impl DevServer {
         let server_shutdown = shutdown.clone();
         let delivery_shutdown = shutdown.clone();
         let server = run_on(&runtime, async move {
+            // Before any new job is accepted: jobs a previous run never finished end as
+            // job.failed (their deliveries then go out with the others).
+            if let Err(e) = jobs::recover(&state).await {
+                state.log.warn(format!("recovering unfinished jobs: {e}"));
+            }
             let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });

@@ -519,7 +519,10 @@ async fn jobs_deliver_signed_results_with_retries_and_hosted_rules() {
     let log = settled(&p, "docs-rerank", &slow_job, &slow_hook).await;
     assert_eq!(log["status"], "failed", "{log}");
     assert!(log["attempts"].as_u64().unwrap() < 6, "{log}");
-    assert!(log["last_error"].as_str().unwrap().contains("removed"), "{log}");
+    assert!(
+        log["last_error"].as_str().unwrap().contains("removed"),
+        "{log}"
+    );
 
     // A body over 1 MiB is not delivered; the attempt is recorded with the reason.
     let big_job = submit_ok(
@@ -843,6 +846,9 @@ async fn start_binary(data: &Path, log: &Path, python: &Path) -> Child {
     Child { child, exports }
 }
 
+/// SIGKILL of the `inferencekey-dev` binary with a delivery waiting for its retry and a job
+/// running: after a restart on the same data folder the delivery goes out, and the job ends
+/// as `job.failed` (`job_interrupted`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_delivery_survives_sigkill_and_goes_out_after_restart() {
     let python = common::backends_python();
@@ -890,10 +896,59 @@ async fn a_pending_delivery_survives_sigkill_and_goes_out_after_restart() {
         .unwrap();
     let job_id = submitted["job_id"].as_str().unwrap().to_string();
 
-    // The first attempt fails (500); the retry is due 3 s later. Kill before it.
+    // A workload served by the fault-injection fake, whose "sleep" answer takes 5 s: a job
+    // still running when the platform dies.
+    let script = scratch.path().join("fault_injection_upstream.py");
+    std::fs::write(&script, common::FAKE_UPSTREAM).unwrap();
+    let markers = scratch.path().join("markers");
+    std::fs::create_dir_all(&markers).unwrap();
+    let command = format!(
+        "'{}' '{}' '{}'",
+        python.display(),
+        script.display(),
+        markers.display()
+    );
+    let created = http
+        .post(format!("{base}/api/projects/acme/workloads"))
+        .bearer_auth(&first.exports["INFERENCEKEY_SDK_TOKEN"])
+        .json(
+            &json!({"name": "Slow", "slug": "slow", "task_type": "text2text",
+                      "backend": "fake-engine", "model_name": "m", "config": {"command": command}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let added: Value = http
+        .post(format!("{base}/_dev/projects/acme/workloads/slow/webhooks"))
+        .bearer_auth(&admin)
+        .json(&json!({"url": r.url("/ok/interrupted")}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slow_secret = added["secret"].as_str().unwrap().to_string();
+
+    // The first attempt fails (500); the retry is due 3 s later. Kill before it, with the
+    // slow job in flight.
     let hits = r.wait_hits("/flip/emb", 1, Duration::from_secs(240)).await;
     assert_eq!(hits.len(), 1, "the first attempt never came");
     assert_eq!(verify(&hits[0], &secret)["job_id"], job_id);
+    let slow: Value = http
+        .post(format!("{base}/endpoint/acme/slow/jobs"))
+        .bearer_auth(&first.exports["INFERENCEKEY_API_KEY"])
+        .json(&json!({"kind": "chat", "context": {"n": 1},
+                      "body": {"messages": [{"role": "user", "content": "sleep"}]}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slow_job = slow["job_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = first.child.id().unwrap() as i32;
     // SAFETY: signalling our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
@@ -910,6 +965,19 @@ async fn a_pending_delivery_survives_sigkill_and_goes_out_after_restart() {
     assert_eq!(event["job_id"], job_id);
     assert_eq!(event["event"], "job.completed");
     assert!(event["data"]["output"]["data"][0]["embedding"].is_array());
+
+    // The interrupted job ends as job.failed, never silently.
+    let hits = r
+        .wait_hits("/ok/interrupted", 1, Duration::from_secs(60))
+        .await;
+    assert_eq!(hits.len(), 1, "the interrupted job was lost");
+    let event = verify(&hits[0], &slow_secret);
+    assert_eq!(
+        (&event["job_id"], &event["event"], &event["context"]),
+        (&json!(slow_job), &json!("job.failed"), &json!({"n": 1}))
+    );
+    assert_eq!(event["data"]["error"]["code"], "job_interrupted");
+    assert_eq!(event["data"]["error"]["type"], "server_error");
 
     let base = second.exports["INFERENCEKEY_BASE_URL"].clone();
     let admin = second.exports["INFERENCEKEY_DEV_ADMIN_SECRET"].clone();

@@ -144,9 +144,13 @@ pub async fn add_webhook(
             ))
         }
     }
+    // Scheme, host and port only: a query string may carry the receiver's own secret.
+    let shown_url = url::Url::parse(&hook.url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
     state.log.info(format!(
-        "webhook {} added to workload {}: {}",
-        hook.id, workload.slug, hook.url
+        "webhook {} added to workload {}: {shown_url}",
+        hook.id, workload.slug
     ));
     let mut shown = hook.to_json();
     shown["secret"] = json!(secret);

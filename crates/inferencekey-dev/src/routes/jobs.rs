@@ -14,6 +14,7 @@ use crate::extract::{read_json, Segments};
 use crate::jobs;
 use crate::routes::data::{check_serves, resolve};
 use crate::state::Shared;
+use crate::util::now_rfc3339;
 
 pub async fn submit(
     State(state): State<Shared>,
@@ -28,6 +29,14 @@ pub async fn submit(
     check_serves(submit.route, &workload)?;
     submit.route.validate(&submit.body)?;
     let job_id = uuid::Uuid::new_v4().to_string();
+    // Recorded before the 202: a crash from here on ends the job as job.failed at restart.
+    let (id, workload_id, kind) = (job_id.clone(), workload.id.clone(), submit.kind.name());
+    let context = submit.context.as_ref().map(|c| c.to_string());
+    state
+        .db(move |db| {
+            Ok(db.insert_job(&id, &workload_id, kind, context.as_deref(), &now_rfc3339())?)
+        })
+        .await?;
     tokio::spawn(jobs::run(state.clone(), workload, submit, job_id.clone()));
     Ok((StatusCode::ACCEPTED, Json(json!({"job_id": job_id}))).into_response())
 }
