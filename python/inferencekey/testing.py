@@ -52,6 +52,8 @@ class DevServer:
         rate_limit_per_minute: Requests per minute per credential; ``None`` or ``0`` for
             no limit.
         upstream_timeout_s: How long a workload may take to answer; ``None`` for 300 s.
+        webhook_retry_scale: Multiplies the webhook retry delays (60 s, 5 min, 15 min, 1 h,
+            6 h); ``None`` for 1.0. Tests use e.g. ``0.001`` to see every retry quickly.
         log_file: Where the platform's own log goes; ``None`` for
             ``<data_dir>/logs/platform.log``.
 
@@ -80,6 +82,7 @@ class DevServer:
         python: str | os.PathLike[str] | None = None,
         rate_limit_per_minute: int | None = None,
         upstream_timeout_s: float | None = None,
+        webhook_retry_scale: float | None = None,
         log_file: str | os.PathLike[str] | None = None,
     ) -> None:
         python = python or os.environ.get("INFERENCEKEY_DEV_PYTHON") or sys.executable
@@ -91,6 +94,7 @@ class DevServer:
             ("data_dir", data_dir),
             ("rate_limit_per_minute", rate_limit_per_minute),
             ("upstream_timeout_s", upstream_timeout_s),
+            ("webhook_retry_scale", webhook_retry_scale),
             ("log_file", log_file),
         ):
             if value is not None:

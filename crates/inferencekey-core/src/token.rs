@@ -163,9 +163,41 @@ fn is_token_byte(b: u8) -> bool {
 }
 
 /// Replaces every token-like substring (`ik_sdk_…`, `ik_live_…`) of free text by its
-/// redaction. A prefix followed by no token character is prose (`an ik_sdk_ token`) and stays;
-/// an existing redaction (`ik_sdk_1a2b3c4d…`) stays too, so scrubbing is idempotent.
+/// redaction, and every webhook destination secret (`whsec_…`) by `whsec_…`. A prefix
+/// followed by no token character is prose (`an ik_sdk_ token`) and stays; an existing
+/// redaction (`ik_sdk_1a2b3c4d…`) stays too, so scrubbing is idempotent.
 pub fn scrub_secrets(text: &str) -> String {
+    let text = scrub_tokens(text);
+    if !text.contains(WEBHOOK_SECRET_PREFIX) {
+        return text;
+    }
+    scrub_webhook_secrets(&text)
+}
+
+/// Prefix of a webhook destination's signing secret (`whsec_<64 hex>`).
+pub const WEBHOOK_SECRET_PREFIX: &str = "whsec_";
+
+/// `whsec_<secret>` becomes `whsec_…`: unlike a token, no part of the secret is public.
+fn scrub_webhook_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(found) = rest.find(WEBHOOK_SECRET_PREFIX) {
+        let body = found + WEBHOOK_SECRET_PREFIX.len();
+        let run = rest.as_bytes()[body..]
+            .iter()
+            .take_while(|&&b| is_token_byte(b))
+            .count();
+        out.push_str(&rest[..body]);
+        if run > 0 {
+            out.push(ELLIPSIS);
+        }
+        rest = &rest[body + run..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn scrub_tokens(text: &str) -> String {
     let Some(first) = text.find("ik_") else {
         return text.to_owned();
     };
@@ -212,6 +244,24 @@ mod tests {
         "ik_sdk_1a2b3c4d_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     const LIVE: &str =
         "ik_live_9f8e7d6c_ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+    #[test]
+    fn webhook_secrets_are_scrubbed_whole() {
+        let secret = format!("whsec_{}", "ab12".repeat(16));
+        assert_eq!(
+            scrub_secrets(&format!("secret={secret}, key {LIVE}.")),
+            "secret=whsec_\u{2026}, key ik_live_9f8e7d6c\u{2026}."
+        );
+        assert_eq!(
+            scrub_secrets(&format!("\"{secret}\"")),
+            "\"whsec_\u{2026}\""
+        );
+        // Prose and an existing redaction stay; scrubbing twice changes nothing more.
+        assert_eq!(scrub_secrets("a whsec_ secret"), "a whsec_ secret");
+        let once = scrub_secrets(&format!("{secret} {secret}"));
+        assert_eq!(once, "whsec_\u{2026} whsec_\u{2026}");
+        assert_eq!(scrub_secrets(&once), once);
+    }
 
     #[test]
     fn redaction_follows_wire_rules() {

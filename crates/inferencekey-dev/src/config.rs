@@ -34,6 +34,9 @@ pub struct DevConfig {
     pub upstream_timeout_s: Option<f64>,
     /// Where the platform's own log lines go; default `<data_dir>/logs/platform.log`.
     pub log_file: Option<PathBuf>,
+    /// Multiplies the webhook retry delays (60 s, 300 s, 900 s, 3600 s, 21600 s); default 1.0.
+    /// Tests use e.g. 0.001 to see the whole schedule in a fraction of a second.
+    pub webhook_retry_scale: Option<f64>,
 }
 
 /// Whether `host` names only loopback: `localhost`, `127.0.0.0/8`, `::1` (also written as
@@ -101,6 +104,7 @@ pub struct Settings {
     pub rate_limit_per_minute: Option<u32>,
     pub upstream_timeout: Duration,
     pub startup_deadline: Duration,
+    pub webhook_retry_scale: f64,
 }
 
 impl Settings {
@@ -121,6 +125,13 @@ impl Settings {
             return Err(DevError::new(
                 "invalid_config",
                 "upstream_timeout_s must be a positive number of seconds (at most 86400)",
+            ));
+        }
+        let webhook_retry_scale = config.webhook_retry_scale.unwrap_or(1.0);
+        if !webhook_retry_scale.is_finite() || !(0.0..=1000.0).contains(&webhook_retry_scale) {
+            return Err(DevError::new(
+                "invalid_config",
+                "webhook_retry_scale must be a number from 0 to 1000",
             ));
         }
         let admin_secret = match &config.admin_secret {
@@ -155,6 +166,7 @@ impl Settings {
             rate_limit_per_minute: config.rate_limit_per_minute.filter(|n| *n > 0),
             upstream_timeout: Duration::from_secs_f64(timeout),
             startup_deadline: STARTUP_DEADLINE,
+            webhook_retry_scale,
         })
     }
 }

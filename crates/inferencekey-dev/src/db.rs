@@ -8,11 +8,12 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
-use crate::model::{Project, TokenRecord, Workload};
+use crate::model::{Delivery, Project, TokenRecord, Webhook, Workload};
 use crate::tokens::Kind;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts the applied ones.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE projects (
     id          TEXT PRIMARY KEY,
     slug        TEXT NOT NULL UNIQUE,
@@ -48,7 +49,47 @@ CREATE TABLE workloads (
     updated_at              TEXT NOT NULL
 );
 CREATE UNIQUE INDEX workloads_project_slug ON workloads(project_id, slug);
-"#];
+"#,
+    r#"
+CREATE TABLE webhooks (
+    id          TEXT PRIMARY KEY,
+    workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+    url         TEXT NOT NULL,
+    -- nonce || XChaCha20-Poly1305 ciphertext of the secret (key: webhook.key, not in here)
+    secret      BLOB NOT NULL,
+    created_at  TEXT NOT NULL,
+    UNIQUE (workload_id, url)
+);
+CREATE TABLE deliveries (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    job_id          TEXT NOT NULL,
+    workload_id     TEXT NOT NULL,
+    webhook_id      TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    event           TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    next_attempt_ms INTEGER,
+    last_status     INTEGER,
+    last_error      TEXT,
+    updated_at      TEXT NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries(status, next_attempt_ms);
+CREATE INDEX deliveries_workload ON deliveries(workload_id, seq);
+"#,
+    r#"
+-- Jobs accepted and not yet finished: after a crash they end as job.failed, never silently.
+CREATE TABLE jobs (
+    id          TEXT PRIMARY KEY,
+    workload_id TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    context     TEXT,
+    created_at  TEXT NOT NULL
+);
+"#,
+];
 
 const WORKLOAD_COLUMNS: &str = "w.id, w.project_id, p.slug, w.slug, w.name, w.description, \
      w.task_type, w.backend, w.model_name, w.config, w.worker_id, w.gpu_resource_id, \
@@ -324,6 +365,214 @@ impl Db {
     ) -> Result<Option<Workload>, rusqlite::Error> {
         find_workload_in(&self.conn(), project_id, key)
     }
+
+    // ---- webhooks -------------------------------------------------------------------------
+
+    /// Adds a destination unless the workload already has `limit` of them or this URL.
+    pub fn insert_webhook(
+        &self,
+        hook: &Webhook,
+        secret: &[u8],
+        limit: usize,
+    ) -> Result<Result<(), WebhookInsertError>, rusqlite::Error> {
+        let conn = self.conn();
+        let count: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM webhooks WHERE workload_id = ?1",
+            [&hook.workload_id],
+            |r| r.get(0),
+        )?;
+        if count as usize >= limit {
+            return Ok(Err(WebhookInsertError::Limit));
+        }
+        let result = conn.execute(
+            "INSERT INTO webhooks (id, workload_id, url, secret, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hook.id, hook.workload_id, hook.url, secret, hook.created_at],
+        );
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if is_unique_violation(&e) => Ok(Err(WebhookInsertError::Duplicate)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A workload's destinations with their encrypted secrets, oldest first.
+    pub fn webhooks(&self, workload_id: &str) -> Result<Vec<(Webhook, Vec<u8>)>, rusqlite::Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, workload_id, url, created_at, secret FROM webhooks
+             WHERE workload_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([workload_id], |row| {
+            Ok((
+                Webhook {
+                    id: row.get(0)?,
+                    workload_id: row.get(1)?,
+                    url: row.get(2)?,
+                    created_at: row.get(3)?,
+                },
+                row.get(4)?,
+            ))
+        })?;
+        rows.collect()
+    }
+
+    /// One destination's encrypted secret.
+    pub fn webhook_secret(&self, id: &str) -> Result<Option<Vec<u8>>, rusqlite::Error> {
+        self.conn()
+            .query_row("SELECT secret FROM webhooks WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+    }
+
+    pub fn delete_webhook(&self, workload_id: &str, id: &str) -> Result<bool, rusqlite::Error> {
+        Ok(self.conn().execute(
+            "DELETE FROM webhooks WHERE workload_id = ?1 AND id = ?2",
+            [workload_id, id],
+        )? > 0)
+    }
+
+    /// Records an accepted job (removed when its deliveries are recorded).
+    pub fn insert_job(
+        &self,
+        id: &str,
+        workload_id: &str,
+        kind: &str,
+        context: Option<&str>,
+        now: &str,
+    ) -> Result<(), rusqlite::Error> {
+        self.conn().execute(
+            "INSERT INTO jobs (id, workload_id, kind, context, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, workload_id, kind, context, now],
+        )?;
+        Ok(())
+    }
+
+    /// Jobs accepted by an earlier run that never finished: (id, workload_id, kind, context).
+    #[allow(clippy::type_complexity)]
+    pub fn unfinished_jobs(
+        &self,
+    ) -> Result<Vec<(String, String, String, Option<String>)>, rusqlite::Error> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT id, workload_id, kind, context FROM jobs ORDER BY rowid")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect()
+    }
+
+    /// Records a finished job's deliveries and forgets the job, in one transaction: a job's
+    /// deliveries exist all or none, and a job with none is still finished.
+    pub fn finish_job(&self, job_id: &str, deliveries: &[Delivery]) -> Result<(), rusqlite::Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM jobs WHERE id = ?1", [job_id])?;
+        for d in deliveries {
+            tx.execute(
+                "INSERT INTO deliveries (id, job_id, workload_id, webhook_id, url, event, body,
+                     attempts, status, next_attempt_ms, last_status, last_error, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    d.id,
+                    d.job_id,
+                    d.workload_id,
+                    d.webhook_id,
+                    d.url,
+                    d.event,
+                    d.body,
+                    d.attempts,
+                    d.status,
+                    d.next_attempt_ms,
+                    d.last_status,
+                    d.last_error,
+                    d.updated_at
+                ],
+            )?;
+        }
+        tx.commit()
+    }
+
+    /// Pending deliveries due at `now_ms`, oldest first, at most `limit`.
+    pub fn due_deliveries(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, rusqlite::Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries
+             WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, seq LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![now_ms, limit as i64], delivery_from_row)?;
+        rows.collect()
+    }
+
+    /// When the next pending delivery is due, if any.
+    pub fn next_due_ms(&self) -> Result<Option<i64>, rusqlite::Error> {
+        self.conn().query_row(
+            "SELECT MIN(next_attempt_ms) FROM deliveries WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+    }
+
+    /// Records one attempt's outcome.
+    pub fn record_attempt(&self, d: &Delivery) -> Result<(), rusqlite::Error> {
+        self.conn().execute(
+            "UPDATE deliveries SET attempts = ?2, status = ?3, next_attempt_ms = ?4,
+                 last_status = ?5, last_error = ?6, updated_at = ?7
+             WHERE id = ?1",
+            params![
+                d.id,
+                d.attempts,
+                d.status,
+                d.next_attempt_ms,
+                d.last_status,
+                d.last_error,
+                d.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A workload's deliveries, oldest first.
+    pub fn deliveries(&self, workload_id: &str) -> Result<Vec<Delivery>, rusqlite::Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE workload_id = ?1 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([workload_id], delivery_from_row)?;
+        rows.collect()
+    }
+}
+
+/// Why a destination was not added.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WebhookInsertError {
+    Limit,
+    Duplicate,
+}
+
+const DELIVERY_COLUMNS: &str = "id, job_id, workload_id, webhook_id, url, event, body, attempts, \
+     status, next_attempt_ms, last_status, last_error, updated_at";
+
+fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
+    Ok(Delivery {
+        id: row.get(0)?,
+        job_id: row.get(1)?,
+        workload_id: row.get(2)?,
+        webhook_id: row.get(3)?,
+        url: row.get(4)?,
+        event: row.get(5)?,
+        body: row.get(6)?,
+        attempts: row.get(7)?,
+        status: row.get(8)?,
+        next_attempt_ms: row.get(9)?,
+        last_status: row.get(10)?,
+        last_error: row.get(11)?,
+        updated_at: row.get(12)?,
+    })
 }
 
 fn find_workload_in(
@@ -455,5 +704,64 @@ mod tests {
         assert_eq!(db.list_workloads("proj_a").unwrap(), vec![w.clone()]);
         assert_eq!(db.find_workload("proj_a", "bot").unwrap(), Some(w.clone()));
         assert_eq!(db.find_workload("proj_a", "wl_1").unwrap(), Some(w));
+    }
+
+    #[test]
+    fn webhooks_are_limited_unique_and_go_with_their_workload() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("platform.db")).unwrap();
+        let p = db
+            .create_or_get_project("proj_a", "acme", "Acme", "t")
+            .unwrap();
+        let w = Workload {
+            id: "wl_1".into(),
+            project_id: p.id.clone(),
+            project_slug: p.slug.clone(),
+            slug: "bot".into(),
+            name: "Bot".into(),
+            description: None,
+            task_type: "text2text".into(),
+            backend: "vllm".into(),
+            model_name: "m".into(),
+            config: serde_json::json!({}),
+            worker_id: None,
+            gpu_resource_id: None,
+            execution_policy: None,
+            execution_policy_config: None,
+            created_at: "t".into(),
+            updated_at: "t".into(),
+        };
+        db.insert_workload(&w).unwrap();
+        let hook = |n: usize, url: &str| Webhook {
+            id: format!("wh_{n}"),
+            workload_id: "wl_1".into(),
+            url: url.into(),
+            created_at: "t".into(),
+        };
+        assert_eq!(
+            db.insert_webhook(&hook(0, "https://a.example/"), b"s", 2)
+                .unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            db.insert_webhook(&hook(1, "https://a.example/"), b"s", 2)
+                .unwrap(),
+            Err(WebhookInsertError::Duplicate)
+        );
+        assert_eq!(
+            db.insert_webhook(&hook(2, "https://b.example/"), b"s", 2)
+                .unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            db.insert_webhook(&hook(3, "https://c.example/"), b"s", 2)
+                .unwrap(),
+            Err(WebhookInsertError::Limit)
+        );
+        assert_eq!(db.webhook_secret("wh_2").unwrap(), Some(b"s".to_vec()));
+        // Deleting the workload takes its destinations with it.
+        assert!(db.delete_workload("wl_1").unwrap());
+        assert!(db.webhooks("wl_1").unwrap().is_empty());
+        assert_eq!(db.webhook_secret("wh_2").unwrap(), None);
     }
 }

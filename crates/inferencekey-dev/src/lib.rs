@@ -18,6 +18,7 @@ mod config;
 mod db;
 mod errors;
 mod extract;
+mod jobs;
 mod log;
 mod middleware;
 mod model;
@@ -28,6 +29,7 @@ mod runner;
 mod state;
 mod tokens;
 mod util;
+mod webhooks;
 
 use std::fs::File;
 use std::future::Future;
@@ -230,7 +232,16 @@ impl DevServer {
             .no_proxy()
             .build()
             .map_err(|e| DevError::new("internal_error", format!("HTTP client: {e}")))?;
+        let secrets = Arc::new(webhooks::SecretBox::new(data_dir.join("webhook.key")));
+        let deliverer = webhooks::Deliverer::new(
+            db.clone(),
+            secrets,
+            log.clone(),
+            settings.webhook_retry_scale,
+        )
+        .map_err(|e| DevError::new("internal_error", e))?;
         let state = Arc::new(state::AppState {
+            deliverer: deliverer.clone(),
             db: db.clone(),
             runner: runner.clone(),
             limiter: settings
@@ -245,7 +256,13 @@ impl DevServer {
         let restore_db = db.clone();
         let restore_runner = runner.clone();
         let server_shutdown = shutdown.clone();
+        let delivery_shutdown = shutdown.clone();
         let server = run_on(&runtime, async move {
+            // Before any new job is accepted: jobs a previous run never finished end as
+            // job.failed (their deliveries then go out with the others).
+            if let Err(e) = jobs::recover(&state).await {
+                state.log.warn(format!("recovering unfinished jobs: {e}"));
+            }
             let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });
@@ -255,6 +272,8 @@ impl DevServer {
             let server = tokio::spawn(async move {
                 let _ = serve.await;
             });
+            // Deliveries left pending by a previous run go out as soon as this one listens.
+            tokio::spawn(deliverer.run(delivery_shutdown));
             let workloads = tokio::task::spawn_blocking(move || restore_db.all_workloads())
                 .await
                 .map_err(std::io::Error::other)?

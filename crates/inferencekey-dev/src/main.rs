@@ -24,6 +24,8 @@ usage: inferencekey-dev [options]
   --project SLUG         project to create or reuse, with fresh tokens (default dev)
   --rate-limit N         requests per minute per credential (default: unlimited)
   --upstream-timeout S   seconds a workload process may take to answer (default 300)
+  --webhook-retry-scale F
+                         multiplies the webhook retry delays (default 1.0; 0.001 in tests)
   --admin-secret SECRET  secret of the /_dev routes (default: random)
   --log-file PATH        the platform's log (default DIR/logs/platform.log)
   -h, --help             this help
@@ -86,6 +88,13 @@ fn parse_args() -> Result<Option<Args>, String> {
                     value("--upstream-timeout")?
                         .parse()
                         .map_err(|_| "--upstream-timeout takes seconds")?,
+                )
+            }
+            "--webhook-retry-scale" => {
+                config.webhook_retry_scale = Some(
+                    value("--webhook-retry-scale")?
+                        .parse()
+                        .map_err(|_| "--webhook-retry-scale takes a number")?,
                 )
             }
             "--admin-secret" => config.admin_secret = Some(value("--admin-secret")?),

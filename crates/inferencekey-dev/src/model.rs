@@ -131,3 +131,62 @@ impl Workload {
             || self.description != other.description
     }
 }
+
+/// A webhook destination of a workload (its secret is stored apart, encrypted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: String,
+    pub workload_id: String,
+    pub url: String,
+    pub created_at: String,
+}
+
+impl Webhook {
+    pub fn to_json(&self) -> Value {
+        json!({"id": self.id, "url": self.url, "created_at": self.created_at})
+    }
+}
+
+/// One event to deliver to one destination, and how its attempts went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: String,
+    pub job_id: String,
+    pub workload_id: String,
+    pub webhook_id: String,
+    pub url: String,
+    /// `job.completed`, `job.failed` or `ping`.
+    pub event: String,
+    /// The exact bytes delivered (signed afresh at each attempt).
+    pub body: String,
+    pub attempts: i64,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// Unix milliseconds of the next attempt, while pending.
+    pub next_attempt_ms: Option<i64>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub updated_at: String,
+}
+
+impl Delivery {
+    /// The shape of `GET …/webhooks/deliveries` (never the body).
+    pub fn to_json(&self) -> Value {
+        let mut out = json!({
+            "id": self.id, "job_id": self.job_id, "webhook_id": self.webhook_id,
+            "url": self.url, "event": self.event, "attempts": self.attempts,
+            "status": self.status, "updated_at": self.updated_at,
+        });
+        if let Some(ms) = self.next_attempt_ms.filter(|_| self.status == "pending") {
+            let (secs, millis) = (ms.div_euclid(1000), ms.rem_euclid(1000) as u32);
+            out["next_attempt_at"] = json!(crate::util::format_rfc3339(secs, millis));
+        }
+        if let Some(status) = self.last_status {
+            out["last_status"] = json!(status);
+        }
+        if let Some(error) = &self.last_error {
+            out["last_error"] = json!(error);
+        }
+        out
+    }
+}

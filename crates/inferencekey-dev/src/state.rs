@@ -10,12 +10,15 @@ use crate::errors::ApiError;
 use crate::log::Logger;
 use crate::middleware::RateLimiter;
 use crate::runner::Runner;
+use crate::webhooks::Deliverer;
 
 pub struct AppState {
     pub db: Arc<Db>,
     pub runner: Runner,
     pub settings: Settings,
     pub log: Arc<Logger>,
+    /// Webhook deliveries (and the destination secrets' box).
+    pub deliverer: Arc<Deliverer>,
     /// Client for the workload processes (loopback only, never a proxy).
     pub upstream: reqwest::Client,
     pub limiter: Option<RateLimiter>,

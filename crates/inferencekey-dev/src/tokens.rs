@@ -151,6 +151,9 @@ mod tests {
         let minted = mint(Kind::Sdk).unwrap();
         let shown = redact_text(&format!("token {}.", minted.token));
         assert_eq!(shown, format!("token ik_sdk_{}\u{2026}.", minted.token_id));
+        // Webhook destination secrets too (the core's redaction covers them).
+        let secret = crate::webhooks::new_secret().unwrap();
+        assert_eq!(redact_text(&format!("[{secret}]")), "[whsec_\u{2026}]");
     }
 
     /// The platform's log redaction gives the outputs every binding gives.

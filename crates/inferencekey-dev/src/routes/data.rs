@@ -18,7 +18,7 @@ use crate::state::Shared;
 
 /// The data routes and the task types each serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+pub(crate) enum Route {
     ChatCompletions,
     Completions,
     Embeddings,
@@ -26,7 +26,7 @@ enum Route {
 }
 
 impl Route {
-    fn path(self) -> &'static str {
+    pub(crate) fn path(self) -> &'static str {
         match self {
             Route::ChatCompletions => "/v1/chat/completions",
             Route::Completions => "/v1/completions",
@@ -35,7 +35,7 @@ impl Route {
         }
     }
 
-    fn serves(self, task_type: &str) -> bool {
+    pub(crate) fn serves(self, task_type: &str) -> bool {
         match self {
             Route::ChatCompletions => matches!(task_type, "text2text" | "omni"),
             Route::Completions => task_type == "text2text",
@@ -49,7 +49,7 @@ impl Route {
     }
 
     /// Required fields and their types (400 `invalid_request`).
-    fn validate(self, body: &Map<String, Value>) -> Result<(), ApiError> {
+    pub(crate) fn validate(self, body: &Map<String, Value>) -> Result<(), ApiError> {
         let require = |field: &str, ok: fn(&Value) -> bool, what: &str| match body.get(field) {
             Some(v) if ok(v) => Ok(()),
             Some(v) => Err(wrong_type(field, what, v)),
@@ -187,7 +187,7 @@ pub async fn models(
 }
 
 /// Steps 5–7 of wire §2.2 for a data route: project, grant, existence.
-async fn resolve(
+pub(crate) async fn resolve(
     state: &Shared,
     segments: &[String],
     caller: &Caller,
@@ -207,6 +207,23 @@ async fn resolve(
     workload.ok_or_else(|| ApiError::not_found(format!("no workload \"{}\"", segments[1])))
 }
 
+/// 400 `task_type_mismatch` when `route` is not served for the workload's task type.
+pub(crate) fn check_serves(route: Route, workload: &Workload) -> Result<(), ApiError> {
+    if route.serves(&workload.task_type) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "task_type_mismatch",
+        format!(
+            "{} is not served for task type {} (workload \"{}\")",
+            route.path(),
+            workload.task_type,
+            workload.slug
+        ),
+    ))
+}
+
 async fn call(
     State(state): State<Shared>,
     Segments(segments): Segments,
@@ -216,21 +233,20 @@ async fn call(
     body: Body,
 ) -> Result<Response, ApiError> {
     let workload = resolve(&state, &segments, &caller).await?;
-    if !route.serves(&workload.task_type) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "task_type_mismatch",
-            format!(
-                "{} is not served for task type {} (workload \"{}\")",
-                route.path(),
-                workload.task_type,
-                workload.slug
-            ),
-        ));
-    }
-    let mut body = read_json(&headers, body).await?;
+    check_serves(route, &workload)?;
+    let body = read_json(&headers, body).await?;
     route.validate(&body)?;
+    dispatch(&state, &workload, route, body).await
+}
 
+/// Sends a validated body to the workload's process: the one path of the sync routes and of
+/// jobs (which pass a body without `stream`).
+pub(crate) async fn dispatch(
+    state: &Shared,
+    workload: &Workload,
+    route: Route,
+    mut body: Map<String, Value>,
+) -> Result<Response, ApiError> {
     let snapshot = state.runner.snapshot(&workload.id);
     let serving = match snapshot {
         Some(Snapshot {

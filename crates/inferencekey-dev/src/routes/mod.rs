@@ -4,6 +4,7 @@
 pub mod control;
 pub mod data;
 pub mod dev;
+pub mod jobs;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -47,6 +48,7 @@ pub fn router(state: Shared) -> Router {
             "/endpoint/{project}/{workload}/v1/models",
             get(data::models),
         )
+        .route("/endpoint/{project}/{workload}/jobs", post(jobs::submit))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::rate_limit,
@@ -57,6 +59,18 @@ pub fn router(state: Shared) -> Router {
         .route("/_dev/projects", post(dev::create_project))
         .route("/_dev/projects/{project}/tokens", post(dev::mint_token))
         .route("/_dev/tokens/{token_id}/revoke", post(dev::revoke_token))
+        .route(
+            "/_dev/projects/{project}/workloads/{slug}/webhooks",
+            get(dev::list_webhooks).post(dev::add_webhook),
+        )
+        .route(
+            "/_dev/projects/{project}/workloads/{slug}/webhooks/deliveries",
+            get(dev::list_deliveries),
+        )
+        .route(
+            "/_dev/projects/{project}/workloads/{slug}/webhooks/{id}",
+            axum::routing::delete(dev::delete_webhook),
+        )
         .layer(axum::middleware::from_fn(middleware::loopback_only));
     Router::new()
         .merge(limited)
@@ -118,11 +132,15 @@ mod tests {
             db.clone(),
             log.clone(),
         );
+        let secrets = Arc::new(crate::webhooks::SecretBox::new(dir.join("webhook.key")));
+        let deliverer =
+            crate::webhooks::Deliverer::new(db.clone(), secrets, log.clone(), 1.0).unwrap();
         let state = Arc::new(AppState {
             db,
             runner,
             settings,
             log,
+            deliverer,
             upstream: reqwest::Client::new(),
             limiter: None,
             shutdown: Default::default(),
