@@ -210,6 +210,13 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--temp", action="store_true", help="temporary data folder, removed at exit")
     dev.add_argument("--python", default=None, help="interpreter that runs the CPU stand-ins")
     dev.add_argument("--rate-limit", type=int, default=None, help="requests per minute per token")
+    dev.add_argument(
+        "--webhook-retry-scale",
+        type=float,
+        default=None,
+        help="multiply the webhook retry delays (1 min, 5 min, 15 min, 1 h, 6 h) by this, "
+        "e.g. 0.01 to watch retries happen (default 1)",
+    )
     dev_sub = dev.add_subparsers(dest="dev_command", title="subcommands")
     token = dev_sub.add_parser(
         "token",
@@ -659,6 +666,7 @@ def _dev(ns: argparse.Namespace, command: list[str]) -> int:
             data_dir=data_dir,
             python=ns.python,
             rate_limit_per_minute=ns.rate_limit,
+            webhook_retry_scale=ns.webhook_retry_scale,
         )
     except InferenceKeyError as exc:
         if exc.code != "remote_bind_refused":

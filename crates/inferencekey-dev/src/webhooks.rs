@@ -15,10 +15,8 @@ use std::time::Duration;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::TryRngCore;
-use sha2::Sha256;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -134,14 +132,9 @@ pub fn new_secret() -> Result<String, String> {
     Ok(format!("whsec_{}", hex::encode(bytes)))
 }
 
-/// `t=<t>,v1=<hex(HMAC-SHA256(secret, "{t}.{body}"))>`.
-pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(body);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
+/// `t=<t>,v1=<hex(HMAC-SHA256(secret, "{t}.{body}"))>`: the SDK core's signer, the one its
+/// `verify` checks against.
+pub use inferencekey_core::webhooks::signature_header as signature;
 
 // ---- secrets at rest -----------------------------------------------------------------------
 
@@ -516,18 +509,6 @@ mod tests {
             assert!(check_url(bad).is_err(), "{bad} was accepted");
         }
         assert!(check_url(&format!("https://example.com/{}", "a".repeat(2100))).is_err());
-    }
-
-    #[test]
-    fn signatures_are_hmac_sha256_over_t_dot_body() {
-        // RFC 4231 test case 2 shape, checked against the hmac crate directly.
-        let sig = signature("whsec_k", 1700000000, b"{\"a\":1}");
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"whsec_k").unwrap();
-        mac.update(b"1700000000.{\"a\":1}");
-        let want = hex::encode(mac.finalize().into_bytes());
-        assert_eq!(sig, format!("t=1700000000,v1={want}"));
-        assert_ne!(signature("whsec_l", 1700000000, b"{\"a\":1}"), sig);
-        assert_ne!(signature("whsec_k", 1700000001, b"{\"a\":1}"), sig);
     }
 
     #[test]

@@ -149,3 +149,65 @@ def test_dev_with_allow_remote_listens_beyond_loopback_and_warns() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("http://0.0.0.0:")
     assert "warning: --allow-remote" in result.stderr and "any command" in result.stderr
+
+
+def test_dev_webhook_add_list_log_remove(tmp_path: Path) -> None:
+    data_dir = tmp_path / "platform"
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "inferencekey", "dev", "--port", "0", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert dev.stdout is not None
+        exports = dict(
+            dev.stdout.readline().removeprefix("export ").strip().split("=", 1) for _ in range(4)
+        )
+        base, sdk = exports["INFERENCEKEY_BASE_URL"], exports["INFERENCEKEY_SDK_TOKEN"]
+        created = httpx.post(
+            f"{base}/api/projects/acme/workloads",
+            headers={"Authorization": f"Bearer {sdk}"},
+            json={"name": "Bot", "slug": "bot", "model_name": "m", "backend": "vllm"},
+        )
+        assert created.status_code in (200, 201), created.text
+        where = ("--data-dir", str(data_dir))
+        url = "http://127.0.0.1:9/hook"
+
+        added = _run_cli("dev", "webhook", "add", "bot", url, *where)
+        assert added.returncode == 0, added.stderr
+        # The secret alone on the last line, so `| tail -1` captures it; nowhere else.
+        secret = added.stdout.strip().splitlines()[-1]
+        assert secret.startswith("whsec_") and len(secret) == 6 + 64
+        assert secret not in added.stderr
+
+        listed = _run_cli("dev", "webhook", "list", "bot", *where)
+        assert listed.returncode == 0 and url in listed.stdout
+        assert "whsec_" not in listed.stdout
+
+        again = _run_cli("dev", "webhook", "add", "bot", url, *where)
+        assert again.returncode == 1 and "whsec_" not in again.stdout + again.stderr
+        refused = _run_cli("dev", "webhook", "add", "bot", "http://example.com/hook", *where)
+        assert refused.returncode == 1 and refused.stderr.startswith("inferencekey: ")
+
+        log = _run_cli("dev", "webhook", "log", "bot", *where)
+        assert log.returncode == 0 and log.stdout == ""
+
+        removed = _run_cli("dev", "webhook", "remove", "bot", url, *where)
+        assert removed.returncode == 0, removed.stderr
+        assert url not in _run_cli("dev", "webhook", "list", "bot", *where).stdout
+        gone = _run_cli("dev", "webhook", "remove", "bot", url, *where)
+        assert gone.returncode == 1 and "does not deliver to" in gone.stderr
+        usage = _run_cli("dev", "webhook", "add", "bot", *where)
+        assert usage.returncode == 64
+
+        # The platform's log never holds a secret.
+        logs = "".join(p.read_text(errors="replace") for p in data_dir.rglob("*.log"))
+        assert secret not in logs
+    finally:
+        dev.send_signal(signal.SIGINT)
+        try:
+            dev.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            dev.kill()
+            dev.wait()
