@@ -183,14 +183,21 @@ class RequestOptionsTest {
         DevPlatform dev = DevPlatform.get();
         RequestOptions valid = RequestOptions.builder().timeout(Duration.ofMinutes(2)).connectTimeout(Duration.ofSeconds(5))
                 .maxRetries(0).header("X-Request-Source", "java-test").build();
-        try (DataClient d = dev.data(); Endpoint ep = d.endpoint(DevPlatform.EMBED)) {
+        try (DataClient d = dev.data(); Endpoint ep = d.endpoint(DevPlatform.EMBED);
+                Endpoint chat = d.endpoint(DevPlatform.CHAT).withOptions(valid)) {
             assertEquals(2, ep.embed(EmbedRequest.of("a", "b"), valid).embeddings().size());
+            try (TextStream stream = chat.generateTextStream(TextRequest.builder().prompt("Hi").maxTokens(4).build(),
+                    valid)) {
+                assertTrue(stream.hasNext(), "a streamed answer with options");
+            }
             // 1 ms cannot fit a real HTTP exchange with a model behind it.
             RequestOptions tiny = RequestOptions.builder().timeout(Duration.ofMillis(1)).maxRetries(0).build();
             assertThrows(ApiTimeoutException.class, () -> ep.embed(EmbedRequest.of("a"), tiny));
         }
         ManagementClient m = dev.management();
         assertEquals(DevPlatform.CHAT, m.get(DevPlatform.CHAT, valid).slug());
+        assertEquals("ready", m.waitUntilReady(DevPlatform.CHAT, Duration.ofMinutes(1), null, valid).phase());
+        assertEquals(EnsureAction.UNCHANGED, m.ensure(DevPlatform.chatSpec(), EnsureOptions.DEFAULT, valid).action());
         try (ManagementClient m2 = m.withOptions(valid)) {
             m.close();
             assertEquals(DevPlatform.CHAT, m2.get(DevPlatform.CHAT).slug(), "a derived client outlives its origin");
@@ -237,7 +244,13 @@ class RequestOptionsTest {
                 Map<String, Executable> uses = Map.of(
                         "per-call endpoint", () -> ep.embed(EmbedRequest.of("x"), o),
                         "per-call async", () -> joinCause(ep.rerankAsync(RerankRequest.of("q", List.of("a")), o)::join),
+                        "per-call stream", () -> ep.generateTextStream(TextRequest.builder().prompt("x").build(), o)
+                                .close(),
                         "per-call management", () -> m.list(o),
+                        "per-call ensure", () -> m.ensure(DevPlatform.chatSpec(), EnsureOptions.DEFAULT, o),
+                        "per-call wait", () -> m.waitUntilReady("bot", Duration.ofSeconds(5), null, o),
+                        "per-call async wait", () -> joinCause(m.waitUntilReadyAsync("bot", Duration.ofSeconds(5),
+                                e -> {}, o)::join),
                         "endpoint withOptions", () -> {
                             try (Endpoint e = ep.withOptions(o)) {
                                 e.embed("x");
