@@ -73,6 +73,11 @@ public final class ManagementClient extends NativeClient {
         return ensure(spec, EnsureOptions.DEFAULT);
     }
 
+    /** {@link #ensure(WorkloadSpec)} with per-call {@code requestOptions}. */
+    public EnsureResult ensure(WorkloadSpec spec, RequestOptions requestOptions) {
+        return ensure(spec, EnsureOptions.DEFAULT, requestOptions);
+    }
+
     /**
      * Makes the workload match {@code spec}: creates it when absent; when it drifted, acts as
      * {@code options.onDrift()} says.
@@ -92,6 +97,10 @@ public final class ManagementClient extends NativeClient {
 
     public CompletableFuture<EnsureResult> ensureAsync(WorkloadSpec spec) {
         return ensureAsync(spec, EnsureOptions.DEFAULT);
+    }
+
+    public CompletableFuture<EnsureResult> ensureAsync(WorkloadSpec spec, RequestOptions requestOptions) {
+        return ensureAsync(spec, EnsureOptions.DEFAULT, requestOptions);
     }
 
     public CompletableFuture<EnsureResult> ensureAsync(WorkloadSpec spec, EnsureOptions options) {
@@ -187,6 +196,11 @@ public final class ManagementClient extends NativeClient {
     /** {@link #waitUntilReady(String, Duration, Consumer)} for {@link #DEFAULT_READY_TIMEOUT}, without progress. */
     public ReadinessEvent waitUntilReady(String workloadSlug) {
         return waitUntilReady(workloadSlug, DEFAULT_READY_TIMEOUT, null);
+    }
+
+    /** {@link #waitUntilReady(String)} with per-call {@code requestOptions}. */
+    public ReadinessEvent waitUntilReady(String workloadSlug, RequestOptions requestOptions) {
+        return waitUntilReady(workloadSlug, DEFAULT_READY_TIMEOUT, null, requestOptions);
     }
 
     /**

@@ -198,6 +198,8 @@ class RequestOptionsTest {
         assertEquals(DevPlatform.CHAT, m.get(DevPlatform.CHAT, valid).slug());
         assertEquals("ready", m.waitUntilReady(DevPlatform.CHAT, Duration.ofMinutes(1), null, valid).phase());
         assertEquals(EnsureAction.UNCHANGED, m.ensure(DevPlatform.chatSpec(), EnsureOptions.DEFAULT, valid).action());
+        assertEquals(EnsureAction.UNCHANGED, m.ensureAsync(DevPlatform.chatSpec(), valid).join().action());
+        assertEquals("ready", m.waitUntilReady(DevPlatform.CHAT, valid).phase());
         try (ManagementClient m2 = m.withOptions(valid)) {
             m.close();
             assertEquals(DevPlatform.CHAT, m2.get(DevPlatform.CHAT).slug(), "a derived client outlives its origin");
