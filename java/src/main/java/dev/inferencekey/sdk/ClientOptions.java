@@ -60,8 +60,9 @@ public record ClientOptions(
         return c;
     }
 
+    /** A duration in seconds, as the library reads it (never overflows, unlike {@code toNanos}). */
     static double seconds(Duration d) {
-        return d.toNanos() / 1e9;
+        return d.getSeconds() + d.getNano() / 1e9;
     }
 
     private static void putIfSet(Map<String, Object> c, String key, Object value) {

@@ -38,6 +38,17 @@ public final class DataClient extends NativeClient {
         return new DataClient(openHandle(Ffi.LIB::ik_data_client_new, options.toConfig(false, fromEnv)));
     }
 
+    /**
+     * A client sharing this one's project, default key and connection pool, whose endpoints'
+     * calls default to {@code options} (its headers are merged over this client's default
+     * headers). Close it too; closing either leaves the other working.
+     *
+     * @throws ConfigurationException an option is invalid ({@code invalid_option}, {@code invalid_header})
+     */
+    public DataClient withOptions(RequestOptions options) {
+        return new DataClient(derive(Ffi.LIB::ik_data_client_with_options, options));
+    }
+
     /** The endpoint of a workload, with the client's default key ({@link ClientOptions#apiKey()}). */
     public Endpoint endpoint(String workloadSlug) {
         return endpoint(workloadSlug, null);

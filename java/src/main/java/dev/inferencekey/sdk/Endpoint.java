@@ -17,19 +17,51 @@ import java.util.concurrent.CompletableFuture;
  * <p>Blocking calls honour {@link Thread#interrupt()} ({@link CancelledException}, code {@code
  * interrupted}); each {@code …Async} twin returns a future whose {@code cancel(true)} aborts
  * the call in the library.
+ *
+ * <p>Every call takes an optional last {@link RequestOptions} (timeout, retries, extra
+ * headers), over this endpoint's defaults ({@link #withOptions}) over its client's.
  */
 public final class Endpoint extends NativeClient {
+    /** Per-call defaults of this reference, sent with each call (the ABI has no endpoint-level options). */
+    private final RequestOptions defaults;
+
     Endpoint(Pointer pointer) {
         super(pointer, "Endpoint", Ffi.LIB::ik_endpoint_free, Ffi.LIB::ik_endpoint_describe);
+        this.defaults = RequestOptions.NONE;
+    }
+
+    private Endpoint(Endpoint other, RequestOptions defaults) {
+        super(other);
+        this.defaults = defaults;
+    }
+
+    /**
+     * An endpoint for the same workload and key, sharing the native endpoint and its
+     * connections, whose calls default to {@code options} over this endpoint's defaults (a
+     * call's own options win). Close it too: the native endpoint is freed once every endpoint
+     * sharing it is closed. The options are checked by the library at each call, like a call's.
+     *
+     * @throws InvalidStateException this endpoint is closed
+     */
+    public Endpoint withOptions(RequestOptions options) {
+        return new Endpoint(this, Objects.requireNonNull(options, "options").over(defaults));
     }
 
     /** A chat completion. */
     public TextResult generateText(TextRequest request) {
-        return blocking(Ffi.LIB::ik_endpoint_generate_text, body(request), Endpoint::textResult);
+        return generateText(request, RequestOptions.NONE);
+    }
+
+    public TextResult generateText(TextRequest request, RequestOptions options) {
+        return blocking(Ffi.LIB::ik_endpoint_generate_text, body(request, options), Endpoint::textResult);
     }
 
     public CompletableFuture<TextResult> generateTextAsync(TextRequest request) {
-        return async(Ffi.LIB::ik_endpoint_generate_text_async, body(request), Endpoint::textResult);
+        return generateTextAsync(request, RequestOptions.NONE);
+    }
+
+    public CompletableFuture<TextResult> generateTextAsync(TextRequest request, RequestOptions options) {
+        return async(Ffi.LIB::ik_endpoint_generate_text_async, body(request, options), Endpoint::textResult);
     }
 
     /**
@@ -37,7 +69,12 @@ public final class Endpoint extends NativeClient {
      * throws here); iterate the chunks, and close the stream (try-with-resources) to end it early.
      */
     public TextStream generateTextStream(TextRequest request) {
-        byte[] req = body(request);
+        return generateTextStream(request, RequestOptions.NONE);
+    }
+
+    /** {@link #generateTextStream(TextRequest)}; {@code options}' timeout bounds the open and each wait for a chunk. */
+    public TextStream generateTextStream(TextRequest request, RequestOptions options) {
+        byte[] req = body(request, options);
         PointerByReference out = new PointerByReference();
         PointerByReference err = new PointerByReference();
         handle.use(h -> {
@@ -49,7 +86,11 @@ public final class Endpoint extends NativeClient {
 
     /** The asynchronous open of {@link #generateTextStream}; cancelling the future closes the stream. */
     public CompletableFuture<TextStream> generateTextStreamAsync(TextRequest request) {
-        byte[] req = body(request);
+        return generateTextStreamAsync(request, RequestOptions.NONE);
+    }
+
+    public CompletableFuture<TextStream> generateTextStreamAsync(TextRequest request, RequestOptions options) {
+        byte[] req = body(request, options);
         // The library writes the handle at once, before the open can complete.
         PointerByReference out = new PointerByReference();
         CompletableFuture<TextStream> future = handle.use(h -> NativeFuture.start((cancel, cb, ud, err) -> Ffi.LIB
@@ -65,7 +106,11 @@ public final class Endpoint extends NativeClient {
 
     /** Embedding vectors, one per input, in input order. */
     public EmbedResult embed(EmbedRequest request) {
-        return blocking(Ffi.LIB::ik_endpoint_embed, body(request), Endpoint::embedResult);
+        return embed(request, RequestOptions.NONE);
+    }
+
+    public EmbedResult embed(EmbedRequest request, RequestOptions options) {
+        return blocking(Ffi.LIB::ik_endpoint_embed, body(request, options), Endpoint::embedResult);
     }
 
     /** {@link #embed(EmbedRequest)} of these texts. */
@@ -74,16 +119,28 @@ public final class Endpoint extends NativeClient {
     }
 
     public CompletableFuture<EmbedResult> embedAsync(EmbedRequest request) {
-        return async(Ffi.LIB::ik_endpoint_embed_async, body(request), Endpoint::embedResult);
+        return embedAsync(request, RequestOptions.NONE);
+    }
+
+    public CompletableFuture<EmbedResult> embedAsync(EmbedRequest request, RequestOptions options) {
+        return async(Ffi.LIB::ik_endpoint_embed_async, body(request, options), Endpoint::embedResult);
     }
 
     /** Documents ranked against a query, best first. */
     public RerankResult rerank(RerankRequest request) {
-        return blocking(Ffi.LIB::ik_endpoint_rerank, body(request), Endpoint::rerankResult);
+        return rerank(request, RequestOptions.NONE);
+    }
+
+    public RerankResult rerank(RerankRequest request, RequestOptions options) {
+        return blocking(Ffi.LIB::ik_endpoint_rerank, body(request, options), Endpoint::rerankResult);
     }
 
     public CompletableFuture<RerankResult> rerankAsync(RerankRequest request) {
-        return async(Ffi.LIB::ik_endpoint_rerank_async, body(request), Endpoint::rerankResult);
+        return rerankAsync(request, RequestOptions.NONE);
+    }
+
+    public CompletableFuture<RerankResult> rerankAsync(RerankRequest request, RequestOptions options) {
+        return async(Ffi.LIB::ik_endpoint_rerank_async, body(request, options), Endpoint::rerankResult);
     }
 
     /** {@code Endpoint[project=…, workload=…, base_url=…, api_key=…]}; the key is shown redacted. */
@@ -93,9 +150,13 @@ public final class Endpoint extends NativeClient {
                 + ", base_url=" + d.path("base_url").asText() + ", api_key=" + d.path("api_key").asText();
     }
 
-    /** The request JSON; a null request is a {@link NullPointerException} before any native call. */
-    private static byte[] body(Object request) {
-        return Json.encode(Objects.requireNonNull(request, "request"));
+    /**
+     * The request JSON with {@code options} over this endpoint's defaults; a null argument is a
+     * {@link NullPointerException} before any native call.
+     */
+    private byte[] body(Object request, RequestOptions options) {
+        return Json.encode(Objects.requireNonNull(request, "request"),
+                Objects.requireNonNull(options, "options").over(defaults));
     }
 
     // Result decoding: JSON first, binary parts at the offsets it names.

@@ -54,6 +54,7 @@ final class Ffi {
         Native.setCallbackThreadInitializer(DISPATCH,
                 new CallbackThreadInitializer(true, false, "inferencekey-callbacks"));
         LIB.ik_interrupt_set_check(INTERRUPT_CHECK, null);
+        CoreLog.install();
         // The JVM is exiting: no callback may run into it from now on (c-abi rule 18a).
         Runtime.getRuntime().addShutdownHook(new Thread(LIB::ik_runtime_shutdown, "inferencekey-shutdown"));
     }

@@ -8,9 +8,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /** The one JSON mapper: snake_case on the wire, records in Java, {@code null}s left out. */
 final class Json {
@@ -31,6 +33,17 @@ final class Json {
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException("cannot encode the request as JSON: " + e.getOriginalMessage(), e);
         }
+    }
+
+    /** {@code request} with the per-call {@code "options"} key of the ABI, when there is any. */
+    static byte[] encode(Object request, RequestOptions options) {
+        Objects.requireNonNull(options, "options");
+        if (options.isEmpty()) {
+            return encode(request);
+        }
+        ObjectNode node = MAPPER.valueToTree(request);
+        node.set("options", MAPPER.valueToTree(options.toJson()));
+        return encode(node);
     }
 
     static JsonNode tree(byte[] json) {

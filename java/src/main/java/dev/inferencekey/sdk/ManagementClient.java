@@ -21,6 +21,9 @@ import java.util.function.Consumer;
  * interrupt status kept. Every {@code …Async} twin returns a {@link CompletableFuture} whose
  * {@code cancel(true)} cancels the call in the library; its stages run on the common
  * fork-join pool, never on the library's threads.
+ *
+ * <p>Every network method takes an optional last {@link RequestOptions} (timeout, retries,
+ * extra headers) for that call alone; {@link #withOptions} makes a client with other defaults.
  */
 public final class ManagementClient extends NativeClient {
     /** The wait of {@link #waitUntilReady(String)}. */
@@ -54,9 +57,25 @@ public final class ManagementClient extends NativeClient {
         return new ManagementClient(openHandle(Ffi.LIB::ik_management_client_new, options.toConfig(true, fromEnv)));
     }
 
+    /**
+     * A client sharing this one's token, project and connection pool, whose calls default to
+     * {@code options} (its headers are merged over this client's default headers). Close it
+     * too; closing either leaves the other working.
+     *
+     * @throws ConfigurationException an option is invalid ({@code invalid_option}, {@code invalid_header})
+     */
+    public ManagementClient withOptions(RequestOptions options) {
+        return new ManagementClient(derive(Ffi.LIB::ik_management_client_with_options, options));
+    }
+
     /** Makes the workload match {@code spec} ({@link OnDrift#RECONCILE}). */
     public EnsureResult ensure(WorkloadSpec spec) {
         return ensure(spec, EnsureOptions.DEFAULT);
+    }
+
+    /** {@link #ensure(WorkloadSpec)} with per-call {@code requestOptions}. */
+    public EnsureResult ensure(WorkloadSpec spec, RequestOptions requestOptions) {
+        return ensure(spec, EnsureOptions.DEFAULT, requestOptions);
     }
 
     /**
@@ -67,29 +86,50 @@ public final class ManagementClient extends NativeClient {
      * @throws DriftException the workload drifted and {@code onDrift} is {@link OnDrift#FAIL}
      */
     public EnsureResult ensure(WorkloadSpec spec, EnsureOptions options) {
-        EnsureResult result = blocking(Ffi.LIB::ik_management_client_ensure, ensureRequest(spec, options),
+        return ensure(spec, options, RequestOptions.NONE);
+    }
+
+    /** {@link #ensure(WorkloadSpec, EnsureOptions)} with per-call {@code requestOptions}. */
+    public EnsureResult ensure(WorkloadSpec spec, EnsureOptions options, RequestOptions requestOptions) {
+        return blocking(Ffi.LIB::ik_management_client_ensure, ensureRequest(spec, options, requestOptions),
                 ManagementClient::ensureResult);
-        return warnIfDrifted(result);
     }
 
     public CompletableFuture<EnsureResult> ensureAsync(WorkloadSpec spec) {
         return ensureAsync(spec, EnsureOptions.DEFAULT);
     }
 
+    public CompletableFuture<EnsureResult> ensureAsync(WorkloadSpec spec, RequestOptions requestOptions) {
+        return ensureAsync(spec, EnsureOptions.DEFAULT, requestOptions);
+    }
+
     public CompletableFuture<EnsureResult> ensureAsync(WorkloadSpec spec, EnsureOptions options) {
-        return async(Ffi.LIB::ik_management_client_ensure_async, ensureRequest(spec, options),
-                ManagementClient::ensureResult).thenApply(ManagementClient::warnIfDrifted);
+        return ensureAsync(spec, options, RequestOptions.NONE);
+    }
+
+    public CompletableFuture<EnsureResult> ensureAsync(WorkloadSpec spec, EnsureOptions options,
+            RequestOptions requestOptions) {
+        return async(Ffi.LIB::ik_management_client_ensure_async, ensureRequest(spec, options, requestOptions),
+                ManagementClient::ensureResult);
     }
 
     /** What {@link #ensure} would do, without writing anything ({@link OnDrift#DRY_RUN}). */
     public EnsureResult plan(WorkloadSpec spec) {
-        return blocking(Ffi.LIB::ik_management_client_plan, ensureRequest(spec, EnsureOptions.DEFAULT),
+        return plan(spec, RequestOptions.NONE);
+    }
+
+    public EnsureResult plan(WorkloadSpec spec, RequestOptions requestOptions) {
+        return blocking(Ffi.LIB::ik_management_client_plan, ensureRequest(spec, EnsureOptions.DEFAULT, requestOptions),
                 ManagementClient::ensureResult);
     }
 
     public CompletableFuture<EnsureResult> planAsync(WorkloadSpec spec) {
-        return async(Ffi.LIB::ik_management_client_plan_async, ensureRequest(spec, EnsureOptions.DEFAULT),
-                ManagementClient::ensureResult);
+        return planAsync(spec, RequestOptions.NONE);
+    }
+
+    public CompletableFuture<EnsureResult> planAsync(WorkloadSpec spec, RequestOptions requestOptions) {
+        return async(Ffi.LIB::ik_management_client_plan_async,
+                ensureRequest(spec, EnsureOptions.DEFAULT, requestOptions), ManagementClient::ensureResult);
     }
 
     /**
@@ -98,35 +138,69 @@ public final class ManagementClient extends NativeClient {
      * @throws NotFoundException no workload has this slug
      */
     public Workload get(String workloadSlug) {
-        return blocking(Ffi.LIB::ik_management_client_get, slugRequest(workloadSlug), ManagementClient::workload);
+        return get(workloadSlug, RequestOptions.NONE);
+    }
+
+    public Workload get(String workloadSlug, RequestOptions requestOptions) {
+        return blocking(Ffi.LIB::ik_management_client_get, slugRequest(workloadSlug, requestOptions),
+                ManagementClient::workload);
     }
 
     public CompletableFuture<Workload> getAsync(String workloadSlug) {
-        return async(Ffi.LIB::ik_management_client_get_async, slugRequest(workloadSlug), ManagementClient::workload);
+        return getAsync(workloadSlug, RequestOptions.NONE);
+    }
+
+    public CompletableFuture<Workload> getAsync(String workloadSlug, RequestOptions requestOptions) {
+        return async(Ffi.LIB::ik_management_client_get_async, slugRequest(workloadSlug, requestOptions),
+                ManagementClient::workload);
     }
 
     /** Every workload of the project. */
     public List<Workload> list() {
-        return blocking(Ffi.LIB::ik_management_client_list, Json.encode(Map.of()), ManagementClient::workloads);
+        return list(RequestOptions.NONE);
+    }
+
+    public List<Workload> list(RequestOptions requestOptions) {
+        return blocking(Ffi.LIB::ik_management_client_list, Json.encode(Map.of(), requestOptions),
+                ManagementClient::workloads);
     }
 
     public CompletableFuture<List<Workload>> listAsync() {
-        return async(Ffi.LIB::ik_management_client_list_async, Json.encode(Map.of()), ManagementClient::workloads);
+        return listAsync(RequestOptions.NONE);
+    }
+
+    public CompletableFuture<List<Workload>> listAsync(RequestOptions requestOptions) {
+        return async(Ffi.LIB::ik_management_client_list_async, Json.encode(Map.of(), requestOptions),
+                ManagementClient::workloads);
     }
 
     /** Deletes a workload; {@code false} when it was already absent. */
     public boolean delete(String workloadSlug) {
-        return blocking(Ffi.LIB::ik_management_client_delete, slugRequest(workloadSlug), ManagementClient::deleted);
+        return delete(workloadSlug, RequestOptions.NONE);
+    }
+
+    public boolean delete(String workloadSlug, RequestOptions requestOptions) {
+        return blocking(Ffi.LIB::ik_management_client_delete, slugRequest(workloadSlug, requestOptions),
+                ManagementClient::deleted);
     }
 
     public CompletableFuture<Boolean> deleteAsync(String workloadSlug) {
-        return async(Ffi.LIB::ik_management_client_delete_async, slugRequest(workloadSlug),
+        return deleteAsync(workloadSlug, RequestOptions.NONE);
+    }
+
+    public CompletableFuture<Boolean> deleteAsync(String workloadSlug, RequestOptions requestOptions) {
+        return async(Ffi.LIB::ik_management_client_delete_async, slugRequest(workloadSlug, requestOptions),
                 ManagementClient::deleted);
     }
 
     /** {@link #waitUntilReady(String, Duration, Consumer)} for {@link #DEFAULT_READY_TIMEOUT}, without progress. */
     public ReadinessEvent waitUntilReady(String workloadSlug) {
         return waitUntilReady(workloadSlug, DEFAULT_READY_TIMEOUT, null);
+    }
+
+    /** {@link #waitUntilReady(String)} with per-call {@code requestOptions}. */
+    public ReadinessEvent waitUntilReady(String workloadSlug, RequestOptions requestOptions) {
+        return waitUntilReady(workloadSlug, DEFAULT_READY_TIMEOUT, null, requestOptions);
     }
 
     /**
@@ -140,7 +214,16 @@ public final class ManagementClient extends NativeClient {
      * @throws ReadinessTimeoutException the deadline passed
      */
     public ReadinessEvent waitUntilReady(String workloadSlug, Duration timeout, Consumer<ReadinessEvent> onProgress) {
-        byte[] req = waitRequest(workloadSlug, timeout);
+        return waitUntilReady(workloadSlug, timeout, onProgress, RequestOptions.NONE);
+    }
+
+    /**
+     * {@link #waitUntilReady(String, Duration, Consumer)} with per-call {@code requestOptions}
+     * (its timeout bounds each attempt to open the event stream; {@code timeout} the whole wait).
+     */
+    public ReadinessEvent waitUntilReady(String workloadSlug, Duration timeout, Consumer<ReadinessEvent> onProgress,
+            RequestOptions requestOptions) {
+        byte[] req = waitRequest(workloadSlug, timeout, requestOptions);
         if (onProgress == null) {
             return handle.use(h -> Ffi.call((out, len, err) -> Ffi.LIB.ik_management_client_wait_until_ready(h, req,
                     Ffi.len(req), null, null, null, out, len, err), ManagementClient::event));
@@ -184,7 +267,12 @@ public final class ManagementClient extends NativeClient {
      */
     public CompletableFuture<ReadinessEvent> waitUntilReadyAsync(String workloadSlug, Duration timeout,
             Consumer<ReadinessEvent> onProgress) {
-        byte[] req = waitRequest(workloadSlug, timeout);
+        return waitUntilReadyAsync(workloadSlug, timeout, onProgress, RequestOptions.NONE);
+    }
+
+    public CompletableFuture<ReadinessEvent> waitUntilReadyAsync(String workloadSlug, Duration timeout,
+            Consumer<ReadinessEvent> onProgress, RequestOptions requestOptions) {
+        byte[] req = waitRequest(workloadSlug, timeout, requestOptions);
         if (onProgress == null) {
             return handle.use(h -> NativeFuture.start((cancel, cb, ud, err) -> Ffi.LIB
                     .ik_management_client_wait_until_ready_async(h, req, Ffi.len(req), cancel, null, null, cb, ud, err),
@@ -231,7 +319,7 @@ public final class ManagementClient extends NativeClient {
 
     // Requests and results.
 
-    private static byte[] ensureRequest(WorkloadSpec spec, EnsureOptions options) {
+    private static byte[] ensureRequest(WorkloadSpec spec, EnsureOptions options, RequestOptions requestOptions) {
         Objects.requireNonNull(spec, "spec");
         Objects.requireNonNull(options, "options");
         Map<String, Object> req = new LinkedHashMap<>();
@@ -240,17 +328,18 @@ public final class ManagementClient extends NativeClient {
         if (options.project() != null) {
             req.put("project", options.project());
         }
-        return Json.encode(req);
+        return Json.encode(req, requestOptions);
     }
 
-    private static byte[] slugRequest(String workloadSlug) {
-        return Json.encode(Map.of("workload_slug", Objects.requireNonNull(workloadSlug, "workloadSlug")));
+    private static byte[] slugRequest(String workloadSlug, RequestOptions requestOptions) {
+        return Json.encode(Map.of("workload_slug", Objects.requireNonNull(workloadSlug, "workloadSlug")),
+                requestOptions);
     }
 
-    private static byte[] waitRequest(String workloadSlug, Duration timeout) {
+    private static byte[] waitRequest(String workloadSlug, Duration timeout, RequestOptions requestOptions) {
         Objects.requireNonNull(timeout, "timeout");
         return Json.encode(Map.of("workload_slug", Objects.requireNonNull(workloadSlug, "workloadSlug"),
-                "timeout_s", ClientOptions.seconds(timeout)));
+                "timeout_s", ClientOptions.seconds(timeout)), requestOptions);
     }
 
     private static EnsureResult ensureResult(Pointer buf, long len) {
@@ -271,15 +360,5 @@ public final class ManagementClient extends NativeClient {
 
     private static ReadinessEvent event(Pointer buf, long len) {
         return Json.decode(Ffi.bytes(buf, len), ReadinessEvent.class);
-    }
-
-    /** {@link OnDrift#WARN}: the library logged the drift; this says it through the JDK's logger too. */
-    private static EnsureResult warnIfDrifted(EnsureResult result) {
-        if (result.action() == EnsureAction.DRIFT_WARNED) {
-            System.getLogger("dev.inferencekey.sdk").log(System.Logger.Level.WARNING,
-                    "workload \"{0}\" drifted from spec: {1}", result.workloadSlug(),
-                    String.join(", ", result.changes().stream().map(FieldChange::field).toList()));
-        }
-        return result;
     }
 }

@@ -6,6 +6,7 @@ import com.sun.jna.ptr.PointerByReference;
 import dev.inferencekey.sdk.internal.SizeT;
 import dev.inferencekey.sdk.internal.SizeTByReference;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
@@ -27,6 +28,12 @@ abstract class NativeClient implements AutoCloseable {
         int call(Pointer handle, PointerByReference out, SizeTByReference outLen, PointerByReference err);
     }
 
+    /** The shape of {@code ik_*_client_with_options}. */
+    @FunctionalInterface
+    interface WithOptionsExport {
+        int call(Pointer handle, byte[] opts, SizeT len, PointerByReference out, PointerByReference err);
+    }
+
     final NativeHandle handle;
     private final String kind;
     private final DescribeExport describe;
@@ -37,6 +44,13 @@ abstract class NativeClient implements AutoCloseable {
         this.describe = describe;
     }
 
+    /** Another owner of {@code other}'s native object, closed on its own (see {@link NativeHandle#share}). */
+    NativeClient(NativeClient other) {
+        this.handle = other.handle.share(this);
+        this.kind = other.kind;
+        this.describe = other.describe;
+    }
+
     /** A new native client from its config, or the library's typed error. */
     static Pointer openHandle(NewExport fn, Map<String, Object> config) {
         byte[] cfg = Json.encode(config);
@@ -44,6 +58,20 @@ abstract class NativeClient implements AutoCloseable {
         PointerByReference err = new PointerByReference();
         Ffi.check(fn.call(cfg, Ffi.len(cfg), out, err), err);
         return out.getValue();
+    }
+
+    /**
+     * A new native client from this one's {@code with_options} export: same credentials and
+     * connection pool, other defaults. The library checks the options.
+     */
+    final Pointer derive(WithOptionsExport fn, RequestOptions options) {
+        byte[] opts = Json.encode(Objects.requireNonNull(options, "options").toJson());
+        return handle.use(h -> {
+            PointerByReference out = new PointerByReference();
+            PointerByReference err = new PointerByReference();
+            Ffi.check(fn.call(h, opts, Ffi.len(opts), out, err), err);
+            return out.getValue();
+        });
     }
 
     /** A blocking export on this handle. */

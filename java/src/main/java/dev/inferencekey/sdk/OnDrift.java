@@ -8,6 +8,7 @@ public enum OnDrift {
     RECONCILE("reconcile"),
     FAIL("fail"),
     DRY_RUN("dry_run"),
+    /** Write nothing; the drift is logged at {@code WARNING} on the {@code dev.inferencekey.sdk} logger. */
     WARN("warn"),
     IGNORE("ignore");
 

@@ -61,9 +61,7 @@ final class DevPlatform {
     private void declareWorkloads() {
         try (ManagementClient mgmt = management()) {
             WorkloadSpec[] specs = {
-                WorkloadSpec.builder().name("support-bot").slug(CHAT).model("meta-llama/Llama-3.1-8B-Instruct")
-                        .backend(Backend.VLLM).command("vllm serve meta-llama/Llama-3.1-8B-Instruct --max-model-len 8192")
-                        .build(),
+                chatSpec(),
                 WorkloadSpec.builder().name("Billing Embeddings").slug(EMBED).model("nomic-embed-text")
                         .backend(Backend.OLLAMA).taskType(TaskType.EMBEDDING).build(),
                 WorkloadSpec.builder().name("Ranker").slug(RERANK).model("BAAI/bge-reranker-base")
@@ -76,6 +74,13 @@ final class DevPlatform {
                 mgmt.waitUntilReady(spec.slug(), Duration.ofMinutes(3), null);
             }
         }
+    }
+
+    /** The spec the chat workload was declared with. */
+    static WorkloadSpec chatSpec() {
+        return WorkloadSpec.builder().name("support-bot").slug(CHAT).model("meta-llama/Llama-3.1-8B-Instruct")
+                .backend(Backend.VLLM).command("vllm serve meta-llama/Llama-3.1-8B-Instruct --max-model-len 8192")
+                .build();
     }
 
     /** Real CPU models on a shared 2-core machine: a generous per-attempt timeout. */

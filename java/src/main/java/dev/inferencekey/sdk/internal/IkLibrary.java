@@ -20,6 +20,11 @@ public interface IkLibrary extends Library {
         int invoke(Pointer userData);
     }
 
+    /** {@code ik_log_callback}: one redacted record as JSON; from any thread, must not block. */
+    interface LogCallback extends Callback {
+        void invoke(Pointer userData, int level, Pointer json, SizeT jsonLen);
+    }
+
     int ik_abi_version();
 
     String ik_version();
@@ -52,6 +57,8 @@ public interface IkLibrary extends Library {
 
     int ik_runtime_configure(byte[] cfg, SizeT len, PointerByReference err);
 
+    int ik_log_set_callback(int maxLevel, LogCallback cb, Pointer userData, PointerByReference err);
+
     int ik_live_objects(PointerByReference out, SizeTByReference outLen, PointerByReference err);
 
     int ik_text_redact(byte[] text, SizeT len, PointerByReference out, SizeTByReference outLen, PointerByReference err);
@@ -76,6 +83,9 @@ public interface IkLibrary extends Library {
 
     // Control plane.
     int ik_management_client_new(byte[] cfg, SizeT len, PointerByReference out, PointerByReference err);
+
+    int ik_management_client_with_options(Pointer c, byte[] opts, SizeT len, PointerByReference out,
+            PointerByReference err);
 
     int ik_management_client_describe(Pointer c, PointerByReference out, SizeTByReference outLen,
             PointerByReference err);
@@ -122,6 +132,9 @@ public interface IkLibrary extends Library {
 
     // Data plane.
     int ik_data_client_new(byte[] cfg, SizeT len, PointerByReference out, PointerByReference err);
+
+    int ik_data_client_with_options(Pointer c, byte[] opts, SizeT len, PointerByReference out,
+            PointerByReference err);
 
     int ik_data_client_describe(Pointer c, PointerByReference out, SizeTByReference outLen,
             PointerByReference err);
