@@ -385,7 +385,7 @@ class WebhookDelivery:
     """One request the receiver got.
 
     Attributes:
-        headers: Its headers.
+        headers: Its headers, names in lower case.
         body: Its raw body.
         event: The verified event, or ``None`` when it did not verify.
         error: Why it did not verify.
@@ -436,7 +436,8 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                status = receiver._record(dict(self.headers.items()), body, self.path)
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                status = receiver._record(headers, body, self.path)
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", f"{receiver.url}/elsewhere")
@@ -448,7 +449,7 @@ class WebhookReceiver:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhook"
+        self.url: str = f"http://127.0.0.1:{self._server.server_address[1]}/webhook"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="webhook-receiver", daemon=True
         )
