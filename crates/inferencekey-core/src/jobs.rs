@@ -32,6 +32,26 @@ macro_rules! job_kinds {
             pub fn aliases(self) -> &'static [&'static str] {
                 match self { $( JobKind::$variant => &[$($alias),*], )* }
             }
+
+            /// A kind from its wire name or an alias (exact, case-sensitive).
+            pub fn parse(name: &str) -> Option<JobKind> {
+                match name {
+                    $( $wire $(| $alias)* => Some(JobKind::$variant), )*
+                    _ => None,
+                }
+            }
+
+            /// Every accepted name, for messages: `chat (chat_completions), embeddings, …`.
+            pub fn accepted() -> String {
+                let names: Vec<String> = JobKind::ALL
+                    .iter()
+                    .map(|k| match k.aliases() {
+                        [] => k.as_str().to_owned(),
+                        aliases => format!("{} ({})", k.as_str(), aliases.join(", ")),
+                    })
+                    .collect();
+                names.join(", ")
+            }
         }
     };
 }
@@ -53,17 +73,12 @@ impl FromStr for JobKind {
     type Err = Error;
 
     fn from_str(name: &str) -> Result<JobKind> {
-        JobKind::ALL
-            .iter()
-            .copied()
-            .find(|k| k.as_str() == name || k.aliases().contains(&name))
-            .ok_or_else(|| {
-                let known: Vec<&str> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
-                Error::invalid_argument(format!(
-                    "unknown job kind {name:?}; expected one of {}",
-                    known.join(", ")
-                ))
-            })
+        JobKind::parse(name).ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "unknown job kind {name:?}; expected one of {}",
+                JobKind::accepted()
+            ))
+        })
     }
 }
 
@@ -199,9 +214,12 @@ mod tests {
         ] {
             assert_eq!(name.parse::<JobKind>().unwrap(), kind);
         }
+        assert_eq!(JobKind::parse("Chat"), None);
         let err = "chat-completions".parse::<JobKind>().unwrap_err();
         assert!(
-            err.message.contains("expected one of chat, embeddings"),
+            err.message.contains(
+                "expected one of chat (chat_completions), embeddings, rerank (reranking)"
+            ),
             "{}",
             err.message
         );

@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
+pub use inferencekey_core::jobs::JobKind;
+
 use crate::errors::ApiError;
 use crate::model::{Delivery, Workload};
 use crate::routes::data::{dispatch, Route};
@@ -15,66 +17,13 @@ use crate::state::Shared;
 use crate::util::{new_id, now_rfc3339, unix_now};
 use crate::webhooks::{now_ms, MAX_BODY};
 
-/// The job kinds of the hosted platform, with their aliases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    Chat,
-    Embeddings,
-    Rerank,
-    AudioSpeech,
-    AudioGenerate,
-    AudioTranscriptions,
-    Images,
-    ImagesEdits,
-    ImagesVariations,
-    Forecast,
-}
-
-/// Every accepted name (canonical names and aliases), as listed in errors.
-const ACCEPTED: &str = "chat (chat_completions), embeddings, rerank (reranking), audio_speech, \
-     audio_generate, audio_transcriptions, images (images_generations), images_edits, \
-     images_variations, forecast";
-
-impl JobKind {
-    pub fn parse(name: &str) -> Option<JobKind> {
-        Some(match name {
-            "chat" | "chat_completions" => JobKind::Chat,
-            "embeddings" => JobKind::Embeddings,
-            "rerank" | "reranking" => JobKind::Rerank,
-            "audio_speech" => JobKind::AudioSpeech,
-            "audio_generate" => JobKind::AudioGenerate,
-            "audio_transcriptions" => JobKind::AudioTranscriptions,
-            "images" | "images_generations" => JobKind::Images,
-            "images_edits" => JobKind::ImagesEdits,
-            "images_variations" => JobKind::ImagesVariations,
-            "forecast" => JobKind::Forecast,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            JobKind::Chat => "chat",
-            JobKind::Embeddings => "embeddings",
-            JobKind::Rerank => "rerank",
-            JobKind::AudioSpeech => "audio_speech",
-            JobKind::AudioGenerate => "audio_generate",
-            JobKind::AudioTranscriptions => "audio_transcriptions",
-            JobKind::Images => "images",
-            JobKind::ImagesEdits => "images_edits",
-            JobKind::ImagesVariations => "images_variations",
-            JobKind::Forecast => "forecast",
-        }
-    }
-
-    /// The data route that runs this kind locally; `None`: no CPU stand-in serves it.
-    pub fn route(self) -> Option<Route> {
-        match self {
-            JobKind::Chat => Some(Route::ChatCompletions),
-            JobKind::Embeddings => Some(Route::Embeddings),
-            JobKind::Rerank => Some(Route::Rerank),
-            _ => None,
-        }
+/// The data route that runs a kind locally; `None`: no CPU stand-in serves it.
+fn route(kind: JobKind) -> Option<Route> {
+    match kind {
+        JobKind::Chat => Some(Route::ChatCompletions),
+        JobKind::Embeddings => Some(Route::Embeddings),
+        JobKind::Rerank => Some(Route::Rerank),
+        _ => None,
     }
 }
 
@@ -110,7 +59,10 @@ pub fn parse_submit(request: &Map<String, Value>) -> Result<Submit, ApiError> {
         Some(Value::String(name)) => JobKind::parse(name).ok_or_else(|| {
             bad(
                 "kind",
-                format!("unknown job kind \"{name}\"; accepted kinds: {ACCEPTED}"),
+                format!(
+                    "unknown job kind \"{name}\"; accepted kinds: {}",
+                    JobKind::accepted()
+                ),
             )
         })?,
         Some(other) => {
@@ -119,7 +71,7 @@ pub fn parse_submit(request: &Map<String, Value>) -> Result<Submit, ApiError> {
         None => {
             return Err(bad(
                 "kind",
-                format!("kind is required; accepted kinds: {ACCEPTED}"),
+                format!("kind is required; accepted kinds: {}", JobKind::accepted()),
             ))
         }
     };
@@ -171,7 +123,7 @@ pub fn parse_submit(request: &Map<String, Value>) -> Result<Submit, ApiError> {
                     "body_b64 is not accepted for kind chat: send the request as JSON in body",
                 ));
             }
-            if kind.route().is_none() {
+            if route(kind).is_none() {
                 return Err(not_served(kind));
             }
             // Embeddings and rerank take JSON; bytes are accepted when they are JSON.
@@ -179,7 +131,10 @@ pub fn parse_submit(request: &Map<String, Value>) -> Result<Submit, ApiError> {
             if essence != "application/json" {
                 return Err(bad(
                     "content_type",
-                    format!("kind {} takes application/json, not {essence}", kind.name()),
+                    format!(
+                        "kind {} takes application/json, not {essence}",
+                        kind.as_str()
+                    ),
                 ));
             }
             match serde_json::from_slice::<Value>(&bytes) {
@@ -188,7 +143,7 @@ pub fn parse_submit(request: &Map<String, Value>) -> Result<Submit, ApiError> {
             }
         }
     };
-    let route = kind.route().ok_or_else(|| not_served(kind))?;
+    let route = route(kind).ok_or_else(|| not_served(kind))?;
     let context = request.get("context").filter(|v| !v.is_null()).cloned();
     Ok(Submit {
         kind,
@@ -205,7 +160,7 @@ fn not_served(kind: JobKind) -> ApiError {
         format!(
             "job kind {} is not served by the local platform (its CPU stand-ins run chat, \
              embeddings and rerank)",
-            kind.name()
+            kind.as_str()
         ),
     )
 }
@@ -229,7 +184,7 @@ pub async fn run(state: Shared, workload: Workload, submit: Submit, job_id: Stri
     };
     state.log.info(format!(
         "job {job_id} ({}) on workload {}: {status}",
-        kind.name(),
+        kind.as_str(),
         workload.slug
     ));
     let event = event_body(&job_id, context, outcome);
@@ -394,21 +349,6 @@ mod tests {
 
     fn submit(v: Value) -> Result<Submit, ApiError> {
         parse_submit(v.as_object().unwrap())
-    }
-
-    #[test]
-    fn kinds_and_aliases() {
-        for (name, kind) in [
-            ("chat", JobKind::Chat),
-            ("chat_completions", JobKind::Chat),
-            ("reranking", JobKind::Rerank),
-            ("images_generations", JobKind::Images),
-            ("forecast", JobKind::Forecast),
-        ] {
-            assert_eq!(JobKind::parse(name), Some(kind), "{name}");
-        }
-        assert_eq!(JobKind::parse("Chat"), None);
-        assert_eq!(JobKind::parse("completions"), None);
     }
 
     #[test]

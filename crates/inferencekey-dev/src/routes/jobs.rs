@@ -30,7 +30,7 @@ pub async fn submit(
     submit.route.validate(&submit.body)?;
     let job_id = uuid::Uuid::new_v4().to_string();
     // Recorded before the 202: a crash from here on ends the job as job.failed at restart.
-    let (id, workload_id, kind) = (job_id.clone(), workload.id.clone(), submit.kind.name());
+    let (id, workload_id, kind) = (job_id.clone(), workload.id.clone(), submit.kind.as_str());
     let context = submit.context.as_ref().map(|c| c.to_string());
     state
         .db(move |db| {
