@@ -226,6 +226,18 @@ class JobsTest {
     }
 
     @Test
+    void anAliasIsSentAndReportedAsTheWireName() throws Exception {
+        DevPlatform dev = DevPlatform.get();
+        try (DataClient data = dev.data(); Endpoint ep = data.endpoint(DevPlatform.RERANK, dev.apiKey)) {
+            JobRef job = ep.submitJobAsync(JobRequest.builder().kind("reranking")
+                    .body(Map.of("query", "capital of France", "documents", List.of("Paris", "Bananas")))
+                    .build(), RequestOptions.builder().timeout(Duration.ofMinutes(1)).build()).get(2, TimeUnit.MINUTES);
+            assertEquals(JobKind.RERANK, job.kind());
+            assertFalse(job.jobId().isEmpty());
+        }
+    }
+
+    @Test
     void theRealPlatformRefusesWhatOnlyItCanJudge() {
         DevPlatform dev = DevPlatform.get();
         try (DataClient data = dev.data(); Endpoint ep = data.endpoint(DevPlatform.EMBED, dev.apiKey)) {
