@@ -1,7 +1,8 @@
 /** The InferenceKey SDK: declare, wait for and call workloads, over the library's C ABI. */
 module dev.inferencekey.sdk {
     requires com.sun.jna;
-    requires com.fasterxml.jackson.databind;
+    // Job bodies, contexts and webhook outputs are Jackson JsonNodes in the API.
+    requires transitive com.fasterxml.jackson.databind;
 
     exports dev.inferencekey.sdk;
 

@@ -143,6 +143,34 @@ public final class Endpoint extends NativeClient {
         return async(Ffi.LIB::ik_endpoint_rerank_async, body(request, options), Endpoint::rerankResult);
     }
 
+    /**
+     * Submits a fire-and-forget job; its result is delivered to the workload's webhook
+     * destinations, verified there with {@link Webhooks#verify}. A submission is retried only
+     * when it cannot have reached the server, so it never runs twice.
+     *
+     * @return the job's reference: match deliveries on its {@link JobRef#jobId()}
+     * @throws ValidationException a broken rule found locally ({@code invalid_argument}: an
+     *     unknown kind, both or neither body, bytes for chat or without a content type), or the
+     *     server refused the job (HTTP 400)
+     * @throws ApiException any other error answer ({@code http_501} for a kind the platform does
+     *     not run), after retries
+     */
+    public JobRef submitJob(JobRequest request) {
+        return submitJob(request, RequestOptions.NONE);
+    }
+
+    public JobRef submitJob(JobRequest request, RequestOptions options) {
+        return blocking(Ffi.LIB::ik_endpoint_submit_job, body(jobJson(request), options), Endpoint::jobRef);
+    }
+
+    public CompletableFuture<JobRef> submitJobAsync(JobRequest request) {
+        return submitJobAsync(request, RequestOptions.NONE);
+    }
+
+    public CompletableFuture<JobRef> submitJobAsync(JobRequest request, RequestOptions options) {
+        return async(Ffi.LIB::ik_endpoint_submit_job_async, body(jobJson(request), options), Endpoint::jobRef);
+    }
+
     /** {@code Endpoint[project=…, workload=…, base_url=…, api_key=…]}; the key is shown redacted. */
     @Override
     String describeFields(JsonNode d) {
@@ -159,7 +187,17 @@ public final class Endpoint extends NativeClient {
                 Objects.requireNonNull(options, "options").over(defaults));
     }
 
+    private static Object jobJson(JobRequest request) {
+        return Objects.requireNonNull(request, "request").toJson();
+    }
+
     // Result decoding: JSON first, binary parts at the offsets it names.
+
+    static JobRef jobRef(Pointer buf, long len) {
+        JsonNode j = Json.tree(Ffi.bytes(buf, len));
+        return new JobRef(j.path("job_id").asText(), JobKind.fromWire(j.path("kind").asText()),
+                textOrNull(j, "request_id"));
+    }
 
     static TextResult textResult(Pointer buf, long len) {
         JsonNode j = Json.tree(Ffi.bytes(buf, len));

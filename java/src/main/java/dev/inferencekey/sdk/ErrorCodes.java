@@ -215,6 +215,18 @@ public final class ErrorCodes {
     /** server: Status default for 422. */
     public static final String VALIDATION_FAILED = "validation_failed";
 
+    /** core: The signature header is missing or not t=&lt;unix seconds&gt;,v1=&lt;hex&gt;[,v1=&lt;hex&gt;…]. */
+    public static final String WEBHOOK_HEADER_MALFORMED = "webhook_header_malformed";
+
+    /** core: The signed payload is not a webhook event (not JSON, or no event and ts). */
+    public static final String WEBHOOK_PAYLOAD_INVALID = "webhook_payload_invalid";
+
+    /** core: No v1 signature matches the payload and the secret (tampered body or wrong secret). */
+    public static final String WEBHOOK_SIGNATURE_MISMATCH = "webhook_signature_mismatch";
+
+    /** core: The signed timestamp is further from now than the tolerance (a replay or a bad clock). */
+    public static final String WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE = "webhook_timestamp_out_of_tolerance";
+
     /** core: The workload reached phase error while waiting for it; last_event, log_tail. server: A data call while the workload is in phase error. */
     public static final String WORKLOAD_FAILED = "workload_failed";
 

@@ -29,6 +29,7 @@ final class StatusTable {
     static final int IK_ERR_TIMEOUT = 2000;
     static final int IK_ERR_READINESS_TIMEOUT = 2001;
     static final int IK_ERR_CANCELLED = 2100;
+    static final int IK_ERR_WEBHOOK_SIGNATURE = 2200;
     static final int IK_ERR_PANIC = 9000;
     static final int IK_ERR_UNKNOWN = 9999;
 
@@ -57,6 +58,7 @@ final class StatusTable {
             case 2000 -> new ApiTimeoutException(message, code, httpStatus, requestId, details);
             case 2001 -> new ReadinessTimeoutException(message, code, httpStatus, requestId, details);
             case 2100 -> new CancelledException(message, code, httpStatus, requestId, details);
+            case 2200 -> new WebhookSignatureException(message, code, httpStatus, requestId, details);
             case 9000 -> new InferenceKeyException(message, code, httpStatus, requestId, details);
             case 9999 -> new InferenceKeyException(message, code, httpStatus, requestId, details);
             default -> status != status / 100 * 100

@@ -22,6 +22,8 @@ final class DevPlatform {
     final String project;
     final String sdkToken;
     final String apiKey;
+    /** The bearer of the platform's {@code /_dev} admin routes. */
+    private final String adminSecret;
     private final Pointer server;
 
     private static DevPlatform shared;
@@ -43,6 +45,7 @@ final class DevPlatform {
         server = out.getValue();
         JsonNode details = Ffi.decodeAndFree(info.getValue(), infoLen.value(), (b, l) -> Json.tree(Ffi.bytes(b, l)));
         baseUrl = details.path("base_url").asText();
+        adminSecret = details.path("admin_secret").asText();
         JsonNode creds = call("create_project", Map.of("slug", "acme", "name", "Acme"));
         project = creds.path("project").path("slug").asText();
         sdkToken = creds.path("sdk_token").asText();
@@ -113,6 +116,57 @@ final class DevPlatform {
     Map<String, String> env() {
         return Map.of("INFERENCEKEY_BASE_URL", baseUrl, "INFERENCEKEY_PROJECT", project,
                 "INFERENCEKEY_SDK_TOKEN", sdkToken, "INFERENCEKEY_API_KEY", apiKey);
+    }
+
+    /**
+     * Adds a webhook destination to {@code workload} through the admin route: {@code {"id",
+     * "url","created_at","secret"}} (the only time the secret is shown).
+     */
+    JsonNode addWebhook(String workload, String url) throws java.io.IOException {
+        return admin("POST", webhooksPath(workload), Json.encode(Map.of("url", url)));
+    }
+
+    void removeWebhook(String workload, String id) throws java.io.IOException {
+        admin("DELETE", webhooksPath(workload) + "/" + id, null);
+    }
+
+    /** The deliveries of the workload's jobs, as the admin route lists them. */
+    JsonNode webhookDeliveries(String workload) throws java.io.IOException {
+        return admin("GET", webhooksPath(workload) + "/deliveries", null);
+    }
+
+    private String webhooksPath(String workload) {
+        return "/_dev/projects/" + project + "/workloads/" + workload + "/webhooks";
+    }
+
+    /** One admin call (loopback only, admin bearer); a non-2xx answer is an IOException with its body. */
+    private JsonNode admin(String method, String path, byte[] body) throws java.io.IOException {
+        java.net.HttpURLConnection c = (java.net.HttpURLConnection) java.net.URI.create(baseUrl + path).toURL()
+                .openConnection();
+        try {
+            c.setRequestMethod(method);
+            c.setRequestProperty("Authorization", "Bearer " + adminSecret);
+            c.setConnectTimeout(10_000);
+            c.setReadTimeout(30_000);
+            if (body != null) {
+                c.setDoOutput(true);
+                c.setRequestProperty("Content-Type", "application/json");
+                try (var out = c.getOutputStream()) {
+                    out.write(body);
+                }
+            }
+            int status = c.getResponseCode();
+            try (var in = status >= 400 ? c.getErrorStream() : c.getInputStream()) {
+                byte[] answer = in == null ? new byte[0] : in.readAllBytes();
+                if (status >= 300) {
+                    throw new java.io.IOException(method + " " + path + " answered " + status + ": "
+                            + new String(answer, java.nio.charset.StandardCharsets.UTF_8));
+                }
+                return answer.length == 0 ? null : Json.tree(answer);
+            }
+        } finally {
+            c.disconnect();
+        }
     }
 
     private JsonNode call(String verb, Map<String, Object> request) {

@@ -68,6 +68,8 @@ final class ErrorsGenerator {
                 "The call was cancelled: its future, its stream was closed, or its thread interrupted.", "");
         kind("invalid_state", "InvalidStateException", "InferenceKeyException",
                 "The object cannot do this now: closed, busy, made before {@code fork()}.", "");
+        kind("webhook_signature", "WebhookSignatureException", "InferenceKeyException",
+                "A webhook delivery does not verify ({@link Webhooks#verify}); the code says why.", "");
     }
 
     private static void kind(String kind, String cls, String parent, String summary, String extra) {

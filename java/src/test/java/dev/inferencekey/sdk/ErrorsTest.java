@@ -173,6 +173,18 @@ class ErrorsTest {
     }
 
     @Test
+    void webhookSignatureFromVerify() {
+        byte[] body = "{\"event\":\"ping\",\"ts\":1}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        long t = System.currentTimeMillis() / 1000;
+        WebhookSignatureException e = assertRaises(WebhookSignatureException.class, () -> Webhooks.verify(body,
+                Map.of("X-InferenceKey-Signature", List.of("t=" + t + ",v1=" + WebhooksTest.v1("whsec_other", t, body))),
+                "whsec_mine"));
+        assertEquals(ErrorCodes.WEBHOOK_SIGNATURE_MISMATCH, e.code());
+        assertEquals(0, e.statusCode());
+        assertFalse(e.toString().contains("whsec_mine"), e.toString());
+    }
+
+    @Test
     void driftCarriesItsChanges() throws Exception {
         // The conformance vectors replay drift against the fake control plane; here the class.
         DriftException e = new DriftException("drifted", "drift_detected", 0, null,
@@ -186,6 +198,8 @@ class ErrorsTest {
         assertSame(InferenceKeyException.class, StatusTable.exception(1001, "m", "null_argument", 0, null, null).getClass());
         assertSame(InferenceKeyException.class, StatusTable.exception(9000, "m", "internal_panic", 0, null, null).getClass());
         assertSame(CancelledException.class, StatusTable.exception(2100, "m", "cancelled", 0, null, null).getClass());
+        assertSame(WebhookSignatureException.class,
+                StatusTable.exception(2200, "m", "webhook_signature_mismatch", 0, null, null).getClass());
         assertSame(ApiConnectionException.class, StatusTable.exception(1950, "m", "new", 0, null, null).getClass(),
                 "an unknown status within a block maps to the block's class");
         assertSame(InferenceKeyException.class, StatusTable.exception(4242, "m", "new", 0, null, null).getClass());

@@ -172,6 +172,16 @@ public interface IkLibrary extends Library {
     int ik_endpoint_rerank_async(Pointer e, byte[] req, SizeT len, Pointer cancel,
             CompletionCallback cb, Pointer userData, PointerByReference err);
 
+    int ik_endpoint_submit_job(Pointer e, byte[] req, SizeT len, Pointer cancel,
+            PointerByReference out, SizeTByReference outLen, PointerByReference err);
+
+    int ik_endpoint_submit_job_async(Pointer e, byte[] req, SizeT len, Pointer cancel,
+            CompletionCallback cb, Pointer userData, PointerByReference err);
+
+    // Webhooks: no handle, no runtime.
+    int ik_webhook_verify(byte[] payload, SizeT payloadLen, byte[] req, SizeT reqLen,
+            PointerByReference out, SizeTByReference outLen, PointerByReference err);
+
     // Streams.
     int ik_stream_next(Pointer s, PointerByReference out, SizeTByReference outLen, PointerByReference err);
 
