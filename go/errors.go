@@ -150,7 +150,7 @@ func loadError(err error) *Error {
 // redactText is the core's ik_text_redact; text it cannot take (a NUL byte) shows as
 // "<redacted>", so an error is never built with an unredacted secret.
 func redactText(s string) string {
-	if s == "" || !strings.Contains(s, "ik_") {
+	if s == "" || !strings.Contains(s, "ik_") && !strings.Contains(s, "whsec_") {
 		return s
 	}
 	out, err := native.RedactText(s)

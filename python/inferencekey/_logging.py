@@ -185,7 +185,7 @@ def emit_native_record(level: int, record_json: str) -> None:
         fields = record.get("fields")
         fields = fields if isinstance(fields, dict) else {}
         # The core sends records redacted already; scrubbing again (a no-op then, and free for
-        # text without "ik_") keeps a secret out of logs whatever the record's source.
+        # text without "ik_" or "whsec_") keeps a secret out of logs whatever the record's source.
         log_record = lg.makeRecord(
             target,
             py_level,

@@ -71,9 +71,10 @@ def scrub_secrets(text: str) -> str:
         text: Any text, e.g. a server message.
 
     Returns:
-        The text with each ``ik_sdk_``/``ik_live_`` token shown as by ``redact_token``.
+        The text with each ``ik_sdk_``/``ik_live_`` token shown as by ``redact_token``, and
+        each webhook secret as ``whsec_…``.
     """
-    if "ik_" not in text:  # no token without it: spare the native call
+    if "ik_" not in text and "whsec_" not in text:  # no secret without: spare the native call
         return text
     from . import _ffi
 

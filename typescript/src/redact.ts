@@ -1,9 +1,9 @@
 // Secret redaction: the core's rules (ik_text_redact / ik_token_redact), never a pattern here.
 import { byteLength, callForText, native } from "./native.js";
 
-/** Replaces every `ik_sdk_…` / `ik_live_…` token in free text by its display form. */
+/** Replaces every `ik_sdk_…` / `ik_live_…` token and `whsec_…` secret in free text by its display form. */
 export function redactText(text: string): string {
-  if (!text.includes("ik_")) return text; // no token without it: spare the native call
+  if (!text.includes("ik_") && !text.includes("whsec_")) return text; // no secret without: spare the native call
   const lib = native();
   if (text.includes("\0")) return text.split("\0").map(redactText).join("\0");
   const r = callForText(lib.ik_text_redact, text, byteLength(text));
