@@ -33,8 +33,10 @@ func (h *handle) release() {
 	h.once.Do(func() { native.Free(h.kind, h.id) })
 }
 
-// run performs one asynchronous operation: start it on the shared runtime with a cancel
-// token tied to ctx, park until its completion and hand the buffer to decode, then free it.
+// run performs one operation and hands its buffer to decode, then frees it. A context that
+// can end gets a cancel token and the shared runtime (the goroutine parks until the
+// completion); one that cannot (Background, TODO) needs neither, and the call runs on this
+// thread when a blocking slot is free (see native.TryBlocking), skipping the thread hand-offs.
 func run(ctx context.Context, op native.Op, h uintptr, req any, decode func(native.Buffer) error) error {
 	body, err := encode(req)
 	if err != nil {
@@ -45,6 +47,13 @@ func run(ctx context.Context, op native.Op, h uintptr, req any, decode func(nati
 	}
 	cancel := tokenFor(ctx)
 	defer cancel.Free()
+	if cancel == 0 {
+		// (With a token the blocking form would leave a cancelled exchange's connection to
+		// the thread's own runtime, unclosed until that thread's next call.)
+		if c, ran := native.TryBlocking(op, h, body); ran {
+			return complete(c, nil, decode)
+		}
+	}
 	call, info := native.Start(op, h, body, cancel)
 	if info != nil {
 		return errorFromNative(info)
@@ -63,6 +72,12 @@ func tokenFor(ctx context.Context) native.Cancel {
 // finish waits for a call and decodes (then frees) its result.
 func finish(ctx context.Context, call *native.Call, cancel native.Cancel, onEvent func([]byte), decode func(native.Buffer) error) error {
 	c, ctxErr := call.Wait(ctx, cancel, onEvent)
+	return complete(c, ctxErr, decode)
+}
+
+// complete decodes (then frees) a completion's result, or turns its error into an *Error
+// (caused by ctxErr when the context ended first).
+func complete(c native.Completion, ctxErr error, decode func(native.Buffer) error) error {
 	defer c.Buf.Free()
 	if c.Err != nil {
 		e := errorFromNative(c.Err)

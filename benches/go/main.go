@@ -85,6 +85,17 @@ func main() {
 			log.Fatal("ours: empty text")
 		}
 	}
+	// With a context that can end (a request's, a timeout's), the call takes the async path:
+	// a cancel token and the shared runtime.
+	oursCancellable := func() {
+		c, cancel := context.WithCancel(ctx)
+		defer cancel()
+		out, err := ep.GenerateText(c, inferencekey.TextRequest{Prompt: "Hi", MaxTokens: inferencekey.Int(16)})
+		must(err)
+		if out.Text == "" {
+			log.Fatal("ours: empty text")
+		}
+	}
 	peer := func() {
 		out, err := oai.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "bench",
 			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")}, MaxTokens: openai.Int(16)})
@@ -113,8 +124,8 @@ func main() {
 	}
 
 	// Per call, interleaved after a warm-up.
-	clients := []func(){ours, peer, floor}
-	samples := make([][]float64, 3)
+	clients := []func(){ours, peer, floor, oursCancellable}
+	samples := make([][]float64, len(clients))
 	for i := 0; i < 300; i++ {
 		for _, c := range clients {
 			c()
@@ -128,7 +139,9 @@ func main() {
 		}
 	}
 	callOurs, callPeer, callFloor := median(samples[0]), median(samples[1]), median(samples[2])
-	fmt.Printf("per call (median us): ours %.1f, openai-go %.1f, net/http floor %.1f\n", callOurs, callPeer, callFloor)
+	callCancellable := median(samples[3])
+	fmt.Printf("per call (median us): ours %.1f (cancellable context: %.1f), openai-go %.1f, net/http floor %.1f\n",
+		callOurs, callCancellable, callPeer, callFloor)
 
 	// Embed 256x384.
 	embedOurs := timeMedian(*embeds, func() {
@@ -156,6 +169,7 @@ func main() {
 	rows := []row{
 		{"go: per call (GenerateText)", callOurs, "openai-go", callPeer, callOurs / callPeer, "<= 1.0", "us"},
 		{"go: per call (GenerateText)", callOurs, "net/http keep-alive floor", callFloor, callOurs / callFloor, "<= 1.5", "us"},
+		{"go: per call, cancellable context (async path)", callCancellable, "openai-go", callPeer, callCancellable / callPeer, "<= 1.0", "us"},
 		{"go: embed 256x384", embedOurs, "openai-go", embedPeer, embedOurs / embedPeer, "<= 0.5", "ms"},
 		{"go: 256 concurrent calls, OS threads", float64(peak), "a thread per call", 256, float64(peak) / 256, "<= 0.25", "threads"},
 	}
