@@ -8,7 +8,7 @@ import { type Pointer, bufferText, callForText, freeBuffer, native } from "./nat
 import { EmbedResult, TextResult, textChunk } from "./results.js";
 import type { EmbedRequest, JobOptions, JobRef, RerankRequest, RerankResult, TextChunk, TextRequest, Usage } from "./types.js";
 import type { JobKind } from "./enums.js";
-import { camelKeys, snakeKeys } from "./wire.js";
+import { asBytes, camelKeys, snakeKeys } from "./wire.js";
 
 export interface DataClientOptions extends ClientOptions {
   /** The default `ik_live_` key of `endpoint()` (else `INFERENCEKEY_API_KEY` with `fromEnv`). */
@@ -117,10 +117,11 @@ export class Endpoint extends NativeClient {
    * sent (`ValidationError`); a kind the platform does not run answers `APIError` (`http_501`).
    * A submission is retried only when it cannot have reached the server, so it never runs twice.
    */
-  submitJob(kind: JobKind | (string & {}), body: Record<string, unknown> | Uint8Array, options: JobOptions = {}): Promise<JobRef> {
+  submitJob(kind: JobKind | (string & {}), body: Record<string, unknown> | Uint8Array | ArrayBuffer, options: JobOptions = {}): Promise<JobRef> {
     const req: Record<string, unknown> = { kind, content_type: options.contentType, context: options.context, options: callOptions(options) };
     // Bytes travel as base64 (the ABI's `body_b64`); anything else as JSON, for the core to check.
-    if (body instanceof Uint8Array) req.body_b64 = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("base64");
+    const bytes = asBytes(body);
+    if (bytes) req.body_b64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
     else req.body = body;
     return this.#call("ik_endpoint_submit_job_async", req, options, (p, n) => camelKeys(JSON.parse(bufferText(p, n))) as JobRef);
   }

@@ -4,7 +4,7 @@ import { ValidationError } from "./errors.generated.js";
 import { errorFromNative } from "./errors.js";
 import { byteLength, callForText, native } from "./native.js";
 import type { VerifyOptions, WebhookEvent } from "./types.js";
-import { OPAQUE, camelKeys } from "./wire.js";
+import { OPAQUE, asBytes, camelKeys } from "./wire.js";
 
 /** A request's headers: fetch `Headers`, Node's `req.headers`, or `[name, value]` pairs (a `Map` too). */
 export type WebhookHeaders = Headers | Record<string, string | string[] | undefined> | Iterable<readonly [string, string]>;
@@ -16,7 +16,8 @@ const EVENT_OPAQUE: ReadonlySet<string> = new Set([...OPAQUE, "context", "output
  * Verifies one webhook delivery and returns its event, typed.
  *
  * `payload` is the raw request body exactly as received (Express `express.raw()`, Fastify's
- * raw body); a string is taken as its UTF-8 bytes. A parsed and re-serialised body has other
+ * raw body, `await request.arrayBuffer()` of a fetch-style handler); a string is taken as its
+ * UTF-8 bytes. A parsed and re-serialised body has other
  * bytes and fails. Header names are matched case-insensitively; of several `v1` signatures
  * any match is accepted. Throws `WebhookSignatureError` when the delivery does not verify
  * (`code`: `webhook_header_malformed`, `webhook_signature_mismatch`,
@@ -26,12 +27,10 @@ const EVENT_OPAQUE: ReadonlySet<string> = new Set([...OPAQUE, "context", "output
  * Synchronous, the one documented exception to "async forms only": it does no I/O and needs
  * no runtime (a hash over the body), so a Promise would only add a tick to every delivery.
  */
-export function verifyWebhook(payload: Uint8Array | string, headers: WebhookHeaders, secret: string, options: VerifyOptions = {}): WebhookEvent {
-  let body: Uint8Array;
-  if (typeof payload === "string") body = Buffer.from(payload, "utf8");
-  else if (payload instanceof Uint8Array) body = payload;
-  else {
-    throw new ValidationError(`payload must be the raw request body (Buffer, Uint8Array or string), not ${describe(payload)}: verify before parsing`, {
+export function verifyWebhook(payload: Uint8Array | ArrayBuffer | string, headers: WebhookHeaders, secret: string, options: VerifyOptions = {}): WebhookEvent {
+  const body = typeof payload === "string" ? Buffer.from(payload, "utf8") : asBytes(payload);
+  if (body === undefined) {
+    throw new ValidationError(`payload must be the raw request body (Buffer, Uint8Array, ArrayBuffer or string), not ${describe(payload)}: verify before parsing`, {
       code: "invalid_argument",
       details: { field: "payload" },
     });

@@ -42,12 +42,14 @@ test("an alias is sent as its wire name; the JobRef names it too", async () => {
   assert.equal(fake.requests.at(-1).body.kind, "rerank");
 });
 
-test("a bytes body travels as body_b64 with its content type, exactly (a Uint8Array view at an offset too)", async () => {
+test("a bytes body travels as body_b64 with its content type, exactly (a Uint8Array view at an offset, an ArrayBuffer)", async () => {
   const bytes = Buffer.from([0, 1, 2, 0xfe, 0xff, ...Buffer.from("--b\r\nContent-Disposition: form-data\r\n")]);
   const padded = Buffer.concat([Buffer.from("junk"), bytes]);
   const view = new Uint8Array(padded.buffer, padded.byteOffset + 4, bytes.length);
   const contentType = "multipart/form-data; boundary=b";
-  for (const body of [bytes, view]) {
+  const ab = new ArrayBuffer(bytes.length);
+  new Uint8Array(ab).set(bytes);
+  for (const body of [bytes, view, ab]) {
     await ep.submitJob(sdk.JobKind.AudioTranscriptions, body, { contentType });
     const sent = fake.requests.at(-1).body;
     assert.equal(sent.kind, "audio_transcriptions");

@@ -61,6 +61,13 @@ test("a valid delivery verifies to a typed, camelCased event; user data and outp
   const padded = Buffer.concat([Buffer.from("xxxx"), BODY]);
   assert.equal(sdk.verifyWebhook(new Uint8Array(padded.buffer, padded.byteOffset + 4, BODY.length), delivery(), SECRET).jobId, EVENT.job_id);
   assert.equal(sdk.verifyWebhook(BODY.toString("utf8"), delivery(), SECRET).jobId, EVENT.job_id);
+  // An ArrayBuffer, as `await request.arrayBuffer()` gives it (fetch-style handlers).
+  const ab = new ArrayBuffer(BODY.length);
+  new Uint8Array(ab).set(BODY);
+  assert.equal(sdk.verifyWebhook(ab, delivery(), SECRET).jobId, EVENT.job_id);
+  // A fetch Request's own body and headers, end to end.
+  const request = new Request("http://localhost/hook", { method: "POST", body: BODY, headers: delivery() });
+  return request.arrayBuffer().then((raw) => assert.equal(sdk.verifyWebhook(raw, request.headers, SECRET).jobId, EVENT.job_id));
 });
 
 test("a ping has no job: jobId, context and data are null", () => {
