@@ -36,11 +36,34 @@ type JobData struct {
 	ContentType string          `json:"content_type"` // the media type of BinaryB64
 }
 
-// JobError is why a job failed.
+// JobError is why a job failed, as the upstream's error object said it.
 type JobError struct {
-	Message string `json:"message"`
-	Type    string `json:"type"`
-	Code    string `json:"code"`
+	Message string
+	Type    string
+	Code    string // a numeric code is given in decimal
+}
+
+// UnmarshalJSON takes the fields that are strings (or a numeric code) and ignores the rest:
+// a failed job's error comes from the serving backend, whose shapes vary, and a delivery that
+// verified must not fail to decode over it.
+func (e *JobError) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return nil // not an object: nothing to read (the event's Raw keeps it)
+	}
+	text := func(key string) string {
+		var s string
+		if json.Unmarshal(m[key], &s) == nil {
+			return s
+		}
+		var n json.Number
+		if json.Unmarshal(m[key], &n) == nil {
+			return n.String()
+		}
+		return ""
+	}
+	e.Message, e.Type, e.Code = text("message"), text("type"), text("code")
+	return nil
 }
 
 // VerifyOption adjusts VerifyWebhook.

@@ -207,3 +207,22 @@ func TestVerifyWebhookLargeBody(t *testing.T) {
 	_, err := inferencekey.VerifyWebhook(body, h, webhookSecret)
 	refused(t, err, inferencekey.CodeWebhookSignatureMismatch)
 }
+
+// A failed job's error decodes whatever shape the backend gave it (a numeric code, a string).
+func TestVerifyWebhookFailedJob(t *testing.T) {
+	for errJSON, want := range map[string]inferencekey.JobError{
+		`{"message":"out of memory","type":"server_error","code":507}`: {Message: "out of memory", Type: "server_error", Code: "507"},
+		`{"message":"bad","code":"invalid_input","param":null}`:        {Message: "bad", Code: "invalid_input"},
+		`"backend crashed"`: {},
+	} {
+		body := []byte(fmt.Sprintf(`{"event":"job.failed","ts":%d,"job_id":"j1","data":{"job_id":"j1","status":"failed","error":%s}}`,
+			time.Now().Unix(), errJSON))
+		ev, err := inferencekey.VerifyWebhook(body, signed(webhookSecret, time.Now().Unix(), body), webhookSecret)
+		if err != nil {
+			t.Fatalf("%s: %v", errJSON, err)
+		}
+		if ev.Event != "job.failed" || ev.Data.Status != "failed" || ev.Data.Error == nil || *ev.Data.Error != want {
+			t.Fatalf("%s: %+v", errJSON, ev.Data.Error)
+		}
+	}
+}

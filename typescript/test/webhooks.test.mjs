@@ -76,6 +76,15 @@ test("a ping has no job: jobId, context and data are null", () => {
   assert.deepEqual([event.event, event.jobId, event.context, event.data], ["ping", null, null, null]);
 });
 
+test("a failed job: its error comes through as sent", () => {
+  const body = Buffer.from(JSON.stringify({ event: "job.failed", ts: now(), job_id: "j1", data: { job_id: "j1", status: "failed", error: { message: "out of memory", type: "server_error", code: 507 } } }));
+  const event = sdk.verifyWebhook(body, delivery({ body }), SECRET);
+  assert.equal(event.event, "job.failed");
+  assert.equal(event.data.status, "failed");
+  assert.deepEqual(event.data.error, { message: "out of memory", type: "server_error", code: 507 });
+  assert.equal(event.data.output, undefined);
+});
+
 test("a tampered body, a wrong secret: webhook_signature_mismatch", () => {
   const tampered = Buffer.from(BODY.toString().replace('"completed"', '"failed"'));
   rejects(() => sdk.verifyWebhook(tampered, delivery(), SECRET), "webhook_signature_mismatch");
