@@ -173,7 +173,7 @@ export interface JobData {
   output?: unknown;
   usage?: Usage | null;
   /** Why the job failed (`message`, `type`, `code`), for `failed`. */
-  error?: { message?: string; type?: string; code?: string | null; [key: string]: unknown } | null;
+  error?: { message?: string; type?: string; code?: string | number | null; [key: string]: unknown } | null;
   /** A binary result (audio, images), base64, with its `contentType`. */
   binaryB64?: string | null;
   contentType?: string | null;
