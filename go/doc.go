@@ -1,6 +1,7 @@
 // Package inferencekey is the Go SDK of InferenceKey: declare workloads on the control plane
 // (ManagementClient: Ensure, Plan, Get, List, Delete, WaitUntilReady) and call them on the data
-// plane (DataClient, Endpoint: GenerateText, GenerateTextStream, Embed, Rerank).
+// plane (DataClient, Endpoint: GenerateText, GenerateTextStream, Embed, Rerank, SubmitJob), and
+// verifies the webhook deliveries of jobs (VerifyWebhook).
 //
 //	mgmt, err := inferencekey.NewManagementClientFromEnv(inferencekey.WithProject("acme"))
 //	defer mgmt.Close()
@@ -47,6 +48,33 @@
 //
 // Clients, endpoints and streams hold native resources: Close them. A cleanup frees any that
 // are garbage-collected unclosed, as a safety net only.
+//
+// # Jobs and webhooks
+//
+// Endpoint.SubmitJob submits a fire-and-forget job (a JobKind and a JSON Body, or BodyBytes
+// with a ContentType) and returns its JobRef; the platform delivers the result to the
+// workload's webhooks. The core checks the kind and the body rules before sending, and
+// retries a submission only when it cannot have reached the server. VerifyWebhook checks a
+// delivery's X-InferenceKey-Signature over the raw body (HMAC-SHA256, constant time, any of
+// several v1 values, timestamp within WithTolerance, default 5 minutes) and returns the
+// WebhookEvent, or an *Error matching ErrWebhookSignature whose Code says why:
+//
+//	http.HandleFunc("POST /hooks/inferencekey", func(w http.ResponseWriter, r *http.Request) {
+//		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
+//		if err != nil {
+//			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+//			return
+//		}
+//		ev, err := inferencekey.VerifyWebhook(body, r.Header, os.Getenv("IK_WEBHOOK_SECRET"))
+//		if err != nil { // errors.Is(err, inferencekey.ErrWebhookSignature): not from the platform
+//			http.Error(w, "bad signature", http.StatusBadRequest)
+//			return
+//		}
+//		if ev.Event == "job.completed" {
+//			enqueue(ev.JobID, ev.Data.Output) // at-least-once: dedupe on ev.JobID
+//		}
+//		w.WriteHeader(http.StatusNoContent) // within 3 s
+//	})
 package inferencekey
 
 import (

@@ -168,6 +168,14 @@ func TestErrorKindsLocal(t *testing.T) {
 		_, err := fakeMgmt(t, srv.URL, inferencekey.WithTimeout(200*time.Millisecond)).List(context.Background())
 		wantKind(t, err, inferencekey.KindTimeout, inferencekey.ErrTimeout)
 	})
+	t.Run("webhook_signature: a delivery that does not verify (webhooks_test.go has the cases)", func(t *testing.T) {
+		header := http.Header{"X-Inferencekey-Signature": {fmt.Sprintf("t=%d,v1=%s", time.Now().Unix(), strings.Repeat("0", 64))}}
+		_, err := inferencekey.VerifyWebhook([]byte(`{"event":"ping","ts":1}`), header, "whsec_x")
+		e := wantKind(t, err, inferencekey.KindWebhookSignature, inferencekey.ErrWebhookSignature)
+		if e.Code != inferencekey.CodeWebhookSignatureMismatch {
+			t.Fatalf("code %q", e.Code)
+		}
+	})
 	t.Run("invalid_handle: use after close", func(t *testing.T) {
 		srv := fakeServer(t, answer(200, "", ""))
 		mgmt := fakeMgmt(t, srv.URL)
@@ -229,7 +237,7 @@ func TestErrorKindsReadiness(t *testing.T) {
 // generated, so this checks the generator's output hangs together.
 func TestEveryKindHasASentinel(t *testing.T) {
 	kinds := sentinelOf
-	if len(kinds) != 23 {
+	if len(kinds) != 24 {
 		t.Fatalf("%d kinds listed here", len(kinds))
 	}
 	for kind, sentinel := range kinds {
@@ -261,5 +269,5 @@ var sentinelOf = map[inferencekey.Kind]error{
 	inferencekey.KindWorkloadFailed: inferencekey.ErrWorkloadFailed, inferencekey.KindConnection: inferencekey.ErrConnection,
 	inferencekey.KindTimeout: inferencekey.ErrTimeout, inferencekey.KindReadinessTimeout: inferencekey.ErrReadinessTimeout,
 	inferencekey.KindCancelled: inferencekey.ErrCancelled, inferencekey.KindPanic: inferencekey.ErrPanic,
-	inferencekey.KindUnknown: inferencekey.ErrUnknown,
+	inferencekey.KindUnknown: inferencekey.ErrUnknown, inferencekey.KindWebhookSignature: inferencekey.ErrWebhookSignature,
 }

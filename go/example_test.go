@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"net/http"
 	"os"
 	"time"
 
@@ -90,4 +92,51 @@ func ExampleWithProgress() {
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// Submit a chat job; its result is delivered to the workload's webhooks.
+func ExampleEndpoint_SubmitJob() {
+	data, err := inferencekey.NewDataClientFromEnv(inferencekey.WithProject("acme"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer data.Close()
+	ep, err := data.Endpoint("support-bot")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ep.Close()
+	job, err := ep.SubmitJob(context.Background(), inferencekey.JobRequest{
+		Kind:    inferencekey.JobKindChat,
+		Body:    map[string]any{"messages": []inferencekey.Message{{Role: "user", Content: "Summarise our refund policy."}}},
+		Context: map[string]any{"order_id": 17},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("submitted", job.JobID)
+}
+
+// A net/http receiver of job deliveries: verify the raw body, then act once per job.
+func ExampleVerifyWebhook() {
+	http.HandleFunc("POST /hooks/inferencekey", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
+		if err != nil {
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		ev, err := inferencekey.VerifyWebhook(body, r.Header, os.Getenv("IK_WEBHOOK_SECRET"))
+		if errors.Is(err, inferencekey.ErrWebhookSignature) {
+			http.Error(w, "bad signature", http.StatusBadRequest)
+			return
+		}
+		if err != nil {
+			http.Error(w, "cannot verify", http.StatusInternalServerError)
+			return
+		}
+		if ev.Event == "job.completed" {
+			fmt.Println(ev.JobID, string(ev.Data.Output)) // deliveries are at-least-once: dedupe on JobID
+		}
+		w.WriteHeader(http.StatusNoContent) // within 3 s
+	})
 }

@@ -6,8 +6,9 @@ import { NativeHandle } from "./handle.js";
 import { type ClientOptions, type TransportOptions, NativeClient, derive, derived, openClient, withEnv } from "./native-client.js";
 import { type Pointer, bufferText, callForText, freeBuffer, native } from "./native.js";
 import { EmbedResult, TextResult, textChunk } from "./results.js";
-import type { EmbedRequest, RerankRequest, RerankResult, TextChunk, TextRequest, Usage } from "./types.js";
-import { camelKeys, snakeKeys } from "./wire.js";
+import type { EmbedRequest, JobOptions, JobRef, RerankRequest, RerankResult, TextChunk, TextRequest, Usage } from "./types.js";
+import type { JobKind } from "./enums.js";
+import { asBytes, camelKeys, snakeKeys } from "./wire.js";
 
 export interface DataClientOptions extends ClientOptions {
   /** The default `ik_live_` key of `endpoint()` (else `INFERENCEKEY_API_KEY` with `fromEnv`). */
@@ -47,7 +48,7 @@ export class DataClient extends NativeClient {
 
 const ENDPOINT_TOKEN = Symbol("endpoint");
 
-type CallExport = "ik_endpoint_generate_text_async" | "ik_endpoint_embed_async" | "ik_endpoint_rerank_async";
+type CallExport = "ik_endpoint_generate_text_async" | "ik_endpoint_embed_async" | "ik_endpoint_rerank_async" | "ik_endpoint_submit_job_async";
 
 /** One workload's OpenAI-compatible API, with its `ik_live_` key held in the core. */
 export class Endpoint extends NativeClient {
@@ -105,6 +106,24 @@ export class Endpoint extends NativeClient {
       const raw = JSON.parse(bufferText(p, n)) as { raw: unknown };
       return { ...(camelKeys(raw) as RerankResult), raw: raw.raw };
     });
+  }
+
+  /**
+   * Submits a fire-and-forget job; its result is delivered to the workload's webhooks (verify
+   * each delivery with `verifyWebhook`). `body` is the route's JSON request (`model` defaults
+   * to the workload's slug), or bytes (`Uint8Array`, `Buffer`) with `contentType` for a
+   * non-JSON body such as multipart audio; chat takes JSON only. The kind (a `JobKind`, its
+   * wire name or an alias) and the body rules are checked by the core before anything is
+   * sent (`ValidationError`); a kind the platform does not run answers `APIError` (`http_501`).
+   * A submission is retried only when it cannot have reached the server, so it never runs twice.
+   */
+  submitJob(kind: JobKind | (string & {}), body: Record<string, unknown> | Uint8Array | ArrayBuffer, options: JobOptions = {}): Promise<JobRef> {
+    const req: Record<string, unknown> = { kind, content_type: options.contentType, context: options.context, options: callOptions(options) };
+    // Bytes travel as base64 (the ABI's `body_b64`); anything else as JSON, for the core to check.
+    const bytes = asBytes(body);
+    if (bytes) req.body_b64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+    else req.body = body;
+    return this.#call("ik_endpoint_submit_job_async", req, options, (p, n) => camelKeys(JSON.parse(bufferText(p, n))) as JobRef);
   }
 
   protected override inspectFields(d: Record<string, unknown>): Record<string, unknown> {

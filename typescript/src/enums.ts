@@ -51,3 +51,18 @@ export const EnsureAction = {
   DriftWarned: "drift_warned",
 } as const;
 export type EnsureAction = (typeof EnsureAction)[keyof typeof EnsureAction];
+
+/** What an async job (`Endpoint.submitJob`) runs. The aliases the platform accepts (`chat_completions`, `reranking`, `images_generations`) may be passed as plain strings. */
+export const JobKind = {
+  Chat: "chat",
+  Embeddings: "embeddings",
+  Rerank: "rerank",
+  AudioSpeech: "audio_speech",
+  AudioGenerate: "audio_generate",
+  AudioTranscriptions: "audio_transcriptions",
+  Images: "images",
+  ImagesEdits: "images_edits",
+  ImagesVariations: "images_variations",
+  Forecast: "forecast",
+} as const;
+export type JobKind = (typeof JobKind)[keyof typeof JobKind];

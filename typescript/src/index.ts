@@ -3,6 +3,7 @@ export { ManagementClient, type ManagementClientOptions } from "./management.js"
 export type { ClientOptions, TransportOptions } from "./native-client.js";
 export { DataClient, Endpoint, TextStream, type DataClientOptions } from "./data.js";
 export { TextResult, EmbedResult } from "./results.js";
+export { verifyWebhook, type WebhookHeaders } from "./webhooks.js";
 export type { RequestOptions } from "./call.js";
 export * from "./enums.js";
 export * from "./errors.generated.js";

@@ -71,6 +71,8 @@ const FUNCTIONS = {
   ik_endpoint_generate_text_async: "int32_t ik_endpoint_generate_text_async(void *e, const char *req, size_t n, void *cancel, ik_callback *cb, intptr_t ud, _Out_ void **err)",
   ik_endpoint_embed_async: "int32_t ik_endpoint_embed_async(void *e, const char *req, size_t n, void *cancel, ik_callback *cb, intptr_t ud, _Out_ void **err)",
   ik_endpoint_rerank_async: "int32_t ik_endpoint_rerank_async(void *e, const char *req, size_t n, void *cancel, ik_callback *cb, intptr_t ud, _Out_ void **err)",
+  ik_endpoint_submit_job_async: "int32_t ik_endpoint_submit_job_async(void *e, const char *req, size_t n, void *cancel, ik_callback *cb, intptr_t ud, _Out_ void **err)",
+  ik_webhook_verify: "int32_t ik_webhook_verify(const uint8_t *p, size_t pn, const char *req, size_t n, _Out_ void **out, _Out_ size_t *len, _Out_ void **err)",
   ik_endpoint_generate_text_stream_async:
     "int32_t ik_endpoint_generate_text_stream_async(void *e, const char *req, size_t n, void *cancel, _Out_ void **out, ik_callback *cb, intptr_t ud, _Out_ void **err)",
   ik_stream_next_async: "int32_t ik_stream_next_async(void *s, void *cancel, ik_callback *cb, intptr_t ud, _Out_ void **err)",

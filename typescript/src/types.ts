@@ -148,3 +148,52 @@ export interface TextChunk {
   /** The event's JSON, parsed on first read. */
   readonly raw: unknown;
 }
+
+/** Options of `submitJob`, besides the per-call ones. */
+export interface JobOptions extends RequestOptions {
+  /** The media type of a bytes body, e.g. `multipart/form-data; boundary=…`. */
+  contentType?: string;
+  /** Any JSON value, echoed back in the job's webhook deliveries (e.g. your own order id). */
+  context?: unknown;
+}
+
+/** A submitted job: match its webhook deliveries on `jobId`. */
+export interface JobRef {
+  jobId: string;
+  /** The kind's wire name (an alias given at submit comes back canonical). */
+  kind: string;
+  requestId: string | null;
+}
+
+/** What a job produced (`data` of a job event); keys a newer platform adds are kept. */
+export interface JobData {
+  jobId: string;
+  status: "completed" | "failed" | (string & {});
+  /** The route's JSON response, shaped as the synchronous call's, exactly as sent. */
+  output?: unknown;
+  usage?: Usage | null;
+  /** Why the job failed (`message`, `type`, `code`), for `failed`. */
+  error?: { message?: string; type?: string; code?: string | number | null; [key: string]: unknown } | null;
+  /** A binary result (audio, images), base64, with its `contentType`. */
+  binaryB64?: string | null;
+  contentType?: string | null;
+  [key: string]: unknown;
+}
+
+/** A verified webhook delivery; keys a newer platform adds are kept. */
+export interface WebhookEvent {
+  event: "job.completed" | "job.failed" | "ping" | (string & {});
+  /** When the delivery was made, unix seconds. */
+  ts: number;
+  jobId: string | null;
+  /** The `context` given to `submitJob`, echoed back exactly. */
+  context: unknown;
+  data: JobData | null;
+  [key: string]: unknown;
+}
+
+/** Options of `verifyWebhook`. */
+export interface VerifyOptions {
+  /** Largest distance, in seconds, between the signed timestamp and now, either way (default 300). */
+  toleranceSec?: number;
+}

@@ -33,3 +33,10 @@ export const OPAQUE: ReadonlySet<string> = new Set([
   "headers",
   "default_headers",
 ]);
+
+/** The bytes of a binary value (any typed array or DataView, or an ArrayBuffer), else undefined. */
+export function asBytes(value: unknown): Uint8Array | undefined {
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return undefined;
+}

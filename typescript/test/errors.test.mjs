@@ -218,6 +218,16 @@ test("util.inspect of clients and endpoints shows no secret", () => {
   m.close();
 });
 
+test("a webhook delivery that does not verify: WebhookSignatureError (webhooks.test.mjs has the cases)", () => {
+  const body = Buffer.from('{"event":"ping","ts":1}');
+  assert.throws(() => sdk.verifyWebhook(body, { "X-InferenceKey-Signature": `t=${Math.floor(Date.now() / 1000)},v1=${"0".repeat(64)}` }, "whsec_x"), (e) => {
+    assert.equal(e.constructor, sdk.WebhookSignatureError);
+    assert.equal(e.code, "webhook_signature_mismatch");
+    reached.add(e.constructor);
+    return true;
+  });
+});
+
 test("every ABI status has a generated class under InferenceKeyError, and every reachable one was reached", () => {
   const schema = readJson("include/inferencekey.schema.json");
   for (const s of schema["x-ik-statuses"].filter((x) => x.value !== 0)) {

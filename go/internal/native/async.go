@@ -116,11 +116,12 @@ const (
 	OpGenerate
 	OpEmbed
 	OpRerank
+	OpSubmitJob
 )
 
 func (op Op) fn() asyncFn {
 	return [...]asyncFn{ikEnsureAsync, ikPlanAsync, ikListAsync, ikGetAsync, ikDeleteAsync,
-		ikGenerateAsync, ikEmbedAsync, ikRerankAsync}[op]
+		ikGenerateAsync, ikEmbedAsync, ikRerankAsync, ikSubmitJobAsync}[op]
 }
 
 // Start begins op on handle h. cancel may be 0 (no token).

@@ -170,3 +170,15 @@ func DevQuery(h uintptr, mint bool, req []byte) ([]byte, *ErrorInfo) {
 
 // DevStop stops the local platform (idempotent).
 func DevStop(h uintptr) { ikDevStop(h) }
+
+// VerifyWebhook is ik_webhook_verify: the WebhookEvent JSON of a delivery that verifies. No
+// network and no runtime: it runs on the calling goroutine.
+func VerifyWebhook(payload, req []byte) ([]byte, *ErrorInfo) {
+	var p *byte
+	if len(payload) > 0 {
+		p = &payload[0]
+	}
+	return resultJSON(func(out *unsafe.Pointer, n *uintptr, e *uintptr) int32 {
+		return ikWebhookVerify(p, uintptr(len(payload)), req, uintptr(len(req)), out, n, e)
+	})
+}

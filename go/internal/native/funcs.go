@@ -54,12 +54,15 @@ var (
 	ikMgmtFree, ikDataFree, ikEndpFree freeFn
 
 	ikEnsureAsync, ikPlanAsync, ikListAsync, ikGetAsync, ikDeleteAsync asyncFn
-	ikGenerateAsync, ikEmbedAsync, ikRerankAsync                       asyncFn
+	ikGenerateAsync, ikEmbedAsync, ikRerankAsync, ikSubmitJobAsync     asyncFn
 	ikWaitAsync                                                        func(h uintptr, req []byte, n uintptr, cancel uintptr, onEvent uintptr, evUD uintptr, cb uintptr, ud uintptr, err *uintptr) int32
 	ikGenerateStreamAsync, ikReadinessEventsAsync                      openAsyncFn
 	ikStreamNextAsync                                                  func(s uintptr, cancel uintptr, cb uintptr, ud uintptr, err *uintptr) int32
 	ikStreamMetadata                                                   describeFn
 	ikStreamClose, ikStreamFree                                        freeFn
+
+	// fn(payload, len, req, len, &out, &out_len, &err); payload may be NULL with length 0
+	ikWebhookVerify func(payload *byte, pn uintptr, req []byte, n uintptr, out *unsafe.Pointer, outLen *uintptr, err *uintptr) int32
 
 	ikDevStart         func(cfg []byte, n uintptr, out *uintptr, info *unsafe.Pointer, infoLen *uintptr, err *uintptr) int32
 	ikDevCreateProject queryFn
@@ -116,6 +119,8 @@ func bindAll(lib uintptr) error {
 		{&ikGenerate, "ik_endpoint_generate_text"},
 		{&ikEmbed, "ik_endpoint_embed"},
 		{&ikRerank, "ik_endpoint_rerank"},
+		{&ikSubmitJobAsync, "ik_endpoint_submit_job_async"},
+		{&ikWebhookVerify, "ik_webhook_verify"},
 		{&ikStreamNextAsync, "ik_stream_next_async"},
 		{&ikStreamMetadata, "ik_stream_metadata"},
 		{&ikStreamClose, "ik_stream_close"},

@@ -6,6 +6,11 @@ import {
   DriftError,
   EnsureAction,
   InferenceKeyError,
+  JobKind,
+  verifyWebhook,
+  WebhookSignatureError,
+  type JobRef,
+  type WebhookEvent,
   ManagementClient,
   NotFoundError,
   OnDrift,
@@ -46,9 +51,22 @@ export async function main(): Promise<void> {
     if (e instanceof DriftError) console.log(e.changes?.map((c) => c.field));
     if (e instanceof InferenceKeyError) console.log(e.code);
   }
+  const job: JobRef = await ep.submitJob(JobKind.Chat, { messages: [{ role: "user", content: "hi" }] }, { context: { orderId: 1 }, timeoutMs: 5000 });
+  await ep.submitJob("audio_transcriptions", new Uint8Array([1, 2]), { contentType: "multipart/form-data; boundary=b" });
+  try {
+    const ev: WebhookEvent = verifyWebhook(Buffer.from("{}"), new Headers(), "whsec_x", { toleranceSec: 60 });
+    const status: string | undefined = ev.data?.status;
+    verifyWebhook("{}", { "x-inferencekey-signature": ["t=1,v1=00"] }, "whsec_x");
+    verifyWebhook("{}", [["x-inferencekey-signature", "t=1,v1=00"]], "whsec_x");
+    console.log(job.jobId, ev.jobId, status);
+  } catch (e) {
+    if (e instanceof WebhookSignatureError) console.log(e.code);
+  }
   console.log(action, ready.phase, text, reason, first.length, lists.length, score);
   // @ts-expect-error: a typo in a field name is a compile error
   await ep.generateText({ promt: "x" });
+  // @ts-expect-error: a job body is JSON or bytes, not a string
+  await ep.submitJob(JobKind.Chat, "hi");
   // @ts-expect-error: the Endpoint constructor is not for users
   new (await import("@inferencekey/sdk")).Endpoint(1n);
 }
