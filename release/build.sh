@@ -356,17 +356,21 @@ run_aarch64_qemu() {
 # quickstart; the test command runs it on every change.
 build_npm() {
     step "npm: @inferencekey/sdk and one native package per wheel built"
-    local spec tag key wheel pairs=()
+    local spec tag key lib wheel pairs=()
     rm -rf "$WORK/npm"
-    for spec in "manylinux_2_17_x86_64 linux-x64-gnu" "manylinux_2_17_aarch64 linux-arm64-gnu" \
-                "musllinux_1_2_x86_64 linux-x64-musl" "musllinux_1_2_aarch64 linux-arm64-musl" \
-                "macosx_10_12_x86_64 darwin-x64" "macosx_11_0_arm64 darwin-arm64"; do
-        read -r tag key <<<"$spec"
+    # A macOS wheel's library is a .dylib.
+    for spec in "manylinux_2_17_x86_64 linux-x64-gnu $LIB_IN_WHEEL" \
+                "manylinux_2_17_aarch64 linux-arm64-gnu $LIB_IN_WHEEL" \
+                "musllinux_1_2_x86_64 linux-x64-musl $LIB_IN_WHEEL" \
+                "musllinux_1_2_aarch64 linux-arm64-musl $LIB_IN_WHEEL" \
+                "macosx_10_12_x86_64 darwin-x64 ${LIB_IN_WHEEL%.so}.dylib" \
+                "macosx_11_0_arm64 darwin-arm64 ${LIB_IN_WHEEL%.so}.dylib"; do
+        read -r tag key lib <<<"$spec"
         wheel="$(echo "$DIST"/inferencekey-*"$tag".whl)"
         [ -f "$wheel" ] || continue
         mkdir -p "$WORK/npm/$key"
         python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
-            "$wheel" "$LIB_IN_WHEEL" >"$WORK/npm/$key/lib"
+            "$wheel" "$lib" >"$WORK/npm/$key/lib"
         pairs+=("$key=$WORK/npm/$key/lib")
     done
     [ ${#pairs[@]} -gt 0 ] || die "no wheel to take the npm packages' libraries from"
