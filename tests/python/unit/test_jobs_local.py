@@ -17,7 +17,7 @@ UNREACHABLE = "http://127.0.0.1:1"
 
 CASES: list[tuple[dict[str, Any], str]] = [
     ({"kind": "sing", "body": {}}, "unknown job kind"),
-    ({"kind": "chat-completions", "body": {}}, "expected one of chat (chat_completions), embeddings"),
+    ({"kind": "chat-completions", "body": {}}, "one of chat (chat_completions), embeddings"),
     ({"kind": "chat", "body": b"\x00audio", "content_type": "audio/wav"}, "chat job"),
     ({"kind": "audio_transcriptions", "body": b"RIFF"}, "content_type"),
     ({"kind": "audio_speech", "body": b"x", "content_type": "a\nb"}, "content_type"),
