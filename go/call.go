@@ -33,10 +33,9 @@ func (h *handle) release() {
 	h.once.Do(func() { native.Free(h.kind, h.id) })
 }
 
-// run performs one operation and hands its buffer to decode, then frees it. A context that
-// can end gets a cancel token and the shared runtime (the goroutine parks until the
-// completion); one that cannot (Background, TODO) needs neither, and the call runs on this
-// thread when a blocking slot is free (see native.TryBlocking), skipping the thread hand-offs.
+// run performs one operation with a cancel token tied to ctx (none when ctx cannot end), on
+// this thread when a blocking slot is free (see native.TryBlocking), else on the shared
+// runtime, parking until its completion. It hands the buffer to decode, then frees it.
 func run(ctx context.Context, op native.Op, h uintptr, req any, decode func(native.Buffer) error) error {
 	body, err := encode(req)
 	if err != nil {
@@ -47,18 +46,36 @@ func run(ctx context.Context, op native.Op, h uintptr, req any, decode func(nati
 	}
 	cancel := tokenFor(ctx)
 	defer cancel.Free()
-	if cancel == 0 {
-		// (With a token the blocking form would leave a cancelled exchange's connection to
-		// the thread's own runtime, unclosed until that thread's next call.)
-		if c, ran := native.TryBlocking(op, h, body); ran {
-			return complete(c, nil, decode)
+	if c, ran := runBlocking(ctx, op, h, body, cancel); ran {
+		var ctxErr error
+		if c.Err != nil {
+			ctxErr = ctx.Err()
 		}
+		return complete(c, ctxErr, decode)
 	}
 	call, info := native.Start(op, h, body, cancel)
 	if info != nil {
 		return errorFromNative(info)
 	}
 	return finish(ctx, call, cancel, nil, decode)
+}
+
+// runBlocking tries op on this thread; ctx ending cancels it through cancel, which is not
+// freed before the cancelling goroutine is done with it.
+func runBlocking(ctx context.Context, op native.Op, h uintptr, body []byte, cancel native.Cancel) (native.Completion, bool) {
+	if cancel == 0 {
+		return native.TryBlocking(op, h, body, 0)
+	}
+	cancelled := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		cancel.Cancel()
+		close(cancelled)
+	})
+	c, ran := native.TryBlocking(op, h, body, cancel)
+	if !stop() {
+		<-cancelled
+	}
+	return c, ran
 }
 
 // tokenFor makes a cancel token when ctx can end; none otherwise (no cost for Background).

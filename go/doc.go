@@ -33,13 +33,13 @@
 //
 // Every network call takes a context.Context: cancelling it (or its deadline passing)
 // cancels the call inside the core, which closes its connection and returns at once with an
-// *Error of kind cancelled that unwraps to ctx.Err(). Such calls run on the core's own
-// runtime (the _async forms of the ABI, completed through one process-wide callback), so a
-// call in flight pins no OS thread and starts no goroutine: the calling goroutine just waits.
-// A data-plane call whose context can never end (context.Background, context.TODO) has
-// nothing to cancel, so it runs the blocking form on the calling goroutine's thread when one
-// of GOMAXPROCS slots is free, about twice as fast; beyond those slots it takes the async
-// path too, so a thousand calls in flight still hold at most GOMAXPROCS threads.
+// *Error of kind cancelled that unwraps to ctx.Err(). A data-plane call runs the ABI's
+// blocking form on the calling goroutine's thread when one of GOMAXPROCS slots is free (the
+// fastest path: no thread hand-offs; a context that can end is watched through a cancel
+// token). Beyond those slots, and for the control plane, calls run on the core's own runtime
+// (the _async forms, completed through one process-wide callback), pinning no OS thread and
+// starting no goroutine: the calling goroutine just waits. So a thousand calls in flight
+// still hold at most GOMAXPROCS threads.
 //
 // # Errors
 //

@@ -77,8 +77,9 @@ async fn interrupt_requested() {
     }
 }
 
-/// Runs an operation that completes within the call, on the caller's thread and runtime.
-/// With no token to watch, its HTTP exchanges block the thread in socket calls directly.
+/// Runs an operation that completes within the call, blocking the caller. With no token to
+/// watch, on the caller's thread, its HTTP exchanges blocking it in socket calls directly;
+/// with one, driven from the caller's thread on the shared runtime.
 pub(crate) fn blocking<T>(
     cancel: Option<CancellationToken>,
     fut: impl Future<Output = Result<T, Error>>,
@@ -88,7 +89,10 @@ pub(crate) fn blocking<T>(
     if direct_io {
         inferencekey_core::transport::as_blocking_caller(|| runtime::block_on_caller(fut))?
     } else {
-        runtime::block_on_caller(fut)?
+        // On the shared runtime: a cancelled exchange's connection is then closed by its
+        // workers at once (on the caller's own runtime it would wait for the thread's next
+        // call), and its pooled connections serve every other call.
+        runtime::block_on_shared(fut)?
     }
 }
 

@@ -33,9 +33,9 @@ func (op Op) blocking() blockingFn {
 }
 
 // TryBlocking runs op on this thread when op has a blocking form and a slot is free, and
-// reports whether it ran. It cannot be cancelled (the caller's context cannot end): with no
-// token the library does its socket I/O on this thread directly.
-func TryBlocking(op Op, h uintptr, req []byte) (Completion, bool) {
+// reports whether it ran. cancel (0: none) stops it from another goroutine; with none the
+// library does its socket I/O on this thread directly.
+func TryBlocking(op Op, h uintptr, req []byte, cancel Cancel) (Completion, bool) {
 	fn := op.blocking()
 	if fn == nil {
 		return Completion{}, false
@@ -48,7 +48,7 @@ func TryBlocking(op Op, h uintptr, req []byte) (Completion, bool) {
 	defer func() { <-slots }()
 	var out unsafe.Pointer
 	var n, e uintptr
-	st := fn(h, req, uintptr(len(req)), 0, &out, &n, &e)
+	st := fn(h, req, uintptr(len(req)), uintptr(cancel), &out, &n, &e)
 	if st != 0 {
 		return Completion{Status: st, Err: takeError(st, e)}, true
 	}
