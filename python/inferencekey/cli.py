@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -780,19 +779,12 @@ def _dev_token(ns: argparse.Namespace) -> int:
     state = _running_platform(ns)
     if state is None:
         return EXIT_ERROR
+    from .testing import admin_request
+
     project = ns.token_project or os.environ.get("INFERENCEKEY_PROJECT") or "acme"
-    body = json.dumps({"kind": "live", "grants": [f"{project}/{w}" for w in ns.workload]}).encode()
-    request = urllib.request.Request(
-        f"{state['base_url']}/_dev/projects/{project}/tokens",
-        data=body,
-        headers={
-            "Authorization": f"Bearer {state['admin_secret']}",
-            "Content-Type": "application/json",
-        },
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        token = json.loads(response.read())["token"]
+    body = {"kind": "live", "grants": [f"{project}/{w}" for w in ns.workload]}
+    path = f"/_dev/projects/{project}/tokens"
+    token = admin_request(state["base_url"], state["admin_secret"], "POST", path, body)["token"]
     print(f"export INFERENCEKEY_API_KEY={shlex.quote(token)}")
     return EXIT_OK
 
