@@ -169,7 +169,7 @@ func main() {
 	rows := []row{
 		{"go: per call (GenerateText)", callOurs, "openai-go", callPeer, callOurs / callPeer, "<= 1.0", "us"},
 		{"go: per call (GenerateText)", callOurs, "net/http keep-alive floor", callFloor, callOurs / callFloor, "<= 1.5", "us"},
-		{"go: per call, cancellable context (async path)", callCancellable, "openai-go", callPeer, callCancellable / callPeer, "<= 1.0", "us"},
+		{"go: per call, cancellable context", callCancellable, "openai-go", callPeer, callCancellable / callPeer, "<= 1.0", "us"},
 		{"go: embed 256x384", embedOurs, "openai-go", embedPeer, embedOurs / embedPeer, "<= 0.5", "ms"},
 		{"go: 256 concurrent calls, OS threads", float64(peak), "a thread per call", 256, float64(peak) / 256, "<= 0.25", "threads"},
 	}

@@ -500,37 +500,28 @@ impl Pool {
             ),
             other => not_sent(other),
         })?;
-        let mut last: Option<io::Error> = None;
-        let mut stream = None;
-        for addr in &addrs {
-            let budget = self
-                .connect_timeout
-                .min(deadline.saturating_duration_since(Instant::now()));
-            if budget.is_zero() {
-                break;
-            }
-            match TcpStream::connect_timeout(addr, budget) {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        let Some(stream) = stream else {
-            return Err(match last {
-                Some(e) if e.kind() != io::ErrorKind::TimedOut => failed(
+        let connect_timeout = self.connect_timeout;
+        let connected = on_helper_thread("inferencekey-connect", deadline, move || {
+            connect_any(&addrs, connect_timeout, deadline)
+        });
+        let stream = match connected {
+            Ok(stream) => stream,
+            Err(TripError::Io(e)) if e.kind() != io::ErrorKind::TimedOut => {
+                return Err(failed(
                     codes::CONNECTION_FAILED,
                     format!("cannot connect to {origin}: {e}"),
-                ),
-                _ => Failure {
+                ))
+            }
+            Err(TripError::Io(_) | TripError::TimedOut) => {
+                return Err(Failure {
                     err: Error::timeout(format!(
                         "connecting to {origin} timed out after {:.1}s",
                         self.connect_timeout.min(timeout).as_secs_f64()
                     )),
                     reached_server: false,
-                },
-            });
+                })
+            }
+            Err(other) => return Err(not_sent(other)),
         };
         // Reads and writes wait in slices, so that the interrupt check runs while they wait.
         let slice = timeout.min(CHECK_INTERVAL);
@@ -1067,12 +1058,44 @@ fn resolve_with(
     if let Ok(ip) = origin.host.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, origin.port)]);
     }
-    let (tx, rx) = mpsc::channel();
     let (host, port) = (origin.host.clone(), origin.port);
+    on_helper_thread("inferencekey-dns", deadline, move || lookup(&host, port))
+}
+
+/// The first of `addrs` that accepts a connection within the connect timeout and the
+/// deadline, or the last failure.
+fn connect_any(
+    addrs: &[SocketAddr],
+    connect_timeout: Duration,
+    deadline: Instant,
+) -> io::Result<TcpStream> {
+    let mut last = io::Error::from(io::ErrorKind::TimedOut);
+    for addr in addrs {
+        let budget = connect_timeout.min(deadline.saturating_duration_since(Instant::now()));
+        if budget.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(addr, budget) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Runs `work`, which cannot be interrupted (the system resolver, a connect), on a thread of
+/// its own and waits for it in slices that run the interrupt check; work still running when
+/// the call gives up finishes alone, and what it made is dropped.
+fn on_helper_thread<T: Send + 'static>(
+    name: &str,
+    deadline: Instant,
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T, TripError> {
+    let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
-        .name("inferencekey-dns".into())
+        .name(name.into())
         .spawn(move || {
-            let _ = tx.send(lookup(&host, port));
+            let _ = tx.send(work());
         })
         .map_err(TripError::Io)?;
     loop {
@@ -1087,9 +1110,9 @@ fn resolve_with(
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(TripError::Io(io::Error::other(
-                    "the resolver thread failed",
-                )))
+                return Err(TripError::Io(io::Error::other(format!(
+                    "the {name} thread failed"
+                ))))
             }
         }
     }
@@ -1235,6 +1258,7 @@ mod tests {
 
     use super::*;
     use std::net::TcpListener;
+    use std::sync::atomic::Ordering;
     use std::thread;
 
     const TOKEN: &str = "ik_live_1a2b3c4d_0123456789abcdef";
@@ -1716,6 +1740,31 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    /// Work that cannot be interrupted (a connect to a host that drops SYNs, which loopback
+    /// cannot be made to do) is left to its helper thread once the caller's own check, a
+    /// cancel token's, asks to stop.
+    #[test]
+    fn a_hung_connect_obeys_a_thread_check() {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = stop.clone();
+        let check: interrupt::Check = Arc::new(move || seen.load(Ordering::SeqCst));
+        let canceller = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            stop.store(true, Ordering::SeqCst);
+            Instant::now()
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let err = interrupt::with_thread_check(check, || {
+            on_helper_thread("inferencekey-connect", deadline, || {
+                thread::sleep(Duration::from_secs(5));
+                TcpStream::connect("127.0.0.1:9")
+            })
+        });
+        let stopped_after = canceller.join().unwrap().elapsed();
+        assert!(matches!(err, Err(TripError::Interrupted)));
+        assert!(stopped_after < Duration::from_secs(1), "{stopped_after:?}");
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! Interrupting blocking calls. A host that runs its signal handlers on the thread a signal
 //! interrupted (Python's Ctrl-C) registers a check; a blocking call runs it on its own thread
 //! when a read is interrupted by a signal and every [`CHECK_INTERVAL`] while it waits, and
-//! stops with [`interrupted`] when the check says so.
+//! stops with [`interrupted`] when the check says so. A caller may add a check of its own for
+//! the calls it runs on its thread ([`with_thread_check`]): a cancel token, so that a
+//! cancellable call keeps its I/O on the caller's thread too.
 
+use std::cell::RefCell;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -19,6 +22,11 @@ pub type Check = Arc<dyn Fn() -> bool + Send + Sync>;
 
 static CHECK: RwLock<Option<Check>> = RwLock::new(None);
 
+thread_local! {
+    /// The check of the calls this thread runs inside [`with_thread_check`].
+    static THREAD_CHECK: RefCell<Option<Check>> = const { RefCell::new(None) };
+}
+
 /// Registers the process's check, or removes it (`None`).
 pub fn set_check(check: Option<Check>) {
     *CHECK.write().unwrap_or_else(|p| p.into_inner()) = check;
@@ -29,8 +37,24 @@ pub(crate) fn hold_for_fork() -> Box<dyn std::any::Any> {
     Box::new(CHECK.write().unwrap_or_else(|p| p.into_inner()))
 }
 
-/// Runs the registered check (false when there is none).
+/// Runs `f` with `check` consulted, on this thread, beside the process's check.
+pub fn with_thread_check<R>(check: Check, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Check>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREAD_CHECK.with(|c| *c.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(THREAD_CHECK.with(|c| c.borrow_mut().replace(check)));
+    f()
+}
+
+/// Runs this thread's check, then the registered one (false when there is none).
 pub fn requested() -> bool {
+    let thread_check = THREAD_CHECK.with(|c| c.borrow().clone());
+    if thread_check.is_some_and(|check| check()) {
+        return true;
+    }
     let check = CHECK.read().unwrap_or_else(|p| p.into_inner()).clone();
     check.is_some_and(|check| check())
 }
@@ -68,5 +92,24 @@ mod tests {
         assert!(!requested());
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert_eq!(interrupted().kind, ErrorKind::Cancelled);
+    }
+
+    #[test]
+    fn a_thread_check_holds_only_within_its_scope_and_thread() {
+        let _one = TEST_CHECK.lock().unwrap_or_else(|p| p.into_inner());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = stop.clone();
+        let check: Check = Arc::new(move || seen.load(Ordering::SeqCst));
+        with_thread_check(check, || {
+            assert!(!requested());
+            stop.store(true, Ordering::SeqCst);
+            assert!(requested());
+            // Another thread's calls are not this one's to stop.
+            assert!(!std::thread::spawn(requested).join().unwrap());
+            // Nested scopes restore the outer check when they end.
+            with_thread_check(Arc::new(|| false), || assert!(!requested()));
+            assert!(requested());
+        });
+        assert!(!requested());
     }
 }

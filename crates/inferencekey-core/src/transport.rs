@@ -88,7 +88,7 @@ pub fn as_blocking_caller<R>(f: impl FnOnce() -> R) -> R {
 
 impl Pool {
     fn new(connect_timeout: Duration, tls: Tls) -> Result<Pool> {
-        let direct = !proxy_configured();
+        let direct = direct_io();
         let client = ForkLocal::new();
         if !direct {
             // Every exchange goes through it: built now, so that a bad proxy variable fails
@@ -142,6 +142,12 @@ impl Pool {
             Ok(client)
         })
     }
+}
+
+/// Whether blocking callers' exchanges may use direct sockets ([`crate::http1`]) on their own
+/// thread: no proxy is configured. Otherwise they go through reqwest.
+pub fn direct_io() -> bool {
+    !proxy_configured()
 }
 
 /// Whether the environment names a proxy, as reqwest reads it when a client is built.

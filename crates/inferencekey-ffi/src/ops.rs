@@ -77,22 +77,29 @@ async fn interrupt_requested() {
     }
 }
 
-/// Runs an operation that completes within the call, blocking the caller. With no token to
-/// watch, on the caller's thread, its HTTP exchanges blocking it in socket calls directly;
-/// with one, driven from the caller's thread on the shared runtime.
+/// Runs an operation that completes within the call, blocking the caller: on the caller's
+/// thread, its HTTP exchanges blocking it in socket calls directly. A token is then watched
+/// by the waits' interrupt check (every `CHECK_INTERVAL`); a cancelled exchange closes its
+/// connection as it stops. Through a proxy (reqwest), a call with a token runs on the shared
+/// runtime instead, whose workers close a cancelled exchange's connection at once (on the
+/// caller's own runtime it would wait for the thread's next call).
 pub(crate) fn blocking<T>(
     cancel: Option<CancellationToken>,
     fut: impl Future<Output = Result<T, Error>>,
 ) -> FfiResult<T> {
-    let direct_io = cancel.is_none();
-    let fut = interruptible(cancellable(cancel, fut));
-    if direct_io {
-        inferencekey_core::transport::as_blocking_caller(|| runtime::block_on_caller(fut))?
-    } else {
-        // On the shared runtime: a cancelled exchange's connection is then closed by its
-        // workers at once (on the caller's own runtime it would wait for the thread's next
-        // call), and its pooled connections serve every other call.
-        runtime::block_on_shared(fut)?
+    let on_caller =
+        |fut| inferencekey_core::transport::as_blocking_caller(|| runtime::block_on_caller(fut));
+    match cancel {
+        None => on_caller(interruptible(cancellable(None, fut)))?,
+        Some(token) if inferencekey_core::transport::direct_io() => {
+            let watched = token.clone();
+            let check: interrupt::Check = std::sync::Arc::new(move || watched.is_cancelled());
+            let fut = interruptible(cancellable(Some(token.clone()), fut));
+            let outcome = interrupt::with_thread_check(check, || on_caller(fut))?;
+            // Stopped by the token rather than the host's check: the error says so.
+            outcome.map_err(|e| if token.is_cancelled() { cancelled() } else { e })
+        }
+        Some(token) => runtime::block_on_shared(interruptible(cancellable(Some(token), fut)))?,
     }
 }
 
