@@ -660,19 +660,9 @@ fn workload_from_row(row: &Row<'_>) -> rusqlite::Result<Workload> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn migrations_apply_once_and_slugs_are_unique_per_project() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("platform.db");
-        let db = Db::open(&path).unwrap();
-        let p = db
-            .create_or_get_project("proj_a", "acme", "Acme", "t")
-            .unwrap();
-        let again = db
-            .create_or_get_project("proj_b", "acme", "Other", "t")
-            .unwrap();
-        assert_eq!(p, again);
-        let w = Workload {
+    /// Workload `bot` (`wl_1`) of project `p`.
+    fn workload(p: &Project) -> Workload {
+        Workload {
             id: "wl_1".into(),
             project_id: p.id.clone(),
             project_slug: p.slug.clone(),
@@ -689,7 +679,22 @@ mod tests {
             execution_policy_config: None,
             created_at: "t".into(),
             updated_at: "t".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn migrations_apply_once_and_slugs_are_unique_per_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("platform.db");
+        let db = Db::open(&path).unwrap();
+        let p = db
+            .create_or_get_project("proj_a", "acme", "Acme", "t")
+            .unwrap();
+        let again = db
+            .create_or_get_project("proj_b", "acme", "Other", "t")
+            .unwrap();
+        assert_eq!(p, again);
+        let w = workload(&p);
         db.insert_workload(&w).unwrap();
         let dup = Workload {
             id: "wl_2".into(),
@@ -713,24 +718,7 @@ mod tests {
         let p = db
             .create_or_get_project("proj_a", "acme", "Acme", "t")
             .unwrap();
-        let w = Workload {
-            id: "wl_1".into(),
-            project_id: p.id.clone(),
-            project_slug: p.slug.clone(),
-            slug: "bot".into(),
-            name: "Bot".into(),
-            description: None,
-            task_type: "text2text".into(),
-            backend: "vllm".into(),
-            model_name: "m".into(),
-            config: serde_json::json!({}),
-            worker_id: None,
-            gpu_resource_id: None,
-            execution_policy: None,
-            execution_policy_config: None,
-            created_at: "t".into(),
-            updated_at: "t".into(),
-        };
+        let w = workload(&p);
         db.insert_workload(&w).unwrap();
         let hook = |n: usize, url: &str| Webhook {
             id: format!("wh_{n}"),

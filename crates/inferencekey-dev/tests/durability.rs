@@ -7,56 +7,11 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{eventually, fake_alive, fake_pids, plain_python, FAKE_UPSTREAM};
+use common::{eventually, fake_alive, fake_pids, plain_python, Binary, FAKE_UPSTREAM};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-
-struct Running {
-    child: tokio::process::Child,
-    base: String,
-    sdk: String,
-}
-
-/// Starts the binary on `data` and reads its `export` lines.
-async fn start_platform(data: &Path, log: &Path) -> Running {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_inferencekey-dev"))
-        .args(["--port", "0", "--project", "acme"])
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--python")
-        .arg(plain_python())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut exports = HashMap::new();
-    while exports.len() < 5 {
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("export lines in time")
-            .unwrap()
-            .expect("the binary prints its export lines");
-        let (key, value) = line
-            .strip_prefix("export ")
-            .unwrap()
-            .split_once('=')
-            .unwrap();
-        exports.insert(key.to_string(), value.to_string());
-    }
-    assert_eq!(exports["INFERENCEKEY_PROJECT"], "acme");
-    Running {
-        child,
-        base: exports["INFERENCEKEY_BASE_URL"].clone(),
-        sdk: exports["INFERENCEKEY_SDK_TOKEN"].clone(),
-    }
-}
 
 /// What the writers know about one workload.
 #[derive(Debug, Default, Clone)]
@@ -85,7 +40,13 @@ async fn sigkill_mid_writes_loses_no_acknowledged_write() {
     );
 
     let began = std::time::Instant::now();
-    let mut platform = start_platform(data.path(), &scratch.path().join("first.log")).await;
+    let mut platform = Binary::start(
+        data.path(),
+        &scratch.path().join("first.log"),
+        &plain_python(),
+        &[],
+    )
+    .await;
     let known: Arc<Mutex<HashMap<String, Known>>> = Arc::default();
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -99,8 +60,8 @@ async fn sigkill_mid_writes_loses_no_acknowledged_write() {
         let (http, known, base, sdk, command, patches) = (
             http.clone(),
             known.clone(),
-            platform.base.clone(),
-            platform.sdk.clone(),
+            platform.base().to_string(),
+            platform.sdk_token().to_string(),
             command.clone(),
             patches.clone(),
         );
@@ -192,10 +153,16 @@ async fn sigkill_mid_writes_loses_no_acknowledged_write() {
 
     eprintln!("[{:?}] restarting", began.elapsed());
     // Restart on the same folder.
-    let mut platform = start_platform(data.path(), &scratch.path().join("second.log")).await;
+    let mut platform = Binary::start(
+        data.path(),
+        &scratch.path().join("second.log"),
+        &plain_python(),
+        &[],
+    )
+    .await;
     let list: Value = http
-        .get(format!("{}/api/projects/acme/workloads", platform.base))
-        .bearer_auth(&platform.sdk)
+        .get(format!("{}/api/projects/acme/workloads", platform.base()))
+        .bearer_auth(platform.sdk_token())
         .send()
         .await
         .unwrap()
@@ -245,10 +212,10 @@ async fn sigkill_mid_writes_loses_no_acknowledged_write() {
     let ready = futures_util::future::join_all(list.iter().map(|w| {
         let url = format!(
             "{}/api/projects/acme/workloads/{}/readiness-events",
-            platform.base,
+            platform.base(),
             w["slug"].as_str().unwrap()
         );
-        let request = http.get(url).bearer_auth(&platform.sdk);
+        let request = http.get(url).bearer_auth(platform.sdk_token());
         async move {
             let frames = common::sse_data(request.send().await.unwrap()).await;
             serde_json::from_str::<Value>(frames.last().unwrap()).unwrap()

@@ -5,10 +5,7 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,12 +13,11 @@ use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use common::{assert_error, Platform};
+use common::{assert_error, Binary, Platform};
 use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 // ---- the receiver --------------------------------------------------------------------------
 
@@ -803,48 +799,8 @@ async fn destination_rules(p: &Platform, r: &Receiver, secrets: &mut Vec<String>
 
 // ---- durability ----------------------------------------------------------------------------
 
-struct Child {
-    child: tokio::process::Child,
-    exports: HashMap<String, String>,
-}
-
-async fn start_binary(data: &Path, log: &Path, python: &Path) -> Child {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_inferencekey-dev"))
-        .args([
-            "--port",
-            "0",
-            "--project",
-            "acme",
-            "--webhook-retry-scale",
-            "0.05",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--python")
-        .arg(python)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut exports = HashMap::new();
-    while exports.len() < 5 {
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("export lines in time")
-            .unwrap()
-            .expect("the binary prints its export lines");
-        let (key, value) = line
-            .strip_prefix("export ")
-            .unwrap()
-            .split_once('=')
-            .unwrap();
-        exports.insert(key.to_string(), value.to_string());
-    }
-    Child { child, exports }
-}
+/// Deliveries retried on the hosted schedule scaled down, so that a restart finds one pending.
+const SCALED: &[&str] = &["--webhook-retry-scale", "0.05"];
 
 /// SIGKILL of the `inferencekey-dev` binary with a delivery waiting for its retry and a job
 /// running: after a restart on the same data folder the delivery goes out, and the job ends
@@ -857,7 +813,13 @@ async fn a_pending_delivery_survives_sigkill_and_goes_out_after_restart() {
     let r = Receiver::start().await;
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
 
-    let mut first = start_binary(data.path(), &scratch.path().join("first.log"), &python).await;
+    let mut first = Binary::start(
+        data.path(),
+        &scratch.path().join("first.log"),
+        &python,
+        SCALED,
+    )
+    .await;
     let base = first.exports["INFERENCEKEY_BASE_URL"].clone();
     let admin = first.exports["INFERENCEKEY_DEV_ADMIN_SECRET"].clone();
     let created = http
@@ -955,7 +917,13 @@ async fn a_pending_delivery_survives_sigkill_and_goes_out_after_restart() {
     first.child.wait().await.unwrap();
     r.flip_ok.store(true, std::sync::atomic::Ordering::SeqCst);
 
-    let mut second = start_binary(data.path(), &scratch.path().join("second.log"), &python).await;
+    let mut second = Binary::start(
+        data.path(),
+        &scratch.path().join("second.log"),
+        &python,
+        SCALED,
+    )
+    .await;
     let hits = r.wait_hits("/flip/emb", 2, Duration::from_secs(60)).await;
     assert!(
         hits.len() >= 2,

@@ -2,13 +2,16 @@
 //! HTTP helpers (reqwest, never an SDK), contract error checks, and the fault-injection fake.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use inferencekey_dev::{DevConfig, DevServer};
 use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The fault-injection fake upstream (see its docstring).
 pub const FAKE_UPSTREAM: &str = include_str!("../fixtures/fault_injection_upstream.py");
@@ -375,4 +378,55 @@ pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) ->
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     condition()
+}
+
+/// The `inferencekey-dev` binary run as a child process (for tests that kill and restart it),
+/// with the `export` lines it printed when ready.
+pub struct Binary {
+    pub child: tokio::process::Child,
+    pub exports: HashMap<String, String>,
+}
+
+impl Binary {
+    /// Starts the binary for project `acme` on `data`, its log in `log`, with `args` added.
+    pub async fn start(data: &Path, log: &Path, python: &Path, args: &[&str]) -> Binary {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_inferencekey-dev"))
+            .args(["--port", "0", "--project", "acme"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--python")
+            .arg(python)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut exports = HashMap::new();
+        while exports.len() < 5 {
+            let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+                .await
+                .expect("export lines in time")
+                .unwrap()
+                .expect("the binary prints its export lines");
+            let (key, value) = line
+                .strip_prefix("export ")
+                .unwrap()
+                .split_once('=')
+                .unwrap();
+            exports.insert(key.to_string(), value.to_string());
+        }
+        assert_eq!(exports["INFERENCEKEY_PROJECT"], "acme");
+        Binary { child, exports }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.exports["INFERENCEKEY_BASE_URL"]
+    }
+
+    pub fn sdk_token(&self) -> &str {
+        &self.exports["INFERENCEKEY_SDK_TOKEN"]
+    }
 }
