@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::body::{Body, Field};
 use crate::codes;
 use crate::config::{CallOptions, ClientConfig, LimitsDescription, Plane};
+use crate::embeddings;
 use crate::error::{self, Error, ErrorKind, Result};
 use crate::jobs::{self, JobRef, JobRequest};
 use crate::schema;
@@ -362,12 +363,9 @@ impl Endpoint {
         let body = Body::new([("model", Field::Text(&self.slug)), ("input", input)])
             .extra(request.extra_body.as_ref())?;
         let reply = self.post(&self.urls.embeddings, &body).await?;
-        let (embeddings, raw) = match EmbeddingsBody::decode(&reply.body) {
-            Some(parsed) => parsed.into_parts(),
-            None => {
-                let raw = reply.json()?;
-                (embeddings_of(&raw), without_vectors(raw))
-            }
+        let (embeddings, raw) = match embeddings::typed(&reply.body) {
+            Some(parts) => parts,
+            None => embeddings::lenient(reply.json()?),
         };
         let embeddings = embeddings
             .and_then(|vectors| expect_count(vectors, count))
@@ -847,83 +845,6 @@ fn usage_of(raw: &Value) -> Option<Usage> {
     })
 }
 
-/// The usual embeddings body, decoded without a `Value` per number (a 256 x 384 body holds
-/// 98k of them); the rest is kept as `Value`s for `raw`. Anything unusual takes the lenient
-/// path of [`embeddings_of`], which also words the errors.
-#[derive(Deserialize)]
-struct EmbeddingsBody {
-    data: Vec<EmbeddingItem>,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
-}
-
-#[derive(Deserialize)]
-struct EmbeddingItem {
-    embedding: Vec<f64>,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
-}
-
-impl EmbeddingsBody {
-    fn decode(body: &[u8]) -> Option<Self> {
-        serde_json::from_str(utf8(body)?).ok()
-    }
-
-    /// The vectors in `index` order (body order unless every item has one) and the body
-    /// without them, as the `Value` path computes them.
-    fn into_parts(self) -> (Result<Vec<Vec<f64>>>, Value) {
-        let mut items = self.data;
-        let vectors = index_order(items.iter().map(|item| item.rest.get("index")))
-            .into_iter()
-            .map(|at| std::mem::take(&mut items[at].embedding))
-            .collect();
-        let mut raw = self.rest;
-        let data = items.into_iter().map(|item| Value::Object(item.rest));
-        raw.insert("data".to_owned(), Value::Array(data.collect()));
-        (Ok(vectors), Value::Object(raw))
-    }
-}
-
-fn without_vectors(mut raw: Value) -> Value {
-    if let Some(items) = raw.get_mut("data").and_then(Value::as_array_mut) {
-        for item in items.iter_mut().filter_map(Value::as_object_mut) {
-            item.remove("embedding");
-        }
-    }
-    raw
-}
-
-/// Vectors ordered by `index` when every element has one, else by list order.
-fn embeddings_of(raw: &Value) -> Result<Vec<Vec<f64>>> {
-    let data = raw
-        .get("data")
-        .and_then(Value::as_array)
-        .ok_or_else(|| Error::invalid_response("the embeddings response has no data list"))?;
-    index_order(data.iter().map(|d| d.get("index")))
-        .into_iter()
-        .map(|at| {
-            data[at]
-                .get("embedding")
-                .and_then(Value::as_array)
-                .and_then(|v| v.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>())
-                .ok_or_else(|| Error::invalid_response("an embedding is not a list of numbers"))
-        })
-        .collect()
-}
-
-/// Positions of a list's items in `index` order when every item has an integer one, else
-/// in list order (wire §7.3).
-fn index_order<'a>(indices: impl Iterator<Item = Option<&'a Value>>) -> Vec<usize> {
-    let mut order: Vec<(Option<u64>, usize)> = indices
-        .enumerate()
-        .map(|(at, index)| (index.and_then(Value::as_u64), at))
-        .collect();
-    if order.iter().all(|(index, _)| index.is_some()) {
-        order.sort_by_key(|(index, _)| *index);
-    }
-    order.into_iter().map(|(_, at)| at).collect()
-}
-
 /// One vector per input at least (servers may not send fewer).
 fn expect_count(vectors: Vec<Vec<f64>>, expected: usize) -> Result<Vec<Vec<f64>>> {
     if vectors.len() < expected {
@@ -1008,53 +929,13 @@ mod tests {
     }
 
     #[test]
-    fn embeddings_follow_index_order() {
-        let raw =
-            json!({"data": [{"index": 1, "embedding": [2.0]}, {"index": 0, "embedding": [1.0]}]});
-        assert_eq!(embeddings_of(&raw).unwrap(), vec![vec![1.0], vec![2.0]]);
-        let raw = json!({"data": [{"embedding": [2.0]}, {"index": 0, "embedding": [1.0]}]});
-        let vectors = embeddings_of(&raw).unwrap();
-        assert_eq!(vectors, vec![vec![2.0], vec![1.0]]);
+    fn fewer_vectors_than_inputs_is_an_invalid_response() {
+        let vectors = vec![vec![2.0], vec![1.0]];
+        assert_eq!(expect_count(vectors.clone(), 2).unwrap(), vectors);
         assert_eq!(
             expect_count(vectors, 3).unwrap_err().code,
             "invalid_response"
         );
-    }
-
-    #[test]
-    fn typed_embeddings_agree_with_the_value_path() {
-        let usual = r#"{"object":"list","data":[{"object":"embedding","index":1,"embedding":[2.5,-1]},{"object":"embedding","index":0,"embedding":[1,0.25]}],"model":"m","usage":{"prompt_tokens":2,"total_tokens":2}}"#;
-        for body in [
-            usual,
-            r#"{"data":[{"embedding":[2.0]},{"index":0,"embedding":[1.0]}]}"#,
-            r#"{"data":[{"index":"1","embedding":[2.0]},{"index":0,"embedding":[1e-7]}]}"#,
-            r#"{"data":[]}"#,
-        ] {
-            let raw: Value = serde_json::from_str(body).unwrap();
-            let (vectors, stripped) = EmbeddingsBody::decode(body.as_bytes())
-                .expect(body)
-                .into_parts();
-            assert_eq!(vectors.unwrap(), embeddings_of(&raw).unwrap(), "{body}");
-            assert_eq!(stripped, without_vectors(raw), "{body}");
-        }
-        let (_, stripped) = EmbeddingsBody::decode(usual.as_bytes())
-            .unwrap()
-            .into_parts();
-        assert_eq!(
-            stripped["data"][0],
-            json!({"object": "embedding", "index": 1})
-        );
-        // Unusual shapes take the lenient path, which words the error.
-        for body in [
-            r#"{"data":[{"index":0,"embedding":"AACAPw=="}]}"#,
-            r#"{"data":[{"index":0}]}"#,
-            r#"{"data":{}}"#,
-            r#"{"model":"m"}"#,
-        ] {
-            assert!(EmbeddingsBody::decode(body.as_bytes()).is_none(), "{body}");
-            let raw: Value = serde_json::from_str(body).unwrap();
-            assert_eq!(embeddings_of(&raw).unwrap_err().code, "invalid_response");
-        }
     }
 
     #[test]

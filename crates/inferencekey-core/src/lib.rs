@@ -8,6 +8,7 @@ pub mod body;
 pub mod codes;
 pub mod config;
 pub mod data;
+mod embeddings;
 pub mod error;
 pub mod headers;
 pub mod http1;
