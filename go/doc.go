@@ -32,11 +32,11 @@
 // # Calls, contexts and goroutines
 //
 // Every network call takes a context.Context: cancelling it (or its deadline passing)
-// cancels the call inside the core, which closes its connection and returns at once with an
-// *Error of kind cancelled that unwraps to ctx.Err(). A data-plane call runs the ABI's
-// blocking form on the calling goroutine's thread when one of GOMAXPROCS slots is free (the
-// fastest path: no thread hand-offs; a context that can end is watched through a cancel
-// token). Beyond those slots, and for the control plane, calls run on the core's own runtime
+// cancels the call inside the core, which closes its connection and returns with an *Error
+// of kind cancelled that unwraps to ctx.Err(): at once, or within about 50 ms for a call on
+// the calling goroutine's thread. A data-plane call runs the ABI's blocking form on that
+// thread when one of GOMAXPROCS slots is free (the fastest path: no thread hand-offs; a
+// context that can end is watched through a cancel token, which the call's waits check). Beyond those slots, and for the control plane, calls run on the core's own runtime
 // (the _async forms, completed through one process-wide callback), pinning no OS thread and
 // starting no goroutine: the calling goroutine just waits. So a thousand calls in flight
 // still hold at most GOMAXPROCS threads.

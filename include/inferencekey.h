@@ -189,7 +189,9 @@ void ik_buffer_free(char *buf);
 ik_cancel *ik_cancel_new(void);
 
 // Cancels every call using this token: each aborts its HTTP exchange, closes its connection
-// and completes with `IK_ERR_CANCELLED`. Idempotent; NULL or an unknown pointer is ignored.
+// and completes with `IK_ERR_CANCELLED`: an `_async` call at once, a blocking one within
+// about 50 ms (its waits check the token as they run the interrupt check). Idempotent; NULL
+// or an unknown pointer is ignored.
 void ik_cancel_cancel(const ik_cancel *c);
 
 // 1 when cancelled, 0 otherwise (also for NULL).

@@ -26,7 +26,9 @@ pub extern "C" fn ik_cancel_new() -> *mut ik_cancel {
 }
 
 /// Cancels every call using this token: each aborts its HTTP exchange, closes its connection
-/// and completes with `IK_ERR_CANCELLED`. Idempotent; NULL or an unknown pointer is ignored.
+/// and completes with `IK_ERR_CANCELLED`: an `_async` call at once, a blocking one within
+/// about 50 ms (its waits check the token as they run the interrupt check). Idempotent; NULL
+/// or an unknown pointer is ignored.
 #[no_mangle]
 pub extern "C" fn ik_cancel_cancel(c: *const ik_cancel) {
     guard_or((), || {
