@@ -87,20 +87,21 @@ pub(crate) fn blocking<T>(
     cancel: Option<CancellationToken>,
     fut: impl Future<Output = Result<T, Error>>,
 ) -> FfiResult<T> {
-    let on_caller =
-        |fut| inferencekey_core::transport::as_blocking_caller(|| runtime::block_on_caller(fut));
-    match cancel {
-        None => on_caller(interruptible(cancellable(None, fut)))?,
-        Some(token) if inferencekey_core::transport::direct_io() => {
-            let watched = token.clone();
-            let check: interrupt::Check = std::sync::Arc::new(move || watched.is_cancelled());
-            let fut = interruptible(cancellable(Some(token.clone()), fut));
-            let outcome = interrupt::with_thread_check(check, || on_caller(fut))?;
-            // Stopped by the token rather than the host's check: the error says so.
-            outcome.map_err(|e| if token.is_cancelled() { cancelled() } else { e })
-        }
-        Some(token) => runtime::block_on_shared(interruptible(cancellable(Some(token), fut)))?,
+    let on_caller = cancel.is_none() || inferencekey_core::transport::direct_io();
+    let token = cancel.clone();
+    let fut = interruptible(cancellable(cancel, fut));
+    if !on_caller {
+        return runtime::block_on_shared(fut)?;
     }
+    let run = || inferencekey_core::transport::as_blocking_caller(|| runtime::block_on_caller(fut));
+    let Some(token) = token else {
+        return run()?;
+    };
+    let watched = token.clone();
+    let check: interrupt::Check = std::sync::Arc::new(move || watched.is_cancelled());
+    let outcome = interrupt::with_thread_check(check, run)?;
+    // Stopped by the token rather than the host's check: the error says so.
+    outcome.map_err(|e| if token.is_cancelled() { cancelled() } else { e })
 }
 
 /// Runs an operation on the shared runtime, blocking the caller: for streams, whose
