@@ -144,7 +144,7 @@ def _settle(
         outcome = None
     else:
         try:
-            outcome = _ffi.take_result(json_ptr, json_len, part)
+            outcome = _ffi.take_result(json_ptr, json_len, part, _ffi.pair)
         except BaseException as exc:
             outcome = exc
     if future.done():

@@ -16,10 +16,12 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from . import _logging
 from .errors import InferenceKeyError, _error_from_native
+
+_T = TypeVar("_T")
 
 try:
     from ._native import ffi as _native_ffi
@@ -129,23 +131,33 @@ _loads: Callable[..., Any] = _first_loads
 _to_json: Callable[..., bytes] = _first_to_json
 
 
-def take_result(ptr: Any, json_len: int, part: str | None = None) -> tuple[Any, bytes]:
-    """Copies a result buffer out and frees it: its JSON, decoded, and the bytes of the binary
-    part the result names under the key ``part``, if any ("Result buffers" in
-    ``inferencekey.h``), else ``b""``."""
+def pair(result: Any, part: bytes) -> tuple[Any, bytes]:
+    """The ``make`` of :func:`take_result` that returns both as they are."""
+    return result, part
+
+
+def take_result(ptr: Any, json_len: int, part: str | None, make: Callable[[Any, bytes], _T]) -> _T:
+    """Copies a result buffer out and frees it: ``make`` (:func:`pair` for both) of its JSON,
+    decoded, and the bytes of the binary part the result names under the key ``part``, if any
+    ("Result buffers" in ``inferencekey.h``), else ``b""``. Handing both straight to ``make``
+    spares the per-call path a tuple and a starred call (measured: 1.5 µs of a 40 µs call)."""
     try:
         # Only keys go through jiter's string cache: values (texts, ids) rarely repeat, and
         # skipping the cache's lookups measured faster right after a call's network wait.
         result = _loads(_unpack(ptr, json_len), cache_strings="keys")
         ref = result.get(part) if part is not None and result.__class__ is dict else None
         if ref.__class__ is not dict:
-            return result, b""
-        offset, length = ref.get("offset"), ref.get("length")
-        if offset.__class__ is not int or length.__class__ is not int or offset <= json_len:
-            raise InferenceKeyError("the library returned a malformed binary part", code="internal")
-        return result, _unpack(ptr + offset, length)
+            data = b""
+        else:
+            offset, length = ref.get("offset"), ref.get("length")
+            if offset.__class__ is not int or length.__class__ is not int or offset <= json_len:
+                raise InferenceKeyError(
+                    "the library returned a malformed binary part", code="internal"
+                )
+            data = _unpack(ptr + offset, length)
     finally:
         _free(ptr)
+    return make(result, data)
 
 
 def out_params() -> tuple[Any, Any, Any]:
@@ -313,11 +325,15 @@ def call_small(fn: Callable[..., int], *args: Any) -> Any:
 
 
 def call_op(
-    fn: Callable[..., int], part: str | None, handle: Any, body: bytes
-) -> tuple[Any, bytes]:
+    fn: Callable[..., int],
+    part: str | None,
+    handle: Any,
+    body: bytes,
+    make: Callable[[Any, bytes], _T],
+) -> _T:
     """An operation ``fn(handle, req, req_len, NULL cancel, &out, &out_len, &err)``, blocking:
-    its decoded JSON and binary part (:func:`take_result`). The per-call path: arguments are
-    spelled out, as a tuple unpacked per call measured in the benchmark."""
+    ``make`` of its decoded JSON and binary part (:func:`take_result`). The per-call path:
+    arguments are spelled out, as a tuple unpacked per call measured in the benchmark."""
     _sync_native_level()
     try:
         out, out_len, err = _tls.out
@@ -326,7 +342,7 @@ def call_op(
     status = fn(handle, body, len(body), NULL, out, out_len, err)
     if status:
         raise_error(status, err[0])
-    return take_result(out[0], out_len[0], part)
+    return take_result(out[0], out_len[0], part, make)
 
 
 def call_status(fn: Callable[..., int], *args: Any) -> None:

@@ -33,6 +33,7 @@ def __getattr__(name: str) -> Any:
 # time several times over, and one on a pydantic model class goes through its metaclass's
 # `__getattr__` hook, about ten times.
 _call_op = _ffi.call_op
+_pair = _ffi.pair
 _encode = _ffi.encode
 _NULL = _ffi.NULL
 _generate_text = ENDPOINT.fn("generate_text")
@@ -125,7 +126,7 @@ class Endpoint(EndpointBase):
     def _call(self, fn: Any, request: dict[str, Any], part: str | None = None) -> tuple[Any, bytes]:
         """The decoded result JSON and its binary parts."""
         body = _encode(request)
-        return _call_op(fn, part, self._handle.open_ptr("endpoint"), body)
+        return _call_op(fn, part, self._handle.open_ptr("endpoint"), body, _pair)
 
     def generate_text(
         self,
@@ -185,7 +186,7 @@ class Endpoint(EndpointBase):
         # The per-call path, spelled out: each Python call level costs as much as a syscall.
         body = _encode(request)
         ptr = self._handle.open_ptr("endpoint")
-        return _text_result(*_call_op(_generate_text, "raw_part", ptr, body))
+        return _call_op(_generate_text, "raw_part", ptr, body, _text_result)
 
     def generate_text_stream(
         self,

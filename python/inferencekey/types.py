@@ -876,15 +876,19 @@ class TextResult(_RawResult):
     @classmethod
     def _from_native(cls, data: dict[str, Any], part: bytes = b"") -> Self:
         # ``part`` is the response body when the core sends it as a binary part.
-        raw = part if data.pop("raw_part", None).__class__ is dict else data.get("raw")
-        private = {"_raw": raw, "_raw_ready": raw.__class__ is dict}
+        ref = data.pop("raw_part", None)
         usage = data.get("usage")
-        usage = _usage_from_native(usage) if usage.__class__ is dict else None
-        if raw.__class__ is bytes and data.keys() == _TEXT_FIELDS:
-            # On every text call: the core's result, less the body's place, becomes the
-            # model's own dict (the core writes every field, typed).
-            data["usage"] = usage
-            return _build(cls, data, private)
+        if (
+            ref.__class__ is dict
+            and data.keys() == _TEXT_FIELDS
+            and (usage is None or (usage.__class__ is dict and usage.keys() == _USAGE_FIELDS))
+        ):
+            # On every text call: the core's result (every field written, typed by its
+            # schema), less the body's place, becomes the model's own dict.
+            if usage is not None:
+                data["usage"] = _build(Usage, usage)
+            return _build(cls, data, {"_raw": part, "_raw_ready": False})
+        raw = part if ref.__class__ is dict else data.get("raw")
         g = data.get
         return _build(
             cls,
@@ -892,10 +896,10 @@ class TextResult(_RawResult):
                 "text": g("text") or "",
                 "model": g("model") or "",
                 "finish_reason": g("finish_reason"),
-                "usage": usage,
+                "usage": _usage(usage),
                 "request_id": g("request_id"),
             },
-            private,
+            {"_raw": raw, "_raw_ready": raw.__class__ is dict},
         )
 
 

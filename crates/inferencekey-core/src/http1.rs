@@ -5,13 +5,13 @@
 //! readiness polling and timers cost more than the exchange itself on a nearby server. The
 //! transport modes and their fork handling are tabled in `transport.rs`.
 //!
-//! The protocol is `ureq-proto`'s, an I/O-free HTTP/1.1 client state machine: it writes the
-//! request head and parses the response head, decodes the body framing (Content-Length,
-//! chunked with extensions and trailers, close-delimited), skips 1xx answers and says whether
-//! the connection may be kept. The socket loop around it stays ours, because `ureq` itself
-//! would bring a pool behind a mutex that a forked child can find held, and reads that no
-//! interrupt check can cut into slices. Measured before choosing: the state machine costs
-//! about 3 µs per exchange in memory, a few percent of a loopback round trip.
+//! The message syntax is in [`message`]: the request head written, the response head parsed
+//! by `httparse`, the body framing decoded (Content-Length, chunked with extensions and
+//! trailers, close-delimited), 1xx answers skipped, and whether the connection may be kept.
+//! The socket loop around it is ours, because `ureq` would bring a pool behind a mutex that a
+//! forked child can find held, and reads that no interrupt check can cut into slices; and a
+//! general client state machine (`ureq-proto`, used before) cost 4–5 µs per exchange building
+//! header maps both ways, a tenth of a loopback call.
 //!
 //! What is ours, and why:
 //! - the pool: keep-alive connections per origin, per process ([`ForkLocal`]). A connection
@@ -31,10 +31,8 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use ureq_proto::client::state::{RecvBody, RecvResponse};
-use ureq_proto::client::{Call, RecvBodyResult, RecvResponseResult, SendRequestResult};
-use ureq_proto::http::{self, header, HeaderName, HeaderValue};
-use ureq_proto::BodyMode;
+use reqwest::header::HeaderValue;
+use reqwest::Method;
 use zeroize::Zeroize;
 
 use crate::codes::{self, Code};
@@ -43,6 +41,9 @@ use crate::error::{Error, ErrorKind};
 use crate::interrupt::{self, CHECK_INTERVAL};
 use crate::log::Level;
 use crate::process::ForkLocal;
+
+mod message;
+use message::{Body, Decoder, Head, Parsed};
 
 /// Idle connections kept per origin, and for how long.
 const MAX_IDLE_PER_ORIGIN: usize = 16;
@@ -61,7 +62,7 @@ const EARLY_ANSWER_WAIT: Duration = Duration::from_secs(2);
 
 /// One request: the head is written from these parts, the body sent as given.
 pub struct Request<'a> {
-    pub method: &'a http::Method,
+    pub method: &'a Method,
     pub url: &'a url::Url,
     /// The bearer token, already checked to be a valid header value.
     pub token: &'a str,
@@ -141,9 +142,8 @@ pub enum Opened {
 }
 
 /// What one streaming attempt read before handing the connection over.
-#[allow(clippy::large_enum_variant)]
 enum Answer {
-    Streaming(Head, Option<Call<RecvBody>>),
+    Streaming(Head),
     Whole(Response, bool),
 }
 
@@ -182,9 +182,8 @@ pub struct BodyStream {
     pid: u32,
     /// `None` once the body ended or failed.
     conn: Option<Conn>,
-    call: Option<Call<RecvBody>>,
-    mode: Option<BodyMode>,
-    /// The framing allows keeping the connection.
+    decoder: Option<Decoder>,
+    /// The head and framing allow keeping the connection.
     keep: bool,
     /// Decoded body bytes of the last read.
     decoded: Vec<u8>,
@@ -208,7 +207,7 @@ impl BodyStream {
             Ok(n) => Ok(Some(&self.decoded[..n])),
             Err(e) => {
                 self.conn = None;
-                self.call = None;
+                self.decoder = None;
                 self.closer.disarm();
                 Err(match e {
                     TripError::TimedOut => {
@@ -222,28 +221,28 @@ impl BodyStream {
 
     /// Reads until some body bytes are decoded (their count) or the body ends (0).
     fn next_inner(&mut self, idle: Duration) -> Result<usize, TripError> {
-        let (Some(conn), Some(call)) = (self.conn.as_mut(), self.call.as_mut()) else {
+        let (Some(conn), Some(decoder)) = (self.conn.as_mut(), self.decoder.as_mut()) else {
             return Ok(0);
         };
-        let until_close = matches!(self.mode, Some(BodyMode::CloseDelimited));
         loop {
             if !conn.buf.is_empty() {
-                // Decoded output is never longer than its input.
-                self.decoded.resize(conn.buf.len(), 0);
-                let (used, produced) = call.read(&conn.buf, &mut self.decoded)?;
+                self.decoded.clear();
+                let used = decoder
+                    .decode(&conn.buf, &mut self.decoded)
+                    .map_err(TripError::Protocol)?;
                 conn.buf.advance(used);
-                if produced > 0 {
-                    return Ok(produced);
+                if !self.decoded.is_empty() {
+                    return Ok(self.decoded.len());
                 }
                 if used > 0 {
                     continue;
                 }
             }
-            if !until_close && call.can_proceed() {
+            if decoder.is_done() {
                 return Ok(0);
             }
             if conn.fill(Instant::now() + idle, READ_CHUNK)? == 0 {
-                if until_close || call.is_ended_chunked() {
+                if decoder.until_close() || decoder.after_last_chunk() {
                     self.keep = false;
                     return Ok(0);
                 }
@@ -258,37 +257,28 @@ impl BodyStream {
     /// Once the caller needs no more of the body (the stream's last event came): when the
     /// bytes already received complete it, the connection goes back to the pool. Never waits.
     pub fn end_if_received(&mut self) {
-        let (Some(conn), Some(call)) = (self.conn.as_mut(), self.call.as_mut()) else {
+        let (Some(conn), Some(decoder)) = (self.conn.as_mut(), self.decoder.as_mut()) else {
             return;
         };
-        if matches!(self.mode, Some(BodyMode::CloseDelimited)) {
-            return;
-        }
-        while !conn.buf.is_empty() {
-            self.decoded.resize(conn.buf.len(), 0);
-            match call.read(&conn.buf, &mut self.decoded) {
-                // Bytes after the last event: not a body to leave on a kept connection.
-                Ok((_, produced)) if produced > 0 => return,
-                Ok((used, _)) if used > 0 => conn.buf.advance(used),
+        if !conn.buf.is_empty() {
+            self.decoded.clear();
+            match decoder.decode(&conn.buf, &mut self.decoded) {
+                // Bytes after the last event are not a body to leave on a kept connection.
+                Ok(used) if self.decoded.is_empty() => conn.buf.advance(used),
                 _ => return,
             }
         }
-        if call.can_proceed() {
+        if decoder.is_done() {
             self.finish();
         }
     }
 
     /// At the body's end: the connection goes back to the pool when it may be kept.
     fn finish(&mut self) {
-        let (Some(conn), Some(call)) = (self.conn.take(), self.call.take()) else {
+        let (Some(conn), Some(decoder)) = (self.conn.take(), self.decoder.take()) else {
             return;
         };
-        let must_close = match call.proceed() {
-            Some(RecvBodyResult::Cleanup(call)) => call.must_close_connection(),
-            Some(RecvBodyResult::Redirect(call)) => call.must_close_connection(),
-            None => true,
-        };
-        if self.keep && !must_close && self.pid == crate::process::pid() {
+        if self.keep && decoder.is_done() && self.pid == crate::process::pid() {
             self.closer.disarm();
             self.pool.checkin(conn);
         }
@@ -315,12 +305,6 @@ enum TripError {
     Protocol(String),
     /// The body passed this many bytes (`max_body`).
     TooLarge(usize),
-}
-
-impl From<ureq_proto::Error> for TripError {
-    fn from(e: ureq_proto::Error) -> TripError {
-        TripError::Protocol(e.to_string())
-    }
 }
 
 impl Pool {
@@ -383,28 +367,14 @@ impl Pool {
                 Some(conn) => (conn, true),
                 None => (self.connect(&origin, timeout, deadline)?, false),
             };
-            let answer = conn.send_then(req, deadline, |conn, mut call, deadline, broken| {
-                let head = conn.read_head(&mut call, deadline)?;
-                let streaming = (200..300).contains(&head.status) && !broken;
-                match call.proceed() {
-                    Some(RecvResponseResult::RecvBody(body)) if streaming => {
-                        Ok(Answer::Streaming(head, Some(body)))
-                    }
-                    Some(RecvResponseResult::RecvBody(body)) => {
-                        let (bytes, must_close) = conn.read_body(body, deadline, req.max_body)?;
-                        let keep = !must_close && !head.ambiguous && !broken;
-                        Ok(Answer::Whole(head.into_response(bytes), keep))
-                    }
-                    Some(RecvResponseResult::Redirect(_) | RecvResponseResult::Cleanup(_))
-                        if streaming =>
-                    {
-                        Ok(Answer::Streaming(head, None))
-                    }
-                    Some(RecvResponseResult::Redirect(_) | RecvResponseResult::Cleanup(_)) => {
-                        Ok(Answer::Whole(head.into_response(Bytes::new()), false))
-                    }
-                    None => Err(TripError::Protocol("incomplete response head".into())),
+            let answer = conn.send_then(req, deadline, |conn, deadline, broken| {
+                let head = conn.read_head(req.method, deadline)?;
+                if (200..300).contains(&head.status) && !broken {
+                    return Ok(Answer::Streaming(head));
                 }
+                let (bytes, intact) = conn.read_body(head.body, deadline, req.max_body)?;
+                let keep = head.reusable && intact && !broken;
+                Ok(Answer::Whole(head.into_response(bytes), keep))
             });
             match answer {
                 Ok(Answer::Whole(response, keep)) => {
@@ -413,10 +383,9 @@ impl Pool {
                     }
                     return Ok(Opened::Whole(response));
                 }
-                Ok(Answer::Streaming(head, call)) => {
+                Ok(Answer::Streaming(head)) => {
                     let socket = conn.io.tcp().try_clone().ok();
                     let closer = Closer(Arc::new(Mutex::new(socket)), crate::process::pid());
-                    let keep = !head.ambiguous;
                     return Ok(Opened::Streaming {
                         status: head.status,
                         request_id: head.request_id,
@@ -424,9 +393,8 @@ impl Pool {
                             pool: self.clone(),
                             pid: crate::process::pid(),
                             conn: Some(conn),
-                            mode: call.as_ref().map(Call::body_mode),
-                            call,
-                            keep,
+                            decoder: Some(Decoder::new(head.body)),
+                            keep: head.reusable,
                             decoded: Vec::new(),
                             closer,
                         },
@@ -623,54 +591,6 @@ pub fn response_too_large(cap: usize) -> Error {
     .with_detail("limit_bytes", cap.into())
 }
 
-/// The fields of a response head that the transport uses.
-struct Head {
-    status: u16,
-    request_id: Option<String>,
-    retry_after: Option<String>,
-    retry_after_ms: Option<String>,
-    /// Both Content-Length and Transfer-Encoding: the framing is ambiguous (RFC 9112 §6.3),
-    /// so the connection is not used again.
-    ambiguous: bool,
-}
-
-// Looked up by name, not by string: a string key is parsed into a name on every lookup.
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
-static RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
-
-impl Head {
-    fn of(response: &http::Response<()>) -> Head {
-        let headers = response.headers();
-        let text = |name: &HeaderName| {
-            headers
-                .get(name)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
-        };
-        Head {
-            status: response.status().as_u16(),
-            request_id: headers
-                .get(&X_REQUEST_ID)
-                .or_else(|| headers.get(&REQUEST_ID))
-                .map(|v| crate::transport::request_id_of(v.as_bytes())),
-            retry_after: text(&header::RETRY_AFTER),
-            retry_after_ms: text(&RETRY_AFTER_MS),
-            ambiguous: headers.contains_key(header::CONTENT_LENGTH)
-                && headers.contains_key(header::TRANSFER_ENCODING),
-        }
-    }
-
-    fn into_response(self, body: Bytes) -> Response {
-        Response {
-            status: self.status,
-            body,
-            request_id: self.request_id,
-            retry_after: self.retry_after,
-            retry_after_ms: self.retry_after_ms,
-        }
-    }
-}
-
 impl Conn {
     /// Sends `req` and reads the whole answer; `true` with it when the connection may be kept.
     fn round_trip(
@@ -678,9 +598,11 @@ impl Conn {
         req: &Request<'_>,
         deadline: Instant,
     ) -> Result<(Response, bool), TripError> {
-        self.send_then(req, deadline, |conn, call, deadline, broken| {
-            let (response, keep) = conn.read_response(call, deadline, req.max_body)?;
-            Ok((response, keep && !broken))
+        self.send_then(req, deadline, |conn, deadline, broken| {
+            let head = conn.read_head(req.method, deadline)?;
+            let (body, intact) = conn.read_body(head.body, deadline, req.max_body)?;
+            let keep = head.reusable && intact && !broken && conn.buf.is_empty();
+            Ok((head.into_response(body), keep))
         })
     }
 
@@ -690,15 +612,15 @@ impl Conn {
         &mut self,
         req: &Request<'_>,
         deadline: Instant,
-        read: impl FnOnce(&mut Conn, Call<RecvResponse>, Instant, bool) -> Result<T, TripError>,
+        read: impl FnOnce(&mut Conn, Instant, bool) -> Result<T, TripError>,
     ) -> Result<T, TripError> {
-        let call = self.write_head(req)?;
+        message::write_head(&mut self.out, req);
         let body = req.body.unwrap_or_default();
         let sent = self.send(body, deadline);
         // The head holds the token: it does not outlive the write.
         self.out.zeroize();
         match sent {
-            Ok(()) => read(self, call, deadline, false),
+            Ok(()) => read(self, deadline, false),
             Err((0, e)) if is_closed(&e) => Err(TripError::NotSent(e)),
             Err((_, e)) if matches!(e.kind(), io::ErrorKind::TimedOut) => Err(TripError::TimedOut),
             Err((_, e)) if e.kind() == io::ErrorKind::Interrupted => Err(TripError::Interrupted),
@@ -706,81 +628,11 @@ impl Conn {
                 // The server may have answered before it closed on us (a 413 for a body it
                 // will not take): that answer, not the broken pipe, is the result.
                 let soon = deadline.min(Instant::now() + EARLY_ANSWER_WAIT);
-                match read(self, call, soon, true) {
+                match read(self, soon, true) {
                     Ok(answer) => Ok(answer),
                     Err(_) if is_closed(&e) => Err(TripError::Closed(e)),
                     Err(_) => Err(TripError::Io(e)),
                 }
-            }
-        }
-    }
-
-    /// Writes the request head into `out` and returns the call, ready for the response (the
-    /// body, if any, is written straight from the caller's buffer by [`Conn::send`]).
-    fn write_head(&mut self, req: &Request<'_>) -> Result<Call<RecvResponse>, TripError> {
-        let mut auth = String::with_capacity(7 + req.token.len());
-        auth.push_str("Bearer ");
-        auth.push_str(req.token);
-        let mut auth_value = HeaderValue::from_str(&auth);
-        auth.zeroize();
-        if let Ok(v) = &mut auth_value {
-            v.set_sensitive(true);
-        }
-        let mut builder = http::Request::builder()
-            .method(req.method.clone())
-            .uri(req.url.as_str())
-            .header(
-                header::AUTHORIZATION,
-                auth_value.map_err(|e| TripError::Protocol(e.to_string()))?,
-            );
-        // Ours, unless the user's headers set the same name.
-        let theirs = |name: &header::HeaderName| req.headers.get(name.as_str()).is_some();
-        if !theirs(&header::USER_AGENT) {
-            builder = builder.header(header::USER_AGENT, req.user_agent.clone());
-        }
-        if !theirs(&header::ACCEPT) {
-            builder = builder.header(header::ACCEPT, HeaderValue::from_static(req.accept));
-        }
-        let body_len = req.body.map_or(0, <[u8]>::len);
-        if req.body.is_some() && !theirs(&header::CONTENT_TYPE) {
-            builder = builder.header(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
-        for (name, value) in req.headers.iter() {
-            builder = builder.header(name, value);
-        }
-        if req.body.is_some()
-            || matches!(
-                *req.method,
-                http::Method::POST | http::Method::PUT | http::Method::PATCH
-            )
-        {
-            builder = builder.header(header::CONTENT_LENGTH, body_len);
-        }
-        let request = builder
-            .body(())
-            .map_err(|e| TripError::Protocol(format!("cannot build the request: {e}")))?;
-        let mut call = Call::new(request)?.proceed();
-        self.out.clear();
-        let mut used = 0;
-        while !call.can_proceed() {
-            self.out
-                .resize(used + 512 + req.url.as_str().len() + req.token.len(), 0);
-            used += call.write(&mut self.out[used..])?;
-        }
-        self.out.truncate(used);
-        match call.proceed()? {
-            Some(SendRequestResult::RecvResponse(call)) => Ok(call),
-            Some(SendRequestResult::SendBody(mut call)) => {
-                // The state machine only counts the body; `send` writes it.
-                call.consume_direct_write(body_len)?;
-                call.proceed()
-                    .ok_or_else(|| TripError::Protocol("the request body was not accepted".into()))
-            }
-            Some(SendRequestResult::Await100(_)) | None => {
-                Err(TripError::Protocol("unexpected request state".into()))
             }
         }
     }
@@ -816,39 +668,19 @@ impl Conn {
         self.io.flush().map_err(|e| (written, e))
     }
 
-    /// Reads the response head, then its body.
-    fn read_response(
-        &mut self,
-        mut call: Call<RecvResponse>,
-        deadline: Instant,
-        max_body: usize,
-    ) -> Result<(Response, bool), TripError> {
-        let head = self.read_head(&mut call, deadline)?;
-        let (body, must_close) = match call.proceed() {
-            Some(RecvResponseResult::RecvBody(call)) => self.read_body(call, deadline, max_body)?,
-            Some(RecvResponseResult::Redirect(call)) => {
-                (Bytes::new(), call.must_close_connection())
-            }
-            Some(RecvResponseResult::Cleanup(call)) => (Bytes::new(), call.must_close_connection()),
-            None => return Err(TripError::Protocol("incomplete response head".into())),
-        };
-        let keep_alive = !must_close && !head.ambiguous && self.buf.is_empty();
-        Ok((head.into_response(body), keep_alive))
-    }
-
-    /// Reads the response head (skipping 1xx answers).
-    fn read_head(
-        &mut self,
-        call: &mut Call<RecvResponse>,
-        deadline: Instant,
-    ) -> Result<Head, TripError> {
-        Ok(loop {
-            let (used, response) = call.try_response(&self.buf, false)?;
-            self.buf.advance(used);
-            match response {
-                Some(response) => break Head::of(&response),
-                // A 1xx answer was consumed: the real one follows.
-                None if used > 0 => continue,
+    /// Reads the final response head to `method` (skipping 1xx answers).
+    fn read_head(&mut self, method: &Method, deadline: Instant) -> Result<Head, TripError> {
+        loop {
+            match message::parse_head(&self.buf, method).map_err(TripError::Protocol)? {
+                Some(Parsed::Final(used, head)) => {
+                    self.buf.advance(used);
+                    return Ok(head);
+                }
+                // A 1xx answer: the real one follows.
+                Some(Parsed::Interim(used)) => {
+                    self.buf.advance(used);
+                    continue;
+                }
                 None if self.buf.len() > MAX_HEAD => {
                     return Err(TripError::Protocol("the response head is too long".into()))
                 }
@@ -862,20 +694,20 @@ impl Conn {
                     TripError::Protocol("the connection closed in the middle of the head".into())
                 });
             }
-        })
+        }
     }
 
-    /// Reads and decodes the body, refusing one longer than `max_body`; returns it and whether
-    /// the connection must be closed.
+    /// Reads and decodes a body framed as `body`, refusing one longer than `max_body`;
+    /// returns it and whether it ended by its framing (not by a close, which ends the
+    /// connection with it).
     fn read_body(
         &mut self,
-        mut call: Call<RecvBody>,
+        body: Body,
         deadline: Instant,
         max_body: usize,
     ) -> Result<(Bytes, bool), TripError> {
-        let mode = call.body_mode();
-        let mut body = match mode {
-            BodyMode::LengthDelimited(n) => {
+        let mut out = match body {
+            Body::Length(n) => {
                 let n = usize::try_from(n).unwrap_or(usize::MAX);
                 if n > max_body {
                     return Err(TripError::TooLarge(max_body));
@@ -884,36 +716,29 @@ impl Conn {
             }
             _ => Vec::new(),
         };
-        let until_close = matches!(mode, BodyMode::CloseDelimited);
+        let mut decoder = Decoder::new(body);
         loop {
-            if !until_close && call.can_proceed() {
-                break;
-            }
             if !self.buf.is_empty() {
-                // Decoded output is never longer than its input.
-                let start = body.len();
-                body.resize(start + self.buf.len(), 0);
-                let (used, produced) = call.read(&self.buf, &mut body[start..])?;
-                body.truncate(start + produced);
+                let used = decoder
+                    .decode(&self.buf, &mut out)
+                    .map_err(TripError::Protocol)?;
                 self.buf.advance(used);
-                if body.len() > max_body {
+                if out.len() > max_body {
                     return Err(TripError::TooLarge(max_body));
                 }
-                if used > 0 {
-                    continue;
-                }
             }
-            let want = match mode {
-                BodyMode::LengthDelimited(n) => {
-                    (n as usize).saturating_sub(body.len() + self.buf.len())
-                }
-                _ => MAX_READ,
+            if decoder.is_done() {
+                return Ok((Bytes::from(out), true));
+            }
+            let want = match decoder.expected() {
+                0 => MAX_READ,
+                n => usize::try_from(n).unwrap_or(MAX_READ),
             };
             if self.fill(deadline, want)? == 0 {
                 // Close-delimited, or a chunked body whose last chunk came and whose final
                 // CRLF did not: the body is whole, the connection is not kept.
-                if until_close || call.is_ended_chunked() {
-                    break;
+                if decoder.until_close() || decoder.after_last_chunk() {
+                    return Ok((Bytes::from(out), false));
                 }
                 return Err(TripError::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -921,12 +746,6 @@ impl Conn {
                 )));
             }
         }
-        let must_close = match call.proceed() {
-            Some(RecvBodyResult::Cleanup(call)) => call.must_close_connection(),
-            Some(RecvBodyResult::Redirect(call)) => call.must_close_connection(),
-            None => true,
-        };
-        Ok((Bytes::from(body), must_close || until_close))
     }
 
     /// Reads more bytes into `buf`, up to `want` when more than a short read is known to be
@@ -1307,7 +1126,7 @@ mod tests {
 
     fn post<'a>(url: &'a url::Url, body: &'a [u8]) -> Request<'a> {
         Request {
-            method: &http::Method::POST,
+            method: &Method::POST,
             url,
             token: TOKEN,
             user_agent: Box::leak(Box::new(HeaderValue::from_static("inferencekey-test"))),

@@ -3,7 +3,7 @@
 //!
 //! | mode | used for | where the I/O runs | after `fork()` |
 //! |---|---|---|---|
-//! | blocking | unary calls of a thread marked a blocking caller ([`as_blocking_caller`]), no proxy configured | the caller's thread, [`crate::http1`] (ureq-proto over our sockets) | the child starts an empty pool; the parent's connections are never used, closed or locked |
+//! | blocking | unary calls of a thread marked a blocking caller ([`as_blocking_caller`]), no proxy configured | the caller's thread, [`crate::http1`] (httparse over our sockets) | the child starts an empty pool; the parent's connections are never used, closed or locked |
 //! | async | `_async` calls, streams, calls with a cancel token | reqwest on the shared runtime | the child builds its own client (and the binding its own runtime); the parent's are leaked unread |
 //! | proxied | every call while `HTTP(S)_PROXY`/`ALL_PROXY` is set | reqwest, which applies the proxy variables and `NO_PROXY` | as async |
 //!

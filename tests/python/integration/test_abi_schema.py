@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 
 from inferencekey import DataClient, InferenceKeyError, ManagementClient, _logging
-from inferencekey._ffi import NULL, ffi, lib, raise_error, take_result
+from inferencekey._ffi import NULL, ffi, lib, pair, raise_error, take_result
 from inferencekey.testing import DevServer
 
 pytestmark = pytest.mark.timeout(180)
@@ -80,7 +80,7 @@ def call(function: str, handle: Any, request: dict[str, Any] | None = None) -> A
     status = getattr(lib, function)(*args, out, out_len, err)
     if status:
         raise_error(status, err[0])
-    head, _parts = take_result(out[0], out_len[0])
+    head, _parts = take_result(out[0], out_len[0], None, pair)
     return conforms(function, "result", head)
 
 
@@ -107,7 +107,7 @@ def call_async(function: str, handle: Any, request: dict[str, Any]) -> tuple[Any
     def on_done(_user_data: Any, status: int, text: Any, length: int, err: Any) -> None:
         # The callback owns both (ABI 3); here it keeps the outcome and frees them.
         got["status"] = status
-        got["result"] = take_result(text, length)[0] if text != NULL else None
+        got["result"] = take_result(text, length, None, pair)[0] if text != NULL else None
         if err != NULL:
             lib.ik_error_free(err)
         done.set()

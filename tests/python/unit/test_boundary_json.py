@@ -68,16 +68,16 @@ def _buffer(head: bytes, part_at: int = 0, part: bytes = b"") -> tuple[Any, int]
 
 
 def test_result_buffers_give_their_json_and_the_parts_they_name() -> None:
-    assert _ffi.take_result(*_buffer(b'{"a":1}')) == ({"a": 1}, b"")
+    assert _ffi.take_result(*_buffer(b'{"a":1}'), None, _ffi.pair) == ({"a": 1}, b"")
     # The library pads the offset it fills in after the fact with spaces (valid JSON).
     head = b'{"p":{"offset":64   ,"length":3,"dtype":"utf8"}}'
     buf, json_len = _buffer(head, 64, b"xyz")
-    result, parts = _ffi.take_result(buf, json_len, "p")
+    result, parts = _ffi.take_result(buf, json_len, "p", _ffi.pair)
     assert result["p"]["dtype"] == "utf8"
     # The part's bytes alone; the reference stays as the library wrote it.
     assert parts == b"xyz" and result["p"]["offset"] == 64
     # A part key the result does not carry, or carries as a list: JSON only.
-    assert _ffi.take_result(*_buffer(b'{"p":[1.0]}'), "p") == ({"p": [1.0]}, b"")
+    assert _ffi.take_result(*_buffer(b'{"p":[1.0]}'), "p", _ffi.pair) == ({"p": [1.0]}, b"")
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_result_buffers_give_their_json_and_the_parts_they_name() -> None:
 def test_malformed_part_references_are_refused(ref: bytes) -> None:
     buf, json_len = _buffer(b'{"p":' + ref + b"}", 48, b"xyz")
     with pytest.raises(InferenceKeyError) as info:
-        _ffi.take_result(buf, json_len, "p")
+        _ffi.take_result(buf, json_len, "p", _ffi.pair)
     assert info.value.code == "internal"
 
 
