@@ -51,7 +51,7 @@ cargo test --workspace --quiet
 echo "== C ABI tests (AddressSanitizer, then valgrind)"
 bash tests/c/run.sh
 
-echo "== fuzz: SSE parser, workload lists, tokens, request JSON (cargo fuzz)"
+echo "== fuzz: SSE parser, HTTP/1 responses, workload lists, tokens, request JSON (cargo fuzz)"
 bash tests/fuzz/run.sh
 
 echo "== pytest on CPython $("$VENV/bin/python" -c 'import platform; print(platform.python_version())'): the whole suite"

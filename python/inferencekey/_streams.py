@@ -30,8 +30,8 @@ _next_async = STREAM.fn("next_async")
 _metadata = STREAM.fn("metadata")
 _close = STREAM.fn("close")
 _NULL = _ffi.NULL
-_loads = _ffi._loads
 _unpack = _ffi._unpack
+_tls = _ffi._tls
 _free = _ffi._free
 
 
@@ -111,7 +111,10 @@ class _SyncStream(StreamCore[T]):
         handle = self._handle
         if self._done or handle.closed:
             raise StopIteration
-        out, out_len, err = _ffi.out_params()
+        try:
+            out, out_len, err = _tls.out
+        except AttributeError:
+            out, out_len, err = _ffi.out_params()
         try:
             status = _next(handle.ptr, out, out_len, err)
             if status:
@@ -123,7 +126,10 @@ class _SyncStream(StreamCore[T]):
             # `take_result`, inlined for the one part an item may name (`raw_part`).
             length = out_len[0]
             try:
-                data = _loads(_unpack(ptr, length))
+                # Looked up per item: bound here at import, it would stay the stand-in that
+                # binds pydantic-core's reader on first use (`_ffi._bind_json`), a detour on
+                # every chunk.
+                data = _ffi._loads(_unpack(ptr, length), cache_strings="keys")
                 ref = data.get("raw_part")
                 if ref.__class__ is dict:
                     offset = ref["offset"]

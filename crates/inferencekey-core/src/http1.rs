@@ -42,7 +42,7 @@ use crate::interrupt::{self, CHECK_INTERVAL};
 use crate::log::Level;
 use crate::process::ForkLocal;
 
-mod message;
+pub mod message;
 use message::{Body, Decoder, Head, Parsed};
 
 /// Idle connections kept per origin, and for how long.
