@@ -31,7 +31,6 @@ _metadata = STREAM.fn("metadata")
 _close = STREAM.fn("close")
 _NULL = _ffi.NULL
 _unpack = _ffi._unpack
-_tls = _ffi._tls
 _free = _ffi._free
 
 
@@ -111,10 +110,7 @@ class _SyncStream(StreamCore[T]):
         handle = self._handle
         if self._done or handle.closed:
             raise StopIteration
-        try:
-            out, out_len, err = _tls.out
-        except AttributeError:
-            out, out_len, err = _ffi.out_params()
+        out, out_len, err = _ffi.out_params()
         try:
             status = _next(handle.ptr, out, out_len, err)
             if status:
