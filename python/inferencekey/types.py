@@ -12,7 +12,6 @@ raises ``inferencekey.ValidationError`` (``invalid_field``), never pydantic's ow
 
 from __future__ import annotations
 
-import difflib
 import enum
 import json
 import math
@@ -200,6 +199,8 @@ def unknown_field_error(names: list[str], known: list[str]) -> ValidationError:
     Returns:
         A ``ValidationError`` (``invalid_field``) whose ``field`` is the first unknown key.
     """
+    import difflib  # only on this error path: it costs memory and import time
+
     parts = []
     for name in names:
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)

@@ -1,5 +1,5 @@
-"""What ``import inferencekey`` and creating the clients load: not asyncio, pydantic or
-pydantic-core, which come with the first use of the names that need them (PEP 562). Each
+"""What ``import inferencekey`` and creating the clients load: not asyncio, pydantic,
+pydantic-core, logging or difflib, which come with the first use of what needs them (PEP 562). Each
 check runs in a fresh interpreter, where nothing is loaded yet."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 import inferencekey
 
-HEAVY = ("asyncio", "pydantic", "pydantic_core")
+HEAVY = ("asyncio", "pydantic", "pydantic_core", "logging", "difflib")
 SDK_TOKEN = "ik_sdk_1a2b3c4d_" + "0" * 64
 LIVE_KEY = "ik_live_1a2b3c4d_" + "0" * 64
 
@@ -39,7 +39,7 @@ def _fresh(code: str) -> dict[str, object]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def test_import_and_both_clients_load_no_asyncio_or_pydantic() -> None:
+def test_import_and_both_clients_load_none_of_the_heavy_modules() -> None:
     report = _fresh(
         "import inferencekey\n"
         f"m = inferencekey.ManagementClient(base_url='http://127.0.0.1:9', project='acme',"

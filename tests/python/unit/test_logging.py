@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -208,3 +209,59 @@ def test_sync_applies_the_env_once(monkeypatch: pytest.MonkeyPatch) -> None:
     logging.getLogger("inferencekey").setLevel(logging.ERROR)
     logging.getLogger().setLevel(logging.CRITICAL)
     assert sync_native_level() == 1
+
+
+def _fresh(code: str, log: str = "") -> subprocess.CompletedProcess[str]:
+    """Runs ``code`` in a fresh interpreter, where ``logging`` is not loaded yet."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "INFERENCEKEY_LOG": log},
+        timeout=60,
+        check=True,
+    )
+
+
+def test_logging_loads_when_the_application_uses_it() -> None:
+    """Until ``logging`` is imported nothing can have set a level: the core runs at its
+    default (WARNING). Levels set after a late ``import logging`` reach the core on its next
+    sync, and the loggers are set up as if ``logging`` had been there first."""
+    proc = _fresh(
+        "import sys\n"
+        "from inferencekey import DataClient, _logging\n"
+        "DataClient(base_url='http://127.0.0.1:9', project='acme')\n"
+        "before = ('logging' in sys.modules, _logging.native_max_level())\n"
+        "import logging\n"
+        "logging.getLogger('inferencekey.http').setLevel(logging.DEBUG)\n"
+        "after = _logging.native_max_level()\n"
+        "handlers = [type(h).__name__ for h in logging.getLogger('inferencekey').handlers]\n"
+        "print(before, after, handlers, _logging.http_logger.name)\n"
+    )
+    assert proc.stdout.split() == ["(False,", "2)", "4", "['NullHandler']", "inferencekey.http"]
+
+
+def test_a_core_record_loads_logging_and_stays_quiet_without_handlers() -> None:
+    """A warning the core sends before anything configured logging goes to the SDK's logger,
+    whose ``NullHandler`` keeps ``logging``'s last-resort handler from printing it."""
+    proc = _fresh(
+        "import sys, json\n"
+        "from inferencekey import _logging\n"
+        "assert 'logging' not in sys.modules\n"
+        "_logging.emit_native_record(2, json.dumps({'target': 'inferencekey', 'message': 'w'}))\n"
+        "import logging\n"
+        "print([type(h).__name__ for h in logging.getLogger('inferencekey').handlers])\n"
+    )
+    assert proc.stdout.strip() == "['NullHandler']"
+    assert proc.stderr == ""
+
+
+def test_the_env_switch_loads_logging_at_import() -> None:
+    proc = _fresh(
+        "import sys\n"
+        "import inferencekey\n"
+        "lg = sys.modules['logging'].getLogger('inferencekey')\n"
+        "print(lg.level, sorted(type(h).__name__ for h in lg.handlers))\n",
+        log="info",
+    )
+    assert proc.stdout.strip() == "20 ['NullHandler', 'StreamHandler']"
