@@ -1,4 +1,6 @@
-//! Blocking HTTP/1.1 exchanges made on a blocking caller's own thread.
+//! Blocking HTTP/1.1 exchanges made on a blocking caller's own thread (and, in
+//! `on_runtime`, unary exchanges as tasks of the shared runtime, reading answers with the
+//! same code: `take_head`, `BodyReader`).
 //!
 //! A blocking call waits on its caller's thread anyway. Doing its socket I/O right there (one
 //! write, then reads until the reply is whole) skips the async machinery, whose task wakeups,
@@ -35,7 +37,7 @@ use reqwest::header::HeaderValue;
 use reqwest::Method;
 use zeroize::Zeroize;
 
-use crate::codes::{self, Code};
+use crate::codes;
 use crate::config::describe_bytes;
 use crate::error::{Error, ErrorKind};
 use crate::interrupt::{self, CHECK_INTERVAL};
@@ -43,7 +45,11 @@ use crate::log::Level;
 use crate::process::ForkLocal;
 
 pub mod message;
+#[cfg(unix)]
+mod on_runtime;
 use message::{Body, Decoder, Head, Parsed};
+#[cfg(unix)]
+pub use on_runtime::AsyncPool;
 
 /// Idle connections kept per origin, and for how long.
 const MAX_IDLE_PER_ORIGIN: usize = 16;
@@ -100,7 +106,7 @@ pub struct Pool {
     connect_timeout: Duration,
     /// The client's TLS set-up (`crate::tls`), the same roots as its async client's.
     tls: crate::tls::Tls,
-    idle: ForkLocal<Mutex<Vec<Conn>>>,
+    idle: Idle<Conn>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -126,7 +132,6 @@ struct Conn {
     out: Vec<u8>,
     /// The socket's current read timeout.
     read_timeout: Duration,
-    idle_since: Instant,
 }
 
 /// What [`Pool::open_stream`] got: a 2xx head with its body still to read, or a whole answer.
@@ -280,7 +285,7 @@ impl BodyStream {
         };
         if self.keep && decoder.is_done() && self.pid == crate::process::pid() {
             self.closer.disarm();
-            self.pool.checkin(conn);
+            self.pool.idle.put(conn);
         }
     }
 }
@@ -307,12 +312,82 @@ enum TripError {
     TooLarge(usize),
 }
 
+/// A connection the pools keep between exchanges.
+trait Pooled {
+    fn origin(&self) -> &Origin;
+    /// Nothing waits on it: no early bytes, no close.
+    fn is_quiet(&self) -> bool;
+    /// Nothing of the last answer is left unread (received bytes, decrypted TLS records).
+    fn is_drained(&mut self) -> bool;
+}
+
+/// Idle keep-alive connections, each with when it went idle; per process ([`ForkLocal`]): a
+/// forked child starts with none and never uses, closes or locks its parent's.
+struct Idle<C> {
+    conns: ForkLocal<Mutex<Vec<(Instant, C)>>>,
+    max_per_origin: usize,
+}
+
+impl<C: Pooled> Idle<C> {
+    fn new(max_per_origin: usize) -> Idle<C> {
+        Idle {
+            conns: ForkLocal::new(),
+            max_per_origin,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<(Instant, C)>> {
+        self.conns
+            .get_or_init(|| Mutex::new(Vec::new()), drop)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The most recently kept connection to `origin` that is still quiet. Expired ones are
+    /// dropped, and so is one with bytes nobody asked for (a late answer) or a close.
+    fn take(&self, origin: &Origin) -> Option<C> {
+        loop {
+            let conn = {
+                let mut idle = self.lock();
+                let now = Instant::now();
+                idle.retain(|(since, _)| now.duration_since(*since) < IDLE_EXPIRY);
+                let at = idle.iter().rposition(|(_, c)| c.origin() == origin)?;
+                idle.swap_remove(at).1
+            };
+            if conn.is_quiet() {
+                return Some(conn);
+            }
+        }
+    }
+
+    /// Keeps `conn` for a later exchange, unless something of its last answer is unread or
+    /// its origin has enough idle connections already.
+    fn put(&self, mut conn: C) {
+        if !conn.is_drained() {
+            return;
+        }
+        let mut idle = self.lock();
+        let same = idle
+            .iter()
+            .filter(|(_, c)| c.origin() == conn.origin())
+            .count();
+        if same < self.max_per_origin {
+            idle.push((Instant::now(), conn));
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
 impl Pool {
     pub fn new(connect_timeout: Duration, tls: crate::tls::Tls) -> Pool {
         Pool {
             connect_timeout,
             tls,
-            idle: ForkLocal::new(),
+            idle: Idle::new(MAX_IDLE_PER_ORIGIN),
         }
     }
 
@@ -324,14 +399,14 @@ impl Pool {
             reached_server: false,
         })?;
         loop {
-            let (mut conn, reused) = match self.checkout(&origin) {
+            let (mut conn, reused) = match self.idle.take(&origin) {
                 Some(conn) => (conn, true),
                 None => (self.connect(&origin, timeout, deadline)?, false),
             };
             match conn.round_trip(req, deadline) {
                 Ok((response, keep_alive)) => {
                     if keep_alive {
-                        self.checkin(conn);
+                        self.idle.put(conn);
                     }
                     return Ok(response);
                 }
@@ -363,7 +438,7 @@ impl Pool {
             reached_server: false,
         })?;
         loop {
-            let (mut conn, reused) = match self.checkout(&origin) {
+            let (mut conn, reused) = match self.idle.take(&origin) {
                 Some(conn) => (conn, true),
                 None => (self.connect(&origin, timeout, deadline)?, false),
             };
@@ -378,8 +453,8 @@ impl Pool {
             });
             match answer {
                 Ok(Answer::Whole(response, keep)) => {
-                    if keep && conn.buf.is_empty() {
-                        self.checkin(conn);
+                    if keep {
+                        self.idle.put(conn);
                     }
                     return Ok(Opened::Whole(response));
                 }
@@ -412,85 +487,18 @@ impl Pool {
         }
     }
 
-    fn idle(&self) -> MutexGuard<'_, Vec<Conn>> {
-        self.idle
-            .get_or_init(|| Mutex::new(Vec::new()), drop)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn checkout(&self, origin: &Origin) -> Option<Conn> {
-        loop {
-            let conn = {
-                let mut idle = self.idle();
-                idle.retain(|c| c.idle_since.elapsed() < IDLE_EXPIRY);
-                let at = idle.iter().rposition(|c| c.origin == *origin)?;
-                idle.swap_remove(at)
-            };
-            // Bytes nobody asked for (a late answer) or a close: never reused.
-            if conn.is_quiet() {
-                return Some(conn);
-            }
-        }
-    }
-
-    fn checkin(&self, mut conn: Conn) {
-        if !conn.buf.is_empty() || conn.holds_plaintext() {
-            return;
-        }
-        conn.idle_since = Instant::now();
-        let mut idle = self.idle();
-        let same = idle.iter().filter(|c| c.origin == conn.origin).count();
-        if same < MAX_IDLE_PER_ORIGIN {
-            idle.push(conn);
-        }
-    }
-
     fn connect(
         &self,
         origin: &Origin,
         timeout: Duration,
         deadline: Instant,
     ) -> Result<Conn, Failure> {
-        let failed = |code: Code, message: String| Failure {
-            err: Error::connection(code, message),
-            reached_server: false,
-        };
-        // Failures before the request: whatever they are, nothing reached the server.
-        let not_sent = |e: TripError| Failure {
-            reached_server: false,
-            ..e.into_failure(timeout)
-        };
-        let addrs = resolve(origin, deadline).map_err(|e| match e {
-            TripError::Io(e) => failed(
-                codes::CONNECTION_FAILED,
-                format!("cannot resolve {origin}: {e}"),
-            ),
-            other => not_sent(other),
-        })?;
+        let addrs = resolve(origin, deadline).map_err(|e| resolve_failure(origin, timeout, e))?;
         let connect_timeout = self.connect_timeout;
-        let connected = on_helper_thread("inferencekey-connect", deadline, move || {
+        let stream = on_helper_thread("inferencekey-connect", deadline, move || {
             connect_any(&addrs, connect_timeout, deadline)
-        });
-        let stream = match connected {
-            Ok(stream) => stream,
-            Err(TripError::Io(e)) if e.kind() != io::ErrorKind::TimedOut => {
-                return Err(failed(
-                    codes::CONNECTION_FAILED,
-                    format!("cannot connect to {origin}: {e}"),
-                ))
-            }
-            Err(TripError::Io(_) | TripError::TimedOut) => {
-                return Err(Failure {
-                    err: Error::timeout(format!(
-                        "connecting to {origin} timed out after {:.1}s",
-                        self.connect_timeout.min(timeout).as_secs_f64()
-                    )),
-                    reached_server: false,
-                })
-            }
-            Err(other) => return Err(not_sent(other)),
-        };
+        })
+        .map_err(|e| connect_failure(origin, connect_timeout.min(timeout), timeout, e))?;
         // Reads and writes wait in slices, so that the interrupt check runs while they wait.
         let slice = timeout.min(CHECK_INTERVAL);
         let setup = |s: &TcpStream| {
@@ -498,28 +506,15 @@ impl Pool {
             s.set_read_timeout(Some(slice))?;
             s.set_write_timeout(Some(slice))
         };
-        setup(&stream).map_err(|e| failed(codes::CONNECTION_FAILED, format!("{origin}: {e}")))?;
+        setup(&stream).map_err(|e| connect_failure(origin, timeout, timeout, TripError::Io(e)))?;
         let io = if origin.tls {
             let config = self.tls.configs().map_err(|err| Failure {
                 err,
                 reached_server: false,
             })?;
             Io::Tls(Box::new(
-                handshake(config.blocking_config.clone(), origin, stream, deadline).map_err(
-                    |e| match e {
-                        TripError::Io(e) => match crate::transport::certificate_error(&e) {
-                            Some(why) => Failure {
-                                err: crate::transport::untrusted_certificate(&origin.host, &why),
-                                reached_server: false,
-                            },
-                            None => failed(
-                                codes::CONNECTION_FAILED,
-                                format!("TLS handshake with {origin} failed: {e}"),
-                            ),
-                        },
-                        other => not_sent(other),
-                    },
-                )?,
+                handshake(config.blocking_config.clone(), origin, stream, deadline)
+                    .map_err(|e| handshake_failure(origin, timeout, e))?,
             ))
         } else {
             Io::Plain(stream)
@@ -531,8 +526,71 @@ impl Pool {
             scratch: Box::new([0; MIN_READ]),
             out: Vec::new(),
             read_timeout: slice,
-            idle_since: Instant::now(),
         })
+    }
+}
+
+/// A resolution that failed: nothing reached the server.
+fn resolve_failure(origin: &Origin, timeout: Duration, e: TripError) -> Failure {
+    match e {
+        TripError::Io(e) => Failure {
+            err: Error::connection(
+                codes::CONNECTION_FAILED,
+                format!("cannot resolve {origin}: {e}"),
+            ),
+            reached_server: false,
+        },
+        other => not_sent(other, timeout),
+    }
+}
+
+/// A TCP connect that failed (`connect_timeout` the wait it had): nothing reached the server.
+fn connect_failure(
+    origin: &Origin,
+    connect_timeout: Duration,
+    timeout: Duration,
+    e: TripError,
+) -> Failure {
+    let err = match e {
+        TripError::Io(e) if e.kind() != io::ErrorKind::TimedOut => Error::connection(
+            codes::CONNECTION_FAILED,
+            format!("cannot connect to {origin}: {e}"),
+        ),
+        TripError::Io(_) | TripError::TimedOut => Error::timeout(format!(
+            "connecting to {origin} timed out after {:.1}s",
+            connect_timeout.as_secs_f64()
+        )),
+        other => return not_sent(other, timeout),
+    };
+    Failure {
+        err,
+        reached_server: false,
+    }
+}
+
+/// A TLS handshake that failed: nothing reached the server; an untrusted certificate has a
+/// code of its own (never retried).
+fn handshake_failure(origin: &Origin, timeout: Duration, e: TripError) -> Failure {
+    match e {
+        TripError::Io(e) => Failure {
+            err: match crate::transport::certificate_error(&e) {
+                Some(why) => crate::transport::untrusted_certificate(&origin.host, &why),
+                None => Error::connection(
+                    codes::CONNECTION_FAILED,
+                    format!("TLS handshake with {origin} failed: {e}"),
+                ),
+            },
+            reached_server: false,
+        },
+        other => not_sent(other, timeout),
+    }
+}
+
+/// A failure before the request was written: whatever it is, nothing reached the server.
+fn not_sent(e: TripError, timeout: Duration) -> Failure {
+    Failure {
+        reached_server: false,
+        ..e.into_failure(timeout)
     }
 }
 
@@ -589,6 +647,104 @@ pub fn response_too_large(cap: usize) -> Error {
         ),
     )
     .with_detail("limit_bytes", cap.into())
+}
+
+/// What reading an answer needs next: more bytes (about this many are expected; 0 when
+/// nothing says), or nothing: it is done.
+enum Step<T> {
+    More(usize),
+    Done(T),
+}
+
+/// Takes the final response head to `method` off `buf` once it is whole, skipping 1xx
+/// answers. The reading half of both exchanges, blocking and async.
+fn take_head(buf: &mut BytesMut, method: &Method) -> Result<Step<Head>, TripError> {
+    loop {
+        match message::parse_head(buf, method).map_err(TripError::Protocol)? {
+            Some(Parsed::Final(used, head)) => {
+                buf.advance(used);
+                return Ok(Step::Done(head));
+            }
+            // A 1xx answer: the real one follows.
+            Some(Parsed::Interim(used)) => buf.advance(used),
+            None if buf.len() > MAX_HEAD => {
+                return Err(TripError::Protocol("the response head is too long".into()))
+            }
+            None => return Ok(Step::More(0)),
+        }
+    }
+}
+
+/// The error of a connection that ended before the head was whole (`buf` holds its start).
+fn head_cut(buf: &BytesMut) -> TripError {
+    let e = io::Error::new(io::ErrorKind::UnexpectedEof, "end of stream");
+    if buf.is_empty() {
+        TripError::Closed(e)
+    } else {
+        TripError::Protocol("the connection closed in the middle of the head".into())
+    }
+}
+
+/// Decodes one body from the bytes a connection receives, refusing more than `max_body`.
+struct BodyReader {
+    decoder: Decoder,
+    out: Vec<u8>,
+    max_body: usize,
+}
+
+impl BodyReader {
+    /// A body longer than `max_body` by its declared length is refused before it is read.
+    fn new(body: Body, max_body: usize) -> Result<BodyReader, TripError> {
+        let out = match body {
+            Body::Length(n) => {
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                if n > max_body {
+                    return Err(TripError::TooLarge(max_body));
+                }
+                Vec::with_capacity(n.min(MAX_PREALLOCATION))
+            }
+            _ => Vec::new(),
+        };
+        Ok(BodyReader {
+            decoder: Decoder::new(body),
+            out,
+            max_body,
+        })
+    }
+
+    /// Decodes what `buf` holds of the body (consuming it): the whole body once its framing
+    /// ends it, else how much more is expected.
+    fn take(&mut self, buf: &mut BytesMut) -> Result<Step<Bytes>, TripError> {
+        if !buf.is_empty() {
+            let used = self
+                .decoder
+                .decode(buf, &mut self.out)
+                .map_err(TripError::Protocol)?;
+            buf.advance(used);
+            if self.out.len() > self.max_body {
+                return Err(TripError::TooLarge(self.max_body));
+            }
+        }
+        if self.decoder.is_done() {
+            return Ok(Step::Done(Bytes::from(std::mem::take(&mut self.out))));
+        }
+        Ok(Step::More(match self.decoder.expected() {
+            0 => MAX_READ,
+            n => usize::try_from(n).unwrap_or(MAX_READ),
+        }))
+    }
+
+    /// The body when the connection closed: whole if close-delimited, or chunked with its last
+    /// chunk in and only the final CRLF missing (the connection is not kept either way).
+    fn at_close(self) -> Result<Bytes, TripError> {
+        if self.decoder.until_close() || self.decoder.after_last_chunk() {
+            return Ok(Bytes::from(self.out));
+        }
+        Err(TripError::Io(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the connection closed in the middle of the body",
+        )))
+    }
 }
 
 impl Conn {
@@ -671,28 +827,11 @@ impl Conn {
     /// Reads the final response head to `method` (skipping 1xx answers).
     fn read_head(&mut self, method: &Method, deadline: Instant) -> Result<Head, TripError> {
         loop {
-            match message::parse_head(&self.buf, method).map_err(TripError::Protocol)? {
-                Some(Parsed::Final(used, head)) => {
-                    self.buf.advance(used);
-                    return Ok(head);
-                }
-                // A 1xx answer: the real one follows.
-                Some(Parsed::Interim(used)) => {
-                    self.buf.advance(used);
-                    continue;
-                }
-                None if self.buf.len() > MAX_HEAD => {
-                    return Err(TripError::Protocol("the response head is too long".into()))
-                }
-                None => {}
+            if let Step::Done(head) = take_head(&mut self.buf, method)? {
+                return Ok(head);
             }
             if self.fill(deadline, 0)? == 0 {
-                let e = io::Error::new(io::ErrorKind::UnexpectedEof, "end of stream");
-                return Err(if self.buf.is_empty() {
-                    TripError::Closed(e)
-                } else {
-                    TripError::Protocol("the connection closed in the middle of the head".into())
-                });
+                return Err(head_cut(&self.buf));
             }
         }
     }
@@ -706,44 +845,15 @@ impl Conn {
         deadline: Instant,
         max_body: usize,
     ) -> Result<(Bytes, bool), TripError> {
-        let mut out = match body {
-            Body::Length(n) => {
-                let n = usize::try_from(n).unwrap_or(usize::MAX);
-                if n > max_body {
-                    return Err(TripError::TooLarge(max_body));
-                }
-                Vec::with_capacity(n.min(MAX_PREALLOCATION))
-            }
-            _ => Vec::new(),
-        };
-        let mut decoder = Decoder::new(body);
+        let mut reader = BodyReader::new(body, max_body)?;
         loop {
-            if !self.buf.is_empty() {
-                let used = decoder
-                    .decode(&self.buf, &mut out)
-                    .map_err(TripError::Protocol)?;
-                self.buf.advance(used);
-                if out.len() > max_body {
-                    return Err(TripError::TooLarge(max_body));
+            match reader.take(&mut self.buf)? {
+                Step::Done(bytes) => return Ok((bytes, true)),
+                Step::More(want) => {
+                    if self.fill(deadline, want)? == 0 {
+                        return Ok((reader.at_close()?, false));
+                    }
                 }
-            }
-            if decoder.is_done() {
-                return Ok((Bytes::from(out), true));
-            }
-            let want = match decoder.expected() {
-                0 => MAX_READ,
-                n => usize::try_from(n).unwrap_or(MAX_READ),
-            };
-            if self.fill(deadline, want)? == 0 {
-                // Close-delimited, or a chunked body whose last chunk came and whose final
-                // CRLF did not: the body is whole, the connection is not kept.
-                if decoder.until_close() || decoder.after_last_chunk() {
-                    return Ok((Bytes::from(out), false));
-                }
-                return Err(TripError::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the connection closed in the middle of the body",
-                )));
             }
         }
     }
@@ -813,33 +923,41 @@ impl Conn {
             self.read_timeout = timeout;
         }
     }
+}
 
-    /// True when an idle connection has nothing to read: no early bytes, no close.
+impl Pooled for Conn {
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
     fn is_quiet(&self) -> bool {
         peek_is_quiet(self.io.tcp())
     }
 
-    /// Decrypted bytes that no read asked for (TLS records after the answer).
-    fn holds_plaintext(&mut self) -> bool {
-        match &mut self.io {
-            Io::Plain(_) => false,
-            Io::Tls(tls) => tls
-                .conn
-                .process_new_packets()
-                .map_or(true, |state| state.plaintext_bytes_to_read() > 0),
-        }
+    fn is_drained(&mut self) -> bool {
+        self.buf.is_empty()
+            && match &mut self.io {
+                Io::Plain(_) => true,
+                Io::Tls(tls) => holds_no_plaintext(&mut tls.conn),
+            }
     }
+}
+
+/// No decrypted bytes wait in `tls` (records that arrived after the answer).
+fn holds_no_plaintext(tls: &mut rustls::ClientConnection) -> bool {
+    tls.process_new_packets()
+        .is_ok_and(|state| state.plaintext_bytes_to_read() == 0)
 }
 
 /// One non-blocking peek: `true` when nothing is waiting on the socket (no byte, no close).
 #[cfg(unix)]
-fn peek_is_quiet(tcp: &TcpStream) -> bool {
+fn peek_is_quiet(socket: &impl std::os::fd::AsFd) -> bool {
     use std::os::fd::AsRawFd;
     let mut probe = 0u8;
-    // SAFETY: a one-byte read into a local, on a descriptor this stream owns.
+    // SAFETY: a one-byte read into a local, on a descriptor the borrowed socket owns.
     let n = unsafe {
         libc::recv(
-            tcp.as_raw_fd(),
+            socket.as_fd().as_raw_fd(),
             (&raw mut probe).cast(),
             1,
             libc::MSG_PEEK | libc::MSG_DONTWAIT,
@@ -1068,11 +1186,14 @@ fn handshake(
 
 #[cfg(test)]
 mod tests {
+    /// The public web's roots only.
+    pub(super) fn test_roots() -> rustls::RootCertStore {
+        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned())
+    }
+
     /// A pool trusting the public web's roots only.
     fn test_pool(connect_timeout: Duration) -> Pool {
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        Pool::new(connect_timeout, crate::tls::Tls::with_roots(roots))
+        Pool::new(connect_timeout, crate::tls::Tls::with_roots(test_roots()))
     }
 
     use super::*;
@@ -1080,11 +1201,11 @@ mod tests {
     use std::sync::atomic::Ordering;
     use std::thread;
 
-    const TOKEN: &str = "ik_live_1a2b3c4d_0123456789abcdef";
+    pub(super) const TOKEN: &str = "ik_live_1a2b3c4d_0123456789abcdef";
 
     /// A one-connection server thread answering each request with the next canned bytes;
     /// returns the requests it read.
-    fn serve(answers: Vec<Vec<u8>>) -> (url::Url, thread::JoinHandle<Vec<String>>) {
+    pub(super) fn serve(answers: Vec<Vec<u8>>) -> (url::Url, thread::JoinHandle<Vec<String>>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = url::Url::parse(&format!(
             "http://{}/v1/things?x=1",
@@ -1103,7 +1224,7 @@ mod tests {
         (url, handle)
     }
 
-    fn read_request(sock: &mut TcpStream) -> String {
+    pub(super) fn read_request(sock: &mut TcpStream) -> String {
         let mut data = Vec::new();
         let mut byte = [0u8; 1];
         while !data.ends_with(b"\r\n\r\n") {
@@ -1124,7 +1245,7 @@ mod tests {
         head + &String::from_utf8(body).unwrap()
     }
 
-    fn post<'a>(url: &'a url::Url, body: &'a [u8]) -> Request<'a> {
+    pub(super) fn post<'a>(url: &'a url::Url, body: &'a [u8]) -> Request<'a> {
         Request {
             method: &Method::POST,
             url,
@@ -1168,11 +1289,11 @@ mod tests {
         let pool = test_pool(SECOND);
         let got = pool.exchange(&post(&url, b"{}"), SECOND).unwrap();
         server.join().unwrap();
-        let kept = pool.idle().len() == 1;
+        let kept = pool.idle.len() == 1;
         (got.body, kept)
     }
 
-    const SECOND: Duration = Duration::from_secs(1);
+    pub(super) const SECOND: Duration = Duration::from_secs(1);
 
     #[test]
     fn content_length_keep_alive_and_head_fields() {
@@ -1305,9 +1426,20 @@ mod tests {
         server.join().unwrap();
     }
 
+    /// Roots trusting the fixture CA (`tls_server`'s certificate).
+    pub(super) fn fixture_roots() -> rustls::RootCertStore {
+        use rustls::pki_types::pem::PemObject;
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+        let ca =
+            rustls::pki_types::CertificateDer::from_pem_file(format!("{fixture}/ca.pem")).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).unwrap();
+        roots
+    }
+
     /// A TLS server (the fixture certificate) answering `bodies` on one connection, after
     /// waiting `delay` before its part of the handshake.
-    fn tls_server(
+    pub(super) fn tls_server(
         bodies: Vec<&'static str>,
         delay: Duration,
     ) -> (u16, thread::JoinHandle<Vec<String>>) {
@@ -1346,13 +1478,7 @@ mod tests {
 
     #[test]
     fn https_through_rustls_on_a_kept_connection() {
-        use rustls::pki_types::pem::PemObject;
-        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
-        let ca =
-            rustls::pki_types::CertificateDer::from_pem_file(format!("{fixture}/ca.pem")).unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca).unwrap();
-        let pool = Pool::new(SECOND, crate::tls::Tls::with_roots(roots));
+        let pool = Pool::new(SECOND, crate::tls::Tls::with_roots(fixture_roots()));
         // A slow handshake (a distant server) is longer than one read slice.
         let (port, server) = tls_server(vec!["{\"n\":1}", "{\"n\":2}"], 2 * CHECK_INTERVAL);
         let url = url::Url::parse(&format!("https://localhost:{port}/v1/x")).unwrap();
@@ -1387,7 +1513,7 @@ mod tests {
 
     /// A listener whose connections are handed to `serve` one by one, each on its own thread;
     /// returns the URL and a counter of the requests the server read.
-    fn scripted(
+    pub(super) fn scripted(
         serve: impl Fn(usize, TcpStream) + Send + Sync + 'static,
     ) -> (url::Url, Arc<std::sync::atomic::AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1485,7 +1611,7 @@ mod tests {
                 failure.err
             );
         }
-        assert!(pool.idle().is_empty());
+        assert_eq!(pool.idle.len(), 0);
     }
 
     #[test]

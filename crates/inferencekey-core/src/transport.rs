@@ -4,7 +4,8 @@
 //! | mode | used for | where the I/O runs | after `fork()` |
 //! |---|---|---|---|
 //! | blocking | unary calls of a thread marked a blocking caller ([`as_blocking_caller`]), no proxy configured | the caller's thread, [`crate::http1`] (httparse over our sockets) | the child starts an empty pool; the parent's connections are never used, closed or locked |
-//! | async | `_async` calls, streams, calls with a cancel token | reqwest on the shared runtime | the child builds its own client (and the binding its own runtime); the parent's are leaked unread |
+//! | on the runtime | unary calls run by the shared (multi-threaded) runtime: `_async` calls, calls with a cancel token; no proxy configured | tasks of that runtime, [`crate::http1::AsyncPool`] (the same message code over tokio sockets) | the child starts an empty pool (and the binding its own runtime); the parent's connections are leaked unread |
+//! | async | streams not read by a blocking caller, calls on another runtime | reqwest on the runtime that runs them | the child builds its own client; the parent's are leaked unread |
 //! | proxied | every call while `HTTP(S)_PROXY`/`ALL_PROXY` is set | reqwest, which applies the proxy variables and `NO_PROXY` | as async |
 //!
 //! Every mode obeys the same caps: a body over `max_response_bytes` and a server-sent-event
@@ -48,6 +49,9 @@ struct Pool {
     client: ForkLocal<reqwest::Client>,
     /// Connections of blocking callers' unary exchanges.
     blocking: Arc<http1::Pool>,
+    /// Connections of unary exchanges run as tasks of the shared runtime.
+    #[cfg(unix)]
+    on_runtime: http1::AsyncPool,
     /// No proxy is configured, so blocking callers may connect directly. (With one, every
     /// exchange goes through reqwest, which applies the proxy variables and `NO_PROXY`.)
     direct: bool,
@@ -99,6 +103,8 @@ impl Pool {
             connect_timeout,
             client,
             blocking: Arc::new(http1::Pool::new(connect_timeout, tls.clone())),
+            #[cfg(unix)]
+            on_runtime: http1::AsyncPool::new(connect_timeout, tls.clone()),
             tls,
             direct,
             identity: Arc::new(()),
@@ -142,6 +148,13 @@ impl Pool {
             Ok(client)
         })
     }
+}
+
+/// Whether this task runs on a multi-threaded runtime (the shared one): the only kind whose
+/// tasks share [`http1::AsyncPool`] connections. A current-thread runtime's would die with it.
+fn on_shared_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// Whether blocking callers' exchanges may use direct sockets ([`crate::http1`]) on their own
@@ -322,13 +335,19 @@ impl Transport {
     /// usable response came (connection failure, timeout).
     pub async fn send(&self, call: &Call<'_>) -> Result<Reply> {
         let blocking = !call.sse && self.pool.direct && BLOCKING_CALLER.with(Cell::get);
+        let on_runtime = !call.sse && self.pool.direct && cfg!(unix) && on_shared_runtime();
         self.retried(
             call,
             || async move {
+                let limit = call.limits.request_timeout;
                 let outcome = if blocking {
                     self.exchange_blocking(call)
+                } else if on_runtime {
+                    tokio::time::timeout(limit, self.exchange_on_runtime(call))
+                        .await
+                        .unwrap_or_else(|_| Err((timed_out(limit), true)))
                 } else {
-                    tokio::time::timeout(call.limits.request_timeout, async {
+                    tokio::time::timeout(limit, async {
                         match self.attempt(call).await {
                             Attempt::Reply(resp) => {
                                 read_reply(resp, call.limits.max_response_bytes).await
@@ -340,7 +359,7 @@ impl Transport {
                         }
                     })
                     .await
-                    .unwrap_or_else(|_| Err((timed_out(call.limits.request_timeout), true)))
+                    .unwrap_or_else(|_| Err((timed_out(limit), true)))
                 };
                 Tried::of(outcome)
             },
@@ -402,20 +421,7 @@ impl Transport {
         &self,
         call: &Call<'_>,
     ) -> Result<(http1::BodyStream, Option<String>)> {
-        let token = call.token.expose();
-        if !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(unusable_token());
-        }
-        let request = http1::Request {
-            method: &call.method,
-            url: &call.url,
-            token,
-            user_agent: &self.user_agent,
-            accept: accept(call),
-            headers: &self.headers,
-            body: call.body.as_deref(),
-            max_body: call.limits.max_response_bytes,
-        };
+        let request = self.http1_request(call)?;
         let attempt = || async {
             match self
                 .pool
@@ -539,13 +545,13 @@ impl Transport {
         }
     }
 
-    /// One attempt of a unary exchange, on this thread.
-    fn exchange_blocking(&self, call: &Call<'_>) -> std::result::Result<Reply, (Error, bool)> {
+    /// The request of `call` for our HTTP/1 exchanges; an unusable token is refused first.
+    fn http1_request<'a>(&'a self, call: &'a Call<'_>) -> Result<http1::Request<'a>> {
         let token = call.token.expose();
         if !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err((unusable_token(), false));
+            return Err(unusable_token());
         }
-        let request = http1::Request {
+        Ok(http1::Request {
             method: &call.method,
             url: &call.url,
             token,
@@ -554,15 +560,40 @@ impl Transport {
             headers: &self.headers,
             body: call.body.as_deref(),
             max_body: call.limits.max_response_bytes,
-        };
-        match self
-            .pool
+        })
+    }
+
+    /// One attempt of a unary exchange, on this thread.
+    fn exchange_blocking(&self, call: &Call<'_>) -> std::result::Result<Reply, (Error, bool)> {
+        let request = self.http1_request(call).map_err(|e| (e, false))?;
+        self.pool
             .blocking
             .exchange(&request, call.limits.request_timeout)
-        {
-            Ok(r) => Ok(Reply::from(r)),
-            Err(f) => Err((f.err, f.reached_server)),
-        }
+            .map(Reply::from)
+            .map_err(|f| (f.err, f.reached_server))
+    }
+
+    /// One attempt of a unary exchange, as a task of the shared runtime.
+    #[cfg(unix)]
+    async fn exchange_on_runtime(
+        &self,
+        call: &Call<'_>,
+    ) -> std::result::Result<Reply, (Error, bool)> {
+        let request = self.http1_request(call).map_err(|e| (e, false))?;
+        self.pool
+            .on_runtime
+            .exchange(&request, call.limits.request_timeout)
+            .await
+            .map(Reply::from)
+            .map_err(|f| (f.err, f.reached_server))
+    }
+
+    #[cfg(not(unix))]
+    async fn exchange_on_runtime(
+        &self,
+        _call: &Call<'_>,
+    ) -> std::result::Result<Reply, (Error, bool)> {
+        unreachable!("async exchanges go through reqwest off unix")
     }
 
     /// The delay before retrying a reply, or `None` when it is final (wire §3.3).
