@@ -34,9 +34,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::process::ForkLocal;
 
 /// The TLS set-up of one client: the same roots, offered with HTTP/2 (async client) or
-/// HTTP/1.1 only (the blocking path). Roots the user named are read when the client is made,
-/// so a bad location fails there; the system store is read on the first TLS connection, so a
-/// client of an `http://` server (the local platform) never parses a certificate.
+/// HTTP/1.1 only (our HTTP/1 exchanges). A `ca_bundle_path` given to the client is read when
+/// the client is made, so a bad path fails there; roots from the environment
+/// (`SSL_CERT_FILE`/`SSL_CERT_DIR`, set machine-wide in many containers and CI images) and the
+/// system store are read on the first TLS connection, as curl reads them: a client of an
+/// `http://` server (the local platform) never parses a certificate. A bad variable is then a
+/// configuration error of that first `https://` call.
 #[derive(Clone)]
 pub struct Tls(Arc<Lazy>);
 
@@ -85,13 +88,12 @@ impl Tls {
             std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()),
             std::env::var_os("SSL_CERT_DIR").filter(|v| !v.is_empty()),
         );
-        let named = ca_bundle_path.is_some() || native_key.0.is_some() || native_key.1.is_some();
         let tls = Tls(Arc::new(Lazy {
             ca_bundle_path: ca_bundle_path.map(str::to_owned),
             native_key,
             configs: ForkLocal::new(),
         }));
-        if named {
+        if ca_bundle_path.is_some() {
             tls.configs()?;
         }
         Ok(tls)

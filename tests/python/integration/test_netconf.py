@@ -221,6 +221,14 @@ def test_an_unusable_ssl_cert_file_is_a_configuration_error(
         assert "SSL_CERT_FILE" in message and "missing.pem" in message, message
 
 
+def test_roots_from_the_environment_are_read_only_for_https(tmp_path: Path) -> None:
+    """SSL_CERT_FILE is set machine-wide on many hosts: a client of an http:// server (the
+    local platform) neither reads it nor fails on it."""
+    with faults.ScriptedServer([faults.Reply(body=CHAT), faults.Reply(body=CHAT)]) as plain:
+        got = run_child(plain.url, {"SSL_CERT_FILE": str(tmp_path / "missing.pem")})
+    assert got == {"sync": "hello", "async": "hello"}
+
+
 # --------------------------------------------------------------------------------------------
 # default_headers and extra_headers
 
