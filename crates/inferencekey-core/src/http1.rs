@@ -394,10 +394,7 @@ impl Pool {
     /// One attempt: the whole exchange, connect included, within `timeout`.
     pub fn exchange(&self, req: &Request<'_>, timeout: Duration) -> Result<Response, Failure> {
         let deadline = Instant::now() + timeout;
-        let origin = Origin::of(req.url).map_err(|err| Failure {
-            err,
-            reached_server: false,
-        })?;
+        let origin = Origin::of_request(req)?;
         loop {
             let (mut conn, reused) = match self.idle.take(&origin) {
                 Some(conn) => (conn, true),
@@ -410,16 +407,7 @@ impl Pool {
                     }
                     return Ok(response);
                 }
-                // The server had closed this idle connection: nothing of the request left,
-                // so another connection may carry it (wire §3.3), whatever the method.
-                Err(TripError::NotSent(e)) if reused => {
-                    crate::log!(
-                        Level::Debug,
-                        "inferencekey.http",
-                        "a kept connection to {origin} was closed ({e}); sending on another"
-                    );
-                }
-                Err(e) => return Err(e.into_failure(timeout)),
+                Err(e) => resend_or_fail(&origin, e, reused, timeout)?,
             }
         }
     }
@@ -433,10 +421,7 @@ impl Pool {
         timeout: Duration,
     ) -> Result<Opened, Failure> {
         let deadline = Instant::now() + timeout;
-        let origin = Origin::of(req.url).map_err(|err| Failure {
-            err,
-            reached_server: false,
-        })?;
+        let origin = Origin::of_request(req)?;
         loop {
             let (mut conn, reused) = match self.idle.take(&origin) {
                 Some(conn) => (conn, true),
@@ -475,14 +460,7 @@ impl Pool {
                         },
                     });
                 }
-                Err(TripError::NotSent(e)) if reused => {
-                    crate::log!(
-                        Level::Debug,
-                        "inferencekey.http",
-                        "a kept connection to {origin} was closed ({e}); sending on another"
-                    );
-                }
-                Err(e) => return Err(e.into_failure(timeout)),
+                Err(e) => resend_or_fail(&origin, e, reused, timeout)?,
             }
         }
     }
@@ -586,6 +564,37 @@ fn handshake_failure(origin: &Origin, timeout: Duration, e: TripError) -> Failur
     }
 }
 
+/// After an attempt on a connection failed: `Ok` to send again on another connection when the
+/// server had closed a kept one before any of the request left (wire §3.3: whatever the
+/// method), else the failure.
+fn resend_or_fail(
+    origin: &Origin,
+    e: TripError,
+    reused: bool,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    match e {
+        TripError::NotSent(e) if reused => {
+            crate::log!(
+                Level::Debug,
+                "inferencekey.http",
+                "a kept connection to {origin} was closed ({e}); sending on another"
+            );
+            Ok(())
+        }
+        e => Err(e.into_failure(timeout)),
+    }
+}
+
+/// What is left to write of `head`, then `body`, once `written` bytes of them went out.
+fn unsent<'a>(head: &'a [u8], body: &'a [u8], written: usize) -> [IoSlice<'a>; 2] {
+    let from_head = written.min(head.len());
+    [
+        IoSlice::new(&head[from_head..]),
+        IoSlice::new(&body[written - from_head..]),
+    ]
+}
+
 /// A failure before the request was written: whatever it is, nothing reached the server.
 fn not_sent(e: TripError, timeout: Duration) -> Failure {
     Failure {
@@ -595,6 +604,15 @@ fn not_sent(e: TripError, timeout: Duration) -> Failure {
 }
 
 impl TripError {
+    /// A read or write that failed: the server closed the connection, or another I/O error.
+    fn lost(e: io::Error) -> TripError {
+        if is_closed(&e) {
+            TripError::Closed(e)
+        } else {
+            TripError::Io(e)
+        }
+    }
+
     fn into_failure(self, timeout: Duration) -> Failure {
         let (err, reached_server) = match self {
             TripError::NotSent(e) => (
@@ -784,11 +802,7 @@ impl Conn {
                 // The server may have answered before it closed on us (a 413 for a body it
                 // will not take): that answer, not the broken pipe, is the result.
                 let soon = deadline.min(Instant::now() + EARLY_ANSWER_WAIT);
-                match read(self, soon, true) {
-                    Ok(answer) => Ok(answer),
-                    Err(_) if is_closed(&e) => Err(TripError::Closed(e)),
-                    Err(_) => Err(TripError::Io(e)),
-                }
+                read(self, soon, true).map_err(|_| TripError::lost(e))
             }
         }
     }
@@ -796,20 +810,11 @@ impl Conn {
     /// Writes the head in `out`, then `body`, within the deadline; on failure, how many bytes
     /// went out and why.
     fn send(&mut self, body: &[u8], deadline: Instant) -> Result<(), (usize, io::Error)> {
-        let (mut head_at, mut body_at, mut written) = (0, 0, 0);
-        while head_at < self.out.len() || body_at < body.len() {
-            let parts = [
-                IoSlice::new(&self.out[head_at..]),
-                IoSlice::new(&body[body_at..]),
-            ];
-            match self.io.write_vectored(&parts) {
+        let mut written = 0;
+        while written < self.out.len() + body.len() {
+            match self.io.write_vectored(&unsent(&self.out, body, written)) {
                 Ok(0) => return Err((written, io::ErrorKind::WriteZero.into())),
-                Ok(n) => {
-                    written += n;
-                    let from_head = n.min(self.out.len() - head_at);
-                    head_at += from_head;
-                    body_at += n - from_head;
-                }
+                Ok(n) => written += n,
                 Err(e) if is_wait(&e) || e.kind() == io::ErrorKind::Interrupted => {
                     if interrupt::requested() {
                         return Err((written, io::ErrorKind::Interrupted.into()));
@@ -911,8 +916,7 @@ impl Conn {
                         self.set_read_timeout(slice);
                     }
                 }
-                Err(e) if is_closed(&e) => return Err(TripError::Closed(e)),
-                Err(e) => return Err(TripError::Io(e)),
+                Err(e) => return Err(TripError::lost(e)),
             }
         }
     }
@@ -1073,6 +1077,14 @@ fn is_closed(e: &io::Error) -> bool {
 }
 
 impl Origin {
+    /// The origin `req` goes to; a URL we cannot connect to fails before anything is sent.
+    fn of_request(req: &Request<'_>) -> Result<Origin, Failure> {
+        Origin::of(req.url).map_err(|err| Failure {
+            err,
+            reached_server: false,
+        })
+    }
+
     fn of(url: &url::Url) -> Result<Origin, Error> {
         let tls = match url.scheme() {
             "http" => false,

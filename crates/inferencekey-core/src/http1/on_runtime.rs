@@ -24,10 +24,9 @@ use zeroize::Zeroize;
 
 use super::{
     connect_failure, handshake_failure, head_cut, holds_no_plaintext, is_closed, message,
-    peek_is_quiet, resolve_failure, take_head, BodyReader, Failure, Idle, Origin, Pooled, Request,
-    Response, Step, TripError, EARLY_ANSWER_WAIT, MAX_READ, MIN_READ,
+    peek_is_quiet, resend_or_fail, resolve_failure, take_head, unsent, BodyReader, Failure, Idle,
+    Origin, Pooled, Request, Response, Step, TripError, EARLY_ANSWER_WAIT, MAX_READ, MIN_READ,
 };
-use crate::log::Level;
 
 type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 
@@ -73,10 +72,7 @@ impl AsyncPool {
         req: &Request<'_>,
         timeout: Duration,
     ) -> Result<Response, Failure> {
-        let origin = Origin::of(req.url).map_err(|err| Failure {
-            err,
-            reached_server: false,
-        })?;
+        let origin = Origin::of_request(req)?;
         loop {
             let (mut conn, reused) = match self.idle.take(&origin) {
                 Some(conn) => (conn, true),
@@ -89,16 +85,7 @@ impl AsyncPool {
                     }
                     return Ok(response);
                 }
-                // The server had closed this idle connection: nothing of the request left,
-                // so another connection may carry it (wire §3.3), whatever the method.
-                Err(TripError::NotSent(e)) if reused => {
-                    crate::log!(
-                        Level::Debug,
-                        "inferencekey.http",
-                        "a kept connection to {origin} was closed ({e}); sending on another"
-                    );
-                }
-                Err(e) => return Err(e.into_failure(timeout)),
+                Err(e) => resend_or_fail(&origin, e, reused, timeout)?,
             }
         }
     }
@@ -166,8 +153,7 @@ impl Conn {
                 // will not take): that answer, not the broken pipe, is the result.
                 match tokio::time::timeout(EARLY_ANSWER_WAIT, self.read_answer(req)).await {
                     Ok(Ok((answer, _))) => Ok((answer, false)),
-                    _ if is_closed(&e) => Err(TripError::Closed(e)),
-                    _ => Err(TripError::Io(e)),
+                    _ => Err(TripError::lost(e)),
                 }
             }
         }
@@ -175,24 +161,16 @@ impl Conn {
 
     /// Writes the head in `out`, then `body`; on failure, how many bytes went out and why.
     async fn send(&mut self, body: &[u8]) -> Result<(), (usize, io::Error)> {
-        let (mut head_at, mut body_at, mut written) = (0, 0, 0);
-        while head_at < self.out.len() || body_at < body.len() {
-            let parts = [
-                io::IoSlice::new(&self.out[head_at..]),
-                io::IoSlice::new(&body[body_at..]),
-            ];
+        let mut written = 0;
+        while written < self.out.len() + body.len() {
+            let parts = unsent(&self.out, body, written);
             let n = match &mut self.io {
                 Io::Plain(s) => s.write_vectored(&parts).await,
                 Io::Tls(s) => s.write_vectored(&parts).await,
             };
             match n {
                 Ok(0) => return Err((written, io::ErrorKind::WriteZero.into())),
-                Ok(n) => {
-                    written += n;
-                    let from_head = n.min(self.out.len() - head_at);
-                    head_at += from_head;
-                    body_at += n - from_head;
-                }
+                Ok(n) => written += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err((written, e)),
             }
@@ -236,13 +214,7 @@ impl Conn {
             Io::Plain(s) => s.read_buf(&mut self.buf).await,
             Io::Tls(s) => s.read_buf(&mut self.buf).await,
         };
-        read.map_err(|e| {
-            if is_closed(&e) {
-                TripError::Closed(e)
-            } else {
-                TripError::Io(e)
-            }
-        })
+        read.map_err(TripError::lost)
     }
 }
 
