@@ -17,8 +17,8 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 from . import _ffi, _logging
 from .errors import _Cancelled
@@ -164,15 +164,17 @@ _SPARE_CANCELS_MAX = 256
 
 
 async def native(
-    start: Callable[[Any, Any, Any, Any], int],
-    *,
+    fn: Callable[..., int],
+    *args: Any,
+    after: tuple[Any, ...] = (),
     part: str | None = None,
     cancel: _ffi.Cancel | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
 ) -> tuple[Any, bytes] | None:
-    """Starts one native operation via ``start(cancel, cb, user_data, err)`` and awaits its
-    decoded result and binary parts (``None`` at the end of a stream). ``loop`` is the
-    running loop, when the caller has it already."""
+    """Starts one native operation, ``fn(*args, cancel, *after, cb, user_data, err)``, and
+    awaits its decoded result and binary parts (``None`` at the end of a stream). ``loop`` is
+    the running loop, when the caller has it already. One coroutine from the caller's to the
+    core's: each level of ``await`` costs every call a frame and a resumption."""
     _logging.sync_native_level()
     if loop is None:
         loop = asyncio.get_running_loop()
@@ -184,8 +186,9 @@ async def native(
     inbox = _inbox(loop)
     with _pending_lock:
         _pending[key] = (inbox, future, part)
-    err = ffi.new("ik_error **")
-    status = start(cancel.ptr, _trampoline, ffi.cast("void *", key), err)
+    # The start call writes `err` before it returns, on this thread: its out-slot is reused.
+    err = _ffi.out_params()[2]
+    status = fn(*args, cancel.ptr, *after, _trampoline, ffi.cast("void *", key), err)
     if status:
         with _pending_lock:
             _pending.pop(key, None)
@@ -206,21 +209,18 @@ async def native(
     return outcome
 
 
-async def call_result(
+def call_result(
     fn: Any,
     ptr: Any,
     request: dict[str, Any],
     part: str | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
-) -> tuple[Any, bytes]:
-    """An operation's decoded result JSON and its binary parts."""
+) -> Coroutine[Any, Any, tuple[Any, bytes]]:
+    """Awaits an operation's decoded result JSON and its binary parts. A unary operation
+    never ends with ``None``: its ``json`` is NULL only on failure (``ik_callback``)."""
     body = _ffi.encode(request)
-    outcome = await native(
-        lambda cancel, cb, ud, err: fn(ptr, body, len(body), cancel, cb, ud, err),
-        part=part,
-        loop=loop,
-    )
-    return (None, b"") if outcome is None else outcome
+    call = native(fn, ptr, body, len(body), part=part, loop=loop)
+    return cast("Coroutine[Any, Any, tuple[Any, bytes]]", call)
 
 
 async def open_stream(fn: Any, ptr: Any, request: dict[str, Any]) -> tuple[Any, Any]:
@@ -228,12 +228,8 @@ async def open_stream(fn: Any, ptr: Any, request: dict[str, Any]) -> tuple[Any, 
     with the stream's metadata."""
     body = _ffi.encode(request)
     out = ffi.new("ik_stream **")
-
-    def start(cancel: Any, cb: Any, ud: Any, err: Any) -> int:
-        return int(fn(ptr, body, len(body), cancel, out, cb, ud, err))
-
     try:
-        opened = await native(start)
+        opened = await native(fn, ptr, body, len(body), after=(out,))
     except BaseException:
         if out[0] != NULL:
             _ffi.lib.ik_stream_free(out[0])
@@ -257,14 +253,10 @@ async def wait_with_events(
             loop.call_soon_threadsafe(relay, event)
 
     with _ffi.event_sink(hop) as events:
-
-        def start(cancel_ptr: Any, cb: Any, ud: Any, err: Any) -> int:
-            return int(
-                fn(ptr, body, len(body), cancel_ptr, _ffi.event_trampoline, events, cb, ud, err)
-            )
-
         try:
-            outcome = await native(start, cancel=cancel)
+            outcome = await native(
+                fn, ptr, body, len(body), after=(_ffi.event_trampoline, events), cancel=cancel
+            )
         except BaseException:
             relay.reraise()
             raise

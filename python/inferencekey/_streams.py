@@ -167,9 +167,7 @@ class _AsyncStream(StreamCore[T]):
         if ptr is None:
             raise StopAsyncIteration
         try:
-            raw = await native(
-                lambda cancel, cb, ud, err: _next_async(ptr, cancel, cb, ud, err), part="raw_part"
-            )
+            raw = await native(_next_async, ptr, part="raw_part")
             item = self._item(None, b"") if raw is None else self._item(raw[0], raw[1])
         except BaseException:
             self._finish()

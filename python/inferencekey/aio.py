@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, overload
 
@@ -457,6 +457,13 @@ class AsyncDataClient(DataClientBase, _LoopBound):
         self.close()
 
 
+# Bound once: a lookup on the cffi library costs each call several plain lookups' time.
+_ASYNC_OPS = {
+    verb: ENDPOINT.fn(f"{verb}_async")
+    for verb in ("generate_text", "embed", "rerank", "submit_job")
+}
+
+
 class AsyncEndpoint(EndpointBase):
     """The async twin of ``Endpoint``: the same arguments, results and errors, as coroutines.
 
@@ -478,13 +485,12 @@ class AsyncEndpoint(EndpointBase):
         super().__init__(handle)
         self._client = client
 
-    async def _call(
+    def _call(
         self, verb: str, request: dict[str, Any], part: str | None = None
-    ) -> tuple[Any, bytes]:
+    ) -> Coroutine[Any, Any, tuple[Any, bytes]]:
+        # Not a coroutine itself: what it returns is the one the caller awaits.
         loop = self._client._check_loop()
-        return await _async.call_result(
-            ENDPOINT.fn(f"{verb}_async"), self._ptr, request, part, loop
-        )
+        return _async.call_result(_ASYNC_OPS[verb], self._ptr, request, part, loop)
 
     async def generate_text(
         self,

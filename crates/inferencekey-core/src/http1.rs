@@ -872,12 +872,15 @@ impl Conn {
             self.buf.extend_from_slice(&self.scratch[..n]);
             return Ok(n);
         }
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK {
-            self.buf.reserve(READ_CHUNK);
+        // A large body is read up to MAX_READ at a time: 20 KB reads made 26 MB take 1,280
+        // system calls and twice the time.
+        let want = want.min(MAX_READ);
+        if self.buf.capacity() - self.buf.len() < want.max(READ_CHUNK) {
+            self.buf.reserve(want.max(READ_CHUNK));
         }
         let start = self.buf.len();
         // Reads go into zeroed memory: the window keeps that cost to what is expected.
-        let window = (self.buf.capacity() - start).min(want.min(MAX_READ));
+        let window = (self.buf.capacity() - start).min(want);
         self.buf.resize(start + window, 0);
         let result = self.read_into(deadline, Some(start));
         self.buf.truncate(start + *result.as_ref().unwrap_or(&0));
