@@ -1,9 +1,9 @@
 """Awaiting the ABI's ``_async`` functions: no thread is held per request in flight.
 
 The core calls one module-level trampoline on its delivery thread, handing over the result
-buffer and error (c-abi rule 18a). The trampoline only queues it in the awaiting loop's inbox,
-and wakes the loop (``loop.call_soon_threadsafe``) when that inbox was empty: the loop then
-copies out, frees and settles every queued completion in one go, in order.
+buffer and error (c-abi rule 18a). The trampoline copies the outcome out, frees it, queues it
+in the awaiting loop's inbox, and wakes the loop (``loop.call_soon_threadsafe``) when that
+inbox was empty: the loop then settles every queued completion in one go, in order.
 Cancelling the awaiting task cancels the request in the core (its connection is closed) and
 ``asyncio.CancelledError`` propagates.
 """
@@ -89,35 +89,49 @@ def _free_outcome(json_ptr: Any, err: Any) -> None:
 
 
 def _on_complete(user_data: Any, status: int, json_ptr: Any, json_len: int, err: Any) -> None:
-    """Runs on the core's delivery thread: queue what the awaiting loop owns now, waking it
-    only if its inbox was empty."""
-    loop = None
+    """Runs on the core's delivery thread: copies the outcome out (freeing the native buffers)
+    and queues it for the awaiting loop, waking the loop only if its inbox was empty. Copying
+    here leaves the loop's thread no native call per completion, so no point at which it
+    gives up the GIL to this thread and waits to get it back."""
     with _pending_lock:
         entry = _pending.pop(int(ffi.cast("uintptr_t", user_data)), None)
-        if entry is not None and not sys.is_finalizing():
-            inbox, future, part = entry
-            loop = inbox.loop()
-            if loop is not None and not loop.is_closed():
-                inbox.items.append((future, status, json_ptr, json_len, err, part))
-                if inbox.scheduled:
-                    return  # the loop has yet to drain: it will take this one too
-                inbox.scheduled = True
-            else:
-                loop = None
-    if loop is None:  # nobody is waiting
+    if entry is None or sys.is_finalizing():
         _free_outcome(json_ptr, err)
         return
+    inbox, future, part = entry
+    outcome = _outcome(status, json_ptr, json_len, err, part)
+    loop = inbox.loop()
+    if loop is None or loop.is_closed():
+        return  # nobody is waiting
+    with _pending_lock:
+        inbox.items.append((future, outcome))
+        if inbox.scheduled:
+            return  # the loop has yet to drain: it will take this one too
+        inbox.scheduled = True
     try:
         loop.call_soon_threadsafe(_drain, inbox)
     except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
         with _pending_lock:
-            items, inbox.items = inbox.items, []
+            inbox.items = []
             inbox.scheduled = False
-        for item in items:
-            _free_outcome(item[2], item[4])
 
 
 _trampoline = ffi.callback(_ffi.CALLBACK_TYPE, _on_complete)
+
+
+def _outcome(
+    status: int, json_ptr: Any, json_len: int, err: Any, part: str | None
+) -> BaseException | tuple[Any, bytes] | None:
+    """A completion's decoded result and binary parts, its error, or ``None`` at the end of
+    a stream; the native buffers are freed."""
+    if status:
+        return _ffi.take_error(status, err)
+    if json_ptr == NULL:
+        return None
+    try:
+        return _ffi.take_result(json_ptr, json_len, part, _ffi.pair)
+    except BaseException as exc:
+        return exc
 
 
 def _drain(inbox: _Inbox) -> None:
@@ -125,36 +139,15 @@ def _drain(inbox: _Inbox) -> None:
     with _pending_lock:
         items, inbox.items = inbox.items, []
         inbox.scheduled = False
-    for item in items:
-        _settle(*item)
-
-
-def _settle(
-    future: asyncio.Future[tuple[Any, bytes] | None],
-    status: int,
-    json_ptr: Any,
-    json_len: int,
-    err: Any,
-    part: str | None,
-) -> None:
-    """On the loop's thread: copy the outcome out, free it, and complete the future."""
-    if status:
-        outcome: BaseException | tuple[Any, bytes] | None = _ffi.take_error(status, err)
-    elif json_ptr == NULL:
-        outcome = None
-    else:
-        try:
-            outcome = _ffi.take_result(json_ptr, json_len, part, _ffi.pair)
-        except BaseException as exc:
-            outcome = exc
-    if future.done():
-        return
-    if isinstance(outcome, _Cancelled):
-        future.cancel()
-    elif isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+    for future, outcome in items:
+        if future.done():
+            continue
+        if isinstance(outcome, _Cancelled):
+            future.cancel()
+        elif isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 # Tokens of finished calls, never cancelled, for the next calls: a token costs two native

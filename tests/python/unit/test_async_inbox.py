@@ -1,6 +1,6 @@
-"""How completions reach an event loop (``inferencekey._async``): the delivery thread queues
-them in the loop's inbox and wakes the loop once per burst, not once per completion; the loop
-settles them in the order they completed."""
+"""How completions reach an event loop (``inferencekey._async``): the delivery thread copies
+each out and queues it in the loop's inbox, waking the loop once per burst, not once per
+completion; the loop settles them in the order they completed."""
 
 from __future__ import annotations
 
@@ -65,3 +65,36 @@ def test_a_completion_for_a_closed_loop_is_freed_not_queued() -> None:
     _deliver([key])
     assert inbox.items == [] and not inbox.scheduled
     assert key not in _async._pending
+
+
+def test_the_delivery_thread_copies_the_result_out_and_the_loop_only_settles(
+    monkeypatch: Any,
+) -> None:
+    """The result buffer is copied out and freed on the delivery thread: the loop's thread
+    makes no native call per completion (each would hand the GIL to that thread)."""
+    copied_on: list[str] = []
+
+    def take_result(ptr: Any, length: int, part: Any, make: Any) -> Any:
+        copied_on.append(threading.current_thread().name)
+        return make({"text": "hi"}, b"body")
+
+    monkeypatch.setattr(_async._ffi, "take_result", take_result)
+
+    async def go() -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        key = next(_async._keys)
+        with _async._pending_lock:
+            _async._pending[key] = (_async._inbox(loop), future, "raw_part")
+        dummy = _async.ffi.cast("char *", 1)  # never read: take_result is replaced
+
+        def deliver() -> None:
+            _async._on_complete(_async.ffi.cast("void *", key), 0, dummy, 2, NULL)
+
+        thread = threading.Thread(target=deliver, name="delivery")
+        thread.start()
+        thread.join()
+        return await future
+
+    assert asyncio.run(go()) == ({"text": "hi"}, b"body")
+    assert copied_on == ["delivery"]
