@@ -124,13 +124,13 @@ def _outcome(
 ) -> BaseException | tuple[Any, bytes] | None:
     """A completion's decoded result and binary parts, its error, or ``None`` at the end of
     a stream; the native buffers are freed."""
-    if status:
-        return _ffi.take_error(status, err)
-    if json_ptr == NULL:
-        return None
     try:
+        if status:
+            return _ffi.take_error(status, err)
+        if json_ptr == NULL:
+            return None
         return _ffi.take_result(json_ptr, json_len, part, _ffi.pair)
-    except BaseException as exc:
+    except BaseException as exc:  # the awaiting call raises it, rather than never ending
         return exc
 
 
