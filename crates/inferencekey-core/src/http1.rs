@@ -875,8 +875,9 @@ impl Conn {
         // A large body is read up to MAX_READ at a time: 20 KB reads made 26 MB take 1,280
         // system calls and twice the time.
         let want = want.min(MAX_READ);
-        if self.buf.capacity() - self.buf.len() < want.max(READ_CHUNK) {
-            self.buf.reserve(want.max(READ_CHUNK));
+        let room = want.max(READ_CHUNK);
+        if self.buf.capacity() - self.buf.len() < room {
+            self.buf.reserve(room);
         }
         let start = self.buf.len();
         // Reads go into zeroed memory: the window keeps that cost to what is expected.
