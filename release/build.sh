@@ -27,6 +27,9 @@
 # afterwards would break its ad-hoc code signature). Upload with `twine upload dist/*.whl dist/*.tar.gz`
 # (dist/debug/ is kept, not published).
 #
+# The x86_64 manylinux wheel is built profile-guided (release/pgo.sh records a client run with
+# an instrumented build of the same target first); the others are built without a profile.
+#
 # Checks, failing on the first problem:
 #   - every wheel: `auditwheel show` (printed), its platform tag is the intended one, it is at
 #     most 6 MB, it carries LICENSE, its library is stripped, its debug file matches it;
@@ -127,8 +130,21 @@ build_wheel() {
     fi
     # --strip false: pyproject strips every other build; this one keeps the debug info to
     # split it off below.
-    (cd "$ROOT" && maturin build --release --zig --strip false --target "$triple" \
-        --compatibility "$compat" --interpreter "$TOOLS/bin/python" --out "$out" 2>&1 \
+    local options=(--zig --target "$triple" --compatibility "$compat" --strip false
+        --interpreter "$TOOLS/bin/python")
+    # Profile-guided (release/pgo.sh) where this machine can run the client that records the
+    # profile: the x86_64 glibc wheel, the one most installs get. The instrumented build goes
+    # through zig as well (cargo names the crates, and so the functions, differently under
+    # zig) but links with the system's cc: zig cc rejects the profiler runtime's
+    # `-u __llvm_profile_runtime`. That wheel only runs here, so it skips auditwheel.
+    local rustflags=""
+    if [[ "$triple" == x86_64-unknown-linux-gnu && "$(rustc -vV | sed -n 's/^host: //p')" == "$triple" ]]; then
+        rustflags="$(PYTHON="$TOOLS/bin/python" MATURIN="$TOOLS/bin/maturin" \
+            PGO_TRAIN_RUSTFLAGS="-Clinker=cc" \
+            bash "$ROOT/release/pgo.sh" "${options[@]}" --auditwheel skip)" \
+            || die "recording the PGO profile"
+    fi
+    (cd "$ROOT" && RUSTFLAGS="$rustflags" maturin build --release "${options[@]}" --out "$out" 2>&1 \
         | grep -E '^(📦|🛠|⚠|💥|error|warning: unused)' || true)
     local built=("$out"/*.whl)
     [ -f "${built[0]}" ] || die "maturin built no wheel for $triple"

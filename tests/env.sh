@@ -23,9 +23,21 @@ rm -rf "$VENV"
 command -v node >/dev/null || { echo "Node.js is required (for pyright)" >&2; exit 1; }
 PYRIGHT_PYTHON_IGNORE_WARNINGS=1 "$VENV/bin/pyright" --version >/dev/null
 
-# The one prebuilt wheel, as users get it, installed into the fresh environment.
+# The one prebuilt wheel, as users get it: built with the profile of a client run, as
+# release/build.sh builds it (IK_PGO=0, as the quickstart sets, skips recording the profile:
+# ~4 minutes). Its library (target/release/libinferencekey.so) is also the one the
+# TypeScript, Java and Go tests load.
 rm -rf "$ROOT/target/wheels"
-(cd "$ROOT" && "$VENV/bin/maturin" build --release --quiet --out "$ROOT/target/wheels" 2>&1 | grep -v '^\s*$' | tail -n 3)
+PGO_RUSTFLAGS=""
+if [[ "${IK_PGO:-1}" != 0 ]]; then
+    # Needs rustup's llvm-tools (pgo.sh adds it): where that cannot be had, the same code
+    # without the profile, said loudly, rather than no wheel.
+    PGO_RUSTFLAGS="$(PYTHON="$PY" bash "$ROOT/release/pgo.sh")" \
+        || echo "tests/env.sh: WARNING: no PGO profile (see above); the wheel is built without one" >&2
+fi
+(cd "$ROOT" && RUSTFLAGS="$PGO_RUSTFLAGS" \
+    "$VENV/bin/maturin" build --release --quiet --out "$ROOT/target/wheels" 2>&1 \
+    | grep -v '^\s*$' | tail -n 3)
 "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$ROOT"/target/wheels/inferencekey-*.whl
 
 export INFERENCEKEY_DEV_PYTHON="$VENV/bin/python"

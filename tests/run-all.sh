@@ -14,8 +14,8 @@ find_other_pythons
 echo "== lint: cargo fmt, clippy, ruff, mypy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-"$VENV/bin/ruff" check python tests examples benches
-"$VENV/bin/ruff" format --check python tests examples benches
+"$VENV/bin/ruff" check python tests examples benches release
+"$VENV/bin/ruff" format --check python tests examples benches release
 "$VENV/bin/mypy" --strict python/inferencekey python/_inferencekey_pytest python/docs/hooks examples
 
 echo "== docs: API reference (mkdocs --strict)"
