@@ -100,7 +100,8 @@ install_tools() {
     done
     rustup target add "${triples[@]}" >/dev/null
     rustup component add llvm-tools >/dev/null 2>&1 || rustup component add llvm-tools-preview >/dev/null
-    OBJCOPY="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-objcopy"
+    HOST="$(rustc -vV | sed -n 's/^host: //p')"
+    OBJCOPY="$(rustc --print sysroot)/lib/rustlib/$HOST/bin/llvm-objcopy"
     READOBJ="${OBJCOPY%objcopy}readobj"
     OBJDUMP="${OBJCOPY%objcopy}objdump"
     [ -x "$OBJCOPY" ] && [ -x "$READOBJ" ] && [ -x "$OBJDUMP" ] \
@@ -138,7 +139,7 @@ build_wheel() {
     # zig) but links with the system's cc: zig cc rejects the profiler runtime's
     # `-u __llvm_profile_runtime`. That wheel only runs here, so it skips auditwheel.
     local rustflags=""
-    if [[ "$triple" == x86_64-unknown-linux-gnu && "$(rustc -vV | sed -n 's/^host: //p')" == "$triple" ]]; then
+    if [[ "$triple" == x86_64-unknown-linux-gnu && "$HOST" == "$triple" ]]; then
         rustflags="$(PYTHON="$TOOLS/bin/python" MATURIN="$TOOLS/bin/maturin" \
             PGO_TRAIN_RUSTFLAGS="-Clinker=cc" \
             bash "$ROOT/release/pgo.sh" "${options[@]}" --auditwheel skip)" \

@@ -32,8 +32,10 @@ log() { printf 'pgo: %s\n' "$*" >&2; }
 rm -rf "$WORK"
 mkdir -p "$WORK"
 "${PYTHON:-python3}" -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.9,<2.0" "cffi>=1.17" numpy >&2
-
+packages=("cffi>=1.17" numpy)
+# maturin only when the caller brings none (release/build.sh brings its own).
+[[ -n "${MATURIN:-}" ]] || packages+=("maturin>=1.9,<2.0")
+"$WORK/venv/bin/pip" install -q --disable-pip-version-check "${packages[@]}" >&2
 MATURIN="${MATURIN:-$WORK/venv/bin/maturin}"
 HOST="$(rustc -vV | sed -n 's/^host: //p')"
 PROFDATA="$(rustc --print sysroot)/lib/rustlib/$HOST/bin/llvm-profdata"
