@@ -125,8 +125,12 @@ const (
 	CodeBadRequest = "bad_request"
 	// CodeBindFailed comes with kind config.
 	CodeBindFailed = "bind_failed"
+	// CodeCallbackQueued comes with kind invalid_state.
+	CodeCallbackQueued = "callback_queued"
 	// CodeCancelled comes with kind cancelled.
 	CodeCancelled = "cancelled"
+	// CodeCompletionQueue comes with kind invalid_state.
+	CodeCompletionQueue = "completion_queue"
 	// CodeConflict comes with kind conflict.
 	CodeConflict = "conflict"
 	// CodeConflictingField comes with kind validation.

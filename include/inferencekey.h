@@ -22,12 +22,16 @@
  * them later from any thread. Callbacks must not block: queue the result to the host's own
  * loop and return. A host whose callbacks only queue and wake (never wait for their loop)
  * may save a thread hop per call with ik_runtime_configure `{"callbacks":"worker"}`: each
- * callback then runs on the worker that finished its call, several at a time. The log callback runs on whichever thread logs (runtime threads
+ * callback then runs on the worker that finished its call, several at a time. A host with
+ * an event loop may instead collect its completions itself (rule 18b): an
+ * ik_completion_queue bound to its callback holds them, its descriptor becomes readable, and
+ * the loop takes them all in one ik_completion_queue_drain on its own thread, with no
+ * library thread entering the host. The log callback runs on whichever thread logs (runtime threads
  * included) and the interrupt check on the blocking caller's; neither may block either.
  * ik_runtime_shutdown stops every callback and waits for those already running.
  *
  * Handles. The ik_management_client, ik_data_client, ik_endpoint, ik_stream, ik_cancel,
- * ik_error and ik_dev_server pointers are opaque identifiers, not addresses: never
+ * ik_completion_queue, ik_error and ik_dev_server pointers are opaque identifiers, not addresses: never
  * dereference them. An identifier is never reused within a process, so a freed handle (or a
  * handle of another kind, or a pointer the library did not make) passed to a function that
  * returns a status gives IK_ERR_INVALID_HANDLE (code "invalid_handle"), even after its memory
@@ -50,6 +54,9 @@
 
 // Opaque cancellation token; thread-safe, idempotent.
 typedef struct ik_cancel ik_cancel;
+
+// Opaque queue of completions bound to one callback; see `ik_completion_queue_new`.
+typedef struct ik_completion_queue ik_completion_queue;
 
 // Opaque data-plane client for one project; hands out endpoints sharing its pool.
 typedef struct ik_data_client ik_data_client;
@@ -89,6 +96,19 @@ typedef int32_t (*ik_interrupt_check)(void *user_data);
 // 2 warning, 3 info, 4 debug), from any thread, including runtime threads: it must not
 // block. `json` is borrowed for the call.
 typedef void (*ik_log_callback)(void *user_data, int32_t level, const char *json, size_t json_len);
+
+// One finished operation, as `ik_callback` would have received it; the host owns `json`
+// (`ik_buffer_free`) and `err` (`ik_error_free`) once it is taken from the queue.
+typedef struct {
+  // The `user_data` the operation was started with.
+  void *user_data;
+  // `IK_OK`, or the failure's status (then `err` is set and `json` is NULL).
+  ik_status status;
+  // The result (NULL on failure or at the end of a stream); `json_len` bytes without the NUL.
+  char *json;
+  size_t json_len;
+  ik_error *err;
+} ik_completion;
 
 // Success.
 #define IK_OK 0
@@ -391,6 +411,31 @@ ik_status ik_management_client_readiness_events_async(const ik_management_client
 // Checks a `WorkloadSpec` JSON with the same rules `ensure` applies before any request
 // (sdk §3.1), without a client or a network: lets tools validate a whole file first.
 ik_status ik_workload_spec_validate(const char *spec, size_t spec_len, ik_error **err);
+
+// A queue for the completions addressed to `cb`: from now on operations completing with
+// `cb` (any `_async` function's, and a readiness wait's `on_event` reported through it) are
+// not called back on the delivery thread but wait here, in completion order, until taken
+// with `ik_completion_queue_drain`; `ik_completion_queue_fd` tells when. One queue per
+// callback at a time (`IK_ERR_INVALID_STATE`, code "callback_queued", otherwise). Free it
+// with `ik_completion_queue_free`, which hands what it still holds back to the delivery
+// thread (each completion still reaches `cb` exactly once). A forked child's completions
+// never reach its parent's queue: the child makes its own.
+ik_status ik_completion_queue_new(ik_callback cb, ik_completion_queue **out, ik_error **err);
+
+// The queue's descriptor: readable while completions wait. Watch it with the host's loop
+// (epoll, kqueue, `add_reader`, `uv_poll`) and call `ik_completion_queue_drain` when it is;
+// never read, write or close it. It lives as long as the queue.
+ik_status ik_completion_queue_fd(const ik_completion_queue *q, int *out_fd, ik_error **err);
+
+// Moves up to `capacity` waiting completions, oldest first, into `items` (an array the
+// caller owns) and writes how many to `*out_count`. Ownership of each `json` and `err`
+// passes to the caller. Fewer than `capacity` means the queue is empty now and its
+// descriptor no longer readable; otherwise call again. Never blocks.
+ik_status ik_completion_queue_drain(const ik_completion_queue *q, ik_completion *items, size_t capacity, size_t *out_count, ik_error **err);
+
+// Frees a queue: completions it still holds, and those of operations still running, go to
+// the delivery thread, calling back its callback. NULL is a no-op.
+void ik_completion_queue_free(ik_completion_queue *q);
 
 // Replaces every token-like substring of free text (`ik_sdk_…`, `ik_live_…`) by its
 // redaction (`ik_sdk_1a2b3c4d…`, `ik_sdk_…`) and keeps everything else: prose naming a

@@ -10,6 +10,8 @@
  * Run: ./test_abi  (IK_TEST_VERBOSE=1 prints every error seen)
  */
 #define _GNU_SOURCE
+#include <poll.h>
+
 #include "harness.h"
 
 #define SDK_SECRET "S3cr3tS3cr3tS3cr3t"
@@ -2149,6 +2151,166 @@ static void test_one_client_shared_by_threads(void) {
 }
 
 /* In a forked child: the client made before fork works, blocking and async. */
+/* ---------------------------------------------------------------------------------------- */
+/* Completion queues (rule 18b)                                                             */
+
+static atomic_int g_queued_cb_calls;
+
+/* Bound to the queue under test: while the queue lives it must never run. */
+static void queued_cb(void *user_data, ik_status st, char *json, size_t len, ik_error *err) {
+    (void)user_data, (void)st, (void)len;
+    atomic_fetch_add(&g_queued_cb_calls, 1);
+    ik_buffer_free(json);
+    ik_error_free(err);
+}
+
+/* The waiter's callback under another address, for a queue that is freed with completions. */
+static void queued_waiter_cb(void *user_data, ik_status st, char *json, size_t len,
+                             ik_error *err) {
+    waiter_cb(user_data, st, json, len, err);
+}
+
+/* 1 when `fd` becomes readable within `timeout_ms`. */
+static int readable_within(int fd, int timeout_ms) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
+}
+
+static void test_a_completion_queue_holds_its_callbacks_completions(void) {
+    enum { CALLS = 5 };
+    ik_management_client *m = new_mgmt(g_mcfg);
+    ik_completion_queue *q = NULL, *q2 = (ik_completion_queue *)SENTINEL_STR;
+    ik_completion items[2];
+    ik_error *err = NULL;
+    int fd = -1, seen[CALLS + 1] = {0}, taken = 0, i;
+    size_t count = 99;
+    double deadline;
+    REQUIRE(m);
+    atomic_store(&g_queued_cb_calls, 0);
+    CHECK_ERR(ik_completion_queue_new(NULL, &q, &err), &err, IK_ERR_NULL_ARG, "null_argument");
+    CHECK_ERR(ik_completion_queue_new(queued_cb, NULL, &err), &err, IK_ERR_NULL_ARG,
+              "null_argument");
+    REQUIRE_OK(ik_completion_queue_new(queued_cb, &q, &err), &err);
+    /* One queue per callback. */
+    CHECK_ERR(ik_completion_queue_new(queued_cb, &q2, &err), &err, IK_ERR_INVALID_STATE,
+              "callback_queued");
+    CHECK(q2 == (ik_completion_queue *)SENTINEL_STR);
+    CHECK_ERR(ik_completion_queue_fd(q, NULL, &err), &err, IK_ERR_NULL_ARG, "null_argument");
+    REQUIRE_OK(ik_completion_queue_fd(q, &fd, &err), &err);
+    CHECK(fd >= 0);
+    CHECK(!readable_within(fd, 0));
+    CHECK_ERR(ik_completion_queue_drain(q, items, 2, NULL, &err), &err, IK_ERR_NULL_ARG,
+              "null_argument");
+    CHECK_ERR(ik_completion_queue_drain(q, NULL, 2, &count, &err), &err, IK_ERR_NULL_ARG,
+              "null_argument");
+    CHECK_OK(ik_completion_queue_drain(q, NULL, 0, &count, &err), &err);
+    CHECK_EQ_INT((int)count, 0);
+
+    for (i = 1; i <= CALLS; i++)
+        CHECK_OK(ik_management_client_list_async(m, LIT("{}"), NULL, queued_cb, (void *)(intptr_t)i,
+                                                 &err),
+                 &err);
+    /* Taken two at a time as they arrive: each exactly once, none called back. */
+    deadline = now_s() + h_scale(20);
+    while (taken < CALLS && now_s() < deadline) {
+        size_t k;
+        if (!readable_within(fd, 100)) continue;
+        REQUIRE_OK(ik_completion_queue_drain(q, items, 2, &count, &err), &err);
+        CHECKF(count > 0, "a readable descriptor but nothing to drain");
+        for (k = 0; k < count; k++) {
+            intptr_t id = (intptr_t)items[k].user_data;
+            CHECKF(id >= 1 && id <= CALLS, "unknown user_data %ld", (long)id);
+            if (id >= 1 && id <= CALLS) seen[id]++;
+            CHECK_EQ_INT(items[k].status, IK_ERR_CONNECTION);
+            CHECK(items[k].json == NULL && items[k].err != NULL);
+            CHECK_EQ_INT(ik_error_status(items[k].err), IK_ERR_CONNECTION);
+            ik_error_free(items[k].err);
+        }
+        taken += (int)count;
+    }
+    CHECK_EQ_INT(taken, CALLS);
+    for (i = 1; i <= CALLS; i++) CHECKF(seen[i] == 1, "completion %d taken %d times", i, seen[i]);
+    /* Empty again: not readable, nothing to take. */
+    CHECK(!readable_within(fd, 0));
+    CHECK_OK(ik_completion_queue_drain(q, items, 2, &count, &err), &err);
+    CHECK_EQ_INT((int)count, 0);
+    CHECK_EQ_INT(atomic_load(&g_queued_cb_calls), 0);
+
+    /* Another callback's completion still goes to the delivery thread. */
+    {
+        waiter *w = waiter_new();
+        CHECK_OK(ik_management_client_list_async(m, LIT("{}"), NULL, waiter_cb, w, &err), &err);
+        CHECK_ASYNC(w, 20, IK_ERR_CONNECTION, NULL);
+        waiter_free(w);
+        CHECK(!readable_within(fd, 0));
+    }
+
+    ik_completion_queue_free(q);
+    ik_completion_queue_free(q); /* a double free is ignored */
+    CHECK_INVALID_HANDLE(ik_completion_queue_fd(q, &fd, &err), &err, "ik_completion_queue",
+                         "freed");
+    CHECK_INVALID_HANDLE(ik_completion_queue_drain(q, items, 2, &count, &err), &err,
+                         "ik_completion_queue", "freed");
+    CHECK_INVALID_HANDLE(ik_completion_queue_drain((ik_completion_queue *)m, items, 2, &count, &err),
+                         &err, "ik_completion_queue", "another kind");
+    /* The callback is free for a new queue, and after it the delivery thread serves it. */
+    REQUIRE_OK(ik_completion_queue_new(queued_cb, &q, &err), &err);
+    ik_completion_queue_free(q);
+    CHECK_OK(ik_management_client_list_async(m, LIT("{}"), NULL, queued_cb, NULL, &err), &err);
+    deadline = now_s() + h_scale(20);
+    while (atomic_load(&g_queued_cb_calls) == 0 && now_s() < deadline) sleep_ms(5);
+    CHECK_EQ_INT(atomic_load(&g_queued_cb_calls), 1);
+    ik_management_client_free(m);
+}
+
+static void test_freeing_a_completion_queue_calls_back_what_it_held(void) {
+    ik_management_client *m = new_mgmt(g_mcfg);
+    ik_completion_queue *q = NULL;
+    ik_error *err = NULL;
+    waiter *w = waiter_new();
+    int fd = -1;
+    REQUIRE(m);
+    REQUIRE_OK(ik_completion_queue_new(queued_waiter_cb, &q, &err), &err);
+    REQUIRE_OK(ik_completion_queue_fd(q, &fd, &err), &err);
+    CHECK_OK(ik_management_client_list_async(m, LIT("{}"), NULL, queued_waiter_cb, w, &err), &err);
+    /* Completed into the queue and never taken: freeing the queue loses nothing. */
+    CHECK(readable_within(fd, (int)(h_scale(20) * 1000)));
+    CHECK_EQ_INT(waiter_calls(w), 0);
+    ik_completion_queue_free(q);
+    CHECK_ASYNC(w, 20, IK_ERR_CONNECTION, NULL);
+    CHECK_EQ_INT(waiter_calls(w), 1);
+    waiter_free(w);
+    ik_management_client_free(m);
+}
+
+static int fork_child_queues(void *ctx) {
+    ik_completion_queue *parents = ctx, *own = NULL;
+    ik_completion items[1];
+    ik_error *e = NULL;
+    size_t count = 0;
+    int code = 0;
+    if (ik_completion_queue_drain(parents, items, 1, &count, &e) != IK_ERR_INVALID_STATE ||
+        strcmp(ik_error_code(e), "forked") != 0)
+        code = 20;
+    ik_error_free(e);
+    e = NULL;
+    /* The child binds the same callback to a queue of its own. */
+    if (ik_completion_queue_new(queued_cb, &own, &e) != IK_OK) code = 21;
+    ik_error_free(e);
+    ik_completion_queue_free(own);
+    return code;
+}
+
+static void test_a_forked_child_makes_its_own_completion_queue(void) {
+    ik_completion_queue *q = NULL;
+    ik_error *err = NULL;
+    int code;
+    REQUIRE_OK(ik_completion_queue_new(queued_cb, &q, &err), &err);
+    code = h_fork_run(fork_child_queues, q, 60);
+    CHECKF(code == 0, "child failed with %d", code);
+    ik_completion_queue_free(q);
+}
+
 static int fork_child_calls(void *ctx) {
     ik_management_client *m = ctx;
     ik_error *e = NULL;
@@ -2329,6 +2491,9 @@ int main(void) {
     RUN(test_a_readiness_stream_ending_before_a_terminal_phase, 60);
     RUN(test_one_client_shared_by_threads, 90);
     RUN(test_fork_child_gets_a_fresh_runtime, 90);
+    RUN(test_a_completion_queue_holds_its_callbacks_completions, 60);
+    RUN(test_freeing_a_completion_queue_calls_back_what_it_held, 30);
+    RUN(test_a_forked_child_makes_its_own_completion_queue, 90);
     RUN(test_dev_server_argument_errors, 20);
     /* Last: it is irreversible for the process. */
     RUN(test_runtime_shutdown_stops_every_callback, 30);

@@ -10,7 +10,9 @@ export const GENERATED_ABI_VERSION = 3;
 export type ErrorCode =
   | "bad_request"
   | "bind_failed"
+  | "callback_queued"
   | "cancelled"
+  | "completion_queue"
   | "conflict"
   | "conflicting_field"
   | "connection_error"

@@ -57,6 +57,10 @@ abi_codes! {
         "The object was made before fork() and is unusable in the child.";
     STREAM_BUSY = "stream_busy" IK_ERR_INVALID_STATE
         "Another call is reading the same stream (a binding bug).";
+    CALLBACK_QUEUED = "callback_queued" IK_ERR_INVALID_STATE
+        "A completion queue already holds the completions of this callback (ik_completion_queue_new).";
+    COMPLETION_QUEUE = "completion_queue" IK_ERR_INVALID_STATE
+        "The system refused a completion queue's descriptor (ik_completion_queue_new).";
     INTERNAL_PANIC = "internal_panic" IK_ERR_PANIC
         "A bug in the library was caught at the C boundary.";
 }

@@ -67,6 +67,22 @@ impl Completion {
         }
     }
 
+    /// The callback it is addressed to, by address (the key of a completion queue).
+    pub(crate) fn callback(&self) -> usize {
+        self.cb as usize
+    }
+
+    /// The completion as a queue hands it out, with ownership of the buffer and error.
+    pub(crate) fn hand_over(mut self) -> crate::queue::ik_completion {
+        crate::queue::ik_completion {
+            user_data: self.user_data,
+            status: self.status,
+            json: std::mem::replace(&mut self.json, std::ptr::null_mut()),
+            json_len: self.json_len,
+            err: std::mem::replace(&mut self.err, std::ptr::null_mut()),
+        }
+    }
+
     /// Calls the binding's callback on this thread, handing over the buffer and error.
     pub(crate) fn deliver(mut self) {
         let Some(_call) = HostCall::enter() else {

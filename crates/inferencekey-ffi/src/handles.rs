@@ -48,10 +48,11 @@ pub(crate) enum Kind {
     Stream = 6,
     #[cfg_attr(not(feature = "dev-server"), allow(dead_code))]
     DevServer = 7,
+    CompletionQueue = 8,
 }
 
 impl Kind {
-    const ALL: [Kind; 7] = [
+    const ALL: [Kind; 8] = [
         Kind::Error,
         Kind::Cancel,
         Kind::ManagementClient,
@@ -59,6 +60,7 @@ impl Kind {
         Kind::Endpoint,
         Kind::Stream,
         Kind::DevServer,
+        Kind::CompletionQueue,
     ];
 
     /// The C type name, for messages.
@@ -71,6 +73,7 @@ impl Kind {
             Kind::Endpoint => "ik_endpoint",
             Kind::Stream => "ik_stream",
             Kind::DevServer => "ik_dev_server",
+            Kind::CompletionQueue => "ik_completion_queue",
         }
     }
 

@@ -23,6 +23,7 @@ mod log;
 mod management;
 mod ops;
 mod payload;
+mod queue;
 mod redact;
 mod runtime;
 // Writes and checks include/inferencekey.schema.json; nothing of it is linked.
@@ -45,6 +46,7 @@ pub use live::*;
 pub use log::*;
 pub use management::*;
 pub use ops::ik_callback;
+pub use queue::*;
 pub use redact::*;
 pub use status::*;
 pub use stream::*;

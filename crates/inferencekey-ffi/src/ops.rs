@@ -151,7 +151,8 @@ where
 }
 
 /// Hands an outcome to `cb` (rule 18a): on the delivery thread, with ownership of the buffer
-/// and the error. Nothing is delivered once the host is exiting.
+/// and the error, or into the completion queue bound to `cb` (rule 18b). Nothing is
+/// delivered once the host is exiting.
 pub(crate) fn complete(
     cb: RawCallback,
     user_data: *mut c_void,
@@ -178,6 +179,9 @@ pub(crate) fn complete(
             let err = handles::register(error);
             Completion::new(cb, user_data, status, std::ptr::null_mut(), 0, err)
         }
+    };
+    let Err(completion) = crate::queue::offer(completion) else {
+        return; // the host takes it from its queue
     };
     if crate::lifecycle::callbacks_on_worker() {
         completion.deliver();

@@ -11,8 +11,14 @@ public final class ErrorCodes {
     /** dev_server: The platform cannot listen on host:port. */
     public static final String BIND_FAILED = "bind_failed";
 
+    /** abi: A completion queue already holds the completions of this callback (ik_completion_queue_new). */
+    public static final String CALLBACK_QUEUED = "callback_queued";
+
     /** core: The operation was cancelled (cancel token, or its stream was closed). */
     public static final String CANCELLED = "cancelled";
+
+    /** abi: The system refused a completion queue's descriptor (ik_completion_queue_new). */
+    public static final String COMPLETION_QUEUE = "completion_queue";
 
     /** server: Status default for 409. */
     public static final String CONFLICT = "conflict";

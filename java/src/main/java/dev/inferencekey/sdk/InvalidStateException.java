@@ -11,7 +11,7 @@ import java.util.Map;
  *   <li>{@code IK_ERR_INVALID_STATE} (1004): The object cannot do this now: made before fork(), wrong thread, busy stream, out of order.</li>
  * </ul>
  *
- * <p>Codes: {@code forked}, {@code internal}, {@code invalid_state}, {@code runtime}, {@code runtime_started}, {@code stream_busy}, {@code wrong_thread}.
+ * <p>Codes: {@code callback_queued}, {@code completion_queue}, {@code forked}, {@code internal}, {@code invalid_state}, {@code runtime}, {@code runtime_started}, {@code stream_busy}, {@code wrong_thread}.
  */
 public class InvalidStateException extends InferenceKeyException {
     private static final long serialVersionUID = 1L;
