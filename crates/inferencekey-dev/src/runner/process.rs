@@ -154,15 +154,64 @@ pub fn log_tail(path: &Path) -> Option<String> {
     (!tail.trim().is_empty()).then_some(tail)
 }
 
-/// Reserves a free loopback port (bind to 0, read, release).
+/// Reserves a free loopback port for a workload's process to bind (checked free, then
+/// released). Taken below the system's ephemeral range: an ephemeral port may be handed to
+/// any outgoing connection of the machine before the process binds it (clients' pools make
+/// thousands), and the workload would then fail at start. A port handed out lately is not
+/// handed out again, so workloads starting together never get the same one.
 pub fn reserve_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    Ok(listener.local_addr()?.port())
+    use rand::Rng;
+    static LATELY: std::sync::Mutex<std::collections::VecDeque<u16>> =
+        std::sync::Mutex::new(std::collections::VecDeque::new());
+    let mut lately = LATELY.lock().unwrap_or_else(|p| p.into_inner());
+    let (low, high) = below_ephemeral_range();
+    let mut rng = rand::rng();
+    let candidates = (0..256).map(|_| rng.random_range(low..=high));
+    let port = match candidates
+        .filter(|port| !lately.contains(port))
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+    {
+        Some(port) => port,
+        // That range is taken: any free port the system picks.
+        None => std::net::TcpListener::bind(("127.0.0.1", 0))?
+            .local_addr()?
+            .port(),
+    };
+    if lately.len() == 1024 {
+        lately.pop_front();
+    }
+    lately.push_back(port);
+    Ok(port)
+}
+
+/// Listening ports to pick from: from 10000 to just below where the system's ephemeral ports
+/// start (Linux: `ip_local_port_range`, 32768 by default; macOS starts at 49152).
+fn below_ephemeral_range() -> (u16, u16) {
+    const LOW: u16 = 10_000;
+    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    (LOW, first_ephemeral.saturating_sub(1).max(LOW + 1_000))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserved_ports_are_free_distinct_and_below_the_ephemeral_range() {
+        let (low, high) = below_ephemeral_range();
+        let ports: Vec<u16> = (0..300).map(|_| reserve_port().unwrap()).collect();
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "a port was handed out twice");
+        for port in ports {
+            assert!((low..=high).contains(&port), "{port} not in {low}..={high}");
+        }
+        // Each is free when handed out: the workload can bind it.
+        let port = reserve_port().unwrap();
+        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    }
 
     #[test]
     fn tails_are_bounded_and_redacted() {
