@@ -72,6 +72,16 @@ pub(crate) fn arg_handle<T: Handle>(ptr: *const T, name: &str) -> FfiResult<std:
     }
 }
 
+/// Refuses, in a forked child, a handle made by the process with id `pid` (its parent):
+/// `IK_ERR_INVALID_STATE`, code `forked`, saying `message`.
+pub(crate) fn made_in_this_process(pid: u32, message: &str) -> FfiResult {
+    if pid == inferencekey_core::process::pid() {
+        Ok(())
+    } else {
+        Err(ffi_error(codes::FORKED, message))
+    }
+}
+
 #[cold]
 fn invalid_handle(name: &str, expected: handles::Kind, why: Refusal) -> ik_error {
     let expected = expected.type_name();

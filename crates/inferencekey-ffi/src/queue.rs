@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use inferencekey_core::process::{pid, ForkLocal};
 
-use crate::boundary::{arg_handle, ffi_error, guard, guard_or, null_arg, out_ptr, FfiResult};
+use crate::boundary::{
+    arg_handle, ffi_error, guard, guard_or, made_in_this_process, null_arg, out_ptr, FfiResult,
+};
 use crate::codes;
 use crate::deliver::{self, Completion};
 use crate::error::ik_error;
@@ -251,12 +253,10 @@ pub extern "C" fn ik_completion_queue_free(q: *mut ik_completion_queue) {
 
 fn live(q: *const ik_completion_queue) -> FfiResult<Arc<ik_completion_queue>> {
     let q = arg_handle(q, "queue")?;
-    if q.pid != pid() {
-        return Err(ffi_error(
-            codes::FORKED,
-            "this completion queue was made before fork() and is unusable here",
-        ));
-    }
+    made_in_this_process(
+        q.pid,
+        "this completion queue was made before fork() and is unusable here",
+    )?;
     Ok(q)
 }
 

@@ -16,7 +16,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use crate::boundary::{
-    arg_handle, core_error, ffi_error, guard, guard_or, null_arg, out_ptr, write_json, FfiResult,
+    arg_handle, core_error, ffi_error, guard, guard_or, made_in_this_process, null_arg, out_ptr,
+    write_json, FfiResult,
 };
 use crate::cancel::{ik_cancel, token_of};
 use crate::codes;
@@ -170,12 +171,10 @@ fn set_meta(meta: &std::sync::Mutex<StreamMetadata>, value: StreamMetadata) {
 
 fn stream(s: *const ik_stream) -> FfiResult<std::sync::Arc<ik_stream>> {
     let s = arg_handle(s, "stream")?;
-    if s.pid != inferencekey_core::process::pid() {
-        return Err(ffi_error(
-            codes::FORKED,
-            "this stream was opened before fork() and is unusable here",
-        ));
-    }
+    made_in_this_process(
+        s.pid,
+        "this stream was opened before fork() and is unusable here",
+    )?;
     Ok(s)
 }
 
