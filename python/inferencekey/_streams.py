@@ -29,6 +29,7 @@ _next = STREAM.fn("next")
 _next_async = STREAM.fn("next_async")
 _metadata = STREAM.fn("metadata")
 _close = STREAM.fn("close")
+_free_stream = STREAM.fn("free")
 _NULL = _ffi.NULL
 _unpack = _ffi._unpack
 _free = _ffi._free
@@ -44,7 +45,7 @@ class StreamCore(Generic[T]):
     def __init__(
         self, ptr: Any, decode: Callable[[dict[str, Any], bytes], T], meta: Any = None
     ) -> None:
-        self._handle = _ffi.Handle(ptr, STREAM.fn("free"))
+        self._handle = _ffi.Handle(ptr, _free_stream)
         self._decode = decode
         self._done = False
         self._pid = os.getpid()

@@ -460,7 +460,7 @@ class AsyncDataClient(DataClientBase, _LoopBound):
 # Bound once: a lookup on the cffi library costs each call several plain lookups' time.
 _ASYNC_OPS = {
     verb: ENDPOINT.fn(f"{verb}_async")
-    for verb in ("generate_text", "embed", "rerank", "submit_job")
+    for verb in ("generate_text", "generate_text_stream", "embed", "rerank", "submit_job")
 }
 
 
@@ -606,9 +606,7 @@ class AsyncEndpoint(EndpointBase):
         )
         with_call_options(request, timeout, extra_headers)
         self._client._check_loop()
-        ptr, meta = await _async.open_stream(
-            ENDPOINT.fn("generate_text_stream_async"), self._ptr, request
-        )
+        ptr, meta = await _async.open_stream(_ASYNC_OPS["generate_text_stream"], self._ptr, request)
         return AsyncTextStream(ptr, meta)
 
     @overload

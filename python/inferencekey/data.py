@@ -40,6 +40,7 @@ _generate_text = ENDPOINT.fn("generate_text")
 _embed = ENDPOINT.fn("embed")
 _rerank = ENDPOINT.fn("rerank")
 _submit_job = ENDPOINT.fn("submit_job")
+_generate_text_stream = ENDPOINT.fn("generate_text_stream")
 
 
 def _bind_results() -> None:
@@ -246,9 +247,7 @@ class Endpoint(EndpointBase):
         body = _ffi.encode(request)
         from ._streams import TextStream, open_stream
 
-        return TextStream(
-            open_stream(ENDPOINT.fn("generate_text_stream"), self._ptr, body, len(body))
-        )
+        return TextStream(open_stream(_generate_text_stream, self._ptr, body, len(body)))
 
     @overload
     def embed(

@@ -5,6 +5,10 @@
 //! comments and `event:`/`id:`/`retry:` (any other field) are skipped, and so are events with
 //! no or empty data. Lines end with LF, CRLF or CR. Every byte is scanned once, so long
 //! streams cost linear time. Detecting `[DONE]` and decoding JSON are the caller's job.
+//! Events are decoded as they are pulled: a chunk holding many events gives its first one
+//! after scanning that event alone (the time to a stream's first token), the rest on later
+//! pulls. A chunk the caller did not drain is scanned whole when the next one is fed, so at
+//! most one chunk waits unscanned.
 //! A line, or an event's joined data, longer than the decoder's limit is refused before it is
 //! held: a hostile stream cannot make it buffer without bound.
 
@@ -32,6 +36,9 @@ pub struct SseDecoder {
     started: bool,
     /// A line or an event passed the limit.
     failed: bool,
+    /// The last chunk fed, scanned from `at` as events are pulled.
+    unread: Vec<u8>,
+    at: usize,
     ready: VecDeque<String>,
 }
 
@@ -56,6 +63,8 @@ impl SseDecoder {
             after_cr: false,
             started: false,
             failed: false,
+            unread: Vec::new(),
+            at: 0,
             ready: VecDeque::new(),
         }
     }
@@ -68,14 +77,36 @@ impl SseDecoder {
     /// later call fail; the events completed before it still come out of `next_event`.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), TooLarge> {
         if !self.failed {
-            self.feed_unchecked(chunk);
+            self.scan(false);
+        }
+        if !self.failed {
+            self.unread.clear();
+            self.at = 0;
+            // The line left open at the chunk's end: one that passes the limit is refused now,
+            // scanning the chunk at once (its complete events still come out first).
+            let open_line = match memchr::memrchr2(b'\n', b'\r', chunk) {
+                Some(end) => chunk.len() - end - 1,
+                None => self.line.len() + chunk.len(),
+            };
+            if open_line > self.limit {
+                self.scan_chunk(chunk, false);
+            } else {
+                self.unread.extend_from_slice(chunk);
+            }
         }
         if self.failed {
-            self.line = Vec::new();
-            self.data = String::new();
+            self.release();
             return Err(TooLarge);
         }
         Ok(())
+    }
+
+    /// A failed stream keeps nothing but its completed events.
+    fn release(&mut self) {
+        self.line = Vec::new();
+        self.data = String::new();
+        self.unread = Vec::new();
+        self.at = 0;
     }
 
     /// Whether a line or an event passed the limit.
@@ -83,19 +114,37 @@ impl SseDecoder {
         self.failed
     }
 
-    fn feed_unchecked(&mut self, mut chunk: &[u8]) {
-        if chunk.is_empty() {
+    /// Scans the unread bytes: up to the first event completed (`one_event`), or all.
+    fn scan(&mut self, one_event: bool) {
+        if self.at >= self.unread.len() {
             return;
+        }
+        let unread = std::mem::take(&mut self.unread);
+        let used = self.scan_chunk(&unread[self.at..], one_event);
+        self.unread = unread;
+        self.at += used;
+        if self.failed {
+            self.release();
+        }
+    }
+
+    /// Scans `chunk` line by line: all of it, or up to the line that completes an event
+    /// (`one_event`). Returns how many bytes it consumed.
+    fn scan_chunk(&mut self, whole: &[u8], one_event: bool) -> usize {
+        let mut chunk = whole;
+        if chunk.is_empty() {
+            return 0;
         }
         if std::mem::take(&mut self.after_cr) && chunk[0] == b'\n' {
             chunk = &chunk[1..];
         }
+        let events = self.ready.len();
         while let Some(end) = memchr::memchr2(b'\n', b'\r', chunk) {
             if self.line.is_empty() {
                 self.line_done(&chunk[..end]);
             } else if self.line.len() + end > self.limit {
                 self.failed = true;
-                return;
+                return whole.len();
             } else {
                 // Reuse the buffer's allocation across lines.
                 let mut line = std::mem::take(&mut self.line);
@@ -106,7 +155,7 @@ impl SseDecoder {
             }
             let cr = chunk[end] == b'\r';
             if self.failed {
-                return;
+                return whole.len();
             }
             chunk = &chunk[end + 1..];
             if cr {
@@ -116,16 +165,23 @@ impl SseDecoder {
                     Some(_) => {}
                 }
             }
+            if one_event && self.ready.len() > events {
+                return whole.len() - chunk.len();
+            }
         }
         if self.line.len() + chunk.len() > self.limit {
             self.failed = true;
-            return;
+            return whole.len();
         }
         self.line.extend_from_slice(chunk);
+        whole.len()
     }
 
     /// The `data` of the next complete event, if one is ready.
     pub fn next_event(&mut self) -> Option<String> {
+        if self.ready.is_empty() && !self.failed {
+            self.scan(true);
+        }
         self.ready.pop_front()
     }
 
@@ -134,6 +190,7 @@ impl SseDecoder {
     /// servers close right after `data: [DONE]`. A frame cut mid-way then fails to decode and
     /// is skipped by the caller like any other bad frame.
     pub fn finish(&mut self) -> Option<String> {
+        self.scan(false);
         if self.failed {
             return None;
         }
@@ -175,7 +232,11 @@ impl SseDecoder {
         };
         if name == b"data" {
             // Measured as decoded: invalid UTF-8 grows by its replacement characters.
-            let text = String::from_utf8_lossy(value);
+            // (`from_utf8` first: its check of valid text is several times faster.)
+            let text = match std::str::from_utf8(value) {
+                Ok(text) => std::borrow::Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(value),
+            };
             if self.data.len() + usize::from(self.has_data) + text.len() > self.limit {
                 self.failed = true;
                 return;
@@ -278,6 +339,21 @@ mod tests {
     }
 
     #[test]
+    fn events_are_scanned_as_they_are_pulled() {
+        let mut d = SseDecoder::new();
+        d.feed(b"data: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4").unwrap();
+        assert_eq!(d.next_event().as_deref(), Some("1"));
+        assert_eq!(d.ready.len(), 0, "only the first event was decoded");
+        assert_eq!(&d.unread[d.at..], b"data: 2\n\ndata: 3\n\ndata: 4");
+        assert_eq!(d.next_event().as_deref(), Some("2"));
+        // Fed before 3 was pulled: the rest of the last chunk is scanned then, in order.
+        d.feed(b"\n\ndata: 5\n\n").unwrap();
+        let rest: Vec<_> = std::iter::from_fn(|| d.next_event()).collect();
+        assert_eq!(rest, ["3", "4", "5"]);
+        assert_eq!(d.finish(), None);
+    }
+
+    #[test]
     fn invalid_utf8_is_replaced_not_fatal() {
         assert_every_split(b"data: a\xffb\n\n", &["a\u{fffd}b"]);
     }
@@ -326,16 +402,24 @@ mod tests {
                 "and the stream stays failed"
             );
         }
+        // Short lines whose event passes the limit: refused when the event is pulled (the
+        // event's data never grows past the limit), or when the next chunk comes unpulled.
+        let refused = |stream: &[u8]| {
+            let mut d = SseDecoder::with_limit(100);
+            d.feed(stream).unwrap();
+            assert_eq!(d.next_event(), None);
+            assert!(d.failed());
+            assert!(d.data.capacity() == 0 && d.unread.capacity() == 0);
+            assert_eq!(d.feed(b"data: 1\n\n"), Err(TooLarge));
+            assert_eq!(d.finish(), None);
+            let mut d = SseDecoder::with_limit(100);
+            d.feed(stream).unwrap();
+            assert_eq!(d.feed(b"\n"), Err(TooLarge));
+        };
         // Many short data lines joined into one event longer than the limit.
-        let mut d = SseDecoder::with_limit(100);
-        let many = "data: 0123456789\n".repeat(20);
-        assert_eq!(d.feed(many.as_bytes()), Err(TooLarge));
+        refused("data: 0123456789\n".repeat(20).as_bytes());
         // Invalid UTF-8 counts as decoded: each byte becomes a 3-byte replacement character.
-        let mut d = SseDecoder::with_limit(100);
-        assert_eq!(
-            d.feed(&[b"data:".as_slice(), &[0xff; 40], b"\n\n"].concat()),
-            Err(TooLarge)
-        );
+        refused(&[b"data:".as_slice(), &[0xff; 40], b"\n\n"].concat());
         // At the limit exactly is fine.
         let mut d = SseDecoder::with_limit(100);
         let exact = format!("data:{}\n\n", "a".repeat(95));
