@@ -73,8 +73,9 @@ impl SseDecoder {
         self.limit
     }
 
-    /// Adds bytes from the stream. Once a line or an event passes the limit, this and every
-    /// later call fail; the events completed before it still come out of `next_event`.
+    /// Adds bytes from the stream. Once a line or an event passes the limit (seen here, or by
+    /// `next_event` as it scans), this and every later call fail; the events completed before
+    /// it still come out of `next_event`.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), TooLarge> {
         if !self.failed {
             self.scan(false);
