@@ -92,6 +92,7 @@ _keys = itertools.count(1)
 _inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = weakref.WeakKeyDictionary()
 _queue: _Queue | None = None
 _queue_refused = False
+_queue_lock = threading.Lock()
 
 _last_inbox: _Inbox | None = None
 
@@ -112,10 +113,14 @@ def _watch_queue(loop: asyncio.AbstractEventLoop, inbox: _Inbox) -> _Queue | Non
     when the loop cannot watch descriptors (a proactor loop) or the queue cannot be made."""
     global _queue, _queue_refused
     if _queue is None and not _queue_refused:
-        try:
-            _queue = _Queue(_queued)
-        except Exception:  # no descriptor to be had: the delivery thread serves instead
-            _queue_refused = True
+        # Loops starting together on several threads make one queue (a second binding of
+        # `_queued` is refused: that loop would fall back to the delivery thread).
+        with _queue_lock:
+            if _queue is None and not _queue_refused:
+                try:
+                    _queue = _Queue(_queued)
+                except Exception:  # no descriptor to be had: the delivery thread serves
+                    _queue_refused = True
     queue = _queue
     if queue is None:
         return None
@@ -130,13 +135,14 @@ def _forget_pending_in_child() -> None:
     # The parent's calls are not the child's to complete, and a parent thread may have held
     # the lock when it forked (sdk §10: async clients do not cross fork()). The parent's
     # queue is unusable here: a loop still watching its descriptor stops at its next wake.
-    global _pending_lock, _last_inbox, _queue, _queue_refused
+    global _pending_lock, _last_inbox, _queue, _queue_lock, _queue_refused
     _pending.clear()
     _inboxes.clear()
     _spare_cancels.clear()
     _last_inbox = None
     _queue = None
     _queue_refused = False
+    _queue_lock = threading.Lock()
     _pending_lock = threading.Lock()
 
 

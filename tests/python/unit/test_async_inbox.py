@@ -211,6 +211,33 @@ def test_loops_in_several_threads_each_settle_their_own_calls() -> None:
     assert out.strip() == "ok"
 
 
+def test_loops_starting_together_all_watch_the_one_queue() -> None:
+    """The first loops of a process race to make its queue (the native call releases the
+    GIL): one makes it, and every loop, the racers included, watches it."""
+    out = _run(
+        """
+        start = threading.Barrier(8)
+        callbacks = [None] * 8
+
+        def worker(i):
+            async def main():
+                start.wait()
+                await refused(1)
+                callbacks[i] = _async._inbox(asyncio.get_running_loop()).callback
+            asyncio.run(main())
+
+        workers = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        assert callbacks == [_async._queued] * 8, callbacks
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"
+
+
 def test_a_loop_that_cannot_watch_descriptors_is_served_by_the_delivery_thread() -> None:
     out = _run(
         """
