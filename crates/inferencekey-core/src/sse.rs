@@ -354,6 +354,45 @@ mod tests {
         assert_eq!(d.finish(), None);
     }
 
+    /// Fed in chunks as a transport feeds them: the events out before the stream failed, and
+    /// whether it did.
+    fn outcome(chunks: &[&[u8]], limit: usize) -> (Vec<String>, bool) {
+        let mut d = SseDecoder::with_limit(limit);
+        let mut out = Vec::new();
+        for c in chunks {
+            let _ = d.feed(c);
+            drain(&mut d, &mut out);
+            if d.failed() {
+                return (out, true);
+            }
+        }
+        while let Some(e) = d.finish() {
+            out.push(e);
+        }
+        (out, d.failed())
+    }
+
+    #[test]
+    fn a_limit_fails_the_stream_at_the_same_event_however_it_is_cut() {
+        // (The first, "\0)\n" with a limit of 1, was found by the fuzz target: whole, the
+        // line is refused as its event is pulled; byte by byte, as it is fed.)
+        for (stream, limit, events) in [
+            (&b"\0)\n"[..], 1, &[][..]),
+            (b"data: 1\n\ndata: 22222\n\ndata: 3\n\n", 8, &["1"][..]),
+            (b"data: 1\n\ndata:22\ndata:33\ndata:44\n\n", 7, &["1"][..]),
+            (b"data: 1\n\ndata: 4444", 8, &["1"][..]),
+        ] {
+            let expected = (events.iter().map(|e| e.to_string()).collect(), true);
+            assert_eq!(outcome(&[stream], limit), expected, "whole");
+            let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+            assert_eq!(outcome(&bytes, limit), expected, "byte by byte");
+            for i in 0..=stream.len() {
+                let (a, b) = stream.split_at(i);
+                assert_eq!(outcome(&[a, b], limit), expected, "split at {i}");
+            }
+        }
+    }
+
     #[test]
     fn invalid_utf8_is_replaced_not_fatal() {
         assert_every_split(b"data: a\xffb\n\n", &["a\u{fffd}b"]);

@@ -1,29 +1,34 @@
 //! The SSE decoder over any bytes, cut into chunks anywhere: never panics, splitting the
 //! stream differently never changes the events, and a small limit (lines or events past it
-//! are refused) changes neither rule.
+//! are refused) changes neither rule: the same events come out before the stream fails,
+//! whether the limit is seen as a chunk is fed or as its events are pulled.
 #![no_main]
 
 use inferencekey_core::sse::SseDecoder;
 use libfuzzer_sys::fuzz_target;
 
-/// The events, and whether the limit stopped the stream.
+/// The events, and whether the limit stopped the stream: read as a transport reads them
+/// (feed a chunk, pull its events, then ask whether the stream failed).
 fn events(chunks: &[&[u8]], limit: usize) -> (Vec<String>, bool) {
     let mut decoder = SseDecoder::with_limit(limit);
     let mut out = Vec::new();
     for chunk in chunks {
         let fed = decoder.feed(chunk);
+        assert!(fed.is_ok() || decoder.failed());
         while let Some(event) = decoder.next_event() {
             assert!(event.len() <= limit);
             out.push(event);
         }
-        if fed.is_err() {
+        if decoder.failed() {
+            assert!(decoder.feed(b"data: 1\n\n").is_err(), "a failed stream stays failed");
+            assert_eq!(decoder.finish(), None);
             return (out, true);
         }
     }
     while let Some(event) = decoder.finish() {
         out.push(event);
     }
-    (out, false)
+    (out, decoder.failed())
 }
 
 fuzz_target!(|data: &[u8]| {
