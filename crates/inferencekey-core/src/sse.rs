@@ -262,16 +262,10 @@ mod tests {
     }
 
     fn decode_chunks(chunks: &[&[u8]]) -> Vec<String> {
-        let mut d = SseDecoder::new();
-        let mut out = Vec::new();
-        for c in chunks {
-            d.feed(c).unwrap();
-            drain(&mut d, &mut out);
-        }
-        while let Some(e) = d.finish() {
-            out.push(e);
-        }
-        out
+        let limit = crate::config::DEFAULT_MAX_EVENT_BYTES as usize;
+        let (events, failed) = outcome(chunks, limit);
+        assert!(!failed);
+        events
     }
 
     /// Every way of cutting `stream` into two and three chunks gives `expected`.
